@@ -1,0 +1,12 @@
+"""billow: the Chalice application. Builds the app and registers one Blueprint per domain; nothing else."""
+
+from chalice import Chalice
+
+from functions.accounts.routes import bp as accounts
+from functions.core.routes import bp as platform
+from functions.invoices.routes import bp as invoices
+
+app = Chalice(app_name="billow")
+app.register_blueprint(platform)
+app.register_blueprint(accounts)
+app.register_blueprint(invoices)

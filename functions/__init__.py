@@ -1,0 +1,1 @@
+"""billow: the billing backend (Chalice handlers, services and stores)."""

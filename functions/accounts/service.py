@@ -1,0 +1,202 @@
+"""Accounts behaviour: creation with a sequential number, members, devices, capabilities, and the
+guard every account route uses to decide whether the caller may act on the account."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from functions.accounts import store
+from functions.accounts.store import AccountRecord, DeviceRecord, MemberRecord
+from functions.core import audit, clock, ledger
+from functions.core.audit import Actor, AuditEvent
+from functions.core.auth import ADMIN, WRITE, Identity
+from functions.core.errors import (
+    CapabilityUnavailableError,
+    ConcurrentUpdateError,
+    ForbiddenError,
+    NotFoundError,
+)
+from functions.core.ids import is_id, new_id
+from functions.core.uow import UnitOfWork
+
+BILLABLE = ("payg", "subscription")
+
+# What each capability needs. `capabilities` in the summary and the route guards read this one table.
+CAPABILITY_RULES: dict[str, Callable[[AccountRecord], bool]] = {
+    "payments": lambda a: a.type in BILLABLE,
+    "payment_method": lambda a: a.type in BILLABLE,
+    "invoices": lambda a: a.type in BILLABLE,
+    "usage": lambda a: a.type in BILLABLE,
+    "devices": lambda a: a.linked,
+    "billing_items": lambda a: a.type in BILLABLE and a.linked,
+}
+
+_NUMBER_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class AccountAccess:
+    """What the guard established: the account, and who acts on it in which role."""
+
+    account: AccountRecord
+    actor: Actor
+    role: str  # owner | viewer | operator
+
+
+def capabilities(account: AccountRecord) -> dict[str, bool]:
+    return {name: rule(account) for name, rule in CAPABILITY_RULES.items()}
+
+
+def require_capability(account: AccountRecord, capability: str) -> None:
+    if not CAPABILITY_RULES[capability](account):
+        why = "a linked account" if capability == "devices" else "a billable (payg or subscription)"
+        if capability == "billing_items":
+            why = "a billable, linked"
+        raise CapabilityUnavailableError(f"{capability} needs {why} account; this one is {account.type}"
+                                         f"{'' if account.linked else ', not linked'}")
+
+
+def _not_member() -> ForbiddenError:
+    return ForbiddenError("you are not a member of this account", code="not-a-member")
+
+
+def account_guard(capability: str | None = None) -> Callable[[Identity, dict[str, str], Any], AccountAccess]:
+    """The guard for routes under /v1/accounts/{account_id}: operators (billing:admin) act on any
+    existing account; everyone else needs a members record, and `owner` to change anything."""
+
+    def guard(identity: Identity, params: dict[str, str], spec: Any) -> AccountAccess:
+        account_id = params["account_id"]
+        if identity.has(ADMIN):
+            account = store.get_account(account_id) if is_id(account_id, "acct") else None
+            if account is None:
+                raise NotFoundError(f"no account {account_id}", code="account-not-found")
+            access = AccountAccess(account=account, actor=Actor(identity.sub, "operator"), role="operator")
+        else:
+            if not is_id(account_id, "acct"):
+                raise _not_member()
+            account, member = store.get_account_and_member(account_id, identity.sub)
+            if account is None or member is None:
+                raise _not_member()
+            if spec.scope == WRITE and member.role != "owner":
+                raise ForbiddenError("viewers can read this account but not change it", code="role-insufficient")
+            access = AccountAccess(account=account, actor=Actor(identity.sub, "customer"), role=member.role)
+        if capability is not None:
+            require_capability(access.account, capability)
+        return access
+
+    return guard
+
+
+def next_recurring_date(billing_day: int, after: date) -> date:
+    """The first date strictly after `after` whose day of month is `billing_day` (1..28)."""
+    candidate = after.replace(day=billing_day) if after.day < billing_day else None
+    if candidate is None:
+        year, month = (after.year + 1, 1) if after.month == 12 else (after.year, after.month + 1)
+        candidate = date(year, month, min(billing_day, calendar.monthrange(year, month)[1]))
+    return candidate
+
+
+def _account_view(record: AccountRecord) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(record).items()}
+
+
+def create_account(
+    actor: Actor, *, type: str, linked: bool, currency: str, locale: str, name: str,
+    billing_contact: dict[str, Any], billing_day: int | None,
+) -> AccountRecord:
+    """Create an account with the next account number, its zero balance and an audit event, atomically."""
+    today = clock.today()
+    day = billing_day or min(today.day, 28)
+    account_id = new_id("acct")
+    for _ in range(_NUMBER_ATTEMPTS):
+        current = store.read_account_counter()
+        record = AccountRecord(
+            id=account_id,
+            number=current + 1,
+            type=type,
+            linked=linked,
+            currency=currency,
+            locale=locale,
+            name=name,
+            billing_contact=billing_contact,
+            billing_day=day,
+            next_recurring_date=next_recurring_date(day, today) if type in BILLABLE else None,
+            last_recurring_date=None,
+            past_due=False,
+            created_at=clock.iso(clock.now()),
+        )
+        uow = UnitOfWork().add(
+            store.allocate_account_number(current),
+            store.put_account(record),
+            ledger.open_balance(account_id, currency, record.number),
+            audit.record(account_id, actor, "account.created", account_id, None, _account_view(record)),
+        )
+        try:
+            uow.commit()
+            return record
+        except ConcurrentUpdateError:
+            continue  # another account took this number first: read the counter again
+    raise ConcurrentUpdateError("too many accounts are being created at once; retry")
+
+
+def get_account(account_id: str) -> AccountRecord:
+    account = store.get_account(account_id)
+    if account is None:
+        raise NotFoundError(f"no account {account_id}", code="account-not-found")
+    return account
+
+
+def grant_member(access: AccountAccess, sub: str, role: str) -> MemberRecord:
+    """Give `sub` access to the account in `role` (replacing a previous role)."""
+    before = store.get_member(access.account.id, sub)
+    record = MemberRecord(account_id=access.account.id, sub=sub, role=role, granted_at=clock.iso(clock.now()))
+    if before is not None and before.role == role:
+        return before
+    UnitOfWork().add(
+        store.put_member(record),
+        audit.record(access.account.id, access.actor, "member.granted", sub,
+                     asdict(before) if before else None, asdict(record)),
+    ).commit()
+    return record
+
+
+def revoke_member(access: AccountAccess, sub: str) -> MemberRecord:
+    """Remove `sub`'s access; their next request on this account is 403."""
+    before = store.get_member(access.account.id, sub)
+    if before is None:
+        raise NotFoundError(f"{sub} is not a member of this account", code="member-not-found")
+    UnitOfWork().add(
+        store.delete_member(access.account.id, sub),
+        audit.record(access.account.id, access.actor, "member.revoked", sub, asdict(before), None),
+    ).commit()
+    return before
+
+
+def create_device(access: AccountAccess, name: str, kind: str) -> DeviceRecord:
+    record = DeviceRecord(id=new_id("dev"), name=name, kind=kind, created_at=clock.iso(clock.now()))
+    UnitOfWork().add(
+        store.put_device(access.account.id, record),
+        audit.record(access.account.id, access.actor, "device.created", record.id, None, asdict(record)),
+    ).commit()
+    return record
+
+
+def get_device(account_id: str, device_id: str) -> DeviceRecord:
+    """One device of this account; another account's device id is 404."""
+    device = store.get_device(account_id, device_id) if is_id(device_id, "dev") else None
+    if device is None:
+        raise NotFoundError(f"no device {device_id} on this account", code="device-not-found")
+    return device
+
+
+def list_devices(account_id: str, limit: int, cursor: str | None, route: str) -> tuple[list[DeviceRecord], str | None]:
+    return store.list_devices(account_id, limit, cursor, route)
+
+
+def list_events(account_id: str, limit: int, cursor: str | None, route: str) -> tuple[list[AuditEvent], str | None]:
+    return audit.list_events(account_id, limit, cursor, route)
+

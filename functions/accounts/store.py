@@ -1,0 +1,218 @@
+"""Accounts table: profiles, members, devices and the account-number counter. Models stay here."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
+from pynamodb.models import Model
+
+from functions.core import cursor
+from functions.core.db import IntegerAttribute, meta
+from functions.core.errors import ConcurrentUpdateError, ConflictError
+from functions.core.uow import Op
+
+PROFILE = "PROFILE"
+MEMBER = "MEMBER#"
+DEVICE = "DEVICE#"
+COUNTER_PK = "COUNTER"
+COUNTER_SK = "account_number"
+
+
+class AccountsModel(Model):
+    """One table, several item kinds told apart by the sort key (PROFILE, MEMBER#sub, DEVICE#id)."""
+
+    Meta = meta("accounts")
+    pk = UnicodeAttribute(hash_key=True)  # account id (or COUNTER)
+    sk = UnicodeAttribute(range_key=True)
+    # profile
+    number = IntegerAttribute(null=True)
+    type = UnicodeAttribute(null=True)
+    linked = BooleanAttribute(null=True)
+    currency = UnicodeAttribute(null=True)
+    locale = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    billing_contact = UnicodeAttribute(null=True)  # JSON
+    billing_day = IntegerAttribute(null=True)
+    next_recurring_date = UnicodeAttribute(null=True)
+    last_recurring_date = UnicodeAttribute(null=True)
+    past_due = BooleanAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+    # member
+    sub = UnicodeAttribute(null=True)
+    role = UnicodeAttribute(null=True)
+    granted_at = UnicodeAttribute(null=True)
+    # device
+    device_id = UnicodeAttribute(null=True)
+    kind = UnicodeAttribute(null=True)
+    # counter
+    value = IntegerAttribute(null=True)
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    id: str
+    number: int
+    type: str
+    linked: bool
+    currency: str
+    locale: str
+    name: str
+    billing_contact: dict[str, Any]
+    billing_day: int
+    next_recurring_date: date | None
+    last_recurring_date: date | None
+    past_due: bool
+    created_at: str
+
+
+@dataclass(frozen=True)
+class MemberRecord:
+    account_id: str
+    sub: str
+    role: str
+    granted_at: str
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    id: str
+    name: str
+    kind: str
+    created_at: str
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _account(m: AccountsModel) -> AccountRecord:
+    return AccountRecord(
+        id=m.pk,
+        number=m.number or 0,
+        type=m.type or "",
+        linked=bool(m.linked),
+        currency=m.currency or "",
+        locale=m.locale or "en",
+        name=m.name or "",
+        billing_contact=json.loads(m.billing_contact or "{}"),
+        billing_day=m.billing_day or 1,
+        next_recurring_date=_date(m.next_recurring_date),
+        last_recurring_date=_date(m.last_recurring_date),
+        past_due=bool(m.past_due),
+        created_at=m.created_at or "",
+    )
+
+
+def _member(m: AccountsModel) -> MemberRecord:
+    return MemberRecord(account_id=m.pk, sub=m.sub or "", role=m.role or "", granted_at=m.granted_at or "")
+
+
+def _device(m: AccountsModel) -> DeviceRecord:
+    return DeviceRecord(id=m.device_id or "", name=m.name or "", kind=m.kind or "", created_at=m.created_at or "")
+
+
+def get_account(account_id: str) -> AccountRecord | None:
+    try:
+        return _account(AccountsModel.get(account_id, PROFILE))
+    except AccountsModel.DoesNotExist:
+        return None
+
+
+def get_account_and_member(account_id: str, sub: str) -> tuple[AccountRecord | None, MemberRecord | None]:
+    """Both in one BatchGetItem: the guard of every customer route costs one DynamoDB call."""
+    account = member = None
+    for m in AccountsModel.batch_get([(account_id, PROFILE), (account_id, MEMBER + sub)]):
+        if m.sk == PROFILE:
+            account = _account(m)
+        else:
+            member = _member(m)
+    return account, member
+
+
+def read_account_counter() -> int:
+    try:
+        return AccountsModel.get(COUNTER_PK, COUNTER_SK, consistent_read=True).value or 0
+    except AccountsModel.DoesNotExist:
+        return 0
+
+
+def allocate_account_number(expected: int) -> Op:
+    """Move the counter from `expected` to expected + 1; fails if another account took that number."""
+    model = AccountsModel(COUNTER_PK, COUNTER_SK, value=expected + 1)
+    condition = AccountsModel.pk.does_not_exist() if expected == 0 else AccountsModel.value == expected
+    return Op(
+        "put",
+        model,
+        condition=condition,
+        on_conflict=lambda: ConcurrentUpdateError("another account took this number; retry"),
+        label="counter",
+    )
+
+
+def put_account(record: AccountRecord) -> Op:
+    model = AccountsModel(
+        record.id,
+        PROFILE,
+        number=record.number,
+        type=record.type,
+        linked=record.linked,
+        currency=record.currency,
+        locale=record.locale,
+        name=record.name,
+        billing_contact=json.dumps(record.billing_contact, sort_keys=True),
+        billing_day=record.billing_day,
+        next_recurring_date=record.next_recurring_date.isoformat() if record.next_recurring_date else None,
+        last_recurring_date=None,
+        past_due=False,
+        created_at=record.created_at,
+    )
+    return Op("put", model, condition=AccountsModel.pk.does_not_exist(), label="account")
+
+
+def get_member(account_id: str, sub: str) -> MemberRecord | None:
+    try:
+        return _member(AccountsModel.get(account_id, MEMBER + sub, consistent_read=True))
+    except AccountsModel.DoesNotExist:
+        return None
+
+
+def put_member(record: MemberRecord) -> Op:
+    model = AccountsModel(record.account_id, MEMBER + record.sub, sub=record.sub, role=record.role,
+                          granted_at=record.granted_at)
+    return Op("put", model, label="member")  # grant is an upsert: a new role replaces the old
+
+
+def delete_member(account_id: str, sub: str) -> Op:
+    return Op(
+        "delete",
+        AccountsModel(account_id, MEMBER + sub),
+        condition=AccountsModel.sk.exists(),
+        on_conflict=lambda: ConflictError("the member was already revoked", code="member-not-found"),
+        label="member",
+    )
+
+
+def put_device(account_id: str, record: DeviceRecord) -> Op:
+    model = AccountsModel(account_id, DEVICE + record.id, device_id=record.id, name=record.name,
+                          kind=record.kind, created_at=record.created_at)
+    return Op("put", model, condition=AccountsModel.pk.does_not_exist(), label="device")
+
+
+def get_device(account_id: str, device_id: str) -> DeviceRecord | None:
+    try:
+        return _device(AccountsModel.get(account_id, DEVICE + device_id))
+    except AccountsModel.DoesNotExist:
+        return None
+
+
+def list_devices(account_id: str, limit: int, after: str | None, route: str) -> tuple[list[DeviceRecord], str | None]:
+    last_key = cursor.decode(after, account_id, route, {})
+    result = AccountsModel.query(
+        account_id, AccountsModel.sk.startswith(DEVICE), limit=limit, last_evaluated_key=last_key
+    )
+    devices = [_device(m) for m in result]
+    return devices, cursor.encode(account_id, route, {}, result.last_evaluated_key)

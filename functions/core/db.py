@@ -1,0 +1,112 @@
+"""PynamoDB base: integer attribute, Meta built from the table spec, table creation, connections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute
+from pynamodb.connection import Connection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+
+from functions.core.settings import get_settings
+from functions.core.tables import TABLES, table_name
+
+
+class IntegerAttribute(NumberAttribute):
+    """A number that is always an int: money and counters never become floats on the way in or out."""
+
+    def serialize(self, value: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"IntegerAttribute takes int, got {type(value).__name__}")
+        return str(value)
+
+    def deserialize(self, value: str) -> int:
+        return int(value)
+
+
+def meta(name: str) -> type:
+    """A PynamoDB Meta for the spec'd table `name` (names and region from settings)."""
+    settings = get_settings()
+    return type("Meta", (), {"table_name": table_name(name), "region": settings.region, "max_retry_attempts": 3})
+
+
+def index_meta(table: str, index: str) -> type:
+    """Meta for a GlobalSecondaryIndex declared in the table spec."""
+    spec = next(i for i in TABLES[table].indexes if i.name == index)
+    projection = AllProjection() if spec.projection == "ALL" else KeysOnlyProjection()
+    return type("Meta", (), {"index_name": spec.name, "projection": projection})
+
+
+class SpecIndex(GlobalSecondaryIndex):
+    """Base for indexes; subclasses set Meta = index_meta(...)."""
+
+
+_connection: Connection | None = None
+
+
+def connection() -> Connection:
+    """The shared low-level connection used for transactions (created on first use)."""
+    global _connection
+    if _connection is None:
+        _connection = Connection(region=get_settings().region)
+    return _connection
+
+
+def reset_connections() -> None:
+    """Drop cached clients (tests start a fresh moto per test)."""
+    global _connection
+    _connection = None
+    from pynamodb.models import Model
+
+    for cls in _all_subclasses(Model):
+        cls._connection = None
+
+
+def _all_subclasses(cls: type) -> list[type]:
+    out = []
+    for sub in cls.__subclasses__():
+        out.append(sub)
+        out.extend(_all_subclasses(sub))
+    return out
+
+
+def table_definition(name: str) -> dict[str, Any]:
+    """The CreateTable request for a spec'd table (on-demand billing)."""
+    spec = TABLES[name]
+    attrs = {spec.hash_key} | ({spec.range_key} if spec.range_key else set())
+    keys = [{"AttributeName": spec.hash_key, "KeyType": "HASH"}]
+    if spec.range_key:
+        keys.append({"AttributeName": spec.range_key, "KeyType": "RANGE"})
+    request: dict[str, Any] = {
+        "TableName": table_name(name),
+        "KeySchema": keys,
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    gsis = []
+    for index in spec.indexes:
+        attrs |= {index.hash_key} | ({index.range_key} if index.range_key else set())
+        schema = [{"AttributeName": index.hash_key, "KeyType": "HASH"}]
+        if index.range_key:
+            schema.append({"AttributeName": index.range_key, "KeyType": "RANGE"})
+        gsis.append({"IndexName": index.name, "KeySchema": schema, "Projection": {"ProjectionType": index.projection}})
+    if gsis:
+        request["GlobalSecondaryIndexes"] = gsis
+    request["AttributeDefinitions"] = [{"AttributeName": a, "AttributeType": "S"} for a in sorted(attrs)]
+    return request
+
+
+def create_tables(client: Any) -> list[str]:
+    """Create every spec'd table that does not exist yet (and its TTL); returns the names created."""
+    existing = set(client.list_tables().get("TableNames", []))
+    created = []
+    for name, spec in TABLES.items():
+        physical = table_name(name)
+        if physical in existing:
+            continue
+        client.create_table(**table_definition(name))
+        if spec.ttl_attribute:
+            client.update_time_to_live(
+                TableName=physical, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute}
+            )
+        created.append(physical)
+    return created

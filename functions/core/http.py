@@ -1,0 +1,285 @@
+"""The one route wrapper: auth, body/query parsing, account guard, idempotency, rendering, and the
+single mapping of domain errors to problem+json (RFC 9457).
+
+Routes declare themselves with `@api(...)`; the same declarations feed the OpenAPI document
+(functions/core/openapi.py) and the route → scope table in docs/.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from functions.core import idempotency
+from functions.core.auth import Identity, authenticate
+from functions.core.errors import (
+    BadRequestError,
+    BillowError,
+    FieldError,
+    ForbiddenError,
+    PayloadTooLargeError,
+    ValidationFailedError,
+)
+from functions.core.logs import get_logger
+from functions.core.settings import get_settings
+
+JSON = "application/json"
+PROBLEM = "application/problem+json"
+
+# 13 to 19 digits, optionally separated by spaces or dashes: what a card number (PAN) looks like.
+_CARD_RUN = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    method: str
+    path: str
+    scope: str | None  # None = no token needed (health, openapi, webhooks)
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    idempotent: bool = False
+    guard: Callable[..., Any] | None = None
+    refuse_card_data: bool = False
+    produces: str = JSON
+
+    @property
+    def operation(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+ROUTES: list[RouteSpec] = []
+
+
+@dataclass
+class Call:
+    """What a route function receives besides its path parameters."""
+
+    request_id: str
+    identity: Identity | None
+    account: Any = None  # what the guard returned (the account's access context)
+    body: Any = None
+    query: Any = None
+    idem: idempotency.IdempotencyContext | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A non-JSON response (CSV, redirects): body text and content type."""
+
+    body: str
+    content_type: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def problem_body(err: BillowError) -> dict[str, Any]:
+    return {
+        "type": err.code,
+        "title": err.title,
+        "status": err.status,
+        "detail": err.detail,
+        "code": err.code,
+        "errors": [{"field": e.field, "message": e.message} for e in err.errors],
+    }
+
+
+def problem_response(err: BillowError, request_id: str | None = None) -> Response:
+    headers = {"Content-Type": PROBLEM}
+    if request_id:
+        headers["X-Request-Id"] = request_id
+    if err.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="billow"'
+    return Response(body=json.dumps(problem_body(err)), status_code=err.status, headers=headers)
+
+
+def field_errors(exc: ValidationError) -> list[FieldError]:
+    out = []
+    for error in exc.errors(include_url=False):
+        loc = ".".join(str(part) for part in error.get("loc", ())) or "body"
+        message = "unknown field" if error.get("type") == "extra_forbidden" else error.get("msg", "invalid")
+        out.append(FieldError(field=loc, message=message))
+    return out
+
+
+def _parse_body(spec: RouteSpec, raw: bytes) -> BaseModel:
+    assert spec.body is not None
+    if len(raw) > get_settings().max_body_bytes:
+        raise PayloadTooLargeError(f"the body must be at most {get_settings().max_body_bytes} bytes")
+    if spec.refuse_card_data and _CARD_RUN.search(raw.decode("utf-8", errors="replace")):
+        raise BadRequestError(
+            "card numbers are never sent to billow: collect the card with Stripe.js and send its ids",
+            code="card-data-not-accepted",
+        )
+    try:
+        return spec.body.model_validate_json(raw or b"", strict=True)
+    except ValidationError as exc:
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            raise BadRequestError("the body is not valid JSON", code="malformed-json") from None
+        if any(e.get("type") == "model_type" and not e.get("loc") for e in exc.errors()):
+            raise BadRequestError("the body must be a JSON object", code="malformed-json") from None
+        raise ValidationFailedError("some fields are not acceptable", errors=field_errors(exc)) from None
+
+
+def _parse_query(spec: RouteSpec, params: dict[str, str] | None) -> BaseModel | None:
+    if spec.query is None:
+        if params:
+            raise ValidationFailedError(
+                "this route takes no query parameters",
+                errors=[FieldError(field=f"query.{k}", message="unknown parameter") for k in params],
+            )
+        return None
+    try:
+        return spec.query.model_validate(dict(params or {}))
+    except ValidationError as exc:
+        errors = [FieldError(field=f"query.{e.field}", message=e.message) for e in field_errors(exc)]
+        raise ValidationFailedError("some query parameters are not acceptable", errors=errors) from None
+
+
+def _json_response(status: int, body: Any, request_id: str, extra: dict[str, str] | None = None) -> Response:
+    headers = {"Content-Type": JSON, "X-Request-Id": request_id, **(extra or {})}
+    return Response(body=json.dumps(body), status_code=status, headers=headers)
+
+
+def _render(spec: RouteSpec, result: Any, call: Call) -> Response:
+    if isinstance(result, Response):
+        return result
+    if isinstance(result, Raw):
+        headers = {"Content-Type": result.content_type, "X-Request-Id": call.request_id, **result.headers}
+        return Response(body=result.body, status_code=spec.status, headers=headers)
+    if call.idem is not None and call.idem.stored_body is not None:
+        # Answer exactly what was stored with the work, so a replay is byte-for-byte the same reply.
+        return _json_response(spec.status, call.idem.stored_body, call.request_id)
+    body = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+    return _json_response(spec.status, body, call.request_id)
+
+
+def _request_id(request: Any) -> str:
+    context = getattr(request, "context", None) or {}
+    return str(context.get("requestId") or uuid.uuid4())
+
+
+def handle(spec: RouteSpec, fn: Callable[..., Any], request: Any, params: dict[str, str]) -> Response:
+    """Run one request through auth, parsing, guard and idempotency; map every error to problem+json."""
+    started = time.perf_counter()
+    request_id = _request_id(request)
+    status = 500
+    account_id = params.get("account_id")
+    try:
+        response = _handle(spec, fn, request, params, request_id)
+    except BillowError as err:
+        response = problem_response(err, request_id)
+    except Exception:  # a bug, not bad input: log it (without the request) and answer problem+json
+        get_logger().exception("unhandled error", route=spec.operation, request_id=request_id)
+        response = problem_response(BillowError("an internal error occurred; it has been logged"), request_id)
+    status = response.status_code
+    get_logger().info(
+        "request",
+        route=spec.operation,
+        status=status,
+        request_id=request_id,
+        account_id=account_id,
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+    return response
+
+
+def _handle(spec: RouteSpec, fn: Callable[..., Any], request: Any, params: dict[str, str], request_id: str) -> Response:
+    headers = request.headers
+    identity = None
+    if spec.scope is not None:
+        identity = authenticate(headers.get("authorization"))
+        if not identity.has(spec.scope):
+            raise ForbiddenError(f"this route needs the {spec.scope} scope", code="insufficient-scope")
+    call = Call(request_id=request_id, identity=identity, headers=dict(headers))
+    if spec.guard is not None:
+        call.account = spec.guard(identity, params, spec)
+    raw = request.raw_body or b""
+    if spec.body is not None:
+        call.body = _parse_body(spec, raw)
+    call.query = _parse_query(spec, request.query_params)
+    if spec.idempotent:
+        assert identity is not None, "idempotent routes need an identity"
+        key = idempotency.check_key(headers.get("idempotency-key"))
+        canonical = call.body.model_dump(mode="json") if call.body is not None else None
+        call.idem = idempotency.IdempotencyContext(
+            account_id=params.get("account_id", "-"),
+            operation=spec.operation,
+            key=key,
+            sub=identity.sub,
+            request_hash=idempotency.canonical_hash(request.path, canonical),
+            status=spec.status,
+        )
+        replay = idempotency.lookup(call.idem)
+        if replay is not None:
+            return _json_response(replay.status, replay.body, request_id, {"Idempotent-Replayed": "true"})
+    try:
+        result = fn(call, **params)
+    except idempotency.IdempotencyRaceError:
+        assert call.idem is not None
+        replay = idempotency.lookup(call.idem)
+        if replay is None:
+            raise idempotency.in_progress_error() from None
+        return _json_response(replay.status, replay.body, request_id, {"Idempotent-Replayed": "true"})
+    return _render(spec, result, call)
+
+
+def api(
+    bp: Blueprint,
+    method: str,
+    path: str,
+    *,
+    scope: str | None,
+    summary: str,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    idempotent: bool = False,
+    guard: Callable[..., Any] | None = None,
+    refuse_card_data: bool = False,
+    produces: str = JSON,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a route: registers it on the blueprint and in ROUTES (OpenAPI, scope table)."""
+
+    module = bp._import_name  # e.g. functions.accounts.routes -> tag "accounts"
+    tag = module.split(".")[-2] if module.count(".") >= 2 else module
+
+    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        spec = RouteSpec(
+            method=method,
+            path=path,
+            scope=scope,
+            summary=summary,
+            tag=tag,
+            body=body,
+            query=query,
+            response=response,
+            status=status,
+            idempotent=idempotent,
+            guard=guard,
+            refuse_card_data=refuse_card_data,
+            produces=produces,
+        )
+        ROUTES.append(spec)
+
+        @functools.wraps(fn)
+        def view(**params: str) -> Response:
+            return handle(spec, fn, bp.current_request, params)
+
+        bp.route(path, methods=[method], content_types=[JSON, "application/merge-patch+json"])(view)
+        return fn
+
+    return decorator

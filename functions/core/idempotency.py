@@ -1,0 +1,159 @@
+"""Idempotency-Key records (DESIGN §2 Idempotency).
+
+Scope = (account, method + route template, key). The record keeps the caller's sub, a hash of the
+path and canonical body, and the response. Single-transaction work writes the completed record
+*inside* its transaction (`IdempotencyContext.completed`); work that spans Stripe calls or several
+transactions writes it `in_progress` with a lease first (`IdempotencyContext.started`) and completes
+it in its last transaction. Records expire after the configured TTL (7 days by default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.models import Model
+
+from functions.core import clock
+from functions.core.db import IntegerAttribute, meta
+from functions.core.errors import BadRequestError, BillowError, ConflictError, ValidationFailedError
+from functions.core.ids import derived_id
+from functions.core.settings import get_settings
+from functions.core.uow import Op
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+COMPLETED = "completed"
+IN_PROGRESS = "in_progress"
+
+
+class IdempotencyModel(Model):
+    Meta = meta("idempotency")
+    pk = UnicodeAttribute(hash_key=True)  # <account>|<METHOD route template>|<key>
+    sub = UnicodeAttribute()
+    request_hash = UnicodeAttribute()
+    status = UnicodeAttribute()  # in_progress | completed
+    response_status = IntegerAttribute(null=True)
+    response_body = UnicodeAttribute(null=True)  # JSON
+    lease_until = IntegerAttribute(default=0)
+    created_at = UnicodeAttribute()
+    expires_at = IntegerAttribute()  # TTL
+
+
+class IdempotencyRaceError(BillowError):
+    """Another request with the same key committed first; the caller re-reads and replays."""
+
+    status = 409
+    code = "idempotency-in-progress"
+    title = "Request in progress"
+
+
+def in_progress_error() -> ConflictError:
+    return ConflictError(
+        "a request with this Idempotency-Key is still being processed; retry in a few seconds",
+        code="idempotency-in-progress",
+    )
+
+
+def reuse_error() -> ValidationFailedError:
+    return ValidationFailedError(
+        "this Idempotency-Key was already used with a different request; use a new key for a new request",
+        code="idempotency-key-reuse",
+    )
+
+
+def canonical_hash(path: str, body: Any) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{path}\n{canonical}".encode()).hexdigest()
+
+
+def check_key(key: str | None) -> str:
+    if key is None or not key.strip():
+        raise BadRequestError(
+            f"this request moves money or creates records: send an {HEADER} header (e.g. a UUID)",
+            code="idempotency-key-missing",
+        )
+    if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise BadRequestError(
+            f"the {HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters", code="idempotency-key-invalid"
+        )
+    return key
+
+
+@dataclass(frozen=True)
+class Replay:
+    status: int
+    body: Any
+
+
+@dataclass
+class IdempotencyContext:
+    """What a guarded service needs: the scope, a seed for derived ids, and the record ops."""
+
+    account_id: str
+    operation: str  # METHOD + route template
+    key: str
+    sub: str
+    request_hash: str
+    status: int  # the success status the route answers with
+    resumed: bool = False  # True when a previous attempt's lease ran out: resume that work
+    stored_body: Any = field(default=None)
+
+    @property
+    def pk(self) -> str:
+        return f"{self.account_id}|{self.operation}|{self.key}"
+
+    def derive(self, prefix: str, *extra: str) -> str:
+        """The id of the resource this request creates: the same for every retry of it."""
+        return derived_id(prefix, self.pk, *extra)
+
+    def _model(self, status: str, body: Any, lease_until: int) -> IdempotencyModel:
+        settings = get_settings()
+        return IdempotencyModel(
+            self.pk,
+            sub=self.sub,
+            request_hash=self.request_hash,
+            status=status,
+            response_status=self.status if status == COMPLETED else None,
+            response_body=json.dumps(body, sort_keys=True) if status == COMPLETED else None,
+            lease_until=lease_until,
+            created_at=clock.iso(clock.now()),
+            expires_at=clock.epoch_seconds() + settings.idempotency_ttl_seconds,
+        )
+
+    def completed(self, body: Any) -> Op:
+        """The op that stores the response, for the transaction that does the work."""
+        self.stored_body = body
+        model = self._model(COMPLETED, body, 0)
+        condition = IdempotencyModel.pk.does_not_exist()
+        if self.resumed:
+            condition = IdempotencyModel.status == IN_PROGRESS
+        return Op("put", model, condition=condition, on_conflict=lambda: IdempotencyRaceError("raced"), label="idem")
+
+    def started(self) -> Op:
+        """The op that claims the key with a lease, for the first transaction of multi-step work."""
+        lease = clock.epoch_seconds() + get_settings().idempotency_lease_seconds
+        model = self._model(IN_PROGRESS, None, lease)
+        condition = IdempotencyModel.pk.does_not_exist()
+        if self.resumed:
+            condition = (IdempotencyModel.status == IN_PROGRESS) & (IdempotencyModel.lease_until < clock.epoch_seconds())
+        return Op("put", model, condition=condition, on_conflict=lambda: IdempotencyRaceError("raced"), label="idem")
+
+
+def lookup(ctx: IdempotencyContext) -> Replay | None:
+    """Replay, refuse, or let the request run (None); sets ctx.resumed for an expired lease."""
+    try:
+        record = IdempotencyModel.get(ctx.pk, consistent_read=True)
+    except IdempotencyModel.DoesNotExist:
+        return None
+    if record.request_hash != ctx.request_hash or record.sub != ctx.sub:
+        raise reuse_error()
+    if record.status == COMPLETED:
+        return Replay(status=record.response_status or 200, body=json.loads(record.response_body or "null"))
+    if record.lease_until >= clock.epoch_seconds():
+        raise in_progress_error()
+    ctx.resumed = True
+    return None

@@ -1,0 +1,37 @@
+"""Prefixed opaque ids (`acct_…`, `inv_…`): random, or derived from a stable seed for idempotent work."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+
+PREFIXES = ("acct", "dev", "item", "inv", "pay", "tkt", "evt", "ref", "entry")
+_BODY_LEN = 20
+_ID_RE = re.compile(r"^(?P<prefix>[a-z]+)_(?P<body>[a-z2-7]{20})$")
+
+
+def _encode(raw: bytes) -> str:
+    return base64.b32encode(raw).decode("ascii").lower().rstrip("=")[:_BODY_LEN]
+
+
+def new_id(prefix: str) -> str:
+    """A fresh random id, e.g. acct_3k2…; 100 bits of randomness."""
+    assert prefix in PREFIXES, prefix
+    return f"{prefix}_{_encode(secrets.token_bytes(16))}"
+
+
+def derived_id(prefix: str, *seed: str) -> str:
+    """The same id for the same seed: a retried request or a re-run creates the same resource."""
+    assert prefix in PREFIXES, prefix
+    digest = hashlib.sha256("\x1f".join(seed).encode("utf-8")).digest()
+    return f"{prefix}_{_encode(digest)}"
+
+
+def is_id(value: object, prefix: str) -> bool:
+    """True when `value` is well-formed for `prefix` (a malformed id can be answered 404 without a read)."""
+    if not isinstance(value, str):
+        return False
+    match = _ID_RE.match(value)
+    return bool(match and match.group("prefix") == prefix)

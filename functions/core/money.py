@@ -1,0 +1,89 @@
+"""Money: integer minor units with a lowercase ISO 4217 currency. Never floats, never decimal strings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+# Exponent (digits after the decimal point) and Stripe's minimum charge, in minor units.
+# Zero-decimal currencies (jpy, krw) are whole units, as Stripe counts them.
+CURRENCIES: dict[str, tuple[int, int]] = {
+    "usd": (2, 50),
+    "eur": (2, 50),
+    "gbp": (2, 30),
+    "chf": (2, 50),
+    "cad": (2, 50),
+    "aud": (2, 50),
+    "nzd": (2, 50),
+    "sek": (2, 300),
+    "nok": (2, 300),
+    "dkk": (2, 250),
+    "pln": (2, 200),
+    "czk": (2, 1500),
+    "sgd": (2, 50),
+    "hkd": (2, 400),
+    "mxn": (2, 1000),
+    "brl": (2, 50),
+    "inr": (2, 50),
+    "jpy": (0, 50),
+    "krw": (0, 600),
+}
+
+# Stripe limits an amount to 8 digits for most currencies; billow refuses anything larger up front.
+MAX_AMOUNT = 99_999_999
+
+
+class MoneyError(ValueError):
+    """An amount or currency that is not acceptable money."""
+
+
+def check_currency(currency: object) -> str:
+    if not isinstance(currency, str) or currency not in CURRENCIES:
+        raise MoneyError(f"unsupported currency {currency!r}; use one of: {', '.join(sorted(CURRENCIES))}")
+    return currency
+
+
+def check_amount(amount: object, *, allow_zero: bool = False, allow_negative: bool = False) -> int:
+    """An amount in minor units: a true int (bool, float and str are refused), within Stripe's range."""
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise MoneyError("amount must be an integer number of minor units (no floats, no strings)")
+    if amount < 0 and not allow_negative:
+        raise MoneyError("amount must not be negative")
+    if amount == 0 and not allow_zero:
+        raise MoneyError("amount must be greater than zero")
+    if abs(amount) > MAX_AMOUNT:
+        raise MoneyError(f"amount must be at most {MAX_AMOUNT}")
+    return amount
+
+
+def exponent(currency: str) -> int:
+    return CURRENCIES[check_currency(currency)][0]
+
+
+def minimum_charge(currency: str) -> int:
+    """Stripe's minimum charge for the currency, in minor units."""
+    return CURRENCIES[check_currency(currency)][1]
+
+
+def round_half_up(value: Decimal) -> int:
+    """Round a Decimal amount of minor units to an int, halves away from zero."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def format_amount(amount: int, currency: str) -> str:
+    """Human display, e.g. 1234 usd -> '12.34 USD', 500 jpy -> '500 JPY' (for PDFs and e-mails)."""
+    exp = exponent(currency)
+    sign = "-" if amount < 0 else ""
+    whole, frac = divmod(abs(amount), 10**exp) if exp else (abs(amount), 0)
+    text = f"{whole:,}" + (f".{frac:0{exp}d}" if exp else "")
+    return f"{sign}{text} {currency.upper()}"
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        check_amount(self.amount, allow_zero=True, allow_negative=True)
+        check_currency(self.currency)

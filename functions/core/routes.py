@@ -1,0 +1,61 @@
+"""Platform routes (health, OpenAPI) and the middleware that turns Chalice's own errors into problem+json."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel
+
+from functions.core import errors
+from functions.core.http import PROBLEM, Call, api, problem_response
+
+bp = Blueprint(__name__)
+
+
+class Health(BaseModel):
+    status: str
+
+
+@api(bp, "GET", "/v1/health", scope=None, summary="Liveness check", response=Health)
+def health(call: Call) -> Health:
+    return Health(status="ok")
+
+
+@api(bp, "GET", "/v1/openapi.json", scope=None, summary="This API's OpenAPI 3.1 document")
+def openapi_document(call: Call) -> dict[str, Any]:
+    from functions.core.openapi import build_document
+
+    return build_document()
+
+
+_CHALICE_ERRORS: dict[int, type[errors.BillowError]] = {
+    400: errors.BadRequestError,
+    405: errors.MethodNotAllowedError,
+    415: errors.UnsupportedMediaTypeError,
+}
+
+
+@bp.middleware("http")
+def chalice_errors_as_problems(event: Any, get_response: Any) -> Response:
+    """Chalice answers 405, 415 and stray 500s before a route runs: give them the problem+json shape."""
+    response = get_response(event)
+    content_type = {k.lower(): v for k, v in response.headers.items()}.get("content-type", "")
+    if response.status_code < 400 or content_type.startswith(PROBLEM):
+        return response
+    body = response.body if isinstance(response.body, dict) else _maybe_json(response.body)
+    message = str(body.get("Message", "")) if isinstance(body, dict) else ""
+    error_cls = _CHALICE_ERRORS.get(response.status_code, errors.BillowError)
+    replaced = problem_response(error_cls(message or error_cls.title))
+    for name, value in response.headers.items():
+        if name.lower() == "allow":
+            replaced.headers["Allow"] = value
+    return replaced
+
+
+def _maybe_json(body: Any) -> Any:
+    try:
+        return json.loads(body) if isinstance(body, str | bytes) else body
+    except ValueError:
+        return None

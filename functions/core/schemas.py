@@ -1,0 +1,53 @@
+"""Pydantic building blocks shared by every domain's schemas: money fields, currency, pages."""
+
+from __future__ import annotations
+
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from functions.core.money import MoneyError, check_amount, check_currency
+
+
+def _currency(value: str) -> str:
+    try:
+        return check_currency(value)
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _positive_amount(value: int) -> int:
+    try:
+        return check_amount(value)
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from None
+
+
+Currency = Annotated[str, AfterValidator(_currency), Field(description="lowercase ISO 4217 code", examples=["usd"])]
+# A strictly positive amount in minor units (the body parser runs strict: floats and strings are refused).
+PositiveAmount = Annotated[int, AfterValidator(_positive_amount), Field(description="minor units, > 0")]
+
+
+class Request(BaseModel):
+    """Base of request bodies: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Query(BaseModel):
+    """Base of query-string models (values arrive as strings, so parsing is lax here)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PageQuery(Query):
+    limit: int = Field(25, ge=1, le=100)
+    cursor: str | None = Field(None, max_length=2048)
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    data: list[T]
+    next_cursor: str | None

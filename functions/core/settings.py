@@ -1,0 +1,60 @@
+"""Typed settings, read once from the environment (stage values come from .chalice/config.json)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    table_prefix: str
+    jwt_issuer: str
+    jwks_url: str
+    jwt_audiences: tuple[str, ...]
+    scope_prefix: str
+    cursor_secret: str = field(repr=False)
+    max_body_bytes: int
+    jwks_cache_seconds: int
+    idempotency_lease_seconds: int
+    idempotency_ttl_seconds: int
+    log_level: str
+
+
+def _env(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, default)
+    if value is None:
+        raise RuntimeError(f"missing required setting {name}")
+    return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; computed on first use, never re-read."""
+    return Settings(
+        stage=_env("BILLOW_STAGE", "local"),
+        region=_env("AWS_DEFAULT_REGION", "us-east-1"),
+        table_prefix=_env("BILLOW_TABLE_PREFIX", "billow-local-"),
+        jwt_issuer=_env("BILLOW_JWT_ISSUER", "http://127.0.0.1/billow-local"),
+        jwks_url=_env("BILLOW_JWKS_URL", ""),
+        jwt_audiences=_split(_env("BILLOW_JWT_AUDIENCE", "billow-console")),
+        scope_prefix=_env("BILLOW_SCOPE_PREFIX", "billow/"),
+        cursor_secret=_env("BILLOW_CURSOR_SECRET", "local-cursor-secret-change-me"),
+        max_body_bytes=int(_env("BILLOW_MAX_BODY_BYTES", "262144")),
+        jwks_cache_seconds=int(_env("BILLOW_JWKS_CACHE_SECONDS", "600")),
+        idempotency_lease_seconds=int(_env("BILLOW_IDEMPOTENCY_LEASE_SECONDS", "60")),
+        idempotency_ttl_seconds=int(_env("BILLOW_IDEMPOTENCY_TTL_SECONDS", str(7 * 24 * 3600))),
+        log_level=_env("BILLOW_LOG_LEVEL", "INFO"),
+    )
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests that change the environment call this)."""
+    get_settings.cache_clear()

@@ -1,0 +1,73 @@
+"""The one table spec: names, keys, indexes and TTL attributes of every DynamoDB table.
+
+It feeds table creation (tests, local stack), the CDK stack in infra/, and the PynamoDB models'
+Meta (functions/core/db.py); tests/unit/test_table_spec.py proves the models agree with it.
+Every key attribute is a string. Owners: only the named domain's store touches a table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from functions.core.settings import get_settings
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    hash_key: str
+    range_key: str | None = None
+    projection: str = "ALL"  # ALL | KEYS_ONLY
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    owner: str
+    hash_key: str
+    range_key: str | None
+    indexes: tuple[IndexSpec, ...] = ()
+    ttl_attribute: str | None = None
+    purpose: str = ""
+
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in (
+        TableSpec(
+            name="accounts",
+            owner="accounts",
+            hash_key="pk",
+            range_key="sk",
+            purpose="account profiles, members, devices, the account-number counter",
+        ),
+        TableSpec(
+            name="ledger",
+            owner="core",
+            hash_key="pk",
+            range_key="sk",
+            indexes=(IndexSpec("by_date", "gsi1_pk", "gsi1_sk"),),
+            purpose="per-account balance item, ledger entries, invoice headers, lines and applications",
+        ),
+        TableSpec(
+            name="audit",
+            owner="core",
+            hash_key="pk",
+            range_key="sk",
+            purpose="audit events, one per change, newest first by sort key",
+        ),
+        TableSpec(
+            name="idempotency",
+            owner="core",
+            hash_key="pk",
+            range_key=None,
+            ttl_attribute="expires_at",
+            purpose="Idempotency-Key records with their stored responses (TTL 7 days)",
+        ),
+    )
+}
+
+
+def table_name(name: str) -> str:
+    """The physical name of a table for this stage, e.g. billow-local-ledger."""
+    return f"{get_settings().table_prefix}{TABLES[name].name}"

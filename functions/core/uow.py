@@ -1,0 +1,86 @@
+"""Unit of work: operations from several stores committed in one DynamoDB TransactWrite.
+
+Stores build `Op`s (a put, update, delete or condition check with its condition); models never
+leave the store. `commit()` writes all of them or none. When DynamoDB cancels the transaction, the
+first operation whose condition failed decides the domain error raised (its `on_conflict`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from functions.core.db import connection
+from functions.core.errors import BillowError, ConcurrentUpdateError
+
+# DynamoDB's limit on items in one TransactWriteItems call.
+MAX_TRANSACTION_ITEMS = 100
+
+# PynamoDB sends condition checks, then deletes, puts and updates; cancellation reasons follow
+# that order, so ops are sorted the same way to map a reason back to its op.
+_KIND_ORDER = {"check": 0, "delete": 1, "put": 2, "update": 3}
+
+
+def _default_conflict() -> BillowError:
+    return ConcurrentUpdateError("the record changed while this request ran; retry the request")
+
+
+@dataclass
+class Op:
+    kind: str  # put | update | delete | check
+    target: Any  # a model instance (put/update/delete) or (model class, hash key, range key) for check
+    condition: Any = None
+    actions: list[Any] = field(default_factory=list)
+    on_conflict: Callable[[], BillowError] = _default_conflict
+    label: str = ""
+
+    def apply(self, tw: TransactWrite) -> None:
+        if self.kind == "put":
+            tw.save(self.target, condition=self.condition)
+        elif self.kind == "update":
+            tw.update(self.target, actions=self.actions, condition=self.condition)
+        elif self.kind == "delete":
+            tw.delete(self.target, condition=self.condition)
+        elif self.kind == "check":
+            model_cls, hash_key, range_key = self.target
+            tw.condition_check(model_cls, hash_key, range_key, condition=self.condition)
+        else:  # pragma: no cover - programming error
+            raise ValueError(self.kind)
+
+
+class UnitOfWork:
+    """Collects ops and commits them atomically. One instance per business operation."""
+
+    def __init__(self) -> None:
+        self.ops: list[Op] = []
+        self.after_commit: list[Callable[[], None]] = []
+
+    def add(self, *ops: Op) -> UnitOfWork:
+        self.ops.extend(ops)
+        return self
+
+    def commit(self) -> None:
+        if not self.ops:
+            return
+        if len(self.ops) > MAX_TRANSACTION_ITEMS:
+            raise ValueError(f"{len(self.ops)} items exceed one transaction's {MAX_TRANSACTION_ITEMS}")
+        ordered = sorted(self.ops, key=lambda op: _KIND_ORDER[op.kind])
+        try:
+            with TransactWrite(connection=connection()) as tw:
+                for op in ordered:
+                    op.apply(tw)
+        except TransactWriteError as exc:
+            reasons = exc.cancellation_reasons or []
+            for op, reason in zip(ordered, reasons, strict=False):
+                if reason is not None and reason.code == "ConditionalCheckFailed":
+                    raise op.on_conflict() from exc
+            if exc.cause_response_code == "TransactionCanceledException":
+                # TransactionConflict: another transaction touched the same items; safe to retry.
+                raise _default_conflict() from exc
+            raise
+        for hook in self.after_commit:
+            hook()

@@ -1,0 +1,1 @@
+"""Invoices: the account summary, invoice views, PDF/CSV, the upcoming preview, operator money routes."""

@@ -1,0 +1,76 @@
+"""Test setup shared by every suite: fake AWS credentials, a loopback-only network, a local JWT issuer.
+
+The environment is set before any billow module is imported, so settings and clients see it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_TMP = Path(tempfile.mkdtemp(prefix="billow-tests-"))
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(_TMP / "aws-config-none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(_TMP / "aws-credentials-none"),
+        "BILLOW_STAGE": "test",
+        "BILLOW_TABLE_PREFIX": "billow-test-",
+        "BILLOW_JWT_ISSUER": "http://127.0.0.1/billow-local",
+        "BILLOW_JWT_AUDIENCE": "billow-console",
+        "BILLOW_SCOPE_PREFIX": "billow/",
+        "BILLOW_CURSOR_SECRET": "test-cursor-secret",
+        "BILLOW_LOG_LEVEL": "WARNING",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+from local import tokens  # noqa: E402
+from local.jwks_server import serve_jwks  # noqa: E402
+
+_KEY = tokens.generate_private_key()
+_JWKS_SERVER, os.environ["BILLOW_JWKS_URL"] = serve_jwks(tokens.jwks(_KEY))
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: object) -> object:
+    """Nothing in the suite may leave this machine: refuse any non-loopback destination."""
+    if self.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
+        host = address[0]
+        try:
+            ok = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            ok = host == "localhost"
+        if not ok:
+            raise ConnectionRefusedError(f"tests may only connect to loopback, not {host}")
+    return _real_connect(self, address)
+
+
+socket.socket.connect = _loopback_only  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session")
+def signing_key():
+    return _KEY
+
+
+@pytest.fixture(scope="session")
+def mint(signing_key):
+    """mint(sub, *scopes, **claims) -> a valid token from the test issuer."""
+
+    def _mint(sub: str, *scopes: str, **kwargs: object) -> str:
+        return tokens.mint(signing_key, sub, list(scopes), **kwargs)
+
+    return _mint

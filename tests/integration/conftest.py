@@ -1,0 +1,81 @@
+"""In-process AWS (moto mock_aws) with every table created, and a Chalice test client."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+
+@pytest.fixture
+def aws():
+    with mock_aws():
+        from functions.core import db
+
+        db.reset_connections()
+        db.create_tables(boto3.client("dynamodb", region_name="us-east-1"))
+        yield
+        db.reset_connections()
+
+
+@pytest.fixture
+def client(aws):
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app) as c:
+        yield c
+
+
+class Api:
+    """Small helper over chalice.test.Client: JSON in, (status, json body, headers) out."""
+
+    def __init__(self, client, mint):
+        self.client = client
+        self.mint = mint
+        self.admin = mint("operator-1", "billing:admin", "billing:read", "billing:write")
+
+    def call(self, method, path, body=None, token=None, headers=None, raw=None):
+        h = {"Content-Type": "application/json"}
+        if token:
+            h["Authorization"] = f"Bearer {token}"
+        h.update(headers or {})
+        payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        r = self.client.http.request(method, path, headers=h, body=payload)
+        try:
+            data = json.loads(r.body) if r.body else None
+        except ValueError:
+            data = r.body
+        return r.status_code, data, r.headers
+
+    def create_account(self, **overrides):
+        body = {
+            "type": "payg",
+            "linked": True,
+            "currency": "usd",
+            "locale": "en",
+            "name": "Acme Robotics",
+            "billing_contact": {
+                "name": "Ada Lovelace",
+                "email": "ada@example.com",
+                "address": {"line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"},
+            },
+        }
+        body.update(overrides)
+        status, data, _ = self.call("POST", "/v1/accounts", body, token=self.admin)
+        assert status == 201, data
+        return data
+
+    def member_token(self, account_id, sub="user-1", role="owner", scopes=("billing:read", "billing:write")):
+        status, data, _ = self.call("POST", f"/v1/accounts/{account_id}/members", {"sub": sub, "role": role},
+                                    token=self.admin)
+        assert status == 201, data
+        return self.mint(sub, *scopes)
+
+
+@pytest.fixture
+def api(client, mint):
+    return Api(client, mint)
