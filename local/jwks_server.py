@@ -15,7 +15,7 @@ def serve_jwks(document: dict[str, Any], port: int = 0) -> tuple[ThreadingHTTPSe
     body = json.dumps(document).encode("utf-8")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             if self.path != PATH:
                 self.send_error(404)
                 return

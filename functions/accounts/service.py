@@ -56,8 +56,9 @@ def require_capability(account: AccountRecord, capability: str) -> None:
         why = "a linked account" if capability == "devices" else "a billable (payg or subscription)"
         if capability == "billing_items":
             why = "a billable, linked"
-        raise CapabilityUnavailableError(f"{capability} needs {why} account; this one is {account.type}"
-                                         f"{'' if account.linked else ', not linked'}")
+        raise CapabilityUnavailableError(
+            f"{capability} needs {why} account; this one is {account.type}{'' if account.linked else ', not linked'}"
+        )
 
 
 def _not_member() -> ForbiddenError:
@@ -105,8 +106,15 @@ def _account_view(record: AccountRecord) -> dict[str, Any]:
 
 
 def create_account(
-    actor: Actor, *, type: str, linked: bool, currency: str, locale: str, name: str,
-    billing_contact: dict[str, Any], billing_day: int | None,
+    actor: Actor,
+    *,
+    type: str,
+    linked: bool,
+    currency: str,
+    locale: str,
+    name: str,
+    billing_contact: dict[str, Any],
+    billing_day: int | None,
 ) -> AccountRecord:
     """Create an account with the next account number, its zero balance and an audit event, atomically."""
     today = clock.today()
@@ -158,8 +166,9 @@ def grant_member(access: AccountAccess, sub: str, role: str) -> MemberRecord:
         return before
     UnitOfWork().add(
         store.put_member(record),
-        audit.record(access.account.id, access.actor, "member.granted", sub,
-                     asdict(before) if before else None, asdict(record)),
+        audit.record(
+            access.account.id, access.actor, "member.granted", sub, asdict(before) if before else None, asdict(record)
+        ),
     ).commit()
     return record
 
@@ -199,4 +208,3 @@ def list_devices(account_id: str, limit: int, cursor: str | None, route: str) ->
 
 def list_events(account_id: str, limit: int, cursor: str | None, route: str) -> tuple[list[AuditEvent], str | None]:
     return audit.list_events(account_id, limit, cursor, route)
-

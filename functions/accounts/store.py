@@ -181,8 +181,9 @@ def get_member(account_id: str, sub: str) -> MemberRecord | None:
 
 
 def put_member(record: MemberRecord) -> Op:
-    model = AccountsModel(record.account_id, MEMBER + record.sub, sub=record.sub, role=record.role,
-                          granted_at=record.granted_at)
+    model = AccountsModel(
+        record.account_id, MEMBER + record.sub, sub=record.sub, role=record.role, granted_at=record.granted_at
+    )
     return Op("put", model, label="member")  # grant is an upsert: a new role replaces the old
 
 
@@ -197,8 +198,14 @@ def delete_member(account_id: str, sub: str) -> Op:
 
 
 def put_device(account_id: str, record: DeviceRecord) -> Op:
-    model = AccountsModel(account_id, DEVICE + record.id, device_id=record.id, name=record.name,
-                          kind=record.kind, created_at=record.created_at)
+    model = AccountsModel(
+        account_id,
+        DEVICE + record.id,
+        device_id=record.id,
+        name=record.name,
+        kind=record.kind,
+        created_at=record.created_at,
+    )
     return Op("put", model, condition=AccountsModel.pk.does_not_exist(), label="device")
 
 

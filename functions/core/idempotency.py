@@ -139,7 +139,9 @@ class IdempotencyContext:
         model = self._model(IN_PROGRESS, None, lease)
         condition = IdempotencyModel.pk.does_not_exist()
         if self.resumed:
-            condition = (IdempotencyModel.status == IN_PROGRESS) & (IdempotencyModel.lease_until < clock.epoch_seconds())
+            condition = (IdempotencyModel.status == IN_PROGRESS) & (
+                IdempotencyModel.lease_until < clock.epoch_seconds()
+            )
         return Op("put", model, condition=condition, on_conflict=lambda: IdempotencyRaceError("raced"), label="idem")
 
 

@@ -62,7 +62,12 @@ def _operation(spec: RouteSpec, ref: dict[type[BaseModel], str]) -> dict[str, An
         op["parameters"].extend(_query_parameters(spec.query))
     if spec.idempotent:
         op["parameters"].append(
-            {"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string", "maxLength": 255}}
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string", "maxLength": 255},
+            }
         )
     if spec.body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"$ref": ref[spec.body]}}}}

@@ -13,8 +13,15 @@ from functions.invoices.schemas import Summary, SummaryBalance
 bp = Blueprint(__name__)
 
 
-@api(bp, "GET", "/v1/accounts/{account_id}/summary", scope=READ, response=Summary, guard=account_guard(),
-     summary="Billing summary: balances, payment method, recurring dates, capabilities")
+@api(
+    bp,
+    "GET",
+    "/v1/accounts/{account_id}/summary",
+    scope=READ,
+    response=Summary,
+    guard=account_guard(),
+    summary="Billing summary: balances, payment method, recurring dates, capabilities",
+)
 def get_summary(call: Call, account_id: str) -> Summary:
     s = service.account_summary(call.account)
     return Summary(

@@ -70,8 +70,9 @@ class Api:
         return data
 
     def member_token(self, account_id, sub="user-1", role="owner", scopes=("billing:read", "billing:write")):
-        status, data, _ = self.call("POST", f"/v1/accounts/{account_id}/members", {"sub": sub, "role": role},
-                                    token=self.admin)
+        status, data, _ = self.call(
+            "POST", f"/v1/accounts/{account_id}/members", {"sub": sub, "role": role}, token=self.admin
+        )
         assert status == 201, data
         return self.mint(sub, *scopes)
 

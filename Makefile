@@ -1,0 +1,43 @@
+# billow — the two commands a new user needs: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format package bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+## run: start the local stack on 127.0.0.1 (moto, Stripe side, API on :8000, queue pump) in the foreground
+run: $(STAMP)
+	$(BIN)/python -m local.run
+
+## test: lint and the whole suite (unit, integration, e2e)
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## package: the Lambda zip (chalice package + precompiled bytecode) in build/package
+package: $(STAMP)
+	$(BIN)/python -m local.package build/package
+
+## bench: benchmarks that print figures (not part of make test)
+bench: package
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache
