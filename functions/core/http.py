@@ -123,14 +123,27 @@ def _parse_body(spec: RouteSpec, raw: bytes) -> BaseModel:
             "card numbers are never sent to billow: collect the card with Stripe.js and send its ids",
             code="card-data-not-accepted",
         )
+    _require_plain_json(raw)
     try:
-        return spec.body.model_validate_json(raw or b"", strict=True)
+        return spec.body.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         if any(e.get("type") == "json_invalid" for e in exc.errors()):
             raise BadRequestError("the body is not valid JSON", code="malformed-json") from None
         if any(e.get("type") == "model_type" and not e.get("loc") for e in exc.errors()):
             raise BadRequestError("the body must be a JSON object", code="malformed-json") from None
         raise ValidationFailedError("some fields are not acceptable", errors=field_errors(exc)) from None
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _require_plain_json(raw: bytes) -> None:
+    """RFC 8259 JSON only: no NaN/Infinity, no absurd nesting (pydantic's parser alone accepts NaN)."""
+    try:
+        json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise BadRequestError("the body is not valid JSON", code="malformed-json") from None
 
 
 def _parse_query(spec: RouteSpec, params: dict[str, str] | None) -> BaseModel | None:

@@ -1,0 +1,170 @@
+"""Every denial of DESIGN §2 Auth answers 401 or 403 problem+json and reveals no account data."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from local import tokens
+
+
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+@pytest.fixture
+def account(api):
+    acct = api.create_account()
+    return acct["id"], api.member_token(acct["id"], sub="alice")
+
+
+def _summary(api, account_id, token=None, raw_header=None):
+    headers = {"Authorization": raw_header} if raw_header else None
+    return api.call("GET", f"/v1/accounts/{account_id}/summary", token=token, headers=headers)
+
+
+def _assert_denied(status, body, headers, expected):
+    assert status == expected
+    assert headers["Content-Type"] == "application/problem+json"
+    assert body["status"] == expected and body["code"] and body["type"] == body["code"]
+    assert "balance" not in body and "account_id" not in body
+
+
+def test_a_member_with_the_read_scope_gets_the_summary(api, account):
+    account_id, token = account
+    status, body, _ = _summary(api, account_id, token)
+    assert status == 200 and body["account_id"] == account_id
+
+
+def test_no_token_is_401(api, account):
+    status, body, headers = _summary(api, account[0])
+    _assert_denied(status, body, headers, 401)
+    assert body["code"] == "missing-token"
+    assert headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("header", ["Bearer", "Bearer not-a-jwt", "Basic dXNlcjpwYXNz", "Bearer a.b.c", "token"])
+def test_malformed_authorization_is_401(api, account, header):
+    _assert_denied(*_summary(api, account[0], raw_header=header), 401)
+
+
+def test_alg_none_is_401(api, account):
+    claims = {
+        "sub": "alice",
+        "iss": tokens.ISSUER,
+        "aud": tokens.AUDIENCE,
+        "exp": int(time.time()) + 600,
+        "scope": "billow/billing:read",
+    }
+    unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT', 'kid': tokens.KID})}.{_b64(claims)}."
+    _assert_denied(*_summary(api, account[0], unsigned), 401)
+
+
+def test_hs256_signed_with_the_public_key_is_401(api, account, signing_key):
+    public_pem = signing_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    claims = {
+        "sub": "alice",
+        "iss": tokens.ISSUER,
+        "aud": tokens.AUDIENCE,
+        "exp": int(time.time()) + 600,
+        "scope": "billow/billing:read",
+    }
+    header = _b64({"alg": "HS256", "typ": "JWT", "kid": tokens.KID})
+    body = _b64(claims)
+    import hashlib
+    import hmac
+
+    sig = hmac.new(public_pem, f"{header}.{body}".encode(), hashlib.sha256).digest()
+    forged = f"{header}.{body}.{base64.urlsafe_b64encode(sig).decode().rstrip('=')}"
+    _assert_denied(*_summary(api, account[0], forged), 401)
+
+
+def test_a_token_signed_by_another_key_with_the_issuers_kid_is_401(api, account):
+    other = tokens.generate_private_key()
+    forged = tokens.mint(other, "alice", ["billing:read"])
+    status, body, headers = _summary(api, account[0], forged)
+    _assert_denied(status, body, headers, 401)
+    assert "signature" in body["detail"]
+
+
+def test_an_expired_token_is_401(api, account, mint):
+    expired = mint("alice", "billing:read", ttl=-120)
+    status, body, headers = _summary(api, account[0], expired)
+    _assert_denied(status, body, headers, 401)
+    assert "expired" in body["detail"]
+
+
+def test_a_token_from_another_issuer_is_401(api, account, mint):
+    _assert_denied(*_summary(api, account[0], mint("alice", "billing:read", issuer="https://evil.example")), 401)
+
+
+def test_a_token_for_another_audience_is_401(api, account, mint):
+    _assert_denied(*_summary(api, account[0], mint("alice", "billing:read", audience="another-app")), 401)
+
+
+def test_a_cognito_access_token_with_client_id_instead_of_aud_is_accepted(api, account, mint):
+    token = mint("alice", "billing:read", audience=None, extra={"client_id": tokens.AUDIENCE})
+    status, body, _ = _summary(api, account[0], token)
+    assert status == 200
+
+
+def test_a_token_without_the_route_scope_is_403(api, account, mint):
+    status, body, headers = _summary(api, account[0], mint("alice", "billing:usage"))
+    _assert_denied(status, body, headers, 403)
+    assert body["code"] == "insufficient-scope"
+
+
+def test_a_caller_who_is_not_a_member_is_403(api, account, mint):
+    status, body, headers = _summary(api, account[0], mint("mallory", "billing:read"))
+    _assert_denied(status, body, headers, 403)
+    assert body["code"] == "not-a-member"
+
+
+def test_a_member_of_another_account_is_403(api, account, mint):
+    other = api.create_account(name="Other Corp")
+    token = api.member_token(other["id"], sub="bob")
+    _assert_denied(*_summary(api, account[0], token), 403)
+
+
+def test_an_unknown_or_malformed_account_id_is_403_not_a_leak(api, mint):
+    token = mint("alice", "billing:read")
+    for account_id in ("acct_aaaaaaaaaaaaaaaaaaaa", "nonsense"):
+        _assert_denied(*_summary(api, account_id, token), 403)
+
+
+def test_a_revoked_member_is_403_on_the_next_request(api, account):
+    account_id, token = account
+    assert _summary(api, account_id, token)[0] == 200
+    status, body, _ = api.call("DELETE", f"/v1/accounts/{account_id}/members", {"sub": "alice"}, token=api.admin)
+    assert status == 200 and body["sub"] == "alice"
+    _assert_denied(*_summary(api, account_id, token), 403)
+
+
+def test_operator_routes_need_the_admin_scope(api, account, mint):
+    owner = mint("alice", "billing:read", "billing:write")
+    status, body, headers = api.call(
+        "POST", f"/v1/accounts/{account[0]}/devices", {"name": "x", "kind": "vm"}, token=owner
+    )
+    _assert_denied(status, body, headers, 403)
+
+
+def test_a_jwks_key_is_fetched_once_and_cached(api, account, monkeypatch):
+    account_id, token = account
+    calls = []
+    original = jwt.PyJWKClient.fetch_data
+
+    def counting(self):
+        calls.append(1)
+        return original(self)
+
+    monkeypatch.setattr(jwt.PyJWKClient, "fetch_data", counting)
+    for _ in range(5):
+        assert _summary(api, account_id, token)[0] == 200
+    assert len(calls) <= 1

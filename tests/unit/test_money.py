@@ -1,0 +1,62 @@
+from decimal import Decimal
+
+import pytest
+
+from functions.core.money import (
+    MoneyError,
+    check_amount,
+    check_currency,
+    exponent,
+    format_amount,
+    minimum_charge,
+    round_half_up,
+)
+
+
+def test_amounts_are_true_integers_only():
+    assert check_amount(1) == 1
+    for bad in (1.0, 0.5, "100", True, None, Decimal("1")):
+        with pytest.raises(MoneyError):
+            check_amount(bad)
+
+
+def test_zero_and_negative_are_refused_unless_allowed():
+    with pytest.raises(MoneyError):
+        check_amount(0)
+    with pytest.raises(MoneyError):
+        check_amount(-5)
+    assert check_amount(0, allow_zero=True) == 0
+    assert check_amount(-5, allow_negative=True) == -5
+
+
+def test_amounts_above_stripes_eight_digits_are_refused():
+    assert check_amount(99_999_999) == 99_999_999
+    with pytest.raises(MoneyError):
+        check_amount(100_000_000)
+
+
+def test_currencies_are_lowercase_iso_codes_we_know():
+    assert check_currency("usd") == "usd"
+    for bad in ("USD", "xxx", "", 840, None):
+        with pytest.raises(MoneyError):
+            check_currency(bad)
+
+
+def test_zero_decimal_currencies_have_exponent_zero():
+    assert exponent("usd") == 2
+    assert exponent("jpy") == 0
+    assert minimum_charge("jpy") == 50
+    assert minimum_charge("usd") == 50
+
+
+def test_round_half_up_rounds_halves_away_from_zero():
+    assert round_half_up(Decimal("2.5")) == 3
+    assert round_half_up(Decimal("2.4999")) == 2
+    assert round_half_up(Decimal("-2.5")) == -3
+
+
+def test_format_amount_uses_the_currency_exponent():
+    assert format_amount(123456, "usd") == "1,234.56 USD"
+    assert format_amount(5, "eur") == "0.05 EUR"
+    assert format_amount(500, "jpy") == "500 JPY"
+    assert format_amount(-150, "gbp") == "-1.50 GBP"
