@@ -112,7 +112,7 @@ def test_a_token_for_another_audience_is_401(api, account, mint):
 def test_a_cognito_access_token_with_client_id_instead_of_aud_is_accepted(api, account, mint):
     token = mint("alice", "billing:read", audience=None, extra={"client_id": tokens.AUDIENCE})
     status, body, _ = _summary(api, account[0], token)
-    assert status == 200
+    assert status == 200 and body["account_id"] == account[0]
 
 
 def test_a_token_without_the_route_scope_is_403(api, account, mint):
