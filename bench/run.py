@@ -1,0 +1,35 @@
+"""`make bench`: run the benchmarks on the package `make package` built, and print their figures.
+
+python -m bench.run [--runs 15] [--zip build/package/deployment.zip]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench import cold_start
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description="billow benchmarks")
+    parser.add_argument("--runs", type=int, default=15, help="fresh processes per variant (default 15)")
+    parser.add_argument("--zip", type=Path, help="the Lambda zip (default build/package/deployment.zip)")
+    args = parser.parse_args(argv)
+    zip_path, sam_path = cold_start.default_paths(ROOT)
+    if args.zip:
+        zip_path = args.zip.resolve()
+        sam_path = zip_path.with_name("sam.json")
+    if not zip_path.is_file() or not sam_path.is_file():
+        print(f"bench: {zip_path} or its sam.json is missing: run `make package` first", file=sys.stderr)
+        return 1
+    report = cold_start.run(zip_path, sam_path, args.runs)
+    print(cold_start.format_report(report, zip_path))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
