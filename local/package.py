@@ -267,6 +267,23 @@ def build_package(out_dir: Path, project: Path = ROOT, log: Callable[[str], obje
     )
 
 
+def source_state(project: Path = ROOT) -> str:
+    """The commit the sources are at, and whether what is packaged differs from it (uncommitted edits)."""
+    paths = [*STAGED_FILES, *STAGED_DIRS]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=project, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", *paths], cwd=project, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "not a git checkout"
+    return f"commit {commit}" + (
+        f" + {len(dirty.splitlines())} uncommitted changes in the packaged sources" if dirty else ""
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.package", description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path, help="where deployment.zip and sam.json go (e.g. build/package)")
@@ -280,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {info.sources} .py, {info.bytecode} .pyc (unchecked-hash, {sys.implementation.cache_tag})")
     print(f"  sha256 {info.sha256}")
     print(f"  {info.sam_path} (runtime {RUNTIME}); built in {info.seconds:.1f} s")
+    print(f"  sources: {source_state()}")
     return 0
 
 
