@@ -1,0 +1,76 @@
+"""moto's server on loopback, serialised behind one lock.
+
+moto 5.2 is not safe under concurrent requests: `transact_write_items` copies the tables it touches
+and restores the copy on cancel without any lock, so two racing transactions can lose each other's
+writes. Real DynamoDB serialises conflicting transactions itself; here a WSGI middleware holds one
+`threading.Lock` for each whole request, including the iteration of its response body, so moto
+only ever sees one request at a time. The HTTP server itself stays threaded (slow clients do not
+block the accept loop), and every request still goes through the same lock.
+
+Built like `moto.server.ThreadedMotoServer` (DomainDispatcherApplication over create_backend_app,
+served by werkzeug's make_server with MotoRequestHandler), plus the lock, and without the
+per-request access log. Used by the local stack (local/run.py) and by tests that want a real
+moto endpoint.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+HOST = "127.0.0.1"
+
+
+class SerializedApp:
+    """WSGI middleware: one request at a time through `app`, the response read in full under the lock."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], lock: threading.Lock | None = None) -> None:
+        self.app = app
+        self.lock = lock or threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with self.lock:
+            result = self.app(environ, start_response)
+            try:
+                body = b"".join(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        return [body]
+
+
+class _QuietHandler(MotoRequestHandler):
+    """moto's request handler without the one-line-per-request access log (errors are still logged)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+def start(port: int = 0, host: str = HOST) -> tuple[BaseWSGIServer, str]:
+    """Start moto's server (serialised) on host:port in a daemon thread; returns (server, endpoint URL).
+
+    port 0 picks a free port. Each server has its own in-memory backends only as far as moto's
+    backends are per process: two servers in one process share state.
+    """
+    app = SerializedApp(DomainDispatcherApplication(create_backend_app))
+    server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"moto-{server.server_port}", daemon=True
+    )
+    server.billow_thread = thread  # type: ignore[attr-defined]
+    thread.start()
+    return server, f"http://{host}:{server.server_port}"
+
+
+def stop(server: BaseWSGIServer, timeout: float = 5.0) -> None:
+    """Stop a server started by start(): stop accepting, close the socket, join its thread."""
+    server.shutdown()
+    server.server_close()
+    thread = getattr(server, "billow_thread", None)
+    if thread is not None:
+        thread.join(timeout)
