@@ -1,0 +1,105 @@
+"""`chalice local`, run in-process, with unknown paths answered 404 problem+json.
+
+Choice: the API runs inside the launcher process (a thread), not as a `chalice local` subprocess.
+`chalice local` answers a path that matches no route with API Gateway's own
+403 `{"message": "Missing Authentication Token"}` before the app (and its problem+json middleware)
+ever runs; the contract wants every error as problem+json, so unknown paths must be a 404
+`route-not-found`. Chalice has no hook for that, so we build the same server `chalice local` builds,
+through chalice's own CLI factory and config loader, and swap in a LocalGateway subclass that turns
+"no route matches" into the problem. What `chalice local --stage <stage>` does and this keeps:
+
+- the stage's environment variables from .chalice/config.json are applied to os.environ before
+  app.py is imported (CLIFactory(environ=os.environ).create_config_obj(...).chalice_app, exactly as
+  the chalice CLI does), so BILLOW_TABLE_PREFIX etc. come from the stage, over inherited values;
+- vendor/ is put on sys.path, routes are validated as `chalice deploy` would (validate_routes);
+- the app is made a LocalChalice (thread-local current_request) and served by chalice's threaded
+  LocalDevServer with its request handler, Lambda event conversion, CORS preflight and
+  Lambda context (timeout and memory from the config).
+
+What it drops: the auto-reloader (the launcher is restarted instead). In AWS, API Gateway's own
+responses for unknown paths are made problem+json by gateway responses in the CDK stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from chalice.cli.factory import CLIFactory
+from chalice.config import Config
+from chalice.deploy.validate import validate_routes
+from chalice.local import (
+    ChaliceRequestHandler,
+    CustomLocalChalice,
+    LocalChalice,
+    LocalDevServer,
+    LocalGateway,
+    LocalGatewayException,
+)
+
+PROBLEM = "application/problem+json"
+REPO_DIR = Path(__file__).resolve().parent.parent
+
+
+class RouteNotFound(LocalGatewayException):
+    """No route matches the path: 404 problem+json, as every other error of the API."""
+
+    CODE = 404
+
+    def __init__(self, path: str) -> None:
+        clean = path.split("?", 1)[0]
+        body = {
+            "type": "route-not-found",
+            "title": "Not found",
+            "status": 404,
+            "detail": f"no route matches {clean}; see /v1/openapi.json for the routes",
+            "code": "route-not-found",
+            "errors": [],
+        }
+        super().__init__({"Content-Type": PROBLEM}, json.dumps(body).encode("utf-8"))
+
+
+class ProblemGateway(LocalGateway):
+    """chalice's LocalGateway, but a path that matches no route is RouteNotFound instead of a 403.
+
+    LocalGateway.handle_request turns the ValueError of route matching into API Gateway's 403
+    (with or without an Authorization header); raising another exception type first skips that.
+    """
+
+    def _generate_lambda_event(self, method: str, path: str, headers: Any, body: bytes | None) -> Any:
+        try:
+            return super()._generate_lambda_event(method, path, headers, body)
+        except ValueError:
+            raise RouteNotFound(path) from None
+
+
+class ProblemRequestHandler(ChaliceRequestHandler):
+    """chalice local's request handler, using ProblemGateway."""
+
+    def __init__(self, request: Any, client_address: Any, server: Any, app_object: Any, config: Config) -> None:
+        # ChaliceRequestHandler.__init__ builds its gateway then handles the request in the base
+        # __init__, so the gateway must be in place before that: build it here and skip to the base.
+        self.local_gateway = ProblemGateway(app_object, config)
+        super(ChaliceRequestHandler, self).__init__(request, client_address, server)
+
+
+def load_stage(stage: str, project_dir: Path = REPO_DIR) -> tuple[Any, Config]:
+    """Import app.py the way `chalice local --stage <stage>` does; returns (app, config).
+
+    Applies the stage's environment variables to os.environ first (they win over inherited ones).
+    """
+    factory = CLIFactory(str(project_dir), debug=False, environ=os.environ)
+    config = factory.create_config_obj(chalice_stage_name=stage)
+    app_obj = config.chalice_app
+    validate_routes(app_obj.routes)
+    return app_obj, config
+
+
+def create_server(app_obj: Any, config: Config, host: str, port: int) -> LocalDevServer:
+    """chalice.local.create_local_server, with the problem+json request handler."""
+    if not isinstance(app_obj, LocalChalice):
+        CustomLocalChalice.__bases__ = (LocalChalice, app_obj.__class__)
+        app_obj.__class__ = CustomLocalChalice
+    return LocalDevServer(app_obj, config, host, port, handler_cls=ProblemRequestHandler)
