@@ -1,0 +1,209 @@
+"""`make run`: the local stack in the foreground, everything bound to 127.0.0.1.
+
+  moto's server    :$BILLOW_MOTO_PORT (5000)  serialised behind one lock (local/moto_server.py);
+                                             tables, queues + DLQs, invoice bucket, SES sender created
+  JWKS             :$BILLOW_JWKS_PORT (8421)  the local issuer's public key (.local/jwt-private.pem)
+  API              :$BILLOW_API_PORT  (8000)  `chalice local --stage local`, in-process (local/api_server.py
+                                             says why), with AWS_ENDPOINT_URL pointing at moto
+  (port 8420 is left for the Stripe side.)
+
+Then it seeds demo data through the API, prints URLs, ids, tokens and example curl lines, and writes
+them to .local/stack.json (or $BILLOW_LOCAL_DIR/stack.json). Ctrl-C or SIGTERM stops everything it
+started and exits 0; the stack file is removed.
+
+Everything runs in this one process (servers in daemon threads), so there are no subprocesses to
+reap: stopping shuts each server down and closes its socket, so the ports are free on exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from local import moto_server, stack, tokens
+from local.jwks_server import serve_jwks
+
+console = Console(soft_wrap=True, highlight=False)
+
+
+class Running:
+    """What was started, in order, so that stop() undoes exactly that, last first."""
+
+    def __init__(self) -> None:
+        self._stops: list[tuple[str, Callable[[], None]]] = []
+
+    def started(self, name: str, stop: Callable[[], None]) -> None:
+        self._stops.append((name, stop))
+
+    def stop(self) -> None:
+        while self._stops:
+            name, stop = self._stops.pop()
+            try:
+                stop()
+            except Exception as exc:  # keep stopping the rest
+                console.print(f"[yellow]stopping {name}: {exc}[/]")
+
+
+def _bind_error(what: str, port: int, env: str, exc: OSError) -> stack.StackError:
+    return stack.StackError(
+        f"cannot listen on {stack.HOST}:{port} for {what} ({exc.strerror}); set {env} to another port"
+    )
+
+
+def start(ports: stack.Ports, running: Running) -> dict[str, Any]:
+    """Start every piece, create the resources, seed, and return the stack info (also written to disk)."""
+    key = stack.load_or_create_key()
+
+    try:
+        moto, moto_url = moto_server.start(ports.moto)
+    except OSError as exc:
+        raise _bind_error("moto", ports.moto, stack.PORT_ENV["moto"], exc) from None
+    running.started("moto", lambda: moto_server.stop(moto))
+    stack.apply_aws_env(moto_url)
+
+    try:
+        jwks, jwks_url = serve_jwks(tokens.jwks(key), ports.jwks)
+    except OSError as exc:
+        raise _bind_error("the JWKS", ports.jwks, stack.PORT_ENV["jwks"], exc) from None
+    running.started("jwks", lambda: (jwks.shutdown(), jwks.server_close()))
+    os.environ["BILLOW_JWKS_URL"] = jwks_url
+    stack.wait_for(jwks_url, timeout=10)
+
+    from local import api_server
+
+    # Applies the stage's env vars (table prefix, issuer, audience) to os.environ and imports app.py.
+    app_obj, config = api_server.load_stage(stack.STAGE)
+    resources = stack.create_aws_resources(moto_url)
+
+    try:
+        api = api_server.create_server(app_obj, config, stack.HOST, ports.api)
+    except OSError as exc:
+        raise _bind_error("the API", ports.api, stack.PORT_ENV["api"], exc) from None
+    thread = threading.Thread(target=api.server.serve_forever, kwargs={"poll_interval": 0.1}, name="api", daemon=True)
+    thread.start()
+    running.started("api", lambda: (api.shutdown(), api.server.server_close(), thread.join(5)))
+    api_url = f"http://{stack.HOST}:{api.server.server_address[1]}"
+    stack.wait_for(f"{api_url}/v1/health", timeout=30)
+
+    ttl = stack.TOKEN_TTL
+    admin_token = tokens.mint(key, stack.OPERATOR_SUB, stack.ADMIN_SCOPES, ttl=ttl)
+    customer_token = tokens.mint(key, stack.CUSTOMER_SUB, stack.READ_WRITE, ttl=ttl)
+    outsider_token = tokens.mint(key, stack.OUTSIDER_SUB, stack.READ_WRITE, ttl=ttl)
+    demo = stack.seed_demo(stack.ApiClient(api_url, admin_token))
+
+    expires = datetime.fromtimestamp(time.time() + ttl, UTC).isoformat(timespec="seconds")
+    info: dict[str, Any] = {
+        "pid": os.getpid(),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "stage": stack.STAGE,
+        "api_url": api_url,
+        "moto_url": moto_url,
+        "jwks_url": jwks_url,
+        "openapi_url": f"{api_url}/v1/openapi.json",
+        "key_path": str(stack.key_path()),
+        "accounts": {"demo": demo.demo_account, "lite": demo.lite_account},
+        "devices": demo.devices,
+        "members": demo.members,
+        "tokens": {
+            "customer": {"sub": stack.CUSTOMER_SUB, "scopes": stack.READ_WRITE, "token": customer_token},
+            "admin": {"sub": stack.OPERATOR_SUB, "scopes": stack.ADMIN_SCOPES, "token": admin_token},
+            "outsider": {"sub": stack.OUTSIDER_SUB, "scopes": stack.READ_WRITE, "token": outsider_token},
+            "expires_at": expires,
+        },
+        "resources": resources,
+    }
+    info["curl"] = curl_examples(info)
+    stack.write_stack_info(info)
+    return info
+
+
+def curl_examples(info: dict[str, Any]) -> list[dict[str, str]]:
+    api, demo, lite = info["api_url"], info["accounts"]["demo"], info["accounts"]["lite"]
+    return [
+        {
+            "what": "the demo account's summary (200)",
+            "cmd": f'curl -s {api}/v1/accounts/{demo}/summary -H "Authorization: Bearer $CUSTOMER_TOKEN"',
+        },
+        {"what": "the same without a token (401)", "cmd": f"curl -s -i {api}/v1/accounts/{demo}/summary"},
+        {
+            "what": "the lite account as a user who is not a member (403)",
+            "cmd": f'curl -s -i {api}/v1/accounts/{lite}/summary -H "Authorization: Bearer $OUTSIDER_TOKEN"',
+        },
+        {
+            "what": "an operator call: the demo account's devices",
+            "cmd": f'curl -s {api}/v1/accounts/{demo}/devices -H "Authorization: Bearer $ADMIN_TOKEN"',
+        },
+        {"what": "the OpenAPI document", "cmd": f"curl -s {api}/v1/openapi.json"},
+    ]
+
+
+def print_banner(info: dict[str, Any]) -> None:
+    urls = Table.grid(padding=(0, 2))
+    urls.add_row("API", info["api_url"])
+    urls.add_row("OpenAPI", info["openapi_url"])
+    urls.add_row("moto (AWS)", info["moto_url"])
+    urls.add_row("JWKS", info["jwks_url"])
+    urls.add_row("demo (payg, linked, usd)", f"{info['accounts']['demo']}  devices: {', '.join(info['devices'])}")
+    urls.add_row("lite", info["accounts"]["lite"])
+    urls.add_row("customer sub", f"{stack.CUSTOMER_SUB} (owner of both)")
+    urls.add_row("stack file", str(stack.stack_file()))
+    console.print(Panel(urls, title="billow local stack", title_align="left", border_style="green", expand=False))
+    t = info["tokens"]
+    console.print(f"[bold]Tokens[/] (valid until {t['expires_at']}; more with `billow token --help`). Paste these:")
+    console.print(f"export BILLOW_API={info['api_url']}")
+    console.print(f"export CUSTOMER_TOKEN={t['customer']['token']}")
+    console.print(f"export ADMIN_TOKEN={t['admin']['token']}")
+    console.print(f"export OUTSIDER_TOKEN={t['outsider']['token']}")
+    console.print()
+    console.print("[bold]Try[/]:")
+    for example in info["curl"]:
+        console.print(f"[dim]# {example['what']}[/]")
+        console.print(example["cmd"])
+    console.print()
+    console.print("[green]Ready.[/] Ctrl-C stops everything.")
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")  # as `chalice local` does
+    for noisy in ("botocore", "boto3", "pynamodb"):  # credential and endpoint discovery, on every client
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
+    running = Running()
+    code = 0
+    try:
+        ports = stack.Ports.from_env()
+        info = start(ports, running)
+        print_banner(info)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("\nstopping the local stack")
+    except stack.StackError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        code = 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        running.stop()
+        stack.remove_stack_info(os.getpid())
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

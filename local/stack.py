@@ -1,0 +1,356 @@
+"""The pieces of the local stack that the launcher (local/run.py), the `billow` CLI and the tests share:
+where local state lives, ports, the JWT signing key, the fake-AWS environment, the AWS resources,
+a small API client, demo seeding and the stack file (.local/stack.json).
+
+Local state lives in `.local/` at the repo root (gitignored), or in $BILLOW_LOCAL_DIR:
+  jwt-private.pem   the local issuer's RS256 key, generated once and kept
+  stack.json        what the running stack prints (URLs, demo ids, tokens); removed when it stops
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from local import tokens
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+STAGE = "local"
+
+DEFAULT_PORTS = {"moto": 5000, "api": 8000, "jwks": 8421}  # 8420 is the Stripe side's
+PORT_ENV = {"moto": "BILLOW_MOTO_PORT", "api": "BILLOW_API_PORT", "jwks": "BILLOW_JWKS_PORT"}
+
+READ_WRITE = ["billing:read", "billing:write"]
+ADMIN_SCOPES = ["billing:admin", "billing:read", "billing:write"]
+TOKEN_TTL = 12 * 3600
+
+CUSTOMER_SUB = "demo-customer"
+OPERATOR_SUB = "demo-operator"
+OUTSIDER_SUB = "demo-outsider"
+
+
+class StackError(RuntimeError):
+    """Something the user can fix (a port in use, the stack not running); the message says how."""
+
+
+# --- where things live -------------------------------------------------------------------------
+
+
+def local_dir() -> Path:
+    return Path(os.environ.get("BILLOW_LOCAL_DIR") or REPO_DIR / ".local")
+
+
+def key_path() -> Path:
+    return local_dir() / "jwt-private.pem"
+
+
+def stack_file() -> Path:
+    return local_dir() / "stack.json"
+
+
+@dataclass(frozen=True)
+class Ports:
+    moto: int
+    api: int
+    jwks: int
+
+    @classmethod
+    def from_env(cls) -> Ports:
+        values = {}
+        for name, default in DEFAULT_PORTS.items():
+            raw = os.environ.get(PORT_ENV[name], "").strip()
+            try:
+                values[name] = int(raw) if raw else default
+            except ValueError:
+                raise StackError(f"{PORT_ENV[name]}={raw!r} is not a port number") from None
+            if not 0 < values[name] < 65536:
+                raise StackError(f"{PORT_ENV[name]}={raw} is not a port number (1..65535)")
+        return cls(**values)
+
+
+# --- the signing key ---------------------------------------------------------------------------
+
+
+def load_or_create_key(path: Path | None = None) -> rsa.RSAPrivateKey:
+    """The local issuer's key: read from `path`, or generated and written there (mode 600) once."""
+    path = path or key_path()
+    if path.exists():
+        return tokens.load_private_key(path)
+    key = tokens.generate_private_key()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(tokens.private_pem(key))
+    tmp.replace(path)
+    return key
+
+
+def load_key() -> rsa.RSAPrivateKey:
+    """The existing key, or StackError saying how to get one."""
+    path = key_path()
+    if not path.exists():
+        raise StackError(f"no local signing key at {path}: start the local stack once with `make run` (it creates it)")
+    return tokens.load_private_key(path)
+
+
+# --- fake AWS ----------------------------------------------------------------------------------
+
+
+def aws_env(moto_url: str, local: Path | None = None) -> dict[str, str]:
+    """Environment that points every AWS SDK call (boto3, PynamoDB) at moto, with fake credentials."""
+    local = local or local_dir()
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": moto_url,
+        # no profile, config or credentials file of the user's can redirect or sign anything
+        "AWS_CONFIG_FILE": str(local / "aws-config-none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(local / "aws-credentials-none"),
+    }
+
+
+def apply_aws_env(moto_url: str) -> None:
+    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL_")]:
+        del os.environ[name]  # a service-specific endpoint would win over AWS_ENDPOINT_URL
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"):
+        os.environ.pop(name, None)
+    os.environ.update(aws_env(moto_url))
+
+
+def create_aws_resources(moto_url: str) -> dict[str, Any]:
+    """Every table, queue (+ DLQ), the invoice bucket and the verified SES sender, in moto at `moto_url`.
+
+    Names come from functions/core (tables.py, resources.py) and the current settings, so call this
+    after the stage's environment is applied.
+    """
+    import boto3
+
+    from functions.core.db import create_tables
+    from functions.core.resources import QUEUES, bucket_name, dlq_name, email_sender, queue_name
+    from functions.core.tables import TABLES, table_name
+
+    fake = aws_env(moto_url)
+    session = boto3.session.Session(
+        aws_access_key_id=fake["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=fake["AWS_SECRET_ACCESS_KEY"],
+        region_name=fake["AWS_DEFAULT_REGION"],
+    )
+
+    def client(service: str) -> Any:
+        return session.client(service, endpoint_url=moto_url)
+
+    create_tables(client("dynamodb"))
+
+    sqs = client("sqs")
+    queues: dict[str, dict[str, str]] = {}
+    for name, spec in QUEUES.items():
+        dlq_url = sqs.create_queue(QueueName=dlq_name(name), Attributes={"MessageRetentionPeriod": "1209600"})[
+            "QueueUrl"
+        ]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(spec.max_receive_count)}
+        url = sqs.create_queue(
+            QueueName=queue_name(name),
+            Attributes={
+                "VisibilityTimeout": str(6 * spec.consumer_timeout_seconds),
+                "RedrivePolicy": json.dumps(redrive),
+            },
+        )["QueueUrl"]
+        queues[name] = {"url": url, "dlq_url": dlq_url}
+
+    bucket = bucket_name()
+    client("s3").create_bucket(Bucket=bucket)
+
+    sender = email_sender()
+    client("ses").verify_email_identity(EmailAddress=sender)
+
+    return {
+        "tables": [table_name(name) for name in TABLES],
+        "queues": queues,
+        "bucket": bucket,
+        "email_sender": sender,
+    }
+
+
+# --- HTTP ----------------------------------------------------------------------------------------
+
+
+def wait_for(url: str, timeout: float = 30.0, expect: int = 200) -> None:
+    """Poll `url` until it answers `expect`; StackError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            response = requests.get(url, timeout=2)
+            if response.status_code == expect:
+                return
+            last = f"HTTP {response.status_code}"
+        except requests.RequestException as exc:
+            last = type(exc).__name__
+        time.sleep(0.1)
+    raise StackError(f"{url} was not ready after {timeout:.0f}s ({last})")
+
+
+class ApiError(StackError):
+    def __init__(self, method: str, path: str, status: int, body: Any) -> None:
+        self.status = status
+        self.body = body
+        detail = body.get("detail") if isinstance(body, dict) else body
+        code = body.get("code") if isinstance(body, dict) else None
+        super().__init__(f"{method} {path} answered {status}{f' {code}' if code else ''}: {detail}")
+
+
+class ApiClient:
+    """JSON over HTTP to the billow API with one bearer token."""
+
+    def __init__(self, base_url: str, token: str | None, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+        h = {"Accept": "application/json", **(headers or {})}
+        if self.token:
+            h["Authorization"] = f"Bearer {self.token}"
+        if body is not None:
+            h["Content-Type"] = "application/json"
+        try:
+            response = self.session.request(
+                method,
+                f"{self.base_url}{path}",
+                data=json.dumps(body) if body is not None else None,
+                headers=h,
+                timeout=self.timeout,
+            )
+        except requests.ConnectionError:
+            raise StackError(
+                f"nothing answers at {self.base_url}: is the local stack running? Start it with `make run`"
+            ) from None
+        try:
+            data = response.json() if response.content else None
+        except ValueError:
+            data = response.text
+        if response.status_code >= 400:
+            raise ApiError(method, path, response.status_code, data)
+        return data
+
+    def get(self, path: str) -> Any:
+        return self.request("GET", path)
+
+    def post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> Any:
+        return self.request("POST", path, body, headers)
+
+    def grant(self, account_id: str, sub: str, role: str = "owner") -> dict[str, Any]:
+        return self.post(f"/v1/accounts/{account_id}/members", {"sub": sub, "role": role})
+
+
+# --- demo data -----------------------------------------------------------------------------------
+
+DEMO_CONTACT = {
+    "name": "Grace Hopper",
+    "email": "billing@demo-robotics.example",
+    "address": {"line1": "1 Harbour Way", "city": "Boston", "state": "MA", "postal_code": "02110", "country": "US"},
+}
+LITE_CONTACT = {
+    "name": "Alan Turing",
+    "email": "alan@lite.example",
+    "address": {"line1": "2 Bletchley Park", "city": "Milton Keynes", "postal_code": "MK3 6EB", "country": "GB"},
+}
+DEMO_DEVICES = [("edge-gateway-01", "gateway"), ("arm-controller-07", "controller"), ("lidar-unit-3", "sensor")]
+
+
+@dataclass
+class DemoData:
+    demo_account: str = ""
+    lite_account: str = ""
+    devices: list[str] = field(default_factory=list)
+    members: list[dict[str, str]] = field(default_factory=list)
+
+
+def seed_demo(admin: ApiClient, customer_sub: str = CUSTOMER_SUB) -> DemoData:
+    """Demo data, through the API with an operator token: a linked payg account in usd with devices,
+    a lite account, and `customer_sub` as owner of both. moto is in-memory, so every start seeds."""
+    demo = DemoData()
+    payg = admin.post(
+        "/v1/accounts",
+        {"type": "payg", "linked": True, "currency": "usd", "locale": "en", "name": "Demo Robotics"}
+        | {"billing_contact": DEMO_CONTACT},
+    )
+    demo.demo_account = payg["id"]
+    for name, kind in DEMO_DEVICES:
+        demo.devices.append(admin.post(f"/v1/accounts/{demo.demo_account}/devices", {"name": name, "kind": kind})["id"])
+    lite = admin.post(
+        "/v1/accounts",
+        {"type": "lite", "linked": False, "currency": "usd", "locale": "en", "name": "Lite Lab"}
+        | {"billing_contact": LITE_CONTACT},
+    )
+    demo.lite_account = lite["id"]
+    for account_id in (demo.demo_account, demo.lite_account):
+        member = admin.grant(account_id, customer_sub, "owner")
+        demo.members.append({"account_id": account_id, "sub": member["sub"], "role": member["role"]})
+    seed_billing_items_and_invoices(admin, demo)
+    return demo
+
+
+def seed_billing_items_and_invoices(admin: ApiClient, demo: DemoData) -> None:
+    """Where the demo account's billing items (linked to its devices) and invoices will be seeded,
+    through the API, once the billing-items and invoice-creating routes exist. Nothing yet."""
+
+
+# --- the stack file ------------------------------------------------------------------------------
+
+
+def write_stack_info(info: dict[str, Any], path: Path | None = None) -> Path:
+    path = path or stack_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds tokens
+    with os.fdopen(fd, "w") as f:
+        json.dump(info, f, indent=2)
+        f.write("\n")
+    tmp.replace(path)
+    return path
+
+
+def read_stack_info(path: Path | None = None) -> dict[str, Any] | None:
+    path = path or stack_file()
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def remove_stack_info(pid: int, path: Path | None = None) -> None:
+    """Remove the stack file if it is this process's (a newer stack may have replaced it)."""
+    path = path or stack_file()
+    info = read_stack_info(path)
+    if info is not None and info.get("pid") == pid:
+        path.unlink(missing_ok=True)
+
+
+def api_url() -> str:
+    """The running API's URL: $BILLOW_API_URL, else the stack file's, else StackError."""
+    if os.environ.get("BILLOW_API_URL"):
+        return os.environ["BILLOW_API_URL"].rstrip("/")
+    info = read_stack_info()
+    if info is None or not info.get("api_url"):
+        raise StackError(f"the local stack is not running (no {stack_file()}): start it with `make run`")
+    return str(info["api_url"])
+
+
+def as_dict(demo: DemoData) -> dict[str, Any]:
+    return asdict(demo)
