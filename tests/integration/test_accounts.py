@@ -40,13 +40,11 @@ def test_summary_capabilities_follow_type_and_link(api):
 
 
 def test_summary_balance_is_the_stored_ledger_value(api):
-    from functions.core.ledger import BALANCE_SK, LedgerModel
+    from functions.core.ledger_store import BALANCE_SK, BalanceModel
 
     acct = api.create_account()
     token = api.member_token(acct["id"])
-    LedgerModel(acct["id"], BALANCE_SK).update(
-        actions=[LedgerModel.current.set(1234), LedgerModel.unapplied_credit.set(0)]
-    )
+    BalanceModel(acct["id"], BALANCE_SK).update(actions=[BalanceModel.current.set(1234)])
     summary = api.call("GET", f"/v1/accounts/{acct['id']}/summary", token=token)[1]
     assert summary["balance"]["current"] == 1234
     assert summary["balance"]["next_estimated"] == 1234

@@ -1,0 +1,423 @@
+"""Ledger table storage: one partition per account holding
+
+    BALANCE                      balance.current, unapplied_credit, entry and invoice counters
+    ENTRY#<seq:010>              ledger entries, gapless per account
+    REF#<source id>              dedupe marker: a payment/refund/invoice is posted at most once
+    INV#<invoice id>             invoice header (the commit point; written last)
+    INV#<invoice id>#L#<n:06>    invoice lines (child items, written before the header)
+    OPEN#<date>#<number>         pointer to an open debit invoice, oldest first (strongly consistent)
+
+Models never leave this module: readers get the frozen records below, writers get `Op`s.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.models import Model
+
+from functions.core.db import IntegerAttribute, SpecIndex, index_meta, meta
+from functions.core.errors import ConcurrentUpdateError
+from functions.core.uow import Op
+
+BALANCE_SK = "BALANCE"
+ENTRY = "ENTRY#"
+REF = "REF#"
+INV = "INV#"
+LINE = "#L#"
+OPEN = "OPEN#"
+
+
+class InvoicesByDate(SpecIndex):
+    Meta = index_meta("ledger", "by_date")
+    gsi1_pk = UnicodeAttribute(hash_key=True)  # <account>#INV
+    gsi1_sk = UnicodeAttribute(range_key=True)  # <date>#<number>
+
+
+class _Ledger(Model):
+    Meta = meta("ledger")
+    pk = UnicodeAttribute(hash_key=True)  # account id
+    sk = UnicodeAttribute(range_key=True)
+
+
+class BalanceModel(_Ledger):
+    currency = UnicodeAttribute()
+    current = IntegerAttribute()
+    unapplied_credit = IntegerAttribute()
+    entry_seq = IntegerAttribute()
+    invoice_seq = IntegerAttribute()
+    account_number = IntegerAttribute()
+
+
+class EntryModel(_Ledger):
+    entry_id = UnicodeAttribute()
+    at = UnicodeAttribute()
+    kind = UnicodeAttribute()  # invoice | payment | money_back
+    ref = UnicodeAttribute()  # the invoice, payment or refund id
+    amount = IntegerAttribute()  # signed: + the customer owes more, - less
+    balance_after = IntegerAttribute()
+
+
+class RefModel(_Ledger):
+    entry_seq = IntegerAttribute()
+
+
+class InvoiceModel(_Ledger):
+    invoice_id = UnicodeAttribute()
+    number = UnicodeAttribute()
+    type = UnicodeAttribute()  # new | recurring | one_time | credit | refund
+    status = UnicodeAttribute()  # open | closed
+    date = UnicodeAttribute()
+    period_start = UnicodeAttribute()
+    period_end = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    subtotal = IntegerAttribute()
+    total = IntegerAttribute()
+    amount_paid = IntegerAttribute()
+    balance_due = IntegerAttribute()
+    description = UnicodeAttribute()
+    line_count = IntegerAttribute()
+    balance_before = IntegerAttribute()
+    balance_after = IntegerAttribute()
+    applications = UnicodeAttribute()  # JSON: money applied to this invoice [{source, kind, amount, at}]
+    applied_to = UnicodeAttribute()  # JSON, money-in invoices: [{invoice_id, amount}] and the unapplied rest
+    created_at = UnicodeAttribute()
+    gsi1_pk = UnicodeAttribute()
+    gsi1_sk = UnicodeAttribute()
+    by_date = InvoicesByDate()
+
+
+class LineModel(_Ledger):
+    description = UnicodeAttribute()
+    amount = IntegerAttribute()
+    quantity = UnicodeAttribute(null=True)  # decimal string, for usage lines
+    unit_amount = UnicodeAttribute(null=True)  # decimal string of minor units
+    period_start = UnicodeAttribute()
+    period_end = UnicodeAttribute()
+    group = UnicodeAttribute(null=True)  # device or service the line belongs to
+    item_id = UnicodeAttribute(null=True)
+
+
+class OpenModel(_Ledger):
+    invoice_id = UnicodeAttribute()
+
+
+# ---- records -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Balance:
+    account_id: str
+    currency: str
+    current: int
+    unapplied_credit: int
+    entry_seq: int
+    invoice_seq: int
+    account_number: int
+
+
+@dataclass(frozen=True)
+class Line:
+    description: str
+    amount: int
+    period_start: date
+    period_end: date
+    quantity: str | None = None
+    unit_amount: str | None = None
+    group: str | None = None
+    item_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Application:
+    source: str
+    kind: str  # payment | credit | refund | unapplied_credit
+    amount: int
+    at: str
+
+
+@dataclass
+class Invoice:
+    account_id: str
+    id: str
+    number: str
+    type: str
+    status: str
+    date: date
+    period_start: date
+    period_end: date
+    currency: str
+    subtotal: int
+    total: int
+    amount_paid: int
+    balance_due: int
+    description: str
+    line_count: int
+    balance_before: int
+    balance_after: int
+    created_at: str
+    applications: list[Application] = field(default_factory=list)
+    applied_to: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    entry_id: str
+    at: str
+    kind: str
+    ref: str
+    amount: int
+    balance_after: int
+
+
+# ---- reads ---------------------------------------------------------------------------------------
+
+
+def _balance(m: BalanceModel) -> Balance:
+    return Balance(m.pk, m.currency, m.current, m.unapplied_credit, m.entry_seq, m.invoice_seq, m.account_number)
+
+
+def get_balance(account_id: str, *, consistent: bool = True) -> Balance | None:
+    try:
+        return _balance(BalanceModel.get(account_id, BALANCE_SK, consistent_read=consistent))
+    except BalanceModel.DoesNotExist:
+        return None
+
+
+def _invoice(m: InvoiceModel) -> Invoice:
+    return Invoice(
+        account_id=m.pk,
+        id=m.invoice_id,
+        number=m.number,
+        type=m.type,
+        status=m.status,
+        date=date.fromisoformat(m.date),
+        period_start=date.fromisoformat(m.period_start),
+        period_end=date.fromisoformat(m.period_end),
+        currency=m.currency,
+        subtotal=m.subtotal,
+        total=m.total,
+        amount_paid=m.amount_paid,
+        balance_due=m.balance_due,
+        description=m.description,
+        line_count=m.line_count,
+        balance_before=m.balance_before,
+        balance_after=m.balance_after,
+        created_at=m.created_at,
+        applications=[Application(**a) for a in json.loads(m.applications)],
+        applied_to=json.loads(m.applied_to),
+    )
+
+
+def get_invoice(account_id: str, invoice_id: str) -> Invoice | None:
+    try:
+        return _invoice(InvoiceModel.get(account_id, INV + invoice_id, consistent_read=True))
+    except InvoiceModel.DoesNotExist:
+        return None
+
+
+def get_invoices(account_id: str, invoice_ids: list[str]) -> list[Invoice]:
+    """Several headers in one BatchGetItem (order not kept)."""
+    if not invoice_ids:
+        return []
+    keys = [(account_id, INV + i) for i in dict.fromkeys(invoice_ids)]
+    return [_invoice(m) for m in InvoiceModel.batch_get(keys, consistent_read=True)]
+
+
+def open_invoice_ids(account_id: str, limit: int) -> list[str]:
+    """The oldest open debit invoices, at most `limit` (strongly consistent: base-table query)."""
+    result = OpenModel.query(account_id, OpenModel.sk.startswith(OPEN), limit=limit, consistent_read=True)
+    return [m.invoice_id for m in result][:limit]
+
+
+def all_open_pointer_ids(account_id: str) -> list[str]:
+    return [m.invoice_id for m in OpenModel.query(account_id, OpenModel.sk.startswith(OPEN), consistent_read=True)]
+
+
+def all_invoices(account_id: str) -> list[Invoice]:
+    """Every invoice header of the account, by date (audits; the index skips the lines)."""
+    return [_invoice(m) for m in InvoiceModel.by_date.query(f"{account_id}#INV")]
+
+
+def get_lines(account_id: str, invoice_id: str) -> list[Line]:
+    result = LineModel.query(account_id, LineModel.sk.startswith(f"{INV}{invoice_id}{LINE}"))
+    return [
+        Line(
+            description=m.description,
+            amount=m.amount,
+            period_start=date.fromisoformat(m.period_start),
+            period_end=date.fromisoformat(m.period_end),
+            quantity=m.quantity,
+            unit_amount=m.unit_amount,
+            group=m.group,
+            item_id=m.item_id,
+        )
+        for m in result
+    ]
+
+
+def entries(account_id: str) -> list[Entry]:
+    """Every entry of the account, in order (audits and tests; not a request path)."""
+    return [
+        Entry(int(m.sk[len(ENTRY) :]), m.entry_id, m.at, m.kind, m.ref, m.amount, m.balance_after)
+        for m in EntryModel.query(account_id, EntryModel.sk.startswith(ENTRY), consistent_read=True)
+    ]
+
+
+def ref_exists(account_id: str, ref: str) -> bool:
+    try:
+        RefModel.get(account_id, REF + ref, consistent_read=True)
+        return True
+    except RefModel.DoesNotExist:
+        return False
+
+
+def balance_account_ids() -> list[str]:
+    """Every account with a balance (the offline audit walks them; never used by a request)."""
+    return [m.pk for m in BalanceModel.scan(BalanceModel.sk == BALANCE_SK)]
+
+
+# ---- ops -----------------------------------------------------------------------------------------
+
+
+def _conflict() -> ConcurrentUpdateError:
+    return ConcurrentUpdateError("the account's balance changed while this request ran; retry")
+
+
+def open_balance(account_id: str, currency: str, account_number: int) -> Op:
+    """The op that creates an account's zero balance; part of the account's creation transaction."""
+    model = BalanceModel(
+        account_id,
+        BALANCE_SK,
+        currency=currency,
+        current=0,
+        unapplied_credit=0,
+        entry_seq=0,
+        invoice_seq=0,
+        account_number=account_number,
+    )
+    return Op("put", model, condition=BalanceModel.pk.does_not_exist(), label="balance")
+
+
+def update_balance(before: Balance, after: Balance) -> Op:
+    """Move the balance item from `before` to `after`, only if nobody moved it since `before` was read."""
+    model = BalanceModel(before.account_id, BALANCE_SK)
+    actions = [
+        BalanceModel.current.set(after.current),
+        BalanceModel.unapplied_credit.set(after.unapplied_credit),
+        BalanceModel.entry_seq.set(after.entry_seq),
+        BalanceModel.invoice_seq.set(after.invoice_seq),
+    ]
+    condition = (BalanceModel.entry_seq == before.entry_seq) & (BalanceModel.invoice_seq == before.invoice_seq)
+    condition &= BalanceModel.unapplied_credit == before.unapplied_credit
+    return Op("update", model, actions=actions, condition=condition, on_conflict=_conflict, label="balance")
+
+
+def put_entry(account_id: str, entry: Entry) -> Op:
+    model = EntryModel(
+        account_id,
+        f"{ENTRY}{entry.seq:010d}",
+        entry_id=entry.entry_id,
+        at=entry.at,
+        kind=entry.kind,
+        ref=entry.ref,
+        amount=entry.amount,
+        balance_after=entry.balance_after,
+    )
+    return Op("put", model, condition=EntryModel.pk.does_not_exist(), on_conflict=_conflict, label="entry")
+
+
+def put_ref(account_id: str, ref: str, entry_seq: int, on_conflict: Any) -> Op:
+    model = RefModel(account_id, REF + ref, entry_seq=entry_seq)
+    return Op("put", model, condition=RefModel.pk.does_not_exist(), on_conflict=on_conflict, label="ref")
+
+
+def _line_model(account_id: str, invoice_id: str, n: int, line: Line) -> LineModel:
+    return LineModel(
+        account_id,
+        f"{INV}{invoice_id}{LINE}{n:06d}",
+        description=line.description,
+        amount=line.amount,
+        quantity=line.quantity,
+        unit_amount=line.unit_amount,
+        period_start=line.period_start.isoformat(),
+        period_end=line.period_end.isoformat(),
+        group=line.group,
+        item_id=line.item_id,
+    )
+
+
+def put_lines_ops(account_id: str, invoice_id: str, lines: list[Line]) -> list[Op]:
+    return [Op("put", _line_model(account_id, invoice_id, n, line), label="line") for n, line in enumerate(lines, 1)]
+
+
+def write_lines_ahead(account_id: str, invoice_id: str, lines: list[Line]) -> None:
+    """Write many lines before the header (BatchWriteItem). Lines without a header are invisible and are
+    rewritten identically by a retry (deterministic keys), so a crash here leaves nothing that counts."""
+    with LineModel.batch_write() as batch:
+        for n, line in enumerate(lines, 1):
+            batch.save(_line_model(account_id, invoice_id, n, line))
+
+
+def _header_model(inv: Invoice) -> InvoiceModel:
+    return InvoiceModel(
+        inv.account_id,
+        INV + inv.id,
+        invoice_id=inv.id,
+        number=inv.number,
+        type=inv.type,
+        status=inv.status,
+        date=inv.date.isoformat(),
+        period_start=inv.period_start.isoformat(),
+        period_end=inv.period_end.isoformat(),
+        currency=inv.currency,
+        subtotal=inv.subtotal,
+        total=inv.total,
+        amount_paid=inv.amount_paid,
+        balance_due=inv.balance_due,
+        description=inv.description,
+        line_count=inv.line_count,
+        balance_before=inv.balance_before,
+        balance_after=inv.balance_after,
+        applications=json.dumps([a.__dict__ for a in inv.applications]),
+        applied_to=json.dumps(inv.applied_to),
+        created_at=inv.created_at,
+        gsi1_pk=f"{inv.account_id}#INV",
+        gsi1_sk=f"{inv.date.isoformat()}#{inv.number}",
+    )
+
+
+def put_invoice(inv: Invoice, on_conflict: Any) -> Op:
+    return Op(
+        "put", _header_model(inv), condition=InvoiceModel.pk.does_not_exist(), on_conflict=on_conflict, label="invoice"
+    )
+
+
+def _open_sk(inv: Invoice) -> str:
+    return f"{OPEN}{inv.date.isoformat()}#{inv.number}"
+
+
+def put_open(inv: Invoice) -> Op:
+    return Op("put", OpenModel(inv.account_id, _open_sk(inv), invoice_id=inv.id), label="open")
+
+
+def delete_open(inv: Invoice) -> Op:
+    return Op("delete", OpenModel(inv.account_id, _open_sk(inv)), label="open")
+
+
+def settle_invoice(before: Invoice, after: Invoice) -> Op:
+    """Record money applied to (or taken back from) an open/closed invoice, guarded by its old state."""
+    model = InvoiceModel(before.account_id, INV + before.id)
+    actions = [
+        InvoiceModel.status.set(after.status),
+        InvoiceModel.amount_paid.set(after.amount_paid),
+        InvoiceModel.balance_due.set(after.balance_due),
+        InvoiceModel.applications.set(json.dumps([a.__dict__ for a in after.applications])),
+    ]
+    condition = InvoiceModel.balance_due == before.balance_due
+    return Op("update", model, actions=actions, condition=condition, on_conflict=_conflict, label="settle")
