@@ -70,7 +70,7 @@ def test_a_replayed_request_returns_the_same_reply_and_posts_nothing(api, acct):
 
 
 def test_a_key_reused_with_another_body_is_422_and_posts_nothing(api, acct):
-    account_id, token = acct
+    account_id, _token = acct
     _post(api, account_id, "charges", {"description": "A", "amount": 100}, key="k")
     items = _items()
     status, problem, _ = _post(api, account_id, "charges", {"description": "A", "amount": 101}, key="k")
@@ -99,7 +99,7 @@ def test_a_missing_idempotency_key_is_400_and_posts_nothing(api, acct):
 
 @pytest.mark.parametrize("amount", [0, -100, 12.5, 100.0, "100", None, True, 10**12])
 def test_bad_amounts_are_422_and_post_nothing(api, acct, amount):
-    account_id, token = acct
+    account_id, _token = acct
     items = _items()
     for kind, body in (
         ("charges", {"description": "A", "amount": amount}),
@@ -112,7 +112,7 @@ def test_bad_amounts_are_422_and_post_nothing(api, acct, amount):
 
 
 def test_another_currency_is_422_currency_mismatch(api, acct):
-    account_id, token = acct
+    account_id, _token = acct
     status, problem, _ = _post(api, account_id, "charges", {"description": "A", "amount": 100, "currency": "eur"})
     assert status == 422 and problem["code"] == "currency-mismatch"
     assert _post(api, account_id, "charges", {"description": "A", "amount": 100, "currency": "usd"})[0] == 201
