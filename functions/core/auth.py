@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-
-import jwt
-from jwt import PyJWKClient
+from typing import TYPE_CHECKING
 
 from functions.core.errors import UnauthorizedError
 from functions.core.settings import get_settings
+
+if TYPE_CHECKING:
+    from jwt import PyJWKClient
+
+# PyJWT (and cryptography under it) is imported on the first verified request, not at cold start.
 
 READ = "billing:read"
 WRITE = "billing:write"
@@ -36,6 +39,8 @@ class Identity:
 
 @lru_cache(maxsize=1)
 def _jwks_client() -> PyJWKClient:
+    from jwt import PyJWKClient
+
     settings = get_settings()
     if not settings.jwks_url:
         raise RuntimeError("BILLOW_JWKS_URL is not set")
@@ -52,6 +57,8 @@ def _invalid(why: str) -> UnauthorizedError:
 
 def authenticate(authorization: str | None) -> Identity:
     """The caller's identity from an `Authorization: Bearer <JWT>` header, or UnauthorizedError."""
+    import jwt
+
     if not authorization:
         raise UnauthorizedError("send an Authorization: Bearer <token> header", code="missing-token")
     scheme, _, token = authorization.strip().partition(" ")
