@@ -127,3 +127,30 @@ def build_document(routes: list[RouteSpec] | None = None) -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
     }
+
+
+def scope_table() -> str:
+    """The route → scope table of docs/routes.md (tests/unit/test_docs.py keeps the two equal)."""
+    rows = ["| method | path | scope | who | idempotency key |", "|---|---|---|---|---|"]
+    for spec in sorted(ROUTES, key=lambda s: (s.path, s.method)):
+        who = {
+            None: "anyone (no token)",
+            "billing:read": "members (owner, viewer) and operators",
+            "billing:write": "owners and operators",
+            "billing:admin": "operators, any account",
+            "billing:usage": "metering services",
+        }[spec.scope]
+        rows.append(
+            f"| {spec.method} | `{spec.path}` | {f'`{spec.scope}`' if spec.scope else '—'} | {who} | "
+            f"{'required' if spec.idempotent else '—'} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - documentation helper
+    import json
+    import sys
+
+    import app  # noqa: F401 - registers every route
+
+    print(scope_table() if "--scopes" in sys.argv else json.dumps(build_document(), indent=2))
