@@ -272,3 +272,19 @@ def test_ledger_invariant_under_random_operations(aws):
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         ),
     )
+
+
+def test_the_worked_example_of_docs_ledger_md(aws):
+    account_id = _account()
+    a = _charge(account_id, 1250)
+    b = _charge(account_id, 800)
+    paid = ledger.apply_payment(account_id, payment_id="pay_doc", amount=1500, target_invoice_id=b.id)
+    assert paid.applied == [(b.id, 800), (a.id, 700)] and paid.balance_after == 550
+    credit = _credit(account_id, 1000)
+    assert credit.applied_to == [{"invoice_id": a.id, "amount": 550}, {"invoice_id": None, "amount": 450}]
+    c = _charge(account_id, 300)
+    assert (c.status, c.amount_paid) == ("closed", 300)
+    balance = ledger.get_balance(account_id)
+    assert (balance.current, balance.unapplied_credit) == (-150, 150)
+    assert [e.amount for e in ledger_store.entries(account_id)] == [1250, 800, -1500, -1000, 300]
+    _assert_invariant(account_id)
