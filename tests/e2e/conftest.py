@@ -1,0 +1,130 @@
+"""The local stack started the way `make run` starts it: `python -m local.run` in a subprocess, on free
+loopback ports, with its state (.local) in a temp dir, and a clean environment (none of the test
+suite's BILLOW_* / AWS_* settings leak into it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 45
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    """Nothing listens on 127.0.0.1:port and a new server could bind it right away (as every server
+    here does, with SO_REUSEADDR: connections closed by the stopped server may still be in TIME_WAIT)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1)
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            return False
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            s.listen()
+        except OSError:
+            return False
+        return True
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The user's environment without the suite's settings (AWS_*, BILLOW_*), plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BILLOW_"))}
+    env.update(extra)
+    return env
+
+
+@dataclass
+class LocalStack:
+    process: subprocess.Popen
+    local_dir: Path
+    log: Path
+    ports: dict[str, int]
+    info: dict[str, Any]
+
+    @property
+    def api(self) -> str:
+        return self.info["api_url"]
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment a user's shell would have next to this stack (for the billow CLI)."""
+        return clean_env(BILLOW_LOCAL_DIR=str(self.local_dir))
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def get(self, path: str, token: str | None = None, **headers: str) -> requests.Response:
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.get(f"{self.api}{path}", headers=headers, timeout=30)
+
+    def stop(self, timeout: float = 10) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                return self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return self.process.returncode
+
+
+@pytest.fixture(scope="module")
+def local_stack(tmp_path_factory) -> Iterator[LocalStack]:
+    local_dir = tmp_path_factory.mktemp("billow-local")
+    ports = {"moto": free_port(), "api": free_port(), "jwks": free_port()}
+    env = clean_env(
+        BILLOW_LOCAL_DIR=str(local_dir),
+        BILLOW_MOTO_PORT=str(ports["moto"]),
+        BILLOW_API_PORT=str(ports["api"]),
+        BILLOW_JWKS_PORT=str(ports["jwks"]),
+        PYTHONUNBUFFERED="1",
+    )
+    log = local_dir / "run.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local.run"], cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
+    stack_file = local_dir / "stack.json"
+    deadline = time.monotonic() + START_TIMEOUT
+    info = None
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"the local stack exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+            if stack_file.exists() and "Ready." in log.read_text(errors="replace"):
+                info = json.loads(stack_file.read_text())
+                break
+            time.sleep(0.1)
+        if info is None:
+            pytest.fail(f"the local stack was not ready in {START_TIMEOUT}s:\n{log.read_text()[-4000:]}")
+        stack = LocalStack(process=process, local_dir=local_dir, log=log, ports=ports, info=info)
+        yield stack
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)

@@ -1,0 +1,168 @@
+"""`make run` end to end: the launcher in a subprocess, the API over real HTTP on loopback, the
+`billow token` CLI against it, and Ctrl-C stopping everything. The tests run in file order against
+one stack; the last one stops it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from openapi_spec_validator import validate
+
+from tests.e2e.conftest import LocalStack, port_is_free
+
+pytestmark = pytest.mark.e2e
+
+PROBLEM = "application/problem+json"
+BILLOW = Path(sys.executable).parent / "billow"
+
+
+def problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith(PROBLEM)
+    body = response.json()
+    assert set(body) == {"type", "title", "status", "detail", "code", "errors"}
+    assert body["status"] == status
+    assert body["code"] == body["type"] == code
+    assert isinstance(body["errors"], list)
+    return body
+
+
+def billow_token(stack: LocalStack, *args: str) -> str:
+    result = subprocess.run(
+        [str(BILLOW), "token", *args], env=stack.env, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_stack_prints_and_records_its_urls_ids_and_tokens(local_stack: LocalStack):
+    info, out = local_stack.info, local_stack.output()
+    assert info["api_url"] == f"http://127.0.0.1:{local_stack.ports['api']}"
+    assert info["moto_url"] == f"http://127.0.0.1:{local_stack.ports['moto']}"
+    assert info["jwks_url"].startswith(f"http://127.0.0.1:{local_stack.ports['jwks']}/")
+    assert info["pid"] == local_stack.process.pid
+    for value in (info["api_url"], info["accounts"]["demo"], info["accounts"]["lite"]):
+        assert value in out
+    assert f"export CUSTOMER_TOKEN={info['tokens']['customer']['token']}" in out
+    assert f"export ADMIN_TOKEN={info['tokens']['admin']['token']}" in out
+    for example in info["curl"]:
+        assert example["cmd"] in out
+    assert (local_stack.local_dir / "jwt-private.pem").exists()
+    # the stage's settings win over anything inherited: every resource carries the local prefix
+    resources = info["resources"]
+    assert sorted(resources["tables"]) == sorted(
+        f"billow-local-{t}" for t in ("accounts", "ledger", "audit", "idempotency")
+    )
+    assert set(resources["queues"]) == {"card-validation", "billing-run", "billing-account"}
+    assert resources["bucket"] == "billow-local-invoices"
+
+
+def test_demo_account_summary_with_the_printed_customer_token(local_stack: LocalStack):
+    demo = local_stack.info["accounts"]["demo"]
+    r = local_stack.get(f"/v1/accounts/{demo}/summary", local_stack.info["tokens"]["customer"]["token"])
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == "application/json"
+    s = r.json()
+    assert s["account_id"] == demo
+    assert s["name"] == "Demo Robotics"
+    assert (s["type"], s["linked"], s["currency"], s["locale"]) == ("payg", True, "usd", "en")
+    assert s["balance"] == {"current": 0, "unapplied_credit": 0, "next_estimated": 0}
+    assert s["payment_method"] is None
+    assert s["last_recurring_invoice_date"] is None
+    assert s["next_recurring_invoice_date"] is not None
+    assert s["past_due"] is False
+    assert s["capabilities"]["devices"] is True and s["capabilities"]["billing_items"] is True
+
+
+def test_demo_devices_and_lite_account_were_seeded(local_stack: LocalStack):
+    info = local_stack.info
+    token = info["tokens"]["customer"]["token"]
+    r = local_stack.get(f"/v1/accounts/{info['accounts']['demo']}/devices", token)
+    assert r.status_code == 200, r.text
+    devices = r.json()["data"]
+    assert sorted(d["id"] for d in devices) == sorted(info["devices"])
+    assert len(devices) >= 2
+    lite = local_stack.get(f"/v1/accounts/{info['accounts']['lite']}/summary", token)
+    assert lite.status_code == 200, lite.text
+    assert (lite.json()["type"], lite.json()["capabilities"]["payments"]) == ("lite", False)
+
+
+def test_no_token_is_401_problem(local_stack: LocalStack):
+    r = local_stack.get(f"/v1/accounts/{local_stack.info['accounts']['demo']}/summary")
+    problem(r, 401, "missing-token")
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_token_without_membership_is_403_problem(local_stack: LocalStack):
+    lite = local_stack.info["accounts"]["lite"]
+    r = local_stack.get(f"/v1/accounts/{lite}/summary", local_stack.info["tokens"]["outsider"]["token"])
+    problem(r, 403, "not-a-member")
+
+
+def test_unknown_path_is_404_problem_not_chalice_403(local_stack: LocalStack):
+    problem(local_stack.get("/v1/no-such-route"), 404, "route-not-found")
+    # with an Authorization header chalice local would also answer its own 403
+    token = local_stack.info["tokens"]["customer"]["token"]
+    body = problem(local_stack.get("/v1/accounts/x/no-such-thing?a=1", token), 404, "route-not-found")
+    assert "/v1/accounts/x/no-such-thing" in body["detail"]
+
+
+def test_openapi_document_is_valid(local_stack: LocalStack):
+    r = local_stack.get("/v1/openapi.json")
+    assert r.status_code == 200
+    document = r.json()
+    assert document["openapi"].startswith("3.1")
+    validate(document)
+    assert "/v1/accounts/{account_id}/summary" in document["paths"]
+
+
+def test_billow_token_grants_membership_through_the_api(local_stack: LocalStack):
+    demo, lite = local_stack.info["accounts"]["demo"], local_stack.info["accounts"]["lite"]
+    sub = f"someone-{time.time_ns()}"
+    before = billow_token(local_stack, "--sub", sub)
+    problem(local_stack.get(f"/v1/accounts/{demo}/summary", before), 403, "not-a-member")
+
+    token = billow_token(local_stack, "--account", demo, "--sub", sub)
+    r = local_stack.get(f"/v1/accounts/{demo}/summary", token)
+    assert r.status_code == 200, r.text
+    assert r.json()["account_id"] == demo
+    problem(local_stack.get(f"/v1/accounts/{lite}/summary", token), 403, "not-a-member")
+    # the grant is a member record, so the earlier token (same sub) now works too
+    assert local_stack.get(f"/v1/accounts/{demo}/summary", before).status_code == 200
+
+
+def test_billow_token_scopes(local_stack: LocalStack):
+    demo = local_stack.info["accounts"]["demo"]
+    admin = billow_token(local_stack, "--admin", "--sub", "cli-operator")
+    r = local_stack.get(f"/v1/accounts/{demo}/events", admin)
+    assert r.status_code == 200, r.text
+    assert any(e["action"] == "member.granted" for e in r.json()["data"])
+    usage_only = billow_token(local_stack, "--scope", "billing:usage")
+    problem(local_stack.get(f"/v1/accounts/{demo}/summary", usage_only), 403, "insufficient-scope")
+    bad = subprocess.run(
+        [str(BILLOW), "token", "--scope", "billing:everything"], env=local_stack.env, capture_output=True, text=True
+    )
+    assert bad.returncode != 0 and "unknown scope" in bad.stderr
+
+
+def test_ctrl_c_stops_everything_and_frees_the_ports(local_stack: LocalStack):
+    started = time.monotonic()
+    code = local_stack.stop(timeout=10)
+    assert code == 0, local_stack.output()[-2000:]
+    assert time.monotonic() - started < 5
+    assert all(port_is_free(port) for port in local_stack.ports.values()), local_stack.ports
+    assert not (local_stack.local_dir / "stack.json").exists()
+    # with the stack gone, the CLI says how to start it instead of failing obscurely
+    result = subprocess.run(
+        [str(BILLOW), "token", "--account", local_stack.info["accounts"]["demo"]],
+        env=local_stack.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert "make run" in result.stderr
