@@ -1,0 +1,67 @@
+"""Count DynamoDB calls and items read, per operation type, whatever client made them (boto3 or
+PynamoDB): a wrapper around botocore's BaseClient._make_api_call, the point every call passes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.client import BaseClient
+
+
+@dataclass
+class Counts:
+    calls: Counter = field(default_factory=Counter)
+    items_read: int = 0
+    items_written: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def describe(self) -> str:
+        ops = ", ".join(f"{op} {n}" for op, n in sorted(self.calls.items()))
+        return f"{self.total} calls ({ops}); {self.items_read} items read, {self.items_written} written"
+
+
+def _items_read(operation: str, response: dict[str, Any]) -> int:
+    if operation == "GetItem":
+        return 1 if "Item" in response else 0
+    if operation in ("Query", "Scan"):
+        return int(response.get("Count", 0))
+    if operation == "BatchGetItem":
+        return sum(len(v) for v in response.get("Responses", {}).values())
+    return 0
+
+
+def _items_written(operation: str, params: dict[str, Any]) -> int:
+    if operation == "TransactWriteItems":
+        return sum(1 for item in params.get("TransactItems", []) if "ConditionCheck" not in item)
+    if operation == "BatchWriteItem":
+        return sum(len(v) for v in params.get("RequestItems", {}).values())
+    if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+        return 1
+    return 0
+
+
+@contextmanager
+def counting() -> Iterator[Counts]:
+    counts = Counts()
+    original = BaseClient._make_api_call
+
+    def counted(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        response = original(self, operation, params)
+        if self.meta.service_model.service_name == "dynamodb":
+            counts.calls[operation] += 1
+            counts.items_read += _items_read(operation, response)
+            counts.items_written += _items_written(operation, params)
+        return response
+
+    BaseClient._make_api_call = counted  # type: ignore[method-assign]
+    try:
+        yield counts
+    finally:
+        BaseClient._make_api_call = original  # type: ignore[method-assign]

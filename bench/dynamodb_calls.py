@@ -1,0 +1,120 @@
+"""DynamoDB calls and items read per request, at two history sizes (in-process moto, Chalice's test
+client). Counts are deterministic; time is not measured here (moto's timings grow with table size)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from bench.ddb_counter import Counts, counting
+
+
+def _environment() -> None:
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "BILLOW_TABLE_PREFIX": "billow-bench-",
+            "BILLOW_LOG_LEVEL": "WARNING",
+        }
+    )
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+def run(histories: tuple[int, int] = (40, 200)) -> list[tuple[str, int, Counts]]:
+    _environment()
+    import boto3
+    from chalice.test import Client
+    from moto import mock_aws
+
+    from local import tokens
+    from local.jwks_server import serve_jwks
+
+    key = tokens.generate_private_key()
+    server, os.environ["BILLOW_JWKS_URL"] = serve_jwks(tokens.jwks(key))
+    admin = tokens.mint(key, "bench-operator", ["billing:admin", "billing:read", "billing:write"])
+    rows: list[tuple[str, int, Counts]] = []
+    try:
+        with mock_aws():
+            from app import app
+            from functions.core import db
+
+            db.create_tables(boto3.client("dynamodb", region_name="us-east-1"))
+            with Client(app) as client:
+
+                def call(method: str, path: str, body: Any = None, idem: bool = False) -> Any:
+                    headers = {"Authorization": f"Bearer {admin}", "Content-Type": "application/json"}
+                    if idem:
+                        headers["Idempotency-Key"] = str(uuid.uuid4())
+                    r = client.http.request(
+                        method, path, headers=headers, body=json.dumps(body) if body is not None else None
+                    )
+                    assert r.status_code < 300, r.body
+                    return json.loads(r.body)
+
+                contact = {
+                    "name": "B",
+                    "email": "b@example.com",
+                    "address": {"line1": "1", "city": "c", "postal_code": "1", "country": "US"},
+                }
+                for history in histories:
+                    acct = call(
+                        "POST",
+                        "/v1/accounts",
+                        {
+                            "type": "payg",
+                            "linked": True,
+                            "currency": "usd",
+                            "name": "Bench",
+                            "billing_contact": contact,
+                        },
+                    )["id"]
+                    base = f"/v1/accounts/{acct}"
+                    for _ in range(history):
+                        call("POST", f"{base}/charges", {"description": "x", "amount": 100}, idem=True)
+                        call("POST", f"{base}/devices", {"name": "d", "kind": "vm"})
+                    measured: list[tuple[str, Callable[[], Any]]] = [
+                        ("GET summary", lambda b=base: call("GET", f"{b}/summary")),
+                        ("GET events (page of 25)", lambda b=base: call("GET", f"{b}/events")),
+                        ("GET devices (page of 25)", lambda b=base: call("GET", f"{b}/devices")),
+                        (
+                            "POST charges",
+                            lambda b=base: call("POST", f"{b}/charges", {"description": "x", "amount": 100}, idem=True),
+                        ),
+                        (
+                            "POST credits (settles 20 open invoices)",
+                            lambda b=base: call("POST", f"{b}/credits", {"amount": 2000, "reason": "r"}, idem=True),
+                        ),
+                    ]
+                    for name, fn in measured:
+                        with counting() as counts:
+                            fn()
+                        rows.append((name, history, counts))
+    finally:
+        server.shutdown()
+    return rows
+
+
+def format_report(rows: list[tuple[str, int, Counts]]) -> str:
+    histories = sorted({h for _, h, _ in rows})
+    names = list(dict.fromkeys(n for n, _, _ in rows))
+    by = {(n, h): c for n, h, c in rows}
+    lines = ["DynamoDB calls per request (items read) by account history size", ""]
+    header = f"  {'request':42}" + "".join(f"{f'history {h}':>22}" for h in histories) + "   flat?"
+    lines.append(header)
+    for name in names:
+        cells = [by[(name, h)] for h in histories]
+        flat = all((c.total, c.items_read) == (cells[0].total, cells[0].items_read) for c in cells)
+        lines.append(
+            f"  {name:42}"
+            + "".join(f"{f'{c.total} calls ({c.items_read} read)':>22}" for c in cells)
+            + f"   {'yes' if flat else 'NO'}"
+        )
+    lines.append("")
+    for name in names:
+        lines.append(f"  {name}: {by[(name, histories[-1])].describe()}")
+    return "\n".join(lines)
