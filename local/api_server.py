@@ -14,7 +14,8 @@ through chalice's own CLI factory and config loader, and swap in a LocalGateway 
 - vendor/ is put on sys.path, routes are validated as `chalice deploy` would (validate_routes);
 - the app is made a LocalChalice (thread-local current_request) and served by chalice's threaded
   LocalDevServer with its request handler, Lambda event conversion, CORS preflight and
-  Lambda context (timeout and memory from the config).
+  Lambda context (timeout and memory from the config); only a client hanging up mid-response is
+  no longer printed as a traceback.
 
 What it drops: the auto-reloader (the launcher is restarted instead). In AWS, API Gateway's own
 responses for unknown paths are made problem+json by gateway responses in the CDK stack.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ from chalice.local import (
     LocalDevServer,
     LocalGateway,
     LocalGatewayException,
+    ThreadedHTTPServer,
 )
 
 PROBLEM = "application/problem+json"
@@ -85,6 +88,15 @@ class ProblemRequestHandler(ChaliceRequestHandler):
         super(ChaliceRequestHandler, self).__init__(request, client_address, server)
 
 
+class QuietDisconnectServer(ThreadedHTTPServer):
+    """chalice local's threaded server, without a traceback when a client hangs up mid-response."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipe, ConnectionReset: the client left
+            return
+        super().handle_error(request, client_address)
+
+
 def load_stage(stage: str, project_dir: Path = REPO_DIR) -> tuple[Any, Config]:
     """Import app.py the way `chalice local --stage <stage>` does; returns (app, config).
 
@@ -102,4 +114,6 @@ def create_server(app_obj: Any, config: Config, host: str, port: int) -> LocalDe
     if not isinstance(app_obj, LocalChalice):
         CustomLocalChalice.__bases__ = (LocalChalice, app_obj.__class__)
         app_obj.__class__ = CustomLocalChalice
-    return LocalDevServer(app_obj, config, host, port, handler_cls=ProblemRequestHandler)
+    return LocalDevServer(
+        app_obj, config, host, port, handler_cls=ProblemRequestHandler, server_cls=QuietDisconnectServer
+    )

@@ -12,7 +12,8 @@ them to .local/stack.json (or $BILLOW_LOCAL_DIR/stack.json). Ctrl-C or SIGTERM s
 started and exits 0; the stack file is removed.
 
 Everything runs in this one process (servers in daemon threads), so there are no subprocesses to
-reap: stopping shuts each server down and closes its socket, so the ports are free on exit.
+reap: stopping shuts each server down and closes its socket, so the ports are free on exit. Pieces
+added later (a subprocess, a pump thread) register their own stop with `Running.started`.
 """
 
 from __future__ import annotations
@@ -174,14 +175,21 @@ def print_banner(info: dict[str, Any]) -> None:
     console.print("[green]Ready.[/] Ctrl-C stops everything.")
 
 
+class Stop(BaseException):
+    """Raised in the main thread by SIGINT/SIGTERM. Not KeyboardInterrupt: CPython remembers a
+    KeyboardInterrupt that crossed certain C frames (PyRun_*) and then exits with SIGINT (130) even
+    after we caught it and stopped cleanly; our own exception type keeps the exit code ours."""
+
+
 def _terminate(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+    raise Stop(signal.Signals(signum).name)
 
 
 def main() -> int:
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")  # as `chalice local` does
     for noisy in ("botocore", "boto3", "pynamodb"):  # credential and endpoint discovery, on every client
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)  # "pool is full" under parallel requests
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _terminate)
     running = Running()
@@ -192,8 +200,8 @@ def main() -> int:
         print_banner(info)
         while True:
             time.sleep(3600)
-    except KeyboardInterrupt:
-        console.print("\nstopping the local stack")
+    except (Stop, KeyboardInterrupt) as exc:
+        console.print(f"\nstopping the local stack ({exc or 'interrupted'})")
     except stack.StackError as exc:
         console.print(f"[red]error:[/] {exc}")
         code = 1
@@ -205,5 +213,15 @@ def main() -> int:
     return code
 
 
+def exit_now(code: int) -> None:
+    """Exit once everything is stopped, skipping interpreter finalization: with moto's backends and
+    the app loaded it garbage-collects for up to a few seconds, which Ctrl-C should not wait for.
+    Every server was shut down and its socket closed by main(); only output is left to flush."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())
