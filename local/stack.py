@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -350,7 +350,3 @@ def api_url() -> str:
     if info is None or not info.get("api_url"):
         raise StackError(f"the local stack is not running (no {stack_file()}): start it with `make run`")
     return str(info["api_url"])
-
-
-def as_dict(demo: DemoData) -> dict[str, Any]:
-    return asdict(demo)
