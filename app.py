@@ -6,7 +6,7 @@ from functions.accounts.routes import bp as accounts
 from functions.core.routes import bp as platform
 from functions.invoices.routes import bp as invoices
 
-app = Chalice(app_name="billow")
+app = Chalice(app_name="billow", configure_logs=False)  # Powertools owns the "billow" logger
 app.register_blueprint(platform)
 app.register_blueprint(accounts)
 app.register_blueprint(invoices)

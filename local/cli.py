@@ -7,10 +7,13 @@ reuse them. Results go to stdout, progress and errors to stderr, so `TOKEN=$(bil
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from local import stack, tokens
 
@@ -23,6 +26,8 @@ app = typer.Typer(
 )
 
 err = Console(stderr=True, soft_wrap=True, highlight=False)
+# Tables keep full ids when piped (rich would otherwise fit them to 80 columns).
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 KNOWN_SCOPES = ("billing:read", "billing:write", "billing:admin", "billing:usage")
 CLI_OPERATOR_SUB = "billow-cli"
@@ -108,6 +113,50 @@ def token(
                 fail(str(exc))
             err.print(f"granted [bold]{member['sub']}[/] {member['role']} on {member['account_id']}")
     typer.echo(tokens.mint(key, sub, scopes, ttl=ttl))
+
+
+def use_running_stack_aws() -> None:
+    """Point this process's AWS SDKs (and billow's stores) at the running stack's moto server."""
+    info = stack.read_stack_info()
+    if info is None or not info.get("moto_url"):
+        fail(f"the local stack is not running (no {stack.stack_file()}): start it with `make run`")
+    stack.apply_aws_env(str(info["moto_url"]))
+    os.environ["BILLOW_TABLE_PREFIX"] = stack.stage_table_prefix()
+
+
+@app.command()
+def audit(
+    account: Annotated[
+        list[str] | None, typer.Option("--account", "-a", help="Audit only this account (repeatable).")
+    ] = None,
+) -> None:
+    """Check the ledger invariant on every account (or the given ones) of the running stack:
+    Σ entries = balance.current = Σ open balance_due - unapplied_credit. Exit 1 on any difference."""
+    use_running_stack_aws()
+    from functions.core import ledger
+    from functions.core.errors import NotFoundError
+
+    account_ids = list(dict.fromkeys(account)) if account else ledger.audited_account_ids()
+    table = Table("account", "Σ entries", "balance.current", "Σ open due", "unapplied", "result")
+    failures = 0
+    for account_id in sorted(account_ids):
+        try:
+            result = ledger.audit_account(account_id)
+        except NotFoundError:
+            fail(f"no ledger for account {account_id}")
+        failures += bool(result.problems)
+        table.add_row(
+            account_id,
+            str(result.entries_total),
+            str(result.balance_current),
+            str(result.open_balance_due),
+            str(result.unapplied_credit),
+            "[green]ok[/]" if not result.problems else "[red]" + "; ".join(result.problems) + "[/]",
+        )
+    out.print(table)
+    out.print(f"{len(account_ids)} accounts audited, {failures} with differences")
+    if failures:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

@@ -307,8 +307,16 @@ def seed_demo(admin: ApiClient, customer_sub: str = CUSTOMER_SUB) -> DemoData:
 
 
 def seed_billing_items_and_invoices(admin: ApiClient, demo: DemoData) -> None:
-    """Where the demo account's billing items (linked to its devices) and invoices will be seeded,
-    through the API, once the billing-items and invoice-creating routes exist. Nothing yet."""
+    """The demo account's invoices, through the API: two One-time charges and a Credit that settles the
+    older one (billing items linked to its devices join here with the billing-items capability)."""
+    base = f"/v1/accounts/{demo.demo_account}"
+    seeds = [
+        ("charges", {"description": "Onboarding and migration assistance", "amount": 15000}),
+        ("charges", {"description": "Overage: 120 GB egress", "amount": 1080}),
+        ("credits", {"amount": 5000, "reason": "Service credit: October incident"}),
+    ]
+    for n, (route, body) in enumerate(seeds, 1):
+        admin.post(f"{base}/{route}", body, headers={"Idempotency-Key": f"demo-seed-{n}"})
 
 
 # --- the stack file ------------------------------------------------------------------------------
@@ -340,6 +348,12 @@ def remove_stack_info(pid: int, path: Path | None = None) -> None:
     info = read_stack_info(path)
     if info is not None and info.get("pid") == pid:
         path.unlink(missing_ok=True)
+
+
+def stage_table_prefix(stage: str = STAGE) -> str:
+    """The table prefix .chalice/config.json gives the stage (what the running API uses)."""
+    config = json.loads((REPO_DIR / ".chalice" / "config.json").read_text())
+    return str(config["stages"][stage]["environment_variables"]["BILLOW_TABLE_PREFIX"])
 
 
 def api_url() -> str:

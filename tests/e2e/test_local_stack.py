@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 from openapi_spec_validator import validate
 
 from tests.e2e.conftest import LocalStack, port_is_free
@@ -70,7 +71,8 @@ def test_demo_account_summary_with_the_printed_customer_token(local_stack: Local
     assert s["account_id"] == demo
     assert s["name"] == "Demo Robotics"
     assert (s["type"], s["linked"], s["currency"], s["locale"]) == ("payg", True, "usd", "en")
-    assert s["balance"] == {"current": 0, "unapplied_credit": 0, "next_estimated": 0}
+    # seeded: charges of 150.00 and 10.80, and a 50.00 credit that settled part of the older one
+    assert s["balance"] == {"current": 11080, "unapplied_credit": 0, "next_estimated": 11080}
     assert s["payment_method"] is None
     assert s["last_recurring_invoice_date"] is None
     assert s["next_recurring_invoice_date"] is not None
@@ -147,6 +149,54 @@ def test_billow_token_scopes(local_stack: LocalStack):
         [str(BILLOW), "token", "--scope", "billing:everything"], env=local_stack.env, capture_output=True, text=True
     )
     assert bad.returncode != 0 and "unknown scope" in bad.stderr
+
+
+def billow_audit(stack: LocalStack, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BILLOW), "audit", *args], env=stack.env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_billow_audit_passes_on_the_stack_and_fails_on_a_tampered_balance(local_stack: LocalStack):
+    import boto3
+
+    demo, lite = local_stack.info["accounts"]["demo"], local_stack.info["accounts"]["lite"]
+    admin = local_stack.info["tokens"]["admin"]["token"]
+    r = requests.post(
+        f"{local_stack.info['api_url']}/v1/accounts/{demo}/charges",
+        json={"description": "audit check", "amount": 321},
+        headers={"Authorization": f"Bearer {admin}", "Idempotency-Key": "e2e-audit"},
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+    ok = billow_audit(local_stack)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert demo in ok.stdout and lite in ok.stdout and "0 with differences" in ok.stdout
+
+    table = boto3.resource(
+        "dynamodb",
+        endpoint_url=local_stack.info["moto_url"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).Table("billow-local-ledger")
+    table.update_item(
+        Key={"pk": lite, "sk": "BALANCE"},
+        UpdateExpression="SET #c = :v",
+        ExpressionAttributeNames={"#c": "current"},
+        ExpressionAttributeValues={":v": 1},
+    )
+    try:
+        bad = billow_audit(local_stack, "--account", lite)
+        assert bad.returncode == 1
+        assert "Σ entries 0 != balance.current 1" in bad.stdout
+    finally:
+        table.update_item(
+            Key={"pk": lite, "sk": "BALANCE"},
+            UpdateExpression="SET #c = :v",
+            ExpressionAttributeNames={"#c": "current"},
+            ExpressionAttributeValues={":v": 0},
+        )
 
 
 def test_ctrl_c_stops_everything_and_frees_the_ports(local_stack: LocalStack):
