@@ -110,3 +110,15 @@ def create_tables(client: Any) -> list[str]:
             )
         created.append(physical)
     return created
+
+
+def one_page(result: Any, model: type) -> tuple[list[Any], dict[str, Any] | None]:
+    """Exactly one DynamoDB Query/Scan page of a PynamoDB result (its `page_size` is the Limit).
+
+    PynamoDB's iterator keeps fetching pages until `limit` items *pass the filter*; a list route must
+    instead read a bounded number of items whatever the history, and may answer a shorter page."""
+    try:
+        page = next(result.page_iter)
+    except StopIteration:
+        return [], None
+    return [model.from_raw_data(item) for item in page.get("Items", [])], result.page_iter.last_evaluated_key

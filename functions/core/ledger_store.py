@@ -20,7 +20,7 @@ from typing import Any
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
-from functions.core.db import IntegerAttribute, SpecIndex, index_meta, meta
+from functions.core.db import IntegerAttribute, SpecIndex, index_meta, meta, one_page
 from functions.core.errors import ConcurrentUpdateError
 from functions.core.uow import Op
 
@@ -233,6 +233,46 @@ def open_invoice_ids(account_id: str, limit: int) -> list[str]:
     """The oldest open debit invoices, at most `limit` (strongly consistent: base-table query)."""
     result = OpenModel.query(account_id, OpenModel.sk.startswith(OPEN), limit=limit, consistent_read=True)
     return [m.invoice_id for m in result][:limit]
+
+
+def list_invoices(
+    account_id: str,
+    *,
+    limit: int,
+    last_key: dict[str, Any] | None,
+    types: list[str] | None = None,
+    status: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> tuple[list[Invoice], dict[str, Any] | None]:
+    """One page of headers, newest first, from the date-ordered index: reads at most `limit` items
+    whatever the history; type and status filter after the read, so a page may be shorter."""
+    range_condition = None
+    low = date_from.isoformat() if date_from else None
+    high = f"{date_to.isoformat()}#~" if date_to else None  # '~' sorts after every invoice number
+    if low and high:
+        range_condition = InvoiceModel.gsi1_sk.between(low, high)
+    elif low:
+        range_condition = InvoiceModel.gsi1_sk >= low
+    elif high:
+        range_condition = InvoiceModel.gsi1_sk <= high
+    filter_condition = None
+    if types:
+        filter_condition = InvoiceModel.type.is_in(*types)
+    if status:
+        by_status = InvoiceModel.status == status
+        filter_condition = by_status if filter_condition is None else filter_condition & by_status
+    result = InvoiceModel.by_date.query(
+        f"{account_id}#INV",
+        range_key_condition=range_condition,
+        filter_condition=filter_condition,
+        scan_index_forward=False,
+        limit=limit,
+        last_evaluated_key=last_key,
+        page_size=limit,
+    )
+    models, last = one_page(result, InvoiceModel)
+    return [_invoice(m) for m in models], last
 
 
 def all_open_pointer_ids(account_id: str) -> list[str]:

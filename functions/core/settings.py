@@ -26,6 +26,11 @@ class Settings:
     idempotency_lease_seconds: int
     idempotency_ttl_seconds: int
     log_level: str
+    seller_name: str = "billow"
+    seller_address: tuple[str, ...] = ()
+    seller_email: str = ""
+    seller_tax_id: str = ""
+    pdf_url_seconds: int = 300
 
 
 def _env(name: str, default: str | None = None) -> str:
@@ -52,6 +57,16 @@ def get_settings() -> Settings:
         idempotency_lease_seconds=int(_env("BILLOW_IDEMPOTENCY_LEASE_SECONDS", "60")),
         idempotency_ttl_seconds=int(_env("BILLOW_IDEMPOTENCY_TTL_SECONDS", str(7 * 24 * 3600))),
         log_level=_env("BILLOW_LOG_LEVEL", "INFO"),
+        # the seller block of invoice PDFs; address lines separated by "|"
+        seller_name=_env("BILLOW_SELLER_NAME", "Billow Cloud SAS"),
+        seller_address=tuple(
+            line.strip()
+            for line in _env("BILLOW_SELLER_ADDRESS", "12 rue de la Paix|75002 Paris|France").split("|")
+            if line.strip()
+        ),
+        seller_email=_env("BILLOW_SELLER_EMAIL", "billing@billow.example"),
+        seller_tax_id=_env("BILLOW_SELLER_TAX_ID", "FR 00 123456789"),
+        pdf_url_seconds=int(_env("BILLOW_PDF_URL_SECONDS", "300")),
     )
 
 
