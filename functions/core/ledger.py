@@ -32,6 +32,7 @@ open_balance = ledger_store.open_balance
 get_balance = ledger_store.get_balance
 get_invoice = ledger_store.get_invoice
 get_lines = ledger_store.get_lines
+list_invoices = ledger_store.list_invoices
 
 __all__ = ["Application", "Balance", "Entry", "Invoice", "Line"]
 

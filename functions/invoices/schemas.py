@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from functions.core.schemas import Currency, PositiveAmount, Request
+from functions.core.schemas import Currency, Page, PageQuery, PositiveAmount, Request
+
+INVOICE_TYPES = ("new", "recurring", "one_time", "credit", "refund")
 
 
 class SummaryBalance(BaseModel):
@@ -98,4 +100,89 @@ class ChargeRequest(Request):
 class CreditRequest(Request):
     amount: PositiveAmount
     reason: str = Field(min_length=1, max_length=500)
+    currency: Currency | None = None
+
+
+class InvoiceQuery(PageQuery):
+    type: str | None = Field(None, description="one type, or several separated by commas")
+    status: Literal["open", "closed"] | None = None
+    from_: date | None = Field(None, alias="from", description="first invoice date included (YYYY-MM-DD)")
+    to: date | None = Field(None, description="last invoice date included (YYYY-MM-DD)")
+
+    @field_validator("type")
+    @classmethod
+    def _known_types(cls, value: str | None) -> str | None:
+        if value is not None:
+            types = [t.strip() for t in value.split(",") if t.strip()]
+            if not types or any(t not in INVOICE_TYPES for t in types):
+                raise ValueError(f"use one or more of {', '.join(INVOICE_TYPES)}, separated by commas")
+        return value
+
+    @field_validator("to")
+    @classmethod
+    def _ordered(cls, value: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("from_")
+        if value is not None and start is not None and start > value:
+            raise ValueError("to must not be before from")
+        return value
+
+    def types(self) -> list[str] | None:
+        return [t.strip() for t in self.type.split(",") if t.strip()] if self.type else None
+
+    def filters(self) -> dict[str, str | None]:
+        return {"type": self.type, "status": self.status, "from": str(self.from_ or ""), "to": str(self.to or "")}
+
+
+class InvoiceCsvQuery(InvoiceQuery):
+    limit: int = Field(1000, ge=1, le=10_000)
+
+
+class InvoiceRow(BaseModel):
+    id: str
+    number: str
+    date: date
+    type: InvoiceType
+    status: Literal["open", "closed"]
+    currency: str
+    total: int
+    amount_paid: int
+    balance_due: int
+
+
+class InvoiceList(Page[InvoiceRow]):
+    pass
+
+
+class PdfLink(BaseModel):
+    url: str
+    expires_at: str
+
+
+class UpcomingLine(BaseModel):
+    description: str
+    amount: int
+    period_start: date
+    period_end: date
+    group: str | None = None
+    item_id: str | None = None
+
+
+class UpcomingInvoice(BaseModel):
+    account_id: str
+    type: Literal["recurring"] = "recurring"
+    currency: str
+    date: date | None
+    period_start: date | None
+    period_end: date | None
+    lines: list[UpcomingLine]
+    subtotal: int
+    total: int
+    unapplied_credit_applied: int
+    amount_due: int
+
+
+class RefundRequest(Request):
+    amount: PositiveAmount
+    reason: str = Field(min_length=1, max_length=500)
+    invoice_id: str | None = Field(None, max_length=64)
     currency: Currency | None = None

@@ -4,14 +4,16 @@ operator's One-time charges and Credits, posted through the core ledger."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, timedelta
 
-from functions.accounts.service import AccountAccess, capabilities
-from functions.core import audit, clock, ledger
-from functions.core.errors import ValidationFailedError
+from functions.accounts.service import AccountAccess, capabilities, next_recurring_date
+from functions.core import audit, clock, cursor, ledger
+from functions.core.errors import NotFoundError, ValidationFailedError
 from functions.core.idempotency import IdempotencyContext
+from functions.core.ids import is_id
 from functions.core.ledger import Invoice, Line
-from functions.invoices import schemas
+from functions.core.settings import get_settings
+from functions.invoices import render, schemas, store
 
 
 @dataclass(frozen=True)
@@ -33,12 +35,6 @@ class AccountSummary:
     capabilities: dict[str, bool]
 
 
-def upcoming_recurring_total(account_id: str) -> int:
-    """What the next Recurring invoice would add today. No billing items exist before the billing-items
-    capability lands, so nothing recurs yet; that capability feeds its fees in here."""
-    return 0
-
-
 def account_summary(access: AccountAccess) -> AccountSummary:
     """Balances as stored by the ledger, dates and state from the account, capabilities by type."""
     account = access.account
@@ -55,7 +51,7 @@ def account_summary(access: AccountAccess) -> AccountSummary:
         locale=account.locale,
         current=current,
         unapplied_credit=unapplied,
-        next_estimated=current + upcoming_recurring_total(account.id),
+        next_estimated=current + upcoming_invoice(access).total,
         payment_method=None,  # the card-on-file capability supplies it
         last_recurring_invoice_date=account.last_recurring_date,
         next_recurring_invoice_date=account.next_recurring_date,
@@ -79,7 +75,14 @@ def check_currency(access: AccountAccess, currency: str | None) -> None:
 
 
 def _post(
-    access: AccountAccess, idem: IdempotencyContext, *, type: str, description: str, amount: int, action: str
+    access: AccountAccess,
+    idem: IdempotencyContext,
+    *,
+    type: str,
+    description: str,
+    amount: int,
+    action: str,
+    target_invoice_id: str | None = None,
 ) -> schemas.Invoice:
     today = clock.today()
     lines = [Line(description=description, amount=amount, period_start=today, period_end=today)]
@@ -95,7 +98,13 @@ def _post(
         ]
 
     inv = ledger.post_invoice(
-        access.account.id, invoice_id=invoice_id, type=type, lines=lines, description=description, extra_ops=with_record
+        access.account.id,
+        invoice_id=invoice_id,
+        type=type,
+        lines=lines,
+        description=description,
+        target_invoice_id=target_invoice_id,
+        extra_ops=with_record,
     )
     return invoice_view(inv, lines)
 
@@ -114,3 +123,225 @@ def post_credit(
     """An operator's Credit: a closed Credit invoice whose money settles open invoices, oldest first."""
     check_currency(access, currency)
     return _post(access, idem, type="credit", description=reason, amount=amount, action="credit.posted")
+
+
+# ---- invoice views -------------------------------------------------------------------------------
+
+
+def _require_invoice(account_id: str, invoice_id: str) -> Invoice:
+    inv = ledger.get_invoice(account_id, invoice_id) if is_id(invoice_id, "inv") else None
+    if inv is None:
+        raise NotFoundError(f"no invoice {invoice_id} on this account", code="invoice-not-found")
+    return inv
+
+
+def list_invoices(access: AccountAccess, query: schemas.InvoiceQuery, route: str) -> schemas.InvoiceList:
+    """A page of the account's invoices, newest first (one bounded Query on the date index)."""
+    account_id = access.account.id
+    filters = query.filters()
+    last_key = cursor.decode(query.cursor, account_id, route, filters)
+    rows, last = ledger.list_invoices(
+        account_id,
+        limit=query.limit,
+        last_key=last_key,
+        types=query.types(),
+        status=query.status,
+        date_from=query.from_,
+        date_to=query.to,
+    )
+    return schemas.InvoiceList(
+        data=[schemas.InvoiceRow.model_validate(asdict(inv), from_attributes=False) for inv in rows],
+        next_cursor=cursor.encode(account_id, route, filters, last),
+    )
+
+
+def get_invoice(access: AccountAccess, invoice_id: str) -> schemas.Invoice:
+    """One invoice with its lines, what was applied to it, and the balance before and after it."""
+    inv = _require_invoice(access.account.id, invoice_id)
+    return invoice_view(inv, ledger.get_lines(access.account.id, inv.id))
+
+
+def _party(access: AccountAccess) -> render.Party:
+    account = access.account
+    return render.Party(name=account.name, account_number=account.number, contact=account.billing_contact)
+
+
+def _seller() -> render.Seller:
+    s = get_settings()
+    return render.Seller(name=s.seller_name, address=s.seller_address, email=s.seller_email, tax_id=s.seller_tax_id)
+
+
+def store_pdf(access: AccountAccess, inv: Invoice) -> None:
+    """Render the invoice's PDF and put it in S3 (the monthly run calls this when it issues one)."""
+    lines = ledger.get_lines(access.account.id, inv.id)
+    pdf = render.render_pdf(inv, lines, _party(access), _seller(), access.account.locale)
+    store.put_pdf(access.account.id, inv.id, pdf, f"{inv.number}.pdf")
+
+
+def invoice_pdf(access: AccountAccess, invoice_id: str) -> schemas.PdfLink:
+    """A presigned URL to the invoice's PDF, rendered on first request and kept in S3 afterwards."""
+    inv = _require_invoice(access.account.id, invoice_id)
+    if not store.pdf_exists(access.account.id, inv.id):
+        store_pdf(access, inv)
+    seconds = get_settings().pdf_url_seconds
+    expires = clock.now() + timedelta(seconds=seconds)
+    return schemas.PdfLink(url=store.pdf_url(access.account.id, inv.id, seconds), expires_at=clock.iso(expires))
+
+
+LINE_COLUMNS = [
+    "invoice_number",
+    "group",
+    "description",
+    "period_start",
+    "period_end",
+    "quantity",
+    "unit_amount",
+    "currency",
+    "amount",
+    "amount_minor",
+]
+LIST_COLUMNS = [
+    "number",
+    "id",
+    "date",
+    "type",
+    "status",
+    "currency",
+    "total",
+    "amount_paid",
+    "balance_due",
+    "total_minor",
+    "amount_paid_minor",
+    "balance_due_minor",
+]
+
+
+def invoice_lines_csv(access: AccountAccess, invoice_id: str) -> str:
+    """The invoice's lines as CSV: amounts both as decimals (for people) and minor units (for machines)."""
+    inv = _require_invoice(access.account.id, invoice_id)
+    lines = ledger.get_lines(access.account.id, inv.id)
+    rows = [
+        [
+            inv.number,
+            line.group or "",
+            line.description,
+            line.period_start.isoformat(),
+            line.period_end.isoformat(),
+            line.quantity or "1",
+            line.unit_amount or "",
+            inv.currency,
+            render.decimal_amount(line.amount, inv.currency),
+            line.amount,
+        ]
+        for line in lines
+    ]
+    return render.to_csv(LINE_COLUMNS, rows)
+
+
+def invoices_csv(access: AccountAccess, query: schemas.InvoiceCsvQuery, route: str) -> tuple[str, str | None]:
+    """The filtered list as CSV, up to `limit` rows (pages of 100 read in turn); the cursor of the rest."""
+    account_id = access.account.id
+    filters = query.filters()
+    last_key = cursor.decode(query.cursor, account_id, route, filters)
+    rows: list[list[object]] = []
+    while True:
+        page, last_key = ledger.list_invoices(
+            account_id,
+            limit=min(100, query.limit - len(rows)),
+            last_key=last_key,
+            types=query.types(),
+            status=query.status,
+            date_from=query.from_,
+            date_to=query.to,
+        )
+        for inv in page:
+            c = inv.currency
+            rows.append(
+                [
+                    inv.number,
+                    inv.id,
+                    inv.date.isoformat(),
+                    inv.type,
+                    inv.status,
+                    c,
+                    render.decimal_amount(inv.total, c),
+                    render.decimal_amount(inv.amount_paid, c),
+                    render.decimal_amount(inv.balance_due, c),
+                    inv.total,
+                    inv.amount_paid,
+                    inv.balance_due,
+                ]
+            )
+        if last_key is None or len(rows) >= query.limit:
+            break
+    return render.to_csv(LIST_COLUMNS, rows), cursor.encode(account_id, route, filters, last_key)
+
+
+# ---- upcoming ------------------------------------------------------------------------------------
+
+
+def upcoming_invoice(access: AccountAccess) -> schemas.UpcomingInvoice:
+    """The next Recurring invoice as it stands now: recurring fees for the next period and the unapplied
+    credit it would consume. Billing items (and usage) feed their lines in here as they land; until an
+    account has any, the preview has no lines and a zero total."""
+    account = access.account
+    balance = ledger.get_balance(account.id)
+    start = account.next_recurring_date
+    end = next_recurring_date(account.billing_day, start) if start else None
+    lines = upcoming_lines(account.id, start, end)
+    total = sum(line.amount for line in lines)
+    unapplied = balance.unapplied_credit if balance else 0
+    used = min(unapplied, total)
+    return schemas.UpcomingInvoice(
+        account_id=account.id,
+        currency=account.currency,
+        date=start,
+        period_start=start,
+        period_end=end,
+        lines=lines,
+        subtotal=total,
+        total=total,
+        unapplied_credit_applied=used,
+        amount_due=total - used,
+    )
+
+
+def upcoming_lines(account_id: str, start: date | None, end: date | None) -> list[schemas.UpcomingLine]:
+    """Lines of the next Recurring invoice. No billing items exist before the billing-items capability
+    lands, so nothing recurs yet; that capability provides its fees here."""
+    return []
+
+
+# ---- refunds -------------------------------------------------------------------------------------
+
+
+def post_refund(
+    access: AccountAccess,
+    idem: IdempotencyContext,
+    amount: int,
+    reason: str,
+    invoice_id: str | None,
+    currency: str | None,
+) -> schemas.Invoice:
+    """A Refund invoice (-amount in the ledger), applied to `invoice_id` first; at most that invoice's total."""
+    check_currency(access, currency)
+    if invoice_id is not None:
+        target = _require_invoice(access.account.id, invoice_id)
+        if target.type not in ledger.DEBIT_TYPES:
+            raise ValidationFailedError(
+                f"invoice {invoice_id} is a {target.type} invoice; refund a charge", code="invoice-not-refundable"
+            )
+        if amount > target.total:
+            raise ValidationFailedError(
+                f"a refund of invoice {target.number} is at most its total ({target.total})",
+                code="refund-exceeds-invoice",
+            )
+    return _post(
+        access,
+        idem,
+        type="refund",
+        description=reason,
+        amount=amount,
+        action="refund.posted",
+        target_invoice_id=invoice_id,
+    )

@@ -1,3 +1,64 @@
-"""Invoices storage. Invoice records, lines and the ledger belong to core (they move money and are
-written in core's unit of work); this domain reads them through core. What this store will own is the
-rendered artefacts (PDFs in S3), which arrive with the invoices issue."""
+"""Invoice artefacts in S3: each invoice's PDF, rendered once, read through short-lived presigned URLs.
+
+Invoice records, lines and the ledger belong to core (they move money and commit in core's unit of
+work); this domain reads them through core and owns only the rendered documents."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from functions.core.resources import bucket_name
+from functions.core.settings import get_settings
+
+
+@lru_cache(maxsize=1)
+def _s3() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # SigV4 with path-style addressing works against S3 and against moto's server on loopback alike.
+    return boto3.client(
+        "s3",
+        region_name=get_settings().region,
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+
+
+def reset_client() -> None:
+    _s3.cache_clear()
+
+
+def _key(account_id: str, invoice_id: str) -> str:
+    return f"invoices/{account_id}/{invoice_id}.pdf"
+
+
+def pdf_exists(account_id: str, invoice_id: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        _s3().head_object(Bucket=bucket_name(), Key=_key(account_id, invoice_id))
+        return True
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+
+
+def put_pdf(account_id: str, invoice_id: str, pdf: bytes, filename: str) -> None:
+    _s3().put_object(
+        Bucket=bucket_name(),
+        Key=_key(account_id, invoice_id),
+        Body=pdf,
+        ContentType="application/pdf",
+        ContentDisposition=f'inline; filename="{filename}"',
+        ServerSideEncryption="AES256",
+    )
+
+
+def pdf_url(account_id: str, invoice_id: str, seconds: int) -> str:
+    return str(
+        _s3().generate_presigned_url(
+            "get_object", Params={"Bucket": bucket_name(), "Key": _key(account_id, invoice_id)}, ExpiresIn=seconds
+        )
+    )

@@ -1,0 +1,371 @@
+"""Invoice documents: the PDF (fpdf2, embedded DejaVu Sans so €, £, ¥ and accents render) and the
+CSV exports. English or French by the account's locale. Pure functions of the invoice: no I/O."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from functions.core.ledger import Invoice, Line
+from functions.core.money import exponent
+
+FONTS = Path(__file__).with_name("fonts")
+DASH = "\u2013"  # en dash between the dates of a period
+
+_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "cad": "CA$", "aud": "A$", "inr": "₹", "krw": "₩"}
+_MONTHS_FR_SHORT = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."]
+_MONTHS_FR = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+]
+
+TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "new": "New invoice",
+        "recurring": "Recurring invoice",
+        "one_time": "One-time charges",
+        "credit": "Credit note",
+        "refund": "Refund",
+        "invoice": "INVOICE",
+        "credit_title": "CREDIT NOTE",
+        "refund_title": "REFUND",
+        "number": "Number",
+        "date": "Date",
+        "type": "Type",
+        "period": "Period",
+        "account": "Account",
+        "status": "Status",
+        "open": "Open",
+        "closed": "Closed",
+        "bill_to": "Bill to",
+        "description": "Description",
+        "qty": "Qty",
+        "unit": "Unit price",
+        "amount": "Amount",
+        "general": "General",
+        "subtotal": "Subtotal",
+        "tax": "Tax",
+        "total": "Total",
+        "applied": "Payments and credits applied",
+        "applied_to": "Applied to",
+        "balance_due": "Balance due",
+        "unapplied": "Left as account credit",
+        "page": "Page {n} of {nb}",
+        "payment": "Payment",
+        "credit_src": "Credit",
+        "refund_src": "Refund",
+        "unapplied_credit": "Account credit",
+        "thanks": "Amounts in {cur}. Questions about this invoice: {email}.",
+        "balance_before": "Account balance before",
+        "balance_after": "Account balance after",
+    },
+    "fr": {
+        "new": "Nouvelle facture",
+        "recurring": "Facture récurrente",
+        "one_time": "Frais ponctuels",
+        "credit": "Avoir",
+        "refund": "Remboursement",
+        "invoice": "FACTURE",
+        "credit_title": "AVOIR",
+        "refund_title": "REMBOURSEMENT",
+        "number": "Numéro",
+        "date": "Date",
+        "type": "Type",
+        "period": "Période",
+        "account": "Compte",
+        "status": "Statut",
+        "open": "Ouverte",
+        "closed": "Soldée",
+        "bill_to": "Facturé à",
+        "description": "Désignation",
+        "qty": "Qté",
+        "unit": "Prix unitaire",
+        "amount": "Montant",
+        "general": "Général",
+        "subtotal": "Sous-total",
+        "tax": "TVA",
+        "total": "Total",
+        "applied": "Paiements et avoirs imputés",
+        "applied_to": "Imputé sur",
+        "balance_due": "Reste à payer",
+        "unapplied": "Laissé en crédit sur le compte",
+        "page": "Page {n} sur {nb}",
+        "payment": "Paiement",
+        "credit_src": "Avoir",
+        "refund_src": "Remboursement",
+        "unapplied_credit": "Crédit du compte",
+        "thanks": "Montants en {cur}. Pour toute question sur cette facture : {email}.",
+        "balance_before": "Solde du compte avant",
+        "balance_after": "Solde du compte après",
+    },
+}
+
+
+def money(amount: int, currency: str, locale: str) -> str:
+    """12345 usd -> '$123.45' (en) or '123,45 $' (fr); zero-decimal currencies have no decimals."""
+    exp = exponent(currency)
+    sign = "-" if amount < 0 else ""
+    whole, frac = divmod(abs(amount), 10**exp) if exp else (abs(amount), 0)
+    symbol = _SYMBOLS.get(currency, currency.upper())
+    if locale == "fr":
+        number = f"{whole:,}".replace(",", "\u202f") + (f",{frac:0{exp}d}" if exp else "")
+        return f"{sign}{number}\u00a0{symbol}"
+    number = f"{whole:,}" + (f".{frac:0{exp}d}" if exp else "")
+    return f"{sign}{symbol}{number}" if len(symbol) <= 3 and not symbol.isalpha() else f"{sign}{symbol} {number}"
+
+
+def day(value: date, locale: str) -> str:
+    if locale == "fr":
+        return f"{value.day} {_MONTHS_FR[value.month - 1]} {value.year}"
+    return value.strftime("%b %d, %Y").replace(" 0", " ")
+
+
+@dataclass(frozen=True)
+class Party:
+    """Who the invoice is for: the account's name, number and billing contact."""
+
+    name: str
+    account_number: int
+    contact: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Seller:
+    name: str
+    address: Sequence[str]
+    email: str
+    tax_id: str
+
+
+def _groups(lines: Iterable[Line]) -> list[tuple[str | None, list[Line]]]:
+    groups: dict[str | None, list[Line]] = {}
+    for line in lines:
+        groups.setdefault(line.group, []).append(line)
+    return list(groups.items())
+
+
+def render_pdf(inv: Invoice, lines: list[Line], party: Party, seller: Seller, locale: str) -> bytes:
+    """The invoice as a PDF a customer can file: seller, customer, number, date, type, period, lines
+    grouped by device or service with their periods, totals, what was applied, balance due, page numbers."""
+    from fpdf import FPDF
+    from fpdf.fonts import FontFace
+
+    t = TEXT.get(locale, TEXT["en"])
+    cur = inv.currency
+
+    class Document(FPDF):
+        def footer(self) -> None:
+            self.set_y(-14)
+            self.set_font("DejaVu", size=7.5)
+            self.set_text_color(110)
+            self.cell(0, 4, t["thanks"].format(cur=cur.upper(), email=seller.email), align="L")
+            self.cell(
+                0,
+                4,
+                f"{inv.number} · " + t["page"].format(n=self.page_no(), nb="{nb}"),
+                align="R",
+                new_x="LMARGIN",
+                new_y="NEXT",
+            )
+
+    pdf = Document(format="A4", unit="mm")
+    pdf.set_creation_date(datetime.fromisoformat(inv.created_at.replace("Z", "+00:00")))
+    pdf.set_title(f"{t['invoice'].title()} {inv.number}")
+    pdf.set_author(seller.name)
+    pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
+    pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    pdf.set_margins(16, 16, 16)
+    pdf.set_auto_page_break(True, margin=20)
+    pdf.alias_nb_pages("{nb}")
+    pdf.add_page()
+    width = pdf.epw
+
+    # seller (left) and title (right)
+    top = pdf.get_y()
+    pdf.set_font("DejaVu", "B", 15)
+    pdf.cell(width / 2, 7, seller.name, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", size=8.5)
+    pdf.set_text_color(70)
+    for line in [*seller.address, seller.email, seller.tax_id]:
+        if line:
+            pdf.cell(width / 2, 4.2, line, new_x="LMARGIN", new_y="NEXT")
+    seller_bottom = pdf.get_y()
+    title = {"credit": t["credit_title"], "refund": t["refund_title"]}.get(inv.type, t["invoice"])
+    pdf.set_xy(pdf.l_margin + width / 2, top)
+    pdf.set_text_color(20, 60, 120)
+    pdf.set_font("DejaVu", "B", 20)
+    pdf.cell(width / 2, 9, title, align="R", new_x="LEFT", new_y="NEXT")
+    pdf.set_text_color(30)
+    facts = [
+        (t["number"], inv.number),
+        (t["date"], day(inv.date, locale)),
+        (t["type"], t[inv.type]),
+        (t["period"], short_period(inv.period_start, inv.period_end, locale)),
+        (t["account"], str(party.account_number)),
+        (t["status"], t[inv.status]),
+    ]
+    for label, value in facts:
+        pdf.set_x(pdf.l_margin + width / 2 - 10)
+        pdf.set_font("DejaVu", size=8.5)
+        pdf.cell(28, 5, label, align="R")
+        pdf.set_font("DejaVu", "B", 8.5)
+        pdf.cell(width / 2 - 18, 5, value, align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_y(max(pdf.get_y(), seller_bottom) + 6)
+
+    # bill to
+    pdf.set_font("DejaVu", "B", 8)
+    pdf.set_text_color(110)
+    pdf.cell(0, 5, t["bill_to"].upper(), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(30)
+    pdf.set_font("DejaVu", "B", 10.5)
+    pdf.cell(0, 5.5, party.name, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", size=9)
+    contact = party.contact or {}
+    address = contact.get("address") or {}
+    city = " ".join(p for p in (address.get("postal_code"), address.get("city")) if p)
+    for line in (
+        contact.get("name"),
+        address.get("line1"),
+        address.get("line2"),
+        city,
+        address.get("state"),
+        address.get("country"),
+        contact.get("email"),
+    ):
+        if line:
+            pdf.cell(0, 4.5, str(line), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(6)
+
+    # lines, grouped by device or service
+    pdf.set_draw_color(200)
+    heading = FontFace(emphasis="BOLD", color=255, fill_color=(20, 60, 120))
+    group_style = FontFace(emphasis="BOLD", fill_color=(232, 238, 247))
+    widths = (66, 42, 16, 28, 26)
+    with pdf.table(
+        col_widths=widths,
+        text_align=("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT"),
+        line_height=5.2,
+        headings_style=heading,
+        first_row_as_headings=True,
+        borders_layout="HORIZONTAL_LINES",
+        padding=1.2,
+    ) as table:
+        pdf.set_font("DejaVu", size=8.5)
+        table.row([t["description"], t["period"], t["qty"], t["unit"], t["amount"]])
+        for group, members in _groups(lines):
+            row = table.row(style=group_style)
+            row.cell(group or t["general"], colspan=4)
+            row.cell(money(sum(line.amount for line in members), cur, locale))
+            for line in members:
+                table.row(
+                    [
+                        line.description,
+                        short_period(line.period_start, line.period_end, locale),
+                        line.quantity or "1",
+                        _unit(line.unit_amount, cur, locale),
+                        money(line.amount, cur, locale),
+                    ]
+                )
+
+    # totals, applications, balance due
+    pdf.ln(4)
+    rows: list[tuple[str, str, bool]] = [
+        (t["subtotal"], money(inv.subtotal, cur, locale), False),
+        (t["tax"], money(inv.total - inv.subtotal, cur, locale), False),
+        (t["total"], money(inv.total, cur, locale), True),
+    ]
+    if inv.type in ("credit", "refund"):
+        for target in inv.applied_to:
+            label = f"{t['applied_to']} {target['invoice_id']}" if target["invoice_id"] else t["unapplied"]
+            rows.append((label, money(target["amount"], cur, locale), False))
+    else:
+        for application in inv.applications:
+            source = t.get(f"{application.kind}_src") or t.get(application.kind) or application.kind
+            label = source if application.source == "unapplied_credit" else f"{source} {application.source}"
+            rows.append((label, money(-application.amount, cur, locale), False))
+        rows.append((t["balance_due"], money(inv.balance_due, cur, locale), True))
+    rows.append((t["balance_before"], money(inv.balance_before, cur, locale), False))
+    rows.append((t["balance_after"], money(inv.balance_after, cur, locale), False))
+    if pdf.will_page_break(6 * len(rows)):
+        pdf.add_page()
+    for label, value, strong in rows:
+        pdf.set_x(pdf.l_margin + width - 110)
+        pdf.set_font("DejaVu", "B" if strong else "", 10 if strong else 8.5)
+        pdf.set_text_color(30 if strong else 60)
+        pdf.cell(80, 6 if strong else 5, label, align="R")
+        pdf.cell(30, 6 if strong else 5, value, align="R", new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+def _unit(unit_amount: str | None, currency: str, locale: str) -> str:
+    """A unit price in minor units as a decimal string ("2.5" = 2.5 cents) shown in major units, with as
+    many decimals as it needs (sub-cent prices keep theirs): "$0.025", "0,025 €"."""
+    if unit_amount is None:
+        return ""
+    exp = exponent(currency)
+    major = Decimal(unit_amount).scaleb(-exp)
+    text = format(major.normalize(), "f")
+    whole, _, frac = text.partition(".")
+    frac = frac.ljust(exp, "0")
+    symbol = _SYMBOLS.get(currency, currency.upper())
+    if locale == "fr":
+        return f"{int(whole):,}".replace(",", "\u202f") + (f",{frac}" if frac else "") + f"\u00a0{symbol}"
+    return f"{symbol}{int(whole):,}" + (f".{frac}" if frac else "")
+
+
+def short_period(start: date, end: date, locale: str) -> str:
+    """A line's period, compact: "Dec 1 - Dec 31, 2026" / "1 déc. - 31 déc. 2026" (with an en dash)."""
+    if start == end:
+        return day(start, locale)
+    if start.year != end.year:
+        return f"{day(start, locale)} {DASH} {day(end, locale)}"
+    if locale == "fr":
+        first, last = _MONTHS_FR_SHORT[start.month - 1], _MONTHS_FR_SHORT[end.month - 1]
+        return f"{start.day} {first} {DASH} {end.day} {last} {end.year}"
+    return f"{start.strftime('%b')} {start.day} {DASH} {end.strftime('%b')} {end.day}, {end.year}"
+
+
+# ---- CSV -----------------------------------------------------------------------------------------
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """Neutralise text a spreadsheet would run as a formula (OWASP CSV injection): prefix with '."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def decimal_amount(amount: int, currency: str) -> str:
+    exp = exponent(currency)
+    if not exp:
+        return str(amount)
+    sign = "-" if amount < 0 else ""
+    whole, frac = divmod(abs(amount), 10**exp)
+    return f"{sign}{whole}.{frac:0{exp}d}"
+
+
+def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([safe_cell(v) for v in row])
+    return out.getvalue()
