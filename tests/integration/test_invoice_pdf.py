@@ -1,0 +1,149 @@
+"""Invoice PDFs against moto's *server* (presigned URLs need real HTTP): rendered once into S3, read
+through a presigned URL that downloads over loopback, text checked with pypdf."""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlparse
+
+import boto3
+import pytest
+import requests
+from pypdf import PdfReader
+
+from functions.core import clock
+
+
+@pytest.fixture
+def moto_api(mint, monkeypatch):
+    from chalice.test import Client
+
+    from functions.core import db
+    from functions.core.resources import bucket_name
+    from functions.invoices import store
+    from local import moto_server
+    from tests.integration.conftest import Api
+
+    server, url = moto_server.start(0)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    db.reset_connections()
+    store.reset_client()
+    db.create_tables(boto3.client("dynamodb", region_name="us-east-1"))
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket_name())
+    from app import app
+
+    try:
+        with Client(app) as client:
+            yield Api(client, mint), url
+    finally:
+        db.reset_connections()
+        store.reset_client()
+        moto_server.stop(server)
+
+
+def _text(pdf: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def _post(api, account_id, kind, body):
+    status, data, _ = api.call(
+        "POST",
+        f"/v1/accounts/{account_id}/{kind}",
+        body,
+        token=api.admin,
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert status == 201, data
+    return data
+
+
+def test_a_french_invoice_pdf_downloads_from_its_presigned_url_and_reads_right(moto_api):
+    api, moto_url = moto_api
+    account = api.create_account(name="Démo Robotique SARL", currency="eur", locale="fr")
+    token = api.member_token(account["id"], role="viewer", scopes=("billing:read",))
+    charge = _post(api, account["id"], "charges", {"description": "Hébergement dédié — décembre", "amount": 123_456})
+    _post(api, account["id"], "credits", {"amount": 23_456, "reason": "Geste commercial"})
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    with clock.frozen(now):
+        status, link, _ = api.call("GET", f"/v1/accounts/{account['id']}/invoices/{charge['id']}/pdf", token=token)
+    assert status == 200, link
+    assert link["url"].startswith(moto_url)
+    assert link["expires_at"] == "2026-12-01T09:05:00.000Z"
+    assert parse_qs(urlparse(link["url"]).query)["X-Amz-Expires"] == ["300"]  # moto does not enforce it
+    response = requests.get(link["url"], timeout=10)
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
+    text = _text(response.content)
+    for expected in (
+        "FACTURE",
+        charge["number"],
+        "Hébergement dédié — décembre",
+        "1 234,56 €",
+        "234,56 €",
+        "Reste à payer",
+        "1 000,00 €",
+        "Démo Robotique SARL",
+        "Page 1 sur 1",
+        "Frais ponctuels",
+    ):
+        assert expected.replace("\u202f", " ") in text.replace("\u202f", " ").replace("\u00a0", " "), expected
+
+
+def test_the_pdf_is_rendered_once_and_kept(moto_api, monkeypatch):
+    api, _ = moto_api
+    from functions.invoices import render
+
+    account = api.create_account(name="Acme", currency="gbp")
+    charge = _post(api, account["id"], "charges", {"description": "Consulting", "amount": 9_999})
+    calls = []
+    real = render.render_pdf
+    monkeypatch.setattr(render, "render_pdf", lambda *a, **k: calls.append(1) or real(*a, **k))
+    path = f"/v1/accounts/{account['id']}/invoices/{charge['id']}/pdf"
+    first = api.call("GET", path, token=api.admin)[1]["url"]
+    second = api.call("GET", path, token=api.admin)[1]["url"]
+    assert len(calls) == 1
+    text = _text(requests.get(second, timeout=10).content)
+    assert "INVOICE" in text and "£99.99" in text and "Balance due" in text and "One-time charges" in text
+    assert requests.get(first, timeout=10).content == requests.get(second, timeout=10).content
+
+
+def test_an_invoice_of_many_lines_spans_pages_with_numbers(moto_api):
+    from datetime import date
+
+    from functions.core.ledger_store import Invoice, Line
+    from functions.invoices import render
+
+    lines = [
+        Line(f"vm-{n:03d} compute", 1000 + n, date(2026, 11, 1), date(2026, 11, 30), group=f"Device: rack-{n % 3}")
+        for n in range(120)
+    ]
+    inv = Invoice(
+        account_id="acct_x",
+        id="inv_x",
+        number="3-000042",
+        type="recurring",
+        status="open",
+        date=date(2026, 12, 1),
+        period_start=date(2026, 12, 1),
+        period_end=date(2026, 12, 31),
+        currency="usd",
+        subtotal=sum(x.amount for x in lines),
+        total=sum(x.amount for x in lines),
+        amount_paid=0,
+        balance_due=sum(x.amount for x in lines),
+        description="",
+        line_count=120,
+        balance_before=0,
+        balance_after=0,
+        created_at="2026-12-01T00:05:00.000Z",
+    )
+    party = render.Party("Acme", 3, {"name": "A", "email": "a@example.com", "address": {}})
+    seller = render.Seller("Billow Cloud SAS", ["Paris"], "billing@billow.example", "FR 1")
+    text = _text(render.render_pdf(inv, lines, party, seller, "en"))
+    pages = text.count("3-000042 · Page ")
+    assert pages >= 3 and f"Page {pages} of {pages}" in text
+    assert "vm-119 compute" in text and "Device: rack-2" in text
+    assert f"${inv.total / 100:,.2f}" in text
+    assert os.environ.get("AWS_ENDPOINT_URL", "").startswith("http://127.0.0.1")
