@@ -31,7 +31,8 @@ def _items_read(operation: str, response: dict[str, Any]) -> int:
     if operation == "GetItem":
         return 1 if "Item" in response else 0
     if operation in ("Query", "Scan"):
-        return int(response.get("Count", 0))
+        # what DynamoDB read (and bills), before any filter expression dropped items
+        return int(response.get("ScannedCount", response.get("Count", 0)))
     if operation == "BatchGetItem":
         return sum(len(v) for v in response.get("Responses", {}).values())
     return 0

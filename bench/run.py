@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench import cold_start, dynamodb_calls
+from bench import cold_start, dynamodb_calls, invoices
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     print(cold_start.format_report(report, zip_path))
     print()
     print(dynamodb_calls.format_report(dynamodb_calls.run()))
+    print()
+    print(invoices.format_report(invoices.list_page_reads(), invoices.pdf_times()))
     return 0
 
 
