@@ -13,7 +13,7 @@ from typing import Any
 
 from functions.core import clock
 from functions.core.errors import BadRequestError
-from functions.core.settings import get_settings
+from functions.core.secrets import CURSOR_SECRET, get_secret
 
 CURSOR_TTL_SECONDS = 24 * 3600
 
@@ -27,7 +27,7 @@ def _unb64(text: str) -> bytes:
 
 
 def _sign(payload: bytes) -> str:
-    secret = get_settings().cursor_secret.encode("utf-8")
+    secret = get_secret(CURSOR_SECRET).encode("utf-8")
     return _b64(hmac.new(secret, payload, hashlib.sha256).digest())
 
 
