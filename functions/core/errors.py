@@ -113,3 +113,11 @@ class ConcurrentUpdateError(ConflictError):
 
     code = "concurrent-update"
     title = "Concurrent update"
+
+
+class ServiceUnavailableError(BillowError):
+    """A service billow depends on (Stripe) did not answer in time; nothing was changed, retry later."""
+
+    status = 503
+    code = "service-unavailable"
+    title = "Service unavailable"

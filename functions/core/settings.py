@@ -31,6 +31,10 @@ class Settings:
     seller_email: str = ""
     seller_tax_id: str = ""
     pdf_url_seconds: int = 300
+    # Stripe: "" = api.stripe.com; the local stack points it at its Stripe shim (local/stripe_shim.py).
+    stripe_api_base: str = ""
+    stripe_max_attempts: int = 4  # per Stripe call, on 429 and network errors (same idempotency key)
+    stripe_timeout_seconds: float = 10.0
 
 
 def _env(name: str, default: str | None = None) -> str:
@@ -67,6 +71,9 @@ def get_settings() -> Settings:
         seller_email=_env("BILLOW_SELLER_EMAIL", "billing@billow.example"),
         seller_tax_id=_env("BILLOW_SELLER_TAX_ID", "FR 00 123456789"),
         pdf_url_seconds=int(_env("BILLOW_PDF_URL_SECONDS", "300")),
+        stripe_api_base=_env("BILLOW_STRIPE_API_BASE", "").rstrip("/"),
+        stripe_max_attempts=max(1, int(_env("BILLOW_STRIPE_MAX_ATTEMPTS", "4"))),
+        stripe_timeout_seconds=float(_env("BILLOW_STRIPE_TIMEOUT_SECONDS", "10")),
     )
 
 

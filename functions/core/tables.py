@@ -64,6 +64,13 @@ TABLES: dict[str, TableSpec] = {
             ttl_attribute="expires_at",
             purpose="Idempotency-Key records with their stored responses (TTL 7 days)",
         ),
+        TableSpec(
+            name="payments",
+            owner="payments",
+            hash_key="pk",
+            range_key="sk",
+            purpose="per account: the Stripe customer, the card on file and its pending change, card changes",
+        ),
     )
 }
 

@@ -56,7 +56,7 @@ def test_the_stack_prints_and_records_its_urls_ids_and_tokens(local_stack: Local
     # the stage's settings win over anything inherited: every resource carries the local prefix
     resources = info["resources"]
     assert sorted(resources["tables"]) == sorted(
-        f"billow-local-{t}" for t in ("accounts", "ledger", "audit", "idempotency")
+        f"billow-local-{t}" for t in ("accounts", "ledger", "audit", "idempotency", "payments")
     )
     assert set(resources["queues"]) == {"card-validation", "billing-run", "billing-account"}
     assert resources["bucket"] == "billow-local-invoices"
