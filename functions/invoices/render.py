@@ -153,6 +153,18 @@ class Seller:
     tax_id: str
 
 
+def _address_lines(address: dict[str, Any]) -> list[str]:
+    """Postal lines in the country's usual order: "Boston, MA 02110" in North America and Australia,
+    "75001 Paris" elsewhere."""
+    city, state, postal = address.get("city") or "", address.get("state") or "", address.get("postal_code") or ""
+    if address.get("country") in ("US", "CA", "AU"):
+        last = f"{city}, {state} {postal}".strip(", ") if state else f"{city} {postal}".strip()
+        locality = [last]
+    else:
+        locality = [f"{postal} {city}".strip(), state]
+    return [x for x in (address.get("line1"), address.get("line2"), *locality, address.get("country")) if x]
+
+
 def _groups(lines: Iterable[Line]) -> list[tuple[str | None, list[Line]]]:
     groups: dict[str | None, list[Line]] = {}
     for line in lines:
@@ -238,16 +250,7 @@ def render_pdf(inv: Invoice, lines: list[Line], party: Party, seller: Seller, lo
     pdf.set_font("DejaVu", size=9)
     contact = party.contact or {}
     address = contact.get("address") or {}
-    city = " ".join(p for p in (address.get("postal_code"), address.get("city")) if p)
-    for line in (
-        contact.get("name"),
-        address.get("line1"),
-        address.get("line2"),
-        city,
-        address.get("state"),
-        address.get("country"),
-        contact.get("email"),
-    ):
+    for line in (contact.get("name"), *_address_lines(address), contact.get("email")):
         if line:
             pdf.cell(0, 4.5, str(line), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)
