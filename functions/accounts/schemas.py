@@ -2,46 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import BaseModel, Field
 
-from functions.core.schemas import Currency, Page, Request
+from functions.core.schemas import BillingContact, Currency, Page, Request
 
 AccountType = Literal["lite", "payg", "subscription"]
 Locale = Literal["en", "fr"]
 Role = Literal["owner", "viewer"]
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def _email(value: str) -> str:
-    if not _EMAIL.match(value):
-        raise ValueError("not an e-mail address")
-    return value
-
-
-def _country(value: str) -> str:
-    if not re.fullmatch(r"[A-Z]{2}", value):
-        raise ValueError("use a two-letter ISO 3166-1 country code, e.g. FR")
-    return value
-
-
-class Address(Request):
-    line1: str = Field(min_length=1, max_length=200)
-    line2: str | None = Field(None, max_length=200)
-    city: str = Field(min_length=1, max_length=100)
-    state: str | None = Field(None, max_length=100)
-    postal_code: str = Field(min_length=1, max_length=20)
-    country: Annotated[str, AfterValidator(_country)]
-
-
-class BillingContact(Request):
-    name: str = Field(min_length=1, max_length=200)
-    email: Annotated[str, AfterValidator(_email), Field(max_length=254)]
-    address: Address
 
 
 class CreateAccount(Request):

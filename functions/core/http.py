@@ -118,11 +118,6 @@ def _parse_body(spec: RouteSpec, raw: bytes) -> BaseModel:
     assert spec.body is not None
     if len(raw) > get_settings().max_body_bytes:
         raise PayloadTooLargeError(f"the body must be at most {get_settings().max_body_bytes} bytes")
-    if spec.refuse_card_data and _CARD_RUN.search(raw.decode("utf-8", errors="replace")):
-        raise BadRequestError(
-            "card numbers are never sent to billow: collect the card with Stripe.js and send its ids",
-            code="card-data-not-accepted",
-        )
     _require_plain_json(raw)
     try:
         return spec.body.model_validate_json(raw, strict=True)
@@ -132,6 +127,16 @@ def _parse_body(spec: RouteSpec, raw: bytes) -> BaseModel:
         if any(e.get("type") == "model_type" and not e.get("loc") for e in exc.errors()):
             raise BadRequestError("the body must be a JSON object", code="malformed-json") from None
         raise ValidationFailedError("some fields are not acceptable", errors=field_errors(exc)) from None
+
+
+def _refuse_card_data(raw: bytes) -> None:
+    """Card and payment routes never read a card number (PCI scope stays with Stripe.js), whatever the
+    body: refused before it is parsed, and the body is never logged."""
+    if _CARD_RUN.search(raw.decode("utf-8", errors="replace")):
+        raise BadRequestError(
+            "card numbers are never sent to billow: collect the card with Stripe.js and send its ids",
+            code="card-data-not-accepted",
+        )
 
 
 def _reject_constant(name: str) -> None:
@@ -220,6 +225,8 @@ def _handle(spec: RouteSpec, fn: Callable[..., Any], request: Any, params: dict[
     if spec.guard is not None:
         call.account = spec.guard(identity, params, spec)
     raw = request.raw_body or b""
+    if spec.refuse_card_data and raw:
+        _refuse_card_data(raw)
     if spec.body is not None:
         call.body = _parse_body(spec, raw)
     call.query = _parse_query(spec, request.query_params)

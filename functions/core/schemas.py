@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -51,3 +52,34 @@ T = TypeVar("T")
 class Page(BaseModel, Generic[T]):
     data: list[T]
     next_cursor: str | None
+
+
+# A billing contact: the account's (accounts) and a card's billing address (payments).
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError("not an e-mail address")
+    return value
+
+
+def _country(value: str) -> str:
+    if not re.fullmatch(r"[A-Z]{2}", value):
+        raise ValueError("use a two-letter ISO 3166-1 country code, e.g. FR")
+    return value
+
+
+class Address(Request):
+    line1: str = Field(min_length=1, max_length=200)
+    line2: str | None = Field(None, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    state: str | None = Field(None, max_length=100)
+    postal_code: str = Field(min_length=1, max_length=20)
+    country: Annotated[str, AfterValidator(_country)]
+
+
+class BillingContact(Request):
+    name: str = Field(min_length=1, max_length=200)
+    email: Annotated[str, AfterValidator(_email), Field(max_length=254)]
+    address: Address
