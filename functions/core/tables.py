@@ -71,6 +71,19 @@ TABLES: dict[str, TableSpec] = {
             range_key="sk",
             purpose="per account: the Stripe customer, the card on file and its pending change, card changes",
         ),
+        TableSpec(
+            name="billing_items",
+            owner="billing_items",
+            hash_key="pk",
+            range_key="sk",
+            indexes=(
+                # <account>#associated | <account>#dissociated  ->  <status>#<created>#<item>
+                IndexSpec("by_view", "view_pk", "status_sk"),
+                # <account>#<device> (associated items only)     ->  <status>#<created>#<item>
+                IndexSpec("by_device", "device_pk", "status_sk"),
+            ),
+            purpose="billable items per account, their device link, status and what has been invoiced",
+        ),
     )
 }
 
