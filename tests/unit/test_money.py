@@ -60,3 +60,30 @@ def test_format_amount_uses_the_currency_exponent():
     assert format_amount(5, "eur") == "0.05 EUR"
     assert format_amount(500, "jpy") == "500 JPY"
     assert format_amount(-150, "gbp") == "-1.50 GBP"
+
+
+@pytest.mark.parametrize(
+    ("fee", "used", "period", "expected"),
+    [
+        (3000, 14, 28, 1500),  # February
+        (3100, 1, 31, 100),
+        (1000, 15, 30, 500),
+        (999, 1, 2, 500),  # 499.5 rounds half up
+        (1000, 31, 31, 1000),
+        (1000, 0, 30, 0),
+        (4999, 10, 31, 1613),  # 1612.58...
+        (1500, 7, 30, 350),  # jpy: whole yen
+    ],
+)
+def test_prorate_rounds_half_up_per_line(fee, used, period, expected):
+    from functions.core.money import prorate
+
+    assert prorate(fee, used, period) == expected
+
+
+def test_prorate_refuses_impossible_periods():
+    from functions.core.money import prorate
+
+    for used, period in ((5, 0), (-1, 30), (31, 30)):
+        with pytest.raises(ValueError):
+            prorate(100, used, period)
