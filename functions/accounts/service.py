@@ -208,3 +208,17 @@ def list_devices(account_id: str, limit: int, cursor: str | None, route: str) ->
 
 def list_events(account_id: str, limit: int, cursor: str | None, route: str) -> tuple[list[AuditEvent], str | None]:
     return audit.list_events(account_id, limit, cursor, route)
+
+
+def previous_recurring_date(billing_day: int, on: date) -> date:
+    """The recurring date one cycle before `on` (a recurring date): the same billing day a month earlier."""
+    year, month = (on.year - 1, 12) if on.month == 1 else (on.year, on.month - 1)
+    return date(year, month, billing_day)
+
+
+def current_period(account: AccountRecord) -> tuple[date, date]:
+    """The billing period the account is in: [previous recurring date, next recurring date)."""
+    end = account.next_recurring_date
+    if end is None:
+        raise CapabilityUnavailableError("this account has no billing cycle")
+    return previous_recurring_date(account.billing_day, end), end
