@@ -3,22 +3,30 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TOOLS := $(VENV)/infra-tools
+TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: run test lint format package bench clean
+.PHONY: run test lint format package synth bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -r requirements-infra.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# cfn-lint (+ SAM translator) and checkov pin older boto3/pydantic than billow's: their own venv.
+$(TOOLS_STAMP): requirements-infra-tools.txt | $(STAMP)
+	test -x $(TOOLS)/bin/python || $(PY) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet -r requirements-infra-tools.txt
+	touch $(TOOLS_STAMP)
 
 ## run: start the local stack on 127.0.0.1 (moto, Stripe side, API on :8000, queue pump) in the foreground
 run: $(STAMP)
 	$(BIN)/python -m local.run
 
-## test: lint and the whole suite (unit, integration, e2e)
-test: $(STAMP)
+## test: lint and the whole suite (unit, integration, e2e, infra: CDK assertions, cfn-lint, checkov)
+test: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -34,6 +42,10 @@ format: $(STAMP)
 ## package: the Lambda zip (chalice package + precompiled bytecode) in build/package
 package: $(STAMP)
 	$(BIN)/python -m local.package build/package
+
+## synth: the CloudFormation template of every deployable stage in infra/cdk.out (offline: CDK + node)
+synth: package
+	$(BIN)/python -m infra.app
 
 ## bench: benchmarks that print figures (not part of make test)
 bench: package
