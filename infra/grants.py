@@ -1,0 +1,49 @@
+"""Who may do what: the permissions of each kind of function, reviewed in one table.
+
+Each function gets its own IAM role with only these grants (plus writing its own log group). A function's
+kind comes from its trigger in sam.json (infra/sam.py): the REST API, the consumer of one queue, or the
+daily schedule. A queue consumer is always granted consuming its own queue (the event source mapping
+polls with the function's role); everything else is listed here. A handler that needs more gets it by a
+reviewed edit of this table, never by a wildcard.
+
+- tables: "read_write" = items of every billow table and its indexes (Get/Put/Update/Delete/Query,
+  ConditionCheck for transactions, Batch*, DescribeTable, which PynamoDB calls); "read" = reads only.
+- bucket: the invoice PDFs ("read" includes ListBucket, so a HEAD on a missing PDF is a 404, not a 403).
+- send_to: queues it sends to (SendMessage, GetQueueUrl, GetQueueAttributes).
+- email: ses:SendEmail/SendRawEmail from the sender identity only.
+- secrets: reading the one secret (Stripe keys, webhook secret, cursor key).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Grants:
+    tables: str = ""  # "" | "read" | "read_write"
+    bucket: str = ""  # "" | "read" | "read_write"
+    send_to: tuple[str, ...] = ()
+    email: bool = False
+    secrets: bool = False
+
+
+GRANTS: dict[str, Grants] = {
+    # Every route: accounts, ledger, invoices (PDF rendered on first request, then presigned GETs),
+    # card changes (sends to card-validation), Stripe webhooks (dispute e-mails), cursors (secret).
+    "api": Grants(tables="read_write", bucket="read_write", send_to=("card-validation",), email=True, secrets=True),
+    # Attaches the card in Stripe, marks it active, e-mails the billing contact once.
+    "sqs:card-validation": Grants(tables="read_write", email=True, secrets=True),
+    # The daily schedule: one message per shard to billing-run; reads nothing.
+    "schedule": Grants(send_to=("billing-run",)),
+    # A shard worker: queries the due-accounts index, one message per due account.
+    "sqs:billing-run": Grants(tables="read", send_to=("billing-account",)),
+    # An account worker: Recurring invoice, off-session charge, PDF, e-mail.
+    "sqs:billing-account": Grants(tables="read_write", bucket="read_write", email=True, secrets=True),
+}
+
+
+def grants_for(role: str) -> Grants:
+    if role not in GRANTS:
+        raise KeyError(f"no grants for functions of kind {role!r}: add a reviewed entry to infra/grants.py")
+    return GRANTS[role]

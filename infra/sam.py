@@ -1,0 +1,141 @@
+"""What the Chalice app declares, read from the sam.json that `make package` writes next to the zip.
+
+The stack is derived from this, not from a list kept by hand: every AWS::Serverless::Function is
+a function to deploy; its SQS events name the queue it consumes (matched to functions/core/resources.py
+by name, whatever prefix was baked in at packaging time), its Schedule events the daily run. A handler
+added to the app appears here after the next `make package`, and the stack patches and grants it.
+`declared_handlers` reads the same facts from the live Chalice app, so a test can prove the sam.json is
+not stale.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SAM_FUNCTION = "AWS::Serverless::Function"
+API_HANDLER = "APIHandler"
+API_HANDLER_STRING = "app.app"
+
+
+class TemplateError(ValueError):
+    """sam.json declares something the stack does not know how to deploy safely."""
+
+
+@dataclass(frozen=True)
+class SqsTrigger:
+    event: str  # the SAM event's key, e.g. ValidateCardSqsEventSource
+    queue: str  # the queue spec's name, e.g. card-validation
+    batch_size: int
+    max_concurrency: int | None
+
+
+@dataclass(frozen=True)
+class ScheduleTrigger:
+    event: str
+    expression: str  # e.g. cron(5 0 * * ? *)
+
+
+@dataclass(frozen=True)
+class FunctionDecl:
+    logical_id: str
+    handler: str  # app.app for the REST API, app.<function> otherwise
+    sqs: tuple[SqsTrigger, ...] = ()
+    schedules: tuple[ScheduleTrigger, ...] = ()
+
+    @property
+    def chalice_name(self) -> str:
+        """The name Chalice's config uses for this function (lambda_functions.<name>)."""
+        return "api_handler" if self.is_api else self.handler.split(".", 1)[1]
+
+    @property
+    def is_api(self) -> bool:
+        return self.handler == API_HANDLER_STRING
+
+    @property
+    def role(self) -> str:
+        """What the function is for: 'api', 'sqs:<queue>' or 'schedule' (the key of its grants)."""
+        if self.is_api:
+            return "api"
+        if self.sqs:
+            return f"sqs:{self.sqs[0].queue}"
+        return "schedule"
+
+
+def read_template(package_dir: Path) -> dict[str, Any]:
+    path = package_dir / "sam.json"
+    if not path.is_file() or not (package_dir / "deployment.zip").is_file():
+        raise FileNotFoundError(f"{package_dir} has no sam.json and deployment.zip: run `make package` first")
+    return dict(json.loads(path.read_text()))
+
+
+def _queue_name_of(ref: Any) -> str:
+    """The queue's name from the ARN Chalice wrote: a plain ARN, or Fn::Sub of one (queue given by name)."""
+    arn = ref.get("Fn::Sub") if isinstance(ref, dict) else ref
+    if not isinstance(arn, str):
+        raise TemplateError(f"cannot read a queue name from {ref!r}")
+    return arn.rsplit(":", 1)[-1]
+
+
+def queue_spec_for(name: str, queue_names: Iterable[str]) -> str:
+    """The queue spec a physical name refers to: 'billow-local-card-validation' -> 'card-validation'."""
+    matches = [q for q in queue_names if name == q or name.endswith(f"-{q}")]
+    if not matches:
+        raise TemplateError(f"the app consumes queue {name!r}, which functions/core/resources.py does not declare")
+    return max(matches, key=len)
+
+
+def functions(template: dict[str, Any], queue_names: Iterable[str]) -> list[FunctionDecl]:
+    """Every function of the template with its triggers; refuses triggers the stack cannot deploy."""
+    queue_names = tuple(queue_names)
+    out = []
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != SAM_FUNCTION:
+            continue
+        props = resource.get("Properties", {})
+        sqs, schedules = [], []
+        for event_name, event in (props.get("Events") or {}).items():
+            kind, eprops = event.get("Type"), event.get("Properties", {})
+            if kind == "SQS":
+                sqs.append(
+                    SqsTrigger(
+                        event=event_name,
+                        queue=queue_spec_for(_queue_name_of(eprops["Queue"]), queue_names),
+                        batch_size=int(eprops.get("BatchSize", 10)),
+                        max_concurrency=(eprops.get("ScalingConfig") or {}).get("MaximumConcurrency"),
+                    )
+                )
+            elif kind == "Schedule":
+                schedules.append(ScheduleTrigger(event=event_name, expression=str(eprops["Schedule"])))
+            else:
+                raise TemplateError(
+                    f"{logical_id}: event type {kind!r} has no grants or patches in infra/ yet; add them "
+                    "(infra/grants.py, infra/app_functions.py) before deploying it"
+                )
+        decl = FunctionDecl(logical_id, str(props["Handler"]), tuple(sqs), tuple(schedules))
+        if len(sqs) > 1 or (sqs and schedules):
+            raise TemplateError(
+                f"{logical_id}: one function, one trigger (found {len(sqs)} queues, {len(schedules)} schedules)"
+            )
+        if not decl.is_api and not sqs and not schedules:
+            raise TemplateError(f"{logical_id}: a function with no trigger; infra/ does not know what it may access")
+        out.append(decl)
+    return sorted(out, key=lambda f: f.logical_id)
+
+
+def declared_handlers(app: Any) -> set[str]:
+    """The handler strings the Chalice app registers (routes → app.app), to compare with sam.json."""
+    handlers = {source.handler_string for source in app.event_sources}
+    handlers |= {fn.handler_string for fn in app.pure_lambda_functions}
+    if app.routes:
+        handlers.add(API_HANDLER_STRING)
+    return handlers
+
+
+def template_handlers(template: dict[str, Any]) -> set[str]:
+    return {
+        str(r["Properties"]["Handler"]) for r in template.get("Resources", {}).values() if r.get("Type") == SAM_FUNCTION
+    }
