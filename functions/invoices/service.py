@@ -14,6 +14,7 @@ from functions.core.ids import is_id
 from functions.core.ledger import Invoice, Line
 from functions.core.settings import get_settings
 from functions.invoices import render, schemas, store
+from functions.payments import service as payments
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def account_summary(access: AccountAccess) -> AccountSummary:
         current=current,
         unapplied_credit=unapplied,
         next_estimated=current + _upcoming(account, unapplied).total,
-        payment_method=None,  # the card-on-file capability supplies it
+        payment_method=payments.card_summary(account.id),
         last_recurring_invoice_date=account.last_recurring_date,
         next_recurring_invoice_date=account.next_recurring_date,
         past_due=account.past_due,

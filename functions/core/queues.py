@@ -1,0 +1,76 @@
+"""Queues: sending a message to one of billow's queues, and the loop every queue consumer runs.
+
+Names come from functions/core/resources.py. The SQS client and each queue's URL are looked up on
+first use and kept for the life of the process.
+
+Consumers are invoked by Lambda with a batch (Chalice's `on_sqs_message`). `process_batch` runs the
+handler on each record and answers Lambda's partial batch response, `{"batchItemFailures": [...]}`,
+so only the messages that failed come back (after the visibility timeout) and, after
+`max_receive_count` receipts, go to the queue's DLQ; the others are deleted. The event source
+mapping must have `FunctionResponseTypes: ["ReportBatchItemFailures"]` (set in infra/; Chalice has
+no option for it), and the local queue pump (local/queue_pump.py) honours the same answer.
+Logs name the queue, the message id and the error type, never the body.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from typing import Any
+
+from functions.core.logs import get_logger
+from functions.core.resources import queue_name
+from functions.core.settings import get_settings
+
+
+@lru_cache(maxsize=1)
+def _sqs() -> Any:
+    import boto3
+
+    return boto3.client("sqs", region_name=get_settings().region)
+
+
+@lru_cache(maxsize=16)
+def queue_url(name: str) -> str:
+    return str(_sqs().get_queue_url(QueueName=queue_name(name))["QueueUrl"])
+
+
+def reset_client() -> None:
+    """Forget the client and URLs (tests start a fresh moto per test)."""
+    _sqs.cache_clear()
+    queue_url.cache_clear()
+
+
+def send(name: str, body: dict[str, Any]) -> str:
+    """Send one JSON message to the queue `name` (a key of resources.QUEUES); returns its message id."""
+    response = _sqs().send_message(QueueUrl=queue_url(name), MessageBody=json.dumps(body, sort_keys=True))
+    return str(response["MessageId"])
+
+
+def process_batch(queue: str, records: Iterable[Any], handle: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Run `handle(body)` on each record of an SQS batch; the partial batch response for Lambda.
+
+    A record whose body is not a JSON object, or whose handler raises, is reported failed; the
+    others succeeded. Handlers must be idempotent: SQS delivers at least once.
+    """
+    failures = []
+    for record in records:
+        raw = record.to_dict() if hasattr(record, "to_dict") else record
+        message_id = raw.get("messageId", "")
+        receive_count = raw.get("attributes", {}).get("ApproximateReceiveCount")
+        try:
+            body = json.loads(raw["body"])
+            if not isinstance(body, dict):
+                raise ValueError("the message body is not a JSON object")
+            handle(body)
+        except Exception as exc:
+            get_logger().warning(
+                "queue message failed",
+                queue=queue,
+                message_id=message_id,
+                receive_count=receive_count,
+                error=type(exc).__name__,
+            )
+            failures.append({"itemIdentifier": message_id})
+    return {"batchItemFailures": failures}

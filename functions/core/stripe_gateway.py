@@ -1,0 +1,275 @@
+"""The Stripe gateway: every call billow makes to Stripe goes through here, with the official SDK.
+
+- One `stripe.StripeClient` (the `client.v1.*` services), built on first use: `import stripe` costs a
+  cold start a noticeable share of its import time, so only code that talks to Stripe pays for it.
+  The secret key comes from functions/core/secrets.py; when it rotates the client is rebuilt.
+- The API version is pinned (API_VERSION, equal to the SDK's own, which a test checks), so an SDK
+  upgrade that moves it is a visible change, not a silent one.
+- Every POST carries an explicit idempotency key that the caller derives from the business action
+  (`customer:create:<account>`, `pm:attach:<setup intent>`): a retried job sends the same key, and
+  Stripe answers the first result again instead of doing the work twice.
+- Retries: 429 (rate limited), 409 (a concurrent request holds the same object or key) and network
+  errors are retried with exponential backoff and full jitter, up to `stripe_max_attempts`, with the
+  same idempotency key. The SDK's own retries are off, so there is one policy. What is still failing
+  then is ServiceUnavailableError (503); a refusal by Stripe (400/402/404) is StripeRejectedError for
+  the caller to translate.
+- Only parameters that both Stripe and localstripe (the local stack's stand-in) accept are sent.
+- SDK objects never leave this module: callers get small frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from functions.core.errors import ServiceUnavailableError
+from functions.core.secrets import STRIPE_PUBLISHABLE_KEY, STRIPE_SECRET_KEY, get_secret
+from functions.core.settings import get_settings
+
+if TYPE_CHECKING:
+    import stripe
+
+API_VERSION = "2026-10-28.endive"
+BACKOFF_BASE_SECONDS = 0.25
+BACKOFF_CAP_SECONDS = 4.0
+
+T = TypeVar("T")
+
+
+class StripeRejectedError(Exception):
+    """Stripe refused the request (invalid, declined, unknown object): retrying the same call won't help."""
+
+    def __init__(self, http_status: int, code: str | None, message: str) -> None:
+        super().__init__(f"Stripe answered {http_status} {code or ''}: {message}".strip())
+        self.http_status = http_status
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Card:
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+@dataclass(frozen=True)
+class PaymentMethod:
+    id: str
+    customer: str | None
+    card: Card | None
+
+
+@dataclass(frozen=True)
+class SetupIntent:
+    id: str
+    customer: str | None
+    status: str
+    client_secret: str = field(repr=False)
+    payment_method: PaymentMethod | None = None
+
+
+_lock = threading.Lock()
+_client_state: dict[str, Any] = {"client": None, "key": None}
+_sleep: Callable[[float], None] = time.sleep  # tests replace it to skip the waits
+
+
+def _client() -> stripe.StripeClient:
+    import stripe
+
+    key = get_secret(STRIPE_SECRET_KEY)
+    with _lock:
+        if _client_state["client"] is None or _client_state["key"] != key:
+            settings = get_settings()
+            _client_state["client"] = stripe.StripeClient(
+                key,
+                stripe_version=API_VERSION,
+                base_addresses={"api": settings.stripe_api_base} if settings.stripe_api_base else None,
+                max_network_retries=0,
+                http_client=stripe.RequestsClient(timeout=settings.stripe_timeout_seconds),
+            )
+            _client_state["key"] = key
+        return _client_state["client"]
+
+
+def use_client(client: stripe.StripeClient | None) -> None:
+    """Replace the client (tests: a client with a fault-injecting HTTP client); None rebuilds on next use."""
+    with _lock:
+        _client_state["client"] = client
+        _client_state["key"] = get_secret(STRIPE_SECRET_KEY) if client is not None else None
+
+
+def _backoff(attempt: int) -> float:
+    """Full jitter: a random wait up to base * 2^(attempt-1), capped (AWS's and Stripe's advice)."""
+    return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1)))  # noqa: S311
+
+
+def _call(operation: str, fn: Callable[[stripe.StripeClient], T]) -> T:
+    """Run one Stripe call with the retry policy; map the SDK's errors to ours."""
+    import stripe
+
+    attempts = get_settings().stripe_max_attempts
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn(_client())
+        except (stripe.RateLimitError, stripe.APIConnectionError) as exc:
+            failure: Exception = exc
+        except stripe.APIError as exc:
+            if exc.http_status != 409:  # 5xx: Stripe saved the result under the key; a retry replays it
+                raise ServiceUnavailableError(f"Stripe failed on {operation}; retry later") from exc
+            failure = exc
+        except stripe.CardError as exc:
+            raise StripeRejectedError(exc.http_status or 402, exc.code, exc.user_message or str(exc)) from exc
+        except stripe.IdempotencyError as exc:
+            raise StripeRejectedError(exc.http_status or 400, "idempotency_error", str(exc)) from exc
+        except stripe.InvalidRequestError as exc:
+            code = exc.code
+            raise StripeRejectedError(exc.http_status or 400, code, exc.user_message or str(exc)) from exc
+        if attempt < attempts:
+            _sleep(_backoff(attempt))
+    raise ServiceUnavailableError(f"Stripe did not answer {operation} after {attempts} attempts; retry later") from (
+        failure
+    )
+
+
+def publishable_key() -> str:
+    """The key the console's Stripe.js uses (pk_…); safe to hand to browsers."""
+    return get_secret(STRIPE_PUBLISHABLE_KEY)
+
+
+def _payment_method(obj: Any) -> PaymentMethod | None:
+    if obj is None:
+        return None
+    if isinstance(obj, str):
+        return PaymentMethod(id=obj, customer=None, card=None)
+    card = getattr(obj, "card", None)
+    customer = obj.customer if isinstance(obj.customer, str | None) else obj.customer.id
+    return PaymentMethod(
+        id=obj.id,
+        customer=customer,
+        card=Card(
+            brand=str(card.brand),
+            last4=str(card.last4),
+            exp_month=int(card.exp_month),
+            exp_year=int(card.exp_year),
+        )
+        if card is not None
+        else None,
+    )
+
+
+def _setup_intent(obj: Any) -> SetupIntent:
+    customer = obj.customer if isinstance(obj.customer, str | None) else obj.customer.id
+    return SetupIntent(
+        id=obj.id,
+        customer=customer,
+        status=obj.status,
+        client_secret=obj.client_secret,
+        payment_method=_payment_method(obj.payment_method),
+    )
+
+
+# --- customers ------------------------------------------------------------------------------------
+
+
+def create_customer(*, name: str, email: str, metadata: dict[str, str], idempotency_key: str) -> str:
+    """A Stripe customer; returns its id. Same key (within Stripe's 24 h) -> the same customer."""
+    customer = _call(
+        "customers.create",
+        lambda c: c.v1.customers.create(
+            params={"name": name, "email": email, "metadata": metadata},
+            options={"idempotency_key": idempotency_key},
+        ),
+    )
+    return str(customer.id)
+
+
+def set_default_payment_method(customer_id: str, payment_method_id: str, *, idempotency_key: str) -> None:
+    """Make the payment method the customer's default for invoices and off-session charges."""
+    _call(
+        "customers.update",
+        lambda c: c.v1.customers.update(
+            customer_id,
+            params={"invoice_settings": {"default_payment_method": payment_method_id}},
+            options={"idempotency_key": idempotency_key},
+        ),
+    )
+
+
+# --- setup intents --------------------------------------------------------------------------------
+
+
+def create_setup_intent(customer_id: str, *, metadata: dict[str, str], idempotency_key: str) -> SetupIntent:
+    """A SetupIntent for saving a card for later off-session charges, confirmed by Stripe.js."""
+    obj = _call(
+        "setup_intents.create",
+        lambda c: c.v1.setup_intents.create(
+            params={
+                "customer": customer_id,
+                "usage": "off_session",
+                "payment_method_types": ["card"],
+                "metadata": metadata,
+            },
+            options={"idempotency_key": idempotency_key},
+        ),
+    )
+    return _setup_intent(obj)
+
+
+def get_setup_intent(setup_intent_id: str) -> SetupIntent | None:
+    """The SetupIntent with its payment method expanded, or None when Stripe does not know it."""
+    try:
+        obj = _call(
+            "setup_intents.retrieve",
+            lambda c: c.v1.setup_intents.retrieve(setup_intent_id, params={"expand": ["payment_method"]}),
+        )
+    except StripeRejectedError as exc:
+        if exc.http_status == 404:
+            return None
+        raise
+    return _setup_intent(obj)
+
+
+# --- payment methods ------------------------------------------------------------------------------
+
+
+def get_payment_method(payment_method_id: str) -> PaymentMethod | None:
+    try:
+        obj = _call("payment_methods.retrieve", lambda c: c.v1.payment_methods.retrieve(payment_method_id))
+    except StripeRejectedError as exc:
+        if exc.http_status == 404:
+            return None
+        raise
+    return _payment_method(obj)
+
+
+def attach_payment_method(payment_method_id: str, customer_id: str, *, idempotency_key: str) -> None:
+    """Attach the payment method to the customer, unless it already is (a redelivered job, or real
+    Stripe, which attaches a SetupIntent's payment method to its customer by itself)."""
+    current = get_payment_method(payment_method_id)
+    if current is not None and current.customer == customer_id:
+        return
+    _call(
+        "payment_methods.attach",
+        lambda c: c.v1.payment_methods.attach(
+            payment_method_id, params={"customer": customer_id}, options={"idempotency_key": idempotency_key}
+        ),
+    )
+
+
+def detach_payment_method(payment_method_id: str, customer_id: str, *, idempotency_key: str) -> bool:
+    """Detach the payment method if it is still attached to this customer; False when there was
+    nothing to do (already detached: Stripe refuses to detach twice, so a redelivered job checks first)."""
+    current = get_payment_method(payment_method_id)
+    if current is None or current.customer != customer_id:
+        return False
+    _call(
+        "payment_methods.detach",
+        lambda c: c.v1.payment_methods.detach(payment_method_id, options={"idempotency_key": idempotency_key}),
+    )
+    return True
