@@ -90,7 +90,7 @@ class Money:
 
 
 def prorate(fee: int, days_used: int, days_in_period: int) -> int:
-    """round_half_up(fee × days_used / days_in_period), in the fee's minor units (DESIGN §3 Proration)."""
+    """round_half_up(fee * days_used / days_in_period), in the fee's minor units (DESIGN §3 Proration)."""
     if days_in_period <= 0 or not 0 <= days_used <= days_in_period:
         raise ValueError(f"cannot prorate {days_used} of {days_in_period} days")
     return round_half_up(Decimal(fee) * days_used / days_in_period)

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
 from functions.accounts.service import AccountAccess, AccountRecord, capabilities, next_recurring_date
+from functions.billing_items.service import recurring_lines
 from functions.core import audit, clock, cursor, ledger
 from functions.core.errors import NotFoundError, ValidationFailedError
 from functions.core.idempotency import IdempotencyContext
@@ -310,9 +311,21 @@ def _upcoming(account: AccountRecord, unapplied: int) -> schemas.UpcomingInvoice
 
 
 def upcoming_lines(account_id: str, start: date | None, end: date | None) -> list[schemas.UpcomingLine]:
-    """Lines of the next Recurring invoice. No billing items exist before the billing-items capability
-    lands, so nothing recurs yet; that capability provides its fees here."""
-    return []
+    """Lines of the next Recurring invoice: the billing items' fees for the next period in advance
+    (anniversary cancellations taking effect first). Usage in arrears joins with the monthly run."""
+    if start is None or end is None:
+        return []
+    return [
+        schemas.UpcomingLine(
+            description=line.description,
+            amount=line.amount,
+            period_start=line.period_start,
+            period_end=line.period_end,
+            group=line.group,
+            item_id=line.item_id,
+        )
+        for line in recurring_lines(account_id, start, end)
+    ]
 
 
 # ---- refunds -------------------------------------------------------------------------------------

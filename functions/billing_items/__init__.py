@@ -1,0 +1,1 @@
+"""Billing items: provisioning (New invoice), device links, views, bulk actions, cancellation."""

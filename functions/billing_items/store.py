@@ -1,0 +1,226 @@
+"""Billing-items table. One item per (account, item id); two sparse-by-design indexes serve the views:
+
+    by_view    view_pk   = <account>#associated | <account>#dissociated   status_sk = <status>#<created>#<id>
+    by_device  device_pk = <account>#<device id> (associated items only)   status_sk = <status>#<created>#<id>
+
+`view=all` queries the base table (pk = account). Status filters are key conditions (begins_with on
+status_sk); category is a filter after the read. Models never leave this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.models import Model
+
+from functions.core.db import IntegerAttribute, SpecIndex, index_meta, meta, one_page
+from functions.core.errors import ConcurrentUpdateError
+from functions.core.uow import Op
+
+ITEM = "ITEM#"
+
+
+class ByView(SpecIndex):
+    Meta = index_meta("billing_items", "by_view")
+    view_pk = UnicodeAttribute(hash_key=True)
+    status_sk = UnicodeAttribute(range_key=True)
+
+
+class ByDevice(SpecIndex):
+    Meta = index_meta("billing_items", "by_device")
+    device_pk = UnicodeAttribute(hash_key=True)
+    status_sk = UnicodeAttribute(range_key=True)
+
+
+class ItemModel(Model):
+    Meta = meta("billing_items")
+    pk = UnicodeAttribute(hash_key=True)  # account id
+    sk = UnicodeAttribute(range_key=True)  # ITEM#<item id>
+    item_id = UnicodeAttribute()
+    description = UnicodeAttribute()
+    category = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    recurring_fee = IntegerAttribute()
+    setup_fee = IntegerAttribute()
+    device_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()  # active | pending_cancellation | cancelled
+    starts_on = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    billed_from = UnicodeAttribute(null=True)  # the period the last invoice charged this item for
+    billed_to = UnicodeAttribute(null=True)
+    billed_amount = IntegerAttribute(default=0)
+    billed_invoice_id = UnicodeAttribute(null=True)
+    new_invoice_id = UnicodeAttribute(null=True)
+    cancel_at = UnicodeAttribute(null=True)
+    cancelled_on = UnicodeAttribute(null=True)
+    cancel_reason = UnicodeAttribute(null=True)
+    version = IntegerAttribute(default=0)
+    view_pk = UnicodeAttribute()
+    device_pk = UnicodeAttribute(null=True)
+    status_sk = UnicodeAttribute()
+    by_view = ByView()
+    by_device = ByDevice()
+
+
+@dataclass(frozen=True)
+class Item:
+    account_id: str
+    id: str
+    description: str
+    category: str
+    currency: str
+    recurring_fee: int
+    setup_fee: int
+    device_id: str | None
+    status: str
+    starts_on: date
+    created_at: str
+    billed_from: date | None = None
+    billed_to: date | None = None
+    billed_amount: int = 0
+    billed_invoice_id: str | None = None
+    new_invoice_id: str | None = None
+    cancel_at: date | None = None
+    cancelled_on: date | None = None
+    cancel_reason: str | None = None
+    version: int = 0
+
+
+def _d(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _item(m: ItemModel) -> Item:
+    return Item(
+        account_id=m.pk,
+        id=m.item_id,
+        description=m.description,
+        category=m.category,
+        currency=m.currency,
+        recurring_fee=m.recurring_fee,
+        setup_fee=m.setup_fee,
+        device_id=m.device_id,
+        status=m.status,
+        starts_on=date.fromisoformat(m.starts_on),
+        created_at=m.created_at,
+        billed_from=_d(m.billed_from),
+        billed_to=_d(m.billed_to),
+        billed_amount=m.billed_amount,
+        billed_invoice_id=m.billed_invoice_id,
+        new_invoice_id=m.new_invoice_id,
+        cancel_at=_d(m.cancel_at),
+        cancelled_on=_d(m.cancelled_on),
+        cancel_reason=m.cancel_reason,
+        version=m.version,
+    )
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _model(item: Item) -> ItemModel:
+    view = "associated" if item.device_id else "dissociated"
+    return ItemModel(
+        item.account_id,
+        ITEM + item.id,
+        item_id=item.id,
+        description=item.description,
+        category=item.category,
+        currency=item.currency,
+        recurring_fee=item.recurring_fee,
+        setup_fee=item.setup_fee,
+        device_id=item.device_id,
+        status=item.status,
+        starts_on=item.starts_on.isoformat(),
+        created_at=item.created_at,
+        billed_from=_iso(item.billed_from),
+        billed_to=_iso(item.billed_to),
+        billed_amount=item.billed_amount,
+        billed_invoice_id=item.billed_invoice_id,
+        new_invoice_id=item.new_invoice_id,
+        cancel_at=_iso(item.cancel_at),
+        cancelled_on=_iso(item.cancelled_on),
+        cancel_reason=item.cancel_reason,
+        version=item.version,
+        view_pk=f"{item.account_id}#{view}",
+        device_pk=f"{item.account_id}#{item.device_id}" if item.device_id else None,
+        status_sk=f"{item.status}#{item.created_at}#{item.id}",
+    )
+
+
+def get(account_id: str, item_id: str) -> Item | None:
+    try:
+        return _item(ItemModel.get(account_id, ITEM + item_id, consistent_read=True))
+    except ItemModel.DoesNotExist:
+        return None
+
+
+def get_many(account_id: str, item_ids: list[str]) -> dict[str, Item]:
+    """Up to 100 items of one account in one BatchGetItem; ids of other accounts simply are not found."""
+    if not item_ids:
+        return {}
+    keys = [(account_id, ITEM + i) for i in dict.fromkeys(item_ids)]
+    return {m.item_id: _item(m) for m in ItemModel.batch_get(keys, consistent_read=True)}
+
+
+def put_new(item: Item) -> Op:
+    return Op("put", _model(item), condition=ItemModel.pk.does_not_exist(), label="item")
+
+
+def put_changed(before: Item, after: Item) -> Op:
+    """Replace an item with its new state, only if nobody changed it since `before` was read."""
+    model = _model(replace(after, version=before.version + 1))
+    return Op(
+        "put",
+        model,
+        condition=ItemModel.version == before.version,
+        on_conflict=lambda: ConcurrentUpdateError("the item changed while this request ran; retry"),
+        label="item",
+    )
+
+
+def list_items(
+    account_id: str,
+    *,
+    view: str,
+    device_id: str | None,
+    status: str | None,
+    category: str | None,
+    limit: int,
+    last_key: dict[str, Any] | None,
+) -> tuple[list[Item], dict[str, Any] | None]:
+    """One bounded page for a view (see the module docstring for the access patterns)."""
+    filter_condition = ItemModel.category == category if category else None
+    status_condition = ItemModel.status_sk.startswith(f"{status}#") if status else None
+    common = {
+        "filter_condition": filter_condition,
+        "limit": limit,
+        "last_evaluated_key": last_key,
+        "scan_index_forward": False,
+    }
+    if device_id:
+        result = ItemModel.by_device.query(f"{account_id}#{device_id}", range_key_condition=status_condition, **common)
+    elif view in ("associated", "dissociated"):
+        result = ItemModel.by_view.query(f"{account_id}#{view}", range_key_condition=status_condition, **common)
+    else:
+        extra = ItemModel.status == status if status else None
+        if extra is not None:
+            common["filter_condition"] = extra if filter_condition is None else filter_condition & extra
+        result = ItemModel.query(account_id, ItemModel.sk.startswith(ITEM), consistent_read=True, **common)
+    models, last = one_page(result, ItemModel)
+    return [_item(m) for m in models], last
+
+
+def billable_items(account_id: str) -> list[Item]:
+    """Every item of the account that is not cancelled (for the recurring invoice and its preview)."""
+    condition = ItemModel.status.is_in("active", "pending_cancellation")
+    return [
+        _item(m)
+        for m in ItemModel.query(
+            account_id, ItemModel.sk.startswith(ITEM), filter_condition=condition, consistent_read=True
+        )
+    ]
