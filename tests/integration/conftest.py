@@ -80,3 +80,47 @@ class Api:
 @pytest.fixture
 def api(client, mint):
     return Api(client, mint)
+
+
+@pytest.fixture(scope="session")
+def stripe_server():
+    """localstripe behind the local shim (local/stripe_shim.py), in-process on a free loopback port; the
+    Stripe gateway is pointed at it. One per session: Stripe objects are per test anyway (new customers)."""
+    import os
+
+    from functions.core import stripe_gateway
+    from functions.core.settings import reset_settings
+    from local.stripe_shim import StripeServer
+
+    server = StripeServer().start()
+    os.environ.update(
+        {
+            "BILLOW_STRIPE_API_BASE": server.url,
+            "STRIPE_SECRET_KEY": "sk_test_billow_tests",
+            "STRIPE_PUBLISHABLE_KEY": "pk_test_billow_tests",
+        }
+    )
+    reset_settings()
+    stripe_gateway.use_client(None)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def queues_and_mail(aws):
+    """Every queue (+ DLQ) and the verified SES sender, in this test's moto; fresh SQS/SES clients."""
+    from functions.core import email, queues
+    from functions.core.resources import QUEUES, dlq_name, email_sender, queue_name
+
+    email.reset_client()
+    queues.reset_client()
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    for name, spec in QUEUES.items():
+        dlq = sqs.create_queue(QueueName=dlq_name(name))["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(spec.max_receive_count)})
+        sqs.create_queue(QueueName=queue_name(name), Attributes={"RedrivePolicy": redrive})
+    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=email_sender())
+    yield sqs
+    email.reset_client()
+    queues.reset_client()
