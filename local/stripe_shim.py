@@ -136,7 +136,6 @@ def _idempotency(state: ShimState) -> Any:
             response = web.Response(body=saved.body, status=saved.status, content_type=saved.content_type)
             response.headers["Idempotent-Replayed"] = "true"
             response.headers["Idempotency-Key"] = key
-            request["billow_replayed"] = True
             return response
         if scope in state.running:
             return _error(
@@ -171,7 +170,7 @@ def _request_log(state: ShimState) -> Any:
                     path=request.path,
                     status=response.status,
                     idempotency_key=request.headers.get("Idempotency-Key"),
-                    replayed=bool(request.get("billow_replayed")),
+                    replayed=response.headers.get("Idempotent-Replayed") == "true",
                 )
             )
         return response
