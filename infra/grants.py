@@ -6,9 +6,11 @@ daily schedule. A queue consumer is always granted consuming its own queue (the 
 polls with the function's role); everything else is listed here. A handler that needs more gets it by a
 reviewed edit of this table, never by a wildcard.
 
-- tables: "read_write" = items of every billow table and its indexes (Get/Put/Update/Delete/Query,
-  ConditionCheck for transactions, Batch*, DescribeTable, which PynamoDB calls); "read" = reads only.
-- bucket: the invoice PDFs ("read" includes ListBucket, so a HEAD on a missing PDF is a 404, not a 403).
+- tables: "read" = TABLE_READ on every billow table and its indexes; "read_write" = TABLE_READ and
+  TABLE_WRITE. Never Scan (only the offline audit scans), never streams, never table management.
+- bucket: the invoice PDFs: "read" = GetObject + ListBucket (without it, a HEAD on a PDF not rendered
+  yet is a 403, not the 404 functions/invoices/store.py expects); "read_write" adds PutObject. Never
+  delete: an invoice document is a record (versioning keeps overwritten ones 30 days).
 - send_to: queues it sends to (SendMessage, GetQueueUrl, GetQueueAttributes).
 - email: ses:SendEmail/SendRawEmail from the sender identity only.
 - secrets: reading the one secret (Stripe keys, webhook secret, cursor key).
@@ -17,6 +19,18 @@ reviewed edit of this table, never by a wildcard.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:DescribeTable")
+BUCKET_READ = ("s3:GetObject",)
+BUCKET_WRITE = ("s3:PutObject",)
+# ConditionCheckItem: a TransactWrite's condition-only operations (the unit of work, functions/core/uow.py).
+TABLE_WRITE = (
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.data import Data
-from infra.grants import grants_for
+from infra.grants import BUCKET_READ, BUCKET_WRITE, TABLE_READ, TABLE_WRITE, grants_for
 from infra.identity import IssuerSettings
 from infra.messaging import Messaging, consumer_settings
 from infra.packaged_app import PackagedChaliceApp
@@ -31,7 +31,7 @@ from infra.sam import FunctionDecl
 from infra.stages import StageSettings
 from infra.suppressions import skip
 
-FUNCTION_SKIPS = ("CKV_AWS_117", "CKV_AWS_116", "CKV_AWS_115", "CKV_AWS_173")
+FUNCTION_SKIPS = ("CKV_AWS_117", "CKV_AWS_115", "CKV_AWS_173")
 
 
 @dataclass
@@ -129,15 +129,16 @@ class AppFunctions(Construct):
             description=f"billow {self.stage.name}: {decl.role} function {name}",
         )
         logs_.grant_write(role)
-        for table in self.data.tables.values():
-            if grants.tables == "read_write":
-                table.grant_read_write_data(role)
-            elif grants.tables == "read":
-                table.grant_read_data(role)
-        if grants.bucket == "read_write":
-            self.data.bucket.grant_read_write(role)
-        elif grants.bucket == "read":
-            self.data.bucket.grant_read(role)
+        if grants.tables:
+            actions = TABLE_READ + (TABLE_WRITE if grants.tables == "read_write" else ())
+            tables = list(self.data.tables.values())
+            resources = [t.table_arn for t in tables] + [f"{t.table_arn}/index/*" for t in tables]
+            role.add_to_policy(iam.PolicyStatement(actions=list(actions), resources=resources))
+        if grants.bucket:
+            bucket = self.data.bucket
+            actions = BUCKET_READ + (BUCKET_WRITE if grants.bucket == "read_write" else ())
+            role.add_to_policy(iam.PolicyStatement(actions=list(actions), resources=[bucket.arn_for_objects("*")]))
+            role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
         for queue in grants.send_to:
             self.messaging.queues[queue].grant_send_messages(role)
         if grants.email:
@@ -176,6 +177,8 @@ class AppFunctions(Construct):
             dlq.grant_send_messages(role)
             fn.add_property_override("DeadLetterQueue", {"Type": "SQS", "TargetArn": dlq.queue_arn})
         skip(fn, *FUNCTION_SKIPS)
+        if not decl.schedules:  # invoked synchronously or by an event source mapping: no Lambda DLQ applies
+            skip(fn, "CKV_AWS_116")
         # The role's policy must exist before the function: its event source mapping checks queue access.
         policy = role.node.try_find_child("DefaultPolicy")
         if policy is not None:

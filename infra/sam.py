@@ -49,7 +49,7 @@ class FunctionDecl:
     @property
     def chalice_name(self) -> str:
         """The name Chalice's config uses for this function (lambda_functions.<name>)."""
-        return "api_handler" if self.is_api else self.handler.split(".", 1)[1]
+        return "api_handler" if self.is_api else self.handler.rsplit(".", 1)[1]
 
     @property
     def is_api(self) -> bool:
@@ -126,16 +126,32 @@ def functions(template: dict[str, Any], queue_names: Iterable[str]) -> list[Func
     return sorted(out, key=lambda f: f.logical_id)
 
 
-def declared_handlers(app: Any) -> set[str]:
-    """The handler strings the Chalice app registers (routes → app.app), to compare with sam.json."""
-    handlers = {source.handler_string for source in app.event_sources}
-    handlers |= {fn.handler_string for fn in app.pure_lambda_functions}
-    if app.routes:
-        handlers.add(API_HANDLER_STRING)
-    return handlers
+def app_declarations(app: Any, queue_names: Iterable[str]) -> set[tuple[Any, ...]]:
+    """What the live Chalice app registers, in the terms of `template_declarations`."""
+    queue_names = tuple(queue_names)
+    out: set[tuple[Any, ...]] = {(API_HANDLER_STRING, "api")} if app.routes else set()
+    for fn in app.pure_lambda_functions:
+        out.add((fn.handler_string, "function"))
+    for source in app.event_sources:
+        kind = type(source).__name__
+        if kind == "SQSEventConfig":
+            name = source.queue or str(source.queue_arn).rsplit(":", 1)[-1]
+            out.add((source.handler_string, "sqs", queue_spec_for(name, queue_names), source.batch_size))
+        elif kind == "ScheduledEventConfig":
+            expression = source.schedule_expression
+            text = expression if isinstance(expression, str) else expression.to_string()
+            out.add((source.handler_string, "schedule", text))
+        else:
+            out.add((source.handler_string, kind))
+    return out
 
 
-def template_handlers(template: dict[str, Any]) -> set[str]:
-    return {
-        str(r["Properties"]["Handler"]) for r in template.get("Resources", {}).values() if r.get("Type") == SAM_FUNCTION
-    }
+def template_declarations(template: dict[str, Any], queue_names: Iterable[str]) -> set[tuple[Any, ...]]:
+    """The handlers of sam.json and their triggers; equal to `app_declarations` when sam.json is current."""
+    out: set[tuple[Any, ...]] = set()
+    for fn in functions(template, queue_names):
+        if fn.is_api:
+            out.add((fn.handler, "api"))
+        out |= {(fn.handler, "sqs", t.queue, t.batch_size) for t in fn.sqs}
+        out |= {(fn.handler, "schedule", t.expression) for t in fn.schedules}
+    return out

@@ -1,0 +1,56 @@
+"""API Gateway's own errors are problem+json, like billow's, and unknown routes are 404 as locally."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from infra.gateway import GATEWAY_PROBLEMS, MESSAGE, PROBLEM, sam_gateway_responses
+from local.api_server import RouteNotFound
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def render(template: str) -> dict:
+    """What API Gateway sends: $context.error.messageString is its message, already JSON-quoted."""
+    return json.loads(template.replace(MESSAGE, json.dumps('Missing "Authentication" Token')))
+
+
+def test_the_stack_sets_every_gateway_response(prod):
+    (api,) = [r["Properties"] for r in prod["Resources"].values() if r["Type"] == "AWS::Serverless::Api"]
+    assert api["GatewayResponses"] == sam_gateway_responses()
+
+
+@pytest.mark.parametrize("response_type", sorted(GATEWAY_PROBLEMS))
+def test_each_response_is_a_problem_whose_status_is_the_http_status(response_type):
+    response = sam_gateway_responses()[response_type]
+    body = render(response["ResponseTemplates"]["application/json"])
+    assert set(body) == {"type", "title", "status", "detail", "code", "errors"}
+    assert body["status"] == int(response["StatusCode"])
+    assert body["type"] == body["code"]
+    assert response["ResponseParameters"]["Headers"]["Content-Type"] == f"'{PROBLEM}'"
+
+
+def test_an_unknown_route_is_the_same_404_as_the_local_server():
+    local = json.loads(RouteNotFound("/v1/nope").body)
+    for response_type in ("MISSING_AUTHENTICATION_TOKEN", "RESOURCE_NOT_FOUND"):
+        response = sam_gateway_responses()[response_type]
+        body = render(response["ResponseTemplates"]["application/json"])
+        assert response["StatusCode"] == "404"
+        assert {k: body[k] for k in ("type", "code", "status", "errors")} == {
+            k: local[k] for k in ("type", "code", "status", "errors")
+        }
+
+
+def test_a_401_says_how_to_authenticate_and_a_429_when_to_retry():
+    responses = sam_gateway_responses()
+    assert responses["UNAUTHORIZED"]["ResponseParameters"]["Headers"]["WWW-Authenticate"] == "'Bearer realm=\"billow\"'"
+    assert "Retry-After" in responses["THROTTLED"]["ResponseParameters"]["Headers"]
+
+
+def test_every_gateway_code_is_documented():
+    documented = set(re.findall(r"^\| `([a-z-]+)` \|", (ROOT / "docs" / "errors.md").read_text(), re.M))
+    assert {p.code for p in GATEWAY_PROBLEMS.values()} - documented == set()
