@@ -66,7 +66,7 @@ def run(histories: tuple[int, int] = (40, 200)) -> list[tuple[str, int, Counts]]
                         "POST",
                         "/v1/accounts",
                         {
-                            "type": "payg",
+                            "type": "subscription",
                             "linked": True,
                             "currency": "usd",
                             "name": "Bench",
@@ -74,9 +74,21 @@ def run(histories: tuple[int, int] = (40, 200)) -> list[tuple[str, int, Counts]]
                         },
                     )["id"]
                     base = f"/v1/accounts/{acct}"
+                    device = ""
                     for _ in range(history):
                         call("POST", f"{base}/charges", {"description": "x", "amount": 100}, idem=True)
-                        call("POST", f"{base}/devices", {"name": "d", "kind": "vm"})
+                        device = call("POST", f"{base}/devices", {"name": "d", "kind": "vm"})["id"]
+                        item = {"description": "vm", "category": "server", "recurring_fee": 0, "device_id": device}
+                        call("POST", f"{base}/billing-items", item, idem=True)
+                    bulk_ids = [
+                        call(
+                            "POST",
+                            f"{base}/billing-items",
+                            {"description": "x", "category": "c", "recurring_fee": 0},
+                            idem=True,
+                        )["item"]["id"]
+                        for _ in range(100)
+                    ]
                     measured: list[tuple[str, Callable[[], Any]]] = [
                         ("GET summary", lambda b=base: call("GET", f"{b}/summary")),
                         ("GET events (page of 25)", lambda b=base: call("GET", f"{b}/events")),
@@ -84,6 +96,16 @@ def run(histories: tuple[int, int] = (40, 200)) -> list[tuple[str, int, Counts]]
                         (
                             "POST charges",
                             lambda b=base: call("POST", f"{b}/charges", {"description": "x", "amount": 100}, idem=True),
+                        ),
+                        ("GET billing-items (page of 25)", lambda b=base: call("GET", f"{b}/billing-items")),
+                        (
+                            "POST billing-items/bulk (100 items)",
+                            lambda b=base, ids=bulk_ids, d=device: call(
+                                "POST",
+                                f"{b}/billing-items/bulk",
+                                {"action": "associate", "item_ids": ids, "device_id": d},
+                                idem=True,
+                            ),
                         ),
                         (
                             "POST credits (settles 20 open invoices)",

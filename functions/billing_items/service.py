@@ -33,6 +33,21 @@ def _snapshot(item: Item) -> dict[str, Any]:
     return {k: view[k] for k in ("device_id", "status", "cancel_at", "cancelled_on", "cancel_reason")}
 
 
+def _changed(before: Item, after: Item) -> list[Op]:
+    """The item's new state, and the account's recurring total when the item starts or stops counting
+    (only active items recur: a pending cancellation ends before the next period starts)."""
+    ops = [store.put_changed(before, after)]
+    delta = (after.status == "active") - (before.status == "active")
+    if delta:
+        ops.append(store.adjust_totals(before.account_id, delta * before.recurring_fee, delta))
+    return ops
+
+
+def recurring_total(account_id: str) -> int:
+    """What the next Recurring invoice charges in fees: Σ recurring fees of the active items (one read)."""
+    return store.recurring_total(account_id)
+
+
 def require_item(account_id: str, item_id: str) -> Item:
     item = store.get(account_id, item_id) if is_id(item_id, "item") else None
     if item is None:
@@ -127,6 +142,7 @@ def provision(access: AccountAccess, idem: IdempotencyContext, body: schemas.Pro
     def ops(inv: Invoice | None) -> list[Op]:
         return [
             store.put_new(item),
+            store.adjust_totals(account.id, item.recurring_fee, 1),
             audit.record(
                 account.id,
                 access.actor,
@@ -297,7 +313,7 @@ def cancel(
         )
         result = schemas.Cancellation(item=item_view(after), refund_invoice_id=None, refund_amount=0)
         UnitOfWork().add(
-            store.put_changed(item, after),
+            *_changed(item, after),
             audit.record(
                 account.id, access.actor, "item.cancellation_scheduled", item.id, _snapshot(item), _snapshot(after)
             ),
@@ -319,7 +335,7 @@ def cancel(
 
     def ops(_: object) -> list[Op]:
         return [
-            store.put_changed(item, after),
+            *_changed(item, after),
             audit.record(
                 account.id,
                 access.actor,
@@ -373,7 +389,7 @@ def undo_cancellation(access: AccountAccess, item_id: str) -> schemas.Item:
         raise ConflictError(f"item {item.id} has no pending cancellation", code="no-pending-cancellation")
     after = replace(item, status="active", cancel_at=None, cancel_reason=None)
     UnitOfWork().add(
-        store.put_changed(item, after),
+        *_changed(item, after),
         audit.record(
             account_id, access.actor, "item.cancellation_withdrawn", item.id, _snapshot(item), _snapshot(after)
         ),

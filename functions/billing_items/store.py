@@ -65,6 +65,21 @@ class ItemModel(Model):
     by_device = ByDevice()
 
 
+TOTALS_SK = "TOTALS"
+
+
+class TotalsModel(Model):
+    """Per account: the recurring fees the next Recurring invoice will charge (active items only),
+    kept in the same transaction as every change to an item's status or fee, so the summary reads one
+    item instead of every item."""
+
+    Meta = meta("billing_items")
+    pk = UnicodeAttribute(hash_key=True)  # account id
+    sk = UnicodeAttribute(range_key=True)  # TOTALS
+    recurring_total = IntegerAttribute(default=0)
+    active_items = IntegerAttribute(default=0)
+
+
 @dataclass(frozen=True)
 class Item:
     account_id: str
@@ -165,6 +180,20 @@ def get_many(account_id: str, item_ids: list[str]) -> dict[str, Item]:
         return {}
     keys = [(account_id, ITEM + i) for i in dict.fromkeys(item_ids)]
     return {m.item_id: _item(m) for m in ItemModel.batch_get(keys, consistent_read=True)}
+
+
+def recurring_total(account_id: str) -> int:
+    try:
+        return TotalsModel.get(account_id, TOTALS_SK).recurring_total
+    except TotalsModel.DoesNotExist:
+        return 0
+
+
+def adjust_totals(account_id: str, fee_delta: int, count_delta: int) -> Op:
+    """Add to the account's recurring total (ADD creates the item at zero the first time)."""
+    model = TotalsModel(account_id, TOTALS_SK)
+    actions = [TotalsModel.recurring_total.add(fee_delta), TotalsModel.active_items.add(count_delta)]
+    return Op("update", model, actions=actions, label="totals")
 
 
 def put_new(item: Item) -> Op:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
-from functions.accounts.service import AccountAccess, AccountRecord, capabilities, next_recurring_date
-from functions.billing_items.service import recurring_lines
+from functions.accounts.service import AccountAccess, capabilities, next_recurring_date
+from functions.billing_items.service import recurring_lines, recurring_total
 from functions.core import audit, clock, cursor, ledger
 from functions.core.errors import NotFoundError, ValidationFailedError
 from functions.core.idempotency import IdempotencyContext
@@ -53,7 +53,7 @@ def account_summary(access: AccountAccess) -> AccountSummary:
         locale=account.locale,
         current=current,
         unapplied_credit=unapplied,
-        next_estimated=current + _upcoming(account, unapplied).total,
+        next_estimated=current + recurring_total(account.id),
         payment_method=payments.card_summary(account.id),
         last_recurring_invoice_date=account.last_recurring_date,
         next_recurring_invoice_date=account.next_recurring_date,
@@ -286,11 +286,9 @@ def upcoming_invoice(access: AccountAccess) -> schemas.UpcomingInvoice:
     """The next Recurring invoice as it stands now: recurring fees for the next period and the unapplied
     credit it would consume. Billing items (and usage) feed their lines in here as they land; until an
     account has any, the preview has no lines and a zero total."""
-    balance = ledger.get_balance(access.account.id)
-    return _upcoming(access.account, balance.unapplied_credit if balance else 0)
-
-
-def _upcoming(account: AccountRecord, unapplied: int) -> schemas.UpcomingInvoice:
+    account = access.account
+    balance = ledger.get_balance(account.id)
+    unapplied = balance.unapplied_credit if balance else 0
     start = account.next_recurring_date
     end = next_recurring_date(account.billing_day, start) if start else None
     lines = upcoming_lines(account.id, start, end)

@@ -257,11 +257,15 @@ def test_cancel_at_the_anniversary_and_undo(api):
     assert status == 201 and out["item"]["status"] == "pending_cancellation"
     assert out["item"]["cancel_at"] == "2026-12-01" and out["refund_amount"] == 0
     assert s.call("GET", "invoices/upcoming")[1]["total"] == 0
+    summary = s.call("GET", "summary")[1]["balance"]
+    assert summary["next_estimated"] == summary["current"]
     status, problem, _ = s.call("POST", f"billing-items/{item}/cancellation", {"when": "anniversary"})
     assert status == 409 and problem["code"] == "cancellation-pending"
     status, undone, _ = s.call("DELETE", f"billing-items/{item}/cancellation")
     assert status == 200 and undone["status"] == "active" and undone["cancel_at"] is None
     assert s.call("GET", "invoices/upcoming")[1]["total"] == 3000
+    summary = s.call("GET", "summary")[1]["balance"]
+    assert summary["next_estimated"] == summary["current"] + 3000
     status, problem, _ = s.call("DELETE", f"billing-items/{item}/cancellation")
     assert status == 409 and problem["code"] == "no-pending-cancellation"
     assert s.balance() == balance
@@ -276,3 +280,55 @@ def test_upcoming_lists_active_items_fees_for_the_next_period(api):
     assert sorted((line["description"], line["amount"]) for line in upcoming["lines"]) == [("disk", 700), ("vm", 3000)]
     summary = s.call("GET", "summary")[1]
     assert summary["balance"]["next_estimated"] == summary["balance"]["current"] + 3700
+
+
+def test_a_bulk_call_that_dies_between_chunks_is_locked_then_resumed_after_its_lease(api, monkeypatch):
+    from datetime import timedelta
+
+    from functions.core.uow import UnitOfWork
+
+    s = Setup(api)
+    items = [s.provision(description=f"i{n}", fee=0)["item"]["id"] for n in range(60)]
+    body = {"action": "associate", "item_ids": items, "device_id": s.devices[0]}
+    real_commit, commits = UnitOfWork.commit, []
+
+    def die_on_second_chunk(self):
+        commits.append(1)
+        if len(commits) == 2:
+            raise RuntimeError("the Lambda timed out")
+        return real_commit(self)
+
+    monkeypatch.setattr(UnitOfWork, "commit", die_on_second_chunk)
+    status, problem, _ = s.call("POST", "billing-items/bulk", body, key="bulk-crash")
+    assert status == 500
+    monkeypatch.undo()
+    associated = len(s.call("GET", f"billing-items?device_id={s.devices[0]}&limit=100")[1]["data"])
+    assert associated == 25  # the first chunk only
+    status, problem, _ = s.call("POST", "billing-items/bulk", body, key="bulk-crash")
+    assert status == 409 and problem["code"] == "idempotency-in-progress"
+    with clock.frozen(clock.now() + timedelta(seconds=120)):
+        status, out, _ = s.call("POST", "billing-items/bulk", body, key="bulk-crash")
+    assert status == 200 and all(r["ok"] for r in out["results"]) and len(out["results"]) == 60
+    assert len(s.call("GET", f"billing-items?device_id={s.devices[0]}&limit=100")[1]["data"]) == 60
+    status, replay, headers = s.call("POST", "billing-items/bulk", body, key="bulk-crash")
+    assert replay == out and headers["Idempotent-Replayed"] == "true"
+
+
+def test_the_summary_estimate_and_the_upcoming_invoice_agree_through_every_change(api):
+    s = Setup(api, on=date(2026, 11, 10))
+    items = [s.provision(description=f"i{n}", fee=1000 * (n + 1))["item"]["id"] for n in range(4)]
+    steps = [
+        ("POST", f"billing-items/{items[0]}/cancellation", {"when": "anniversary"}),
+        ("POST", f"billing-items/{items[1]}/cancellation", {"when": "now"}),
+        ("DELETE", f"billing-items/{items[0]}/cancellation", None),
+        ("POST", f"billing-items/{items[0]}/cancellation", {"when": "anniversary"}),
+        ("POST", f"billing-items/{items[0]}/cancellation", {"when": "now"}),
+    ]
+    for method, path, body in [(None, None, None), *steps]:
+        if method:
+            with _at(s.on):
+                assert s.call(method, path, body)[0] in (200, 201)
+        upcoming = s.call("GET", "invoices/upcoming")[1]
+        balance = s.call("GET", "summary")[1]["balance"]
+        assert balance["next_estimated"] == balance["current"] + upcoming["total"]
+    assert s.call("GET", "invoices/upcoming")[1]["total"] == 3000 + 4000
