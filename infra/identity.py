@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Aws, CfnOutput, Duration, Fn, RemovalPolicy
+from aws_cdk import Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
@@ -127,12 +127,13 @@ class Identity(Construct):
             **common,
         )
         issuer = f"https://{pool.user_pool_provider_url}"  # ProviderURL has no scheme
-        CfnOutput(self, "UserPoolId", value=pool.user_pool_id)
-        CfnOutput(self, "ConsoleClientId", value=console.user_pool_client_id)
-        CfnOutput(self, "OperatorClientId", value=operator.user_pool_client_id)
-        CfnOutput(self, "UsageClientId", value=usage.user_pool_client_id)
-        CfnOutput(self, "TokenEndpoint", value=domain.base_url() + "/oauth2/token")
-        CfnOutput(self, "HostedUi", value=domain.base_url())
+        stack = Stack.of(self)  # outputs at the stack's top level: plain names for scripts and docs
+        CfnOutput(stack, "UserPoolId", value=pool.user_pool_id)
+        CfnOutput(stack, "ConsoleClientId", value=console.user_pool_client_id)
+        CfnOutput(stack, "OperatorClientId", value=operator.user_pool_client_id)
+        CfnOutput(stack, "UsageClientId", value=usage.user_pool_client_id)
+        CfnOutput(stack, "TokenEndpoint", value=domain.base_url() + "/oauth2/token")
+        CfnOutput(stack, "HostedUi", value=domain.base_url())
         return IssuerSettings(
             issuer=issuer,
             jwks_url=f"{issuer}/.well-known/jwks.json",

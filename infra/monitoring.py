@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_sns as sns
@@ -42,7 +42,7 @@ class Monitoring(Construct):
         skip(self.topic, "CKV_AWS_26")
         if stage.alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(stage.alarm_email))
-        CfnOutput(self, "AlarmTopicArn", value=self.topic.topic_arn)
+        CfnOutput(Stack.of(self), "AlarmTopicArn", value=self.topic.topic_arn)
         self.action = actions.SnsAction(self.topic)
         self.alarms: list[cloudwatch.Alarm] = []
 

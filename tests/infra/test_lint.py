@@ -126,3 +126,8 @@ def test_each_suppression_is_needed_and_hides_only_what_it_names(checkov):
     would_fail = _checks(report, "failed_checks", stripped)
     assert would_fail == skipped, sorted(would_fail ^ skipped)
     assert {c for _, _, c in would_fail} == set(REASONS), "a reason no template needs: drop it"
+
+
+def test_every_accepted_finding_is_explained_in_docs_deploy():
+    text = (ROOT / "docs" / "deploy.md").read_text()
+    assert [check for check in REASONS if f"| {check} |" not in text] == []
