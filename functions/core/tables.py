@@ -84,6 +84,14 @@ TABLES: dict[str, TableSpec] = {
             ),
             purpose="billable items per account, their device link, status and what has been invoiced",
         ),
+        TableSpec(
+            name="usage",
+            owner="usage",
+            hash_key="pk",
+            range_key="sk",
+            ttl_attribute="expires_at",
+            purpose="usage dedupe markers per (service, record id), aggregates per account and period, seals",
+        ),
     )
 }
 
