@@ -7,9 +7,10 @@ reuse them. Results go to stdout, progress and errors to stderr, so `TOKEN=$(bil
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -157,6 +158,56 @@ def audit(
     out.print(f"{len(account_ids)} accounts audited, {failures} with differences")
     if failures:
         raise typer.Exit(1)
+
+
+def sent_emails(moto_url: str) -> list[dict[str, Any]]:
+    """The e-mails SES accepted in the running stack's moto, oldest first (moto's /moto-api/data.json).
+    moto keeps the HTML part of a text + HTML message as its body."""
+    import requests
+
+    data = requests.get(f"{moto_url}/moto-api/data.json", timeout=30).json()
+    ses = data.get("ses", {})
+    mails = []
+    for m in ses.get("Message", []):
+        destinations = m.get("destinations") or {}
+        to = [a for kind in ("ToAddresses", "CcAddresses", "BccAddresses") for a in destinations.get(kind, [])]
+        mails.append({"id": m["id"], "from": m["source"], "to": to, "subject": m["subject"], "body": m["body"]})
+    for m in ses.get("RawMessage", []):
+        mails.append(
+            {
+                "id": m["id"],
+                "from": m["source"],
+                "to": m.get("destinations", []),
+                "subject": None,
+                "body": m["raw_data"],
+            }
+        )
+    return mails
+
+
+@app.command()
+def emails(
+    to: Annotated[str | None, typer.Option("--to", help="Only e-mails sent to this address.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (with the bodies) instead of a table.")] = False,
+) -> None:
+    """E-mails the local stack sent (SES in moto), oldest first."""
+    info = stack.read_stack_info()
+    if info is None or not info.get("moto_url"):
+        fail(f"the local stack is not running (no {stack.stack_file()}): start it with `make run`")
+    try:
+        mails = sent_emails(str(info["moto_url"]))
+    except Exception as exc:
+        fail(f"cannot read the e-mails from moto at {info['moto_url']} ({type(exc).__name__}): is the stack running?")
+    if to:
+        mails = [m for m in mails if to.lower() in (a.lower() for a in m["to"])]
+    if as_json:
+        typer.echo(json.dumps(mails, indent=2, ensure_ascii=False))
+        return
+    table = Table("#", "to", "subject", "message id")
+    for n, m in enumerate(mails, 1):
+        table.add_row(str(n), ", ".join(m["to"]), m["subject"] or "(raw)", m["id"])
+    out.print(table)
+    out.print(f"{len(mails)} e-mail{'s' if len(mails) != 1 else ''}{f' to {to}' if to else ''}")
 
 
 if __name__ == "__main__":

@@ -3,13 +3,17 @@
   moto's server    :$BILLOW_MOTO_PORT (5000)  serialised behind one lock (local/moto_server.py);
                                              tables, queues + DLQs, invoice bucket, SES sender created
   JWKS             :$BILLOW_JWKS_PORT (8421)  the local issuer's public key (.local/jwt-private.pem)
+  Stripe           :$BILLOW_STRIPE_PORT (8420) localstripe behind the shim (local/stripe_shim.py), in
+                                             memory; billow's webhook endpoint registered with it
   API              :$BILLOW_API_PORT  (8000)  `chalice local --stage local`, in-process (local/api_server.py
                                              says why), with AWS_ENDPOINT_URL pointing at moto
-  (port 8420 is left for the Stripe side.)
+  queue pump                                 every `on_sqs_message` handler fed from its queue in moto
+                                             (local/queue_pump.py), as Lambda's event source mappings do
 
-Then it seeds demo data through the API, prints URLs, ids, tokens and example curl lines, and writes
-them to .local/stack.json (or $BILLOW_LOCAL_DIR/stack.json). Ctrl-C or SIGTERM stops everything it
-started and exits 0; the stack file is removed.
+Then it seeds demo data through the API (a card on file too, through the real card flow), prints
+URLs, ids, tokens and example curl lines, and writes them to .local/stack.json (or
+$BILLOW_LOCAL_DIR/stack.json). Ctrl-C or SIGTERM stops everything it started and exits 0; the stack
+file is removed.
 
 Everything runs in this one process (servers in daemon threads), so there are no subprocesses to
 reap: stopping shuts each server down and closes its socket, so the ports are free on exit. Pieces
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -34,6 +39,8 @@ from rich.table import Table
 
 from local import moto_server, stack, tokens
 from local.jwks_server import serve_jwks
+from local.queue_pump import QueuePump
+from local.stripe_shim import StripeServer
 
 console = Console(soft_wrap=True, highlight=False)
 
@@ -81,6 +88,14 @@ def start(ports: stack.Ports, running: Running) -> dict[str, Any]:
     os.environ["BILLOW_JWKS_URL"] = jwks_url
     stack.wait_for(jwks_url, timeout=10)
 
+    try:
+        stripe = StripeServer(ports.stripe, stack.HOST).start()
+    except OSError as exc:
+        raise _bind_error("the Stripe side", ports.stripe, stack.PORT_ENV["stripe"], exc) from None
+    running.started("stripe", stripe.stop)
+    webhook_secret = f"whsec_{secrets.token_hex(24)}"
+    os.environ.update(stack.stripe_env(stripe.url, webhook_secret))
+
     from local import api_server
 
     # Applies the stage's env vars (table prefix, issuer, audience) to os.environ and imports app.py.
@@ -96,12 +111,22 @@ def start(ports: stack.Ports, running: Running) -> dict[str, Any]:
     running.started("api", lambda: (api.shutdown(), api.server.server_close(), thread.join(5)))
     api_url = f"http://{stack.HOST}:{api.server.server_address[1]}"
     stack.wait_for(f"{api_url}/v1/health", timeout=30)
+    webhook_url = stack.register_webhook(stripe.url, api_url, webhook_secret)
+
+    import boto3
+
+    sqs = boto3.client("sqs", endpoint_url=moto_url, region_name="us-east-1")
+    pump = QueuePump(app_obj, sqs, log=lambda line: console.print(f"[yellow]{line}[/]")).start()
+    running.started("queue pump", pump.stop)
 
     ttl = stack.TOKEN_TTL
     admin_token = tokens.mint(key, stack.OPERATOR_SUB, stack.ADMIN_SCOPES, ttl=ttl)
     customer_token = tokens.mint(key, stack.CUSTOMER_SUB, stack.READ_WRITE, ttl=ttl)
     outsider_token = tokens.mint(key, stack.OUTSIDER_SUB, stack.READ_WRITE, ttl=ttl)
     demo = stack.seed_demo(stack.ApiClient(api_url, admin_token))
+    card = stack.seed_card_on_file(
+        stack.ApiClient(api_url, customer_token), demo.demo_account, stripe.url, stack.DEMO_CARD_CONTACT
+    )
 
     expires = datetime.fromtimestamp(time.time() + ttl, UTC).isoformat(timespec="seconds")
     info: dict[str, Any] = {
@@ -111,6 +136,13 @@ def start(ports: stack.Ports, running: Running) -> dict[str, Any]:
         "api_url": api_url,
         "moto_url": moto_url,
         "jwks_url": jwks_url,
+        "stripe": {
+            "url": stripe.url,
+            "publishable_key": stack.STRIPE_PUBLISHABLE_KEY,
+            "secret_key": stack.STRIPE_SECRET_KEY,
+            "webhook_url": webhook_url,
+        },
+        "demo_card": {k: card[k] for k in ("brand", "last4", "exp_month", "exp_year", "status")},
         "openapi_url": f"{api_url}/v1/openapi.json",
         "key_path": str(stack.key_path()),
         "accounts": {"demo": demo.demo_account, "lite": demo.lite_account},
@@ -146,6 +178,16 @@ def curl_examples(info: dict[str, Any]) -> list[dict[str, str]]:
             "cmd": f'curl -s {api}/v1/accounts/{demo}/devices -H "Authorization: Bearer $ADMIN_TOKEN"',
         },
         {"what": "the OpenAPI document", "cmd": f"curl -s {api}/v1/openapi.json"},
+        {
+            "what": "the demo account's card on file",
+            "cmd": f'curl -s {api}/v1/accounts/{demo}/payment-method -H "Authorization: Bearer $CUSTOMER_TOKEN"',
+        },
+        {
+            "what": "change it: a SetupIntent for Stripe.js (confirming it: docs/payments.md)",
+            "cmd": f"curl -s -X POST {api}/v1/accounts/{demo}/payment-method/setup "
+            '-H "Authorization: Bearer $CUSTOMER_TOKEN"',
+        },
+        {"what": "the e-mails the stack sent", "cmd": "billow emails"},
     ]
 
 
@@ -155,7 +197,15 @@ def print_banner(info: dict[str, Any]) -> None:
     urls.add_row("OpenAPI", info["openapi_url"])
     urls.add_row("moto (AWS)", info["moto_url"])
     urls.add_row("JWKS", info["jwks_url"])
+    urls.add_row(
+        "Stripe (localstripe)",
+        f"{info['stripe']['url']}  keys: {info['stripe']['publishable_key']}, {info['stripe']['secret_key']}",
+    )
     urls.add_row("demo (payg, linked, usd)", f"{info['accounts']['demo']}  devices: {', '.join(info['devices'])}")
+    card = info["demo_card"]
+    urls.add_row(
+        "demo card", f"{card['brand']} ····{card['last4']} {card['exp_month']:02d}/{card['exp_year']} {card['status']}"
+    )
     urls.add_row("lite", info["accounts"]["lite"])
     urls.add_row("customer sub", f"{stack.CUSTOMER_SUB} (owner of both)")
     urls.add_row("stack file", str(stack.stack_file()))

@@ -25,8 +25,13 @@ REPO_DIR = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 STAGE = "local"
 
-DEFAULT_PORTS = {"moto": 5000, "api": 8000, "jwks": 8421}  # 8420 is the Stripe side's
-PORT_ENV = {"moto": "BILLOW_MOTO_PORT", "api": "BILLOW_API_PORT", "jwks": "BILLOW_JWKS_PORT"}
+DEFAULT_PORTS = {"moto": 5000, "api": 8000, "jwks": 8421, "stripe": 8420}
+PORT_ENV = {
+    "moto": "BILLOW_MOTO_PORT",
+    "api": "BILLOW_API_PORT",
+    "jwks": "BILLOW_JWKS_PORT",
+    "stripe": "BILLOW_STRIPE_PORT",
+}
 
 READ_WRITE = ["billing:read", "billing:write"]
 ADMIN_SCOPES = ["billing:admin", "billing:read", "billing:write"]
@@ -61,6 +66,7 @@ class Ports:
     moto: int
     api: int
     jwks: int
+    stripe: int
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -185,6 +191,45 @@ def create_aws_resources(moto_url: str) -> dict[str, Any]:
     }
 
 
+# --- the Stripe side ---------------------------------------------------------------------------
+
+# localstripe accepts any key of the right shape; these name themselves as local test keys.
+STRIPE_SECRET_KEY = "sk_test_billow_local"  # noqa: S105 - a fake key for localstripe
+STRIPE_PUBLISHABLE_KEY = "pk_test_billow_local"
+# The events billow's webhook handles (DESIGN §2 Webhooks); localstripe sends only these to it.
+WEBHOOK_EVENTS = [
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "charge.refunded",
+    "charge.dispute.created",
+]
+
+
+def stripe_env(stripe_url: str, webhook_secret: str) -> dict[str, str]:
+    """What points billow's Stripe gateway at the local Stripe side (functions/core/secrets.py falls
+    back to these variables when no Secrets Manager secret is configured)."""
+    return {
+        "BILLOW_STRIPE_API_BASE": stripe_url,
+        "STRIPE_SECRET_KEY": STRIPE_SECRET_KEY,
+        "STRIPE_PUBLISHABLE_KEY": STRIPE_PUBLISHABLE_KEY,
+        "STRIPE_WEBHOOK_SECRET": webhook_secret,
+    }
+
+
+def register_webhook(stripe_url: str, api_url: str, secret: str) -> str:
+    """Register billow's webhook endpoint with localstripe (its /_config/webhooks API): events are
+    then POSTed to the API signed with `secret`, as Stripe signs them. Returns the endpoint URL."""
+    endpoint = f"{api_url}/v1/webhooks/stripe"
+    response = requests.post(
+        f"{stripe_url}/_config/webhooks/billow",
+        data=[("url", endpoint), ("secret", secret), *(("events[]", e) for e in WEBHOOK_EVENTS)],
+        timeout=10,
+    )
+    if response.status_code != 200:
+        raise StackError(f"registering the webhook with the Stripe side failed: HTTP {response.status_code}")
+    return endpoint
+
+
 # --- HTTP ----------------------------------------------------------------------------------------
 
 
@@ -254,6 +299,9 @@ class ApiClient:
     def post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> Any:
         return self.request("POST", path, body, headers)
 
+    def put(self, path: str, body: Any) -> Any:
+        return self.request("PUT", path, body)
+
     def grant(self, account_id: str, sub: str, role: str = "owner") -> dict[str, Any]:
         return self.post(f"/v1/accounts/{account_id}/members", {"sub": sub, "role": role})
 
@@ -304,6 +352,30 @@ def seed_demo(admin: ApiClient, customer_sub: str = CUSTOMER_SUB) -> DemoData:
         demo.members.append({"account_id": account_id, "sub": member["sub"], "role": member["role"]})
     seed_billing_items_and_invoices(admin, demo)
     return demo
+
+
+DEMO_CARD_CONTACT = DEMO_CONTACT | {"email": "cards@demo-robotics.example"}
+
+
+def seed_card_on_file(
+    customer: ApiClient, account_id: str, stripe_url: str, contact: dict[str, Any], timeout: float = 20.0
+) -> dict[str, Any]:
+    """A card on file through the real flow, as the console would do it: a SetupIntent from the API,
+    confirmed at the Stripe side with the 4242 test card as Stripe.js would, submitted with PUT; the
+    queue pump then validates it. Returns the card once GET payment-method shows it active."""
+    from local import stripe_js
+
+    base = f"/v1/accounts/{account_id}/payment-method"
+    started = customer.post(f"{base}/setup", None)
+    stripe_js.confirm_card_setup(stripe_url, started["publishable_key"], started["client_secret"])
+    customer.put(base, {"setup_intent_id": started["setup_intent_id"], "billing_contact": contact})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        card = customer.get(base)["card"]
+        if card is not None and card["status"] == "active":
+            return card
+        time.sleep(0.1)
+    raise StackError(f"the demo card was not validated within {timeout:.0f}s: is the queue pump running?")
 
 
 def seed_billing_items_and_invoices(admin: ApiClient, demo: DemoData) -> None:

@@ -35,8 +35,24 @@ from functions.core.settings import get_settings
 JSON = "application/json"
 PROBLEM = "application/problem+json"
 
-# 13 to 19 digits, optionally separated by spaces or dashes: what a card number (PAN) looks like.
+# 13 to 19 digits, optionally separated by spaces or dashes, passing the Luhn check every card number
+# (PAN) passes: what a card number looks like. The Luhn check spares 9 in 10 other digit runs.
 _CARD_RUN = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        n = int(char)
+        if position % 2:
+            n = n * 2 - 9 if n > 4 else n * 2
+        total += n
+    return total % 10 == 0
+
+
+def holds_card_number(text: str) -> bool:
+    """True when `text` holds a card-number-like digit run (13-19 digits passing the Luhn check)."""
+    return any(_luhn(re.sub(r"[ -]", "", m.group())) for m in _CARD_RUN.finditer(text))
 
 
 @dataclass(frozen=True)
@@ -132,7 +148,7 @@ def _parse_body(spec: RouteSpec, raw: bytes) -> BaseModel:
 def _refuse_card_data(raw: bytes) -> None:
     """Card and payment routes never read a card number (PCI scope stays with Stripe.js), whatever the
     body: refused before it is parsed, and the body is never logged."""
-    if _CARD_RUN.search(raw.decode("utf-8", errors="replace")):
+    if holds_card_number(raw.decode("utf-8", errors="replace")):
         raise BadRequestError(
             "card numbers are never sent to billow: collect the card with Stripe.js and send its ids",
             code="card-data-not-accepted",

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -82,6 +83,8 @@ _sleep: Callable[[float], None] = time.sleep  # tests replace it to skip the wai
 def _client() -> stripe.StripeClient:
     import stripe
 
+    # The SDK logs every request in plain text at INFO; billow's logs are structured JSON with ids only.
+    logging.getLogger("stripe").setLevel(logging.WARNING)
     key = get_secret(STRIPE_SECRET_KEY)
     with _lock:
         if _client_state["client"] is None or _client_state["key"] != key:

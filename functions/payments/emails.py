@@ -22,6 +22,7 @@ class CardConfirmation:
     exp_month: int
     exp_year: int
     locale: str  # en | fr
+    replaced: bool = False  # True when it took the place of a previous card
 
 
 _BRANDS = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express", "discover": "Discover"}
@@ -32,9 +33,9 @@ _TEXT = {
         "greeting": "Hello {name},",
         "body": (
             "The card {brand} ending in {last4} (expires {exp}) is now the card on file for the account "
-            "{account} (no. {number}). It will be charged for this account's invoices from now on; the "
-            "previous card was removed."
+            "{account} (no. {number}). It will be charged for this account's invoices from now on."
         ),
+        "replaced": "The previous card was removed from the account.",
         "footer": (
             "You receive this message because you are the billing contact for this card. If you did not make "
             "this change, contact your account administrator."
@@ -46,9 +47,9 @@ _TEXT = {
         "greeting": "Bonjour {name},",
         "body": (
             "La carte {brand} se terminant par {last4} (expire fin {exp}) est désormais la carte enregistrée "
-            "du compte {account} (n° {number}). Elle sera débitée pour les factures de ce compte ; "
-            "l'ancienne carte a été retirée."
+            "du compte {account} (n° {number}). Elle sera débitée pour les factures de ce compte."
         ),
+        "replaced": "L'ancienne carte a été retirée du compte.",
         "footer": (
             "Vous recevez ce message parce que vous êtes le contact de facturation de cette carte. Si vous "
             "n'êtes pas à l'origine de ce changement, contactez l'administrateur de votre compte."
@@ -71,12 +72,14 @@ def card_confirmation(c: CardConfirmation) -> Email:
     }
     subject = words["subject"].format(**values)
     greeting, body = words["greeting"].format(**values), words["body"].format(**values)
+    if c.replaced:
+        body = f"{body} {words['replaced']}"
     text = f"{greeting}\n\n{body}\n\n{words['footer']}\n\n{words['sign']}\n"
     safe = {k: escape(v) for k, v in values.items()}
     html = (
         f'<!doctype html><html lang="{escape(c.locale)}"><body style="font-family:sans-serif">'
         f"<p>{escape(words['greeting']).format(**safe)}</p>"
-        f"<p>{escape(words['body']).format(**safe)}</p>"
+        f"<p>{escape(words['body']).format(**safe)}{' ' + escape(words['replaced']) if c.replaced else ''}</p>"
         f'<p style="color:#666;font-size:smaller">{escape(words["footer"])}</p>'
         f"<p>{escape(words['sign'])}</p></body></html>"
     )

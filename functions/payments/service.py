@@ -282,7 +282,7 @@ def _activate(change: CardChangeRecord, state: PaymentMethodState) -> str:
     now = clock.iso(clock.now())
     try:
         UnitOfWork().add(
-            *store.activate(change, now),
+            *store.activate(change, now, previous.payment_method_id if previous else None),
             audit.record(
                 change.account_id,
                 SYSTEM,
@@ -351,6 +351,7 @@ def _send_confirmation(change: CardChangeRecord) -> None:
             exp_month=change.card.exp_month,
             exp_year=change.card.exp_year,
             locale=account.locale,
+            replaced=change.replaced_payment_method_id is not None,
         )
     )
     message_id = email.send(message)

@@ -68,6 +68,7 @@ class PaymentsModel(Model):
     requested_by = UnicodeAttribute(null=True)
     closed_at = UnicodeAttribute(null=True)
     failure_code = UnicodeAttribute(null=True)
+    replaced_payment_method_id = UnicodeAttribute(null=True)  # the card this one took the place of
     email_message_id = UnicodeAttribute(null=True)
     email_sent_at = UnicodeAttribute(null=True)
 
@@ -116,6 +117,7 @@ class CardChangeRecord:
     requested_by: str
     closed_at: str | None = None
     failure_code: str | None = None
+    replaced_payment_method_id: str | None = None
     email_sent_at: str | None = None
 
 
@@ -153,6 +155,7 @@ def _change(m: PaymentsModel) -> CardChangeRecord:
         requested_by=m.requested_by or "",
         closed_at=m.closed_at,
         failure_code=m.failure_code,
+        replaced_payment_method_id=m.replaced_payment_method_id,
         email_sent_at=m.email_sent_at,
     )
 
@@ -229,7 +232,7 @@ def set_pending(change: CardChangeRecord) -> Op:
     )
 
 
-def activate(change: CardChangeRecord, at: str) -> list[Op]:
+def activate(change: CardChangeRecord, at: str, replaced_payment_method_id: str | None) -> list[Op]:
     """The change's card becomes the card on file and the pending change is cleared; only while this
     change is still the pending one (a newer request, or another worker, makes this op fail)."""
     c = change.card
@@ -256,14 +259,22 @@ def activate(change: CardChangeRecord, at: str) -> list[Op]:
         on_conflict=lambda: ConcurrentUpdateError("the pending card change changed while it was validated"),
         label="card-on-file",
     )
-    return [state, close_change(change, ACTIVE, at)]
+    return [state, close_change(change, ACTIVE, at, replaced_payment_method_id=replaced_payment_method_id)]
 
 
-def close_change(change: CardChangeRecord, status: str, at: str, failure_code: str | None = None) -> Op:
+def close_change(
+    change: CardChangeRecord,
+    status: str,
+    at: str,
+    failure_code: str | None = None,
+    replaced_payment_method_id: str | None = None,
+) -> Op:
     """Move a pending change to its final status (active, superseded or failed)."""
     actions = [PaymentsModel.status.set(status), PaymentsModel.closed_at.set(at)]
     if failure_code:
         actions.append(PaymentsModel.failure_code.set(failure_code))
+    if replaced_payment_method_id:
+        actions.append(PaymentsModel.replaced_payment_method_id.set(replaced_payment_method_id))
     return Op(
         "update",
         PaymentsModel(change.account_id, CHANGE + change.setup_intent_id),

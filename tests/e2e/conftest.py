@@ -92,12 +92,13 @@ class LocalStack:
 @pytest.fixture(scope="module")
 def local_stack(tmp_path_factory) -> Iterator[LocalStack]:
     local_dir = tmp_path_factory.mktemp("billow-local")
-    ports = {"moto": free_port(), "api": free_port(), "jwks": free_port()}
+    ports = {"moto": free_port(), "api": free_port(), "jwks": free_port(), "stripe": free_port()}
     env = clean_env(
         BILLOW_LOCAL_DIR=str(local_dir),
         BILLOW_MOTO_PORT=str(ports["moto"]),
         BILLOW_API_PORT=str(ports["api"]),
         BILLOW_JWKS_PORT=str(ports["jwks"]),
+        BILLOW_STRIPE_PORT=str(ports["stripe"]),
         PYTHONUNBUFFERED="1",
     )
     log = local_dir / "run.log"

@@ -4,9 +4,11 @@ one stack; the last one stops it."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,8 @@ def test_the_stack_prints_and_records_its_urls_ids_and_tokens(local_stack: Local
     assert info["api_url"] == f"http://127.0.0.1:{local_stack.ports['api']}"
     assert info["moto_url"] == f"http://127.0.0.1:{local_stack.ports['moto']}"
     assert info["jwks_url"].startswith(f"http://127.0.0.1:{local_stack.ports['jwks']}/")
+    assert info["stripe"]["url"] == f"http://127.0.0.1:{local_stack.ports['stripe']}"
+    assert info["stripe"]["webhook_url"] == f"{info['api_url']}/v1/webhooks/stripe"
     assert info["pid"] == local_stack.process.pid
     for value in (info["api_url"], info["accounts"]["demo"], info["accounts"]["lite"]):
         assert value in out
@@ -55,9 +59,10 @@ def test_the_stack_prints_and_records_its_urls_ids_and_tokens(local_stack: Local
     assert (local_stack.local_dir / "jwt-private.pem").exists()
     # the stage's settings win over anything inherited: every resource carries the local prefix
     resources = info["resources"]
-    assert sorted(resources["tables"]) == sorted(
-        f"billow-local-{t}" for t in ("accounts", "ledger", "audit", "idempotency", "payments")
-    )
+    from functions.core.tables import TABLES
+
+    assert sorted(resources["tables"]) == sorted(f"billow-local-{t}" for t in TABLES)
+    assert {"accounts", "ledger", "audit", "idempotency", "payments"} <= set(TABLES)
     assert set(resources["queues"]) == {"card-validation", "billing-run", "billing-account"}
     assert resources["bucket"] == "billow-local-invoices"
 
@@ -73,7 +78,14 @@ def test_demo_account_summary_with_the_printed_customer_token(local_stack: Local
     assert (s["type"], s["linked"], s["currency"], s["locale"]) == ("payg", True, "usd", "en")
     # seeded: charges of 150.00 and 10.80, and a 50.00 credit that settled part of the older one
     assert s["balance"] == {"current": 11080, "unapplied_credit": 0, "next_estimated": 11080}
-    assert s["payment_method"] is None
+    # seeded through the real card flow: SetupIntent, Stripe.js confirmation, PUT, queue pump
+    assert s["payment_method"] == {
+        "brand": "visa",
+        "last4": "4242",
+        "exp_month": 12,
+        "exp_year": 2034,
+        "status": "active",
+    }
     assert s["last_recurring_invoice_date"] is None
     assert s["next_recurring_invoice_date"] is not None
     assert s["past_due"] is False
@@ -197,6 +209,83 @@ def test_billow_audit_passes_on_the_stack_and_fails_on_a_tampered_balance(local_
             ExpressionAttributeNames={"#c": "current"},
             ExpressionAttributeValues={":v": 0},
         )
+
+
+def test_a_card_change_against_the_running_stack(local_stack: LocalStack):
+    """As the console does it: a SetupIntent from the API, confirmed at the Stripe port as Stripe.js
+    would, PUT with a billing contact; the queue pump validates it within seconds."""
+    from local import stripe_js
+
+    info = local_stack.info
+    api, stripe_url, demo = info["api_url"], info["stripe"]["url"], info["accounts"]["demo"]
+    customer = {"Authorization": f"Bearer {info['tokens']['customer']['token']}"}
+    secret = {"Authorization": f"Bearer {info['stripe']['secret_key']}"}
+    contact = {
+        "name": "Ada Lovelace",
+        "email": f"ada-{uuid.uuid4().hex[:8]}@e2e.example",
+        "address": {"line1": "12 rue de la Paix", "city": "Paris", "postal_code": "75002", "country": "FR"},
+    }
+    base = f"{api}/v1/accounts/{demo}/payment-method"
+    assert requests.get(base, headers=customer, timeout=30).json()["card"]["last4"] == "4242"
+
+    started = requests.post(f"{base}/setup", headers=customer, timeout=30)
+    assert started.status_code == 201, started.text
+    setup = started.json()
+    confirmed = stripe_js.confirm_card_setup(
+        stripe_url, setup["publishable_key"], setup["client_secret"], "4000056655665556", 7, 2033
+    )
+    assert confirmed["status"] == "succeeded"
+    put = requests.put(
+        base,
+        json={"setup_intent_id": setup["setup_intent_id"], "billing_contact": contact},
+        headers=customer,
+        timeout=30,
+    )
+    assert (put.status_code, put.json()["status"]) == (202, "pending_validation"), put.text
+
+    deadline, shown = time.monotonic() + 15, None
+    while time.monotonic() < deadline:
+        shown = requests.get(base, headers=customer, timeout=30).json()
+        if shown["card"]["last4"] == "5556":
+            break
+        time.sleep(0.2)
+    assert shown["card"] | {"activated_at": None, "billing_contact": None} == {
+        "brand": "visa",
+        "last4": "5556",
+        "exp_month": 7,
+        "exp_year": 2033,
+        "status": "active",
+        "activated_at": None,
+        "billing_contact": None,
+    }
+    assert shown["pending_change"] is None
+    summary = local_stack.get(f"/v1/accounts/{demo}/summary", info["tokens"]["customer"]["token"]).json()
+    assert summary["payment_method"]["last4"] == "5556"
+
+    # at Stripe: the customer keeps the new card only, as its default
+    intent = requests.get(f"{stripe_url}/v1/setup_intents/{setup['setup_intent_id']}", headers=secret, timeout=10)
+    customer_id, new_pm = intent.json()["customer"], intent.json()["payment_method"]
+    cards = requests.get(
+        f"{stripe_url}/v1/payment_methods", params={"customer": customer_id, "type": "card"}, headers=secret, timeout=10
+    ).json()["data"]
+    assert [c["id"] for c in cards] == [new_pm]
+    stripe_customer = requests.get(f"{stripe_url}/v1/customers/{customer_id}", headers=secret, timeout=10).json()
+    assert stripe_customer["invoice_settings"]["default_payment_method"] == new_pm
+
+    result = subprocess.run(
+        [str(BILLOW), "emails", "--to", contact["email"], "--json"],
+        env=local_stack.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    [mail] = json.loads(result.stdout)
+    assert mail["subject"] == "Your new card is active on Demo Robotics"
+    assert "ending in 5556" in mail["body"] and "The previous card was removed" in mail["body"]
+    table = subprocess.run([str(BILLOW), "emails"], env=local_stack.env, capture_output=True, text=True, timeout=30)
+    assert contact["email"] in table.stdout and "cards@demo-robotics.example" in table.stdout
 
 
 def test_ctrl_c_stops_everything_and_frees_the_ports(local_stack: LocalStack):

@@ -232,7 +232,9 @@ def test_changing_the_card_detaches_the_old_one_and_redelivery_sends_one_email_a
     new_pm = cards.stripe_get(f"/v1/setup_intents/{second}")["payment_method"]
     assert cards.stripe_get(f"/v1/payment_methods/{old_pm}")["customer"] is None, "the old card is detached"
     assert cards.stripe_get(f"/v1/payment_methods/{new_pm}")["customer"] == cards.customer_of(account_id)
-    assert len(cards.mails_to("new-card@cards.example")) == 1
+    [mail] = cards.mails_to("new-card@cards.example")
+    assert "ending in 5556" in mail.body and "The previous card was removed" in mail.body
+    assert "previous card" not in cards.mails_to(CONTACT["email"])[0].body  # the first card replaced none
     assert len(cards.stripe.requests("POST", f"/v1/payment_methods/{new_pm}/attach")) == 1
     assert len(cards.stripe.requests("POST", f"/v1/payment_methods/{old_pm}/detach")) == 1
 

@@ -28,6 +28,10 @@ def test_english():
     assert "The card Visa ending in 4242 (expires 03/2031) is now the card on file for the account" in mail.text
     assert "Acme Robotics (no. 1042)" in mail.text
     assert '<html lang="en">' in mail.html and "Visa ending in 4242 (expires 03/2031)" in mail.html
+    assert "previous card" not in mail.text and "previous card" not in mail.html
+    replacing = confirmation(replaced=True)
+    assert "from now on. The previous card was removed from the account." in replacing.text
+    assert "The previous card was removed from the account." in replacing.html
 
 
 def test_french():
@@ -38,6 +42,7 @@ def test_french():
     assert "du compte Démo Robotique (n° 1042)" in mail.text
     assert "L'équipe facturation" in mail.text
     assert '<html lang="fr">' in mail.html and "Mastercard se terminant par 4242" in mail.html
+    assert "L&#x27;ancienne carte a été retirée du compte." in confirmation(locale="fr", replaced=True).html
 
 
 def test_names_are_escaped_in_html_and_plain_in_text():
