@@ -7,10 +7,12 @@ from functions.billing_items.routes import bp as billing_items
 from functions.core.routes import bp as platform
 from functions.invoices.routes import bp as invoices
 from functions.payments.routes import bp as payments
+from functions.usage.routes import bp as usage
 
 app = Chalice(app_name="billow", configure_logs=False)  # Powertools owns the "billow" logger
 app.register_blueprint(platform)
 app.register_blueprint(accounts)
 app.register_blueprint(payments)
 app.register_blueprint(billing_items)
+app.register_blueprint(usage)
 app.register_blueprint(invoices)

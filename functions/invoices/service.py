@@ -6,7 +6,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
-from functions.accounts.service import AccountAccess, capabilities, next_recurring_date
+from functions.accounts.service import (
+    AccountAccess,
+    AccountRecord,
+    capabilities,
+    current_period,
+    next_recurring_date,
+    previous_recurring_date,
+)
 from functions.billing_items.service import recurring_lines, recurring_total
 from functions.core import audit, clock, cursor, ledger
 from functions.core.errors import NotFoundError, ValidationFailedError
@@ -16,6 +23,7 @@ from functions.core.ledger import Invoice, Line
 from functions.core.settings import get_settings
 from functions.invoices import render, schemas, store
 from functions.payments import service as payments
+from functions.usage.service import usage_lines, usage_total
 
 
 @dataclass(frozen=True)
@@ -53,13 +61,19 @@ def account_summary(access: AccountAccess) -> AccountSummary:
         locale=account.locale,
         current=current,
         unapplied_credit=unapplied,
-        next_estimated=current + recurring_total(account.id),
+        next_estimated=current + recurring_total(account.id) + _usage_so_far(account),
         payment_method=payments.card_summary(account.id),
         last_recurring_invoice_date=account.last_recurring_date,
         next_recurring_invoice_date=account.next_recurring_date,
         past_due=account.past_due,
         capabilities=capabilities(account),
     )
+
+
+def _usage_so_far(account: AccountRecord) -> int:
+    if account.next_recurring_date is None:
+        return 0
+    return usage_total(account.id, current_period(account)[0])
 
 
 def invoice_view(inv: Invoice, lines: list[Line]) -> schemas.Invoice:
@@ -310,9 +324,11 @@ def upcoming_invoice(access: AccountAccess) -> schemas.UpcomingInvoice:
 
 def upcoming_lines(account_id: str, start: date | None, end: date | None) -> list[schemas.UpcomingLine]:
     """Lines of the next Recurring invoice: the billing items' fees for the next period in advance
-    (anniversary cancellations taking effect first). Usage in arrears joins with the monthly run."""
+    (anniversary cancellations taking effect first), and the usage of the current period so far."""
     if start is None or end is None:
         return []
+    usage_start = previous_recurring_date(start.day, start)
+    lines = recurring_lines(account_id, start, end) + usage_lines(account_id, usage_start, start)
     return [
         schemas.UpcomingLine(
             description=line.description,
@@ -322,7 +338,7 @@ def upcoming_lines(account_id: str, start: date | None, end: date | None) -> lis
             group=line.group,
             item_id=line.item_id,
         )
-        for line in recurring_lines(account_id, start, end)
+        for line in lines
     ]
 
 

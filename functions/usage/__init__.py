@@ -1,0 +1,1 @@
+"""Usage: metered records from services, deduplicated and summed per (account, period, service, metric, price)."""

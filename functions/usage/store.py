@@ -1,0 +1,167 @@
+"""Usage table:
+
+    pk = REC#<service>#<record id>   sk = REC                     dedupe marker (expires after 400 days)
+    pk = <account>                   sk = AGG#<period>#<service>#<metric>#<unit price>   aggregate
+    pk = <account>                   sk = SEAL#<period>           the period was invoiced: closed to usage
+
+Quantities are stored as integers scaled by 10^6 (QUANTITY_SCALE), never floats; aggregates grow by ADD.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.models import Model
+
+from functions.core import clock
+from functions.core.db import IntegerAttribute, meta
+from functions.core.errors import ConflictError
+from functions.core.uow import Op
+
+QUANTITY_SCALE = 10**6
+MARKER_TTL_SECONDS = 400 * 24 * 3600
+
+
+class DuplicateRecordError(ConflictError):
+    """A usage record with this (service, id) was already counted."""
+
+    code = "usage-duplicate"
+
+
+class PeriodSealedError(ConflictError):
+    """The period was invoiced while this batch ran; its records go to the next period."""
+
+    code = "usage-period-sealed"
+
+
+class _Usage(Model):
+    Meta = meta("usage")
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+class MarkerModel(_Usage):
+    account_id = UnicodeAttribute()
+    period = UnicodeAttribute()
+    expires_at = IntegerAttribute()
+
+
+class AggregateModel(_Usage):
+    service = UnicodeAttribute()
+    metric = UnicodeAttribute()
+    unit_amount = UnicodeAttribute()
+    quantity = IntegerAttribute(default=0)  # scaled by QUANTITY_SCALE
+    records = IntegerAttribute(default=0)
+
+
+class SealModel(_Usage):
+    sealed_at = UnicodeAttribute()
+    invoice_id = UnicodeAttribute(null=True)
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    service: str
+    metric: str
+    unit_amount: str
+    quantity_scaled: int
+    records: int
+
+    @property
+    def quantity(self) -> Decimal:
+        return Decimal(self.quantity_scaled) / QUANTITY_SCALE
+
+
+def scale(quantity: int | str) -> int:
+    return int(Decimal(str(quantity)) * QUANTITY_SCALE)
+
+
+def _marker_pk(service: str, record_id: str) -> str:
+    return f"REC#{service}#{record_id}"
+
+
+def _agg_sk(period: date, service: str, metric: str, unit_amount: str) -> str:
+    return f"AGG#{period.isoformat()}#{service}#{metric}#{unit_amount}"
+
+
+def existing_markers(keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which (service, id) pairs were already counted (BatchGetItem, 100 keys per call)."""
+    found: set[tuple[str, str]] = set()
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), 100):
+        chunk = [(_marker_pk(s, i), "REC") for s, i in unique[start : start + 100]]
+        for m in MarkerModel.batch_get(chunk, consistent_read=True):
+            _, service, record_id = m.pk.split("#", 2)
+            found.add((service, record_id))
+    return found
+
+
+def put_marker(service: str, record_id: str, account_id: str, period: date) -> Op:
+    model = MarkerModel(
+        _marker_pk(service, record_id),
+        "REC",
+        account_id=account_id,
+        period=period.isoformat(),
+        expires_at=clock.epoch_seconds() + MARKER_TTL_SECONDS,
+    )
+    return Op(
+        "put",
+        model,
+        condition=MarkerModel.pk.does_not_exist(),
+        on_conflict=lambda: DuplicateRecordError(f"{service}/{record_id} was already counted"),
+        label="marker",
+    )
+
+
+def add_to_aggregate(
+    account_id: str, period: date, service: str, metric: str, unit_amount: str, quantity: int, records: int
+) -> Op:
+    model = AggregateModel(account_id, _agg_sk(period, service, metric, unit_amount))
+    actions = [
+        AggregateModel.service.set(service),
+        AggregateModel.metric.set(metric),
+        AggregateModel.unit_amount.set(unit_amount),
+        AggregateModel.quantity.add(quantity),
+        AggregateModel.records.add(records),
+    ]
+    return Op("update", model, actions=actions, label="aggregate")
+
+
+def not_sealed(account_id: str, period: date) -> Op:
+    return Op(
+        "check",
+        (SealModel, account_id, f"SEAL#{period.isoformat()}"),
+        condition=SealModel.pk.does_not_exist(),
+        on_conflict=lambda: PeriodSealedError(f"usage period {period} is closed"),
+        label="seal-check",
+    )
+
+
+def seal(account_id: str, period: date, invoice_id: str) -> Op:
+    """Close a period to usage; part of the transaction that posts its Recurring invoice."""
+    model = SealModel(account_id, f"SEAL#{period.isoformat()}", sealed_at=clock.iso(clock.now()), invoice_id=invoice_id)
+    return Op(
+        "put",
+        model,
+        condition=SealModel.pk.does_not_exist(),
+        on_conflict=lambda: PeriodSealedError(f"usage period {period} is already sealed"),
+        label="seal",
+    )
+
+
+def is_sealed(account_id: str, period: date) -> bool:
+    try:
+        SealModel.get(account_id, f"SEAL#{period.isoformat()}", consistent_read=True)
+        return True
+    except SealModel.DoesNotExist:
+        return False
+
+
+def aggregates(account_id: str, period: date) -> list[Aggregate]:
+    result = AggregateModel.query(
+        account_id, AggregateModel.sk.startswith(f"AGG#{period.isoformat()}#"), consistent_read=True
+    )
+    return [Aggregate(m.service, m.metric, m.unit_amount, m.quantity, m.records) for m in result]
