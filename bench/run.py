@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench import cold_start, dynamodb_calls, invoices
+from bench import card_change, cold_start, dynamodb_calls, invoices
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     print(dynamodb_calls.format_report(dynamodb_calls.run()))
     print()
     print(invoices.format_report(invoices.list_page_reads(), invoices.pdf_times()))
+    print()
+    print(card_change.format_report(card_change.run()))
     return 0
 
 

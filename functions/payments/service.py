@@ -16,7 +16,7 @@ The flow (DESIGN §2, §4):
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -254,7 +254,11 @@ def validate_change(account_id: str, setup_intent_id: str) -> str:
             outcome = _supersede(change, state)
         else:
             outcome = _activate(change, state)
-        change = store.get_change(account_id, setup_intent_id) or change
+        if outcome == "activated":  # what the transaction wrote; otherwise read what another worker did
+            previous = state.card.payment_method_id if state.card else None
+            change = replace(change, status=store.ACTIVE, replaced_payment_method_id=previous)
+        else:
+            change = store.get_change(account_id, setup_intent_id) or change
     elif change.status != store.ACTIVE:
         return "already_closed"
     if change.status == store.ACTIVE and change.email_sent_at is None:

@@ -239,6 +239,21 @@ def test_changing_the_card_detaches_the_old_one_and_redelivery_sends_one_email_a
     assert len(cards.stripe.requests("POST", f"/v1/payment_methods/{old_pm}/detach")) == 1
 
 
+def test_a_redelivered_done_message_reads_one_item_and_calls_stripe_and_ses_nothing(cards):
+    from bench.ddb_counter import counting
+
+    account_id, token = cards.account()
+    seti = cards.confirmed_setup(account_id, token)
+    assert cards.put(account_id, token, seti)[0] == 202
+    messages = cards.messages()
+    cards.deliver(messages)
+    stripe_before, mails_before = len(cards.stripe.requests()), len(cards.sent)
+    with counting() as counts:
+        assert cards.deliver(messages) == {"batchItemFailures": []}
+    assert (counts.total, counts.calls["GetItem"]) == (1, 1), counts.describe()
+    assert len(cards.stripe.requests()) == stripe_before and len(cards.sent) == mails_before
+
+
 def test_an_ses_failure_reports_the_message_failed_and_the_retry_sends_the_email_once(cards, monkeypatch):
     from functions.core import email
 
