@@ -197,10 +197,7 @@ def print_banner(info: dict[str, Any]) -> None:
     urls.add_row("OpenAPI", info["openapi_url"])
     urls.add_row("moto (AWS)", info["moto_url"])
     urls.add_row("JWKS", info["jwks_url"])
-    urls.add_row(
-        "Stripe (localstripe)",
-        f"{info['stripe']['url']}  keys: {info['stripe']['publishable_key']}, {info['stripe']['secret_key']}",
-    )
+    urls.add_row("Stripe (localstripe)", f"{info['stripe']['url']}  ({info['stripe']['publishable_key']})")
     urls.add_row("demo (payg, linked, usd)", f"{info['accounts']['demo']}  devices: {', '.join(info['devices'])}")
     card = info["demo_card"]
     urls.add_row(
