@@ -239,6 +239,34 @@ def test_changing_the_card_detaches_the_old_one_and_redelivery_sends_one_email_a
     assert len(cards.stripe.requests("POST", f"/v1/payment_methods/{old_pm}/detach")) == 1
 
 
+def test_a_crash_after_the_stripe_steps_is_finished_by_the_redelivery_without_repeating_them(cards, monkeypatch):
+    from functions.payments import store
+
+    account_id, token = cards.account()
+    first = cards.change_card(account_id, token)
+    old_pm = cards.stripe_get(f"/v1/setup_intents/{first}")["payment_method"]
+    second = cards.confirmed_setup(account_id, token, MASTERCARD_LIKE)
+    assert cards.put(account_id, token, second)[0] == 202
+    new_pm = cards.stripe_get(f"/v1/setup_intents/{second}")["payment_method"]
+    messages = cards.messages()
+    real_activate = store.activate
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("the worker died before its transaction")
+
+    monkeypatch.setattr(store, "activate", crash)
+    assert cards.deliver(messages)["batchItemFailures"] == [{"itemIdentifier": messages[0]["MessageId"]}]
+    assert cards.get(account_id, token)[1]["card"]["last4"] == "4242", "not activated yet"
+    assert cards.stripe_get(f"/v1/payment_methods/{old_pm}")["customer"] is None, "Stripe steps were done"
+
+    monkeypatch.setattr(store, "activate", real_activate)
+    assert cards.deliver(messages) == {"batchItemFailures": []}
+    assert cards.get(account_id, token)[1]["card"]["last4"] == "5556"
+    assert len(cards.stripe.requests("POST", f"/v1/payment_methods/{new_pm}/attach")) == 1
+    assert len(cards.stripe.requests("POST", f"/v1/payment_methods/{old_pm}/detach")) == 1
+    assert len(cards.mails_to(CONTACT["email"])) == 2  # the first card's and this one's
+
+
 def test_a_redelivered_done_message_reads_one_item_and_calls_stripe_and_ses_nothing(cards):
     from bench.ddb_counter import counting
 
