@@ -39,7 +39,10 @@ TABLES: dict[str, TableSpec] = {
             owner="accounts",
             hash_key="pk",
             range_key="sk",
-            purpose="account profiles, members, devices, the account-number counter",
+            # sparse: due#<shard 0..31> -> <next recurring date>#<account> on billable profiles, and
+            # retry#<shard> -> <retry date>#<account> on dunning entries
+            indexes=(IndexSpec("due", "due_pk", "due_sk", projection="KEYS_ONLY"),),
+            purpose="account profiles, members, devices, the account-number counter, dunning retry entries",
         ),
         TableSpec(
             name="ledger",
