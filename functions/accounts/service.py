@@ -21,7 +21,7 @@ from functions.core.errors import (
     NotFoundError,
 )
 from functions.core.ids import is_id, new_id
-from functions.core.uow import UnitOfWork
+from functions.core.uow import Op, UnitOfWork
 
 BILLABLE = ("payg", "subscription")
 
@@ -222,3 +222,38 @@ def current_period(account: AccountRecord) -> tuple[date, date]:
     if end is None:
         raise CapabilityUnavailableError("this account has no billing cycle")
     return previous_recurring_date(account.billing_day, end), end
+
+
+# ---- the billing cycle, for the monthly run -------------------------------------------------------
+
+SHARDS = store.SHARDS
+RetryEntry = store.RetryEntry
+
+
+def due_accounts(
+    kind: str, shard: int, run_date: date, limit: int, last_key: dict[str, Any] | None
+) -> tuple[list[str], dict[str, Any] | None]:
+    """A page of accounts of `shard` whose recurring date (kind `due`) or dunning retry (kind `retry`)
+    is on or before `run_date`; a Query on the sparse due index, never a Scan."""
+    return store.due_page(kind, shard, run_date, limit, last_key)
+
+
+def advance_cycle(account: AccountRecord, billed_on: date) -> Op:
+    """The op that moves the account past the period billed on `billed_on` (its recurring date)."""
+    return store.advance_cycle(account.id, billed_on, next_recurring_date(account.billing_day, billed_on), billed_on)
+
+
+def mark_past_due(account_id: str, past_due: bool) -> Op:
+    return store.set_past_due(account_id, past_due)
+
+
+def get_retry(account_id: str) -> RetryEntry | None:
+    return store.get_retry(account_id)
+
+
+def schedule_retry(entry: RetryEntry) -> Op:
+    return store.put_retry(entry)
+
+
+def clear_retry(account_id: str) -> Op:
+    return store.delete_retry(account_id)

@@ -11,7 +11,7 @@ from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
 from functions.core import cursor
-from functions.core.db import IntegerAttribute, meta
+from functions.core.db import IntegerAttribute, SpecIndex, index_meta, meta, one_page
 from functions.core.errors import ConcurrentUpdateError, ConflictError
 from functions.core.uow import Op
 
@@ -20,6 +20,21 @@ MEMBER = "MEMBER#"
 DEVICE = "DEVICE#"
 COUNTER_PK = "COUNTER"
 COUNTER_SK = "account_number"
+RETRY = "RETRY"
+SHARDS = 32
+
+
+def shard_of(account_id: str) -> int:
+    """The account's shard of the due index (stable: a hash of its id)."""
+    import hashlib
+
+    return int(hashlib.sha256(account_id.encode()).hexdigest()[:8], 16) % SHARDS
+
+
+class DueIndex(SpecIndex):
+    Meta = index_meta("accounts", "due")
+    due_pk = UnicodeAttribute(hash_key=True)  # due#<shard> | retry#<shard>
+    due_sk = UnicodeAttribute(range_key=True)  # <date>#<account>
 
 
 class AccountsModel(Model):
@@ -50,6 +65,12 @@ class AccountsModel(Model):
     kind = UnicodeAttribute(null=True)
     # counter
     value = IntegerAttribute(null=True)
+    # due index (profiles of billable accounts; dunning retry entries)
+    due_pk = UnicodeAttribute(null=True)
+    due_sk = UnicodeAttribute(null=True)
+    attempt = IntegerAttribute(null=True)
+    invoice_id = UnicodeAttribute(null=True)
+    due = DueIndex()
 
 
 @dataclass(frozen=True)
@@ -170,7 +191,88 @@ def put_account(record: AccountRecord) -> Op:
         past_due=False,
         created_at=record.created_at,
     )
+    if record.next_recurring_date is not None:
+        model.due_pk = f"due#{shard_of(record.id)}"
+        model.due_sk = f"{record.next_recurring_date.isoformat()}#{record.id}"
     return Op("put", model, condition=AccountsModel.pk.does_not_exist(), label="account")
+
+
+def advance_cycle(account_id: str, expected_next: date, new_next: date, last: date) -> Op:
+    """Move the account to its next billing period, only if it is still in the one that was billed:
+    a re-run or a second worker for the same period fails this condition and posts nothing."""
+    model = AccountsModel(account_id, PROFILE)
+    actions = [
+        AccountsModel.next_recurring_date.set(new_next.isoformat()),
+        AccountsModel.last_recurring_date.set(last.isoformat()),
+        AccountsModel.due_sk.set(f"{new_next.isoformat()}#{account_id}"),
+    ]
+    return Op(
+        "update",
+        model,
+        actions=actions,
+        condition=AccountsModel.next_recurring_date == expected_next.isoformat(),
+        on_conflict=lambda: ConflictError(
+            f"account {account_id} was already billed for {expected_next}", code="already-billed"
+        ),
+        label="cycle",
+    )
+
+
+def set_past_due(account_id: str, past_due: bool) -> Op:
+    model = AccountsModel(account_id, PROFILE)
+    return Op(
+        "update",
+        model,
+        actions=[AccountsModel.past_due.set(past_due)],
+        condition=AccountsModel.pk.exists(),
+        label="past_due",
+    )
+
+
+@dataclass(frozen=True)
+class RetryEntry:
+    account_id: str
+    on: date
+    attempt: int
+    invoice_id: str
+
+
+def get_retry(account_id: str) -> RetryEntry | None:
+    try:
+        m = AccountsModel.get(account_id, RETRY, consistent_read=True)
+    except AccountsModel.DoesNotExist:
+        return None
+    return RetryEntry(
+        account_id, date.fromisoformat((m.due_sk or "").split("#")[0]), m.attempt or 0, m.invoice_id or ""
+    )
+
+
+def put_retry(entry: RetryEntry) -> Op:
+    """The account's next dunning retry (one at a time), found by the shard workers on its date."""
+    model = AccountsModel(
+        entry.account_id,
+        RETRY,
+        due_pk=f"retry#{shard_of(entry.account_id)}",
+        due_sk=f"{entry.on.isoformat()}#{entry.account_id}",
+        attempt=entry.attempt,
+        invoice_id=entry.invoice_id,
+    )
+    return Op("put", model, label="retry")
+
+
+def delete_retry(account_id: str) -> Op:
+    return Op("delete", AccountsModel(account_id, RETRY), label="retry")
+
+
+def due_page(
+    kind: str, shard: int, run_date: date, limit: int, last_key: dict[str, Any] | None
+) -> tuple[list[str], dict[str, Any] | None]:
+    """One page of account ids due on or before `run_date` in a shard (`kind` = due | retry)."""
+    result = AccountsModel.due.query(
+        f"{kind}#{shard}", AccountsModel.due_sk <= f"{run_date.isoformat()}#~", limit=limit, last_evaluated_key=last_key
+    )
+    models, last = one_page(result, AccountsModel)
+    return [m.pk for m in models], last
 
 
 def get_member(account_id: str, sub: str) -> MemberRecord | None:
