@@ -132,7 +132,9 @@ def post_invoice(
     Raises AlreadyPostedError if `invoice_id` was posted before."""
     assert type in INVOICE_TYPES, type
     total = sum(line.amount for line in lines)
-    if total <= 0 or any(line.amount < 0 for line in lines):
+    if any(line.amount < 0 for line in lines) or (total == 0 and type != "recurring"):
+        # A Recurring invoice may come to zero (nothing recurred, no usage): it is issued closed,
+        # with no entry. Any other invoice moves money.
         raise ValueError("an invoice's lines are positive and its total greater than zero")
     if len(lines) > MAX_INLINE_LINES:
         ledger_store.write_lines_ahead(account_id, invoice_id, lines)
@@ -193,16 +195,18 @@ def post_invoice(
             inv.balance_after - balance.current,
             inv.balance_after,
         )
+        entry_seq = entry.seq if total else balance.entry_seq
         after = replace(
-            balance, current=inv.balance_after, unapplied_credit=unapplied, entry_seq=entry.seq, invoice_seq=seq
+            balance, current=inv.balance_after, unapplied_credit=unapplied, entry_seq=entry_seq, invoice_seq=seq
         )
         if len(lines) <= MAX_INLINE_LINES:
             ops.extend(ledger_store.put_lines_ops(account_id, invoice_id, lines))
         ops += [
             ledger_store.put_invoice(inv, lambda: AlreadyPostedError(f"invoice {invoice_id} is already posted")),
-            ledger_store.put_entry(account_id, entry),
             ledger_store.update_balance(balance, after),
         ]
+        if total:
+            ops.append(ledger_store.put_entry(account_id, entry))
         UnitOfWork().add(*ops, *extra_ops(inv)).commit()
         return inv
 
