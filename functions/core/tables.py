@@ -95,6 +95,13 @@ TABLES: dict[str, TableSpec] = {
             ttl_attribute="expires_at",
             purpose="usage dedupe markers per (service, record id), aggregates per account and period, seals",
         ),
+        TableSpec(
+            name="billing_runs",
+            owner="billing_run",
+            hash_key="pk",
+            range_key="sk",
+            purpose="per account and billed period: the Recurring invoice and which steps are done",
+        ),
     )
 }
 
