@@ -48,6 +48,17 @@ def send(name: str, body: dict[str, Any]) -> str:
     return str(response["MessageId"])
 
 
+def send_batch(name: str, bodies: list[dict[str, Any]]) -> int:
+    """Send up to 10 JSON messages in one SendMessageBatch; raises if SQS refused any of them."""
+    if not bodies:
+        return 0
+    entries = [{"Id": str(n), "MessageBody": json.dumps(b, sort_keys=True)} for n, b in enumerate(bodies)]
+    response = _sqs().send_message_batch(QueueUrl=queue_url(name), Entries=entries)
+    if response.get("Failed"):
+        raise RuntimeError(f"SQS refused {len(response['Failed'])} of {len(bodies)} messages to {name}")
+    return len(bodies)
+
+
 def process_batch(queue: str, records: Iterable[Any], handle: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     """Run `handle(body)` on each record of an SQS batch; the partial batch response for Lambda.
 
