@@ -6,6 +6,7 @@ The one mapping to problem+json lives in functions/core/http.py. docs/errors.md 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,19 @@ class BillowError(Exception):
     code = "internal-error"
     title = "Internal error"
 
-    def __init__(self, detail: str, *, errors: list[FieldError] | None = None, code: str | None = None):
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: list[FieldError] | None = None,
+        code: str | None = None,
+        extensions: dict[str, Any] | None = None,
+    ):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or []
+        # RFC 9457 extension members (e.g. a declined payment's id and the support path)
+        self.extensions = extensions or {}
         if code is not None:
             self.code = code
 
@@ -121,3 +131,11 @@ class ServiceUnavailableError(BillowError):
     status = 503
     code = "service-unavailable"
     title = "Service unavailable"
+
+
+class PaymentDeclinedError(BillowError):
+    """Stripe declined the card: nothing was charged, the balance is unchanged."""
+
+    status = 402
+    code = "card-declined"
+    title = "Card declined"

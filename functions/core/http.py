@@ -109,6 +109,7 @@ def problem_body(err: BillowError) -> dict[str, Any]:
         "detail": err.detail,
         "code": err.code,
         "errors": [{"field": e.field, "message": e.message} for e in err.errors],
+        **err.extensions,
     }
 
 

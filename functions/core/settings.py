@@ -35,6 +35,10 @@ class Settings:
     stripe_api_base: str = ""
     stripe_max_attempts: int = 4  # per Stripe call, on 429 and network errors (same idempotency key)
     stripe_timeout_seconds: float = 10.0
+    # Payments: where PayPal may send the customer back to (origins), and who hears about tickets/disputes.
+    paypal_return_origins: tuple[str, ...] = ()
+    support_email: str = "support@billow.example"
+    operator_email: str = "billing-ops@billow.example"
 
 
 def _env(name: str, default: str | None = None) -> str:
@@ -74,6 +78,11 @@ def get_settings() -> Settings:
         stripe_api_base=_env("BILLOW_STRIPE_API_BASE", "").rstrip("/"),
         stripe_max_attempts=max(1, int(_env("BILLOW_STRIPE_MAX_ATTEMPTS", "4"))),
         stripe_timeout_seconds=float(_env("BILLOW_STRIPE_TIMEOUT_SECONDS", "10")),
+        paypal_return_origins=_split(
+            _env("BILLOW_PAYPAL_RETURN_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000,http://localhost:3000")
+        ),
+        support_email=_env("BILLOW_SUPPORT_EMAIL", "support@billow.example"),
+        operator_email=_env("BILLOW_OPERATOR_EMAIL", "billing-ops@billow.example"),
     )
 
 

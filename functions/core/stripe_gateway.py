@@ -44,11 +44,23 @@ T = TypeVar("T")
 class StripeRejectedError(Exception):
     """Stripe refused the request (invalid, declined, unknown object): retrying the same call won't help."""
 
-    def __init__(self, http_status: int, code: str | None, message: str) -> None:
+    def __init__(
+        self,
+        http_status: int,
+        code: str | None,
+        message: str,
+        *,
+        decline_code: str | None = None,
+        payment_intent: PaymentIntent | None = None,
+    ) -> None:
         super().__init__(f"Stripe answered {http_status} {code or ''}: {message}".strip())
         self.http_status = http_status
         self.code = code
         self.message = message
+        # A declined charge (402): Stripe's decline code, and the PaymentIntent the error is about
+        # (Stripe puts it in the error when a confirmation fails, with its client_secret).
+        self.decline_code = decline_code
+        self.payment_intent = payment_intent
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,54 @@ class SetupIntent:
     status: str
     client_secret: str = field(repr=False)
     payment_method: PaymentMethod | None = None
+
+
+@dataclass(frozen=True)
+class PaymentIntent:
+    id: str
+    status: str  # requires_payment_method | requires_confirmation | requires_action | processing | succeeded | canceled
+    amount: int
+    amount_received: int
+    currency: str
+    customer: str | None
+    payment_method: str | None
+    metadata: dict[str, str]
+    latest_charge: str | None
+    next_action: dict[str, Any] | None
+    last_payment_error: dict[str, Any] | None
+    client_secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Refund:
+    id: str
+    status: str
+    amount: int
+    currency: str
+    charge: str | None
+    payment_intent: str | None
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Charge:
+    id: str
+    amount: int
+    amount_refunded: int
+    currency: str
+    payment_intent: str | None
+    refunds: tuple[Refund, ...]
+
+
+@dataclass(frozen=True)
+class Dispute:
+    id: str
+    charge: str
+    payment_intent: str | None
+    amount: int
+    currency: str
+    reason: str
+    status: str
 
 
 _lock = threading.Lock()
@@ -127,7 +187,15 @@ def _call(operation: str, fn: Callable[[stripe.StripeClient], T]) -> T:
                 raise ServiceUnavailableError(f"Stripe failed on {operation}; retry later") from exc
             failure = exc
         except stripe.CardError as exc:
-            raise StripeRejectedError(exc.http_status or 402, exc.code, exc.user_message or str(exc)) from exc
+            error = (exc.json_body or {}).get("error") or {}
+            intent = error.get("payment_intent")
+            raise StripeRejectedError(
+                exc.http_status or 402,
+                exc.code,
+                exc.user_message or str(exc),
+                decline_code=error.get("decline_code") or exc.code,
+                payment_intent=_payment_intent(intent) if isinstance(intent, dict) else None,
+            ) from exc
         except stripe.IdempotencyError as exc:
             raise StripeRejectedError(exc.http_status or 400, "idempotency_error", str(exc)) from exc
         except stripe.InvalidRequestError as exc:
@@ -276,3 +344,165 @@ def detach_payment_method(payment_method_id: str, customer_id: str, *, idempoten
         lambda c: c.v1.payment_methods.detach(payment_method_id, options={"idempotency_key": idempotency_key}),
     )
     return True
+
+
+# --- payment intents, refunds, charges, disputes -------------------------------------------------
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    """A field of an SDK object or of a plain dict (error bodies carry plain dicts)."""
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    try:
+        return obj[name] if name in obj else default
+    except TypeError:
+        return getattr(obj, name, default)
+
+
+def _id_of(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return str(_get(value, "id"))
+
+
+def _plain(value: Any) -> Any:
+    """SDK objects to plain JSON values (next_action, last_payment_error)."""
+    if value is None:
+        return None
+    to_dict = getattr(value, "to_dict", None)
+    return to_dict() if callable(to_dict) else value
+
+
+def _payment_intent(obj: Any) -> PaymentIntent:
+    amount = int(_get(obj, "amount") or 0)
+    status = str(_get(obj, "status"))
+    received = _get(obj, "amount_received")
+    return PaymentIntent(
+        id=str(_get(obj, "id")),
+        status=status,
+        amount=amount,
+        amount_received=int(received) if received is not None else (amount if status == "succeeded" else 0),
+        currency=str(_get(obj, "currency")),
+        customer=_id_of(_get(obj, "customer")),
+        payment_method=_id_of(_get(obj, "payment_method")),
+        metadata={str(k): str(v) for k, v in dict(_plain(_get(obj, "metadata")) or {}).items()},
+        latest_charge=_id_of(_get(obj, "latest_charge")),
+        next_action=_plain(_get(obj, "next_action")),
+        last_payment_error=_plain(_get(obj, "last_payment_error")),
+        client_secret=str(_get(obj, "client_secret") or ""),
+    )
+
+
+def _refund(obj: Any) -> Refund:
+    return Refund(
+        id=str(_get(obj, "id")),
+        status=str(_get(obj, "status")),
+        amount=int(_get(obj, "amount") or 0),
+        currency=str(_get(obj, "currency")),
+        charge=_id_of(_get(obj, "charge")),
+        payment_intent=_id_of(_get(obj, "payment_intent")),
+        metadata={str(k): str(v) for k, v in dict(_plain(_get(obj, "metadata")) or {}).items()},
+    )
+
+
+def create_payment_intent(
+    *,
+    amount: int,
+    currency: str,
+    metadata: dict[str, str],
+    idempotency_key: str,
+    customer: str | None = None,
+    payment_method: str | None = None,
+    method: str = "card",
+    off_session: bool = False,
+    return_url: str | None = None,
+) -> PaymentIntent:
+    """Create and confirm a PaymentIntent: a card (`payment_method`, confirmed now; `off_session` for
+    the monthly run) or PayPal (`return_url`: Stripe answers requires_action with the approval URL).
+    A decline raises StripeRejectedError (402) carrying the decline code and the PaymentIntent."""
+    params: dict[str, Any] = {
+        "amount": amount,
+        "currency": currency,
+        "payment_method_types": [method],
+        "metadata": metadata,
+        "confirm": True,
+    }
+    if customer:
+        params["customer"] = customer
+    if method == "card":
+        params["payment_method"] = payment_method
+        if off_session:
+            params["off_session"] = True
+    else:
+        params["payment_method_data"] = {"type": method}
+        params["return_url"] = return_url
+    obj = _call(
+        "payment_intents.create",
+        lambda c: c.v1.payment_intents.create(params=params, options={"idempotency_key": idempotency_key}),
+    )
+    return _payment_intent(obj)
+
+
+def get_payment_intent(payment_intent_id: str) -> PaymentIntent | None:
+    """The PaymentIntent as Stripe has it now, or None when Stripe does not know it."""
+    try:
+        obj = _call("payment_intents.retrieve", lambda c: c.v1.payment_intents.retrieve(payment_intent_id))
+    except StripeRejectedError as exc:
+        if exc.http_status == 404:
+            return None
+        raise
+    return _payment_intent(obj)
+
+
+def create_refund(*, payment_intent_id: str, amount: int, metadata: dict[str, str], idempotency_key: str) -> Refund:
+    """Refund part or all of a PaymentIntent's charge to the card it came from."""
+    obj = _call(
+        "refunds.create",
+        lambda c: c.v1.refunds.create(
+            params={
+                "payment_intent": payment_intent_id,
+                "amount": amount,
+                "reason": "requested_by_customer",
+                "metadata": metadata,
+            },
+            options={"idempotency_key": idempotency_key},
+        ),
+    )
+    return _refund(obj)
+
+
+def get_charge(charge_id: str) -> Charge | None:
+    """The charge with its refunds (as Stripe lists them on the charge), or None when unknown."""
+    try:
+        obj = _call("charges.retrieve", lambda c: c.v1.charges.retrieve(charge_id))
+        refunds = _call("refunds.list", lambda c: c.v1.refunds.list(params={"charge": charge_id, "limit": 100}))
+    except StripeRejectedError as exc:
+        if exc.http_status == 404:
+            return None
+        raise
+    return Charge(
+        id=str(_get(obj, "id")),
+        amount=int(_get(obj, "amount") or 0),
+        amount_refunded=int(_get(obj, "amount_refunded") or 0),
+        currency=str(_get(obj, "currency")),
+        payment_intent=_id_of(_get(obj, "payment_intent")),
+        refunds=tuple(_refund(r) for r in _get(refunds, "data") or ()),
+    )
+
+
+def get_dispute(dispute_id: str) -> Dispute | None:
+    try:
+        obj = _call("disputes.retrieve", lambda c: c.v1.disputes.retrieve(dispute_id))
+    except StripeRejectedError as exc:
+        if exc.http_status == 404:
+            return None
+        raise
+    return Dispute(
+        id=str(_get(obj, "id")),
+        charge=str(_id_of(_get(obj, "charge"))),
+        payment_intent=_id_of(_get(obj, "payment_intent")),
+        amount=int(_get(obj, "amount") or 0),
+        currency=str(_get(obj, "currency")),
+        reason=str(_get(obj, "reason") or ""),
+        status=str(_get(obj, "status") or ""),
+    )

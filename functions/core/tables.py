@@ -72,7 +72,10 @@ TABLES: dict[str, TableSpec] = {
             owner="payments",
             hash_key="pk",
             range_key="sk",
-            purpose="per account: the Stripe customer, the card on file and its pending change, card changes",
+            # <account>#PAY -> <created at>#<payment id>: an account's payments, newest first
+            indexes=(IndexSpec("by_created", "gsi1_pk", "gsi1_sk"),),
+            purpose="per account: the Stripe customer, the card on file and its pending change, card changes, "
+            "payments, refunds to cards, disputes, support tickets; Stripe webhook dedupe markers",
         ),
         TableSpec(
             name="billing_items",
