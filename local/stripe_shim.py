@@ -22,6 +22,9 @@ The shim then adds only what localstripe lacks, each addition copying a Stripe b
   expire after 24 hours. GET and DELETE ignore the header, as Stripe does.
 - **The request log** (the Dashboard's Developers → Logs): every request's method, path and status,
   which the tests and `make bench` read to count Stripe calls.
+- **Payments** (local/stripe_additions.py): PayPal PaymentIntents with a local approval URL, declines
+  that carry the PaymentIntent, 402 `authentication_required` off-session, `return_url` and refund
+  `reason` accepted, `charge.refunded` events, and disputes raised by tests.
 
 Webhooks use localstripe's own registration (`POST /_config/webhooks/<id>` with url, secret and
 events) and its signed deliveries (`Stripe-Signature: t=…,v1=…`, HMAC-SHA256 as Stripe signs them).
@@ -41,6 +44,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+
+from local import stripe_additions
 
 HOST = "127.0.0.1"
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
@@ -90,6 +95,7 @@ class ShimState:
     saved: dict[tuple[str, str], _Saved] = field(default_factory=dict)
     running: set[tuple[str, str]] = field(default_factory=set)
     log: list[LoggedRequest] = field(default_factory=list)
+    additions: stripe_additions.AdditionsState = field(default_factory=stripe_additions.AdditionsState)
 
 
 def _api_key(request: web.Request) -> str:
@@ -163,7 +169,7 @@ def _request_log(state: ShimState) -> Any:
     @web.middleware
     async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
         response = await handler(request)
-        if not request.path.startswith(("/_config/", "/js.stripe.com/")):
+        if not request.path.startswith(("/_config/", "/js.stripe.com/", "/_shim/")):
             state.log.append(
                 LoggedRequest(
                     method=request.method,
@@ -186,7 +192,14 @@ def build_app(state: ShimState) -> web.Application:
         from localstripe import server
 
     app = web.Application(
-        middlewares=[_request_log(state), _idempotency(state), server.error_middleware, server.auth_middleware]
+        middlewares=[
+            _request_log(state),
+            _idempotency(state),
+            server.error_middleware,
+            stripe_additions.public_middleware(state.additions),
+            server.auth_middleware,
+            stripe_additions.api_middleware(state.additions),
+        ]
     )
     app.on_response_prepare.append(server.add_cors_headers)
     for route in server.app.router.routes():

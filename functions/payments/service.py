@@ -16,7 +16,7 @@ The flow (DESIGN §2, §4):
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -366,3 +366,85 @@ def handle_validation_message(body: dict[str, Any]) -> None:
     """One `card-validation` message (see schemas.CardValidationMessage)."""
     message = CardValidationMessage.model_validate(body)
     validate_change(message.account_id, message.setup_intent_id)
+
+
+# --- off-session charges for the monthly run --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OffSessionCharge:
+    """What charging an invoice off-session did. `status`: succeeded (applied to the invoice),
+    processing (Stripe will tell by webhook), declined (`decline_code`), requires_action (3-D Secure:
+    the customer completes it in the console with `client_secret`), no_card (nothing was attempted)."""
+
+    status: str
+    payment_id: str | None
+    decline_code: str | None
+    client_secret: str | None = field(default=None, repr=False)
+
+
+def charge_invoice_off_session(account_id: str, invoice_id: str, amount: int, attempt: int) -> OffSessionCharge:
+    """Charge the card on file for an invoice, off-session (the monthly run and its retries).
+
+    A `pay_` row like any payment: its id derives from (invoice, attempt), the Stripe idempotency key
+    from the same, so calling this again for the same (invoice, attempt) — a redelivered message, a
+    re-run — makes no second PaymentIntent and returns the same outcome. The money, once Stripe
+    accepts it, settles that invoice first (the one apply step). No receipt e-mail: the invoice notice
+    is the only message of the run."""
+    from functions.core.ids import derived_id
+    from functions.core.ledger import get_balance
+    from functions.payments import charging
+    from functions.payments import payment_store as ps
+
+    payment_id = derived_id("pay", "off_session", account_id, invoice_id, str(attempt))
+    row = ps.get_payment(account_id, payment_id)
+    card = chargeable_card(account_id)
+    if row is None:
+        if card is None:
+            return OffSessionCharge("no_card", None, None)
+        balance = get_balance(account_id)
+        now = clock.iso(clock.now())
+        row = charging.ensure_row(
+            ps.PaymentRecord(
+                account_id=account_id,
+                id=payment_id,
+                amount=amount,
+                currency=balance.currency if balance else "usd",
+                method="card",
+                source="off_session",
+                status=ps.CREATING,
+                created_at=now,
+                updated_at=now,
+                created_by=charging.SYSTEM.id,
+                invoice_id=invoice_id,
+                brand=card.brand,
+                last4=card.last4,
+            )
+        )
+    if row.status == ps.CREATING:
+        state = store.get_state(account_id)
+        customer = state.customer_id if state else None
+        pm = card.payment_method_id if card else None
+        if pm is None:
+            return OffSessionCharge("no_card", None, None)
+        request = charging.ChargeRequest(
+            idempotency_key=f"pi:off_session:{invoice_id}:{attempt}",
+            customer=customer,
+            payment_method=pm,
+            off_session=True,
+        )
+        intent, rejected = charging.call_stripe(row, request)
+        row = charging.record_reply(row, intent, rejected)
+    return _off_session_outcome(row)
+
+
+def _off_session_outcome(row: Any) -> OffSessionCharge:
+    from functions.payments import payment_store as ps
+
+    if row.status == ps.SUCCEEDED:
+        return OffSessionCharge("succeeded", row.id, None)
+    if row.status == ps.REQUIRES_ACTION:
+        return OffSessionCharge("requires_action", row.id, row.decline_code, row.client_secret)
+    if row.status == ps.FAILED:
+        return OffSessionCharge("declined", row.id, row.decline_code or row.failure_code)
+    return OffSessionCharge("processing", row.id, None)

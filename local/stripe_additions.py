@@ -1,0 +1,261 @@
+"""What the local Stripe side adds to localstripe for payments (DESIGN §5), each copying a Stripe behaviour:
+
+- **PayPal PaymentIntents** (https://docs.stripe.com/payments/paypal/accept-a-payment): a PaymentIntent
+  created with `payment_method_types=["paypal"]`, `payment_method_data[type]=paypal`, `confirm=true`
+  and a `return_url` answers `requires_action` with `next_action.redirect_to_url.url` — here a local
+  approval URL (`GET /_shim/paypal/<pi>/approve`). Opening it is the customer approving at PayPal:
+  the PaymentIntent becomes `succeeded` at the Stripe side, the signed `payment_intent.succeeded`
+  webhook is sent, and the browser is redirected to `return_url?payment_intent=…&redirect_status=
+  succeeded`, as Stripe does. (Underneath, localstripe charges a test card; the PaymentIntent still
+  shows `payment_method_types: ["paypal"]`.)
+- **Declines carry the PaymentIntent** (https://docs.stripe.com/api/errors): a 402 from confirming a
+  PaymentIntent includes `error.payment_intent` (with its client_secret) and `error.decline_code`
+  (`generic_decline` when localstripe gives none).
+- **Off-session 3-D Secure** (https://docs.stripe.com/payments/save-and-reuse#charge-saved-payment-method):
+  `off_session=true` on a card that needs authentication is a 402 `authentication_required` (localstripe
+  answers 200 `requires_action`); the PaymentIntent stays completable on-session with its client_secret
+  (localstripe's `/_authenticate` is what Stripe.js's confirmCardPayment does).
+- **`return_url` accepted** on card PaymentIntents, and **refund `reason`** (duplicate, fraudulent,
+  requested_by_customer) accepted and shown on the refund; localstripe refuses both as unexpected.
+- **`charge.refunded` events**: every refund (through the API or "the Dashboard", i.e. a test calling
+  the API directly) sends the signed `charge.refunded` event with the charge and its refunds.
+- **Disputes**: `POST /_shim/disputes` `{charge | payment_intent, reason?}` is the cardholder disputing
+  a charge: a `dp_…` dispute (`GET /v1/disputes/<id>`) and the signed `charge.dispute.created` event.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+_PI_CREATE = re.compile(r"^/v1/payment_intents$")
+_PI_ONE = re.compile(r"^/v1/payment_intents/(pi_\w+)$")
+_APPROVE = re.compile(r"^/_shim/paypal/(pi_\w+)/approve$")
+_DISPUTE_ONE = re.compile(r"^/v1/disputes/(dp_\w+)$")
+REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+
+
+@dataclass
+class AdditionsState:
+    paypal: dict[str, dict[str, str]] = field(default_factory=dict)  # pi id -> return_url, approve_url
+    disputes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refund_reasons: dict[str, str] = field(default_factory=dict)
+
+
+class _Exported:
+    """A plain object localstripe's Event can carry (it calls `_export()` on its data)."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    def _export(self, **_: Any) -> dict[str, Any]:
+        return dict(self._data)
+
+
+def _listify(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, dict):  # payment_method_types[0]=card arrives as {"0": "card"}
+        return [value[k] for k in sorted(value, key=lambda k: int(k) if str(k).isdigit() else 0)]
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    from localstripe.server import json_response
+
+    return json_response(data, status=status)
+
+
+def _pi_view(state: AdditionsState, pi: Any) -> dict[str, Any]:
+    data = pi._export()
+    paypal = state.paypal.get(pi.id)
+    if paypal is not None:
+        data["payment_method_types"] = ["paypal"]
+        if data.get("status") == "requires_payment_method" and not paypal.get("approved"):
+            data["status"] = "requires_action"
+            data["next_action"] = {
+                "type": "redirect_to_url",
+                "redirect_to_url": {"url": paypal["approve_url"], "return_url": paypal["return_url"]},
+            }
+    return data
+
+
+def _decline_details(error: Any) -> None:
+    """Add error.payment_intent and error.decline_code to a localstripe 402, as Stripe sends them."""
+    from localstripe.resources import Charge, PaymentIntent
+
+    body = error.body.get("error", {})
+    body["type"] = "card_error"
+    body.setdefault("decline_code", "generic_decline" if body.get("code") == "card_declined" else body.get("code"))
+    charge_id = body.get("charge")
+    if charge_id:
+        charge = Charge._api_retrieve(charge_id)
+        if charge.payment_intent:
+            body["payment_intent"] = PaymentIntent._api_retrieve(charge.payment_intent)._export()
+
+
+async def _create_payment_intent(state: AdditionsState, request: web.Request) -> web.Response:
+    from localstripe.errors import UserError
+    from localstripe.resources import PaymentIntent
+    from localstripe.server import get_post_data
+
+    data = dict(await get_post_data(request) or {})
+    data.pop("expand", None)
+    types = _listify(data.pop("payment_method_types", None)) or ["card"]
+    return_url = data.pop("return_url", None)
+    if "paypal" in types:
+        method_data = data.pop("payment_method_data", None) or {}
+        if method_data.get("type") != "paypal" or not return_url:
+            raise UserError(400, "A PayPal PaymentIntent needs payment_method_data[type]=paypal and a return_url")
+        data.pop("confirm", None)
+        pi = PaymentIntent(
+            amount=data.get("amount"),
+            currency=data.get("currency"),
+            customer=data.get("customer"),
+            metadata=data.get("metadata"),
+        )
+        approve_url = f"{request.url.origin()}/_shim/paypal/{pi.id}/approve"
+        state.paypal[pi.id] = {"return_url": str(return_url), "approve_url": approve_url}
+        return _json(_pi_view(state, pi))
+    data["payment_method_types"] = types
+    off_session = str(data.get("off_session", "")).lower() == "true"
+    try:
+        pi = PaymentIntent._api_create(**data)
+    except UserError as exc:
+        if exc.code == 402:
+            _decline_details(exc)
+        raise
+    if off_session and pi.status == "requires_action":
+        raise UserError(
+            402,
+            "This payment requires authentication: bring the customer back on-session to complete it.",
+            {
+                "type": "card_error",
+                "code": "authentication_required",
+                "decline_code": "authentication_required",
+                "payment_intent": pi._export(),
+            },
+        )
+    return _json(_pi_view(state, pi))
+
+
+def _schedule(event_type: str, obj: Any) -> None:
+    from localstripe.resources import Event
+    from localstripe.webhooks import schedule_webhook
+
+    schedule_webhook(Event(event_type, obj))
+
+
+async def _create_refund(state: AdditionsState, request: web.Request) -> web.Response:
+    from localstripe.errors import UserError
+    from localstripe.resources import Charge, Refund
+    from localstripe.server import get_post_data
+
+    data = dict(await get_post_data(request) or {})
+    data.pop("expand", None)
+    reason = data.pop("reason", None)
+    if reason is not None and reason not in REFUND_REASONS:
+        raise UserError(400, f"Invalid reason: must be one of {', '.join(REFUND_REASONS)}")
+    refund = Refund._api_create(**data)
+    if reason:
+        state.refund_reasons[refund.id] = reason
+    _schedule("charge.refunded", Charge._api_retrieve(refund.charge))
+    return _json(_refund_view(state, refund))
+
+
+def _refund_view(state: AdditionsState, refund: Any) -> dict[str, Any]:
+    data = refund._export()
+    data["reason"] = state.refund_reasons.get(refund.id)
+    return data
+
+
+async def _approve_paypal(state: AdditionsState, pi_id: str) -> web.Response:
+    from localstripe.resources import PaymentIntent, PaymentMethod
+
+    paypal = state.paypal.get(pi_id)
+    if paypal is None:
+        return _json({"error": {"type": "invalid_request_error", "message": "No such PayPal PaymentIntent"}}, 404)
+    pi = PaymentIntent._api_retrieve(pi_id)
+    if not paypal.get("approved"):
+        paypal["approved"] = "true"
+        # The buyer's PayPal funds, stood in for by a test card localstripe knows how to charge.
+        pm = PaymentMethod(
+            type="card", card={"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}
+        )
+        pi.payment_method = pm.id
+        pi._create_charge(on_failure_now=None)  # succeeded; localstripe sends payment_intent.succeeded
+    query = urlencode({"payment_intent": pi.id, "redirect_status": "succeeded"})
+    separator = "&" if "?" in paypal["return_url"] else "?"
+    return web.Response(status=302, headers={"Location": f"{paypal['return_url']}{separator}{query}"})
+
+
+async def _raise_dispute(state: AdditionsState, request: web.Request) -> web.Response:
+    from localstripe.resources import Charge, PaymentIntent
+    from localstripe.server import get_post_data
+
+    data = dict(await get_post_data(request) or {})
+    charge_id = data.get("charge")
+    if not charge_id and data.get("payment_intent"):
+        charge_id = PaymentIntent._api_retrieve(data["payment_intent"]).latest_charge.id
+    charge = Charge._api_retrieve(charge_id)
+    dispute = {
+        "id": f"dp_{secrets.token_hex(12)}",
+        "object": "dispute",
+        "amount": int(data.get("amount") or charge.amount),
+        "currency": charge.currency,
+        "charge": charge.id,
+        "payment_intent": charge.payment_intent,
+        "reason": data.get("reason") or "fraudulent",
+        "status": "needs_response",
+        "created": int(time.time()),
+        "livemode": False,
+    }
+    state.disputes[dispute["id"]] = dispute
+    _schedule("charge.dispute.created", _Exported(dispute))
+    return _json(dispute)
+
+
+def public_middleware(state: AdditionsState) -> Any:
+    """Routes a browser or a test opens without an API key (outside localstripe's auth)."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        approve = _APPROVE.match(request.path)
+        if approve and request.method == "GET":
+            return await _approve_paypal(state, approve.group(1))
+        if request.path == "/_shim/disputes" and request.method == "POST":
+            return await _raise_dispute(state, request)
+        return await handler(request)
+
+    return middleware
+
+
+def api_middleware(state: AdditionsState) -> Any:
+    """The API calls the additions change (inside localstripe's auth and error handling)."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.method == "POST" and _PI_CREATE.match(request.path):
+            return await _create_payment_intent(state, request)
+        if request.method == "POST" and request.path == "/v1/refunds":
+            return await _create_refund(state, request)
+        one = _PI_ONE.match(request.path)
+        if one and request.method == "GET" and one.group(1) in state.paypal:
+            from localstripe.resources import PaymentIntent
+
+            return _json(_pi_view(state, PaymentIntent._api_retrieve(one.group(1))))
+        dispute = _DISPUTE_ONE.match(request.path)
+        if dispute and request.method == "GET":
+            found = state.disputes.get(dispute.group(1))
+            if found is None:
+                return _json({"error": {"type": "invalid_request_error", "message": "No such dispute"}}, 404)
+            return _json(found)
+        return await handler(request)
+
+    return middleware

@@ -1,0 +1,125 @@
+"""GIVEN/WHEN helpers of the payment tests: accounts owing money, a card on file, Stripe.js's card
+payment method, the webhook as Stripe delivers it (signed, from the Stripe side's event list)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
+import requests
+
+from functions.core import ledger
+from local import stripe_js
+from tests.integration.test_payment_method import Cards
+
+SK = "sk_test_billow_tests"
+WEBHOOK_SECRET = "whsec_test_billow"
+
+
+class Payments(Cards):
+    def owing(self, *amounts, card=True, **overrides):
+        """An account with a member token, one open One-time invoice per amount (oldest first), and
+        (by default) an active card on file."""
+        account_id, token = self.account(**overrides)
+        invoices = [self.charge(account_id, amount) for amount in amounts]
+        if card:
+            self.change_card(account_id, token)
+        return account_id, token, invoices
+
+    def confirmed_setup_3ds(self, account_id, token):
+        """A 3-D Secure card saved through its authentication challenge (setup succeeds)."""
+        status, started, _ = self.setup(account_id, token)
+        assert status == 201, started
+        intent = stripe_js.confirm_card_setup(
+            self.stripe.url, started["publishable_key"], started["client_secret"], stripe_js.REQUIRES_AUTHENTICATION
+        )
+        if intent["status"] == "requires_action":
+            intent = stripe_js.complete_authentication(
+                self.stripe.url, started["publishable_key"], started["client_secret"]
+            )
+        assert intent["status"] == "succeeded", intent
+        return started["setup_intent_id"]
+
+    def charge(self, account_id, amount):
+        status, inv, _ = self.api.call(
+            "POST",
+            f"/v1/accounts/{account_id}/charges",
+            {"description": "Support plan", "amount": amount},
+            token=self.api.admin,
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert status == 201, inv
+        return inv["id"]
+
+    def pay(self, account_id, token, body, key=None):
+        return self.api.call(
+            "POST",
+            f"/v1/accounts/{account_id}/payments",
+            body,
+            token=token,
+            headers={"Idempotency-Key": key or str(uuid.uuid4())},
+        )
+
+    def balance(self, account_id):
+        return ledger.get_balance(account_id)
+
+    def invoice(self, account_id, invoice_id):
+        return ledger.get_invoice(account_id, invoice_id)
+
+    def audit_ok(self, account_id):
+        result = ledger.audit_account(account_id)
+        assert result.problems == [], result.problems
+        return result
+
+    def new_card_pm(self, number=stripe_js.SUCCEEDS):
+        """A payment method as the console's Stripe.js creates it (publishable key), attached to nobody."""
+        r = requests.post(
+            f"{self.stripe.url}/v1/payment_methods",
+            data={
+                "type": "card",
+                "card[number]": number,
+                "card[exp_month]": "12",
+                "card[exp_year]": "2034",
+                "card[cvc]": "123",
+                "key": "pk_test_billow_tests",
+            },
+            timeout=5,
+        )
+        assert r.status_code == 200, r.text
+        return r.json()["id"]
+
+    def stripe_post(self, path, data):
+        r = requests.post(f"{self.stripe.url}{path}", data=data, headers={"Authorization": f"Bearer {SK}"}, timeout=5)
+        return r.status_code, r.json()
+
+    def events_for(self, object_id, event_type=None):
+        """Stripe's events about one object (payment intent, charge), oldest first."""
+        found = []
+        data = self.stripe_get("/v1/events?limit=100")["data"]
+        for event in data:
+            obj = event["data"]["object"]
+            ids = {obj.get("id"), obj.get("payment_intent"), obj.get("charge")}
+            if object_id in ids and (event_type is None or event["type"] == event_type):
+                found.append(event)
+        return sorted(found, key=lambda e: e["created"])
+
+    def signed(self, event, secret=WEBHOOK_SECRET, at=None):
+        body = json.dumps(event).encode()
+        at = at or int(time.time())
+        signature = hmac.new(secret.encode(), b"%d.%s" % (at, body), hashlib.sha256).hexdigest()
+        return body, f"t={at},v1={signature}"
+
+    def deliver_event(self, event, **kwargs):
+        body, signature = self.signed(event, **kwargs)
+        return self.webhook(body, signature)
+
+    def webhook(self, body, signature):
+        r = self.client.http.post(
+            "/v1/webhooks/stripe",
+            headers={"Content-Type": "application/json", "Stripe-Signature": signature},
+            body=body,
+        )
+        return r.status_code, json.loads(r.body) if r.body else None
