@@ -4,6 +4,7 @@ from chalice import Chalice
 
 from functions.accounts.routes import bp as accounts
 from functions.billing_items.routes import bp as billing_items
+from functions.billing_run.routes import bp as billing_run
 from functions.core.routes import bp as platform
 from functions.invoices.routes import bp as invoices
 from functions.payments.routes import bp as payments
@@ -16,3 +17,4 @@ app.register_blueprint(payments)
 app.register_blueprint(billing_items)
 app.register_blueprint(usage)
 app.register_blueprint(invoices)
+app.register_blueprint(billing_run)

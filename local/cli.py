@@ -210,5 +210,158 @@ def emails(
     out.print(f"{len(mails)} e-mail{'s' if len(mails) != 1 else ''}{f' to {to}' if to else ''}")
 
 
+def _queue_depth(sqs: Any, url: str) -> int:
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+@app.command()
+def bill(
+    date_: Annotated[str, typer.Option("--date", help="The run date, YYYY-MM-DD (accounts due on or before it).")],
+    timeout: Annotated[int, typer.Option("--timeout", min=1, help="Seconds to wait for the queues.")] = 300,
+) -> None:
+    """Run the daily billing schedule for DATE against the running stack, wait until its queues are
+    drained (the stack's queue pump runs the workers), and print what happened."""
+    import time
+    from datetime import date
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    try:
+        run_date = date.fromisoformat(date_)
+    except ValueError:
+        fail(f"--date must be YYYY-MM-DD, not {date_!r}", code=2)
+    use_running_stack_aws()
+    import boto3
+
+    from functions.billing_run import service as billing_run
+    from functions.core.resources import dlq_name, queue_name
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    urls = {q: sqs.get_queue_url(QueueName=queue_name(q))["QueueUrl"] for q in ("billing-run", "billing-account")}
+    dlqs = {q: sqs.get_queue_url(QueueName=dlq_name(q))["QueueUrl"] for q in urls}
+    dlq_before = sum(_queue_depth(sqs, u) for u in dlqs.values())
+    shards = billing_run.fan_out(run_date)
+    started = time.monotonic()
+    with Progress(
+        TextColumn("[bold]billing {task.fields[day]}[/]"),
+        BarColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("", total=None, day=run_date.isoformat())
+        quiet = 0
+        while quiet < 3:
+            depths = {q: _queue_depth(sqs, u) for q, u in urls.items()}
+            progress.update(
+                task,
+                description=f"shards queued {depths['billing-run']}/{shards} · "
+                f"accounts queued {depths['billing-account']}",
+            )
+            quiet = quiet + 1 if not any(depths.values()) else 0
+            if time.monotonic() - started > timeout:
+                fail(f"the queues were not drained after {timeout}s: is `make run` (and its queue pump) running?")
+            time.sleep(0.5)
+        progress.update(task, total=1, completed=1, description="queues drained")
+    counts = billing_run_counts(run_date)
+    failed = sum(_queue_depth(sqs, u) for u in dlqs.values()) - dlq_before
+    table = Table(
+        "invoiced",
+        "charged",
+        "declined",
+        "needs action",
+        "no card",
+        "below minimum",
+        "nothing due",
+        "failed (DLQ)",
+    )
+    table.add_row(
+        *(
+            str(counts.get(k, 0))
+            for k in (
+                "invoiced",
+                "succeeded",
+                "declined",
+                "requires_action",
+                "no_card",
+                "below_minimum",
+                "nothing_due",
+            )
+        ),
+        str(max(failed, 0)),
+    )
+    out.print(table)
+    if failed > 0:
+        raise typer.Exit(1)
+
+
+def billing_run_counts(run_date: Any) -> dict[str, int]:
+    """Outcomes of the accounts billed on `run_date`, read from the billing-runs table (an offline Scan:
+    this is a local tool, never a request path)."""
+    import boto3
+
+    from functions.core.tables import table_name
+
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(table_name("billing_runs"))
+    counts: dict[str, int] = {}
+    kwargs: dict[str, Any] = {}
+    while True:
+        page = table.scan(**kwargs)
+        for item in page["Items"]:
+            if item["sk"] == f"RUN#{run_date.isoformat()}":
+                counts["invoiced"] = counts.get("invoiced", 0) + 1
+                key = str(item.get("charge") or "pending")
+                counts[key] = counts.get(key, 0) + 1
+        if "LastEvaluatedKey" not in page:
+            return counts
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+@app.command()
+def dlq(
+    action: Annotated[str, typer.Argument(help="list | redrive")],
+    queue: Annotated[str | None, typer.Option("--queue", help="Only this queue (default: all).")] = None,
+) -> None:
+    """List the dead-letter queues' messages, or move them back to their queues (redrive)."""
+    if action not in ("list", "redrive"):
+        fail("use `billow dlq list` or `billow dlq redrive`", code=2)
+    use_running_stack_aws()
+    import boto3
+
+    from functions.core.resources import QUEUES, dlq_name, queue_name
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    names = [queue] if queue else list(QUEUES)
+    unknown = [n for n in names if n not in QUEUES]
+    if unknown:
+        fail(f"unknown queue {unknown[0]}; use one of {', '.join(QUEUES)}", code=2)
+    table = Table("queue", "dead letters", "moved back" if action == "redrive" else "first message ids")
+    for name in names:
+        dlq_url = sqs.get_queue_url(QueueName=dlq_name(name))["QueueUrl"]
+        source_url = sqs.get_queue_url(QueueName=queue_name(name))["QueueUrl"]
+        depth = _queue_depth(sqs, dlq_url)
+        if action == "list":
+            messages = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+                "Messages", []
+            )
+            table.add_row(name, str(depth), ", ".join(m["MessageId"][:8] for m in messages))
+            continue
+        moved = 0
+        while True:
+            messages = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                break
+            for m in messages:
+                sqs.send_message(QueueUrl=source_url, MessageBody=m["Body"])
+                sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=m["ReceiptHandle"])
+                moved += 1
+        table.add_row(name, str(depth), str(moved))
+    out.print(table)
+
+
 if __name__ == "__main__":
     app()

@@ -127,6 +127,7 @@ def start(ports: stack.Ports, running: Running) -> dict[str, Any]:
     card = stack.seed_card_on_file(
         stack.ApiClient(api_url, customer_token), demo.demo_account, stripe.url, stack.DEMO_CARD_CONTACT
     )
+    stack.seed_billing_items(stack.ApiClient(api_url, admin_token), demo)
 
     expires = datetime.fromtimestamp(time.time() + ttl, UTC).isoformat(timespec="seconds")
     info: dict[str, Any] = {

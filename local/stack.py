@@ -391,6 +391,35 @@ def seed_billing_items_and_invoices(admin: ApiClient, demo: DemoData) -> None:
         admin.post(f"{base}/{route}", body, headers={"Idempotency-Key": f"demo-seed-{n}"})
 
 
+DEMO_ITEMS = [
+    # (description, category, monthly fee in cents, setup fee, index of the device or None)
+    ("Bare metal server, 16 cores / 128 GB", "server", 42_000, 15_000, 0),
+    ("Block storage 2 TB", "storage", 9_000, 0, 0),
+    ("Load balancer", "network", 2_500, 0, 1),
+    ("Backup vault 500 GB", "storage", 1_500, 0, None),
+    ("Monitoring add-on", "software", 900, 0, None),
+]
+
+
+def seed_billing_items(admin: ApiClient, demo: DemoData) -> list[str]:
+    """Billing items on the demo account (after its card: payg accounts need one), three linked to
+    devices and two dissociated; each posts its New invoice."""
+    base = f"/v1/accounts/{demo.demo_account}"
+    ids = []
+    for n, (description, category, fee, setup, device) in enumerate(DEMO_ITEMS, 1):
+        body: dict[str, Any] = {
+            "description": description,
+            "category": category,
+            "recurring_fee": fee,
+            "setup_fee": setup,
+        }
+        if device is not None and device < len(demo.devices):
+            body["device_id"] = demo.devices[device]
+        out = admin.post(f"{base}/billing-items", body, headers={"Idempotency-Key": f"demo-item-{n}"})
+        ids.append(out["item"]["id"])
+    return ids
+
+
 # --- the stack file ------------------------------------------------------------------------------
 
 

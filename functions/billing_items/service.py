@@ -11,7 +11,8 @@ from functions.accounts.service import AccountAccess, current_period, get_device
 from functions.billing_items import schemas, store
 from functions.billing_items.store import Item
 from functions.core import audit, clock, cursor, ledger
-from functions.core.errors import ConflictError, NotFoundError, ValidationFailedError
+from functions.core.audit import Actor
+from functions.core.errors import ConcurrentUpdateError, ConflictError, NotFoundError, ValidationFailedError
 from functions.core.idempotency import IdempotencyContext
 from functions.core.ids import is_id
 from functions.core.ledger import Invoice, Line
@@ -427,3 +428,29 @@ def recurring_lines(account_id: str, period_start: date, period_end: date) -> li
             )
         )
     return lines
+
+
+def end_anniversary_cancellations(account_id: str, on: date) -> int:
+    """Cancel the items whose anniversary cancellation takes effect on or before `on` (the monthly run
+    calls this before building the Recurring invoice). Idempotent; returns how many ended now."""
+    ended = 0
+    for item in store.billable_items(account_id):
+        if item.status != "pending_cancellation" or item.cancel_at is None or item.cancel_at > on:
+            continue
+        after = replace(item, status="cancelled", cancelled_on=item.cancel_at)
+        try:
+            UnitOfWork().add(
+                *_changed(item, after),
+                audit.record(
+                    account_id,
+                    Actor("billing-run", "system"),
+                    "item.cancelled",
+                    item.id,
+                    _snapshot(item),
+                    _snapshot(after),
+                ),
+            ).commit()
+        except ConcurrentUpdateError:
+            continue  # another worker ended it first
+        ended += 1
+    return ended

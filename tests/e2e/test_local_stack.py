@@ -76,8 +76,15 @@ def test_demo_account_summary_with_the_printed_customer_token(local_stack: Local
     assert s["account_id"] == demo
     assert s["name"] == "Demo Robotics"
     assert (s["type"], s["linked"], s["currency"], s["locale"]) == ("payg", True, "usd", "en")
-    # seeded: charges of 150.00 and 10.80, and a 50.00 credit that settled part of the older one
-    assert s["balance"] == {"current": 11080, "unapplied_credit": 0, "next_estimated": 11080}
+    # seeded: charges of 150.00 and 10.80, a 50.00 credit, and five items whose New invoices depend on
+    # today's place in the billing period: the balance is what the open invoices leave to pay
+    token = local_stack.info["tokens"]["customer"]["token"]
+    invoices = local_stack.get(f"/v1/accounts/{demo}/invoices?limit=100", token).json()["data"]
+    assert {i["type"] for i in invoices} == {"one_time", "credit", "new"} and len(invoices) == 3 + 5
+    assert s["balance"]["current"] == sum(i["balance_due"] for i in invoices) > 11080
+    upcoming = local_stack.get(f"/v1/accounts/{demo}/invoices/upcoming", token).json()
+    assert upcoming["total"] == 42_000 + 9_000 + 2_500 + 1_500 + 900
+    assert s["balance"]["next_estimated"] == s["balance"]["current"] + upcoming["total"]
     # seeded through the real card flow: SetupIntent, Stripe.js confirmation, PUT, queue pump
     assert s["payment_method"] == {
         "brand": "visa",

@@ -1,0 +1,2 @@
+"""The monthly run: the daily schedule, shard workers, account workers (Recurring invoice, off-session
+charge, PDF, notice) and dunning."""

@@ -1,0 +1,37 @@
+"""The monthly run's entry points: the daily schedule and the two queue consumers (no HTTP routes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint, Cron
+
+from functions.billing_run import schemas, service
+from functions.core import clock, queues
+from functions.core.resources import queue_name
+
+bp = Blueprint(__name__)
+
+
+@bp.schedule(Cron(5, 0, "*", "*", "?", "*"), name="daily_run")
+def daily_run(event: Any) -> dict[str, int]:
+    """00:05 UTC: one message per shard for today's run."""
+    return {"shards": service.fan_out(clock.today())}
+
+
+@bp.on_sqs_message(queue=queue_name(service.RUN_QUEUE), batch_size=1, name="bill_shard", maximum_concurrency=2)
+def bill_shard(event: Any) -> dict[str, Any]:
+    def handle(body: dict[str, Any]) -> None:
+        message = schemas.ShardMessage.model_validate(body)
+        service.dispatch_shard(message.shard, message.run_date)
+
+    return queues.process_batch(service.RUN_QUEUE, event, handle)
+
+
+@bp.on_sqs_message(queue=queue_name(service.ACCOUNT_QUEUE), batch_size=10, name="bill_account", maximum_concurrency=10)
+def bill_account(event: Any) -> dict[str, Any]:
+    def handle(body: dict[str, Any]) -> None:
+        message = schemas.AccountMessage.model_validate(body)
+        service.handle_account_message(message.model_dump(mode="json"))
+
+    return queues.process_batch(service.ACCOUNT_QUEUE, event, handle)

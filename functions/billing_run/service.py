@@ -1,0 +1,237 @@
+"""The monthly run (DESIGN §4).
+
+- `fan_out(run_date)`: the daily schedule sends one message per shard to `billing-run`.
+- `dispatch_shard(shard, run_date)`: a shard worker pages through the sparse due index (accounts whose
+  recurring date, or dunning retry, is on or before the run date) and sends one message per account to
+  `billing-account`, in batches of 10.
+- `bill_account(account_id, run_date)`: the Recurring invoice for the period (fees in advance for active
+  items after anniversary cancellations, usage of the past period in arrears, unapplied credit
+  consumed), posted with an id derived from (account, period) in ONE transaction with the cycle
+  advance (conditional on the billed date) and the usage seal; then the off-session charge, the PDF and
+  one notice, each recorded as done so a redelivery finishes without repeating any step.
+- `retry_account(account_id, run_date)`: dunning — charge again on the configured days (3, 7, 14 after
+  the invoice by default) with reminders; past due after the last failure, until paid.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from functions.accounts.service import (
+    SHARDS,
+    AccountRecord,
+    RetryEntry,
+    advance_cycle,
+    clear_retry,
+    due_accounts,
+    get_account,
+    get_retry,
+    mark_past_due,
+    next_recurring_date,
+    previous_recurring_date,
+    schedule_retry,
+)
+from functions.billing_items.service import end_anniversary_cancellations, recurring_lines
+from functions.billing_run import emails, store
+from functions.core import email, ledger, queues
+from functions.core.errors import ConflictError, NotFoundError
+from functions.core.ids import derived_id
+from functions.core.logs import get_logger
+from functions.core.money import minimum_charge
+from functions.core.settings import get_settings
+from functions.core.uow import UnitOfWork
+from functions.invoices.service import store_pdf
+from functions.payments.service import charge_invoice_off_session, chargeable_card
+from functions.usage.service import seal_period, usage_lines
+
+RUN_QUEUE = "billing-run"
+ACCOUNT_QUEUE = "billing-account"
+PAGE = 100
+
+
+def retry_days() -> tuple[int, ...]:
+    """Days after the invoice when a failed charge is tried again (BILLOW_DUNNING_DAYS, default 3,7,14)."""
+    raw = os.environ.get("BILLOW_DUNNING_DAYS", "3,7,14")
+    return tuple(int(x) for x in raw.split(",") if x.strip())
+
+
+@dataclass(frozen=True)
+class Outcome:
+    account_id: str
+    result: str  # invoiced | skipped | charged | declined | requires_action | ...
+    invoice_id: str | None = None
+
+
+# ---- fan-out ------------------------------------------------------------------------------------
+
+
+def fan_out(run_date: date) -> int:
+    """One message per shard; the run date travels in the messages."""
+    for shard in range(SHARDS):
+        queues.send(RUN_QUEUE, {"shard": shard, "run_date": run_date.isoformat()})
+    return SHARDS
+
+
+def dispatch_shard(shard: int, run_date: date) -> int:
+    """Send one message per due account (and per dunning retry) of a shard; returns how many."""
+    sent = 0
+    for kind in ("due", "retry"):
+        last_key: dict[str, Any] | None = None
+        while True:
+            ids, last_key = due_accounts(kind, shard, run_date, PAGE, last_key)
+            bodies = [{"account_id": i, "run_date": run_date.isoformat(), "kind": kind} for i in ids]
+            for start in range(0, len(bodies), 10):
+                queues.send_batch(ACCOUNT_QUEUE, bodies[start : start + 10])
+            sent += len(bodies)
+            if last_key is None:
+                break
+    return sent
+
+
+def handle_account_message(body: dict[str, Any]) -> Outcome:
+    run_date = date.fromisoformat(body["run_date"])
+    if body.get("kind") == "retry":
+        return retry_account(body["account_id"], run_date)
+    return bill_account(body["account_id"], run_date)
+
+
+# ---- the Recurring invoice ----------------------------------------------------------------------
+
+
+def recurring_invoice_id(account_id: str, billed_on: date) -> str:
+    return derived_id("inv", account_id, "recurring", billed_on.isoformat())
+
+
+def bill_account(account_id: str, run_date: date) -> Outcome:
+    try:
+        account = get_account(account_id)
+    except NotFoundError:
+        return Outcome(account_id, "skipped")
+    billed_on = account.next_recurring_date
+    if account.type == "lite" or billed_on is None:
+        return Outcome(account_id, "skipped")
+    if billed_on > run_date:
+        # Already billed (a re-run or a redelivery): finish what the last run may have left undone.
+        last = account.last_recurring_date
+        run = store.get(account_id, last) if last else None
+        if run is None:
+            return Outcome(account_id, "skipped")
+        return _finish(account, last, run.invoice_id, run_date)  # type: ignore[arg-type]
+    end_anniversary_cancellations(account_id, billed_on)
+    period_end = next_recurring_date(account.billing_day, billed_on)
+    usage_start = previous_recurring_date(account.billing_day, billed_on)
+    lines = recurring_lines(account_id, billed_on, period_end) + usage_lines(account_id, usage_start, billed_on)
+    invoice_id = recurring_invoice_id(account_id, billed_on)
+    try:
+        ledger.post_invoice(
+            account_id,
+            invoice_id=invoice_id,
+            type="recurring",
+            lines=lines,
+            description=f"Recurring: {billed_on.isoformat()} to {period_end.isoformat()}",
+            period=(billed_on, period_end),
+            extra_ops=lambda _inv: [
+                advance_cycle(account, billed_on),
+                seal_period(account_id, usage_start, invoice_id),
+                store.put_new(account_id, billed_on, invoice_id),
+            ],
+        )
+    except ConflictError:
+        pass  # another worker posted it (already-posted / already-billed): finish its steps
+    return _finish(get_account(account_id), billed_on, invoice_id, run_date)
+
+
+def _finish(account: AccountRecord, billed_on: date, invoice_id: str, run_date: date) -> Outcome:
+    """The steps after the invoice, each once: charge, PDF, notice."""
+    run = store.get(account.id, billed_on)
+    inv = ledger.get_invoice(account.id, invoice_id)
+    if run is None or inv is None:
+        return Outcome(account.id, "skipped")
+    charge = run.charge
+    if charge is None:
+        charge, payment_id = _charge(account, inv, attempt=1)
+        store.mark(account.id, billed_on, charge=charge, payment_id=payment_id)
+        if charge in ("declined", "requires_action") and retry_days():
+            UnitOfWork().add(
+                schedule_retry(RetryEntry(account.id, billed_on + timedelta(days=retry_days()[0]), 2, invoice_id))
+            ).commit()
+    if not run.pdf_stored:
+        from functions.accounts.service import AccountAccess
+        from functions.core.audit import Actor
+
+        store_pdf(AccountAccess(account, Actor("billing-run", "system"), "operator"), inv)
+        store.mark(account.id, billed_on, pdf_stored="yes")
+    if not run.notice_sent:
+        fresh = ledger.get_invoice(account.id, invoice_id) or inv
+        retry = billed_on + timedelta(days=retry_days()[0]) if retry_days() else None
+        _send(account, fresh, charge, retry=retry)
+        store.mark(account.id, billed_on, notice_sent="yes")
+    return Outcome(account.id, charge, invoice_id)
+
+
+def _charge(account: AccountRecord, inv: ledger.Invoice, attempt: int) -> tuple[str, str | None]:
+    if inv.balance_due <= 0:
+        return "nothing_due", None
+    if account.type == "subscription" and chargeable_card(account.id) is None:
+        return "no_card", None  # subscription accounts without a card pay invoices themselves
+    if inv.balance_due < minimum_charge(account.currency):
+        return "below_minimum", None  # carried forward, never dunned
+    result = charge_invoice_off_session(account.id, inv.id, inv.balance_due, attempt)
+    return result.status, result.payment_id
+
+
+def _send(account: AccountRecord, inv: ledger.Invoice, outcome: str, retry: date | None = None, link: str = "") -> None:
+    contact = account.billing_contact or {}
+    card = chargeable_card(account.id)
+    notice = emails.Notice(
+        to=contact.get("email", ""),
+        contact_name=contact.get("name", ""),
+        account_name=account.name,
+        locale=account.locale,
+        seller=get_settings().seller_name,
+        number=inv.number,
+        date=inv.date,
+        currency=inv.currency,
+        total=inv.total,
+        due=inv.balance_due,
+        outcome=outcome,
+        card=f"{card.brand} •••• {card.last4}" if card else "",
+        retry=retry,
+        link=link,
+    )
+    if notice.to:
+        email.send(emails.build(notice))
+
+
+# ---- dunning ------------------------------------------------------------------------------------
+
+
+def retry_account(account_id: str, run_date: date) -> Outcome:
+    """A scheduled retry: charge again (attempt n), or stop when the invoice was paid meanwhile."""
+    entry = get_retry(account_id)
+    if entry is None or entry.on > run_date:
+        return Outcome(account_id, "skipped")
+    account = get_account(account_id)
+    inv = ledger.get_invoice(account_id, entry.invoice_id)
+    if inv is None or inv.balance_due <= 0:
+        UnitOfWork().add(clear_retry(account_id), mark_past_due(account_id, False)).commit()
+        return Outcome(account_id, "paid", entry.invoice_id)
+    outcome, _ = _charge(account, inv, entry.attempt)
+    days = retry_days()
+    if outcome in ("succeeded", "processing", "nothing_due"):
+        UnitOfWork().add(clear_retry(account_id), mark_past_due(account_id, False)).commit()
+        return Outcome(account_id, outcome, inv.id)
+    # Attempt 1 was the run's own charge; attempt n (n >= 2) happens days[n - 2] days after the invoice.
+    next_index = entry.attempt - 1
+    if next_index < len(days):
+        on = inv.date + timedelta(days=days[next_index])
+        UnitOfWork().add(schedule_retry(RetryEntry(account_id, on, entry.attempt + 1, inv.id))).commit()
+        _send(account, inv, "reminder")
+        return Outcome(account_id, outcome, inv.id)
+    UnitOfWork().add(clear_retry(account_id), mark_past_due(account_id, True)).commit()
+    _send(account, inv, "past_due")
+    get_logger().info("account past due", account_id=account_id, invoice_id=inv.id)
+    return Outcome(account_id, "past_due", inv.id)

@@ -1,0 +1,65 @@
+"""Billing-runs table: one record per (account, billed period) saying which steps after the invoice are
+done, so a redelivered message or a second worker finishes the work without doing any step twice.
+
+    pk = <account id>   sk = RUN#<recurring date>
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.models import Model
+
+from functions.core import clock
+from functions.core.db import IntegerAttribute, meta
+from functions.core.uow import Op
+
+
+class RunModel(Model):
+    Meta = meta("billing_runs")
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    invoice_id = UnicodeAttribute()
+    # succeeded | processing | declined | requires_action | below_minimum | no_card | nothing_due
+    charge = UnicodeAttribute(null=True)
+    payment_id = UnicodeAttribute(null=True)
+    pdf_stored = UnicodeAttribute(null=True)
+    notice_sent = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    attempts = IntegerAttribute(default=0)
+
+
+@dataclass(frozen=True)
+class Run:
+    account_id: str
+    billed_on: date
+    invoice_id: str
+    charge: str | None
+    payment_id: str | None
+    pdf_stored: bool
+    notice_sent: bool
+
+
+def _sk(billed_on: date) -> str:
+    return f"RUN#{billed_on.isoformat()}"
+
+
+def get(account_id: str, billed_on: date) -> Run | None:
+    try:
+        m = RunModel.get(account_id, _sk(billed_on), consistent_read=True)
+    except RunModel.DoesNotExist:
+        return None
+    return Run(account_id, billed_on, m.invoice_id, m.charge, m.payment_id, bool(m.pdf_stored), bool(m.notice_sent))
+
+
+def put_new(account_id: str, billed_on: date, invoice_id: str) -> Op:
+    model = RunModel(account_id, _sk(billed_on), invoice_id=invoice_id, created_at=clock.iso(clock.now()))
+    return Op("put", model, condition=RunModel.pk.does_not_exist(), label="run")
+
+
+def mark(account_id: str, billed_on: date, **fields: str | None) -> None:
+    """Record that a step is done (a single-item write; each step is idempotent on its own)."""
+    model = RunModel(account_id, _sk(billed_on))
+    model.update(actions=[getattr(RunModel, name).set(value) for name, value in fields.items()])

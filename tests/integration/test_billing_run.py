@@ -1,0 +1,237 @@
+"""The monthly run: due index, shard fan-out, the Recurring invoice (fees in advance, usage in arrears,
+anniversary cancellations, unapplied credit), exactly once however often it runs, PDF and one notice."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, date, datetime
+
+import boto3
+import pytest
+
+from functions.core import clock
+
+
+def _at(day: date):
+    return clock.frozen(datetime(day.year, day.month, day.day, 0, 5, tzinfo=UTC))
+
+
+@pytest.fixture
+def run(api, queues_and_mail, mint):
+    from functions.core.resources import bucket_name
+    from functions.invoices import store
+
+    store.reset_client()
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket_name())
+    yield Run(api, queues_and_mail, mint)
+    store.reset_client()
+
+
+class Run:
+    def __init__(self, api, sqs, mint):
+        self.api, self.sqs, self.usage_token = api, sqs, mint("meter", "billing:usage")
+
+    def account(self, on=date(2026, 11, 10), **kw):
+        with _at(on):
+            acct = self.api.create_account(**{"type": "subscription", "billing_day": 1, **kw})
+        return acct["id"]
+
+    def post(self, account_id, path, body, on):
+        with _at(on):
+            status, data, _ = self.api.call(
+                "POST",
+                f"/v1/accounts/{account_id}/{path}",
+                body,
+                token=self.api.admin,
+                headers={"Idempotency-Key": str(uuid.uuid4())},
+            )
+        assert status in (200, 201), data
+        return data
+
+    def usage(self, account_id, records, on):
+        with _at(on):
+            status, out, _ = self.api.call("POST", "/v1/usage", {"records": records}, token=self.usage_token)
+        assert status == 200 and out["rejected"] == 0, out
+        return out
+
+    def bill(self, account_id, day):
+        from functions.billing_run import service
+
+        with _at(day):
+            return service.bill_account(account_id, day)
+
+    def invoices(self, account_id, type="recurring"):
+        page = self.api.call("GET", f"/v1/accounts/{account_id}/invoices?type={type}", token=self.api.admin)[1]
+        return page["data"]
+
+    def invoice(self, account_id, invoice_id):
+        return self.api.call("GET", f"/v1/accounts/{account_id}/invoices/{invoice_id}", token=self.api.admin)[1]
+
+    def summary(self, account_id):
+        return self.api.call("GET", f"/v1/accounts/{account_id}/summary", token=self.api.admin)[1]
+
+    def mails(self):
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.ses.models import ses_backends
+
+        return ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+
+
+def test_a_month_with_items_usage_a_cancellation_and_a_credit_makes_one_recurring_invoice(run):
+    from functions.core.ledger import audit_account
+    from functions.usage import store as usage_store
+
+    acct = run.account(on=date(2026, 11, 3))
+    run.post(
+        acct, "billing-items", {"description": "vm", "category": "server", "recurring_fee": 3000}, date(2026, 11, 10)
+    )
+    disk = run.post(
+        acct, "billing-items", {"description": "disk", "category": "storage", "recurring_fee": 1000}, date(2026, 11, 3)
+    )
+    run.post(acct, f"billing-items/{disk['item']['id']}/cancellation", {"when": "anniversary"}, date(2026, 11, 20))
+    records = [
+        {
+            "id": f"u{n}",
+            "account_id": acct,
+            "service": "cdn",
+            "metric": "gb",
+            "quantity": "333.333333",
+            "unit_amount_decimal": "0.015",
+            "occurred_at": "2026-11-15T00:00:00Z",
+        }
+        for n in range(3)
+    ]
+    run.usage(acct, records, date(2026, 11, 25))
+    new_invoices = run.invoices(acct, "new")
+    run.post(acct, "credits", {"amount": 3000 + 1000 + 1000, "reason": "welcome"}, date(2026, 11, 26))
+    # the credit settled both New invoices (2,100 + 933) and left 1,967 unapplied
+    assert run.summary(acct)["balance"]["unapplied_credit"] == 5000 - sum(i["total"] for i in new_invoices)
+
+    outcome = run.bill(acct, date(2026, 12, 1))
+    (recurring,) = run.invoices(acct)
+    inv = run.invoice(acct, recurring["id"])
+    assert outcome.invoice_id == inv["id"] and inv["date"] == "2026-12-01"
+    assert (inv["period_start"], inv["period_end"]) == ("2026-12-01", "2027-01-01")
+    lines = sorted(
+        (line["description"], line["amount"], line["period_start"], line["period_end"]) for line in inv["lines"]
+    )
+    assert lines == [
+        ("cdn · gb", 15, "2026-11-01", "2026-12-01"),  # 999.999999 GB x 0.015 cent
+        ("vm", 3000, "2026-12-01", "2027-01-01"),
+    ]  # the disk's anniversary cancellation came first
+    assert inv["total"] == 3015 and inv["amount_paid"] == 1967 and inv["balance_due"] == 1048
+    assert (
+        run.api.call("GET", f"/v1/accounts/{acct}/billing-items/{disk['item']['id']}", token=run.api.admin)[1]["status"]
+        == "cancelled"
+    )
+    summary = run.summary(acct)
+    assert (summary["last_recurring_invoice_date"], summary["next_recurring_invoice_date"]) == (
+        "2026-12-01",
+        "2027-01-01",
+    )
+    assert usage_store.is_sealed(acct, date(2026, 11, 1))
+    assert outcome.result == "no_card"  # a subscription without a card pays its invoices itself
+    (mail,) = run.mails()
+    assert mail.destinations["ToAddresses"] == ["ada@example.com"] and inv["number"] in mail.subject
+    assert "no valid card" in mail.body
+    assert run.api.call("GET", f"/v1/accounts/{acct}/invoices/{inv['id']}/pdf", token=run.api.admin)[0] == 200
+    assert audit_account(acct).problems == []
+
+
+def test_the_same_date_three_times_and_a_late_redelivery_make_one_invoice_and_one_email(run):
+    acct = run.account()
+    run.post(
+        acct, "billing-items", {"description": "vm", "category": "server", "recurring_fee": 3000}, date(2026, 11, 10)
+    )
+    for _ in range(3):
+        run.bill(acct, date(2026, 12, 1))
+    run.bill(acct, date(2026, 12, 2))
+    assert len(run.invoices(acct)) == 1
+    assert len(run.mails()) == 1
+    assert run.summary(acct)["balance"]["current"] == 2100 + 3000
+
+
+def test_a_second_worker_with_a_stale_account_posts_nothing_more(run, monkeypatch):
+    from functions.billing_run import service
+
+    acct = run.account()
+    run.post(
+        acct, "billing-items", {"description": "vm", "category": "server", "recurring_fee": 3000}, date(2026, 11, 10)
+    )
+    stale = service.get_account(acct)
+    run.bill(acct, date(2026, 12, 1))
+    calls = []
+    real = service.get_account
+
+    def stale_then_fresh(account_id):
+        calls.append(1)
+        return stale if len(calls) == 1 else real(account_id)
+
+    monkeypatch.setattr(service, "get_account", stale_then_fresh)
+    run.bill(acct, date(2026, 12, 1))  # thinks the account is still due: the posting's conditions refuse it
+    assert len(run.invoices(acct)) == 1 and len(run.mails()) == 1
+
+
+def test_a_crash_after_posting_is_finished_by_the_redelivery(run, monkeypatch):
+    from functions.billing_run import service
+
+    acct = run.account()
+    run.post(
+        acct, "billing-items", {"description": "vm", "category": "server", "recurring_fee": 3000}, date(2026, 11, 10)
+    )
+    monkeypatch.setattr(service, "store_pdf", lambda *a: (_ for _ in ()).throw(RuntimeError("S3 down")))
+    with pytest.raises(RuntimeError):
+        run.bill(acct, date(2026, 12, 1))
+    assert len(run.invoices(acct)) == 1 and run.mails() == []
+    monkeypatch.undo()
+    run.bill(acct, date(2026, 12, 1))
+    assert len(run.invoices(acct)) == 1 and len(run.mails()) == 1
+
+
+def test_nothing_to_bill_issues_a_closed_zero_invoice_without_a_charge(run):
+    acct = run.account()
+    outcome = run.bill(acct, date(2026, 12, 1))
+    (inv,) = run.invoices(acct)
+    assert (inv["total"], inv["status"]) == (0, "closed") and outcome.result == "nothing_due"
+
+
+def test_shards_send_one_message_per_due_account_and_nothing_for_others(run):
+    from functions.billing_run import service
+    from functions.core.resources import queue_name
+
+    due = [run.account(on=date(2026, 11, 10)) for _ in range(12)]
+    later = run.account(on=date(2026, 11, 10), billing_day=15)  # due 2026-11-15
+    run.api.create_account(type="lite", linked=False)
+    sent = sum(service.dispatch_shard(shard, date(2026, 12, 1)) for shard in range(service.SHARDS))
+    assert sent == 12 + 1
+    url = run.sqs.get_queue_url(QueueName=queue_name("billing-account"))["QueueUrl"]
+    bodies = []
+    while True:
+        messages = run.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            break
+        for m in messages:
+            bodies.append(json.loads(m["Body"]))
+            run.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    assert sorted(b["account_id"] for b in bodies) == sorted([*due, later])
+    assert {b["run_date"] for b in bodies} == {"2026-12-01"} and {b["kind"] for b in bodies} == {"due"}
+    assert sum(service.dispatch_shard(shard, date(2026, 11, 14)) for shard in range(service.SHARDS)) == 0
+
+
+def test_the_schedule_fans_out_one_message_per_shard(run):
+    from chalice.test import Client
+
+    from app import app
+    from functions.core.resources import queue_name
+
+    with Client(app) as client, _at(date(2026, 12, 1)):
+        client.lambda_.invoke(
+            "daily_run",
+            client.events.generate_cw_event(
+                source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+            ),
+        )
+    url = run.sqs.get_queue_url(QueueName=queue_name("billing-run"))["QueueUrl"]
+    attrs = run.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    assert int(attrs["Attributes"]["ApproximateNumberOfMessages"]) == 32
