@@ -113,6 +113,9 @@ def bill_account(account_id: str, run_date: date) -> Outcome:
     billed_on = account.next_recurring_date
     if account.type == "lite" or billed_on is None:
         return Outcome(account_id, "skipped")
+    balance = ledger.get_balance(account_id)
+    if account.past_due and balance is not None and balance.current <= 0:
+        UnitOfWork().add(mark_past_due(account_id, False)).commit()  # paid since the last failed retry
     if billed_on > run_date:
         # Already billed (a re-run or a redelivery): finish what the last run may have left undone.
         last = account.last_recurring_date

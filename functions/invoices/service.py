@@ -65,7 +65,9 @@ def account_summary(access: AccountAccess) -> AccountSummary:
         payment_method=payments.card_summary(account.id),
         last_recurring_invoice_date=account.last_recurring_date,
         next_recurring_invoice_date=account.next_recurring_date,
-        past_due=account.past_due,
+        # past due after the last failed retry, until paid: once the balance is settled (a payment, a
+        # credit) the flag no longer shows, and the next run clears it
+        past_due=account.past_due and current > 0,
         capabilities=capabilities(account),
     )
 

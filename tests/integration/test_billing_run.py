@@ -235,3 +235,66 @@ def test_the_schedule_fans_out_one_message_per_shard(run):
     url = run.sqs.get_queue_url(QueueName=queue_name("billing-run"))["QueueUrl"]
     attrs = run.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
     assert int(attrs["Attributes"]["ApproximateNumberOfMessages"]) == 32
+
+
+@pytest.fixture
+def card_run(run, api, client, stripe_server, queues_and_mail):
+    from tests.integration.payments_helpers import Payments
+
+    return run, Payments(api, client, stripe_server, queues_and_mail)
+
+
+def _payg_with_item(run, pay, number=None):
+    with _at(date(2026, 11, 10)):
+        account_id, token = pay.account(type="payg", billing_day=1)
+        if number:
+            pay.change_card(account_id, token, number=number)
+        else:
+            pay.change_card(account_id, token)
+    run.post(
+        account_id,
+        "billing-items",
+        {"description": "vm", "category": "server", "recurring_fee": 3000},
+        date(2026, 11, 10),
+    )
+    return account_id, token
+
+
+def test_a_payg_account_is_charged_once_off_session_for_its_recurring_invoice(card_run):
+    run, pay = card_run
+    account_id, _ = _payg_with_item(run, pay)
+    before = len(pay.stripe.requests("POST", "/v1/payment_intents"))
+    first = run.bill(account_id, date(2026, 12, 1))
+    run.bill(account_id, date(2026, 12, 1))
+    assert first.result == "succeeded"
+    assert len(pay.stripe.requests("POST", "/v1/payment_intents")) - before == 1
+    (recurring,) = run.invoices(account_id)
+    assert recurring["status"] == "closed" and recurring["amount_paid"] == 3000
+    assert run.summary(account_id)["balance"]["current"] == 2100  # the New invoice is still open
+    assert [m for m in run.mails() if recurring["number"] in m.subject]
+    assert pay.audit_ok(account_id)
+
+
+def test_a_declined_card_is_retried_on_schedule_then_past_due_until_paid(card_run):
+    from functions.billing_run import service
+
+    run, pay = card_run
+    account_id, _ = _payg_with_item(run, pay, number="4000000000000341")
+    assert run.bill(account_id, date(2026, 12, 1)).result == "declined"
+    (recurring,) = run.invoices(account_id)
+    assert recurring["status"] == "open"
+    with _at(date(2026, 12, 2)):
+        assert service.retry_account(account_id, date(2026, 12, 2)).result == "skipped"  # not yet due
+    outcomes = []
+    for day in (date(2026, 12, 4), date(2026, 12, 8), date(2026, 12, 15)):
+        sent = sum(service.dispatch_shard(s, day) for s in range(service.SHARDS))
+        assert sent >= 1
+        with _at(day):
+            outcomes.append(service.retry_account(account_id, day).result)
+    assert outcomes == ["declined", "declined", "past_due"]
+    assert run.summary(account_id)["past_due"] is True
+    subjects = [m.subject for m in run.mails() if recurring["number"] in m.subject]
+    assert len(subjects) == 4  # the notice, two reminders, the past-due notice
+    run.post(account_id, "credits", {"amount": 100_000, "reason": "settled by bank transfer"}, date(2026, 12, 20))
+    assert run.summary(account_id)["past_due"] is False
+    pay.audit_ok(account_id)
