@@ -136,6 +136,7 @@ def bill_account(account_id: str, run_date: date) -> Outcome:
             lines=lines,
             description=f"Recurring: {billed_on.isoformat()} to {period_end.isoformat()}",
             period=(billed_on, period_end),
+            on=billed_on,  # dated on its recurring date, even when the run is late or replayed
             extra_ops=lambda _inv: [
                 advance_cycle(account, billed_on),
                 seal_period(account_id, usage_start, invoice_id),

@@ -2,7 +2,8 @@
 (DESIGN §3). One posting function for invoices, one for money in, one application rule for both.
 
 Signs: New, Recurring, One-time invoices +total; Credit and Refund invoices -total; a payment
--amount. Invariant per account: Σ entries = balance.current = Σ open balance_due - unapplied_credit.
+-amount; money refunded to a card +amount (`money_back`, `refund_to_card`).
+Invariant per account: Σ entries = balance.current = Σ open balance_due - unapplied_credit.
 """
 
 from __future__ import annotations
@@ -123,8 +124,9 @@ def post_invoice(
     period: tuple[date, date] | None = None,
     target_invoice_id: str | None = None,
     extra_ops: ExtraOps = _no_ops,
+    on: date | None = None,
 ) -> Invoice:
-    """Post an invoice: number allocated, header, lines, entry and balance in one transaction.
+    """Post an invoice (dated `on`, default today): number allocated, header, lines, entry and balance in one transaction.
 
     A debit invoice consumes unapplied credit; a credit or refund invoice is issued closed and its
     money is applied (target first, then oldest open). `extra_ops(invoice)` adds the caller's ops
@@ -141,7 +143,7 @@ def post_invoice(
 
     def attempt() -> Invoice:
         balance = _read_balance(account_id)
-        today = clock.today()
+        today = on or clock.today()
         at = clock.iso(clock.now())
         seq = balance.invoice_seq + 1
         inv = Invoice(
@@ -258,6 +260,170 @@ def apply_payment(
     assert isinstance(result, MoneyIn)
     settle_unapplied_credit(account_id)
     return result
+
+
+@dataclass(frozen=True)
+class MoneyBack:
+    """Where money refunded to a card came from: unapplied credit used, invoices reopened."""
+
+    entry_seq: int
+    credit_used: int
+    reopened: list[tuple[str, int]]
+    balance_after: int
+
+
+def _reopen(
+    account_id: str, amount: int, payment_id: str | None, settled_invoice_ids: Sequence[str], refund_id: str, at: str
+) -> tuple[list[Op], list[tuple[str, int]]]:
+    """Take `amount` back from invoices: first those the refunded payment settled (what it still holds on
+    each, newest first), then, if the payment's money has since moved on (its unapplied credit paid later
+    invoices), the newest invoices that were paid, newest first. Each reopened invoice owes again."""
+    ops: list[Op] = []
+    reopened: list[tuple[str, int]] = []
+    remaining = amount
+    own = ledger_store.get_invoices(account_id, list(settled_invoice_ids)[:MAX_SETTLE_PER_TRANSACTION])
+    own.sort(key=lambda i: (i.date, i.number), reverse=True)
+    candidates: list[tuple[Invoice, int, str]] = []
+    for inv in own:
+        held = sum(a.amount for a in inv.applications if a.source == payment_id)
+        candidates.append((inv, min(held, inv.amount_paid), payment_id or refund_id))
+    if remaining > sum(c[1] for c in candidates):
+        recent, _ = ledger_store.list_invoices(account_id, limit=MAX_SETTLE_PER_TRANSACTION, last_key=None)
+        seen = {inv.id for inv in own}
+        candidates += [
+            (inv, inv.amount_paid, refund_id)
+            for inv in recent
+            if inv.type in DEBIT_TYPES and inv.amount_paid > 0 and inv.id not in seen
+        ]
+    for inv, available, source in candidates:
+        if remaining == 0:
+            break
+        take = min(remaining, available)
+        if take <= 0:
+            continue
+        after = replace(
+            inv,
+            status="open",
+            balance_due=inv.balance_due + take,
+            amount_paid=inv.amount_paid - take,
+            applications=[*inv.applications, Application(source, "money_back", -take, at)],
+        )
+        ops.append(ledger_store.settle_invoice(inv, after))
+        if inv.status != "open":
+            ops.append(ledger_store.put_open(inv))
+        reopened.append((inv.id, take))
+        remaining -= take
+    if remaining:
+        raise ValueError(f"money back of {amount}: {remaining} could not be placed on any paid invoice")
+    return ops, reopened
+
+
+def money_back(
+    account_id: str,
+    *,
+    refund_id: str,
+    amount: int,
+    payment_id: str | None = None,
+    settled_invoice_ids: Sequence[str] = (),
+    extra_ops: Callable[[MoneyBack], Sequence[Op]] = _no_ops,
+) -> MoneyBack:
+    """Money refunded to a card (+R, DESIGN §3): entry +amount; it first consumes unapplied credit, then
+    reopens the invoices the refunded payment settled (`settled_invoice_ids`, newest first), then — if
+    that payment's money has moved on — the newest paid invoices. Once per Stripe refund id (a second
+    call raises AlreadyPostedError). A refund made outside billow (`charge.refunded`) is exactly this."""
+    if amount <= 0:
+        raise ValueError("money back is greater than zero")
+
+    def attempt() -> MoneyBack:
+        balance = _read_balance(account_id)
+        at = clock.iso(clock.now())
+        use = min(balance.unapplied_credit, amount)
+        ops, reopened = _reopen(account_id, amount - use, payment_id, settled_invoice_ids, refund_id, at)
+        entry = Entry(
+            balance.entry_seq + 1, new_id("entry"), at, "money_back", refund_id, amount, balance.current + amount
+        )
+        after = replace(
+            balance, current=entry.balance_after, unapplied_credit=balance.unapplied_credit - use, entry_seq=entry.seq
+        )
+        result = MoneyBack(entry.seq, use, reopened, entry.balance_after)
+        ops += [
+            ledger_store.put_ref(
+                account_id, refund_id, entry.seq, lambda: AlreadyPostedError(f"refund {refund_id} is already posted")
+            ),
+            ledger_store.put_entry(account_id, entry),
+            ledger_store.update_balance(balance, after),
+        ]
+        UnitOfWork().add(*ops, *extra_ops(result)).commit()
+        return result
+
+    result = _retrying(attempt)
+    assert isinstance(result, MoneyBack)
+    return result
+
+
+def refund_to_card(
+    account_id: str,
+    *,
+    invoice_id: str,
+    refund_id: str,
+    amount: int,
+    description: str,
+    extra_ops: Callable[[Invoice], Sequence[Op]] = _no_ops,
+) -> Invoice:
+    """A refund to a card through billow, after Stripe accepted it (DESIGN §3): a closed Refund invoice
+    (entry -amount) whose money goes to unapplied credit, and the money back (entry +amount, deduped on
+    the Stripe refund id) consuming it — one transaction. They net to zero and touch no other invoice."""
+    if amount <= 0:
+        raise ValueError("a refund is greater than zero")
+    today = clock.today()
+    lines = [Line(description=description, amount=amount, period_start=today, period_end=today)]
+
+    def attempt() -> Invoice:
+        balance = _read_balance(account_id)
+        at = clock.iso(clock.now())
+        seq = balance.invoice_seq + 1
+        inv = Invoice(
+            account_id=account_id,
+            id=invoice_id,
+            number=f"{balance.account_number}-{seq:06d}",
+            type="refund",
+            status="closed",
+            date=today,
+            period_start=today,
+            period_end=today,
+            currency=balance.currency,
+            subtotal=amount,
+            total=amount,
+            amount_paid=amount,
+            balance_due=0,
+            description=description,
+            line_count=1,
+            balance_before=balance.current,
+            balance_after=balance.current,
+            created_at=at,
+            applied_to=[{"invoice_id": None, "amount": amount}],
+        )
+        credit = Entry(
+            balance.entry_seq + 1, new_id("entry"), at, "invoice", invoice_id, -amount, balance.current - amount
+        )
+        back = Entry(balance.entry_seq + 2, new_id("entry"), at, "money_back", refund_id, amount, balance.current)
+        after = replace(balance, entry_seq=back.seq, invoice_seq=seq)
+        ops = [
+            *ledger_store.put_lines_ops(account_id, invoice_id, lines),
+            ledger_store.put_invoice(inv, lambda: AlreadyPostedError(f"invoice {invoice_id} is already posted")),
+            ledger_store.put_entry(account_id, credit),
+            ledger_store.put_entry(account_id, back),
+            ledger_store.put_ref(
+                account_id, refund_id, back.seq, lambda: AlreadyPostedError(f"refund {refund_id} is already posted")
+            ),
+            ledger_store.update_balance(balance, after),
+        ]
+        UnitOfWork().add(*ops, *extra_ops(inv)).commit()
+        return inv
+
+    posted = _retrying(attempt)
+    assert isinstance(posted, Invoice)
+    return posted
 
 
 def settle_unapplied_credit(account_id: str) -> int:
