@@ -126,7 +126,7 @@ def post_invoice(
     extra_ops: ExtraOps = _no_ops,
     on: date | None = None,
 ) -> Invoice:
-    """Post an invoice (dated `on`, default today): number allocated, header, lines, entry and balance in one transaction.
+    """Post an invoice (dated `on`, default today): number, header, lines, entry and balance in one transaction.
 
     A debit invoice consumes unapplied credit; a credit or refund invoice is issued closed and its
     money is applied (target first, then oldest open). `extra_ops(invoice)` adds the caller's ops
