@@ -184,7 +184,8 @@ def _parse_query(spec: RouteSpec, params: dict[str, str] | None) -> BaseModel | 
 
 
 def _json_response(status: int, body: Any, request_id: str, extra: dict[str, str] | None = None) -> Response:
-    headers = {"Content-Type": JSON, "X-Request-Id": request_id, **(extra or {})}
+    # a stored error reply (a declined payment) is replayed as the problem+json it was
+    headers = {"Content-Type": PROBLEM if status >= 400 else JSON, "X-Request-Id": request_id, **(extra or {})}
     return Response(body=json.dumps(body), status_code=status, headers=headers)
 
 
