@@ -19,6 +19,9 @@
   requested_by_customer) accepted and shown on the refund; localstripe refuses both as unexpected.
 - **`charge.refunded` events**: every refund (through the API or "the Dashboard", i.e. a test calling
   the API directly) sends the signed `charge.refunded` event with the charge and its refunds.
+- **Stripe.js's createPaymentMethod** (https://docs.stripe.com/js/payment_methods/create_payment_method):
+  `POST /v1/payment_methods` with the publishable key (`key=pk_…`), as Stripe.js sends it; localstripe
+  only takes the secret key there. The card is attached to nobody.
 - **Disputes**: `POST /_shim/disputes` `{charge | payment_intent, reason?}` is the cardholder disputing
   a charge: a `dp_…` dispute (`GET /v1/disputes/<id>`) and the signed `charge.dispute.created` event.
 """
@@ -221,6 +224,19 @@ async def _raise_dispute(state: AdditionsState, request: web.Request) -> web.Res
     return _json(dispute)
 
 
+async def _create_payment_method_with_publishable_key(request: web.Request, handler: Any) -> web.StreamResponse:
+    from localstripe.errors import UserError
+    from localstripe.resources import PaymentMethod
+    from localstripe.server import get_post_data
+
+    data = dict(await get_post_data(request, remove_auth=False) or {})
+    key = data.pop("key", None)
+    if not (isinstance(key, str) and key.startswith("pk_")):
+        raise UserError(401, "Unauthorized")
+    data.pop("payment_user_agent", None)
+    return _json(PaymentMethod._api_create(**data)._export())
+
+
 def public_middleware(state: AdditionsState) -> Any:
     """Routes a browser or a test opens without an API key (outside localstripe's auth)."""
 
@@ -231,6 +247,12 @@ def public_middleware(state: AdditionsState) -> Any:
             return await _approve_paypal(state, approve.group(1))
         if request.path == "/_shim/disputes" and request.method == "POST":
             return await _raise_dispute(state, request)
+        if (
+            request.path == "/v1/payment_methods"
+            and request.method == "POST"
+            and not request.headers.get("Authorization")
+        ):
+            return await _create_payment_method_with_publishable_key(request, handler)
         return await handler(request)
 
     return middleware

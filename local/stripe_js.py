@@ -5,7 +5,8 @@ the challenge confirms it again. The requests are the ones Stripe.js sends (form
 the parameters localstripe's own Stripe.js stand-in (localstripe-v3.js) uses.
 
 Test cards (https://docs.stripe.com/testing): 4242424242424242 succeeds; 4000000000000002 is declined
-at confirmation; 4000002760003184 requires authentication on every setup.
+at confirmation; 4000002760003184 requires authentication on every setup; 4000000000000341 is saved
+but declined when charged.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import requests
 SUCCEEDS = "4242424242424242"
 DECLINED = "4000000000000002"
 REQUIRES_AUTHENTICATION = "4000002760003184"
+DECLINED_AT_CHARGE = "4000000000000341"
 
 
 class StripeJsError(RuntimeError):
@@ -86,3 +88,12 @@ def complete_authentication(stripe_url: str, publishable_key: str, client_secret
         f"/v1/setup_intents/{seti}/confirm",
         {"key": publishable_key, "use_stripe_sdk": True, "client_secret": client_secret},
     )
+
+
+def create_payment_method(
+    stripe_url: str, publishable_key: str, number: str = SUCCEEDS, exp_month: int = 12, exp_year: int = 2034
+) -> str:
+    """stripe.createPaymentMethod({type: "card", card}): a card PaymentMethod attached to nobody, for a
+    one-time payment (POST /v1/accounts/{id}/payments with its id); returns its id."""
+    card = {"number": number, "exp_month": exp_month, "exp_year": exp_year, "cvc": "123"}
+    return str(_post(stripe_url, "/v1/payment_methods", {"key": publishable_key, "type": "card", "card": card})["id"])

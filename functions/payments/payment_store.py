@@ -21,7 +21,7 @@ from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
 from functions.core.db import IntegerAttribute, SpecIndex, index_meta, meta, one_page
-from functions.core.errors import ConcurrentUpdateError
+from functions.core.errors import ConcurrentUpdateError, ConflictError
 from functions.core.uow import Op
 
 PAY = "PAY#"
@@ -396,7 +396,7 @@ def get_event_marker(event_id: str) -> dict[str, Any] | None:
     return {"type": m.event_type, "outcome": m.outcome, "account_id": m.account_id, "at": m.created_at}
 
 
-class EventAlreadyHandledError(ConcurrentUpdateError):
+class EventAlreadyHandledError(ConflictError):
     """The Stripe event's dedupe marker exists: another delivery handled it first."""
 
     code = "concurrent-update"

@@ -1,4 +1,5 @@
-"""Payment-method routes (the card on file) and the `card-validation` queue consumer."""
+"""Payment routes: the card on file (and the `card-validation` queue consumer), one-time payments, support
+tickets, and Stripe's webhook."""
 
 from __future__ import annotations
 
@@ -11,8 +12,20 @@ from functions.core import queues
 from functions.core.auth import READ, WRITE
 from functions.core.http import Call, api
 from functions.core.resources import queue_name
-from functions.payments import service
-from functions.payments.schemas import CardChangeAccepted, CardChangeRequest, PaymentMethod, SetupStarted
+from functions.core.schemas import PageQuery
+from functions.payments import one_time, service, tickets, webhooks
+from functions.payments.schemas import (
+    CardChangeAccepted,
+    CardChangeRequest,
+    Payment,
+    PaymentList,
+    PaymentMethod,
+    PaymentRequest,
+    SetupStarted,
+    SupportTicket,
+    SupportTicketRequest,
+    WebhookReceived,
+)
 
 bp = Blueprint(__name__)
 
@@ -78,3 +91,85 @@ def get_payment_method(call: Call, account_id: str) -> PaymentMethod:
 def validate_card(event: Any) -> dict[str, Any]:
     """The `card-validation` consumer: each message validates one card change (partial batch failures)."""
     return queues.process_batch(service.QUEUE, event, service.handle_validation_message)
+
+
+# --- payments, support tickets, webhooks ---------------------------------------------------------
+
+PAYMENTS = "/v1/accounts/{account_id}/payments"
+
+
+@api(
+    bp,
+    "POST",
+    PAYMENTS,
+    scope=WRITE,
+    summary="Pay all or part of the balance (or an invoice) by card or PayPal; applied once Stripe accepts it",
+    body=PaymentRequest,
+    response=Payment,
+    status=201,
+    idempotent=True,
+    guard=account_guard("payments"),
+    refuse_card_data=True,
+)
+def create_payment(call: Call, account_id: str) -> Payment:
+    return Payment.model_validate(one_time.create_payment(call.account, call.idem, call.body))
+
+
+@api(
+    bp,
+    "GET",
+    PAYMENTS,
+    scope=READ,
+    summary="The account's payments, newest first",
+    query=PageQuery,
+    response=PaymentList,
+    guard=account_guard("payments"),
+)
+def list_payments(call: Call, account_id: str) -> PaymentList:
+    page = one_time.list_payments(call.account, call.query.limit, call.query.cursor, "payments")
+    return PaymentList.model_validate(page)
+
+
+@api(
+    bp,
+    "GET",
+    f"{PAYMENTS}/{{payment_id}}",
+    scope=READ,
+    summary="One payment with what it settled; while requires_action, the client_secret Stripe.js needs",
+    response=Payment,
+    guard=account_guard("payments"),
+)
+def get_payment(call: Call, account_id: str, payment_id: str) -> Payment:
+    return Payment.model_validate(one_time.get_payment(call.account, payment_id))
+
+
+@api(
+    bp,
+    "POST",
+    "/v1/accounts/{account_id}/support-tickets",
+    scope=WRITE,
+    summary="Open a support ticket (card-number-like digits are redacted), e-mailed to support",
+    body=SupportTicketRequest,
+    response=SupportTicket,
+    status=201,
+    guard=account_guard(),
+)
+def open_support_ticket(call: Call, account_id: str) -> SupportTicket:
+    body: SupportTicketRequest = call.body
+    ticket_id = tickets.open_ticket(call.account, body.subject, body.message, body.payment_id, body.invoice_id)
+    return SupportTicket(ticket_id=ticket_id)
+
+
+@api(
+    bp,
+    "POST",
+    "/v1/webhooks/stripe",
+    scope=None,
+    summary="Stripe's events (signed): payments accepted or failed, refunds, disputes",
+    response=WebhookReceived,
+)
+def stripe_webhook(call: Call) -> WebhookReceived:
+    request = bp.current_request
+    return WebhookReceived.model_validate(
+        webhooks.handle(request.raw_body or b"", call.headers.get("stripe-signature"))
+    )

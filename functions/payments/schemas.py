@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from functions.core.schemas import BillingContact, Request
+from functions.core.schemas import BillingContact, Currency, PositiveAmount, Request
 
 # Stripe ids are a prefix and base62; anything else cannot be a SetupIntent of ours.
 SETUP_INTENT_ID = r"^seti_[A-Za-z0-9]{1,250}$"
@@ -58,3 +58,86 @@ class CardValidationMessage(BaseModel):
 
     account_id: str
     setup_intent_id: str
+
+
+# --- payments ------------------------------------------------------------------------------------
+
+PAYMENT_METHOD_ID = r"^pm_[A-Za-z0-9]{1,250}$"
+
+
+class PaymentRequest(Request):
+    amount: PositiveAmount
+    currency: Currency | None = None
+    method: Literal["card", "paypal"] = "card"
+    payment_method_id: str | None = Field(
+        None, pattern=PAYMENT_METHOD_ID, description="card: a PaymentMethod from Stripe.js; omit for the card on file"
+    )
+    return_url: str | None = Field(None, max_length=2000, description="paypal: where PayPal sends the customer back")
+    invoice_id: str | None = Field(None, max_length=64, description="settle this invoice first")
+
+    @model_validator(mode="after")
+    def _method_fields(self) -> PaymentRequest:
+        if self.method == "paypal" and self.payment_method_id is not None:
+            raise ValueError("payment_method_id is for card payments")
+        if self.method == "card" and self.return_url is not None:
+            raise ValueError("return_url is for PayPal payments")
+        return self
+
+
+class PaymentCard(BaseModel):
+    brand: str | None
+    last4: str | None
+
+
+class PaymentFailure(BaseModel):
+    code: str | None
+    decline_code: str | None
+    message: str | None
+
+
+class PaymentApplied(BaseModel):
+    invoice_id: str | None  # None: the part left as unapplied credit
+    amount: int
+
+
+class Payment(BaseModel):
+    id: str
+    account_id: str
+    amount: int
+    currency: str
+    method: Literal["card", "paypal"]
+    source: Literal["one_time", "off_session"]
+    status: Literal["processing", "requires_action", "succeeded", "failed"]
+    invoice_id: str | None
+    card: PaymentCard | None
+    next_action: dict[str, Any] | None = Field(
+        description="requires_action: redirect_to_url (PayPal: open `url`) or use_stripe_sdk (3-D Secure)"
+    )
+    client_secret: str | None = Field(description="while requires_action: for Stripe.js; never logged")
+    failure: PaymentFailure | None
+    applied_to: list[PaymentApplied]
+    refunded: int
+    created_at: str
+    updated_at: str
+
+
+class PaymentList(BaseModel):
+    data: list[Payment]
+    next_cursor: str | None
+
+
+class SupportTicketRequest(Request):
+    subject: str = Field(min_length=1, max_length=200)
+    message: str = Field(min_length=1, max_length=5000)
+    payment_id: str | None = Field(None, max_length=64)
+    invoice_id: str | None = Field(None, max_length=64)
+
+
+class SupportTicket(BaseModel):
+    ticket_id: str
+
+
+class WebhookReceived(BaseModel):
+    received: bool
+    event: str
+    outcome: str

@@ -76,20 +76,7 @@ class Payments(Cards):
 
     def new_card_pm(self, number=stripe_js.SUCCEEDS):
         """A payment method as the console's Stripe.js creates it (publishable key), attached to nobody."""
-        r = requests.post(
-            f"{self.stripe.url}/v1/payment_methods",
-            data={
-                "type": "card",
-                "card[number]": number,
-                "card[exp_month]": "12",
-                "card[exp_year]": "2034",
-                "card[cvc]": "123",
-                "key": "pk_test_billow_tests",
-            },
-            timeout=5,
-        )
-        assert r.status_code == 200, r.text
-        return r.json()["id"]
+        return stripe_js.create_payment_method(self.stripe.url, "pk_test_billow_tests", number)
 
     def stripe_post(self, path, data):
         r = requests.post(f"{self.stripe.url}{path}", data=data, headers={"Authorization": f"Bearer {SK}"}, timeout=5)

@@ -1,0 +1,239 @@
+"""One-time payments (POST /v1/accounts/{id}/payments): by card (the card on file, or a Stripe.js
+payment method used once and never attached) or by PayPal, for the whole balance or part of it.
+
+The payment row and the idempotency record (in_progress, with a lease) are written first, the
+payment id derived from the idempotency scope; then the PaymentIntent, with our payment id in its
+metadata and a Stripe idempotency key equal to that id; then the row and the stored response. A
+retry after the lease resumes the same row with the same key: one PaymentIntent, whatever crashed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from functions.accounts.service import AccountAccess
+from functions.core import clock, cursor, ledger, money, stripe_gateway
+from functions.core.errors import (
+    BillowError,
+    FieldError,
+    NotFoundError,
+    PaymentDeclinedError,
+    ValidationFailedError,
+)
+from functions.core.http import problem_body
+from functions.core.idempotency import IdempotencyContext
+from functions.core.ids import is_id
+from functions.core.uow import UnitOfWork
+from functions.payments import charging, store
+from functions.payments import payment_store as ps
+from functions.payments.payment_store import PaymentRecord
+from functions.payments.schemas import PaymentRequest
+
+# The currencies Stripe's PayPal accepts (https://docs.stripe.com/payments/paypal: presentment currencies).
+PAYPAL_CURRENCIES = frozenset(
+    {"aud", "cad", "chf", "czk", "dkk", "eur", "gbp", "hkd", "nok", "nzd", "pln", "sek", "sgd", "usd"}
+)
+
+_DECLINE_MESSAGES = {
+    "insufficient_funds": "The card has insufficient funds. Use another card or pay a smaller amount.",
+    "expired_card": "The card has expired. Use another card.",
+    "incorrect_cvc": "The security code is incorrect. Check it and try again.",
+    "lost_card": "The card was declined. Use another card.",
+    "stolen_card": "The card was declined. Use another card.",
+    "authentication_required": "The bank asks for authentication: complete it, or use another card.",
+}
+_DEFAULT_DECLINE = "The card was declined by the bank. Use another card, contact your bank, or open a support ticket."
+
+
+def view(row: PaymentRecord) -> dict[str, Any]:
+    """The payment as the API shows it (`creating` is shown as `processing`: Stripe has it in hand)."""
+    failure = None
+    if row.status == ps.FAILED or row.decline_code:
+        failure = {"code": row.failure_code, "decline_code": row.decline_code, "message": row.failure_message}
+    status = ps.PROCESSING if row.status == ps.CREATING else row.status
+    return {
+        "id": row.id,
+        "account_id": row.account_id,
+        "amount": row.amount,
+        "currency": row.currency,
+        "method": row.method,
+        "source": row.source,
+        "status": status,
+        "invoice_id": row.invoice_id,
+        "card": {"brand": row.brand, "last4": row.last4} if row.last4 else None,
+        "next_action": row.next_action if row.status == ps.REQUIRES_ACTION else None,
+        "client_secret": row.client_secret if row.status == ps.REQUIRES_ACTION else None,
+        "failure": failure,
+        "applied_to": row.applied_to,
+        "refunded": row.refunded,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+def _error_for(row: PaymentRecord) -> BillowError:
+    if row.failure_code in ("card_declined", "authentication_required") or row.decline_code:
+        code = row.decline_code or row.failure_code or "generic_decline"
+        return PaymentDeclinedError(
+            _DECLINE_MESSAGES.get(code, _DEFAULT_DECLINE),
+            extensions={
+                "payment_id": row.id,
+                "decline_code": code,
+                "support": {
+                    "method": "POST",
+                    "path": f"/v1/accounts/{row.account_id}/support-tickets",
+                    "body": {"subject": f"Declined payment {row.id}", "payment_id": row.id},
+                },
+            },
+        )
+    return ValidationFailedError(
+        f"Stripe refused this payment ({row.failure_code}): {row.failure_message or 'use another payment method'}",
+        code="payment-rejected",
+        extensions={"payment_id": row.id},
+    )
+
+
+def _check_amount(access: AccountAccess, body: PaymentRequest) -> None:
+    account = access.account
+    if body.currency is not None and body.currency != account.currency:
+        raise ValidationFailedError(
+            f"this account is billed in {account.currency}; omit currency or send {account.currency}",
+            code="currency-mismatch",
+        )
+    if body.invoice_id is not None:
+        inv = ledger.get_invoice(account.id, body.invoice_id) if is_id(body.invoice_id, "inv") else None
+        if inv is None:
+            raise NotFoundError(f"no invoice {body.invoice_id} on this account", code="invoice-not-found")
+        if inv.type not in ledger.DEBIT_TYPES or inv.status != "open":
+            raise ValidationFailedError(f"invoice {inv.number} has nothing to pay", code="invoice-not-payable")
+        ceiling, what = inv.balance_due, f"invoice {inv.number}'s balance due"
+    else:
+        balance = ledger.get_balance(account.id)
+        ceiling, what = (balance.current if balance else 0), "the current balance"
+    minimum = money.minimum_charge(account.currency)
+    if body.amount < minimum:
+        raise ValidationFailedError(
+            f"the minimum payment is {money.format_amount(minimum, account.currency)}",
+            code="amount-below-minimum",
+            errors=[FieldError("amount", f"at least {minimum}")],
+        )
+    if body.amount > ceiling:
+        raise ValidationFailedError(
+            f"the amount is more than {what} ({money.format_amount(max(ceiling, 0), account.currency)})",
+            code="amount-exceeds-balance",
+            errors=[FieldError("amount", f"at most {max(ceiling, 0)}")],
+        )
+
+
+def _check_return_url(url: str | None) -> None:
+    parts = urlsplit(url or "")
+    origin = f"{parts.scheme}://{parts.netloc}"
+    from functions.core.settings import get_settings
+
+    if not url or origin not in get_settings().paypal_return_origins:
+        raise ValidationFailedError(
+            "PayPal needs a return_url on one of the console's origins",
+            code="return-url-not-allowed",
+            errors=[FieldError("return_url", "not an allowed origin")],
+        )
+
+
+def _method(
+    access: AccountAccess, body: PaymentRequest, validate: bool
+) -> tuple[charging.ChargeRequest, str | None, str | None]:
+    """The Stripe request for this payment, and the card's brand and last4 for the receipt."""
+    account_id = access.account.id
+    state = store.get_state(account_id)
+    customer = state.customer_id if state else None
+    key = "-"  # replaced by the payment id
+    if body.method == "paypal":
+        if validate:
+            if access.account.currency not in PAYPAL_CURRENCIES:
+                raise ValidationFailedError(
+                    f"PayPal is not available in {access.account.currency.upper()}; pay by card",
+                    code="method-unavailable",
+                )
+            _check_return_url(body.return_url)
+        return charging.ChargeRequest(key, customer, None, method="paypal", return_url=body.return_url), None, None
+    if body.payment_method_id:
+        pm = stripe_gateway.get_payment_method(body.payment_method_id)
+        if pm is None or pm.card is None or (pm.customer is not None and pm.customer != customer):
+            raise NotFoundError(
+                f"no card payment method {body.payment_method_id} for this account", code="payment-method-not-found"
+            )
+        return charging.ChargeRequest(key, customer, pm.id), pm.card.brand, pm.card.last4
+    from functions.payments.service import chargeable_card
+
+    card = chargeable_card(account_id)
+    if card is None:
+        raise ValidationFailedError(
+            "there is no active card on file: send a payment_method_id from Stripe.js, or add a card",
+            code="no-card-on-file",
+        )
+    return charging.ChargeRequest(key, card.customer_id, card.payment_method_id), card.brand, card.last4
+
+
+def create_payment(access: AccountAccess, idem: IdempotencyContext, body: PaymentRequest) -> dict[str, Any]:
+    """Make a one-time payment; returns the payment view (its response is stored with the last write).
+    Raises PaymentDeclinedError (402) when Stripe declines: the payment is recorded `failed`."""
+    account = access.account
+    payment_id = idem.derive("pay")
+    existing = ps.get_payment(account.id, payment_id) if idem.resumed else None
+    if existing is None:
+        _check_amount(access, body)
+    req, brand, last4 = _method(access, body, validate=existing is None)
+    req = charging.ChargeRequest(
+        payment_id, req.customer, req.payment_method, req.method, req.off_session, req.return_url
+    )
+    now = clock.iso(clock.now())
+    row = charging.ensure_row(
+        existing
+        or PaymentRecord(
+            account_id=account.id,
+            id=payment_id,
+            amount=body.amount,
+            currency=account.currency,
+            method=body.method,
+            source="one_time",
+            status=ps.CREATING,
+            created_at=now,
+            updated_at=now,
+            created_by=access.actor.id,
+            invoice_id=body.invoice_id,
+            brand=brand,
+            last4=last4,
+        ),
+        [idem.started()],
+    )
+    idem.resumed = True  # the record is in_progress now: the last write completes it
+
+    def respond(after: PaymentRecord) -> list:
+        if after.status == ps.FAILED:
+            err = _error_for(after)
+            idem.status = err.status
+            return [idem.completed(problem_body(err))]
+        return [idem.completed(view(after))]
+
+    if row.status == ps.CREATING:
+        intent, rejected = charging.call_stripe(row, req)
+        row = charging.record_reply(row, intent, rejected, respond)
+    else:  # a resumed request whose payment a webhook finished meanwhile
+        UnitOfWork().add(*respond(row)).commit()
+    if row.status == ps.FAILED:
+        raise _error_for(row)
+    return view(row)
+
+
+def get_payment(access: AccountAccess, payment_id: str) -> dict[str, Any]:
+    row = ps.get_payment(access.account.id, payment_id) if is_id(payment_id, "pay") else None
+    if row is None:
+        raise NotFoundError(f"no payment {payment_id} on this account", code="payment-not-found")
+    return view(row)
+
+
+def list_payments(access: AccountAccess, limit: int, after: str | None, route: str) -> dict[str, Any]:
+    account_id = access.account.id
+    last_key = cursor.decode(after, account_id, route, {})
+    rows, last = ps.list_payments(account_id, limit, last_key)
+    return {"data": [view(r) for r in rows], "next_cursor": cursor.encode(account_id, route, {}, last)}
