@@ -169,9 +169,8 @@ def _finish(account: AccountRecord, billed_on: date, invoice_id: str, run_date: 
         store_pdf(AccountAccess(account, Actor("billing-run", "system"), "operator"), inv)
         store.mark(account.id, billed_on, pdf_stored="yes")
     if not run.notice_sent:
-        fresh = ledger.get_invoice(account.id, invoice_id) or inv
         retry = billed_on + timedelta(days=retry_days()[0]) if retry_days() else None
-        _send(account, fresh, charge, retry=retry)
+        _send(account, inv, charge, retry=retry, due=_due_at_issue(inv))
         store.mark(account.id, billed_on, notice_sent="yes")
     return Outcome(account.id, charge, invoice_id)
 
@@ -187,7 +186,20 @@ def _charge(account: AccountRecord, inv: ledger.Invoice, attempt: int) -> tuple[
     return result.status, result.payment_id
 
 
-def _send(account: AccountRecord, inv: ledger.Invoice, outcome: str, retry: date | None = None, link: str = "") -> None:
+def _due_at_issue(inv: ledger.Invoice) -> int:
+    """What the invoice left to pay when it was issued (after unapplied credit, before any payment):
+    what the notice says was charged or is due, the same on a redelivery after the charge."""
+    return inv.total - sum(a.amount for a in inv.applications if a.kind == "unapplied_credit")
+
+
+def _send(
+    account: AccountRecord,
+    inv: ledger.Invoice,
+    outcome: str,
+    retry: date | None = None,
+    link: str = "",
+    due: int | None = None,
+) -> None:
     contact = account.billing_contact or {}
     card = chargeable_card(account.id)
     notice = emails.Notice(
@@ -200,7 +212,7 @@ def _send(account: AccountRecord, inv: ledger.Invoice, outcome: str, retry: date
         date=inv.date,
         currency=inv.currency,
         total=inv.total,
-        due=inv.balance_due,
+        due=inv.balance_due if due is None else due,
         outcome=outcome,
         card=f"{card.brand} •••• {card.last4}" if card else "",
         retry=retry,
