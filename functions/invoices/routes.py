@@ -188,8 +188,10 @@ def get_invoice_csv(call: Call, account_id: str, invoice_id: str) -> Raw:
     status=201,
     idempotent=True,
     guard=account_guard("invoices"),
-    summary="Issue a Refund invoice (operator), applied to the given invoice first",
+    summary="Issue a Refund invoice (operator), applied to the given invoice first, or refunded to a payment's card",
 )
 def post_refund(call: Call, account_id: str) -> Invoice:
     body: RefundRequest = call.body
-    return service.post_refund(call.account, call.idem, body.amount, body.reason, body.invoice_id, body.currency)
+    return service.post_refund(
+        call.account, call.idem, body.amount, body.reason, body.invoice_id, body.currency, body.payment_id
+    )

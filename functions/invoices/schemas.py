@@ -185,4 +185,5 @@ class RefundRequest(Request):
     amount: PositiveAmount
     reason: str = Field(min_length=1, max_length=500)
     invoice_id: str | None = Field(None, max_length=64)
+    payment_id: str | None = Field(None, max_length=64, description="refund this payment's card (money back)")
     currency: Currency | None = None

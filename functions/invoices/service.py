@@ -16,7 +16,7 @@ from functions.accounts.service import (
 )
 from functions.billing_items.service import recurring_lines, recurring_total
 from functions.core import audit, clock, cursor, ledger
-from functions.core.errors import NotFoundError, ValidationFailedError
+from functions.core.errors import FieldError, NotFoundError, ValidationFailedError
 from functions.core.idempotency import IdempotencyContext
 from functions.core.ids import is_id
 from functions.core.ledger import Invoice, Line
@@ -354,9 +354,32 @@ def post_refund(
     reason: str,
     invoice_id: str | None,
     currency: str | None,
+    payment_id: str | None = None,
 ) -> schemas.Invoice:
-    """A Refund invoice (-amount in the ledger), applied to `invoice_id` first; at most that invoice's total."""
+    """A Refund invoice (-amount in the ledger), applied to `invoice_id` first; at most that invoice's total.
+    With `payment_id`, the money goes back to that payment's card (payments' refund to card): the Refund
+    invoice and the money back post together once Stripe accepts the refund, netting to zero."""
     check_currency(access, currency)
+    if payment_id is not None:
+        if invoice_id is not None:
+            raise ValidationFailedError(
+                "a refund to a card goes back to the payment, not to an invoice: send payment_id or invoice_id",
+                errors=[FieldError("invoice_id", "not with payment_id")],
+            )
+        from functions.payments.refunds import refund_payment
+
+        inv = refund_payment(
+            access,
+            idem,
+            payment_id,
+            amount,
+            reason,
+            # the response stored with the posting: its one line, as refund_to_card writes it
+            lambda posted: invoice_view(posted, [Line(reason, amount, posted.date, posted.date)]).model_dump(
+                mode="json"
+            ),
+        )
+        return invoice_view(inv, ledger.get_lines(access.account.id, inv.id))
     if invoice_id is not None:
         target = _require_invoice(access.account.id, invoice_id)
         if target.type not in ledger.DEBIT_TYPES:
