@@ -17,6 +17,8 @@ class Counts:
     calls: Counter = field(default_factory=Counter)
     items_read: int = 0
     items_written: int = 0
+    other: Counter = field(default_factory=Counter)  # (service, operation) of every non-DynamoDB AWS call
+    write_units: int = 0  # DynamoDB write request units, 1 KB items: a transactional write counts 2
 
     @property
     def total(self) -> int:
@@ -55,10 +57,15 @@ def counting() -> Iterator[Counts]:
 
     def counted(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
         response = original(self, operation, params)
-        if self.meta.service_model.service_name == "dynamodb":
+        service = self.meta.service_model.service_name
+        if service == "dynamodb":
             counts.calls[operation] += 1
             counts.items_read += _items_read(operation, response)
-            counts.items_written += _items_written(operation, params)
+            written = _items_written(operation, params)
+            counts.items_written += written
+            counts.write_units += written * (2 if operation == "TransactWriteItems" else 1)
+        else:
+            counts.other[(service, operation)] += 1
         return response
 
     BaseClient._make_api_call = counted  # type: ignore[method-assign]

@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(invoices.format_report(invoices.list_page_reads(), invoices.pdf_times()))
     print()
+    print(billing_run.format_report(billing_run.per_account(), billing_run.shard_reads()))
+    print()
     print(card_change.format_report(card_change.run()))
     return 0
 
