@@ -36,8 +36,6 @@ def main(argv: list[str] | None = None) -> int:
     print(billing_run.format_report(billing_run.per_account(), billing_run.shard_reads()))
     print()
     print(card_change.format_report(card_change.run()))
-    print()
-    print(billing_run.format_report(billing_run.per_account(), billing_run.shard_reads()))
     return 0
 
 
