@@ -404,9 +404,13 @@ def undo_cancellation(access: AccountAccess, item_id: str) -> schemas.Item:
 def recurring_lines(account_id: str, period_start: date, period_end: date) -> list[Line]:
     """Fee lines for [period_start, period_end): every active item, and pending cancellations that end
     after the period starts (an anniversary cancellation takes effect first)."""
+    return _fee_lines(account_id, store.billable_items(account_id), period_start, period_end)
+
+
+def _fee_lines(account_id: str, items: list[Item], period_start: date, period_end: date) -> list[Line]:
     lines = []
     groups: dict[tuple[str | None, str], str] = {}
-    for item in store.billable_items(account_id):
+    for item in items:
         if not item.recurring_fee:
             continue
         if item.status == "pending_cancellation" and item.cancel_at and item.cancel_at <= period_start:
@@ -430,12 +434,12 @@ def recurring_lines(account_id: str, period_start: date, period_end: date) -> li
     return lines
 
 
-def end_anniversary_cancellations(account_id: str, on: date) -> int:
-    """Cancel the items whose anniversary cancellation takes effect on or before `on` (the monthly run
-    calls this before building the Recurring invoice). Idempotent; returns how many ended now."""
-    ended = 0
-    for item in store.billable_items(account_id):
-        if item.status != "pending_cancellation" or item.cancel_at is None or item.cancel_at > on:
+def lines_for_recurring_invoice(account_id: str, period_start: date, period_end: date) -> list[Line]:
+    """The fee lines of the Recurring invoice for [period_start, period_end), after ending the
+    anniversary cancellations that take effect by `period_start` (one Query for both; idempotent)."""
+    items = store.billable_items(account_id)
+    for item in items:
+        if item.status != "pending_cancellation" or item.cancel_at is None or item.cancel_at > period_start:
             continue
         after = replace(item, status="cancelled", cancelled_on=item.cancel_at)
         try:
@@ -452,5 +456,4 @@ def end_anniversary_cancellations(account_id: str, on: date) -> int:
             ).commit()
         except ConcurrentUpdateError:
             continue  # another worker ended it first
-        ended += 1
-    return ended
+    return _fee_lines(account_id, items, period_start, period_end)

@@ -22,6 +22,7 @@ from typing import Any
 
 from functions.accounts.service import (
     SHARDS,
+    AccountAccess,
     AccountRecord,
     RetryEntry,
     advance_cycle,
@@ -34,9 +35,10 @@ from functions.accounts.service import (
     previous_recurring_date,
     schedule_retry,
 )
-from functions.billing_items.service import end_anniversary_cancellations, recurring_lines
+from functions.billing_items.service import lines_for_recurring_invoice
 from functions.billing_run import emails, store
 from functions.core import email, ledger, queues
+from functions.core.audit import Actor
 from functions.core.errors import ConflictError, NotFoundError
 from functions.core.ids import derived_id
 from functions.core.logs import get_logger
@@ -44,7 +46,7 @@ from functions.core.money import minimum_charge
 from functions.core.settings import get_settings
 from functions.core.uow import UnitOfWork
 from functions.invoices.service import store_pdf
-from functions.payments.service import charge_invoice_off_session, chargeable_card
+from functions.payments.service import ChargeableCard, charge_invoice_off_session, chargeable_card
 from functions.usage.service import seal_period, usage_lines
 
 RUN_QUEUE = "billing-run"
@@ -113,23 +115,25 @@ def bill_account(account_id: str, run_date: date) -> Outcome:
     billed_on = account.next_recurring_date
     if account.type == "lite" or billed_on is None:
         return Outcome(account_id, "skipped")
-    balance = ledger.get_balance(account_id)
-    if account.past_due and balance is not None and balance.current <= 0:
-        UnitOfWork().add(mark_past_due(account_id, False)).commit()  # paid since the last failed retry
+    if account.past_due:
+        balance = ledger.get_balance(account_id)
+        if balance is not None and balance.current <= 0:
+            UnitOfWork().add(mark_past_due(account_id, False)).commit()  # paid since the last failed retry
     if billed_on > run_date:
         # Already billed (a re-run or a redelivery): finish what the last run may have left undone.
         last = account.last_recurring_date
         run = store.get(account_id, last) if last else None
-        if run is None:
+        if run is None or last is None:
             return Outcome(account_id, "skipped")
-        return _finish(account, last, run.invoice_id, run_date)  # type: ignore[arg-type]
-    end_anniversary_cancellations(account_id, billed_on)
+        return _finish(account, last, run)
     period_end = next_recurring_date(account.billing_day, billed_on)
     usage_start = previous_recurring_date(account.billing_day, billed_on)
-    lines = recurring_lines(account_id, billed_on, period_end) + usage_lines(account_id, usage_start, billed_on)
+    lines = lines_for_recurring_invoice(account_id, billed_on, period_end) + usage_lines(
+        account_id, usage_start, billed_on
+    )
     invoice_id = recurring_invoice_id(account_id, billed_on)
     try:
-        ledger.post_invoice(
+        inv = ledger.post_invoice(
             account_id,
             invoice_id=invoice_id,
             type="recurring",
@@ -144,41 +148,53 @@ def bill_account(account_id: str, run_date: date) -> Outcome:
             ],
         )
     except ConflictError:
-        pass  # another worker posted it (already-posted / already-billed): finish its steps
-    return _finish(get_account(account_id), billed_on, invoice_id, run_date)
+        # Another worker posted it (already-posted / already-billed): finish its steps from the records.
+        run = store.get(account_id, billed_on)
+        return _finish(account, billed_on, run) if run else Outcome(account_id, "skipped")
+    fresh = store.Run(account_id, billed_on, invoice_id, None, None, False, False)
+    return _finish(account, billed_on, fresh, inv, lines)
 
 
-def _finish(account: AccountRecord, billed_on: date, invoice_id: str, run_date: date) -> Outcome:
-    """The steps after the invoice, each once: charge, PDF, notice."""
-    run = store.get(account.id, billed_on)
-    inv = ledger.get_invoice(account.id, invoice_id)
-    if run is None or inv is None:
+def _finish(
+    account: AccountRecord,
+    billed_on: date,
+    run: store.Run,
+    inv: ledger.Invoice | None = None,
+    lines: list[ledger.Line] | None = None,
+) -> Outcome:
+    """The steps after the invoice, each once: charge, PDF, notice. A first pass uses what it just
+    posted; a redelivery reads the run record and the invoice."""
+    inv = inv or ledger.get_invoice(account.id, run.invoice_id)
+    if inv is None:
         return Outcome(account.id, "skipped")
-    charge = run.charge
+    card = chargeable_card(account.id)
+    charge, payment_id = run.charge, run.payment_id
     if charge is None:
-        charge, payment_id = _charge(account, inv, attempt=1)
-        store.mark(account.id, billed_on, charge=charge, payment_id=payment_id)
+        charge, payment_id = _charge(account, inv, 1, card)
         if charge in ("declined", "requires_action") and retry_days():
-            UnitOfWork().add(
-                schedule_retry(RetryEntry(account.id, billed_on + timedelta(days=retry_days()[0]), 2, invoice_id))
-            ).commit()
+            retry = RetryEntry(account.id, billed_on + timedelta(days=retry_days()[0]), 2, inv.id)
+            UnitOfWork().add(schedule_retry(retry)).commit()
+    due = _due_at_issue(inv)
     if not run.pdf_stored:
-        from functions.accounts.service import AccountAccess
-        from functions.core.audit import Actor
-
-        store_pdf(AccountAccess(account, Actor("billing-run", "system"), "operator"), inv)
-        store.mark(account.id, billed_on, pdf_stored="yes")
+        if charge in ("succeeded", "processing"):
+            inv = ledger.get_invoice(account.id, inv.id) or inv  # the PDF shows the payment applied
+        access = AccountAccess(account, Actor("billing-run", "system"), "operator")
+        store_pdf(access, inv, lines)
+    if run.charge is None or not run.pdf_stored:
+        store.mark(account.id, billed_on, charge=charge, payment_id=payment_id, pdf_stored="yes")
     if not run.notice_sent:
-        retry = billed_on + timedelta(days=retry_days()[0]) if retry_days() else None
-        _send(account, inv, charge, retry=retry, due=_due_at_issue(inv))
+        retry_on = billed_on + timedelta(days=retry_days()[0]) if retry_days() else None
+        _send(account, inv, charge, retry=retry_on, due=due, card=card)
         store.mark(account.id, billed_on, notice_sent="yes")
-    return Outcome(account.id, charge, invoice_id)
+    return Outcome(account.id, charge, inv.id)
 
 
-def _charge(account: AccountRecord, inv: ledger.Invoice, attempt: int) -> tuple[str, str | None]:
+def _charge(
+    account: AccountRecord, inv: ledger.Invoice, attempt: int, card: ChargeableCard | None
+) -> tuple[str, str | None]:
     if inv.balance_due <= 0:
         return "nothing_due", None
-    if account.type == "subscription" and chargeable_card(account.id) is None:
+    if account.type == "subscription" and card is None:
         return "no_card", None  # subscription accounts without a card pay invoices themselves
     if inv.balance_due < minimum_charge(account.currency):
         return "below_minimum", None  # carried forward, never dunned
@@ -199,9 +215,9 @@ def _send(
     retry: date | None = None,
     link: str = "",
     due: int | None = None,
+    card: ChargeableCard | None = None,
 ) -> None:
     contact = account.billing_contact or {}
-    card = chargeable_card(account.id)
     notice = emails.Notice(
         to=contact.get("email", ""),
         contact_name=contact.get("name", ""),
@@ -235,7 +251,8 @@ def retry_account(account_id: str, run_date: date) -> Outcome:
     if inv is None or inv.balance_due <= 0:
         UnitOfWork().add(clear_retry(account_id), mark_past_due(account_id, False)).commit()
         return Outcome(account_id, "paid", entry.invoice_id)
-    outcome, _ = _charge(account, inv, entry.attempt)
+    card = chargeable_card(account_id)
+    outcome, _ = _charge(account, inv, entry.attempt, card)
     days = retry_days()
     if outcome in ("succeeded", "processing", "nothing_due"):
         UnitOfWork().add(clear_retry(account_id), mark_past_due(account_id, False)).commit()
@@ -245,9 +262,9 @@ def retry_account(account_id: str, run_date: date) -> Outcome:
     if next_index < len(days):
         on = inv.date + timedelta(days=days[next_index])
         UnitOfWork().add(schedule_retry(RetryEntry(account_id, on, entry.attempt + 1, inv.id))).commit()
-        _send(account, inv, "reminder")
+        _send(account, inv, "reminder", card=card)
         return Outcome(account_id, outcome, inv.id)
     UnitOfWork().add(clear_retry(account_id), mark_past_due(account_id, True)).commit()
-    _send(account, inv, "past_due")
+    _send(account, inv, "past_due", card=card)
     get_logger().info("account past due", account_id=account_id, invoice_id=inv.id)
     return Outcome(account_id, "past_due", inv.id)

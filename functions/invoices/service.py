@@ -189,9 +189,11 @@ def _seller() -> render.Seller:
     return render.Seller(name=s.seller_name, address=s.seller_address, email=s.seller_email, tax_id=s.seller_tax_id)
 
 
-def store_pdf(access: AccountAccess, inv: Invoice) -> None:
-    """Render the invoice's PDF and put it in S3 (the monthly run calls this when it issues one)."""
-    lines = ledger.get_lines(access.account.id, inv.id)
+def store_pdf(access: AccountAccess, inv: Invoice, lines: list[Line] | None = None) -> None:
+    """Render the invoice's PDF and put it in S3 (the monthly run calls this when it issues one, with
+    the lines it has just posted)."""
+    if lines is None:
+        lines = ledger.get_lines(access.account.id, inv.id)
     pdf = render.render_pdf(inv, lines, _party(access), _seller(), access.account.locale)
     store.put_pdf(access.account.id, inv.id, pdf, f"{inv.number}.pdf")
 
