@@ -169,9 +169,10 @@ class AppFunctions(Construct):
             event = f"Events.{trigger.event}.Properties"
             fn.add_property_override(f"{event}.Queue", queue.queue_arn)
             fn.add_property_override(f"{event}.FunctionResponseTypes", ["ReportBatchItemFailures"])
-            if trigger.max_concurrency is None:
-                concurrency = consumer_settings(trigger.queue).max_concurrency
-                fn.add_property_override(f"{event}.ScalingConfig", {"MaximumConcurrency": concurrency})
+            concurrency = trigger.max_concurrency or consumer_settings(trigger.queue).max_concurrency
+            if not 2 <= concurrency <= 1000:
+                raise ValueError(f"{decl.logical_id}: MaximumConcurrency {concurrency} is outside SQS's 2..1000")
+            fn.add_property_override(f"{event}.ScalingConfig", {"MaximumConcurrency": concurrency})
         if decl.schedules:
             dlq = self.messaging.scheduled_dlq()
             dlq.grant_send_messages(role)
