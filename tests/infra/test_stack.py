@@ -434,9 +434,13 @@ def test_alarms_cover_every_dlq_queue_backlog_function_and_api_5xx(synthesized):
     by_metric: dict[str, int] = {}
     for alarm in alarms:
         by_metric[alarm["MetricName"]] = by_metric.get(alarm["MetricName"], 0) + 1
-    functions = len(resources(template, "AWS::Serverless::Function"))
-    assert by_metric["ApproximateNumberOfMessagesVisible"] == len(QUEUES)
+    functions = resources(template, "AWS::Serverless::Function").values()
+    scheduled = [
+        f for f in functions if any(e["Type"] == "Schedule" for e in (f["Properties"].get("Events") or {}).values())
+    ]
+    assert by_metric["ApproximateNumberOfMessagesVisible"] == len(QUEUES) + (1 if scheduled else 0)
+    assert by_metric.get("Invocations", 0) == len(scheduled)
     assert by_metric["ApproximateAgeOfOldestMessage"] == len(QUEUES)
-    assert by_metric["Errors"] == by_metric["Throttles"] == functions
+    assert by_metric["Errors"] == by_metric["Throttles"] == len(functions)
     (api5xx,) = [a for a in alarms if a["MetricName"] == "5XXError"]
     assert {"Name": "ApiName", "Value": "billow-prod"} in api5xx["Dimensions"]
