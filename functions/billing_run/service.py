@@ -184,7 +184,8 @@ def _finish(
         store.mark(account.id, billed_on, charge=charge, payment_id=payment_id, pdf_stored="yes")
     if not run.notice_sent:
         retry_on = billed_on + timedelta(days=retry_days()[0]) if retry_days() else None
-        _send(account, inv, charge, retry=retry_on, due=due, card=card)
+        link = payment_page(account.id, payment_id) if charge == "requires_action" and payment_id else ""
+        _send(account, inv, charge, retry=retry_on, due=due, card=card, link=link)
         store.mark(account.id, billed_on, notice_sent="yes")
     return Outcome(account.id, charge, inv.id)
 
@@ -200,6 +201,13 @@ def _charge(
         return "below_minimum", None  # carried forward, never dunned
     result = charge_invoice_off_session(account.id, inv.id, inv.balance_due, attempt)
     return result.status, result.payment_id
+
+
+def payment_page(account_id: str, payment_id: str) -> str:
+    """The console's page for a payment, where Stripe.js completes 3-D Secure with the payment's
+    client_secret (GET /v1/accounts/{id}/payments/{payment_id} gives it to the console)."""
+    base = os.environ.get("BILLOW_CONSOLE_URL", "https://console.billow.example").rstrip("/")
+    return f"{base}/accounts/{account_id}/payments/{payment_id}"
 
 
 def _due_at_issue(inv: ledger.Invoice) -> int:
@@ -252,7 +260,7 @@ def retry_account(account_id: str, run_date: date) -> Outcome:
         UnitOfWork().add(clear_retry(account_id), mark_past_due(account_id, False)).commit()
         return Outcome(account_id, "paid", entry.invoice_id)
     card = chargeable_card(account_id)
-    outcome, _ = _charge(account, inv, entry.attempt, card)
+    outcome, payment_id = _charge(account, inv, entry.attempt, card)
     days = retry_days()
     if outcome in ("succeeded", "processing", "nothing_due"):
         UnitOfWork().add(clear_retry(account_id), mark_past_due(account_id, False)).commit()
@@ -262,7 +270,8 @@ def retry_account(account_id: str, run_date: date) -> Outcome:
     if next_index < len(days):
         on = inv.date + timedelta(days=days[next_index])
         UnitOfWork().add(schedule_retry(RetryEntry(account_id, on, entry.attempt + 1, inv.id))).commit()
-        _send(account, inv, "reminder", card=card)
+        link = payment_page(account_id, payment_id) if outcome == "requires_action" and payment_id else ""
+        _send(account, inv, "requires_action" if link else "reminder", card=card, link=link)
         return Outcome(account_id, outcome, inv.id)
     UnitOfWork().add(clear_retry(account_id), mark_past_due(account_id, True)).commit()
     _send(account, inv, "past_due", card=card)

@@ -298,3 +298,24 @@ def test_a_declined_card_is_retried_on_schedule_then_past_due_until_paid(card_ru
     run.post(account_id, "credits", {"amount": 100_000, "reason": "settled by bank transfer"}, date(2026, 12, 20))
     assert run.summary(account_id)["past_due"] is False
     pay.audit_ok(account_id)
+
+
+def test_a_card_needing_authentication_gets_a_link_to_the_payment_page(card_run):
+    run, pay = card_run
+    with _at(date(2026, 11, 10)):
+        account_id, token = pay.account(type="payg", billing_day=1)
+        seti = pay.confirmed_setup_3ds(account_id, token)
+        assert pay.put(account_id, token, seti)[0] == 202
+        pay.deliver(pay.messages())
+    run.post(
+        account_id,
+        "billing-items",
+        {"description": "vm", "category": "server", "recurring_fee": 3000},
+        date(2026, 11, 10),
+    )
+    outcome = run.bill(account_id, date(2026, 12, 1))
+    assert outcome.result == "requires_action"
+    (recurring,) = run.invoices(account_id)
+    (notice,) = [m for m in run.mails() if recurring["number"] in m.subject]
+    assert f"/accounts/{account_id}/payments/pay_" in notice.body
+    assert recurring["status"] == "open"

@@ -48,5 +48,5 @@ def test_the_summary_reads_a_fixed_number_of_items_whatever_the_history(api, acc
         with counting() as counts:
             assert api.call("GET", f"/v1/accounts/{account_id}/summary", token=token)[0] == 200
         seen.append((counts.total, counts.items_read))
-    # guard, balance, card on file (none yet), the billing items the next invoice would charge (none)
-    assert seen[0] == seen[1] == (4, 3), seen
+    # guard, balance, card on file (none yet), the items' recurring total, the usage so far (none)
+    assert seen[0] == seen[1] == (5, 3), seen
