@@ -89,7 +89,7 @@ def stripe_server():
     import os
 
     from functions.core import stripe_gateway
-    from functions.core.settings import reset_settings
+    from functions.core.settings import get_settings, reset_settings
     from local.stripe_shim import StripeServer
 
     server = StripeServer().start()
@@ -101,6 +101,9 @@ def stripe_server():
         }
     )
     reset_settings()
+    # Compute the settings now, from this environment: chalice's test Client applies its stage's
+    # variables (another table prefix) while a request runs, and settings first read there would keep them.
+    get_settings()
     stripe_gateway.use_client(None)
     yield server
     server.stop()

@@ -530,7 +530,7 @@ def test_stripe_unreachable_is_503_and_nothing_changes(cards, api, monkeypatch):
     import socket
 
     from functions.core import stripe_gateway
-    from functions.core.settings import reset_settings
+    from functions.core.settings import get_settings, reset_settings
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -540,12 +540,14 @@ def test_stripe_unreachable_is_503_and_nothing_changes(cards, api, monkeypatch):
     monkeypatch.setenv("BILLOW_STRIPE_MAX_ATTEMPTS", "2")
     monkeypatch.setattr(stripe_gateway, "_sleep", lambda seconds: None)
     reset_settings()
+    get_settings()
     stripe_gateway.use_client(None)
     try:
         problem(cards.setup(account_id, token), 503, "service-unavailable")
     finally:
         monkeypatch.undo()
         reset_settings()
+        get_settings()  # from the suite's environment, not from inside a test Client request (its stage's)
         stripe_gateway.use_client(None)
     from functions.payments import store
 
