@@ -31,6 +31,7 @@ class Data(Construct):
         self.tables = {name: self._table(spec) for name, spec in TABLES.items()}
         self.bucket = self._bucket()
         self.secret = self._secret()
+        self.email_identity: ses.EmailIdentity | None = None  # None when the identity already exists
         self.email_identity_arn = self._email_identity()
 
     def _table(self, spec: TableSpec) -> dynamodb.Table:

@@ -59,7 +59,7 @@ class BillowStack(Stack):
         CfnOutput(self, "InvoiceBucket", value=self.data.bucket.bucket_name)
         CfnOutput(self, "SecretArn", value=self.data.secret.secret_arn)
         CfnOutput(self, "JwtIssuer", value=self.identity.settings.issuer)
-        identity = getattr(self.data, "email_identity", None)
+        identity = self.data.email_identity
         if identity is not None and stage.email_domain:
             for number, record in enumerate(identity.dkim_records, start=1):
                 CfnOutput(self, f"DkimCname{number}", value=f"{record.name} CNAME {record.value}")
