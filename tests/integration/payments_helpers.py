@@ -84,8 +84,13 @@ class Payments(Cards):
 
     def events_for(self, object_id, event_type=None):
         """Stripe's events about one object (payment intent, charge), oldest first."""
-        found = []
-        data = self.stripe_get("/v1/events?limit=100")["data"]
+        found, data, after = [], [], ""
+        while True:  # every page: the session's Stripe side holds every test's events
+            page = self.stripe_get(f"/v1/events?limit=100{after}")
+            data += page["data"]
+            if not page.get("has_more") or not page["data"]:
+                break
+            after = f"&starting_after={page['data'][-1]['id']}"
         for event in data:
             obj = event["data"]["object"]
             ids = {obj.get("id"), obj.get("payment_intent"), obj.get("charge")}
