@@ -263,10 +263,14 @@ class LedgerMachine(RuleBasedStateMachine):
 
 
 def test_ledger_invariant_under_random_operations(aws):
+    # 24 examples x 25 steps = 600 steps in `make test` (about 30 s here); BILLOW_LEDGER_EXAMPLES=400
+    # makes a 10,000-step soak.
+    import os
+
     run_state_machine_as_test(
         LedgerMachine,
         settings=settings(
-            max_examples=40,
+            max_examples=int(os.environ.get("BILLOW_LEDGER_EXAMPLES", "24")),
             stateful_step_count=25,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
