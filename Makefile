@@ -10,7 +10,7 @@ TOOLS_STAMP := $(TOOLS)/.installed
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade "pip<26.3"  # chalice 1.34 requires pip<26.3
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -r requirements-infra.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)

@@ -84,3 +84,38 @@ def test_a_card_payment_and_a_paypal_approval_against_the_running_stack(local_st
     assert _balance(api, account_id, admin) == 0
     listed = requests.get(payments, headers=admin, timeout=30).json()["data"]
     assert [p["method"] for p in listed] == ["paypal", "card"]
+
+
+def test_twenty_concurrent_payments_with_one_key_make_one_payment_intent(local_stack: LocalStack):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from local import stripe_js
+
+    info = local_stack.info
+    api, stripe_url = info["api_url"], info["stripe"]["url"]
+    admin = {"Authorization": f"Bearer {info['tokens']['admin']['token']}"}
+    account_id = _owing_account(api, admin, [5000])
+    stripe_auth = {"Authorization": f"Bearer {info['stripe']['secret_key']}"}
+
+    def intents() -> int:
+        listed = requests.get(f"{stripe_url}/v1/payment_intents?limit=100", headers=stripe_auth, timeout=30)
+        return len(listed.json()["data"])
+
+    before = intents()
+    pm = stripe_js.create_payment_method(stripe_url, info["stripe"]["publishable_key"])
+    headers = admin | {"Idempotency-Key": f"storm-{uuid.uuid4()}"}
+    body = {"amount": 2000, "payment_method_id": pm}
+
+    def pay(_: int) -> requests.Response:
+        return requests.post(f"{api}/v1/accounts/{account_id}/payments", json=body, headers=headers, timeout=60)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        replies = list(pool.map(pay, range(20)))
+    fresh = [r for r in replies if r.status_code < 300 and "Idempotent-Replayed" not in r.headers]
+    replayed = [r for r in replies if r.status_code < 300 and r.headers.get("Idempotent-Replayed") == "true"]
+    in_progress = [r for r in replies if r.status_code == 409 and r.json()["code"] == "idempotency-in-progress"]
+    assert len(fresh) == 1, [(r.status_code, r.text[:200]) for r in replies]
+    assert len(fresh) + len(replayed) + len(in_progress) == 20
+    assert all(r.json() == fresh[0].json() for r in replayed)
+    assert intents() == before + 1
+    assert _balance(api, account_id, admin) == 3000
