@@ -10,10 +10,10 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, date, datetime
 
 from bench.ddb_counter import Counts, counting
+from bench.dynamodb_calls import fake_aws_environment
 
 # AWS list prices, us-east-1 (USD)
 DDB_WRITE_UNIT = 1.25 / 1_000_000  # on-demand write request unit
@@ -23,19 +23,6 @@ SES_EMAIL = 0.10 / 1_000
 S3_PUT = 0.005 / 1_000
 LAMBDA_GB_SECOND = 0.0000166667
 LAMBDA_REQUEST = 0.20 / 1_000_000
-
-
-def _env() -> None:
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "BILLOW_TABLE_PREFIX": "billow-bench-",
-            "BILLOW_LOG_LEVEL": "WARNING",
-        }
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
 def _resources() -> None:
@@ -179,5 +166,5 @@ def format_report(account: Counts, shards: list[tuple[int, Counts]]) -> str:
 
 
 if __name__ == "__main__":
-    _env()
+    fake_aws_environment()
     print(format_report(per_account(), shard_reads()))

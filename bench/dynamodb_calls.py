@@ -12,7 +12,8 @@ from typing import Any
 from bench.ddb_counter import Counts, counting
 
 
-def _environment() -> None:
+def fake_aws_environment() -> None:
+    """Fake credentials, bench table names, no endpoint: every bench runs against in-process moto."""
     os.environ.update(
         {
             "AWS_ACCESS_KEY_ID": "testing",
@@ -26,7 +27,7 @@ def _environment() -> None:
 
 
 def run(histories: tuple[int, int] = (40, 200)) -> list[tuple[str, int, Counts]]:
-    _environment()
+    fake_aws_environment()
     import boto3
     from chalice.test import Client
     from moto import mock_aws
