@@ -69,9 +69,11 @@ def run() -> list[tuple[str, StepCounts]]:
     key = tokens.generate_private_key()
     jwks, os.environ["BILLOW_JWKS_URL"] = serve_jwks(tokens.jwks(key))
     from functions.core import email, queues, stripe_gateway
+    from functions.core.auth import reset_jwks_cache
     from functions.core.settings import reset_settings
 
     reset_settings()
+    reset_jwks_cache()  # an earlier bench in this process cached another issuer's keys
     stripe_gateway.use_client(None)
     admin = tokens.mint(key, "bench-operator", ["billing:admin", "billing:read", "billing:write"])
     rows: list[tuple[str, StepCounts]] = []

@@ -37,6 +37,11 @@ def run(histories: tuple[int, int] = (40, 200)) -> list[tuple[str, int, Counts]]
 
     key = tokens.generate_private_key()
     server, os.environ["BILLOW_JWKS_URL"] = serve_jwks(tokens.jwks(key))
+    from functions.core.auth import reset_jwks_cache
+    from functions.core.settings import reset_settings
+
+    reset_settings()
+    reset_jwks_cache()  # each bench serves its own issuer keys
     admin = tokens.mint(key, "bench-operator", ["billing:admin", "billing:read", "billing:write"])
     rows: list[tuple[str, int, Counts]] = []
     try:
