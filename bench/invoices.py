@@ -12,37 +12,42 @@ from datetime import date, timedelta
 from bench.ddb_counter import Counts, counting
 
 
-def _seed(account_id: str, count: int) -> None:
+def seed_invoice_headers(
+    account_id: str, count: int, *, start: date, per_day: int, currency: str = "usd", every_nth_open: int = 1
+) -> None:
+    """Invoice headers written with BatchWriteItem (moto transactions slow down as tables grow, so large
+    histories are never posted one by one): numbered 1..count, `per_day` a day from `start`, one in
+    `every_nth_open` open. Headers only: what the list routes and their benchmarks read."""
     from functions.core.ledger_store import InvoiceModel
 
-    start = date(2020, 1, 1)
     with InvoiceModel.batch_write() as batch:
         for n in range(count):
-            day = (start + timedelta(days=n // 5)).isoformat()
+            day = (start + timedelta(days=n // per_day)).isoformat()
             number = f"1-{n + 1:06d}"
+            invoice_id = f"inv_seed{n:016d}"
             batch.save(
                 InvoiceModel(
                     account_id,
-                    f"INV#inv_bench{n:015d}",
-                    invoice_id=f"inv_bench{n:015d}",
+                    f"INV#{invoice_id}",
+                    invoice_id=invoice_id,
                     number=number,
                     type="one_time",
-                    status="closed" if n % 4 else "open",
+                    status="open" if n % every_nth_open == 0 else "closed",
                     date=day,
                     period_start=day,
                     period_end=day,
-                    currency="usd",
+                    currency=currency,
                     subtotal=100,
                     total=100,
                     amount_paid=0,
                     balance_due=100,
-                    description="bench",
+                    description="seeded",
                     line_count=0,
                     balance_before=0,
                     balance_after=0,
                     applications="[]",
                     applied_to="[]",
-                    created_at="2020-01-01T00:00:00.000Z",
+                    created_at=f"{start.isoformat()}T00:00:00.000Z",
                     gsi1_pk=f"{account_id}#INV",
                     gsi1_sk=f"{day}#{number}",
                 )
@@ -71,7 +76,7 @@ def list_page_reads(histories: tuple[int, int] = (10, 10_000)) -> list[tuple[int
         db.create_tables(boto3.client("dynamodb", region_name="us-east-1"))
         for history in histories:
             account_id = f"acct_bench{history:011d}"
-            _seed(account_id, history)
+            seed_invoice_headers(account_id, history, start=date(2020, 1, 1), per_day=5, every_nth_open=4)
             for label, kwargs in (("page of 25", {}), ("page of 25, status=open", {"status": "open"})):
                 with counting() as counts:
                     ledger.list_invoices(account_id, limit=25, last_key=None, **kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -94,41 +94,11 @@ def test_bad_list_queries_are_422(api, acct, query):
 
 
 def test_a_thousand_invoices_page_without_gaps_or_repeats(api, acct):
-    from functions.core.ledger_store import InvoiceModel
+    from bench.invoices import seed_invoice_headers
 
     account_id, token = acct
-    start = date(2024, 1, 1)
-    with InvoiceModel.batch_write() as batch:  # seeded directly: 1,000 postings through moto are too slow
-        for n in range(1000):
-            day = start + timedelta(days=n // 3)
-            number = f"9-{n + 1:06d}"
-            batch.save(
-                InvoiceModel(
-                    account_id,
-                    f"INV#inv_seed{n:016d}",
-                    invoice_id=f"inv_seed{n:016d}",
-                    number=number,
-                    type="one_time",
-                    status="open",
-                    date=day.isoformat(),
-                    period_start=day.isoformat(),
-                    period_end=day.isoformat(),
-                    currency="eur",
-                    subtotal=100,
-                    total=100,
-                    amount_paid=0,
-                    balance_due=100,
-                    description="seed",
-                    line_count=0,
-                    balance_before=0,
-                    balance_after=0,
-                    applications="[]",
-                    applied_to="[]",
-                    created_at="2024-01-01T00:00:00.000Z",
-                    gsi1_pk=f"{account_id}#INV",
-                    gsi1_sk=f"{day.isoformat()}#{number}",
-                )
-            )
+    # seeded directly: 1,000 postings through moto are too slow
+    seed_invoice_headers(account_id, 1000, start=date(2024, 1, 1), per_day=3, currency="eur")
     seen, cursor, pages = [], None, 0
     while True:
         query = "limit=100" + (f"&cursor={cursor}" if cursor else "")
