@@ -121,8 +121,10 @@ def test_twenty_concurrent_payments_with_one_key_make_one_payment_intent(local_s
     fresh = [r for r in replies if r.status_code < 300 and "Idempotent-Replayed" not in r.headers]
     replayed = [r for r in replies if r.status_code < 300 and r.headers.get("Idempotent-Replayed") == "true"]
     in_progress = [r for r in replies if r.status_code == 409 and r.json()["code"] == "idempotency-in-progress"]
-    assert len(fresh) == 1, [(r.status_code, r.text[:200]) for r in replies]
+    # one fresh reply (none if its connection was the one reset after the work: its retry is a replay)
+    assert len(fresh) <= 1 and fresh + replayed, [(r.status_code, r.text[:200]) for r in replies]
     assert len(fresh) + len(replayed) + len(in_progress) == 20
-    assert all(r.json() == fresh[0].json() for r in replayed)
+    first = (fresh or replayed)[0].json()
+    assert all(r.json() == first for r in replayed)
     assert intents() == before + 1
     assert _balance(api, account_id, admin) == 3000
