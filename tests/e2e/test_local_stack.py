@@ -17,7 +17,8 @@ from openapi_spec_validator import validate
 
 from tests.e2e.conftest import LocalStack, port_is_free
 
-pytestmark = pytest.mark.e2e
+# One worker runs the whole module in order on one stack (the last test stops it).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 
 PROBLEM = "application/problem+json"
 BILLOW = Path(sys.executable).parent / "billow"
