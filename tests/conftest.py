@@ -74,3 +74,15 @@ def mint(signing_key):
         return tokens.mint(signing_key, sub, list(scopes), **kwargs)
 
     return _mint
+
+
+# Tests that build or read build/package (the Lambda zip: a minute to build) run on one pytest-xdist
+# worker, so two workers never build it at once into the same folder, and it is built once.
+_PACKAGE_TESTS = ("tests/infra/", "tests/unit/test_package.py")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(_PACKAGE_TESTS):
+            item.add_marker(pytest.mark.xdist_group("package"))
