@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
 
-@pytest.fixture
-def aws():
+@contextmanager
+def moto_with_tables() -> Iterator[None]:
+    """moto's mock_aws with every table created: the `aws` fixture, usable at any fixture scope."""
     with mock_aws():
         from functions.core import db
 
@@ -18,6 +22,12 @@ def aws():
         db.create_tables(boto3.client("dynamodb", region_name="us-east-1"))
         yield
         db.reset_connections()
+
+
+@pytest.fixture
+def aws():
+    with moto_with_tables():
+        yield
 
 
 @pytest.fixture
@@ -112,6 +122,13 @@ def stripe_server():
 @pytest.fixture
 def queues_and_mail(aws):
     """Every queue (+ DLQ) and the verified SES sender, in this test's moto; fresh SQS/SES clients."""
+    with queues_and_mail_created() as sqs:
+        yield sqs
+
+
+@contextmanager
+def queues_and_mail_created() -> Iterator[Any]:
+    """The `queues_and_mail` fixture, usable at any fixture scope (inside moto_with_tables)."""
     from functions.core import email, queues
     from functions.core.resources import QUEUES, dlq_name, email_sender, queue_name
 

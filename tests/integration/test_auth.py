@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import json
-import time
-
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 from local import tokens
-
-
-def _b64(data: dict) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+from tests.integration.auth_helpers import (
+    MALFORMED_HEADERS,
+    alg_none_token,
+    hs256_with_public_key,
+    signed_by_another_key,
+)
 
 
 @pytest.fixture
@@ -48,47 +45,22 @@ def test_no_token_is_401(api, account):
     assert headers["WWW-Authenticate"].startswith("Bearer")
 
 
-@pytest.mark.parametrize("header", ["Bearer", "Bearer not-a-jwt", "Basic dXNlcjpwYXNz", "Bearer a.b.c", "token"])
+@pytest.mark.parametrize("header", MALFORMED_HEADERS)
 def test_malformed_authorization_is_401(api, account, header):
     _assert_denied(*_summary(api, account[0], raw_header=header), 401)
 
 
 def test_alg_none_is_401(api, account):
-    claims = {
-        "sub": "alice",
-        "iss": tokens.ISSUER,
-        "aud": tokens.AUDIENCE,
-        "exp": int(time.time()) + 600,
-        "scope": "billow/billing:read",
-    }
-    unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT', 'kid': tokens.KID})}.{_b64(claims)}."
-    _assert_denied(*_summary(api, account[0], unsigned), 401)
+    _assert_denied(*_summary(api, account[0], alg_none_token("alice", ["billing:read"])), 401)
 
 
 def test_hs256_signed_with_the_public_key_is_401(api, account, signing_key):
-    public_pem = signing_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    claims = {
-        "sub": "alice",
-        "iss": tokens.ISSUER,
-        "aud": tokens.AUDIENCE,
-        "exp": int(time.time()) + 600,
-        "scope": "billow/billing:read",
-    }
-    header = _b64({"alg": "HS256", "typ": "JWT", "kid": tokens.KID})
-    body = _b64(claims)
-    import hashlib
-    import hmac
-
-    sig = hmac.new(public_pem, f"{header}.{body}".encode(), hashlib.sha256).digest()
-    forged = f"{header}.{body}.{base64.urlsafe_b64encode(sig).decode().rstrip('=')}"
+    forged = hs256_with_public_key(signing_key, "alice", ["billing:read"])
     _assert_denied(*_summary(api, account[0], forged), 401)
 
 
 def test_a_token_signed_by_another_key_with_the_issuers_kid_is_401(api, account):
-    other = tokens.generate_private_key()
-    forged = tokens.mint(other, "alice", ["billing:read"])
+    forged = signed_by_another_key("alice", ["billing:read"])
     status, body, headers = _summary(api, account[0], forged)
     _assert_denied(status, body, headers, 401)
     assert "signature" in body["detail"]
