@@ -271,6 +271,17 @@ def _handle(spec: RouteSpec, fn: Callable[..., Any], request: Any, params: dict[
         if replay is None:
             raise idempotency.in_progress_error() from None
         return _json_response(replay.status, replay.body, request_id, {"Idempotent-Replayed": "true"})
+    except BillowError:
+        # A duplicate with the same key may have done the work between our lookup and our reads (the
+        # item is cancelled now, the refund exists): when this request claimed nothing, the answer is
+        # the duplicate's (a replay, or 409 in progress), not an error about the duplicate's effect.
+        idem = call.idem
+        if idem is None or idem.resumed or idem.stored_body is not None:
+            raise
+        replay = idempotency.lookup(idem)
+        if replay is None:
+            raise
+        return _json_response(replay.status, replay.body, request_id, {"Idempotent-Replayed": "true"})
     return _render(spec, result, call)
 
 

@@ -22,7 +22,7 @@ from functions.core.db import IntegerAttribute, meta
 from functions.core.errors import BadRequestError, BillowError, ConflictError, ValidationFailedError
 from functions.core.ids import derived_id
 from functions.core.settings import get_settings
-from functions.core.uow import Op
+from functions.core.uow import IDEMPOTENCY_LABEL, Op
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -131,7 +131,7 @@ class IdempotencyContext:
         condition = IdempotencyModel.pk.does_not_exist()
         if self.resumed:
             condition = IdempotencyModel.status == IN_PROGRESS
-        return Op("put", model, condition=condition, on_conflict=lambda: IdempotencyRaceError("raced"), label="idem")
+        return _put(model, condition)
 
     def started(self) -> Op:
         """The op that claims the key with a lease, for the first transaction of multi-step work."""
@@ -142,7 +142,14 @@ class IdempotencyContext:
             condition = (IdempotencyModel.status == IN_PROGRESS) & (
                 IdempotencyModel.lease_until < clock.epoch_seconds()
             )
-        return Op("put", model, condition=condition, on_conflict=lambda: IdempotencyRaceError("raced"), label="idem")
+        return _put(model, condition)
+
+
+def _put(model: IdempotencyModel, condition: Any) -> Op:
+    """The record's put: when its condition fails, a duplicate request won (functions/core/uow.py)."""
+    return Op(
+        "put", model, condition=condition, on_conflict=lambda: IdempotencyRaceError("raced"), label=IDEMPOTENCY_LABEL
+    )
 
 
 def lookup(ctx: IdempotencyContext) -> Replay | None:

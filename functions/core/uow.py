@@ -2,7 +2,8 @@
 
 Stores build `Op`s (a put, update, delete or condition check with its condition); models never
 leave the store. `commit()` writes all of them or none. When DynamoDB cancels the transaction, the
-first operation whose condition failed decides the domain error raised (its `on_conflict`).
+first operation whose condition failed decides the domain error raised (its `on_conflict`), except
+that a failed Idempotency-Key record always decides: a duplicate request won the race.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from functions.core.errors import BillowError, ConcurrentUpdateError
 
 # DynamoDB's limit on items in one TransactWriteItems call.
 MAX_TRANSACTION_ITEMS = 100
+# The label of the Idempotency-Key record's op (functions/core/idempotency.py).
+IDEMPOTENCY_LABEL = "idem"
 
 # PynamoDB sends condition checks, then deletes, puts and updates; cancellation reasons follow
 # that order, so ops are sorted the same way to map a reason back to its op.
@@ -75,9 +78,15 @@ class UnitOfWork:
                     op.apply(tw)
         except TransactWriteError as exc:
             reasons = exc.cancellation_reasons or []
-            for op, reason in zip(ordered, reasons, strict=False):
-                if reason is not None and reason.code == "ConditionalCheckFailed":
-                    raise op.on_conflict() from exc
+            failed = [
+                op
+                for op, reason in zip(ordered, reasons, strict=False)
+                if reason is not None and reason.code == "ConditionalCheckFailed"
+            ]
+            if failed:
+                # A failed Idempotency-Key record means a duplicate of this request won the race: that
+                # decides the error (replay or 409 in progress), not the records the duplicate changed.
+                raise next((op for op in failed if op.label == IDEMPOTENCY_LABEL), failed[0]).on_conflict() from exc
             if exc.cause_response_code == "TransactionCanceledException":
                 # TransactionConflict: another transaction touched the same items; safe to retry.
                 raise _default_conflict() from exc
