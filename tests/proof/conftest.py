@@ -13,3 +13,4 @@ from tests.integration.conftest import (  # noqa: F401  (fixture re-exports: mot
     queues_and_mail,
     stripe_server,
 )
+from tests.proof.world import world  # noqa: F401  (fixture: a module's own seeded accounts A and B)

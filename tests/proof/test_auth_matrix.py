@@ -1,0 +1,266 @@
+"""The authorization matrix (issue 10, deliverable 6), generated from the registered routes and their
+scopes (functions.core.http.ROUTES, the data of docs/routes.md): every route that needs a token,
+times every way a caller can be wrong → 401 (the token) or 403 (the caller), problem+json with the exact
+code, no data of any account beyond what the request carried, and nothing written.
+
+Each request is built from the route's declaration: path parameters are real ids of account A, the
+body is a valid body for the route's body model, so the refusal is the only reason it fails; the
+positive case (an operator token with every scope) is sent last for every route and must succeed
+with the route's status. A new route is covered automatically, and fails here until its body model
+has a sample body.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+import app  # noqa: F401  (registers every route in ROUTES)
+from functions.accounts.schemas import CreateAccount, CreateDevice, GrantMember, RevokeMember
+from functions.billing_items.schemas import BulkRequest, CancelRequest, LinkDevice, ProvisionItem
+from functions.core import ledger_store
+from functions.core.auth import READ, WRITE
+from functions.core.http import ROUTES, RouteSpec
+from functions.core.openapi import build_document
+from functions.invoices.schemas import ChargeRequest, CreditRequest, RefundRequest
+from functions.payments.schemas import CardChangeRequest, PaymentRequest, SupportTicketRequest
+from functions.usage.schemas import UsageBatch
+from tests.integration.auth_helpers import alg_none_token, signed_by_another_key
+from tests.integration.payments_helpers import WEBHOOK_SECRET
+from tests.integration.test_payment_method import CONTACT
+from tests.proof.world import ALL_SCOPES, OPERATOR, World, observed
+
+pytestmark = pytest.mark.xdist_group("proof-auth-matrix")
+
+PROBLEM = "application/problem+json"
+PROBLEM_KEYS = {"type", "title", "status", "detail", "code", "errors"}
+# Response headers a refusal may carry; anything else (Set-Cookie, Location, Idempotent-Replayed...) is a leak.
+REFUSAL_HEADERS = {"content-type", "content-length", "x-request-id", "www-authenticate"}
+# A GET that writes: the invoice PDF is rendered on first read and kept in S3.
+WRITES_ON_GET = {"GET /v1/accounts/{account_id}/invoices/{invoice_id}/pdf"}
+PUBLIC = {"GET /v1/health", "GET /v1/openapi.json", "POST /v1/webhooks/stripe"}
+
+TOKEN_ROUTES = sorted((s for s in ROUTES if s.scope is not None), key=lambda s: (s.path, s.method))
+
+KINDS = (
+    "no token",
+    "malformed",
+    "alg none",
+    "bad signature",
+    "expired",
+    "wrong audience",
+    "revoked member",
+    "other account",
+    "missing scope",
+)
+
+# Which of account A's billing items a route acts on, so every positive case can succeed in turn.
+ITEM_FOR = {
+    "DELETE /v1/accounts/{account_id}/billing-items/{item_id}/cancellation": "pending",
+    "POST /v1/accounts/{account_id}/billing-items/{item_id}/cancellation": "cancel",
+    "DELETE /v1/accounts/{account_id}/billing-items/{item_id}/device": "linked",
+    "PUT /v1/accounts/{account_id}/billing-items/{item_id}/device": "unlinked",
+}
+
+
+def _usage(w: World) -> dict[str, Any]:
+    record = {
+        "id": str(uuid.uuid4()),
+        "account_id": w.a.id,
+        "service": "compute",
+        "metric": "vcpu-hours",
+        "quantity": 3,
+        "unit_amount_decimal": "1.5",
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+    return {"records": [record]}
+
+
+# A valid body per body model, for account A of the world.
+SAMPLE_BODIES: dict[type[BaseModel], Callable[[World], dict[str, Any]]] = {
+    CreateAccount: lambda w: (
+        {"type": "payg", "linked": True, "currency": "usd", "name": "New Co"} | {"billing_contact": CONTACT}
+    ),
+    ProvisionItem: lambda w: {"description": "Block storage", "category": "storage", "recurring_fee": 800},
+    BulkRequest: lambda w: {"action": "associate", "item_ids": [w.a.items["bulk"]], "device_id": w.a.devices[1]},
+    CancelRequest: lambda w: {"when": "anniversary", "reason": "moving to another plan"},
+    LinkDevice: lambda w: {"device_id": w.a.devices[0]},
+    ChargeRequest: lambda w: {"description": "Support plan", "amount": 1_500},
+    CreditRequest: lambda w: {"amount": 500, "reason": "goodwill"},
+    CreateDevice: lambda w: {"name": "gw-new", "kind": "gateway"},
+    RevokeMember: lambda w: {"sub": w.spare_member},
+    GrantMember: lambda w: {"sub": "new-viewer", "role": "viewer"},
+    CardChangeRequest: lambda w: {"setup_intent_id": w.fresh_setup_intent, "billing_contact": CONTACT},
+    PaymentRequest: lambda w: {"amount": 1_000},
+    RefundRequest: lambda w: {"amount": 100, "reason": "goodwill", "invoice_id": w.a.invoices[1]},
+    SupportTicketRequest: lambda w: {"subject": "Help", "message": "Please call me", "payment_id": w.a.payments[0]},
+    UsageBatch: _usage,
+}
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    body: dict[str, Any] | None
+    headers: dict[str, str]
+
+    def carried(self) -> str:
+        return self.path + json.dumps(self.body)
+
+
+def build_request(spec: RouteSpec, w: World) -> Request:
+    """The request the route's declaration describes, with account A's real ids and a valid body."""
+    params = {
+        "account_id": w.a.id,
+        "item_id": w.a.items[ITEM_FOR.get(spec.operation, "linked")],
+        "invoice_id": w.a.invoices[0],
+        "payment_id": w.a.payments[0],
+    }
+    path = spec.path.format(**params)
+    body = None
+    if spec.body is not None:
+        assert spec.body in SAMPLE_BODIES, f"{spec.operation}: add a valid {spec.body.__name__} to SAMPLE_BODIES"
+        body = SAMPLE_BODIES[spec.body](w)
+        spec.body.model_validate(body)  # the sample is valid for the model, so only auth can refuse it
+    headers = {"Idempotency-Key": str(uuid.uuid4())} if spec.idempotent else {}
+    return Request(spec.method, path, body, headers)
+
+
+def authorization(kind: str, spec: RouteSpec, w: World, mint: Any) -> str | None:
+    """The Authorization header of one kind of wrong caller. Token problems carry every scope and
+    the operator's subject, so the token is the only thing wrong; member problems are console users
+    (read and write); the missing-scope token is A's owner with every scope but the route's."""
+    every = list(ALL_SCOPES)
+    bearer = {
+        "no token": lambda: None,
+        "malformed": lambda: "Bearer not-a-jwt",
+        "alg none": lambda: f"Bearer {alg_none_token(OPERATOR, every)}",
+        "bad signature": lambda: f"Bearer {signed_by_another_key(OPERATOR, every)}",
+        "expired": lambda: f"Bearer {mint(OPERATOR, *every, ttl=-120)}",
+        "wrong audience": lambda: f"Bearer {mint(OPERATOR, *every, audience='another-app')}",
+        "revoked member": lambda: f"Bearer {w.revoked_token}",
+        "other account": lambda: f"Bearer {w.b.owner_token}",
+        "missing scope": lambda: f"Bearer {mint(w.a.owner_sub, *(s for s in every if s != spec.scope))}",
+    }
+    return bearer[kind]()
+
+
+def expected(kind: str, spec: RouteSpec) -> tuple[int, str]:
+    if kind == "no token":
+        return 401, "missing-token"
+    if kind in ("malformed", "alg none", "bad signature", "expired", "wrong audience"):
+        return 401, "invalid-token"
+    if kind in ("revoked member", "other account"):
+        # members hold the console's scopes: on member routes the guard refuses them; operator and
+        # metering routes need a scope no member token has
+        return 403, "not-a-member" if spec.scope in (READ, WRITE) else "insufficient-scope"
+    return 403, "insufficient-scope"
+
+
+# ids as "POST /v1/accounts/{account_id}/charges \u00d7 expired" (a multiplication sign)
+CASES = [pytest.param(spec, kind, id=f"{spec.operation} \u00d7 {kind}") for spec in TOKEN_ROUTES for kind in KINDS]
+
+
+def test_the_matrix_covers_every_route_that_needs_a_token():
+    document = build_document()
+    secured = {
+        f"{method.upper()} {path}"
+        for path, operations in document["paths"].items()
+        for method, op in operations.items()
+        if op["security"]
+    }
+    assert {s.operation for s in TOKEN_ROUTES} == secured
+    assert {s.operation for s in ROUTES} - secured == PUBLIC
+    assert len(TOKEN_ROUTES) >= 31 and len(CASES) == len(TOKEN_ROUTES) * len(KINDS) == len(secured) * 9
+
+
+def _assert_refused(w: World, request: Request, status: int, body: Any, headers: dict[str, str], want: tuple):
+    assert (status, body.get("code") if isinstance(body, dict) else body) == want
+    assert headers["Content-Type"] == PROBLEM
+    assert set(body) == PROBLEM_KEYS and body["type"] == body["code"] and body["status"] == status
+    assert {h.lower() for h in headers} <= REFUSAL_HEADERS, headers
+    if status == 401:
+        assert headers["WWW-Authenticate"].startswith("Bearer")
+    # no data: no id, name or e-mail of either account unless the request itself carried it
+    text = json.dumps(body)
+    secrets = (w.a.owned_ids() | w.b.owned_ids() | {w.a.name, w.b.name, w.a.email, w.b.email}) - {""}
+    leaked = {s for s in secrets if s in text and s not in request.carried()}
+    assert not leaked, f"the refusal shows {leaked}"
+
+
+@pytest.mark.parametrize(("spec", "kind"), CASES)
+def test_a_wrong_caller_is_refused_with_nothing_shown_and_nothing_written(world, mint, spec, kind):
+    request = build_request(spec, world)
+    header = authorization(kind, spec, world, mint)
+    headers = dict(request.headers)
+    if header is not None:
+        headers["Authorization"] = header
+    # the balance record carries the ledger's entry and invoice counters: one read instead of a scan
+    before = ledger_store.get_balance(world.a.id)
+    with observed(world) as effects:
+        status, body, response_headers = world.call(request.method, request.path, request.body, headers=headers)
+    _assert_refused(world, request, status, body, response_headers, expected(kind, spec))
+    assert not effects, f"a refused request had effects: {effects}"
+    assert ledger_store.get_balance(world.a.id) == before
+
+
+@pytest.mark.parametrize("spec", TOKEN_ROUTES, ids=[f"{s.operation} \u00d7 valid" for s in TOKEN_ROUTES])
+def test_the_same_request_with_a_valid_token_succeeds(world, spec):
+    """The requests of the matrix are good ones: with a token of every scope they succeed (run after
+    the matrix, as they change account A)."""
+    request = build_request(spec, world)
+    headers = {**request.headers, "Authorization": f"Bearer {world.operator}"}
+    with observed(world) as effects:
+        status, body, _ = world.call(request.method, request.path, request.body, headers=headers)
+    assert status == spec.status, body
+    # what the refusals are checked for is observable: every non-GET route writes to AWS or calls Stripe
+    assert bool(effects) == (spec.method != "GET") or spec.operation in WRITES_ON_GET, effects
+
+
+# --- the routes without a token ------------------------------------------------------------------
+
+
+def test_health_and_openapi_answer_anyone_and_show_no_account_data(world):
+    for path in ("/v1/health", "/v1/openapi.json"):
+        for headers in ({}, {"Authorization": "Bearer not-a-jwt"}):
+            status, body, response_headers = world.call("GET", path, headers=headers)
+            assert status == 200 and response_headers["Content-Type"] == "application/json"
+            assert "set-cookie" not in {h.lower() for h in response_headers}
+            assert not {s for s in world.a.owned_ids() | {world.a.name, world.a.email} if s in json.dumps(body)}
+    document = world.call("GET", "/v1/openapi.json")[1]
+    assert len([op for ops in document["paths"].values() for op in ops]) == len(ROUTES)
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [None, "", "t=1,v1=deadbeef", "garbage", "stale", "other-secret"],
+    ids=["no signature", "empty", "wrong digest", "garbage", "stale timestamp", "signed with another secret"],
+)
+def test_the_stripe_webhook_refuses_an_unsigned_or_badly_signed_event(world, monkeypatch, signature):
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    event = world.helper.stripe_get("/v1/events?limit=1")["data"][0]  # a real event, as Stripe sent it
+    if signature == "stale":
+        body, header = world.helper.signed(event, at=int(datetime.now(UTC).timestamp()) - 3600)
+    elif signature == "other-secret":
+        body, header = world.helper.signed(event, secret="whsec_not_ours")
+    else:
+        body, header = json.dumps(event).encode(), signature
+    headers = {"Content-Type": "application/json"}
+    if header is not None:
+        headers["Stripe-Signature"] = header
+    before = (world.state(world.a.id), world.state(world.b.id))
+    with observed(world) as effects:
+        r = world.api.client.http.post("/v1/webhooks/stripe", headers=headers, body=body)
+    problem = json.loads(r.body)
+    assert (r.status_code, problem["code"]) == (400, "invalid-signature")
+    assert r.headers["Content-Type"] == PROBLEM and set(problem) == PROBLEM_KEYS
+    assert not effects, effects
+    assert (world.state(world.a.id), world.state(world.b.id)) == before

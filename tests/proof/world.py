@@ -1,0 +1,202 @@
+"""One seeded world per test module (moto in-process, localstripe, the chalice test client), for the
+proof tests that send many requests at the same data: hostile inputs and the authorization matrix.
+
+Account A (payg, linked, usd) has an owner, a revoked member, devices, a card on file, billing items
+(linked, unlinked, one with a pending cancellation), One-time invoices, a credit and a card payment;
+account B has its own owner, device, item, invoice and payment. Every id is real, so a request with
+one of them reaches the handler unless something refuses it first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+
+from bench.ddb_counter import Counts, counting
+from functions.billing_items import store as items_store
+from functions.core import ledger_store
+from functions.core.auth import SCOPES
+from functions.core.resources import bucket_name
+from tests.integration.conftest import Api, moto_with_tables, queues_and_mail_created
+from tests.integration.payments_helpers import Payments
+
+ALL_SCOPES = SCOPES  # read, write, admin, usage
+OPERATOR = "proof-operator"
+
+# AWS calls that change something (DynamoDB writes are counted as items written).
+WRITE_CALLS = {
+    ("sqs", "SendMessage"),
+    ("sqs", "SendMessageBatch"),
+    ("sesv2", "SendEmail"),
+    ("ses", "SendEmail"),
+    ("ses", "SendRawEmail"),
+    ("s3", "PutObject"),
+    ("s3", "DeleteObject"),
+}
+
+
+@dataclass
+class Tenant:
+    """One account and the ids of what it owns."""
+
+    id: str
+    owner_sub: str
+    owner_token: str
+    devices: list[str] = field(default_factory=list)
+    items: dict[str, str] = field(default_factory=dict)  # role in the tests -> item id
+    invoices: list[str] = field(default_factory=list)
+    payments: list[str] = field(default_factory=list)
+    name: str = ""
+    email: str = ""
+
+    def owned_ids(self) -> set[str]:
+        return {self.id, *self.devices, *self.items.values(), *self.invoices, *self.payments}
+
+
+@dataclass
+class World:
+    api: Api
+    helper: Payments
+    a: Tenant
+    b: Tenant
+    operator: str  # a token with every scope, no membership needed
+    revoked_sub: str
+    revoked_token: str
+    spare_member: str  # a viewer of A, for DELETE members
+    fresh_setup_intent: str  # confirmed by Stripe.js, not yet submitted: for PUT payment-method
+
+    def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> tuple[int, Any, dict[str, str]]:
+        return self.api.call(method, path, body, **kwargs)
+
+    def state(self, account_id: str) -> tuple[Any, ...]:
+        """What a refused request must leave unchanged: balance, ledger entries, invoices, items."""
+        balance = ledger_store.get_balance(account_id)
+        entries = ledger_store.entries(account_id)
+        invoices = sorted((i.id, i.total, i.balance_due) for i in ledger_store.all_invoices(account_id))
+        items, _ = items_store.list_items(
+            account_id, view="all", device_id=None, status=None, category=None, limit=100, last_key=None
+        )
+        return balance, len(entries), invoices, sorted(repr(i) for i in items)
+
+
+def _provision(api: Api, account_id: str, fee: int, device_id: str | None = None) -> str:
+    body: dict[str, Any] = {"description": "Bare metal server", "category": "server", "recurring_fee": fee}
+    if device_id:
+        body["device_id"] = device_id
+    status, out, _ = api.call(
+        "POST",
+        f"/v1/accounts/{account_id}/billing-items",
+        body,
+        token=api.admin,
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert status == 201, out
+    return out["item"]["id"]
+
+
+def _tenant(api: Api, helper: Payments, name: str, email: str) -> Tenant:
+    contact = {
+        "name": "Ada Lovelace",
+        "email": email,
+        "address": {"line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"},
+    }
+    account_id = api.create_account(name=name, billing_contact=contact)["id"]
+    owner = f"owner-{account_id}"
+    tenant = Tenant(
+        id=account_id, owner_sub=owner, owner_token=api.member_token(account_id, sub=owner), name=name, email=email
+    )
+    for n in range(2):
+        status, device, _ = api.call(
+            "POST", f"/v1/accounts/{account_id}/devices", {"name": f"gw-{n}", "kind": "gateway"}, token=api.admin
+        )
+        assert status == 201, device
+        tenant.devices.append(device["id"])
+    tenant.invoices += [helper.charge(account_id, 12_000), helper.charge(account_id, 3_000)]
+    helper.change_card(account_id, tenant.owner_token)
+    tenant.items["linked"] = _provision(api, account_id, 4_000, tenant.devices[0])
+    tenant.items["unlinked"] = _provision(api, account_id, 1_000)
+    tenant.items["pending"] = _provision(api, account_id, 500, tenant.devices[1])
+    tenant.items["cancel"] = _provision(api, account_id, 700)
+    tenant.items["bulk"] = _provision(api, account_id, 900)
+    status, out, _ = api.call(
+        "POST",
+        f"/v1/accounts/{account_id}/billing-items/{tenant.items['pending']}/cancellation",
+        {"when": "anniversary"},
+        token=api.admin,
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert status == 201, out
+    status, paid, _ = helper.pay(account_id, tenant.owner_token, {"amount": 2_000})
+    assert status == 201 and paid["status"] == "succeeded", paid
+    tenant.payments.append(paid["id"])
+    return tenant
+
+
+def build_world(api: Api, helper: Payments, mint: Any) -> World:
+    a = _tenant(api, helper, "Acme Robotics", "ada@acme.example")
+    b = _tenant(api, helper, "Other Corp", "bob@other.example")
+    revoked = f"revoked-{a.id}"
+    revoked_token = api.member_token(a.id, sub=revoked)
+    status, out, _ = api.call("DELETE", f"/v1/accounts/{a.id}/members", {"sub": revoked}, token=api.admin)
+    assert status == 200, out
+    spare = f"viewer-{a.id}"
+    api.member_token(a.id, sub=spare, role="viewer")
+    return World(
+        api=api,
+        helper=helper,
+        a=a,
+        b=b,
+        operator=mint(OPERATOR, *ALL_SCOPES),
+        revoked_sub=revoked,
+        revoked_token=revoked_token,
+        spare_member=spare,
+        fresh_setup_intent=helper.confirmed_setup(a.id, a.owner_token),
+    )
+
+
+@pytest.fixture(scope="module")
+def world(stripe_server, mint) -> Iterator[World]:
+    """A module's own moto, tables, queues, mail, test client and seeded accounts A and B."""
+    from chalice.test import Client
+
+    from app import app
+
+    with moto_with_tables(), queues_and_mail_created() as sqs, Client(app) as client:
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket_name())  # invoice PDFs
+        api = Api(client, mint)
+        yield build_world(api, Payments(api, client, stripe_server, sqs), mint)
+
+
+@dataclass
+class Effects:
+    """What a block of requests did outside the process: AWS writes and requests to the Stripe port."""
+
+    aws: list[str] = field(default_factory=list)
+    stripe: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.aws or self.stripe)
+
+
+@contextmanager
+def observed(w: World) -> Iterator[Effects]:
+    effects = Effects()
+    stripe_before = len(w.helper.stripe.requests())
+    with counting() as counts:
+        yield effects
+    effects.aws = writes(counts)
+    effects.stripe = [f"{r.method} {r.path}" for r in w.helper.stripe.requests()[stripe_before:]]
+
+
+def writes(counts: Counts) -> list[str]:
+    """The writes a block of requests made: DynamoDB items written, messages sent, objects put."""
+    out = [f"dynamodb {op}" for op in ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem")]
+    found = [name for name in out if counts.calls[name.split()[1]]]
+    found += [f"{service} {op}" for (service, op) in counts.other if (service, op) in WRITE_CALLS]
+    return found
