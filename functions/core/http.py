@@ -135,7 +135,7 @@ def _parse_body(spec: RouteSpec, raw: bytes) -> BaseModel:
     assert spec.body is not None
     if len(raw) > get_settings().max_body_bytes:
         raise PayloadTooLargeError(f"the body must be at most {get_settings().max_body_bytes} bytes")
-    _require_plain_json(raw)
+    _refuse_control_characters(_require_plain_json(raw))
     try:
         return spec.body.model_validate_json(raw, strict=True)
     except ValidationError as exc:
@@ -160,12 +160,43 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def _require_plain_json(raw: bytes) -> None:
-    """RFC 8259 JSON only: no NaN/Infinity, no absurd nesting (pydantic's parser alone accepts NaN)."""
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("duplicate key")
+    return dict(pairs)
+
+
+def _require_plain_json(raw: bytes) -> Any:
+    """RFC 8259 JSON only: no NaN/Infinity, no absurd nesting (pydantic's parser alone accepts NaN), and
+    no duplicate keys (which value counts would depend on the parser: ambiguous where money is)."""
     try:
-        json.loads(raw, parse_constant=_reject_constant)
+        return json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except (ValueError, RecursionError):
         raise BadRequestError("the body is not valid JSON", code="malformed-json") from None
+
+
+# C0 controls but tab, newline and carriage return; DEL and C1 controls; the bidirectional embedding,
+# override and isolate controls, which reorder what a PDF, e-mail or console shows (an invoice line
+# could display another amount than it holds). Right-to-left scripts and emoji are ordinary text.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _refuse_control_characters(body: Any) -> None:
+    """422 `validation-failed` naming the first field whose text (or key) holds a control character.
+    Iterative: a body nested as deep as the JSON parser allows must not exhaust the stack here."""
+    pending: list[tuple[str, Any]] = [("", body)]
+    while pending:
+        path, value = pending.pop()
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, child in items:
+            where = f"{path}.{key}" if path else str(key)
+            if any(isinstance(text, str) and _CONTROL.search(text) for text in (key, child)):
+                message = "control and bidirectional-override characters are not accepted"
+                raise ValidationFailedError(
+                    "some fields are not acceptable", errors=[FieldError(field=where, message=message)]
+                )
+            pending.append((where, child))
 
 
 def _parse_query(spec: RouteSpec, params: dict[str, str] | None) -> BaseModel | None:

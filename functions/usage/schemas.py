@@ -8,11 +8,13 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-_DECIMAL = re.compile(r"^\d{1,12}(\.\d{1,12})?$")
+# ASCII digits only, the whole string: `\d` would take other scripts' digits (Arabic-Indic "12" is 12
+# to Decimal) and `$` a trailing newline.
+_DECIMAL = re.compile(r"[0-9]{1,12}(\.[0-9]{1,12})?")
 
 
 def _unit_amount(value: str) -> str:
-    if not _DECIMAL.match(value):
+    if not _DECIMAL.fullmatch(value):
         raise ValueError('a non-negative decimal string of minor units with at most 12 decimal places, e.g. "0.25"')
     return value
 
@@ -24,7 +26,7 @@ def _quantity(value: int | str) -> int | str:
         if value < 0 or value > 10**15:
             raise ValueError("between 0 and 10^15")
         return value
-    if not re.fullmatch(r"\d{1,15}(\.\d{1,6})?", value):
+    if not re.fullmatch(r"[0-9]{1,15}(\.[0-9]{1,6})?", value):
         raise ValueError("a non-negative integer or decimal string with at most 6 decimal places")
     return value
 

@@ -9,22 +9,32 @@ one of them reaches the handler unless something refuses it first.
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
+from pydantic import BaseModel
 
 from bench.ddb_counter import Counts, counting
+from functions.accounts.schemas import CreateAccount, CreateDevice, GrantMember, RevokeMember
 from functions.billing_items import store as items_store
+from functions.billing_items.schemas import BulkRequest, CancelRequest, LinkDevice, ProvisionItem
 from functions.core import ledger_store
 from functions.core.auth import SCOPES
+from functions.core.http import RouteSpec
 from functions.core.resources import bucket_name
+from functions.invoices.schemas import ChargeRequest, CreditRequest, RefundRequest
+from functions.payments.schemas import CardChangeRequest, PaymentRequest, SupportTicketRequest
+from functions.usage.schemas import UsageBatch
 from tests.integration.conftest import Api, moto_with_tables, queues_and_mail_created
 from tests.integration.payments_helpers import Payments
+from tests.integration.test_payment_method import CONTACT
 
 ALL_SCOPES = SCOPES  # read, write, admin, usage
 OPERATOR = "proof-operator"
@@ -171,6 +181,79 @@ def world(stripe_server, mint) -> Iterator[World]:
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket_name())  # invoice PDFs
         api = Api(client, mint)
         yield build_world(api, Payments(api, client, stripe_server, sqs), mint)
+
+
+# Which of account A's billing items a route acts on, so every positive case can succeed in turn.
+ITEM_FOR = {
+    "DELETE /v1/accounts/{account_id}/billing-items/{item_id}/cancellation": "pending",
+    "POST /v1/accounts/{account_id}/billing-items/{item_id}/cancellation": "cancel",
+    "DELETE /v1/accounts/{account_id}/billing-items/{item_id}/device": "linked",
+    "PUT /v1/accounts/{account_id}/billing-items/{item_id}/device": "unlinked",
+}
+
+
+def _usage(w: World) -> dict[str, Any]:
+    record = {
+        "id": str(uuid.uuid4()),
+        "account_id": w.a.id,
+        "service": "compute",
+        "metric": "vcpu-hours",
+        "quantity": 3,
+        "unit_amount_decimal": "1.5",
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+    return {"records": [record]}
+
+
+# A valid body per body model, for account A of the world.
+SAMPLE_BODIES: dict[type[BaseModel], Callable[[World], dict[str, Any]]] = {
+    CreateAccount: lambda w: (
+        {"type": "payg", "linked": True, "currency": "usd", "name": "New Co"} | {"billing_contact": CONTACT}
+    ),
+    ProvisionItem: lambda w: {"description": "Block storage", "category": "storage", "recurring_fee": 800},
+    BulkRequest: lambda w: {"action": "associate", "item_ids": [w.a.items["bulk"]], "device_id": w.a.devices[1]},
+    CancelRequest: lambda w: {"when": "anniversary", "reason": "moving to another plan"},
+    LinkDevice: lambda w: {"device_id": w.a.devices[0]},
+    ChargeRequest: lambda w: {"description": "Support plan", "amount": 1_500},
+    CreditRequest: lambda w: {"amount": 500, "reason": "goodwill"},
+    CreateDevice: lambda w: {"name": "gw-new", "kind": "gateway"},
+    RevokeMember: lambda w: {"sub": w.spare_member},
+    GrantMember: lambda w: {"sub": "new-viewer", "role": "viewer"},
+    CardChangeRequest: lambda w: {"setup_intent_id": w.fresh_setup_intent, "billing_contact": CONTACT},
+    PaymentRequest: lambda w: {"amount": 1_000},
+    RefundRequest: lambda w: {"amount": 100, "reason": "goodwill", "invoice_id": w.a.invoices[1]},
+    SupportTicketRequest: lambda w: {"subject": "Help", "message": "Please call me", "payment_id": w.a.payments[0]},
+    UsageBatch: _usage,
+}
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    body: dict[str, Any] | None
+    headers: dict[str, str]
+
+    def carried(self) -> str:
+        return self.path + json.dumps(self.body)
+
+
+def build_request(spec: RouteSpec, w: World) -> Request:
+    """The request the route's declaration describes, with account A's real ids and a valid body."""
+    params = {
+        "account_id": w.a.id,
+        "item_id": w.a.items[ITEM_FOR.get(spec.operation, "linked")],
+        "invoice_id": w.a.invoices[0],
+        "payment_id": w.a.payments[0],
+    }
+    path = spec.path.format(**params)
+    body = None
+    if spec.body is not None:
+        assert spec.body in SAMPLE_BODIES, f"{spec.operation}: add a valid {spec.body.__name__} to SAMPLE_BODIES"
+        body = SAMPLE_BODIES[spec.body](w)
+        spec.body.model_validate(body)  # the sample is valid for the model, so only auth can refuse it
+    headers = {"Idempotency-Key": str(uuid.uuid4())} if spec.idempotent else {}
+    return Request(spec.method, path, body, headers)
 
 
 @dataclass
