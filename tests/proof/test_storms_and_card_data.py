@@ -16,24 +16,37 @@ storm and the scan's counts.
 
 from __future__ import annotations
 
+import io
+import json
 import math
+import re
+import subprocess
 import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import message_from_bytes
+from email.message import EmailMessage
 from typing import Any
+from urllib.parse import unquote_plus
 
 import boto3
 import pytest
 import requests
+from pypdf import PdfReader
 
+from functions.core.http import _CARD_RUN, _luhn, holds_card_number
 from tests.e2e.conftest import LocalStack
 from tests.e2e.stack_flows import (
     balance,
     list_all,
     new_account,
     owing_account,
+    paypal_payment_approved,
+    summary,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("proof-stack")]
@@ -41,7 +54,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("proof-stack")]
 STORM_REQUESTS = 50  # concurrent identical requests per storm
 CONNECT_ATTEMPTS = 10  # the local server's listen backlog is 5: a refused/reset connection is retried
 BULK_ITEMS = 30  # more than one bulk chunk (functions/billing_items/service.py BULK_CHUNK = 25)
-MIN_TABLES, MIN_ITEMS, MIN_LOG_LINES, MIN_EMAILS = 8, 300, 300, 5  # the scan must have read at least this
+MIN_TABLES, MIN_ITEMS, MIN_CARRIED, MIN_EMAILS, MIN_LOG_LINES = 8, 100, 10, 5, 300  # the scan reads at least
 
 BILLOW = f"{sys.prefix}/bin/billow"
 FIGURES: dict[str, str] = {}  # storm → its one-line figure, for the lead's report (printed with -s)
@@ -364,3 +377,280 @@ def test_a_duplicate_that_finishes_between_the_lookup_and_the_work_is_replayed(a
     assert (status, body, headers.get("Idempotent-Replayed")) == (201, first_body, "true")
     status, events, _ = api.call("GET", f"{base}/events?limit=100", token=api.admin)
     assert [e["action"] for e in events["data"]].count("item.cancelled") == 1
+
+
+# ---- 2. no card data anywhere -------------------------------------------------------------------
+
+# Random hex identifiers (UUIDs, SHA-256 and MD5 digests, receipt handles) hold Luhn-valid 13-19 digit
+# runs by chance (about 1 SHA-256 digest in 250): a token of 20 or more hex digits (dashes allowed)
+# with at least one letter a-f is an identifier, not a card number, and is blanked before the check.
+_HEX_TOKEN = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f](?:-?[0-9A-Fa-f]){19,}(?![0-9A-Za-z])")
+
+
+def card_numbers(text: str) -> list[str]:
+    """The card-number-like digit runs in `text`: the rule of functions/core/http.py
+    (`holds_card_number`: 13-19 digits, single spaces or dashes between them, Luhn-valid)."""
+    runs = []
+    for variant in (text, unquote_plus(text)):  # as written, and URL-decoded (a query string, a form)
+        variant = _HEX_TOKEN.sub(lambda m: "#" if re.search("[A-Fa-f]", m.group()) else m.group(), variant)
+        if holds_card_number(variant):
+            runs += [m.group() for m in _CARD_RUN.finditer(variant) if _luhn(re.sub(r"[ -]", "", m.group()))]
+    return list(dict.fromkeys(runs))
+
+
+def pdf_text(data: bytes) -> str:
+    """What a PDF says (its streams are compressed: the bytes themselves hide digits), and its metadata
+    but the renderer's timestamps (D:YYYYMMDDHHmmSS, 14 digits that pass Luhn one time in ten)."""
+    reader = PdfReader(io.BytesIO(data))
+    meta = {k: v for k, v in (reader.metadata or {}).items() if k not in ("/CreationDate", "/ModDate")}
+    return "\n".join([*(page.extract_text() for page in reader.pages), json.dumps(meta, default=str)])
+
+
+def pdf_saying(text: str, created: datetime | None = None) -> bytes:
+    """A one-line PDF (fpdf2, as billow renders invoices: compressed streams)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    if created is not None:
+        pdf.set_creation_date(created)
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.cell(text=text)
+    return bytes(pdf.output())
+
+
+def mime_text(raw: str | bytes) -> str:
+    """Every part of a MIME message decoded (base64, quoted-printable), with its headers."""
+    message = message_from_bytes(raw.encode() if isinstance(raw, str) else raw)
+    parts = [str(message.items())]
+    for part in message.walk():
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            parts.append(payload.decode(part.get_content_charset() or "utf-8", errors="replace"))
+    return "\n".join(parts)
+
+
+def _dynamodb_json(item: Any) -> str:
+    return json.dumps(item, default=lambda b: b.decode("latin-1") if isinstance(b, bytes) else sorted(b))
+
+
+@dataclass
+class Scan:
+    """What was read, by kind, and every card-number-like run found, by place."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    findings: list[tuple[str, str]] = field(default_factory=list)
+    redacted: dict[str, int] = field(default_factory=dict)  # support tickets' redaction markers seen
+
+    def read(self, kind: str, where: str, text: str) -> None:
+        from functions.payments.tickets import REDACTED
+
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        self.redacted[kind] = self.redacted.get(kind, 0) + text.count(REDACTED)
+        self.findings += [(where, run) for run in card_numbers(text)]
+
+    def places(self) -> set[str]:
+        return {where for where, _ in self.findings}
+
+    def report(self, planted: set[str]) -> str:
+        counts = ", ".join(f"{n} {kind}s" for kind, n in self.counts.items())
+        found = len(self.places() & planted)
+        others = sorted({(w, r) for w, r in self.findings if w not in planted})
+        return f"scanned {counts}; planted card numbers found in {found}/{len(planted)} places; others: {others}"
+
+
+def scan_stack(stack: LocalStack, logs: Iterable[tuple[str, str]]) -> Scan:
+    """Every DynamoDB item, SQS message (queues and DLQs), S3 object, SES e-mail, file of the stack's
+    local dir and log line of the stack (its run.log, plus `logs`: (name, captured output))."""
+    scan = Scan()
+    ddb, sqs, s3 = _aws(stack, "dynamodb"), _aws(stack, "sqs"), _aws(stack, "s3")
+    for table in (t for page in ddb.get_paginator("list_tables").paginate() for t in page["TableNames"]):
+        scan.read("table", f"dynamodb {table}", table)
+        for page in ddb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+            for item in page["Items"]:
+                scan.read("dynamodb item", f"dynamodb {table}", _dynamodb_json(item))
+    for url in sqs.list_queues(MaxResults=1000).get("QueueUrls", []):
+        scan.read("queue", f"sqs {url}", url)
+        while True:  # every message, each received once (hidden meanwhile, not deleted)
+            got = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=300,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not got:
+                break
+            for m in got:
+                scan.read("queued message", f"sqs {url}", m["Body"] + json.dumps(m.get("MessageAttributes", {})))
+    # moto's own record of its models (/moto-api/data.json) keeps every SQS message the queues carried,
+    # consumed ones included, and every e-mail SES accepted (moto keeps an e-mail's HTML part as its body)
+    moto = requests.get(f"{stack.info['moto_url']}/moto-api/data.json", timeout=60).json()
+    for m in moto.get("sqs", {}).get("Message", []):
+        scan.read("carried message", f"sqs message {m['id']}", m["body"] + json.dumps(m.get("message_attributes")))
+    ses = moto.get("ses", {})
+    for m in ses.get("Message", []):
+        scan.read("e-mail", f"ses {m['id']}", json.dumps([m["subject"], m["body"], m.get("destinations")]))
+    for m in ses.get("RawMessage", []):
+        scan.read("e-mail", f"ses {m['id']}", mime_text(m["raw_data"]))
+    for bucket in (b["Name"] for b in s3.list_buckets()["Buckets"]):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for obj in page.get("Contents", []):
+                got = s3.get_object(Bucket=bucket, Key=obj["Key"])
+                data = got["Body"].read()
+                text = pdf_text(data) if data.startswith(b"%PDF") else data.decode("utf-8", errors="replace")
+                scan.read("s3 object", f"s3 {bucket}/{obj['Key']}", f"{obj['Key']}\n{got['Metadata']}\n{text}")
+    for path in sorted(p for p in stack.local_dir.rglob("*") if p.is_file() and p != stack.log):
+        scan.read("file", f"file {path.name}", path.read_text(errors="replace"))
+    for name, output in [("run.log", stack.output()), *logs]:
+        for n, line in enumerate(output.splitlines(), 1):
+            scan.read("log line", f"{name}:{n}", line)
+    return scan
+
+
+PLANTED = "proof-planted-card"
+
+
+def plant_card_numbers(stack: LocalStack, number: str) -> set[str]:
+    """A card number where the scan must find it: a DynamoDB item, an SQS message, an S3 object (a
+    compressed PDF) and an SES e-mail, each in a place of its own. Returns those places."""
+    ddb, sqs, s3, ses = _aws(stack, "dynamodb"), _aws(stack, "sqs"), _aws(stack, "s3"), _aws(stack, "sesv2")
+    ddb.create_table(
+        TableName=PLANTED,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.put_item(TableName=PLANTED, Item={"pk": {"S": "planted"}, "note": {"S": f"card {number}"}})
+    queue = sqs.create_queue(QueueName=PLANTED)["QueueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"card": number}))
+    s3.create_bucket(Bucket=PLANTED)
+    s3.put_object(Bucket=PLANTED, Key="planted.pdf", Body=pdf_saying(f"Card {number}"))
+    sent = ses.send_email(
+        FromEmailAddress=stack.info["resources"]["email_sender"],
+        Destination={"ToAddresses": ["planted@e2e.example"]},
+        Content={"Simple": {"Subject": {"Data": "planted"}, "Body": {"Html": {"Data": f"<p>{number}</p>"}}}},
+    )
+    message = next(
+        m
+        for m in requests.get(f"{stack.info['moto_url']}/moto-api/data.json", timeout=60).json()["sqs"]["Message"]
+        if number in m["body"]
+    )
+    return {
+        f"dynamodb {PLANTED}",
+        f"sqs {queue}",
+        f"sqs message {message['id']}",
+        f"s3 {PLANTED}/planted.pdf",
+        f"ses {sent['MessageId']}",
+    }
+
+
+def test_the_scanner_finds_card_numbers_in_every_shape_it_reads():
+    """The scanner can fail: card numbers as customers and systems write them are found; identifiers
+    that merely hold Luhn-valid digits, and digit runs that are not card numbers, are not."""
+    from local import stripe_js
+
+    for text in [
+        f"paid with {stripe_js.SUCCEEDS}.",
+        *PASTED_CARDS,
+        json.dumps({"note": {"S": f"card={stripe_js.DECLINED}"}}),
+        f"payment_method_data[card][number]={stripe_js.REQUIRES_AUTHENTICATION}&key=pk_test",
+        '"GET /v1/accounts/x/payments?card=4242%204242%204242%204242 HTTP/1.1" 422',
+        "card=5555+5555+5555+4444",
+        "amex 378282246310005, visa 4111 1111 1111 1111",
+    ]:
+        assert card_numbers(text), text
+    data = pdf_saying(f"Card {PASTED_CARDS[0]}")
+    assert PASTED_CARDS[0] not in data.decode("latin-1") and card_numbers(pdf_text(data))  # compressed: read it
+    # a PDF created at a moment whose 14 digits (D:YYYYMMDDHHmmSS) pass Luhn is not a card number
+    moment = next(
+        m
+        for m in (datetime(2026, 11, 27, 16, 42, s, tzinfo=UTC) for s in range(60))
+        if card_numbers(f"{m:%Y%m%d%H%M%S}")
+    )
+    assert not card_numbers(pdf_text(pdf_saying("Invoice", created=moment)))
+    mail = EmailMessage()
+    mail.set_content(f"card {stripe_js.SUCCEEDS}", cte="base64")
+    assert not card_numbers(mail.as_string()) and card_numbers(mime_text(mail.as_bytes()))
+    sha = "3f4242424242424242e5a7c0d1b2" + "0" * 36  # a digest whose digits happen to pass Luhn
+    assert card_numbers("4242424242424242") and card_numbers(sha[2:18])
+    for text in [
+        f'{{"request_hash": "{sha}", "request_id": "6f1e2d3c-4242-4242-4242-424242424242"}}',
+        "4242424242424241 (not Luhn-valid) 424242424242 (12 digits) 42424242424242424242 (20 digits)",
+        "2026-11-27 16:27:06,171+0000 amount 15000 seq 0000000012 epoch 1795796828355",
+    ]:
+        assert not card_numbers(text), text
+
+
+def test_no_card_number_anywhere_after_an_end_to_end_run(local_stack: LocalStack):
+    from local import stripe_js
+    from local.stack import DEMO_CARD_CONTACT, ApiClient, seed_card_on_file
+
+    stack, admin = local_stack, _admin(local_stack)
+    api, stripe = stack.api, stack.info["stripe"]
+    account_id = owing_account(api, admin, [4000, 2500, 1500], name="Card data end to end")
+    base = f"/v1/accounts/{account_id}"
+    # a card change through the real flow: SetupIntent, Stripe.js confirmation with 4242…, PUT, the
+    # card-validation queue (the stack's pump), the confirmation e-mail
+    client = ApiClient(api, stack.info["tokens"]["admin"]["token"])
+    contact = DEMO_CARD_CONTACT | {"email": "holder@e2e.example"}
+    card = seed_card_on_file(client, account_id, stripe["url"], contact)
+    assert (card["last4"], card["status"]) == ("4242", "active")
+    # card payments: the card on file, a new card from Stripe.js, a new card declined at the charge
+    on_file = _post(stack, f"{base}/payments", {"amount": 1000}, key=str(uuid.uuid4()))
+    pm = stripe_js.create_payment_method(stripe["url"], stripe["publishable_key"], number=stripe_js.SUCCEEDS)
+    _post(stack, f"{base}/payments", {"amount": 500, "payment_method_id": pm}, key=str(uuid.uuid4()))
+    bad = stripe_js.create_payment_method(stripe["url"], stripe["publishable_key"], number=stripe_js.DECLINED_AT_CHARGE)
+    declined = requests.post(
+        f"{api}{base}/payments",
+        json={"amount": 500, "payment_method_id": bad},
+        headers=admin | {"Idempotency-Key": str(uuid.uuid4())},
+        timeout=30,
+    )
+    assert declined.status_code == 402, declined.text
+    # PayPal: approved at the shim's URL, applied by the signed webhook
+    paypal_payment_approved(api, admin, account_id, 1500)
+    # a support ticket quoting card numbers: stored and e-mailed redacted
+    ticket = {
+        "subject": f"Card {PASTED_CARDS[1]} charged twice",
+        "message": f"My card {PASTED_CARDS[0]} was charged twice; my old card was {PASTED_CARDS[2]}.",
+        "payment_id": on_file["id"],
+    }
+    _post(stack, f"{base}/support-tickets", ticket)
+    # a customer pasting a card number where an id or a filter goes: refused, and not logged either
+    for path in (
+        f"/v1/accounts/{PASTED_CARDS[2]}/summary",
+        f"{base}/payments/{PASTED_CARDS[2]}?card={PASTED_CARDS[0]}",
+    ):
+        pasted = requests.get(f"{api}{path}", headers=admin, timeout=30)
+        assert pasted.status_code in (400, 403, 404, 422), pasted.text
+    # a refund to the card, then every invoice's PDF (rendered once, kept in S3)
+    _post(
+        stack, f"{base}/refunds", {"amount": 300, "reason": "Goodwill", "payment_id": on_file["id"]}, str(uuid.uuid4())
+    )
+    invoices = list_all(api, f"{base}/invoices", admin)
+    for invoice in invoices:
+        link = requests.get(f"{api}{base}/invoices/{invoice['id']}/pdf", headers=admin, timeout=60)
+        assert link.status_code == 200, link.text
+    # the billing run for the day this account's recurring invoice is due, then the ledger audit
+    due = summary(api, account_id, admin)["next_recurring_invoice_date"]
+    outputs = []
+    for command in (["bill", "--date", due, "--timeout", "60"], ["audit"]):
+        run = subprocess.run([BILLOW, *command], env=stack.env, capture_output=True, text=True, timeout=120)
+        outputs.append((f"billow {command[0]}", run.stdout + run.stderr))
+        assert run.returncode == 0, run.stdout + run.stderr
+    assert "0 with differences" in outputs[-1][1]
+
+    planted = plant_card_numbers(stack, stripe_js.SUCCEEDS)
+    scan = scan_stack(stack, outputs)
+    report = scan.report(planted)
+    print(f"\n[card data] {report}")
+    FIGURES["card data"] = report
+    assert scan.places() == planted, report  # every planted number found, and nothing else
+    c = scan.counts
+    assert c["table"] >= MIN_TABLES and c["dynamodb item"] >= MIN_ITEMS, report
+    assert c["queue"] >= 7 and c["carried message"] >= MIN_CARRIED, report  # 3 queues, 3 DLQs, the planted one
+    assert c["s3 object"] >= len(invoices) + 1 and c["e-mail"] >= MIN_EMAILS, report
+    assert c["log line"] >= MIN_LOG_LINES, report
+    # the ticket was stored (subject and message) and e-mailed with its card numbers redacted
+    assert scan.redacted["dynamodb item"] >= 2 and scan.redacted["e-mail"] >= 1, report
