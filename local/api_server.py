@@ -82,6 +82,10 @@ class ProblemGateway(LocalGateway):
 class ProblemRequestHandler(ChaliceRequestHandler):
     """chalice local's request handler, using ProblemGateway."""
 
+    # TCP_NODELAY: the handler writes the headers and the body in two sends; with Nagle's algorithm the
+    # body waits for the client's delayed ACK of the headers (~40 ms on Linux) on every keep-alive request.
+    disable_nagle_algorithm = True
+
     def __init__(self, request: Any, client_address: Any, server: Any, app_object: Any, config: Config) -> None:
         # ChaliceRequestHandler.__init__ builds its gateway then handles the request in the base
         # __init__, so the gateway must be in place before that: build it here and skip to the base.
