@@ -56,6 +56,7 @@ CONNECT_ATTEMPTS = 10  # the local server's listen backlog is 5: a refused/reset
 BULK_ITEMS = 30  # more than one bulk chunk (functions/billing_items/service.py BULK_CHUNK = 25)
 MIN_TABLES, MIN_ITEMS, MIN_CARRIED, MIN_EMAILS, MIN_LOG_LINES = 8, 100, 10, 5, 300  # the scan reads at least
 
+PDF_INVOICES = 3  # invoice PDFs rendered (to S3) in the end-to-end run
 BILLOW = f"{sys.prefix}/bin/billow"
 FIGURES: dict[str, str] = {}  # storm → its one-line figure, for the lead's report (printed with -s)
 
@@ -191,7 +192,10 @@ def storm(stack: LocalStack, name: str, path: str, body: Any, n: int = STORM_REQ
     assert all(r is not None for r in results), f"{name}: a request thread failed"
     done = [r for r in results if r is not None]
     out = Storm(name, [r for r, _ in done], sum(a for _, a in done), seconds)
-    out.final = _send(url, body, headers)[0]
+    deadline = time.monotonic() + 10  # (in progress only if the work's own connection was reset)
+    while (final := _send(url, body, headers)[0]).status_code == 409 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    out.final = final
 
     def show() -> list[tuple[int, str]]:
         return [(r.status_code, r.text[:160]) for r in out.replies]
@@ -624,11 +628,11 @@ def test_no_card_number_anywhere_after_an_end_to_end_run(local_stack: LocalStack
     ):
         pasted = requests.get(f"{api}{path}", headers=admin, timeout=30)
         assert pasted.status_code in (400, 403, 404, 422), pasted.text
-    # a refund to the card, then every invoice's PDF (rendered once, kept in S3)
+    # a refund to the card, then invoice PDFs (rendered once, kept in S3)
     _post(
         stack, f"{base}/refunds", {"amount": 300, "reason": "Goodwill", "payment_id": on_file["id"]}, str(uuid.uuid4())
     )
-    invoices = list_all(api, f"{base}/invoices", admin)
+    invoices = list_all(api, f"{base}/invoices", admin)[:PDF_INVOICES]
     for invoice in invoices:
         link = requests.get(f"{api}{base}/invoices/{invoice['id']}/pdf", headers=admin, timeout=60)
         assert link.status_code == 200, link.text
