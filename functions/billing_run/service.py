@@ -46,7 +46,12 @@ from functions.core.money import minimum_charge
 from functions.core.settings import get_settings
 from functions.core.uow import UnitOfWork
 from functions.invoices.service import store_pdf
-from functions.payments.service import ChargeableCard, charge_invoice_off_session, chargeable_card
+from functions.payments.service import (
+    ChargeableCard,
+    charge_invoice_off_session,
+    chargeable_card,
+    off_session_attempt,
+)
 from functions.usage.service import seal_period, usage_lines
 
 RUN_QUEUE = "billing-run"
@@ -164,12 +169,16 @@ def _finish(
 ) -> Outcome:
     """The steps after the invoice, each once: charge, PDF, notice. A first pass uses what it just
     posted; a redelivery reads the run record and the invoice."""
+    redelivered = inv is None
     inv = inv or ledger.get_invoice(account.id, run.invoice_id)
     if inv is None:
         return Outcome(account.id, "skipped")
     card = chargeable_card(account.id)
     charge, payment_id = run.charge, run.payment_id
-    if charge is None:
+    made = off_session_attempt(account.id, inv.id, 1) if charge is None and redelivered else None
+    if made is not None:  # the charge of a run that failed before recording it (it may have paid the invoice)
+        charge, payment_id = made.status, made.payment_id
+    elif charge is None:
         charge, payment_id = _charge(account, inv, 1, card)
         if charge in ("declined", "requires_action") and retry_days():
             retry = RetryEntry(account.id, billed_on + timedelta(days=retry_days()[0]), 2, inv.id)

@@ -12,6 +12,15 @@ from functions.core.settings import get_settings
 from functions.core.tables import TABLES, table_name
 
 
+def aws_error_code(exc: Exception) -> str | None:
+    """The AWS error code behind a PynamoDB exception, or None when DynamoDB never answered (a timeout,
+    a lost connection): PynamoDB's own `cause_response_code` raises AttributeError then."""
+    from botocore.exceptions import ClientError
+
+    cause = getattr(exc, "cause", None)
+    return cause.response.get("Error", {}).get("Code") if isinstance(cause, ClientError) else None
+
+
 class IntegerAttribute(NumberAttribute):
     """A number that is always an int: money and counters never become floats on the way in or out."""
 

@@ -27,6 +27,7 @@ from functions.core.errors import (
     FieldError,
     ForbiddenError,
     PayloadTooLargeError,
+    ServiceUnavailableError,
     ValidationFailedError,
 )
 from functions.core.ids import is_id
@@ -239,6 +240,43 @@ def _request_id(request: Any) -> str:
     return str(context.get("requestId") or uuid.uuid4())
 
 
+# AWS answers that mean "unavailable now, retry" (server errors and throttling), not a bug of ours.
+_AWS_RETRYABLE = {
+    "InternalServerError",
+    "InternalFailure",
+    "InternalError",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "ThrottlingException",
+    "Throttling",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "TransactionInProgressException",
+    "SlowDown",
+}
+
+
+def aws_outage(exc: BaseException) -> bool:
+    """True when `exc` (or what caused it: PynamoDB wraps botocore's errors) is an AWS service being
+    unavailable — a 5xx or throttling answer, a timeout, a lost connection — rather than a bug: the
+    request is answered 503 `service-unavailable` and the client retries it with the same key."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionError | HTTPClientError):  # timeouts, resets, unreachable endpoints
+            return True
+        if isinstance(current, ClientError):
+            error = current.response.get("Error", {})
+            status = current.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            return error.get("Code") in _AWS_RETRYABLE or status >= 500
+        cause = getattr(current, "cause", None)  # PynamoDB's exceptions keep botocore's here
+        current = cause if isinstance(cause, BaseException) else current.__cause__
+    return False
+
+
 def handle(spec: RouteSpec, fn: Callable[..., Any], request: Any, params: dict[str, str]) -> Response:
     """Run one request through auth, parsing, guard and idempotency; map every error to problem+json."""
     started = time.perf_counter()
@@ -251,9 +289,16 @@ def handle(spec: RouteSpec, fn: Callable[..., Any], request: Any, params: dict[s
         response = _handle(spec, fn, request, params, request_id)
     except BillowError as err:
         response = problem_response(err, request_id)
-    except Exception:  # a bug, not bad input: log it (without the request) and answer problem+json
-        get_logger().exception("unhandled error", route=spec.operation, request_id=request_id)
-        response = problem_response(BillowError("an internal error occurred; it has been logged"), request_id)
+    except Exception as exc:
+        if aws_outage(exc):  # DynamoDB, SQS, SES or S3 unavailable: the client retries with the same key
+            get_logger().warning(
+                "aws unavailable", route=spec.operation, request_id=request_id, error=type(exc).__name__
+            )
+            failure = ServiceUnavailableError("a service billow depends on did not answer; retry the same request")
+        else:  # a bug, not bad input: log it (without the request) and answer problem+json
+            get_logger().exception("unhandled error", route=spec.operation, request_id=request_id)
+            failure = BillowError("an internal error occurred; it has been logged")
+        response = problem_response(failure, request_id)
     status = response.status_code
     get_logger().info(
         "request",

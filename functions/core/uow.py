@@ -15,7 +15,7 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from functions.core.db import connection
+from functions.core.db import aws_error_code, connection
 from functions.core.errors import BillowError, ConcurrentUpdateError
 
 # DynamoDB's limit on items in one TransactWriteItems call.
@@ -87,7 +87,7 @@ class UnitOfWork:
                 # A failed Idempotency-Key record means a duplicate of this request won the race: that
                 # decides the error (replay or 409 in progress), not the records the duplicate changed.
                 raise next((op for op in failed if op.label == IDEMPOTENCY_LABEL), failed[0]).on_conflict() from exc
-            if exc.cause_response_code == "TransactionCanceledException":
+            if aws_error_code(exc) == "TransactionCanceledException":
                 # TransactionConflict: another transaction touched the same items; safe to retry.
                 raise _default_conflict() from exc
             raise

@@ -261,8 +261,7 @@ def apply_accepted(
         return _already_applied(current, last_ops)
     after = applied_row["row"]
     get_logger().info("payment applied", account_id=account_id, payment_id=payment_id, amount=amount)
-    if after.source == "one_time":
-        send_receipt(after)
+    _receipt_after_apply(after)
     return after
 
 
@@ -283,18 +282,33 @@ def mark_failed(account_id: str, payment_id: str, intent: PaymentIntent, last_op
 
 
 def send_receipt(row: PaymentRecord) -> None:
-    """The receipt e-mail of a one-time payment, at most once (the marker is taken before sending)."""
+    """The receipt e-mail of a one-time payment, at least once: sent, then its marker written. A
+    failure raises; nothing is lost: until the marker exists, every delivery of Stripe's
+    `payment_intent.succeeded` webhook for the payment sends it (`ensure_receipt`), and Stripe
+    redelivers a webhook until it is answered 2xx. Only a crash between SES accepting the receipt
+    and the marker being written sends it twice."""
     from functions.accounts.service import get_account
     from functions.core import email
     from functions.payments import money_emails
 
-    if not ps.claim_receipt(row, clock.iso(clock.now())):
+    if row.source != "one_time" or row.status != ps.SUCCEEDED or row.receipt_sent_at:
         return
     account = get_account(row.account_id)
-    to = str(account.billing_contact.get("email", ""))
-    if not to:
-        return
-    try:
+    if account.billing_contact.get("email"):
         email.send(money_emails.receipt(account, row))
-    except Exception:  # the money is applied; a lost receipt is logged, never a failed payment
+    ps.mark_receipt_sent(row, clock.iso(clock.now()))
+
+
+def _receipt_after_apply(row: PaymentRecord) -> None:
+    try:
+        send_receipt(row)
+    except Exception:  # the money is applied and its reply stored; the webhook sends the receipt
         get_logger().exception("receipt e-mail failed", account_id=row.account_id, payment_id=row.id)
+
+
+def ensure_receipt(account_id: str, payment_id: str, payment_intent_id: str) -> None:
+    """Send the receipt of a succeeded one-time payment if it has not been sent (the webhook's part of
+    the at-least-once receipt); raises when it cannot, so the webhook is answered 5xx and redelivered."""
+    row = ps.get_payment(account_id, payment_id)
+    if row is not None and row.payment_intent_id == payment_intent_id:
+        send_receipt(row)

@@ -20,7 +20,7 @@ from typing import Any
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
-from functions.core.db import IntegerAttribute, SpecIndex, index_meta, meta, one_page
+from functions.core.db import IntegerAttribute, SpecIndex, aws_error_code, index_meta, meta, one_page
 from functions.core.errors import ConcurrentUpdateError, ConflictError
 from functions.core.uow import Op
 
@@ -229,8 +229,9 @@ def save_payment(before: PaymentRecord, after: PaymentRecord) -> Op:
     )
 
 
-def claim_receipt(p: PaymentRecord, at: str) -> bool:
-    """Take the receipt e-mail's sent marker once; False when another writer already has it."""
+def mark_receipt_sent(p: PaymentRecord, at: str) -> None:
+    """The receipt e-mail's sent marker, written once SES accepted the receipt (a second writer keeps
+    the first marker)."""
     from pynamodb.exceptions import UpdateError
 
     try:
@@ -239,10 +240,8 @@ def claim_receipt(p: PaymentRecord, at: str) -> bool:
             condition=MoneyModel.receipt_sent_at.does_not_exist() & MoneyModel.sk.exists(),
         )
     except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+        if aws_error_code(exc) != "ConditionalCheckFailedException":
+            raise
 
 
 # --- refunds ---------------------------------------------------------------------------------------

@@ -438,6 +438,18 @@ def charge_invoice_off_session(account_id: str, invoice_id: str, amount: int, at
     return _off_session_outcome(row)
 
 
+def off_session_attempt(account_id: str, invoice_id: str, attempt: int) -> OffSessionCharge | None:
+    """The outcome of an off-session charge already made for (invoice, attempt), or None when there is
+    none or Stripe's answer was never recorded (`creating`: charge_invoice_off_session resumes it with
+    the same key). A redelivered run finds the charge a crashed one made, which may have paid the
+    invoice already."""
+    from functions.core.ids import derived_id
+    from functions.payments import payment_store as ps
+
+    row = ps.get_payment(account_id, derived_id("pay", "off_session", account_id, invoice_id, str(attempt)))
+    return _off_session_outcome(row) if row is not None and row.status != ps.CREATING else None
+
+
 def _off_session_outcome(row: Any) -> OffSessionCharge:
     from functions.payments import payment_store as ps
 

@@ -20,7 +20,7 @@ from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import UpdateError
 from pynamodb.models import Model
 
-from functions.core.db import IntegerAttribute, meta
+from functions.core.db import IntegerAttribute, aws_error_code, meta
 from functions.core.errors import ConcurrentUpdateError
 from functions.core.uow import Op
 
@@ -175,7 +175,7 @@ def save_customer(account_id: str, customer_id: str) -> bool:
             condition=PaymentsModel.customer_id.does_not_exist(),
         )
     except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if aws_error_code(exc) == "ConditionalCheckFailedException":
             return False
         raise
     return True
@@ -311,5 +311,5 @@ def mark_email_sent(change: CardChangeRecord, message_id: str, at: str) -> None:
             condition=PaymentsModel.email_sent_at.does_not_exist() & PaymentsModel.sk.exists(),
         )
     except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if aws_error_code(exc) != "ConditionalCheckFailedException":
             raise

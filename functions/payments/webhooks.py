@@ -65,10 +65,12 @@ def handle(raw: bytes, header: str | None) -> dict[str, Any]:
     """Verify and handle one delivery; returns what was done (for the 200 reply and the logs)."""
     event = verify(raw, header)
     event_id, event_type = event["id"], event["type"]
-    if ps.event_seen(event_id):
-        return {"received": True, "event": event_id, "outcome": "duplicate"}
     obj = (event.get("data") or {}).get("object") or {}
     object_id = str(obj.get("id", ""))
+    if ps.event_seen(event_id):
+        if event_type == "payment_intent.succeeded":
+            _receipt_owed(obj)
+        return {"received": True, "event": event_id, "outcome": "duplicate"}
     try:
         if event_type.startswith("payment_intent."):
             outcome = _payment_intent(event_id, event_type, object_id)
@@ -117,11 +119,22 @@ def _payment_intent(event_id: str, event_type: str, payment_intent_id: str) -> s
 
     if intent.status == "succeeded":
         charging.apply_accepted(row.account_id, row.id, intent, marker("applied"))
+        charging.ensure_receipt(row.account_id, row.id, intent.id)
         return "applied"
     if intent.status in ("requires_payment_method", "canceled"):
         after = charging.mark_failed(row.account_id, row.id, intent, marker("failed"))
         return "failed" if after.status == ps.FAILED else "no_change"
     return _record(event_id, event_type, row.account_id, "pending")
+
+
+def _receipt_owed(obj: dict[str, Any]) -> None:
+    """A redelivered payment_intent.succeeded (Stripe redelivers until a 2xx): the receipt the first
+    delivery could not send. The event's copy only locates the row; the row must name this
+    PaymentIntent and be succeeded."""
+    metadata = obj.get("metadata") or {}
+    account_id, payment_id = metadata.get("billow_account_id"), metadata.get("billow_payment_id")
+    if isinstance(account_id, str) and isinstance(payment_id, str) and obj.get("id"):
+        charging.ensure_receipt(account_id, payment_id, str(obj["id"]))
 
 
 def _charge_refunded(event_id: str, event_type: str, charge_id: str) -> str:
