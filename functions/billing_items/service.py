@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from functions.accounts.service import AccountAccess, current_period, get_device
+from functions.accounts.store import AccountRecord
 from functions.billing_items import schemas, store
 from functions.billing_items.store import Item
 from functions.core import audit, clock, cursor, ledger
@@ -321,6 +322,7 @@ def cancel(
             idem.completed(result.model_dump(mode="json")),
         ).commit()
         return result
+    item = last_billed(account, item)
     refund = unused_amount(item, today)
     after = replace(
         item,
@@ -370,6 +372,25 @@ def cancel(
         extra_ops=ops,
     )
     return result
+
+
+def last_billed(account: AccountRecord, item: Item) -> Item:
+    """The item as its last invoice billed it. The item records what its New invoice billed; each
+    Recurring invoice since then billed the whole fee for [last recurring date, next recurring date)
+    (the run does not rewrite every item), so an item billed only up to a recurring date that has been
+    invoiced since is billed by that Recurring invoice."""
+    last, upcoming = account.last_recurring_date, account.next_recurring_date
+    if not item.recurring_fee or item.billed_to is None or last is None or upcoming is None or item.billed_to > last:
+        return item
+    from functions.billing_run.service import recurring_invoice_id  # the run imports this module
+
+    return replace(
+        item,
+        billed_from=last,
+        billed_to=upcoming,
+        billed_amount=item.recurring_fee,
+        billed_invoice_id=recurring_invoice_id(account.id, last),
+    )
 
 
 def unused_amount(item: Item, today: date) -> int:

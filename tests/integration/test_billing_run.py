@@ -319,3 +319,24 @@ def test_a_card_needing_authentication_gets_a_link_to_the_payment_page(card_run)
     (notice,) = [m for m in run.mails() if recurring["number"] in m.subject]
     assert f"/accounts/{account_id}/payments/pay_" in notice.body
     assert recurring["status"] == "open"
+
+
+def test_cancelling_now_after_a_recurring_invoice_refunds_the_unused_part_of_that_invoice(run):
+    # Found by the randomized simulation (tests/proof/test_simulation.py): the refund was 0, because
+    # the item still said its New invoice (Nov 10 - Dec 1) billed it last.
+    from functions.core.ledger import audit_account
+
+    acct = run.account(on=date(2026, 11, 10))
+    vm = run.post(
+        acct, "billing-items", {"description": "vm", "category": "server", "recurring_fee": 3100}, date(2026, 11, 10)
+    )
+    run.bill(acct, date(2026, 12, 1))
+    (recurring,) = run.invoices(acct)
+
+    out = run.post(acct, f"billing-items/{vm['item']['id']}/cancellation", {"when": "now"}, date(2026, 12, 17))
+
+    assert out["refund_amount"] == 1500  # 15 of December's 31 days unused, of the 3,100 billed on Dec 1
+    refund = run.invoice(acct, out["refund_invoice_id"])
+    assert refund["applied_to"][0] == {"invoice_id": recurring["id"], "amount": 1500}
+    assert (out["item"]["billed_from"], out["item"]["billed_to"]) == ("2026-12-01", "2026-12-17")
+    assert audit_account(acct).problems == []
