@@ -1,0 +1,323 @@
+"""Fuzzing (issue 10, deliverable 5): schemathesis against `/v1/openapi.json` of the running local
+stack, over real HTTP. Every operation of the document (which must be every registered route) gets
+EXAMPLES generated requests with an operator token of every scope and EXAMPLES without a token:
+schema-valid and schema-violating data (schemathesis' positive and negative modes), path parameters
+half the time the seeded accounts' real ids (so requests reach the handlers, not only the guard).
+
+Every response: no 5xx; every 4xx is problem+json with a `code`; schemathesis checks the body and
+content type against the documented responses, and that schema-violating data is refused. The
+figures (requests, by status, by operation) are printed and written to build/proof/fuzz.json.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import time
+import uuid
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+)
+
+import app  # noqa: F401  (registers every route in ROUTES)
+from functions.core.auth import SCOPES
+from functions.core.http import ROUTES
+from local import tokens
+from tests.e2e.conftest import REPO, LocalStack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("proof-fuzz")]
+
+EXAMPLES = 25  # generated requests per operation and per auth mode (35 operations x 2 x 25)
+WEBHOOK_EXAMPLES = 40  # unsigned or badly signed bodies sent to the Stripe webhook
+SEED = 20261127  # the same requests every run; change it (or unset in a soak) to explore others
+AUTH_MODES = ("operator", "no token")
+PROBLEM = "application/problem+json"
+REPORT = REPO / "build" / "proof" / "fuzz.json"
+_PARAM = re.compile(r"{(\w+)}")
+
+
+@dataclass
+class Target:
+    stack: LocalStack
+    schema: Any
+    tokens: dict[str, str | None]
+    ids: dict[str, list[str]]  # path parameter -> real ids of the seeded accounts
+    session: requests.Session
+    requests: Counter = field(default_factory=Counter)  # (operation, auth, status) -> count
+    seconds: Counter = field(default_factory=Counter)  # auth -> time spent waiting for the API
+    codes: Counter = field(default_factory=Counter)  # problem code of every 4xx -> count
+    problems: list[str] = field(default_factory=list)
+
+
+def _seeded_ids(stack: LocalStack, admin: str) -> dict[str, list[str]]:
+    demo, lite = stack.info["accounts"]["demo"], stack.info["accounts"]["lite"]
+
+    def get(path: str) -> Any:
+        r = stack.get(path, admin)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    # one card payment on the demo account (its card on file), so payment ids are real too
+    paid = requests.post(
+        f"{stack.api}/v1/accounts/{demo}/payments",
+        json={"amount": 1_000},
+        headers={"Authorization": f"Bearer {admin}", "Idempotency-Key": str(uuid.uuid4())},
+        timeout=30,
+    )
+    assert paid.status_code == 201, paid.text
+    return {
+        "account_id": [demo, demo, demo, lite],  # the ids below are the demo account's; lite has none
+        "item_id": [i["id"] for i in get(f"/v1/accounts/{demo}/billing-items?view=all&limit=100")["data"]],
+        "invoice_id": [i["id"] for i in get(f"/v1/accounts/{demo}/invoices?limit=100")["data"]],
+        "payment_id": [p["id"] for p in get(f"/v1/accounts/{demo}/payments?limit=100")["data"]],
+        "device_id": list(stack.info["devices"]),
+    }
+
+
+@pytest.fixture(scope="module")
+def target(local_stack: LocalStack) -> Target:
+    key = tokens.load_private_key(local_stack.local_dir / "jwt-private.pem")
+    operator = tokens.mint(key, "fuzz-operator", list(SCOPES))  # the stack's issuer; every scope, usage too
+    # the document as the stack serves it; from_dict, not from_url: schemathesis leaves out the operation
+    # a document was loaded from, and GET /v1/openapi.json is fuzzed like every other route
+    served = local_stack.get("/v1/openapi.json")
+    assert served.status_code == 200, served.text
+    schema = schemathesis.openapi.from_dict(served.json())
+    ids = _seeded_ids(local_stack, local_stack.info["tokens"]["admin"]["token"])
+    assert all(ids.values()), ids
+    return Target(local_stack, schema, {"operator": operator, "no token": None}, ids, requests.Session())
+
+
+def test_the_document_has_every_registered_route_and_schemathesis_reads_them_all(target: Target):
+    document = target.stack.get("/v1/openapi.json").json()
+    in_document = {f"{m.upper()} {p}" for p, ops in document["paths"].items() for m in ops}
+    assert in_document == {s.operation for s in ROUTES}
+    loaded = [result.ok().label for result in target.schema.get_all_operations()]
+    assert sorted(loaded) == sorted(in_document)
+
+
+def _has_inputs(operation: Any) -> bool:
+    return any((operation.path_parameters, operation.query, operation.headers, operation.body))
+
+
+def _strategy(target: Target, operation: Any, path: str) -> st.SearchStrategy:
+    """Positive and negative cases; path parameters mostly the seeded real ids (to reach the handlers),
+    sometimes generated (to hit the guard and the not-found paths)."""
+    names = _PARAM.findall(path)
+    real = st.fixed_dictionaries({n: st.sampled_from(target.ids[n]) for n in names})
+
+    def with_real(mode: GenerationMode) -> st.SearchStrategy:
+        return real.flatmap(lambda p: operation.as_strategy(mode, path_parameters=p))
+
+    generated = [operation.as_strategy(GenerationMode.POSITIVE)]
+    if not _has_inputs(operation):
+        return generated[0]
+    generated.append(operation.as_strategy(GenerationMode.NEGATIVE))
+    if not names:
+        return st.one_of(generated)
+    # seven in nine cases with the real ids (drawn uniformly, unlike one_of which favours its first option)
+    mix = [with_real(GenerationMode.POSITIVE)] * 4 + [with_real(GenerationMode.NEGATIVE)] * 3 + generated
+    return st.sampled_from(mix).flatmap(lambda strategy: strategy)
+
+
+def _problem(response: Any) -> str | None:
+    """Why a 4xx is not a proper problem+json, or None."""
+    content_type = response.headers.get("content-type", [""])[0]
+    if not content_type.startswith(PROBLEM):
+        return f"Content-Type {content_type!r}"
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return "a body that is not JSON"
+    if not isinstance(body, dict) or not isinstance(body.get("code"), str) or not body["code"]:
+        return f"no code: {str(body)[:200]}"
+    if body.get("status") != response.status_code or body.get("type") != body["code"]:
+        return f"status/type do not match: {str(body)[:200]}"
+    return None
+
+
+def _fuzz(target: Target, label: str, auth: str) -> int:
+    method, path = label.split(" ", 1)
+    operation = target.schema[path][method]
+    token = target.tokens[auth]
+    sent = [0]
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+    )
+    @given(case=_strategy(target, operation, path))
+    def run(case: Any) -> None:
+        headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        case.headers = headers
+        started = time.perf_counter()
+        response = case.call(base_url=target.stack.api, session=target.session, timeout=30)
+        target.seconds[auth] += time.perf_counter() - started
+        sent[0] += 1
+        status = response.status_code
+        target.requests[(label, auth, status)] += 1
+        where = f"{label} [{auth}] {case.method} {case.formatted_path} -> {status}"
+        if status >= 500:
+            target.problems.append(f"{where}: {response.content[:300]!r}")
+            return
+        if 400 <= status < 500:
+            if why := _problem(response):
+                target.problems.append(f"{where}: not problem+json ({why})")
+            else:
+                target.codes[json.loads(response.content)["code"]] += 1
+        checks = [response_schema_conformance, content_type_conformance]
+        if token:  # without a token every request is refused (401) before its data is read
+            checks.append(negative_data_rejection)
+        try:
+            case.validate_response(response, checks=checks)
+        except Exception as exc:  # schemathesis' FailureGroup: one entry per failed check
+            target.problems.append(f"{where}: {str(exc)[:600]}")
+
+    seed(SEED + zlib.crc32(f"{label} {auth}".encode()))(run)()
+    return sent[0]
+
+
+def test_every_operation_with_and_without_a_token_answers_no_5xx_and_only_problem_json_errors(target: Target):
+    labels = sorted(result.ok().label for result in target.schema.get_all_operations())
+    assert labels == sorted(s.operation for s in ROUTES)
+    fuzzed = {(label, auth): _fuzz(target, label, auth) for label in labels for auth in AUTH_MODES}
+    _report(target)
+    assert not target.problems, f"{len(target.problems)} problems:\n" + "\n".join(target.problems[:40])
+    # every operation was fuzzed under both modes, EXAMPLES times unless it takes no input at all
+    for (label, auth), sent in fuzzed.items():
+        method, path = label.split(" ", 1)
+        least = EXAMPLES if _has_inputs(target.schema[path][method]) else 1
+        assert sent >= least, (label, auth, sent)
+    assert all(status < 500 for (_, _, status) in target.requests)
+    # the real ids made requests reach the handlers: successes with a token on most operations
+    reached = {label for (label, auth, status) in target.requests if auth == "operator" and status < 300}
+    assert len(reached) >= len(labels) * 2 // 3, sorted(set(labels) - reached)
+    # without a token, no operation that needs one ever succeeded
+    secured = {s.operation for s in ROUTES if s.scope is not None}
+    leaked = {label for (label, auth, status) in target.requests if auth == "no token" and status < 300}
+    assert not leaked & secured, leaked & secured
+
+
+def _report(target: Target) -> None:
+    by_status = Counter()
+    per_operation: dict[str, dict[str, int]] = {}
+    for (label, auth, status), n in sorted(target.requests.items()):
+        by_status[str(status)] += n
+        per_operation.setdefault(f"{label} [{auth}]", Counter())[str(status)] += n
+    report = {
+        "examples_per_operation_and_auth": EXAMPLES,
+        "operations": len({label for label, _, _ in target.requests}),
+        "requests": sum(target.requests.values()),
+        "by_status": dict(sorted(by_status.items())),
+        "problems": len(target.problems),
+        "codes": dict(target.codes.most_common()),
+        "seconds_waiting_for_the_api": {k: round(v, 1) for k, v in target.seconds.items()},
+        "per_operation": {k: dict(v) for k, v in per_operation.items()},
+    }
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"fuzz: {report['requests']} requests, by status {report['by_status']}, problems {report['problems']}")
+
+
+# --- by hand, over the real HTTP server (what the in-process test client cannot show) -----------
+
+
+def _raw_get(target: Target, path: str, token: str) -> tuple[int, dict[str, str], bytes]:
+    """A GET with the path sent exactly as written (requests would resolve dot segments first)."""
+    host, port = target.stack.api.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def test_dot_segments_and_encoded_slashes_never_reach_another_account(target: Target):
+    """An owner of the demo account only (not of lite) sends paths that climb from demo into lite."""
+    stack = target.stack
+    demo, lite = stack.info["accounts"]["demo"], stack.info["accounts"]["lite"]
+    granted = requests.post(
+        f"{stack.api}/v1/accounts/{demo}/members",
+        json={"sub": "fuzz-demo-owner", "role": "owner"},
+        headers={"Authorization": f"Bearer {target.tokens['operator']}"},
+        timeout=30,
+    )
+    assert granted.status_code == 201, granted.text
+    key = tokens.load_private_key(stack.local_dir / "jwt-private.pem")
+    owner = tokens.mint(key, "fuzz-demo-owner", ["billing:read", "billing:write"])
+    assert _raw_get(target, f"/v1/accounts/{demo}/summary", owner)[0] == 200
+    for path, want in (
+        (f"/v1/accounts/{demo}/../{lite}/summary", (404, "route-not-found")),
+        (f"/v1/accounts/{demo}/invoices/../../{lite}/summary", (404, "route-not-found")),
+        (f"/v1/accounts/{demo}/invoices/..%2F..%2F{lite}%2Fsummary", (404, "invoice-not-found")),
+        (f"/v1/accounts/{demo}%2F..%2F{lite}/summary", (403, "not-a-member")),
+        (f"/v1/accounts/{lite}/summary", (403, "not-a-member")),
+    ):
+        status, headers, body = _raw_get(target, path, owner)
+        assert headers["content-type"] == PROBLEM, (path, status, body)
+        assert (status, json.loads(body)["code"]) == want, (path, body)
+        assert b"Lite Lab" not in body and b"balance" not in body, (path, body)
+
+
+@settings(max_examples=WEBHOOK_EXAMPLES, deadline=None, database=None, phases=[Phase.generate], print_blob=False)
+@given(
+    body=st.one_of(st.binary(max_size=2_000), st.text(max_size=500).map(str.encode)),
+    signature=st.one_of(
+        st.none(),
+        st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=200),  # what a header can carry
+        st.from_regex(r"t=[0-9]{1,12},v1=[0-9a-f]{0,64}", fullmatch=True),
+    ),
+)
+def _webhook_garbage(target: Target, body: bytes, signature: str | None) -> None:
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers["Stripe-Signature"] = signature
+    r = target.session.post(f"{target.stack.api}/v1/webhooks/stripe", data=body, headers=headers, timeout=30)
+    target.requests[("POST /v1/webhooks/stripe (garbage)", "no token", r.status_code)] += 1
+    assert r.status_code == 400 and r.headers["Content-Type"].startswith(PROBLEM), (r.status_code, r.text)
+    assert r.json()["code"] == "invalid-signature"
+
+
+def test_the_stripe_webhook_refuses_any_unsigned_body(target: Target):
+    _webhook_garbage(target)
+
+
+@pytest.mark.parametrize(
+    ("size", "status", "code"), [(1 << 20, 413, "payload-too-large"), (10 << 20, 413, "payload-too-large")]
+)
+def test_a_huge_body_over_http_is_413_problem_json(target: Target, size: int, status: int, code: str):
+    demo = target.stack.info["accounts"]["demo"]
+    body = json.dumps({"description": "x" * size, "amount": 100})
+    r = target.session.post(
+        f"{target.stack.api}/v1/accounts/{demo}/charges",
+        data=body,
+        headers={
+            "Authorization": f"Bearer {target.tokens['operator']}",
+            "Idempotency-Key": str(uuid.uuid4()),
+            "Content-Type": "application/json",
+        },
+        timeout=60,
+    )
+    assert (r.status_code, r.headers["Content-Type"], r.json()["code"]) == (status, PROBLEM, code)
