@@ -27,6 +27,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -150,6 +151,28 @@ def _problem(response: Any) -> str | None:
     return None
 
 
+def judge(case: Any, response: Any, with_token: bool) -> tuple[list[str], str | None]:
+    """What is wrong with one response (a 5xx, a 4xx that is not problem+json, a body or content type
+    the document does not allow, schema-violating data accepted), and the 4xx's problem code."""
+    status = response.status_code
+    if status >= 500:
+        return [f"server error {status}: {response.content[:300]!r}"], None
+    faults, code = [], None
+    if 400 <= status < 500:
+        if why := _problem(response):
+            faults.append(f"not problem+json ({why})")
+        else:
+            code = json.loads(response.content)["code"]
+    checks = [response_schema_conformance, content_type_conformance]
+    if with_token:  # without a token every request is refused (401) before its data is read
+        checks.append(negative_data_rejection)
+    try:
+        case.validate_response(response, checks=checks)
+    except (FailureGroup, AssertionError) as exc:  # one entry per failed check (a BaseExceptionGroup)
+        faults.append(str(exc)[:600])
+    return faults, code
+
+
 def _fuzz(target: Target, label: str, auth: str) -> int:
     method, path = label.split(" ", 1)
     operation = target.schema[path][method]
@@ -177,21 +200,10 @@ def _fuzz(target: Target, label: str, auth: str) -> int:
         status = response.status_code
         target.requests[(label, auth, status)] += 1
         where = f"{label} [{auth}] {case.method} {case.formatted_path} -> {status}"
-        if status >= 500:
-            target.problems.append(f"{where}: {response.content[:300]!r}")
-            return
-        if 400 <= status < 500:
-            if why := _problem(response):
-                target.problems.append(f"{where}: not problem+json ({why})")
-            else:
-                target.codes[json.loads(response.content)["code"]] += 1
-        checks = [response_schema_conformance, content_type_conformance]
-        if token:  # without a token every request is refused (401) before its data is read
-            checks.append(negative_data_rejection)
-        try:
-            case.validate_response(response, checks=checks)
-        except Exception as exc:  # schemathesis' FailureGroup: one entry per failed check
-            target.problems.append(f"{where}: {str(exc)[:600]}")
+        faults, code = judge(case, response, with_token=token is not None)
+        target.problems += [f"{where}: {fault}" for fault in faults]
+        if code:
+            target.codes[code] += 1
 
     seed(SEED + zlib.crc32(f"{label} {auth}".encode()))(run)()
     return sent[0]
@@ -321,3 +333,27 @@ def test_a_huge_body_over_http_is_413_problem_json(target: Target, size: int, st
         timeout=60,
     )
     assert (r.status_code, r.headers["Content-Type"], r.json()["code"]) == (status, PROBLEM, code)
+
+
+def _fake(case: Any, status: int, content_type: str, body: bytes) -> schemathesis.Response:
+    request = requests.Request(case.method, f"http://127.0.0.1{case.formatted_path}").prepare()
+    return schemathesis.Response(
+        status_code=status,
+        headers={"content-type": [content_type]},
+        content=body,
+        request=request,
+        elapsed=0.0,
+        verify=True,
+    )
+
+
+def test_the_judge_catches_what_the_fuzz_looks_for(target: Target):
+    """The fuzz can fail: a 5xx, a 4xx that is not problem+json and a body off the document are caught
+    (fabricated responses, judged exactly as the fuzz judges the real ones)."""
+    case = target.schema["/v1/accounts/{account_id}/summary"]["GET"].Case(path_parameters={"account_id": "acct_x"})
+    problem = json.dumps({"type": "x", "title": "t", "status": 404, "detail": "d", "code": "x", "errors": []})
+    assert judge(case, _fake(case, 404, PROBLEM, problem.encode()), True) == ([], "x")
+    assert judge(case, _fake(case, 500, PROBLEM, b"{}"), True)[0]
+    assert judge(case, _fake(case, 404, "application/json", problem.encode()), True)[0]
+    assert judge(case, _fake(case, 403, PROBLEM, b'{"message": "Forbidden"}'), True)[0]
+    assert judge(case, _fake(case, 200, "application/json", b'{"account_id": 5}'), True)[0]
