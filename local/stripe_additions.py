@@ -22,6 +22,11 @@
 - **Stripe.js's createPaymentMethod** (https://docs.stripe.com/js/payment_methods/create_payment_method):
   `POST /v1/payment_methods` with the publishable key (`key=pk_…`), as Stripe.js sends it; localstripe
   only takes the secret key there. The card is attached to nobody.
+- **A PayPal payment that fails** (https://docs.stripe.com/payments/paypal/accept-a-payment, "handle
+  failures"): `GET /_shim/paypal/<pi>/decline` is the customer cancelling at PayPal (or PayPal
+  refusing): the PaymentIntent goes back to `requires_payment_method` with `last_payment_error.code
+  = payment_intent_authentication_failure`, `payment_intent.payment_failed` is sent, and the browser
+  returns to `return_url?…&redirect_status=failed`.
 - **Disputes**: `POST /_shim/disputes` `{charge | payment_intent, reason?}` is the cardholder disputing
   a charge: a `dp_…` dispute (`GET /v1/disputes/<id>`) and the signed `charge.dispute.created` event.
 """
@@ -40,6 +45,7 @@ from aiohttp import web
 _PI_CREATE = re.compile(r"^/v1/payment_intents$")
 _PI_ONE = re.compile(r"^/v1/payment_intents/(pi_\w+)$")
 _APPROVE = re.compile(r"^/_shim/paypal/(pi_\w+)/approve$")
+_DECLINE = re.compile(r"^/_shim/paypal/(pi_\w+)/decline$")
 _DISPUTE_ONE = re.compile(r"^/v1/disputes/(dp_\w+)$")
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 
@@ -80,7 +86,7 @@ def _pi_view(state: AdditionsState, pi: Any) -> dict[str, Any]:
     paypal = state.paypal.get(pi.id)
     if paypal is not None:
         data["payment_method_types"] = ["paypal"]
-        if data.get("status") == "requires_payment_method" and not paypal.get("approved"):
+        if data.get("status") == "requires_payment_method" and not (paypal.get("approved") or paypal.get("declined")):
             data["status"] = "requires_action"
             data["next_action"] = {
                 "type": "redirect_to_url",
@@ -237,6 +243,24 @@ async def _create_payment_method_with_publishable_key(request: web.Request, hand
     return _json(PaymentMethod._api_create(**data)._export())
 
 
+async def _decline_paypal(state: AdditionsState, pi_id: str) -> web.Response:
+    from localstripe.resources import PaymentIntent
+
+    paypal = state.paypal.get(pi_id)
+    if paypal is None:
+        return _json({"error": {"type": "invalid_request_error", "message": "No such PayPal PaymentIntent"}}, 404)
+    pi = PaymentIntent._api_retrieve(pi_id)
+    if not (paypal.get("approved") or paypal.get("declined")):
+        paypal["declined"] = "true"
+        pi._authentication_failed = (
+            True  # Stripe: payment_intent_authentication_failure, back to requires_payment_method
+        )
+        _schedule("payment_intent.payment_failed", _Exported(_pi_view(state, pi)))
+    query = urlencode({"payment_intent": pi.id, "redirect_status": "failed"})
+    separator = "&" if "?" in paypal["return_url"] else "?"
+    return web.Response(status=302, headers={"Location": f"{paypal['return_url']}{separator}{query}"})
+
+
 def public_middleware(state: AdditionsState) -> Any:
     """Routes a browser or a test opens without an API key (outside localstripe's auth)."""
 
@@ -245,6 +269,9 @@ def public_middleware(state: AdditionsState) -> Any:
         approve = _APPROVE.match(request.path)
         if approve and request.method == "GET":
             return await _approve_paypal(state, approve.group(1))
+        decline = _DECLINE.match(request.path)
+        if decline and request.method == "GET":
+            return await _decline_paypal(state, decline.group(1))
         if request.path == "/_shim/disputes" and request.method == "POST":
             return await _raise_dispute(state, request)
         if (

@@ -70,27 +70,6 @@ def test_bad_stale_and_reserialised_signatures_are_400_and_change_nothing(pay):
     pay.audit_ok(account_id)
 
 
-def test_each_event_three_times_and_out_of_order_gives_the_same_balances(pay):
-    account_id, token, (inv,) = pay.owing(6000)
-    status, body, _ = pay.pay(account_id, token, {"amount": 2500})
-    assert status == 201
-    pi = payment_store.get_payment(account_id, body["id"]).payment_intent_id
-    # a refund made in the Dashboard, so there is a charge.refunded too
-    code, refund = pay.stripe_post("/v1/refunds", {"payment_intent": pi, "amount": "1000"})
-    assert code == 200, refund
-    events = pay.events_for(pi)
-    kinds = sorted(e["type"] for e in events)
-    assert kinds == ["charge.refunded", "payment_intent.succeeded"], kinds
-
-    outcomes = [pay.deliver_event(e)[1]["outcome"] for e in reversed(events) for _ in range(3)]
-
-    assert outcomes.count("duplicate") == 4
-    assert pay.balance(account_id).current == 6000 - 2500 + 1000
-    assert pay.invoice(account_id, inv).balance_due == 4500
-    assert payment_store.get_payment(account_id, body["id"]).refunded == 1000
-    pay.audit_ok(account_id)
-
-
 def test_a_webhook_for_an_unknown_payment_intent_is_recorded_and_changes_nothing(pay):
     account_id, _token, _ = pay.owing(3000)
     pm = pay.stripe_get(f"/v1/customers/{pay.customer_of(account_id)}")["invoice_settings"]["default_payment_method"]
