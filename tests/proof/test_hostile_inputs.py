@@ -433,6 +433,34 @@ def test_an_account_id_traversal_is_not_found_for_an_operator_and_forbidden_for_
     assert_refused(result, 403, "not-a-member", w, path)
 
 
+# --- query strings ------------------------------------------------------------------------------
+
+QUERIES = {
+    "limit=" + str(10**30): "query.limit",
+    "limit=-1": "query.limit",
+    "limit=0": "query.limit",
+    "limit=NaN": "query.limit",
+    "limit=1e2": "query.limit",
+    "limit=1.5": "query.limit",
+    "limit=%EF%BC%91": "query.limit",  # a fullwidth digit one
+    "limit=%D9%A1": "query.limit",  # an Arabic-Indic digit one
+    "limit=5%00": "query.limit",
+    "from=2026-13-45": "query.from",
+    "to=0000-00-00": "query.to",
+    "status=closed%00": "query.status",
+    "type=" + "x" * 5000: "query.type",
+    "bogus=1": "query.bogus",
+}
+
+
+@pytest.mark.parametrize("query", list(QUERIES), ids=[q[:40] for q in QUERIES])
+def test_a_hostile_query_parameter_is_refused(world, before, query):
+    path = f"/v1/accounts/{world.a.id}/invoices?{query}"
+    result = send(world, "GET /v1/accounts/{account_id}/invoices", path=path)
+    body = assert_refused(result, 422, "validation-failed", world, path)
+    assert [e["field"] for e in body["errors"]] == [QUERIES[query]]
+
+
 def test_after_every_hostile_request_the_accounts_are_unchanged(world, before):
     """Last in the module: balances, ledger entries, invoices and items of A and B as before."""
     assert (world.state(world.a.id), world.state(world.b.id)) == before

@@ -34,6 +34,7 @@ from functions.payments.schemas import CardChangeRequest, PaymentRequest, Suppor
 from functions.usage.schemas import UsageBatch
 from tests.integration.conftest import Api, moto_with_tables, queues_and_mail_created
 from tests.integration.payments_helpers import Payments
+from tests.integration.test_invoices import _post as admin_post
 from tests.integration.test_payment_method import CONTACT
 
 ALL_SCOPES = SCOPES  # read, write, admin, usage
@@ -99,15 +100,7 @@ def _provision(api: Api, account_id: str, fee: int, device_id: str | None = None
     body: dict[str, Any] = {"description": "Bare metal server", "category": "server", "recurring_fee": fee}
     if device_id:
         body["device_id"] = device_id
-    status, out, _ = api.call(
-        "POST",
-        f"/v1/accounts/{account_id}/billing-items",
-        body,
-        token=api.admin,
-        headers={"Idempotency-Key": str(uuid.uuid4())},
-    )
-    assert status == 201, out
-    return out["item"]["id"]
+    return admin_post(api, account_id, "billing-items", body)["item"]["id"]
 
 
 def _tenant(api: Api, helper: Payments, name: str, email: str) -> Tenant:
