@@ -17,6 +17,8 @@
   (localstripe's `/_authenticate` is what Stripe.js's confirmCardPayment does).
 - **`return_url` accepted** on card PaymentIntents, and **refund `reason`** (duplicate, fraudulent,
   requested_by_customer) accepted and shown on the refund; localstripe refuses both as unexpected.
+- **Over-refunds refused**: a refund larger than what is left of the charge is a 400 (`charge_already_refunded`
+  when nothing is left), as Stripe answers; localstripe refunds any amount.
 - **`charge.refunded` events**: every refund (through the API or "the Dashboard", i.e. a test calling
   the API directly) sends the signed `charge.refunded` event with the charge and its refunds.
 - **Stripe.js's createPaymentMethod** (https://docs.stripe.com/js/payment_methods/create_payment_method):
@@ -171,11 +173,37 @@ async def _create_refund(state: AdditionsState, request: web.Request) -> web.Res
     reason = data.pop("reason", None)
     if reason is not None and reason not in REFUND_REASONS:
         raise UserError(400, f"Invalid reason: must be one of {', '.join(REFUND_REASONS)}")
+    _refuse_over_refund(data)
     refund = Refund._api_create(**data)
     if reason:
         state.refund_reasons[refund.id] = reason
     _schedule("charge.refunded", Charge._api_retrieve(refund.charge))
     return _json(_refund_view(state, refund))
+
+
+def _refuse_over_refund(data: dict[str, Any]) -> None:
+    """Stripe refuses a refund larger than what is left of the charge (400 `charge_already_refunded`
+    when nothing is left); localstripe refunds any amount."""
+    from localstripe.errors import UserError
+    from localstripe.resources import Charge, PaymentIntent
+
+    charge_id = data.get("charge")
+    if charge_id is None and data.get("payment_intent"):
+        latest = PaymentIntent._api_retrieve(str(data["payment_intent"])).latest_charge
+        charge_id = latest.id if latest is not None else None
+    if charge_id is None:
+        return  # localstripe's own checks answer
+    charge = Charge._api_retrieve(str(charge_id))
+    left = charge.amount - charge.amount_refunded
+    amount = int(data.get("amount") or left)
+    if left <= 0:
+        raise UserError(400, f"Charge {charge.id} has already been refunded.", {"code": "charge_already_refunded"})
+    if amount > left:
+        raise UserError(
+            400,
+            f"Refund amount ({amount}) is greater than unrefunded amount on charge ({left})",
+            {"param": "amount"},
+        )
 
 
 def _refund_view(state: AdditionsState, refund: Any) -> dict[str, Any]:

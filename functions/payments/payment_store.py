@@ -305,6 +305,17 @@ def complete_refund(r: RefundRecord, stripe_refund_id: str) -> Op:
     )
 
 
+def fail_refund(r: RefundRecord) -> Op:
+    """Stripe refused the refund: the row is closed `failed` (its reply is stored with it)."""
+    return Op(
+        "put",
+        _refund_model(replace(r, status=FAILED)),
+        condition=MoneyModel.status == CREATING,
+        on_conflict=lambda: ConcurrentUpdateError(f"refund {r.id} was completed by another request"),
+        label="refund",
+    )
+
+
 # --- disputes, tickets, webhook markers --------------------------------------------------------------
 
 

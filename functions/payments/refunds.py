@@ -16,6 +16,7 @@ from typing import Any
 from functions.accounts.service import AccountAccess
 from functions.core import audit, clock, ledger, stripe_gateway
 from functions.core.errors import ConcurrentUpdateError, NotFoundError, ValidationFailedError
+from functions.core.http import problem_body
 from functions.core.idempotency import IdempotencyContext
 from functions.core.ids import is_id
 from functions.core.ledger import AlreadyPostedError, Invoice
@@ -80,7 +81,12 @@ def refund_payment(
             idempotency_key=refund_id,
         )
     except StripeRejectedError as exc:
-        raise ValidationFailedError(f"Stripe refused the refund: {exc.message}", code="payment-rejected") from exc
+        # A refusal is the request's final answer: stored with the row closed `failed`, so a retry with
+        # the same key replays it (not 409 until the lease runs out, then the same refusal again).
+        refused = ValidationFailedError(f"Stripe refused the refund: {exc.message}", code="payment-rejected")
+        idem.status = refused.status
+        UnitOfWork().add(ps.fail_refund(record), idem.completed(problem_body(refused))).commit()
+        raise refused from exc
 
     def ops(inv: Invoice) -> list[Op]:
         current = ps.get_payment(account_id, payment_id)

@@ -202,3 +202,31 @@ def test_a_support_ticket_is_stored_redacted_in_the_events_and_emailed(pay):
         token=token,
     )
     assert (status, err["code"]) == (404, "payment-not-found")
+
+
+def test_a_refund_stripe_refuses_is_a_final_422_replayed_with_its_key_not_a_key_stuck_in_progress(pay):
+    from functions.core.idempotency import IdempotencyModel
+
+    account_id, _, _, row = _paid(pay, 3000, pay_amount=3000)
+    # refunded in full in the Dashboard, before billow hears of it: Stripe refuses billow's refund
+    assert pay.stripe_post("/v1/refunds", {"payment_intent": row.payment_intent_id, "amount": "3000"})[0] == 200
+    key = str(uuid.uuid4())
+    body = {"amount": 1000, "reason": "goodwill", "payment_id": row.id}
+
+    def refund():
+        return pay.api.call(
+            "POST", f"/v1/accounts/{account_id}/refunds", body, token=pay.api.admin, headers={"Idempotency-Key": key}
+        )
+
+    status, first, headers = refund()
+    assert status == 422, first
+    assert (status, first["code"], headers["Content-Type"]) == (422, "payment-rejected", "application/problem+json")
+    status, again, headers = refund()  # at once, inside what was the lease
+    assert (status, again, headers.get("Idempotent-Replayed")) == (422, first, "true")
+    record = IdempotencyModel.get(f"{account_id}|POST /v1/accounts/{{account_id}}/refunds|{key}")
+    assert record.status == "completed"
+    refunds = pay.stripe_get(f"/v1/refunds?payment_intent={row.payment_intent_id}")["data"]
+    assert [r["amount"] for r in refunds] == [3000]  # the Dashboard's only
+    assert payment_store.get_payment(account_id, row.id).refunded == 0
+    assert pay.balance(account_id).current == 0
+    pay.audit_ok(account_id)
