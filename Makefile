@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TOOLS := $(VENV)/infra-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: run test lint format package synth bench clean
+.PHONY: run test soak lint format package synth bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+## soak: the randomized simulations at soak size (10,000 steps across the domains, 10,000 on the ledger alone)
+soak: $(STAMP)
+	BILLOW_SIM_STEPS=10000 BILLOW_LEDGER_EXAMPLES=400 $(BIN)/pytest -n 2 -rP \
+		tests/proof/test_simulation.py tests/integration/test_ledger.py::test_ledger_invariant_under_random_operations
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,7 +2,8 @@
 across the domains — provisioning and cancelling billing items, usage, the clock and the monthly run,
 card and PayPal payments whose Stripe webhooks arrive late, twice and out of order, operator charges
 and credits, refunds through billow and outside it, retried requests with the same Idempotency-Key, and
-DynamoDB, S3, SES and Stripe failures injected at a chosen call. After every step: the ledger audit is
+DynamoDB, S3, SES and Stripe failures (an error, or a timeout after the service did the work) injected
+at a chosen external call (tests/proof/faults.py). After every step: the ledger audit is
 clean, each balance equals the model's, no PaymentIntent was created twice for one key and no payment
 was applied twice.
 
@@ -21,7 +22,6 @@ import os
 import random
 import time
 import uuid
-import weakref
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,9 +31,6 @@ from decimal import Decimal
 import boto3
 import pytest
 import requests
-from botocore.awsrequest import AWSResponse
-from botocore.client import BaseClient
-from botocore.exceptions import ReadTimeoutError
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -47,12 +44,12 @@ from hypothesis.stateful import (
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from functions.core import clock, ledger, ledger_store, stripe_gateway
-from functions.core.errors import ServiceUnavailableError
 from functions.core.money import prorate, round_half_up
 from functions.core.queues import queue_url
 from functions.core.resources import queue_name
 from local.queue_pump import sqs_event
-from tests.integration.payments_helpers import Payments
+from tests.integration.payments_helpers import SK, Payments
+from tests.proof.faults import KINDS, installed
 
 # ---- sizes -----------------------------------------------------------------------------------------
 # `make test`: about 1,000 steps; `make soak` sets BILLOW_SIM_STEPS=10000.
@@ -71,91 +68,6 @@ STATS: Counter = Counter()  # rules fired, faults injected, outcomes: printed by
 def _tally(name: str) -> None:
     STATS[name] += 1
     event(name)
-
-
-# ---- injected faults --------------------------------------------------------------------------------
-
-
-@dataclass
-class Fault:
-    """Fail the `nth` call to `service` (dynamodb, s3, sesv2, sqs or stripe) made while armed: an AWS
-    error or timeout through a botocore `before-call` hook, or a Stripe failure before or after
-    Stripe did the work (its answer lost) in the gateway."""
-
-    service: str
-    nth: int
-    kind: str  # AWS: error | timeout (before the call) | lost (after it); Stripe: before | after
-    seen: int = 0
-    fired: bool = False
-
-    def hit(self) -> bool:
-        if self.fired:
-            return False
-        self.seen += 1
-        self.fired = self.seen == self.nth
-        return self.fired
-
-
-_armed: list[Fault] = []
-_hooked: weakref.WeakSet = weakref.WeakSet()
-_real_make_api_call = BaseClient._make_api_call
-
-
-def _before_call(model, **_kwargs):
-    """botocore `before-call` hook: a returned (response, parsed) pair is used instead of calling AWS."""
-    service = model.service_model.service_name
-    for fault in _armed:
-        if fault.service == service and fault.kind != "lost" and fault.hit():
-            _tally(f"fault fired: {service} {fault.kind} on {model.name}")
-            if fault.kind == "timeout":
-                raise ReadTimeoutError(endpoint_url=f"https://{service}.us-east-1.amazonaws.com/")
-            parsed = {
-                "Error": {"Code": "InternalServerError", "Message": "injected by the simulation"},
-                "ResponseMetadata": {"HTTPStatusCode": 500},
-            }
-            return AWSResponse(f"https://{service}.us-east-1.amazonaws.com/", 500, {}, None), parsed
-    return None
-
-
-def _after_call(model, **_kwargs):
-    """botocore `after-call` hook: AWS did the work, the answer is lost on the way back."""
-    service = model.service_model.service_name
-    for fault in _armed:
-        if fault.service == service and fault.kind == "lost" and fault.hit():
-            _tally(f"fault fired: {service} lost on {model.name}")
-            raise ReadTimeoutError(endpoint_url=f"https://{service}.us-east-1.amazonaws.com/")
-
-
-def _hooking_make_api_call(self, operation_name, api_params):
-    # Every client billow makes (boto3's, PynamoDB's) gets the hook on its first call.
-    if self not in _hooked:
-        self.meta.events.register("before-call", _before_call)
-        self.meta.events.register("after-call", _after_call)
-        _hooked.add(self)
-    return _real_make_api_call(self, operation_name, api_params)
-
-
-_real_stripe_call = stripe_gateway._call
-
-
-def _faulty_stripe_call(operation, fn):
-    for fault in _armed:
-        if fault.service == "stripe" and fault.hit():
-            _tally(f"fault fired: stripe {fault.kind} on {operation}")
-            if fault.kind == "after":
-                _real_stripe_call(operation, fn)  # Stripe did it; billow never hears back
-            raise ServiceUnavailableError(f"injected: Stripe failed on {operation}")
-    return _real_stripe_call(operation, fn)
-
-
-@contextmanager
-def armed(fault: Fault | None):
-    if fault is not None:
-        _armed.append(fault)
-    try:
-        yield
-    finally:
-        _armed.clear()
 
 
 # ---- the model --------------------------------------------------------------------------------------
@@ -253,7 +165,7 @@ class Simulation(RuleBasedStateMachine):
         self.since = int(time.time()) - 1
         self.sent: list[Sent] = []
         self.key_to_payment: dict[str, str] = {}  # our Idempotency-Key -> billow payment id
-        self.fault: Fault | None = None
+        self.fault: tuple[int, str] | None = None  # (the nth external call, error | timeout)
         self.touched: set[str] = set()  # accounts the step reached: the invariant audits them
         self.money_moved: set[str] = set()  # accounts whose payments the step may have applied
 
@@ -276,7 +188,6 @@ class Simulation(RuleBasedStateMachine):
 
     def teardown(self):
         clock.set_source(lambda: datetime.now(UTC))
-        _armed.clear()
         # Fresh tables for every example: moto copies a table on each transaction (DESIGN §5).
         from functions.core import db
 
@@ -295,15 +206,18 @@ class Simulation(RuleBasedStateMachine):
         headers = {"Idempotency-Key": key} if key else None
         return self.env.api.call(method, path, body, token=token, headers=headers)
 
-    def take_fault(self) -> Fault | None:
-        """The armed fault for an operation's first attempt; it stays armed until it fires."""
-        fault = self.fault
-        if fault is not None:
-            fault.seen = 0
-        return fault
-
-    def disarm_if_fired(self):
-        if self.fault is not None and self.fault.fired:
+    @contextmanager
+    def faulted(self, first: bool = True):
+        """The armed fault on an operation's first attempt (tests/proof/faults.py numbers every AWS and
+        Stripe call billow makes); it stays armed until it hits a call."""
+        if self.fault is None or not first:
+            yield
+            return
+        injector = self.env.injector
+        with injector.fault(*self.fault):
+            yield
+        if injector.fired:
+            _tally(f"fault fired: {self.fault[1]} on {injector.fired}")
             self.fault = None
 
     def send(self, method, path, body, token, key=None, remember=True):
@@ -311,7 +225,7 @@ class Simulation(RuleBasedStateMachine):
         must be problem+json) or a 409 idempotency-in-progress is retried with the same key, after
         the lease when needed. Returns the final (status, body)."""
         key = key or str(uuid.uuid4())
-        with armed(self.take_fault()):
+        with self.faulted():
             status, data, headers = self.call(method, path, body, token=token, key=key)
         for _ in range(4):
             if status >= 500:
@@ -328,7 +242,7 @@ class Simulation(RuleBasedStateMachine):
             self.sent.append(Sent(method, path, body, key, token, status, data))
         return status, data
 
-    def deliver_messages(self, queue: str, handler: str, fault: Fault | None = None) -> int:
+    def deliver_messages(self, queue: str, handler: str, fault: bool = False) -> int:
         """Receive, invoke the handler as Lambda does, delete what succeeded; failures are
         redelivered (the armed fault acts on the first pass only). Returns the messages handled."""
         url = queue_url(queue)
@@ -340,7 +254,7 @@ class Simulation(RuleBasedStateMachine):
             ).get("Messages", [])
             if not got:
                 return handled
-            with armed(fault if attempt == 0 else None):
+            with self.faulted(fault and attempt == 0):
                 answer = self.env.client.lambda_.invoke(handler, sqs_event(got, arn, "us-east-1")).payload
             failed = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
             if failed:
@@ -503,7 +417,6 @@ class Simulation(RuleBasedStateMachine):
     @rule(who=st.integers(0, 2), daily=st.integers(0, 3).map(lambda n: n == 0))
     def billing_run(self, who, daily):
         today = self.now.date()
-        fault = self.take_fault()
         if daily:
             # EventBridge's schedule, then the shard and account queues as Lambda drains them.
             scheduled = self.env.client.events.generate_cw_event(
@@ -520,7 +433,7 @@ class Simulation(RuleBasedStateMachine):
                 MessageBody=__import__("json").dumps({"account_id": acct.id, "run_date": today.isoformat()}),
             )
             targets = [acct]
-        self.deliver_messages("billing-account", "bill_account", fault)
+        self.deliver_messages("billing-account", "bill_account", fault=True)
         for acct in targets:
             self.account(acct.id, money=True)
             if acct.next_d > today:
@@ -648,7 +561,7 @@ class Simulation(RuleBasedStateMachine):
         ]
         acct = self.account(p.account, money=True)
         first, failed = e["id"] not in self.delivered, False
-        with armed(self.take_fault()):
+        with self.faulted():
             status, out = self.env.pay.deliver_event(e, at=clock.epoch_seconds())
         while status != 200:  # Stripe retries a delivery that was not answered 200
             assert status >= 500, (status, out)
@@ -759,25 +672,18 @@ class Simulation(RuleBasedStateMachine):
         _tally("same key again: replayed")
 
     @precondition(lambda self: self.fault is None)
-    @rule(
-        service=st.sampled_from(["dynamodb", "dynamodb", "stripe", "s3", "sesv2"]),
-        nth=st.integers(1, 4),
-        kind=st.sampled_from(["error", "timeout", "lost"]),
-        after=st.booleans(),
-    )
-    def arm_fault(self, service, nth, kind, after):
-        """The next request, webhook delivery or run meets this failure at the nth call."""
-        if service == "stripe":
-            kind = "after" if after else "before"
-        self.fault = Fault(service, nth, kind)
-        _tally(f"fault armed: {service}")
+    @rule(nth=st.integers(0, 7), kind=st.sampled_from(KINDS))
+    def arm_fault(self, nth, kind):
+        """The next request, webhook delivery or run meets a failure at its nth external call (AWS or
+        Stripe): an error, or a timeout after the service did the work."""
+        self.fault = (nth, kind)
+        _tally(f"fault armed: {kind}")
 
     # ---- the invariants ---------------------------------------------------------------------------
 
     @invariant()
     def ledger_matches_the_model(self):
         STATS["(steps and checks)"] += 1
-        self.disarm_if_fired()
         if not self.accounts:
             return
         for acct in self.accounts:
@@ -811,17 +717,14 @@ class Simulation(RuleBasedStateMachine):
 def env(api, client, stripe_server, queues_and_mail, mint, monkeypatch):
     from functions.core.resources import bucket_name
     from functions.core.settings import get_settings
-    from functions.invoices import store
 
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_test_billow")
-    monkeypatch.setattr(BaseClient, "_make_api_call", _hooking_make_api_call)
-    monkeypatch.setattr(stripe_gateway, "_call", _faulty_stripe_call)
-    store.reset_client()
+    monkeypatch.setattr(stripe_gateway, "_sleep", lambda _seconds: None)  # the gateway's backoff, not its retries
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket_name())
-    e = Env(Payments(api, client, stripe_server, queues_and_mail), queues_and_mail, mint("meter", "billing:usage"))
-    e.lease = get_settings().idempotency_lease_seconds
-    yield e
-    store.reset_client()
+    with installed(stripe_server.url, SK) as injector:
+        e = Env(Payments(api, client, stripe_server, queues_and_mail), queues_and_mail, mint("meter", "billing:usage"))
+        e.injector, e.lease = injector, get_settings().idempotency_lease_seconds
+        yield e
 
 
 def test_the_ledger_holds_under_random_operations_across_the_domains(env):
