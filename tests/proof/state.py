@@ -64,33 +64,15 @@ def stripe_events_about(account_id: str) -> list[dict[str, Any]]:
     and disputes, oldest first, as Stripe sends them (the JSON of GET /v1/events/{id})."""
     from localstripe import resources
 
+    items = list(resources.store.items())
     intents = {pi.id for pi in stripe_payment_intents(account_id)}
-    events = []
-    for key, event in list(resources.store.items()):
-        if not key.startswith("event:"):
-            continue
-        obj = event.data["object"]
-        related = {obj.get("id"), obj.get("payment_intent")}
-        charge = obj.get("charge")
-        if isinstance(charge, str) and charge in _charges_of(intents):
-            related.add(next(iter(intents & {_charge_intent(charge)}), None))
-        if related & intents:
-            events.append(event._export())
-    return events
-
-
-def _charges_of(intents: set[str]) -> set[str]:
-    from localstripe import resources
-
-    return {
-        obj.id
-        for key, obj in list(resources.store.items())
-        if key.startswith("charge:") and getattr(obj, "payment_intent", None) in intents
+    charges = {
+        obj.id for key, obj in items if key.startswith("charge:") and getattr(obj, "payment_intent", None) in intents
     }
-
-
-def _charge_intent(charge_id: str) -> str | None:
-    from localstripe import resources
-
-    charge = resources.store.get(f"charge:{charge_id}")
-    return getattr(charge, "payment_intent", None)
+    events = []
+    for key, event in items:
+        if key.startswith("event:"):
+            obj = event.data["object"]
+            if {obj.get("id"), obj.get("payment_intent"), obj.get("charge")} & (intents | charges):
+                events.append(event._export())
+    return events
