@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Literal
 
@@ -108,6 +109,15 @@ class InvoiceQuery(PageQuery):
     status: Literal["open", "closed"] | None = None
     from_: date | None = Field(None, alias="from", description="first invoice date included (YYYY-MM-DD)")
     to: date | None = Field(None, description="last invoice date included (YYYY-MM-DD)")
+
+    @field_validator("from_", "to", mode="before")
+    @classmethod
+    def _iso_date(cls, value: object) -> object:
+        # Query values are parsed laxly, and pydantic would read "0.0" as 1970-01-01 (a Unix time) or
+        # "2026-01-01T00:00:00" as a date: the documented form, YYYY-MM-DD, is the only one accepted.
+        if isinstance(value, str) and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            raise ValueError("use a date as YYYY-MM-DD")
+        return value
 
     @field_validator("type")
     @classmethod

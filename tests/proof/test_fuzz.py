@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import time
 import uuid
@@ -42,9 +43,11 @@ from tests.e2e.conftest import REPO, LocalStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("proof-fuzz")]
 
-EXAMPLES = 25  # generated requests per operation and per auth mode (35 operations x 2 x 25)
+# generated requests per operation and per auth mode (35 operations x 2 x 25); more in a soak:
+# BILLOW_FUZZ_EXAMPLES=200 BILLOW_FUZZ_SEED=$RANDOM .venv/bin/pytest -n 0 tests/proof/test_fuzz.py
+EXAMPLES = int(os.environ.get("BILLOW_FUZZ_EXAMPLES", "25"))
 WEBHOOK_EXAMPLES = 40  # unsigned or badly signed bodies sent to the Stripe webhook
-SEED = 20261127  # the same requests every run; change it (or unset in a soak) to explore others
+SEED = int(os.environ.get("BILLOW_FUZZ_SEED", "20261127"))  # the same requests every run unless changed
 AUTH_MODES = ("operator", "no token")
 PROBLEM = "application/problem+json"
 REPORT = REPO / "build" / "proof" / "fuzz.json"
