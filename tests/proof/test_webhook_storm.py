@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
 import requests
 
 from functions.payments import payment_store
@@ -34,8 +33,6 @@ from local import stripe_js
 from tests.integration.conftest import Api, moto_with_tables, queues_and_mail_created
 from tests.integration.payments_helpers import WEBHOOK_SECRET, Payments
 from tests.proof import state
-
-pytestmark = pytest.mark.xdist_group("proof-webhook-storm")
 
 DELIVERIES = 3  # each event, in world B
 SEED = int(os.environ.get("BILLOW_STORM_SEED") or random.SystemRandom().randrange(2**32))
