@@ -464,6 +464,24 @@ def test_a_hostile_query_parameter_is_refused(world, before, query):
     assert [e["field"] for e in body["errors"]] == [QUERIES[query]]
 
 
+KEYS = {
+    "empty": ("", "idempotency-key-missing"),
+    "blank": ("   ", "idempotency-key-missing"),
+    "256 characters": ("k" * 256, "idempotency-key-invalid"),
+    "NUL": ("a\u0000b", "idempotency-key-invalid"),
+    "newline": ("a\nb", "idempotency-key-invalid"),
+    "DEL": ("\x7f", "idempotency-key-invalid"),
+    "RTL override": ("\u202e", "idempotency-key-invalid"),
+}
+
+
+@pytest.mark.parametrize("key", list(KEYS))
+def test_a_hostile_idempotency_key_is_refused(world, before, key):
+    value, code = KEYS[key]
+    raw = raw_body(CHARGES, world, "amount", "100")
+    assert_refused(send(world, CHARGES, raw, headers={"Idempotency-Key": value}), 400, code)
+
+
 def test_after_every_hostile_request_the_accounts_are_unchanged(world, before):
     """Last in the module: balances, ledger entries, invoices and items of A and B as before."""
     assert (world.state(world.a.id), world.state(world.b.id)) == before
