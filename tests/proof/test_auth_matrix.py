@@ -23,7 +23,7 @@ from functions.core import ledger_store
 from functions.core.auth import READ, WRITE
 from functions.core.http import ROUTES, RouteSpec
 from functions.core.openapi import build_document
-from tests.integration.auth_helpers import alg_none_token, signed_by_another_key
+from tests.integration.auth_helpers import MALFORMED_HEADERS, alg_none_token, signed_by_another_key
 from tests.integration.payments_helpers import WEBHOOK_SECRET
 from tests.proof.world import ALL_SCOPES, OPERATOR, Request, World, build_request, observed
 
@@ -59,7 +59,8 @@ def authorization(kind: str, spec: RouteSpec, w: World, mint: Any) -> str | None
     every = list(ALL_SCOPES)
     bearer = {
         "no token": lambda: None,
-        "malformed": lambda: "Bearer not-a-jwt",
+        # each route gets one of the malformed headers, in turn
+        "malformed": lambda: MALFORMED_HEADERS[TOKEN_ROUTES.index(spec) % len(MALFORMED_HEADERS)],
         "alg none": lambda: f"Bearer {alg_none_token(OPERATOR, every)}",
         "bad signature": lambda: f"Bearer {signed_by_another_key(OPERATOR, every)}",
         "expired": lambda: f"Bearer {mint(OPERATOR, *every, ttl=-120)}",
