@@ -107,7 +107,13 @@ class ProblemRequestHandler(ChaliceRequestHandler):
 
 
 class QuietDisconnectServer(ThreadedHTTPServer):
-    """chalice local's threaded server, without a traceback when a client hangs up mid-response."""
+    """chalice local's threaded server, without a traceback when a client hangs up mid-response.
+
+    Its listen backlog is 128 instead of socketserver's 5: a burst of concurrent clients (the proof
+    suite's storms send 50 at once) was refused or reset before a thread could accept them.
+    """
+
+    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipe, ConnectionReset: the client left
