@@ -146,8 +146,6 @@ class Env:
     def __init__(self, pay: Payments, sqs, usage_token: str, injector: Injector, lease: int):
         self.pay, self.sqs, self.usage_token, self.injector, self.lease = pay, sqs, usage_token, injector, lease
         self.api, self.client, self.stripe = pay.api, pay.client, pay.stripe
-        # The session's Stripe side serves other tests too: judge only the requests made from here on.
-        self.stripe_log_start = len(self.stripe.requests("POST", "/v1/payment_intents"))
 
 
 class Simulation(RuleBasedStateMachine):
@@ -166,6 +164,8 @@ class Simulation(RuleBasedStateMachine):
         self.delivered: set[str] = set()  # event ids billow answered 200 to
         self.seen_events: set[str] = set()
         self.since = int(time.time()) - 1
+        # PaymentIntents created from here on are this example's (the session's Stripe side serves other tests)
+        self.pi_log_start = len(self.env.stripe.requests("POST", "/v1/payment_intents"))
         self.sent: list[Sent] = []
         self.key_to_payment: dict[str, str] = {}  # our Idempotency-Key -> billow payment id
         self.fault: tuple[int, str] | None = None  # (the nth external call, error | timeout)
@@ -713,9 +713,12 @@ class Simulation(RuleBasedStateMachine):
 
     @invariant()
     def one_payment_intent_per_key(self):
-        ours = self.env.stripe.requests("POST", "/v1/payment_intents")[self.env.stripe_log_start :]
+        ours = self.env.stripe.requests("POST", "/v1/payment_intents")[self.pi_log_start :]
         created = Counter(r.idempotency_key for r in ours if r.status in (200, 402) and not r.replayed)
         assert all(n == 1 for n in created.values()), [k for k, n in created.items() if n > 1]
+        # Every PaymentIntent Stripe made in this example is one payment the model knows: a retry that
+        # lost track of its first attempt's PaymentIntent and made another would show here.
+        assert sum(created.values()) == len(self.payments), (created, sorted(self.payments))
         by_payment = Counter(p.payment_id for p in self.payments.values())
         assert all(n == 1 for n in by_payment.values()), by_payment
 
