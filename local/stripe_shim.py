@@ -272,8 +272,14 @@ class StripeServer:
             self._thread.join(timeout)
         self._sock.close()
 
-    def requests(self, method: str | None = None, path_prefix: str = "") -> list[LoggedRequest]:
-        """The request log, optionally filtered (a snapshot)."""
+    def log_size(self) -> int:
+        """How many requests the log holds: pass it as `since` later to read only what came after."""
+        return len(self.state.log)
+
+    def requests(self, method: str | None = None, path_prefix: str = "", since: int = 0) -> list[LoggedRequest]:
+        """The request log from entry `since` on, optionally filtered (a snapshot)."""
         return [
-            r for r in list(self.state.log) if (method is None or r.method == method) and r.path.startswith(path_prefix)
+            r
+            for r in self.state.log[since:]
+            if (method is None or r.method == method) and r.path.startswith(path_prefix)
         ]

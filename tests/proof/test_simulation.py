@@ -165,7 +165,8 @@ class Simulation(RuleBasedStateMachine):
         self.seen_events: set[str] = set()
         self.since = int(time.time()) - 1
         # PaymentIntents created from here on are this example's (the session's Stripe side serves other tests)
-        self.pi_log_start = len(self.env.stripe.requests("POST", "/v1/payment_intents"))
+        self.log_seen = self.env.stripe.log_size()
+        self.pi_created: Counter = Counter()  # Stripe idempotency key -> PaymentIntents created with it
         self.sent: list[Sent] = []
         self.key_to_payment: dict[str, str] = {}  # our Idempotency-Key -> billow payment id
         self.fault: tuple[int, str] | None = None  # (the nth external call, error | timeout)
@@ -713,8 +714,11 @@ class Simulation(RuleBasedStateMachine):
 
     @invariant()
     def one_payment_intent_per_key(self):
-        ours = self.env.stripe.requests("POST", "/v1/payment_intents")[self.pi_log_start :]
-        created = Counter(r.idempotency_key for r in ours if r.status in (200, 402) and not r.replayed)
+        stripe = self.env.stripe
+        new = stripe.requests("POST", "/v1/payment_intents", since=self.log_seen)  # no request is in flight
+        self.log_seen = stripe.log_size()
+        created = self.pi_created
+        created.update(r.idempotency_key for r in new if r.status in (200, 402) and not r.replayed)
         assert all(n == 1 for n in created.values()), [k for k, n in created.items() if n > 1]
         # Every PaymentIntent Stripe made in this example is one payment the model knows: a retry that
         # lost track of its first attempt's PaymentIntent and made another would show here.
