@@ -114,6 +114,10 @@ class QuietDisconnectServer(ThreadedHTTPServer):
     """
 
     request_queue_size = 128
+    # Clients keep HTTP/1.1 connections open (the Stripe side's webhook sender, browsers): Ctrl-C must
+    # not wait for them. Request threads are daemons and server_close() does not join them.
+    daemon_threads = True
+    block_on_close = False
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipe, ConnectionReset: the client left
