@@ -1,9 +1,10 @@
 """The Lambda zip (`make package`): layout, shipped bytecode, determinism, and that it imports on its own.
 
-The zip is built once for this module by `python -m local.package` into a temporary directory, unless
-build/package/deployment.zip is newer than every file the package is made from (then that one is
-checked, as it is the zip CDK deploys). A build runs `chalice package`, which resolves
-requirements.txt with pip (PyPI, or pip's cache): about 15 s on the reference machine.
+The zip is built once for this module by `python -m local.package build/package` (as `make package`),
+unless build/package/deployment.zip is newer than every file the package is made from (then that one
+is checked, as it is the zip CDK deploys, and the infra tests reuse what this module built). A build
+runs `chalice package`, which resolves requirements.txt with pip (PyPI, or pip's cache): about 15 s on
+the reference machine.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def _newest_source_mtime() -> float:
 def package_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if BUILT_ZIP.is_file() and BUILT_ZIP.stat().st_mtime > _newest_source_mtime():
         return BUILT_ZIP
-    out = tmp_path_factory.mktemp("package")
+    # Built where `make package` puts it, so the infra tests (same xdist group) reuse it: one build a run.
+    out = BUILT_ZIP.parent
     result = subprocess.run(
         [sys.executable, "-m", "local.package", str(out)],
         cwd=ROOT,
