@@ -16,6 +16,7 @@ from functions.core.audit import Actor
 from functions.core.errors import ConcurrentUpdateError
 from functions.core.ledger import AlreadyPostedError, Line
 from functions.core.uow import UnitOfWork
+from tests.integration.conftest import recreate_tables
 
 _ids = itertools.count(1)
 
@@ -242,16 +243,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.touched.add(account_id)
 
     def teardown(self):
-        # Fresh tables for every example: moto copies a table on each transaction, so letting the
-        # tables grow across examples makes every later step slower (DESIGN §5).
-        import boto3
-
-        from functions.core import db
-
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        for name in client.list_tables()["TableNames"]:
-            client.delete_table(TableName=name)
-        db.create_tables(client)
+        recreate_tables()  # fresh tables for every example
 
     @invariant()
     def ledger_invariant_holds(self):

@@ -32,6 +32,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from functions.core import clock, stripe_gateway
 from functions.core.settings import get_settings
 from local.queue_pump import sqs_event
+from tests.integration.conftest import recreate_tables
 from tests.integration.payments_helpers import SK, Payments
 from tests.integration.test_billing_run import _at
 from tests.integration.test_billing_run import run as run
@@ -156,7 +157,7 @@ def _each_case(
     number = 1
     for index, label in enumerate(report.calls):
         for kind in KINDS:
-            _fresh_tables()
+            recreate_tables()
             ctx = setup(number)
             number += 1
             mails_before = mails(ctx) if mails else 0
@@ -176,19 +177,6 @@ def _each_case(
             report.extra_mails += sent - expected_mails
     report.print()
     return report
-
-
-def _fresh_tables() -> None:
-    """Empty DynamoDB for the next case: moto copies every table a transaction touches, so its
-    transactions slow down as the tables grow (0.4 s a case at first, 3 s after 40 cases)."""
-    import boto3
-
-    from functions.core import db
-
-    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-    for name in dynamodb.list_tables()["TableNames"]:
-        dynamodb.delete_table(TableName=name)
-    db.create_tables(dynamodb)
 
 
 def _common(account_id: str) -> dict[str, Any]:

@@ -49,6 +49,7 @@ from functions.core.money import prorate, round_half_up
 from functions.core.queues import queue_url
 from functions.core.resources import queue_name
 from local.queue_pump import sqs_event
+from tests.integration.conftest import recreate_tables
 from tests.integration.payments_helpers import SK, Payments
 from tests.proof.faults import KINDS, Injector, installed
 
@@ -192,13 +193,7 @@ class Simulation(RuleBasedStateMachine):
 
     def teardown(self):
         clock.set_source(lambda: datetime.now(UTC))
-        # Fresh tables for every example: moto copies a table on each transaction (DESIGN §5).
-        from functions.core import db
-
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
-        for name in ddb.list_tables()["TableNames"]:
-            ddb.delete_table(TableName=name)
-        db.create_tables(ddb)
+        recreate_tables()  # fresh tables for every example
         for name in ("card-validation", "billing-run", "billing-account"):  # PurgeQueue: once a minute only
             while got := self.env.sqs.receive_message(QueueUrl=queue_url(name), MaxNumberOfMessages=10).get("Messages"):
                 for m in got:
