@@ -341,7 +341,7 @@ def _handle(spec: RouteSpec, fn: Callable[..., Any], request: Any, params: dict[
         )
         replay = idempotency.lookup(call.idem)
         if replay is not None:
-            return _json_response(replay.status, replay.body, request_id, {"Idempotent-Replayed": "true"})
+            return _replayed(replay, request_id)
     try:
         result = fn(call, **params)
     except idempotency.IdempotencyRaceError:
@@ -349,7 +349,7 @@ def _handle(spec: RouteSpec, fn: Callable[..., Any], request: Any, params: dict[
         replay = idempotency.lookup(call.idem)
         if replay is None:
             raise idempotency.in_progress_error() from None
-        return _json_response(replay.status, replay.body, request_id, {"Idempotent-Replayed": "true"})
+        return _replayed(replay, request_id)
     except BillowError:
         # A duplicate with the same key may have done the work between our lookup and our reads (the
         # item is cancelled now, the refund exists): when this request claimed nothing, the answer is
@@ -360,8 +360,13 @@ def _handle(spec: RouteSpec, fn: Callable[..., Any], request: Any, params: dict[
         replay = idempotency.lookup(idem)
         if replay is None:
             raise
-        return _json_response(replay.status, replay.body, request_id, {"Idempotent-Replayed": "true"})
+        return _replayed(replay, request_id)
     return _render(spec, result, call)
+
+
+def _replayed(replay: idempotency.Replay, request_id: str) -> Response:
+    """The stored reply of the request that did the work, marked as a replay."""
+    return _json_response(replay.status, replay.body, request_id, {"Idempotent-Replayed": "true"})
 
 
 def api(
