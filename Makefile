@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TOOLS := $(VENV)/infra-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: run test soak lint format package synth bench clean
+.PHONY: run test test-dates soak lint format package synth bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,6 +30,16 @@ test: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+## test-dates: the date-sensitive tests (billing run, proration, usage periods, e2e) with the calendar moved
+## (BILLOW_TODAY, functions/core/clock.py) to each awkward day; `make test` already runs the monthly run over
+## the local stack on each of them (tests/e2e/test_calendar.py)
+AWKWARD_DAYS ?= 2026-12-31 2027-02-28 2028-02-29
+DATE_TESTS := tests/e2e tests/integration/test_billing_run.py tests/integration/test_billing_items.py \
+	tests/integration/test_usage.py tests/integration/test_off_session.py tests/integration/test_payments_in_flight.py
+test-dates: $(STAMP)
+	set -e; for day in $(AWKWARD_DAYS); do echo "== calendar moved to $$day"; \
+		BILLOW_TODAY=$$day $(BIN)/pytest $(DATE_TESTS) --deselect tests/e2e/test_calendar.py; done
 
 ## soak: the randomized simulations at soak size (10,000 steps across the domains, 10,000 on the ledger alone)
 soak: $(STAMP)

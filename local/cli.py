@@ -123,6 +123,12 @@ def use_running_stack_aws() -> None:
         fail(f"the local stack is not running (no {stack.stack_file()}): start it with `make run`")
     stack.apply_aws_env(str(info["moto_url"]))
     os.environ["BILLOW_TABLE_PREFIX"] = stack.stage_table_prefix()
+    if info.get("today_moved_to") and not os.environ.get("BILLOW_TODAY"):
+        # the stack runs on a moved calendar (BILLOW_TODAY): this process follows it
+        from functions.core import clock
+
+        os.environ["BILLOW_TODAY"] = str(info["today_moved_to"])
+        clock.reset()
 
 
 @app.command()

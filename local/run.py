@@ -69,6 +69,14 @@ def _bind_error(what: str, port: int, env: str, exc: OSError) -> stack.StackErro
     )
 
 
+def _moved_today() -> str | None:
+    """The day BILLOW_TODAY moved the stack's calendar to (None: the real date); the CLI follows it."""
+    from functions.core import clock
+
+    moved = clock.moved_today()
+    return moved.isoformat() if moved else None
+
+
 def start(ports: stack.Ports, running: Running) -> dict[str, Any]:
     """Start every piece, create the resources, seed, and return the stack info (also written to disk)."""
     key = stack.load_or_create_key()
@@ -134,6 +142,7 @@ def start(ports: stack.Ports, running: Running) -> dict[str, Any]:
         "pid": os.getpid(),
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "stage": stack.STAGE,
+        "today_moved_to": _moved_today(),
         "api_url": api_url,
         "moto_url": moto_url,
         "jwks_url": jwks_url,
@@ -207,6 +216,8 @@ def print_banner(info: dict[str, Any]) -> None:
     urls.add_row("lite", info["accounts"]["lite"])
     urls.add_row("customer sub", f"{stack.CUSTOMER_SUB} (owner of both)")
     urls.add_row("stack file", str(stack.stack_file()))
+    if info.get("today_moved_to"):
+        urls.add_row("calendar", f"moved to {info['today_moved_to']} (BILLOW_TODAY)")
     console.print(Panel(urls, title="billow local stack", title_align="left", border_style="green", expand=False))
     t = info["tokens"]
     console.print(f"[bold]Tokens[/] (valid until {t['expires_at']}; more with `billow token --help`). Paste these:")

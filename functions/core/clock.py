@@ -1,12 +1,46 @@
-"""An injectable clock: all code asks here for 'now', tests and the local stack can move it."""
+"""An injectable clock: all code asks here for 'now', tests and the local stack can move it.
+
+`BILLOW_TODAY=YYYY-MM-DD` moves the calendar of a local or test process (the local stack, the `billow`
+CLI, the test suite) to that day, keeping the time of day and letting time run: the offset is a whole
+number of days, computed once at import, so every process started with the same value agrees. It is how
+the suite proves it holds on awkward days (`make test-dates`). Deployed stages ignore it (a Lambda's
+clock is AWS's)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
-_source: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
+# Stages where BILLOW_TODAY is honoured: the laptop stack and the tests, never a deployed stage.
+MOVABLE_STAGES = frozenset({"local", "test"})
+
+
+def _real_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def moved_today() -> date | None:
+    """The day BILLOW_TODAY asks for, or None (unset, or a deployed stage)."""
+    raw = os.environ.get("BILLOW_TODAY", "").strip()
+    if not raw or os.environ.get("BILLOW_STAGE", "local") not in MOVABLE_STAGES:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise RuntimeError(f"BILLOW_TODAY={raw!r} is not a YYYY-MM-DD date") from None
+
+
+def _default_source() -> Callable[[], datetime]:
+    target = moved_today()
+    if target is None:
+        return _real_now
+    offset = timedelta(days=(target - _real_now().date()).days)
+    return lambda: _real_now() + offset
+
+
+_source: Callable[[], datetime] = _default_source()
 
 
 def now() -> datetime:
@@ -30,6 +64,11 @@ def iso(moment: datetime) -> str:
 def set_source(source: Callable[[], datetime]) -> None:
     global _source
     _source = source
+
+
+def reset() -> None:
+    """Back to the process's own clock (real time, moved by BILLOW_TODAY where honoured)."""
+    set_source(_default_source())
 
 
 @contextmanager

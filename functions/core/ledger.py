@@ -8,12 +8,20 @@ Invariant per account: Σ entries = balance.current = Σ open balance_due - unap
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
-from functions.core import clock, ledger_store
-from functions.core.errors import ConcurrentUpdateError, ConflictError, NotFoundError
+from functions.core import clock, ledger_store, money
+from functions.core.errors import (
+    ConcurrentUpdateError,
+    ConflictError,
+    FieldError,
+    NotFoundError,
+    ValidationFailedError,
+)
 from functions.core.ids import new_id
 from functions.core.ledger_store import Application, Balance, Entry, Invoice, Line
 from functions.core.uow import Op, UnitOfWork
@@ -28,6 +36,9 @@ MAX_SETTLE_PER_TRANSACTION = 20
 # Lines written inside the invoice's transaction; more are written ahead by BatchWriteItem.
 MAX_INLINE_LINES = 40
 _ATTEMPTS = 8
+# The apply step moves money Stripe already took: it tries harder before giving up (the webhook and
+# the next read finish it anyway, DESIGN §3 v4 "Payments in flight").
+_APPLY_ATTEMPTS = 30
 
 open_balance = ledger_store.open_balance
 get_balance = ledger_store.get_balance
@@ -62,14 +73,17 @@ def _no_ops(_: object) -> Sequence[Op]:
     return ()
 
 
-def _retrying(work: Callable[[], object]) -> object:
-    """Re-read and retry when another writer moved the balance first (the condition rejected us)."""
-    for attempt in range(_ATTEMPTS):
+def _retrying(work: Callable[[], object], attempts: int = _ATTEMPTS) -> object:
+    """Re-read and retry when another writer moved the balance first (the condition rejected us); from
+    the third attempt on, after a short random pause, so racing writers spread out."""
+    for attempt in range(attempts):
         try:
             return work()
         except ConcurrentUpdateError:
-            if attempt == _ATTEMPTS - 1:
+            if attempt == attempts - 1:
                 raise
+            if attempt >= 2:
+                time.sleep(random.uniform(0, 0.02 * attempt))  # noqa: S311 - jitter, not a secret
     raise AssertionError("unreachable")
 
 
@@ -81,11 +95,18 @@ def _read_balance(account_id: str) -> Balance:
 
 
 def allocate(
-    account_id: str, amount: int, source: str, kind: str, target_invoice_id: str | None, at: str
+    account_id: str,
+    amount: int,
+    source: str,
+    kind: str,
+    target_invoice_id: str | None,
+    at: str,
+    release_target: int = 0,
 ) -> tuple[list[Op], list[tuple[str, int]], int]:
     """The application rule (DESIGN §3), for every caller: money settles the targeted invoice first,
     then open invoices oldest first, at most MAX_SETTLE_PER_TRANSACTION of them; returns the ops,
-    what went where, and the rest (which becomes unapplied credit)."""
+    what went where, and the rest (which becomes unapplied credit). `release_target`: the payment's
+    reservation on the targeted invoice, released in the same transaction (DESIGN §3 v4)."""
     ids = ledger_store.open_invoice_ids(account_id, MAX_SETTLE_PER_TRANSACTION)
     if target_invoice_id:
         ids = [target_invoice_id] + [i for i in ids if i != target_invoice_id]
@@ -106,12 +127,63 @@ def allocate(
             status="closed" if inv.balance_due == take else "open",
             applications=[*inv.applications, Application(source, kind, take, at)],
         )
-        ops.append(ledger_store.settle_invoice(inv, after))
+        release = release_target if invoice_id == target_invoice_id else 0
+        ops.append(ledger_store.settle_invoice(inv, after, in_flight_delta=-release))
         if after.status == "closed":
             ops.append(ledger_store.delete_open(inv))
         applied.append((invoice_id, take))
         remaining -= take
+    if release_target and target_invoice_id and target_invoice_id not in {i for i, _ in applied}:
+        ops += ledger_store.release_in_flight(account_id, release_target, target_invoice_id, with_balance=False)
     return ops, applied, remaining
+
+
+class ReservationMovedError(ConcurrentUpdateError):
+    """The balance or the invoice moved between the read and the reservation's commit: read again."""
+
+
+def _reservation_moved() -> ConcurrentUpdateError:
+    return ReservationMovedError("the balance changed while this payment was reserved; retry")
+
+
+def room(account_id: str, invoice_id: str | None = None) -> tuple[Balance, Invoice | None, int]:
+    """What a new payment may take now (DESIGN §3 v4 "Payments in flight"): the balance less what is in
+    flight, and with an invoice, also at most its balance due less what is in flight for it. Reads the
+    balance first, then the invoice, so any write in between makes the reservation's conditions fail."""
+    balance = _read_balance(account_id)
+    available = balance.current - balance.in_flight
+    invoice = None
+    if invoice_id is not None:
+        invoice = ledger_store.get_invoice(account_id, invoice_id)
+        if invoice is None or invoice.status != "open":
+            return balance, invoice, 0
+        available = min(available, invoice.balance_due - invoice.in_flight)
+    return balance, invoice, max(available, 0)
+
+
+def reserve(account_id: str, amount: int, invoice_id: str | None = None) -> list[Op]:
+    """The ops that reserve `amount` for a payment in flight, to commit with the payment's `creating`
+    row; a payment above what is owed less what is in flight → 422 `amount-exceeds-balance`. When the
+    commit is cancelled by ReservationMovedError, call again (it reads afresh)."""
+    balance, invoice, available = room(account_id, invoice_id)
+    if amount > available:
+        what = "the current balance" if invoice is None else f"invoice {invoice.number}'s balance due"
+        pending = balance.in_flight if invoice is None else invoice.in_flight
+        detail = f"the amount is more than {what} ({money.format_amount(available, balance.currency)}"
+        detail += f" once the payments in progress, {money.format_amount(pending, balance.currency)}, are counted)"
+        raise ValidationFailedError(
+            detail
+            if pending
+            else f"the amount is more than {what} ({money.format_amount(available, balance.currency)})",
+            code="amount-exceeds-balance",
+            errors=[FieldError("amount", f"at most {available}")],
+        )
+    return ledger_store.reserve_in_flight(balance, amount, invoice, _reservation_moved)
+
+
+def release(account_id: str, amount: int, invoice_id: str | None) -> list[Op]:
+    """The ops that give a failed payment's reservation back (commit them with the row's transition)."""
+    return ledger_store.release_in_flight(account_id, amount, invoice_id) if amount else []
 
 
 def post_invoice(
@@ -226,16 +298,21 @@ def apply_payment(
     amount: int,
     target_invoice_id: str | None = None,
     extra_ops: ExtraOps = _no_ops,
+    reserved: int = 0,
 ) -> MoneyIn:
     """A payment Stripe accepted: entry -amount and the money applied, once per payment id
-    (a second call raises AlreadyPostedError, whatever the order of webhooks and replies)."""
+    (a second call raises AlreadyPostedError, whatever the order of webhooks and replies).
+    `reserved`: what the payment holds in flight (on the balance, and on the targeted invoice),
+    released in the same transaction."""
     if amount <= 0:
         raise ValueError("a payment is greater than zero")
 
     def attempt() -> MoneyIn:
         balance = _read_balance(account_id)
         at = clock.iso(clock.now())
-        ops, applied, rest = allocate(account_id, amount, payment_id, "payment", target_invoice_id, at)
+        ops, applied, rest = allocate(
+            account_id, amount, payment_id, "payment", target_invoice_id, at, release_target=reserved
+        )
         entry = Entry(
             balance.entry_seq + 1, new_id("entry"), at, "payment", payment_id, -amount, balance.current - amount
         )
@@ -251,12 +328,12 @@ def apply_payment(
                 lambda: AlreadyPostedError(f"payment {payment_id} is already applied"),
             ),
             ledger_store.put_entry(account_id, entry),
-            ledger_store.update_balance(balance, after),
+            ledger_store.update_balance(balance, after, in_flight_delta=-reserved),
         ]
         UnitOfWork().add(*ops, *extra_ops(result)).commit()
         return result
 
-    result = _retrying(attempt)
+    result = _retrying(attempt, attempts=_APPLY_ATTEMPTS)
     assert isinstance(result, MoneyIn)
     settle_unapplied_credit(account_id)
     return result

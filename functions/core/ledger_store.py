@@ -51,6 +51,9 @@ class BalanceModel(_Ledger):
     entry_seq = IntegerAttribute()
     invoice_seq = IntegerAttribute()
     account_number = IntegerAttribute()
+    # Payments in flight (DESIGN §3 v4): reserved by a payment's first transaction, released by its apply
+    # step or its failure. Absent on balances written before v4 (= 0).
+    in_flight = IntegerAttribute(null=True)
 
 
 class EntryModel(_Ledger):
@@ -86,6 +89,7 @@ class InvoiceModel(_Ledger):
     applications = UnicodeAttribute()  # JSON: money applied to this invoice [{source, kind, amount, at}]
     applied_to = UnicodeAttribute()  # JSON, money-in invoices: [{invoice_id, amount}] and the unapplied rest
     created_at = UnicodeAttribute()
+    in_flight = IntegerAttribute(null=True)  # payments in flight that target this invoice (absent = 0)
     gsi1_pk = UnicodeAttribute()
     gsi1_sk = UnicodeAttribute()
     by_date = InvoicesByDate()
@@ -118,6 +122,7 @@ class Balance:
     entry_seq: int
     invoice_seq: int
     account_number: int
+    in_flight: int = 0
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,7 @@ class Invoice:
     created_at: str
     applications: list[Application] = field(default_factory=list)
     applied_to: list[dict[str, Any]] = field(default_factory=list)
+    in_flight: int = 0
 
 
 @dataclass(frozen=True)
@@ -179,7 +185,9 @@ class Entry:
 
 
 def _balance(m: BalanceModel) -> Balance:
-    return Balance(m.pk, m.currency, m.current, m.unapplied_credit, m.entry_seq, m.invoice_seq, m.account_number)
+    return Balance(
+        m.pk, m.currency, m.current, m.unapplied_credit, m.entry_seq, m.invoice_seq, m.account_number, m.in_flight or 0
+    )
 
 
 def get_balance(account_id: str, *, consistent: bool = True) -> Balance | None:
@@ -211,6 +219,7 @@ def _invoice(m: InvoiceModel) -> Invoice:
         created_at=m.created_at,
         applications=[Application(**a) for a in json.loads(m.applications)],
         applied_to=json.loads(m.applied_to),
+        in_flight=m.in_flight or 0,
     )
 
 
@@ -344,8 +353,9 @@ def open_balance(account_id: str, currency: str, account_number: int) -> Op:
     return Op("put", model, condition=BalanceModel.pk.does_not_exist(), label="balance")
 
 
-def update_balance(before: Balance, after: Balance) -> Op:
-    """Move the balance item from `before` to `after`, only if nobody moved it since `before` was read."""
+def update_balance(before: Balance, after: Balance, in_flight_delta: int = 0) -> Op:
+    """Move the balance item from `before` to `after`, only if nobody moved it since `before` was read;
+    `in_flight_delta` (a release: negative) is added atomically, whatever other payments reserved since."""
     model = BalanceModel(before.account_id, BALANCE_SK)
     actions = [
         BalanceModel.current.set(after.current),
@@ -353,9 +363,75 @@ def update_balance(before: Balance, after: Balance) -> Op:
         BalanceModel.entry_seq.set(after.entry_seq),
         BalanceModel.invoice_seq.set(after.invoice_seq),
     ]
+    if in_flight_delta:
+        actions.append(BalanceModel.in_flight.add(in_flight_delta))
     condition = (BalanceModel.entry_seq == before.entry_seq) & (BalanceModel.invoice_seq == before.invoice_seq)
     condition &= BalanceModel.unapplied_credit == before.unapplied_credit
     return Op("update", model, actions=actions, condition=condition, on_conflict=_conflict, label="balance")
+
+
+def _not_more_in_flight(attribute: Any, read: int) -> Any:
+    """In flight now ≤ what was read (releases only lower it): the room checked against still holds."""
+    return (attribute <= read) | attribute.does_not_exist() if read == 0 else attribute <= read
+
+
+def reserve_in_flight(balance: Balance, amount: int, invoice: Invoice | None, conflict: Any) -> list[Op]:
+    """Reserve `amount` for a payment in flight (DESIGN §3 v4), in the transaction that writes the payment's
+    row: the caller checked amount ≤ balance.current - balance.in_flight (and ≤ the invoice's balance_due
+    - its in_flight) on what it read; the conditions keep that true at commit — the balance (and the
+    invoice's balance due) not lower, what is in flight not higher — without serialising unrelated writes."""
+    ops = [
+        Op(
+            "update",
+            BalanceModel(balance.account_id, BALANCE_SK),
+            actions=[BalanceModel.in_flight.add(amount)],
+            condition=(BalanceModel.current >= balance.current)
+            & _not_more_in_flight(BalanceModel.in_flight, balance.in_flight),
+            on_conflict=conflict,
+            label="reserve",
+        )
+    ]
+    if invoice is not None:
+        ops.append(
+            Op(
+                "update",
+                InvoiceModel(invoice.account_id, INV + invoice.id),
+                actions=[InvoiceModel.in_flight.add(amount)],
+                condition=(InvoiceModel.status == "open")
+                & (InvoiceModel.balance_due >= invoice.balance_due)
+                & _not_more_in_flight(InvoiceModel.in_flight, invoice.in_flight),
+                on_conflict=conflict,
+                label="reserve",
+            )
+        )
+    return ops
+
+
+def release_in_flight(account_id: str, amount: int, invoice_id: str | None, with_balance: bool = True) -> list[Op]:
+    """Give back a reservation (the payment failed, or its apply step moved the money): atomic adds, no
+    condition but the items' existence — the payment row's own transition makes it happen once."""
+    ops = []
+    if with_balance:
+        ops.append(
+            Op(
+                "update",
+                BalanceModel(account_id, BALANCE_SK),
+                actions=[BalanceModel.in_flight.add(-amount)],
+                condition=BalanceModel.pk.exists(),
+                label="release",
+            )
+        )
+    if invoice_id is not None:
+        ops.append(
+            Op(
+                "update",
+                InvoiceModel(account_id, INV + invoice_id),
+                actions=[InvoiceModel.in_flight.add(-amount)],
+                condition=InvoiceModel.pk.exists(),
+                label="release",
+            )
+        )
+    return ops
 
 
 def put_entry(account_id: str, entry: Entry) -> Op:
@@ -450,8 +526,9 @@ def delete_open(inv: Invoice) -> Op:
     return Op("delete", OpenModel(inv.account_id, _open_sk(inv)), label="open")
 
 
-def settle_invoice(before: Invoice, after: Invoice) -> Op:
-    """Record money applied to (or taken back from) an open/closed invoice, guarded by its old state."""
+def settle_invoice(before: Invoice, after: Invoice, in_flight_delta: int = 0) -> Op:
+    """Record money applied to (or taken back from) an open/closed invoice, guarded by its old state
+    (`in_flight_delta`: the release of a payment in flight for it, in the same update)."""
     model = InvoiceModel(before.account_id, INV + before.id)
     actions = [
         InvoiceModel.status.set(after.status),
@@ -459,5 +536,7 @@ def settle_invoice(before: Invoice, after: Invoice) -> Op:
         InvoiceModel.balance_due.set(after.balance_due),
         InvoiceModel.applications.set(json.dumps([a.__dict__ for a in after.applications])),
     ]
+    if in_flight_delta:
+        actions.append(InvoiceModel.in_flight.add(in_flight_delta))
     condition = InvoiceModel.balance_due == before.balance_due
     return Op("update", model, actions=actions, condition=condition, on_conflict=_conflict, label="settle")

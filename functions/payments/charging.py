@@ -13,6 +13,7 @@ posts a payment id at most once.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -52,22 +53,40 @@ def metadata(row: PaymentRecord) -> dict[str, str]:
     return data
 
 
-def ensure_row(row: PaymentRecord, first_ops: Sequence[Op] = ()) -> PaymentRecord:
+# Reading and reserving again when another payment or invoice moved the balance in between.
+_RESERVE_ATTEMPTS = 12
+
+
+def ensure_row(row: PaymentRecord, first_ops: Sequence[Op] = (), reserve: bool = False) -> PaymentRecord:
     """Write the `creating` row (with `first_ops`, e.g. the idempotency record in_progress), or return
-    the row a previous attempt wrote."""
+    the row a previous attempt wrote. With `reserve`, the same transaction reserves the row's amount on
+    the payments in flight (DESIGN §3 v4): concurrent payments with different keys can never take more
+    than is owed (a payment above the room left → 422 `amount-exceeds-balance`, nothing written)."""
     existing = ps.get_payment(row.account_id, row.id)
     if existing is not None:
         if first_ops:
             UnitOfWork().add(*first_ops).commit()  # renew the lease of the resumed request
         return existing
-    try:
-        UnitOfWork().add(ps.put_new_payment(row), *first_ops).commit()
-    except ConcurrentUpdateError:
-        raced = ps.get_payment(row.account_id, row.id)
-        if raced is None:
-            raise
-        return raced
-    return row
+    for attempt in range(_RESERVE_ATTEMPTS):
+        reservation = ledger.reserve(row.account_id, row.amount, row.invoice_id) if reserve else []
+        new = replace(row, reserved=row.amount if reserve else 0)
+        try:
+            UnitOfWork().add(ps.put_new_payment(new), *first_ops, *reservation).commit()
+            return new
+        except ledger.ReservationMovedError:
+            if attempt == _RESERVE_ATTEMPTS - 1:
+                raise
+        except ConcurrentUpdateError:
+            raced = ps.get_payment(row.account_id, row.id)
+            if raced is None:
+                raise
+            return raced
+    raise AssertionError("unreachable")
+
+
+def release_ops(row: PaymentRecord) -> list[Op]:
+    """The ops that give back what `row` holds in flight (commit them with its transition to failed)."""
+    return ledger.release(row.account_id, row.reserved, row.invoice_id)
 
 
 @dataclass(frozen=True)
@@ -181,9 +200,13 @@ def record_reply(
         return apply_accepted(row.account_id, row.id, intent, last_ops)
     after = _after_reply(row, intent, rejected)
     action = "payment.failed" if after.status == ps.FAILED else f"payment.{after.status}"
+    released: list[Op] = []
+    if after.status == ps.FAILED and row.reserved:
+        released, after = release_ops(row), replace(after, reserved=0)
     try:
         UnitOfWork().add(
             ps.save_payment(row, after),
+            *released,
             audit.record(row.account_id, SYSTEM, action, row.id, {"status": row.status}, _audit_view(after)),
             *last_ops(after),
         ).commit()
@@ -208,6 +231,10 @@ def _audit_view(row: PaymentRecord) -> dict[str, Any]:
     }
 
 
+class _ReservationChanged(Exception):
+    """The row's reservation was released between the read and the apply's commit: read it again."""
+
+
 def apply_accepted(
     account_id: str,
     payment_id: str,
@@ -215,20 +242,94 @@ def apply_accepted(
     last_ops: LastOps = _none,
 ) -> PaymentRecord:
     """THE apply step: Stripe accepted the money, so the ledger gets the payment (entry -amount, the
-    targeted invoice first, then oldest open), the row becomes `succeeded` with `applied_to`, and
-    `last_ops` commit with them — once per payment id, whoever calls first (the synchronous reply or
-    the webhook). Later callers get the row as applied, with their `last_ops` committed alone."""
-    row = ps.get_payment(account_id, payment_id)
-    assert row is not None, f"no payment {payment_id}"
-    if row.status == ps.SUCCEEDED:
-        return _already_applied(row, last_ops)
-    amount = intent.amount_received or row.amount
+    targeted invoice first, then oldest open), the row becomes `succeeded` with `applied_to`, its
+    reservation of the payments in flight is released, and `last_ops` commit with them — once per
+    payment id, whoever calls first (the synchronous reply or the webhook). Later callers get the row as
+    applied, with their `last_ops` committed alone. A PaymentIntent whose amount or currency disagrees
+    with the row is `held`: nothing applied, operators alarmed (DESIGN §3 v4)."""
+    for _ in range(_RESERVE_ATTEMPTS):
+        row = ps.get_payment(account_id, payment_id)
+        assert row is not None, f"no payment {payment_id}"
+        if row.status in (ps.SUCCEEDED, ps.HELD):
+            return _already_applied(row, last_ops)
+        if _disagrees(row, intent):
+            return _hold(row, intent, last_ops)
+        try:
+            return _apply(row, intent, last_ops)
+        except _ReservationChanged:
+            continue
+    raise ConcurrentUpdateError(f"payment {payment_id} kept changing while it was applied; the webhook applies it")
+
+
+def _disagrees(row: PaymentRecord, intent: PaymentIntent) -> bool:
+    received = intent.amount_received or intent.amount
+    return intent.currency.lower() != row.currency.lower() or received != row.amount
+
+
+def _hold(row: PaymentRecord, intent: PaymentIntent, last_ops: LastOps) -> PaymentRecord:
+    """Stripe took an amount or currency the row did not ask for: apply nothing (the reservation stays,
+    so nothing else charges that money), mark the row `held`, tell the operators."""
+    from functions.core import email
+    from functions.core.settings import get_settings
+
+    after = replace(
+        row,
+        status=ps.HELD,
+        payment_intent_id=intent.id,
+        failure_code="amount-mismatch",
+        failure_message=(
+            f"Stripe reports {intent.amount_received or intent.amount} {intent.currency}, "
+            f"the payment was for {row.amount} {row.currency}"
+        ),
+        client_secret=None,
+        next_action=None,
+        updated_at=clock.iso(clock.now()),
+    )
+    try:
+        UnitOfWork().add(
+            ps.save_payment(row, after),
+            audit.record(row.account_id, SYSTEM, "payment.held", row.id, {"status": row.status}, _audit_view(after)),
+            *last_ops(after),
+        ).commit()
+    except ConcurrentUpdateError:
+        current = ps.get_payment(row.account_id, row.id)
+        assert current is not None
+        return _already_applied(current, last_ops)
+    get_logger().error(
+        "payment held: the PaymentIntent disagrees with its row",
+        account_id=row.account_id,
+        payment_id=row.id,
+        payment_intent_id=intent.id,
+    )
+    body = (
+        f"Account {row.account_id}, payment {row.id}, PaymentIntent {intent.id}: {after.failure_message}. "
+        "Nothing was applied to the ledger; check the PaymentIntent at Stripe and refund it or apply it by hand."
+    )
+    try:
+        email.send(
+            email.Email(
+                to=get_settings().operator_email,
+                subject=f"Payment {row.id} held: Stripe's amount or currency disagrees",
+                text=body,
+                html=f"<p>{html.escape(body)}</p>",
+            )
+        )
+    except Exception:  # the hold is recorded and logged at error level: the alarm still fires
+        get_logger().exception("held-payment e-mail failed", account_id=row.account_id, payment_id=row.id)
+    return after
+
+
+def _apply(row: PaymentRecord, intent: PaymentIntent, last_ops: LastOps) -> PaymentRecord:
+    account_id, payment_id = row.account_id, row.id
+    amount = row.amount
     applied_row: dict[str, PaymentRecord] = {}
 
     def ops(result: object) -> list[Op]:
         assert isinstance(result, MoneyIn)
         current = ps.get_payment(account_id, payment_id)  # re-read on each attempt of the ledger
         assert current is not None
+        if current.reserved != row.reserved:
+            raise _ReservationChanged
         applied = [{"invoice_id": i, "amount": a} for i, a in result.applied]
         if result.unapplied:
             applied.append({"invoice_id": None, "amount": result.unapplied})
@@ -240,6 +341,7 @@ def apply_accepted(
             applied_to=applied,
             client_secret=None,
             next_action=None,
+            reserved=0,
             updated_at=clock.iso(clock.now()),
         )
         applied_row["row"] = after
@@ -253,7 +355,12 @@ def apply_accepted(
 
     try:
         ledger.apply_payment(
-            account_id, payment_id=payment_id, amount=amount, target_invoice_id=row.invoice_id, extra_ops=ops
+            account_id,
+            payment_id=payment_id,
+            amount=amount,
+            target_invoice_id=row.invoice_id,
+            extra_ops=ops,
+            reserved=row.reserved,
         )
     except AlreadyPostedError:
         current = ps.get_payment(account_id, payment_id)

@@ -16,6 +16,7 @@ from functions.accounts.service import AccountAccess
 from functions.core import clock, cursor, ledger, money, stripe_gateway
 from functions.core.errors import (
     BillowError,
+    ConcurrentUpdateError,
     FieldError,
     NotFoundError,
     PaymentDeclinedError,
@@ -95,6 +96,9 @@ def _error_for(row: PaymentRecord) -> BillowError:
 
 
 def _check_amount(access: AccountAccess, body: PaymentRequest) -> None:
+    """What can be refused from the request alone: the currency, the targeted invoice, the minimum. The
+    ceiling (the balance, or the invoice's balance due, less the payments in flight) is checked by the
+    reservation, atomically with the row (charging.ensure_row)."""
     account = access.account
     if body.currency is not None and body.currency != account.currency:
         raise ValidationFailedError(
@@ -107,22 +111,12 @@ def _check_amount(access: AccountAccess, body: PaymentRequest) -> None:
             raise NotFoundError(f"no invoice {body.invoice_id} on this account", code="invoice-not-found")
         if inv.type not in ledger.DEBIT_TYPES or inv.status != "open":
             raise ValidationFailedError(f"invoice {inv.number} has nothing to pay", code="invoice-not-payable")
-        ceiling, what = inv.balance_due, f"invoice {inv.number}'s balance due"
-    else:
-        balance = ledger.get_balance(account.id)
-        ceiling, what = (balance.current if balance else 0), "the current balance"
     minimum = money.minimum_charge(account.currency)
     if body.amount < minimum:
         raise ValidationFailedError(
             f"the minimum payment is {money.format_amount(minimum, account.currency)}",
             code="amount-below-minimum",
             errors=[FieldError("amount", f"at least {minimum}")],
-        )
-    if body.amount > ceiling:
-        raise ValidationFailedError(
-            f"the amount is more than {what} ({money.format_amount(max(ceiling, 0), account.currency)})",
-            code="amount-exceeds-balance",
-            errors=[FieldError("amount", f"at most {max(ceiling, 0)}")],
         )
 
 
@@ -205,6 +199,7 @@ def create_payment(access: AccountAccess, idem: IdempotencyContext, body: Paymen
             last4=last4,
         ),
         [idem.started()],
+        reserve=existing is None,
     )
     idem.resumed = True  # the record is in_progress now: the last write completes it
 
@@ -217,7 +212,17 @@ def create_payment(access: AccountAccess, idem: IdempotencyContext, body: Paymen
 
     if row.status == ps.CREATING:
         intent, rejected = charging.call_stripe(row, req)
-        row = charging.record_reply(row, intent, rejected, respond)
+        try:
+            row = charging.record_reply(row, intent, rejected, respond)
+        except ConcurrentUpdateError:
+            if rejected is not None or intent is None or intent.status != "succeeded":
+                raise
+            # Stripe has the money but the ledger kept moving under the apply step: never answer an error
+            # for a charged card. The payment stays in progress (the key too, until its lease ends); the
+            # webhook applies it, and a retry with the same key then answers it succeeded.
+            current = ps.get_payment(account.id, payment_id)
+            assert current is not None
+            return view(current)
     else:  # a resumed request whose payment a webhook finished meanwhile
         UnitOfWork().add(*respond(row)).commit()
     if row.status == ps.FAILED:

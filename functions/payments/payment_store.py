@@ -37,7 +37,9 @@ REQUIRES_ACTION = "requires_action"  # 3-D Secure or PayPal approval pending
 PROCESSING = "processing"
 SUCCEEDED = "succeeded"  # Stripe accepted it and the ledger has it
 FAILED = "failed"
-FINAL = (SUCCEEDED, FAILED)
+# Stripe took an amount or currency the row did not ask for: nothing applied, operators alarmed.
+HELD = "held"
+FINAL = (SUCCEEDED, FAILED, HELD)
 
 
 class PaymentsByCreated(SpecIndex):
@@ -69,6 +71,7 @@ class MoneyModel(Model):
     last4 = UnicodeAttribute(null=True)
     applied_to = UnicodeAttribute(null=True)  # JSON [{invoice_id, amount}], None-invoice = unapplied credit
     refunded = IntegerAttribute(null=True)
+    reserved = IntegerAttribute(null=True)  # what the payment holds in flight on the balance (0 once released)
     dispute_id = UnicodeAttribute(null=True)
     receipt_sent_at = UnicodeAttribute(null=True)
     created_by = UnicodeAttribute(null=True)
@@ -113,6 +116,9 @@ class PaymentRecord:
     refunded: int = 0
     dispute_id: str | None = None
     receipt_sent_at: str | None = None
+    # Reserved on the balance's (and the targeted invoice's) in-flight totals by the row's first
+    # transaction; set back to 0 by the transaction that releases it (apply step or failure).
+    reserved: int = 0
 
 
 @dataclass(frozen=True)
@@ -153,6 +159,7 @@ def _payment(m: MoneyModel) -> PaymentRecord:
         refunded=m.refunded or 0,
         dispute_id=m.dispute_id,
         receipt_sent_at=m.receipt_sent_at,
+        reserved=m.reserved or 0,
     )
 
 
@@ -178,6 +185,7 @@ def _payment_model(p: PaymentRecord) -> MoneyModel:
         last4=p.last4,
         applied_to=json.dumps(p.applied_to),
         refunded=p.refunded,
+        reserved=p.reserved or None,
         dispute_id=p.dispute_id,
         receipt_sent_at=p.receipt_sent_at,
         created_by=p.created_by,

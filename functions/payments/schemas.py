@@ -107,7 +107,7 @@ class Payment(BaseModel):
     currency: str
     method: Literal["card", "paypal"]
     source: Literal["one_time", "off_session"]
-    status: Literal["processing", "requires_action", "succeeded", "failed"]
+    status: Literal["processing", "requires_action", "succeeded", "failed", "held"]
     invoice_id: str | None
     card: PaymentCard | None
     next_action: dict[str, Any] | None = Field(

@@ -391,8 +391,8 @@ def charge_invoice_off_session(account_id: str, invoice_id: str, amount: int, at
     re-run — makes no second PaymentIntent and returns the same outcome. The money, once Stripe
     accepts it, settles that invoice first (the one apply step). No receipt e-mail: the invoice notice
     is the only message of the run."""
+    from functions.core import ledger, money
     from functions.core.ids import derived_id
-    from functions.core.ledger import get_balance
     from functions.payments import charging
     from functions.payments import payment_store as ps
 
@@ -402,25 +402,17 @@ def charge_invoice_off_session(account_id: str, invoice_id: str, amount: int, at
     if row is None:
         if card is None:
             return OffSessionCharge("no_card", None, None)
-        balance = get_balance(account_id)
+        balance, _, room = ledger.room(account_id, invoice_id)
+        # Payments in flight (a console or PayPal payment, a 3-D Secure one waiting) hold part of what is
+        # owed: charge only the rest, never the same money twice (DESIGN §3 v4).
+        amount = min(amount, room)
+        if amount < money.minimum_charge(balance.currency):
+            return OffSessionCharge("nothing_due", None, None)
         now = clock.iso(clock.now())
-        row = charging.ensure_row(
-            ps.PaymentRecord(
-                account_id=account_id,
-                id=payment_id,
-                amount=amount,
-                currency=balance.currency if balance else "usd",
-                method="card",
-                source="off_session",
-                status=ps.CREATING,
-                created_at=now,
-                updated_at=now,
-                created_by=charging.SYSTEM.id,
-                invoice_id=invoice_id,
-                brand=card.brand,
-                last4=card.last4,
-            )
-        )
+        try:
+            row = _off_session_row(account_id, payment_id, invoice_id, amount, balance.currency, card, now)
+        except ValidationFailedError:  # another payment reserved the room meanwhile
+            return OffSessionCharge("nothing_due", None, None)
     if row.status == ps.CREATING:
         state = store.get_state(account_id)
         customer = state.customer_id if state else None
@@ -436,6 +428,31 @@ def charge_invoice_off_session(account_id: str, invoice_id: str, amount: int, at
         intent, rejected = charging.call_stripe(row, request)
         row = charging.record_reply(row, intent, rejected)
     return _off_session_outcome(row)
+
+
+def _off_session_row(
+    account_id: str, payment_id: str, invoice_id: str, amount: int, currency: str, card: ChargeableCard, now: str
+) -> Any:
+    """The off-session payment's `creating` row, its amount reserved in flight in the same transaction."""
+    from functions.payments import charging
+    from functions.payments import payment_store as ps
+
+    row = ps.PaymentRecord(
+        account_id=account_id,
+        id=payment_id,
+        amount=amount,
+        currency=currency,
+        method="card",
+        source="off_session",
+        status=ps.CREATING,
+        created_at=now,
+        updated_at=now,
+        created_by=charging.SYSTEM.id,
+        invoice_id=invoice_id,
+        brand=card.brand,
+        last4=card.last4,
+    )
+    return charging.ensure_row(row, reserve=True)
 
 
 def off_session_attempt(account_id: str, invoice_id: str, attempt: int) -> OffSessionCharge | None:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,9 @@ def port_is_free(port: int) -> bool:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The user's environment without the suite's settings (AWS_*, BILLOW_*), plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BILLOW_"))}
+    """The user's environment without the suite's settings (AWS_*, BILLOW_*), plus `extra`. A moved
+    calendar (BILLOW_TODAY, `make test-dates`) is the user's too: it reaches the stack and the CLI."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BILLOW_")) or k == "BILLOW_TODAY"}
     env.update(extra)
     return env
 
@@ -91,6 +93,13 @@ class LocalStack:
 
 @pytest.fixture(scope="module")
 def local_stack(tmp_path_factory) -> Iterator[LocalStack]:
+    with start_local_stack(tmp_path_factory) as stack:
+        yield stack
+
+
+@contextmanager
+def start_local_stack(tmp_path_factory, **extra_env: str) -> Iterator[LocalStack]:
+    """`python -m local.run` on free ports, until it prints Ready; stopped (SIGINT) on exit."""
     local_dir = tmp_path_factory.mktemp("billow-local")
     ports = {"moto": free_port(), "api": free_port(), "jwks": free_port(), "stripe": free_port()}
     env = clean_env(
@@ -100,6 +109,7 @@ def local_stack(tmp_path_factory) -> Iterator[LocalStack]:
         BILLOW_JWKS_PORT=str(ports["jwks"]),
         BILLOW_STRIPE_PORT=str(ports["stripe"]),
         PYTHONUNBUFFERED="1",
+        **extra_env,
     )
     log = local_dir / "run.log"
     with log.open("wb") as sink:

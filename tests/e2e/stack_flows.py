@@ -4,8 +4,13 @@ Stripe side applies it), and paging through a list route."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 import uuid
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -89,3 +94,81 @@ def paypal_payment_approved(
             return dict(payment)
         time.sleep(0.3)
     raise AssertionError(f"the PayPal payment is still {payment['status']} after {timeout:.0f}s")
+
+
+BILLOW = Path(sys.executable).parent / "billow"
+
+
+def run_cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`billow ARGS…` as a user's shell next to the stack runs it."""
+    return subprocess.run([str(BILLOW), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def stack_now(api: str, account_id: str, admin: dict[str, str]) -> datetime:
+    """The stack's clock, read off the newest audit event of an account it just wrote (the stack may run
+    on a moved calendar: BILLOW_TODAY): tests date what they send from it, never from this machine's day."""
+    events = requests.get(f"{api}/v1/accounts/{account_id}/events?limit=1", headers=admin, timeout=30).json()
+    return datetime.fromisoformat(events["data"][0]["at"].replace("Z", "+00:00"))
+
+
+def bill_the_demo_account_once(stack: Any) -> dict[str, Any]:
+    """Usage for the demo account's current period, `billow bill --date` its next recurring date: the
+    Recurring invoice holds the usage and the fees, its card is charged once (one PaymentIntent), its PDF
+    is stored, one notice is sent; a second run of the date changes nothing; the audit passes. Returns the
+    invoice's detail."""
+    from local import tokens
+
+    info = stack.info
+    api, demo = info["api_url"], info["accounts"]["demo"]
+    admin = {"Authorization": f"Bearer {info['tokens']['admin']['token']}"}
+    key = tokens.load_private_key(stack.local_dir / "jwt-private.pem")
+    meter = {"Authorization": f"Bearer {tokens.mint(key, 'meter', ['billing:usage'])}"}
+    summary = requests.get(f"{api}/v1/accounts/{demo}/summary", headers=admin, timeout=30).json()
+    run_date = summary["next_recurring_invoice_date"]
+    used_at = stack_now(api, demo, admin).isoformat().replace("+00:00", "Z")
+    records = [
+        {
+            "id": f"e2e-{n}",
+            "account_id": demo,
+            "service": "cdn",
+            "metric": "gb",
+            "quantity": 1000,
+            "unit_amount_decimal": "1.5",
+            "occurred_at": used_at,
+        }
+        for n in range(2)
+    ]
+    r = requests.post(f"{api}/v1/usage", json={"records": records}, headers=meter, timeout=30)
+    assert r.status_code == 200 and r.json()["accepted"] == 2, r.text
+    stripe_auth = {"Authorization": f"Bearer {info['stripe']['secret_key']}"}
+
+    def payment_intents() -> int:
+        url = f"{info['stripe']['url']}/v1/payment_intents?limit=100"
+        return len(requests.get(url, headers=stripe_auth, timeout=30).json()["data"])
+
+    def recurring() -> list[dict]:
+        page = requests.get(f"{api}/v1/accounts/{demo}/invoices?type=recurring", headers=admin, timeout=30)
+        return page.json()["data"]
+
+    before = payment_intents()
+    result = run_cli(stack.env, "bill", "--date", run_date)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "queues drained" in result.stderr
+    (inv,) = recurring()
+    detail = requests.get(f"{api}/v1/accounts/{demo}/invoices/{inv['id']}", headers=admin, timeout=30).json()
+    usage = [line for line in detail["lines"] if line["description"] == "cdn · gb"]
+    assert len(usage) == 1 and usage[0]["amount"] == 3000, detail["lines"]  # 2,000 GB x 1.5 cents
+    assert usage[0]["period_end"] == run_date  # usage in arrears: the period that ends on the run date
+    assert "Load balancer" in {line["description"] for line in detail["lines"]}
+    assert inv["date"] == run_date and inv["status"] == "closed" and inv["balance_due"] == 0  # charged
+    assert payment_intents() == before + 1
+    pdf = requests.get(f"{api}/v1/accounts/{demo}/invoices/{inv['id']}/pdf", headers=admin, timeout=30).json()
+    assert requests.get(pdf["url"], timeout=30).content.startswith(b"%PDF")
+    mails = run_cli(stack.env, "emails", "--json", timeout=60)
+    notices = [m for m in json.loads(mails.stdout) if inv["number"] in m["subject"]]
+    assert len(notices) == 1 and "We charged $" in notices[0]["body"], mails.stdout
+    again = run_cli(stack.env, "bill", "--date", run_date)
+    assert again.returncode == 0 and len(recurring()) == 1 and payment_intents() == before + 1
+    audit = run_cli(stack.env, "audit", timeout=60)
+    assert audit.returncode == 0, audit.stdout
+    return detail

@@ -16,6 +16,7 @@ import requests
 from openapi_spec_validator import validate
 
 from tests.e2e.conftest import LocalStack, port_is_free
+from tests.e2e.stack_flows import bill_the_demo_account_once
 
 # One worker runs the whole module in order on one stack (the last test stops it).
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
@@ -297,79 +298,7 @@ def test_a_card_change_against_the_running_stack(local_stack: LocalStack):
 
 
 def test_billow_bill_issues_and_charges_the_recurring_invoice_once(local_stack: LocalStack):
-    from local import tokens
-
-    info = local_stack.info
-    api, demo = info["api_url"], info["accounts"]["demo"]
-    admin = {"Authorization": f"Bearer {info['tokens']['admin']['token']}"}
-    key = tokens.load_private_key(local_stack.local_dir / "jwt-private.pem")
-    meter = {"Authorization": f"Bearer {tokens.mint(key, 'meter', ['billing:usage'])}"}
-    summary = requests.get(f"{api}/v1/accounts/{demo}/summary", headers=admin, timeout=30).json()
-    run_date = summary["next_recurring_invoice_date"]
-    records = [
-        {
-            "id": f"e2e-{n}",
-            "account_id": demo,
-            "service": "cdn",
-            "metric": "gb",
-            "quantity": 1000,
-            "unit_amount_decimal": "1.5",
-            "occurred_at": "2026-11-27T08:00:00Z",
-        }
-        for n in range(2)
-    ]
-    r = requests.post(f"{api}/v1/usage", json={"records": records}, headers=meter, timeout=30)
-    assert r.status_code == 200 and r.json()["accepted"] == 2, r.text
-    stripe_auth = {"Authorization": f"Bearer {info['stripe']['secret_key']}"}
-
-    def payment_intents() -> int:
-        return len(
-            requests.get(
-                f"{info['stripe']['url']}/v1/payment_intents?limit=100", headers=stripe_auth, timeout=30
-            ).json()["data"]
-        )
-
-    def recurring() -> list[dict]:
-        page = requests.get(f"{api}/v1/accounts/{demo}/invoices?type=recurring", headers=admin, timeout=30)
-        return page.json()["data"]
-
-    before = payment_intents()
-    result = subprocess.run(
-        [str(BILLOW), "bill", "--date", run_date],
-        env=local_stack.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "queues drained" in result.stderr
-    (inv,) = recurring()
-    detail = requests.get(f"{api}/v1/accounts/{demo}/invoices/{inv['id']}", headers=admin, timeout=30).json()
-    descriptions = {line["description"] for line in detail["lines"]}
-    assert "cdn · gb" in descriptions and "Load balancer" in descriptions
-    assert inv["date"] == run_date and inv["status"] == "closed" and inv["balance_due"] == 0  # charged
-    assert payment_intents() == before + 1
-    pdf = requests.get(f"{api}/v1/accounts/{demo}/invoices/{inv['id']}/pdf", headers=admin, timeout=30).json()
-    assert requests.get(pdf["url"], timeout=30).content.startswith(b"%PDF")
-    mails = subprocess.run(
-        [str(BILLOW), "emails", "--json"], env=local_stack.env, capture_output=True, text=True, timeout=60, check=False
-    )
-    notices = [m for m in json.loads(mails.stdout) if inv["number"] in m["subject"]]
-    assert len(notices) == 1 and "We charged $" in notices[0]["body"], mails.stdout
-    again = subprocess.run(
-        [str(BILLOW), "bill", "--date", run_date],
-        env=local_stack.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert again.returncode == 0 and len(recurring()) == 1 and payment_intents() == before + 1
-    audit = subprocess.run(
-        [str(BILLOW), "audit"], env=local_stack.env, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert audit.returncode == 0, audit.stdout
+    bill_the_demo_account_once(local_stack)
 
 
 def test_ctrl_c_stops_everything_and_frees_the_ports(local_stack: LocalStack):

@@ -192,7 +192,7 @@ class Simulation(RuleBasedStateMachine):
         self.collect_events()
 
     def teardown(self):
-        clock.set_source(lambda: datetime.now(UTC))
+        clock.reset()
         recreate_tables()  # fresh tables for every example
         for name in ("card-validation", "billing-run", "billing-account"):  # PurgeQueue: once a minute only
             while got := self.env.sqs.receive_message(QueueUrl=queue_url(name), MaxNumberOfMessages=10).get("Messages"):

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -25,7 +24,7 @@ from bench.ddb_counter import Counts, counting
 from functions.accounts.schemas import CreateAccount, CreateDevice, GrantMember, RevokeMember
 from functions.billing_items import store as items_store
 from functions.billing_items.schemas import BulkRequest, CancelRequest, LinkDevice, ProvisionItem
-from functions.core import ledger_store
+from functions.core import clock, ledger_store
 from functions.core.auth import SCOPES
 from functions.core.http import RouteSpec
 from functions.core.resources import bucket_name
@@ -193,7 +192,7 @@ def _usage(w: World) -> dict[str, Any]:
         "metric": "vcpu-hours",
         "quantity": 3,
         "unit_amount_decimal": "1.5",
-        "occurred_at": datetime.now(UTC).isoformat(),
+        "occurred_at": clock.iso(clock.now()),  # the clock billow reads (BILLOW_TODAY moves it)
     }
     return {"records": [record]}
 
