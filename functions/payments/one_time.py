@@ -50,7 +50,7 @@ _DEFAULT_DECLINE = "The card was declined by the bank. Use another card, contact
 def view(row: PaymentRecord) -> dict[str, Any]:
     """The payment as the API shows it (`creating` is shown as `processing`: Stripe has it in hand)."""
     failure = None
-    if row.status == ps.FAILED or row.decline_code:
+    if row.status in (ps.FAILED, ps.HELD) or row.decline_code:
         failure = {"code": row.failure_code, "decline_code": row.decline_code, "message": row.failure_message}
     status = ps.PROCESSING if row.status == ps.CREATING else row.status
     return {

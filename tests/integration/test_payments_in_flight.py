@@ -112,3 +112,27 @@ def test_no_off_session_charge_while_a_payment_holds_everything(pay):
     assert outcome.status == "nothing_due" and outcome.payment_id is None
     assert _pi_creates(pay) == before
     assert pay.balance(account_id).current == 3000
+
+
+def test_a_payment_intent_that_disagrees_with_its_row_is_held_not_applied(pay):
+    from dataclasses import replace
+
+    from functions.core import stripe_gateway
+    from functions.payments import charging
+
+    account_id, token, _ = pay.owing(5000)
+    body = _three_ds(pay, account_id, token, 2000)
+    pi = stripe_gateway.get_payment_intent(body["client_secret"].split("_secret_")[0])
+    tampered = replace(pi, status="succeeded", amount=200000, amount_received=200000)
+
+    held = charging.apply_accepted(account_id, body["id"], tampered)
+    again = charging.apply_accepted(account_id, body["id"], replace(tampered, currency="eur", amount=2000))
+
+    assert held.status == "held" and held.failure_code == "amount-mismatch" and again.status == "held"
+    balance = pay.balance(account_id)
+    assert (balance.current, balance.in_flight) == (5000, 2000)  # nothing applied; the money stays reserved
+    _, shown, _ = pay.api.call("GET", f"/v1/accounts/{account_id}/payments/{body['id']}", token=token)
+    assert shown["status"] == "held" and shown["failure"]["code"] == "amount-mismatch"
+    (alarm,) = pay.mails_to("billing-ops@billow.example")  # once: the second call found it held
+    assert body["id"] in str(alarm.subject)
+    pay.audit_ok(account_id)
