@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from functions.accounts.service import CAPABILITY_RULES, AccountRecord, get_account, next_recurring_date
 from functions.core import clock
-from functions.core.errors import NotFoundError
+from functions.core.errors import ConflictError, NotFoundError
 from functions.core.ids import is_id
 from functions.core.ledger import Line
 from functions.core.money import MAX_AMOUNT, round_half_up
@@ -243,8 +243,11 @@ def price(aggregate: Aggregate) -> int:
 MAX_LINE_PARTS = 100
 
 
-class UsageOverLimitError(ValueError):
-    """A usage aggregate far above the amount limit (counted before it was enforced): not invoiceable."""
+class UsageOverLimitError(ConflictError):
+    """A usage aggregate far above the amount limit (counted before it was enforced): not invoiceable
+    as it stands; an operator settles it (the preview answers 409, the run's message goes to the DLQ)."""
+
+    code = "usage-over-limit"
 
 
 def _line_parts(agg: Aggregate, amount: int) -> list[tuple[str, int]]:

@@ -432,6 +432,30 @@ def test_each_part_of_a_split_invoice_is_charged_on_its_own(card_run):
     pay.audit_ok(account_id)
 
 
+def test_a_declined_split_invoice_is_retried_part_after_part(card_run):
+    from functions.billing_run import service
+
+    run, pay = card_run
+    with _at(date(2026, 11, 10)):
+        account_id, token = pay.account(type="payg", billing_day=1)
+        pay.change_card(account_id, token, number="4000000000000341")  # attaches, then declines charges
+    _big_items(run, account_id, 60_000_000, 60_000_000)
+    assert run.bill(account_id, date(2026, 12, 1)).result == "declined"
+    first, second = (service.recurring_invoice_id(account_id, date(2026, 12, 1), n) for n in (1, 2))
+    entry = service.get_retry(account_id)
+    assert (entry.invoice_id, entry.on, entry.attempt) == (first, date(2026, 12, 4), 2)  # the first part's
+    with _at(date(2026, 12, 3)):
+        pay.change_card(account_id, token)  # a card that pays
+    with _at(date(2026, 12, 4)):
+        assert service.retry_account(account_id, date(2026, 12, 4)).result == "succeeded"
+    assert [(i["id"], i["status"]) for i in sorted(run.invoices(account_id), key=lambda i: i["number"])] == [
+        (first, "closed"),
+        (second, "closed"),
+    ]
+    assert service.get_retry(account_id) is None
+    pay.audit_ok(account_id)
+
+
 def test_a_new_invoice_above_the_limit_is_refused_and_nothing_is_written(run):
     acct = run.account()
     with _at(date(2026, 11, 10)):

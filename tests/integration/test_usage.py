@@ -241,3 +241,11 @@ def test_the_preview_shows_a_line_counted_before_the_limit_as_parts_within_it(se
         ("cdn · gb (part 3 of 3)", 83_333_333),
     ]
     assert upcoming["total"] == 250_000_000
+    # the record, counted before the limits: no invoice could carry it; the preview says so
+    legacy = store.add_to_aggregate(
+        account_id, date(2026, 11, 1), "cdn", "gb", "999999999999", 10**15 * store.QUANTITY_SCALE, 1
+    )
+    UnitOfWork().add(legacy).commit()
+    with clock.frozen(datetime(2026, 11, 20, 9, tzinfo=UTC)):
+        status, problem, _ = api.call("GET", f"/v1/accounts/{account_id}/invoices/upcoming", token=api.admin)
+    assert (status, problem["code"]) == (409, "usage-over-limit")
