@@ -108,8 +108,33 @@ def handle_account_message(body: dict[str, Any]) -> Outcome:
 # ---- the Recurring invoice ----------------------------------------------------------------------
 
 
-def recurring_invoice_id(account_id: str, billed_on: date) -> str:
+def recurring_invoice_id(account_id: str, billed_on: date, part: int = 1) -> str:
+    """The Recurring invoice's id for (account, period); part n >= 2 of one split at the amount limit."""
+    if part > 1:
+        return derived_id("inv", account_id, "recurring", billed_on.isoformat(), f"part-{part}")
     return derived_id("inv", account_id, "recurring", billed_on.isoformat())
+
+
+# A Recurring invoice whose total would pass the amount limit (MAX_AMOUNT) is split into at most this
+# many invoices, all posted in one transaction (4 items each, with the balance, the cycle and the seal).
+MAX_PARTS = 20
+
+
+def recurring_parts(account_id: str, billed_on: date, period_end: date, lines: list[ledger.Line]) -> list[ledger.Part]:
+    """The Recurring invoice of [billed_on, period_end) as posted: one invoice, or — when its total would
+    pass the amount limit — several, each within it, each with its own deterministic id (DESIGN §3 v4)."""
+    split = ledger.split_lines(lines)
+    if len(split) > MAX_PARTS:
+        raise ValueError(f"account {account_id}: {len(split)} invoices for one period; more than {MAX_PARTS}")
+    description = f"Recurring: {billed_on.isoformat()} to {period_end.isoformat()}"
+    return [
+        ledger.Part(
+            recurring_invoice_id(account_id, billed_on, n),
+            description if len(split) == 1 else f"{description} ({n} of {len(split)})",
+            part_lines,
+        )
+        for n, part_lines in enumerate(split, 1)
+    ]
 
 
 def bill_account(account_id: str, run_date: date) -> Outcome:
@@ -127,37 +152,54 @@ def bill_account(account_id: str, run_date: date) -> Outcome:
     if billed_on > run_date:
         # Already billed (a re-run or a redelivery): finish what the last run may have left undone.
         last = account.last_recurring_date
-        run = store.get(account_id, last) if last else None
-        if run is None or last is None:
+        runs = store.get_parts(account_id, last) if last else []
+        if not runs or last is None:
             return Outcome(account_id, "skipped")
-        return _finish(account, last, run)
+        return _finish_parts(account, last, runs)
     period_end = next_recurring_date(account.billing_day, billed_on)
     usage_start = previous_recurring_date(account.billing_day, billed_on)
     lines = lines_for_recurring_invoice(account_id, billed_on, period_end) + usage_lines(
         account_id, usage_start, billed_on
     )
-    invoice_id = recurring_invoice_id(account_id, billed_on)
+    parts = recurring_parts(account_id, billed_on, period_end, lines)
+    invoice_id = parts[0].invoice_id
     try:
-        inv = ledger.post_invoice(
+        invoices = ledger.post_invoices(
             account_id,
-            invoice_id=invoice_id,
+            parts=parts,
             type="recurring",
-            lines=lines,
-            description=f"Recurring: {billed_on.isoformat()} to {period_end.isoformat()}",
             period=(billed_on, period_end),
             on=billed_on,  # dated on its recurring date, even when the run is late or replayed
-            extra_ops=lambda _inv: [
+            extra_ops=lambda _invs: [
                 advance_cycle(account, billed_on),
                 seal_period(account_id, usage_start, invoice_id),
-                store.put_new(account_id, billed_on, invoice_id),
+                *(store.put_new(account_id, billed_on, p.invoice_id, n) for n, p in enumerate(parts, 1)),
             ],
         )
     except ConflictError:
         # Another worker posted it (already-posted / already-billed): finish its steps from the records.
-        run = store.get(account_id, billed_on)
-        return _finish(account, billed_on, run) if run else Outcome(account_id, "skipped")
-    fresh = store.Run(account_id, billed_on, invoice_id, None, None, False, False)
-    return _finish(account, billed_on, fresh, inv, lines)
+        runs = store.get_parts(account_id, billed_on)
+        return _finish_parts(account, billed_on, runs) if runs else Outcome(account_id, "skipped")
+    fresh = [
+        store.Run(account_id, billed_on, p.invoice_id, None, None, False, False, n) for n, p in enumerate(parts, 1)
+    ]
+    return _finish_parts(account, billed_on, fresh, invoices, [p.lines for p in parts])
+
+
+def _finish_parts(
+    account: AccountRecord,
+    billed_on: date,
+    runs: list[store.Run],
+    invoices: list[ledger.Invoice] | None = None,
+    lines: list[list[ledger.Line]] | None = None,
+) -> Outcome:
+    """_finish for each invoice of the period (one, or the parts of a split), in order. The outcome is
+    the first part's, unless a later part's charge did not go through."""
+    outcomes = [
+        _finish(account, billed_on, run, invoices[i] if invoices else None, lines[i] if lines else None)
+        for i, run in enumerate(runs)
+    ]
+    return next((o for o in outcomes[1:] if o.result in ("declined", "requires_action")), outcomes[0])
 
 
 def _finish(
@@ -180,7 +222,9 @@ def _finish(
         charge, payment_id = made.status, made.payment_id
     elif charge is None:
         charge, payment_id = _charge(account, inv, 1, card)
-        if charge in ("declined", "requires_action") and retry_days():
+        # One retry entry per account: a later part of a split invoice keeps the first part's (the retry
+        # charges the other parts still open after it).
+        if charge in ("declined", "requires_action") and retry_days() and not _earlier_part_retried(run):
             retry = RetryEntry(account.id, billed_on + timedelta(days=retry_days()[0]), 2, inv.id)
             UnitOfWork().add(schedule_retry(retry)).commit()
     due = _due_at_issue(inv)
@@ -190,13 +234,31 @@ def _finish(
         access = AccountAccess(account, Actor("billing-run", "system"), "operator")
         store_pdf(access, inv, lines)
     if run.charge is None or not run.pdf_stored:
-        store.mark(account.id, billed_on, charge=charge, payment_id=payment_id, pdf_stored="yes")
+        store.mark(account.id, billed_on, run.part, charge=charge, payment_id=payment_id, pdf_stored="yes")
     if not run.notice_sent:
         retry_on = billed_on + timedelta(days=retry_days()[0]) if retry_days() else None
         link = payment_page(account.id, payment_id) if charge == "requires_action" and payment_id else ""
         _send(account, inv, charge, retry=retry_on, due=due, card=card, link=link)
-        store.mark(account.id, billed_on, notice_sent="yes")
+        store.mark(account.id, billed_on, run.part, notice_sent="yes")
     return Outcome(account.id, charge, inv.id)
+
+
+def _earlier_part_retried(run: store.Run) -> bool:
+    """Whether the account's retry entry is for an earlier part of the same split invoice."""
+    if run.part == 1:
+        return False
+    entry = get_retry(run.account_id)
+    earlier = {recurring_invoice_id(run.account_id, run.billed_on, n) for n in range(1, run.part)}
+    return entry is not None and entry.invoice_id in earlier
+
+
+def _open_parts(account_id: str, inv: ledger.Invoice) -> list[ledger.Invoice]:
+    """The parts of the split Recurring invoice that come after `inv` and are still owed (none when it
+    was not split): a retry charges them after `inv`."""
+    ids = [r.invoice_id for r in store.get_parts(account_id, inv.date)] if inv.type == "recurring" else []
+    later = ids[ids.index(inv.id) + 1 :] if inv.id in ids else []
+    parts = [ledger.get_invoice(account_id, i) for i in later]
+    return [p for p in parts if p is not None and p.balance_due > 0]
 
 
 def _charge(
@@ -264,12 +326,19 @@ def retry_account(account_id: str, run_date: date) -> Outcome:
     if entry is None or entry.on > run_date:
         return Outcome(account_id, "skipped")
     account = get_account(account_id)
-    inv = ledger.get_invoice(account_id, entry.invoice_id)
-    if inv is None or inv.balance_due <= 0:
+    first = ledger.get_invoice(account_id, entry.invoice_id)
+    # The invoice, then the later parts of its split (if it was split at the amount limit) still owed.
+    owed = []
+    if first is not None:
+        owed = ([first] if first.balance_due > 0 else []) + _open_parts(account_id, first)
+    if not owed:
         UnitOfWork().add(clear_retry(account_id), mark_past_due(account_id, False)).commit()
         return Outcome(account_id, "paid", entry.invoice_id)
     card = chargeable_card(account_id)
-    outcome, payment_id = _charge(account, inv, entry.attempt, card)
+    for inv in owed:
+        outcome, payment_id = _charge(account, inv, entry.attempt, card)
+        if outcome not in ("succeeded", "processing", "nothing_due"):
+            break
     days = retry_days()
     if outcome in ("succeeded", "processing", "nothing_due"):
         UnitOfWork().add(clear_retry(account_id), mark_past_due(account_id, False)).commit()

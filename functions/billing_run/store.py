@@ -1,7 +1,9 @@
 """Billing-runs table: one record per (account, billed period) saying which steps after the invoice are
 done, so a redelivered message or a second worker finishes the work without doing any step twice.
 
-    pk = <account id>   sk = RUN#<recurring date>
+    pk = <account id>   sk = RUN#<recurring date>            the Recurring invoice (its first part)
+    pk = <account id>   sk = RUN#<recurring date>#<n:02>     part n >= 2 of a Recurring invoice split
+                                                             because its total would pass the amount limit
 """
 
 from __future__ import annotations
@@ -40,10 +42,16 @@ class Run:
     payment_id: str | None
     pdf_stored: bool
     notice_sent: bool
+    part: int = 1
 
 
-def _sk(billed_on: date) -> str:
-    return f"RUN#{billed_on.isoformat()}"
+def _sk(billed_on: date, part: int = 1) -> str:
+    return f"RUN#{billed_on.isoformat()}" + (f"#{part:02d}" if part > 1 else "")
+
+
+def _run(m: RunModel, billed_on: date) -> Run:
+    part = int(m.sk.rsplit("#", 1)[1]) if m.sk.count("#") > 1 else 1
+    return Run(m.pk, billed_on, m.invoice_id, m.charge, m.payment_id, bool(m.pdf_stored), bool(m.notice_sent), part)
 
 
 def get(account_id: str, billed_on: date) -> Run | None:
@@ -51,15 +59,21 @@ def get(account_id: str, billed_on: date) -> Run | None:
         m = RunModel.get(account_id, _sk(billed_on), consistent_read=True)
     except RunModel.DoesNotExist:
         return None
-    return Run(account_id, billed_on, m.invoice_id, m.charge, m.payment_id, bool(m.pdf_stored), bool(m.notice_sent))
+    return _run(m, billed_on)
 
 
-def put_new(account_id: str, billed_on: date, invoice_id: str) -> Op:
-    model = RunModel(account_id, _sk(billed_on), invoice_id=invoice_id, created_at=clock.iso(clock.now()))
+def get_parts(account_id: str, billed_on: date) -> list[Run]:
+    """Every part's record of the period billed on `billed_on`, in order (one Query; usually one)."""
+    result = RunModel.query(account_id, RunModel.sk.startswith(_sk(billed_on)), consistent_read=True)
+    return sorted((_run(m, billed_on) for m in result), key=lambda r: r.part)
+
+
+def put_new(account_id: str, billed_on: date, invoice_id: str, part: int = 1) -> Op:
+    model = RunModel(account_id, _sk(billed_on, part), invoice_id=invoice_id, created_at=clock.iso(clock.now()))
     return Op("put", model, condition=RunModel.pk.does_not_exist(), label="run")
 
 
-def mark(account_id: str, billed_on: date, **fields: str | None) -> None:
+def mark(account_id: str, billed_on: date, part: int = 1, **fields: str | None) -> None:
     """Record that a step is done (a single-item write; each step is idempotent on its own)."""
-    model = RunModel(account_id, _sk(billed_on))
+    model = RunModel(account_id, _sk(billed_on, part))
     model.update(actions=[getattr(RunModel, name).set(value) for name, value in fields.items()])

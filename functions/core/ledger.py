@@ -24,6 +24,7 @@ from functions.core.errors import (
 )
 from functions.core.ids import new_id
 from functions.core.ledger_store import Application, Balance, Entry, Invoice, Line
+from functions.core.money import MAX_AMOUNT
 from functions.core.uow import Op, UnitOfWork
 
 DEBIT_TYPES = ("new", "recurring", "one_time")
@@ -54,6 +55,13 @@ class AlreadyPostedError(ConflictError):
 
     code = "already-posted"
     title = "Already posted"
+
+
+class AmountTooLargeError(ValidationFailedError):
+    """An invoice line or total above MAX_AMOUNT (Stripe's 8 digits): nothing is posted."""
+
+    code = "amount-too-large"
+    title = "Amount too large"
 
 
 @dataclass(frozen=True)
@@ -186,6 +194,76 @@ def release(account_id: str, amount: int, invoice_id: str | None) -> list[Op]:
     return ledger_store.release_in_flight(account_id, amount, invoice_id) if amount else []
 
 
+def _check_limits(lines: Sequence[Line]) -> int:
+    """The invoice's total, once every line and the total are known to be within MAX_AMOUNT (DESIGN §3
+    v4 Amount limits): what Stripe could never charge is never posted."""
+    total = sum(line.amount for line in lines)
+    if any(line.amount > MAX_AMOUNT for line in lines) or total > MAX_AMOUNT:
+        raise AmountTooLargeError(
+            f"an invoice and each of its lines are at most {MAX_AMOUNT} minor units; this one comes to {total}"
+        )
+    return total
+
+
+def split_lines(lines: list[Line], limit: int = MAX_AMOUNT) -> list[list[Line]]:
+    """Lines (each within `limit`) packed in order into the fewest consecutive parts whose totals stay
+    within `limit`: the invoices a total above the limit is split into. No lines: one empty part."""
+    parts: list[list[Line]] = [[]]
+    total = 0
+    for line in lines:
+        if line.amount > limit:
+            raise AmountTooLargeError(f"a line of {line.amount} is above the limit of {limit} minor units")
+        if parts[-1] and total + line.amount > limit:
+            parts.append([])
+            total = 0
+        parts[-1].append(line)
+        total += line.amount
+    return parts
+
+
+def _header(
+    balance: Balance,
+    seq: int,
+    invoice_id: str,
+    type: str,
+    total: int,
+    description: str,
+    line_count: int,
+    period: tuple[date, date] | None,
+    today: date,
+    at: str,
+) -> Invoice:
+    return Invoice(
+        account_id=balance.account_id,
+        id=invoice_id,
+        number=f"{balance.account_number}-{seq:06d}",
+        type=type,
+        status="open",
+        date=today,
+        period_start=(period or (today, today))[0],
+        period_end=(period or (today, today))[1],
+        currency=balance.currency,
+        subtotal=total,
+        total=total,  # no tax in v1
+        amount_paid=0,
+        balance_due=total,
+        description=description,
+        line_count=line_count,
+        balance_before=balance.current,
+        balance_after=balance.current,
+        created_at=at,
+    )
+
+
+@dataclass(frozen=True)
+class Part:
+    """One invoice of a debit posting: its id, description and lines."""
+
+    invoice_id: str
+    description: str
+    lines: list[Line]
+
+
 def post_invoice(
     account_id: str,
     *,
@@ -203,12 +281,21 @@ def post_invoice(
     A debit invoice consumes unapplied credit; a credit or refund invoice is issued closed and its
     money is applied (target first, then oldest open). `extra_ops(invoice)` adds the caller's ops
     (audit event, idempotency record, its own rows) to the same transaction.
-    Raises AlreadyPostedError if `invoice_id` was posted before."""
+    Raises AlreadyPostedError if `invoice_id` was posted before, AmountTooLargeError (422, nothing
+    written) if a line or the total is above MAX_AMOUNT."""
     assert type in INVOICE_TYPES, type
-    total = sum(line.amount for line in lines)
-    if any(line.amount < 0 for line in lines) or (total == 0 and type != "recurring"):
-        # A Recurring invoice may come to zero (nothing recurred, no usage): it is issued closed,
-        # with no entry. Any other invoice moves money.
+    if type in DEBIT_TYPES:
+        (posted,) = post_invoices(
+            account_id,
+            parts=[Part(invoice_id, description, lines)],
+            type=type,
+            period=period,
+            extra_ops=lambda invs: extra_ops(invs[0]),
+            on=on,
+        )
+        return posted
+    total = _check_limits(lines)
+    if any(line.amount < 0 for line in lines) or total == 0:
         raise ValueError("an invoice's lines are positive and its total greater than zero")
     if len(lines) > MAX_INLINE_LINES:
         ledger_store.write_lines_ahead(account_id, invoice_id, lines)
@@ -218,48 +305,17 @@ def post_invoice(
         today = on or clock.today()
         at = clock.iso(clock.now())
         seq = balance.invoice_seq + 1
-        inv = Invoice(
-            account_id=account_id,
-            id=invoice_id,
-            number=f"{balance.account_number}-{seq:06d}",
-            type=type,
-            status="open",
-            date=today,
-            period_start=(period or (today, today))[0],
-            period_end=(period or (today, today))[1],
-            currency=balance.currency,
-            subtotal=total,
-            total=total,  # no tax in v1
-            amount_paid=0,
-            balance_due=total,
-            description=description,
-            line_count=len(lines),
-            balance_before=balance.current,
-            balance_after=balance.current,
-            created_at=at,
-        )
+        inv = _header(balance, seq, invoice_id, type, total, description, len(lines), period, today, at)
         ops: list[Op] = []
         unapplied = balance.unapplied_credit
-        if type in DEBIT_TYPES:
-            use = min(unapplied, total)
-            unapplied -= use
-            inv.balance_due = total - use
-            inv.amount_paid = use
-            if use:
-                inv.applications = [Application("unapplied_credit", "unapplied_credit", use, at)]
-            inv.status = "open" if inv.balance_due else "closed"
-            inv.balance_after = balance.current + total
-            if inv.status == "open":
-                ops.append(ledger_store.put_open(inv))
-        else:
-            settle_ops, applied, rest = allocate(account_id, total, invoice_id, type, target_invoice_id, at)
-            ops.extend(settle_ops)
-            unapplied += rest
-            inv.status, inv.balance_due, inv.amount_paid = "closed", 0, total
-            inv.applied_to = [{"invoice_id": i, "amount": a} for i, a in applied]
-            if rest:
-                inv.applied_to.append({"invoice_id": None, "amount": rest})
-            inv.balance_after = balance.current - total
+        settle_ops, applied, rest = allocate(account_id, total, invoice_id, type, target_invoice_id, at)
+        ops.extend(settle_ops)
+        unapplied += rest
+        inv.status, inv.balance_due, inv.amount_paid = "closed", 0, total
+        inv.applied_to = [{"invoice_id": i, "amount": a} for i, a in applied]
+        if rest:
+            inv.applied_to.append({"invoice_id": None, "amount": rest})
+        inv.balance_after = balance.current - total
         entry = Entry(
             balance.entry_seq + 1,
             new_id("entry"),
@@ -269,25 +325,97 @@ def post_invoice(
             inv.balance_after - balance.current,
             inv.balance_after,
         )
-        entry_seq = entry.seq if total else balance.entry_seq
         after = replace(
-            balance, current=inv.balance_after, unapplied_credit=unapplied, entry_seq=entry_seq, invoice_seq=seq
+            balance, current=inv.balance_after, unapplied_credit=unapplied, entry_seq=entry.seq, invoice_seq=seq
         )
         if len(lines) <= MAX_INLINE_LINES:
             ops.extend(ledger_store.put_lines_ops(account_id, invoice_id, lines))
         ops += [
             ledger_store.put_invoice(inv, lambda: AlreadyPostedError(f"invoice {invoice_id} is already posted")),
             ledger_store.update_balance(balance, after),
+            ledger_store.put_entry(account_id, entry),
         ]
-        if total:
-            ops.append(ledger_store.put_entry(account_id, entry))
         UnitOfWork().add(*ops, *extra_ops(inv)).commit()
         return inv
 
     posted = _retrying(attempt)
     assert isinstance(posted, Invoice)
-    if posted.type in CREDIT_TYPES:
-        settle_unapplied_credit(account_id)
+    settle_unapplied_credit(account_id)
+    return posted
+
+
+def post_invoices(
+    account_id: str,
+    *,
+    parts: list[Part],
+    type: str,
+    period: tuple[date, date] | None = None,
+    extra_ops: Callable[[list[Invoice]], Sequence[Op]] = _no_ops,
+    on: date | None = None,
+) -> list[Invoice]:
+    """Post one or more debit invoices (dated `on`, default today) in ONE transaction: consecutive
+    numbers, headers, lines, one entry each and the balance, so a split invoice (DESIGN §3 v4 Amount
+    limits) is all posted or not at all and its numbering stays gapless. Each consumes unapplied credit
+    in turn. `extra_ops(invoices)` adds the caller's ops to the transaction.
+    Raises AlreadyPostedError if one was posted before, AmountTooLargeError (422, nothing written) if a
+    line or an invoice's total is above MAX_AMOUNT."""
+    assert type in DEBIT_TYPES, type
+    totals = [_check_limits(part.lines) for part in parts]
+    for part, total in zip(parts, totals, strict=True):
+        if any(line.amount < 0 for line in part.lines) or (total == 0 and type != "recurring"):
+            # A Recurring invoice may come to zero (nothing recurred, no usage): it is issued closed,
+            # with no entry. Any other invoice moves money.
+            raise ValueError("an invoice's lines are positive and its total greater than zero")
+    inline = sum(len(part.lines) for part in parts) <= MAX_INLINE_LINES
+    if not inline:
+        for part in parts:
+            ledger_store.write_lines_ahead(account_id, part.invoice_id, part.lines)
+
+    def attempt() -> list[Invoice]:
+        balance = _read_balance(account_id)
+        today = on or clock.today()
+        at = clock.iso(clock.now())
+        ops: list[Op] = []
+        invoices: list[Invoice] = []
+        now = balance
+        for part, total in zip(parts, totals, strict=True):
+            seq = now.invoice_seq + 1
+            inv = _header(now, seq, part.invoice_id, type, total, part.description, len(part.lines), period, today, at)
+            use = min(now.unapplied_credit, total)
+            inv.balance_due = total - use
+            inv.amount_paid = use
+            if use:
+                inv.applications = [Application("unapplied_credit", "unapplied_credit", use, at)]
+            inv.status = "open" if inv.balance_due else "closed"
+            inv.balance_after = now.current + total
+            if inv.status == "open":
+                ops.append(ledger_store.put_open(inv))
+            entry_seq = now.entry_seq
+            if total:
+                entry_seq += 1
+                entry = Entry(entry_seq, new_id("entry"), at, "invoice", part.invoice_id, total, inv.balance_after)
+                ops.append(ledger_store.put_entry(account_id, entry))
+            if inline:
+                ops.extend(ledger_store.put_lines_ops(account_id, part.invoice_id, part.lines))
+            ops.append(
+                ledger_store.put_invoice(
+                    inv, lambda i=part.invoice_id: AlreadyPostedError(f"invoice {i} is already posted")
+                )
+            )
+            invoices.append(inv)
+            now = replace(
+                now,
+                current=inv.balance_after,
+                unapplied_credit=now.unapplied_credit - use,
+                entry_seq=entry_seq,
+                invoice_seq=seq,
+            )
+        ops.append(ledger_store.update_balance(balance, now))
+        UnitOfWork().add(*ops, *extra_ops(invoices)).commit()
+        return invoices
+
+    posted = _retrying(attempt)
+    assert isinstance(posted, list)
     return posted
 
 
@@ -566,6 +694,15 @@ def audit_account(account_id: str) -> AuditResult:
         problems.append("an invoice's amount paid and balance due do not add up to its total")
     if balance.unapplied_credit < 0:
         problems.append(f"unapplied_credit is negative: {balance.unapplied_credit}")
+    # DESIGN §3 v4 Amount limits: nothing above what Stripe can charge (MAX_AMOUNT), invoice or line.
+    for inv in invoices:
+        if inv.total > MAX_AMOUNT:
+            problems.append(f"invoice {inv.number} has a total of {inv.total}, above the limit of {MAX_AMOUNT}")
+    numbers = {i.id: i.number for i in invoices}
+    for invoice_id, amount in ledger_store.lines_above(account_id, MAX_AMOUNT):
+        problems.append(
+            f"invoice {numbers.get(invoice_id, invoice_id)} has a line of {amount}, above the limit of {MAX_AMOUNT}"
+        )
     return AuditResult(account_id, total, balance.current, open_due, balance.unapplied_credit, problems)
 
 

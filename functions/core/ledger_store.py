@@ -310,6 +310,15 @@ def get_lines(account_id: str, invoice_id: str) -> list[Line]:
     ]
 
 
+def lines_above(account_id: str, limit: int) -> list[tuple[str, int]]:
+    """(invoice id, amount) of every invoice line of the account above `limit` (audits; one Query whose
+    filter leaves out the headers, which have no amount, and the lines within the limit)."""
+    result = LineModel.query(
+        account_id, LineModel.sk.startswith(INV), filter_condition=LineModel.amount > limit, consistent_read=True
+    )
+    return [(m.sk[len(INV) :].split(LINE)[0], m.amount) for m in result]
+
+
 def entries(account_id: str) -> list[Entry]:
     """Every entry of the account, in order (audits and tests; not a request path)."""
     return [

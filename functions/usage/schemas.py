@@ -20,13 +20,14 @@ def _unit_amount(value: str) -> str:
 
 
 def _quantity(value: int | str) -> int | str:
+    # The size (at most MAX_QUANTITY) is checked by the service, which answers `quantity-too-large`.
     if isinstance(value, bool):
         raise ValueError("a non-negative integer or decimal string")
     if isinstance(value, int):
-        if value < 0 or value > 10**15:
-            raise ValueError("between 0 and 10^15")
+        if value < 0:
+            raise ValueError("a non-negative integer")
         return value
-    if not re.fullmatch(r"[0-9]{1,15}(\.[0-9]{1,6})?", value):
+    if not re.fullmatch(r"[0-9]{1,64}(\.[0-9]{1,6})?", value):
         raise ValueError("a non-negative integer or decimal string with at most 6 decimal places")
     return value
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
@@ -19,6 +20,7 @@ from pynamodb.models import Model
 from functions.core import clock
 from functions.core.db import IntegerAttribute, meta
 from functions.core.errors import ConflictError
+from functions.core.money import MAX_AMOUNT
 from functions.core.uow import Op
 
 QUANTITY_SCALE = 10**6
@@ -35,6 +37,12 @@ class PeriodSealedError(ConflictError):
     """The period was invoiced while this batch ran; its records go to the next period."""
 
     code = "usage-period-sealed"
+
+
+class LineLimitError(ConflictError):
+    """Adding these records would take the aggregate's line past MAX_AMOUNT (another batch filled it)."""
+
+    code = "amount-too-large"
 
 
 class _Usage(Model):
@@ -79,6 +87,17 @@ def scale(quantity: int | str) -> int:
     return int(Decimal(str(quantity)) * QUANTITY_SCALE)
 
 
+def max_line_quantity(unit_amount: str) -> int | None:
+    """The largest scaled quantity whose line, round_half_up(quantity * unit price), stays within
+    MAX_AMOUNT; None for a price of 0 (no amount to limit). Exact: fractions, never floats.
+    round_half_up(x) <= MAX  <=>  x < MAX + 1/2  <=>  s * P * 2 < (2 * MAX + 1) * SCALE."""
+    price = Fraction(Decimal(unit_amount))
+    if price == 0:
+        return None
+    bound = (2 * MAX_AMOUNT + 1) * QUANTITY_SCALE * price.denominator
+    return (bound - 1) // (2 * price.numerator)
+
+
 def _marker_pk(service: str, record_id: str) -> str:
     return f"REC#{service}#{record_id}"
 
@@ -117,9 +136,23 @@ def put_marker(service: str, record_id: str, account_id: str, period: date) -> O
 
 
 def add_to_aggregate(
-    account_id: str, period: date, service: str, metric: str, unit_amount: str, quantity: int, records: int
+    account_id: str,
+    period: date,
+    service: str,
+    metric: str,
+    unit_amount: str,
+    quantity: int,
+    records: int,
+    limit: int | None = None,
 ) -> Op:
+    """ADD to the aggregate; with `limit` (max_line_quantity), only while the sum stays within it: the
+    check and the update are one conditional write, so concurrent batches cannot push a line over."""
     model = AggregateModel(account_id, _agg_sk(period, service, metric, unit_amount))
+    condition = None
+    if limit is not None:
+        if quantity > limit:
+            raise ValueError(f"a quantity of {quantity} alone passes the line's limit {limit}")
+        condition = AggregateModel.quantity.does_not_exist() | (AggregateModel.quantity <= limit - quantity)
     actions = [
         AggregateModel.service.set(service),
         AggregateModel.metric.set(metric),
@@ -127,7 +160,23 @@ def add_to_aggregate(
         AggregateModel.quantity.add(quantity),
         AggregateModel.records.add(records),
     ]
-    return Op("update", model, actions=actions, label="aggregate")
+    return Op(
+        "update",
+        model,
+        actions=actions,
+        condition=condition,
+        on_conflict=lambda: LineLimitError(f"the line {service} · {metric} at {unit_amount} is full"),
+        label="aggregate",
+    )
+
+
+def aggregate_quantity(account_id: str, period: date, service: str, metric: str, unit_amount: str) -> int:
+    """The aggregate's scaled quantity so far (0 when none), strongly consistent."""
+    try:
+        m = AggregateModel.get(account_id, _agg_sk(period, service, metric, unit_amount), consistent_read=True)
+    except AggregateModel.DoesNotExist:
+        return 0
+    return m.quantity or 0
 
 
 def not_sealed(account_id: str, period: date) -> Op:

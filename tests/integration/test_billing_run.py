@@ -340,3 +340,167 @@ def test_cancelling_now_after_a_recurring_invoice_refunds_the_unused_part_of_tha
     assert refund["applied_to"][0] == {"invoice_id": recurring["id"], "amount": 1500}
     assert (out["item"]["billed_from"], out["item"]["billed_to"]) == ("2026-12-01", "2026-12-17")
     assert audit_account(acct).problems == []
+
+
+# ---- amount limits (issue 14, hole 4; DESIGN §3 v4 Amount limits) -------------------------------------
+
+MAX_AMOUNT = 99_999_999
+
+
+def _big_items(run, acct, *fees):
+    for n, fee in enumerate(fees):
+        item = {"description": f"vm {n}", "category": "server", "recurring_fee": fee}
+        run.post(acct, "billing-items", item, date(2026, 11, 10))
+
+
+def test_a_recurring_invoice_above_the_limit_is_split_into_invoices_within_it(run, monkeypatch):
+    from functions.billing_run import service
+    from functions.billing_run import store as run_store
+    from functions.core.ledger import audit_account
+
+    acct = run.account()
+    _big_items(run, acct, 40_000_000, 40_000_000, 40_000_000)  # New invoices of 28,000,000 each (21 of 30 days)
+    usage = {"service": "cdn", "metric": "gb", "unit_amount_decimal": "1", "occurred_at": "2026-11-15T00:00:00Z"}
+    run.usage(acct, [{"id": "u1", "account_id": acct, "quantity": 30_000_000, **usage}], date(2026, 11, 25))
+    # the PDF of the second part fails once: the redelivery finishes that part only
+    real_pdf, calls = service.store_pdf, []
+
+    def flaky_pdf(*args):
+        calls.append(args)
+        if len(calls) == 2:
+            raise RuntimeError("S3 down")
+        return real_pdf(*args)
+
+    monkeypatch.setattr(service, "store_pdf", flaky_pdf)
+    with pytest.raises(RuntimeError):
+        run.bill(acct, date(2026, 12, 1))
+    monkeypatch.undo()
+    for day in (date(2026, 12, 1), date(2026, 12, 1), date(2026, 12, 2)):  # redelivery, re-run, late re-run
+        outcome = run.bill(acct, day)
+
+    invoices = sorted(run.invoices(acct), key=lambda i: i["number"])
+    first, second = (run.invoice(acct, i["id"]) for i in invoices)
+    assert [i["id"] for i in invoices] == [service.recurring_invoice_id(acct, date(2026, 12, 1), n) for n in (1, 2)]
+    assert [i["total"] for i in invoices] == [80_000_000, 70_000_000]  # 150,000,000 split, each within the limit
+    assert all(i["total"] <= MAX_AMOUNT for i in invoices)
+    number = int(invoices[0]["number"].split("-")[0])
+    assert [i["number"] for i in invoices] == [f"{number}-000004", f"{number}-000005"]  # after the 3 New invoices
+    assert [(i["date"], i["period_start"], i["period_end"]) for i in (first, second)] == [
+        ("2026-12-01", "2026-12-01", "2027-01-01")
+    ] * 2
+    assert [i["description"] for i in (first, second)] == [
+        "Recurring: 2026-12-01 to 2027-01-01 (1 of 2)",
+        "Recurring: 2026-12-01 to 2027-01-01 (2 of 2)",
+    ]
+    assert [[line["amount"] for line in i["lines"]] for i in (first, second)] == [
+        [40_000_000, 40_000_000],
+        [40_000_000, 30_000_000],
+    ]
+    assert outcome.invoice_id == first["id"] and outcome.result == "no_card"
+    assert [r.invoice_id for r in run_store.get_parts(acct, date(2026, 12, 1))] == [first["id"], second["id"]]
+    assert run.summary(acct)["balance"]["current"] == 3 * 28_000_000 + 150_000_000
+    mails = run.mails()
+    numbers = [n for m in mails for n in (first["number"], second["number"]) if n in m.subject]
+    assert sorted(numbers) == [first["number"], second["number"]]
+    assert len(mails) == 2  # one notice per invoice, none twice
+    for inv in (first, second):
+        assert run.api.call("GET", f"/v1/accounts/{acct}/invoices/{inv['id']}/pdf", token=run.api.admin)[0] == 200
+    assert audit_account(acct).problems == []
+
+
+def test_each_part_of_a_split_invoice_is_charged_on_its_own(card_run):
+    from functions.core import ledger
+
+    run, pay = card_run
+    with _at(date(2026, 11, 10)):
+        account_id, token = pay.account(type="payg", billing_day=1)
+        pay.change_card(account_id, token)
+    _big_items(run, account_id, 60_000_000, 60_000_000)
+    before = len(pay.stripe.requests("POST", "/v1/payment_intents"))
+    outcome = run.bill(account_id, date(2026, 12, 1))
+    run.bill(account_id, date(2026, 12, 1))
+    assert outcome.result == "succeeded"
+    assert len(pay.stripe.requests("POST", "/v1/payment_intents")) - before == 2
+    recurring = run.invoices(account_id)
+    assert (
+        sorted((i["total"], i["status"], i["amount_paid"]) for i in recurring)
+        == [(60_000_000, "closed", 60_000_000)] * 2
+    )
+    # the balance still owed is the two New invoices (42,000,000 each), never above one charge's limit each
+    assert [i["balance_due"] for i in run.invoices(account_id, "new")] == [42_000_000] * 2
+    assert ledger.get_balance(account_id).current == 84_000_000
+    pay.audit_ok(account_id)
+
+
+def test_a_declined_split_invoice_is_retried_part_after_part(card_run):
+    from functions.billing_run import service
+
+    run, pay = card_run
+    with _at(date(2026, 11, 10)):
+        account_id, token = pay.account(type="payg", billing_day=1)
+        pay.change_card(account_id, token, number="4000000000000341")  # attaches, then declines charges
+    _big_items(run, account_id, 60_000_000, 60_000_000)
+    assert run.bill(account_id, date(2026, 12, 1)).result == "declined"
+    first, second = (service.recurring_invoice_id(account_id, date(2026, 12, 1), n) for n in (1, 2))
+    entry = service.get_retry(account_id)
+    assert (entry.invoice_id, entry.on, entry.attempt) == (first, date(2026, 12, 4), 2)  # the first part's
+    with _at(date(2026, 12, 3)):
+        pay.change_card(account_id, token)  # a card that pays
+    with _at(date(2026, 12, 4)):
+        assert service.retry_account(account_id, date(2026, 12, 4)).result == "succeeded"
+    assert [(i["id"], i["status"]) for i in sorted(run.invoices(account_id), key=lambda i: i["number"])] == [
+        (first, "closed"),
+        (second, "closed"),
+    ]
+    assert service.get_retry(account_id) is None
+    pay.audit_ok(account_id)
+
+
+def test_a_new_invoice_above_the_limit_is_refused_and_nothing_is_written(run):
+    acct = run.account()
+    with _at(date(2026, 11, 10)):
+        status, problem, _ = run.api.call(
+            "POST",
+            f"/v1/accounts/{acct}/billing-items",
+            {"description": "big", "category": "server", "recurring_fee": MAX_AMOUNT, "setup_fee": MAX_AMOUNT},
+            token=run.api.admin,
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        items = run.api.call("GET", f"/v1/accounts/{acct}/billing-items?view=all", token=run.api.admin)[1]
+    assert (status, problem["code"]) == (422, "amount-too-large")
+    assert items["data"] == [] and run.invoices(acct, "new") == []
+    assert run.summary(acct)["balance"]["current"] == 0
+
+
+def test_the_audit_flags_an_invoice_or_a_line_above_the_limit(run, monkeypatch):
+    """Invoices posted before the limits (the posting function refused nothing then) are flagged."""
+    from functions.core import ledger
+    from functions.core.ledger import Line
+
+    acct = run.account()
+    assert ledger.audit_account(acct).problems == []
+    monkeypatch.setattr(ledger, "_check_limits", lambda lines: sum(line.amount for line in lines))
+    day = date(2026, 11, 10)
+    with _at(day):
+        ledger.post_invoice(
+            acct,
+            invoice_id="inv_" + "a" * 20,
+            type="one_time",
+            lines=[Line("usage", 999_999_999_999_999_999_999_999_000, day, day)],
+            description="before the limits",
+        )
+        ledger.post_invoice(
+            acct,
+            invoice_id="inv_" + "b" * 20,
+            type="one_time",
+            lines=[Line("a", 60_000_000, day, day), Line("b", 60_000_000, day, day)],
+            description="before the limits",
+        )
+    monkeypatch.undo()
+    problems = ledger.audit_account(acct).problems
+    number = ledger.get_invoice(acct, "inv_" + "a" * 20).number
+    other = ledger.get_invoice(acct, "inv_" + "b" * 20).number
+    assert f"invoice {number} has a total of 999999999999999999999999000, above the limit of 99999999" in problems
+    assert f"invoice {number} has a line of 999999999999999999999999000, above the limit of 99999999" in problems
+    assert f"invoice {other} has a total of 120000000, above the limit of 99999999" in problems
+    assert len(problems) == 3  # the two lines of 60,000,000 are within it; the invariant holds

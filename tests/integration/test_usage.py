@@ -129,3 +129,123 @@ def test_batches_are_bounded(setup):
     for records in ([_record(account_id, n) for n in range(501)], []):
         status, problem, _ = _post(api, token, records)
         assert status == 422 and problem["errors"][0]["field"] == "records"
+
+
+# ---- amount limits (issue 14, hole 4; DESIGN §3 v4 Amount limits) -------------------------------------
+
+MAX_AMOUNT = 99_999_999
+
+
+def _upcoming(api, account_id):
+    with clock.frozen(datetime(2026, 11, 20, 9, tzinfo=UTC)):
+        return api.call("GET", f"/v1/accounts/{account_id}/invoices/upcoming", token=api.admin)[1]
+
+
+def test_quantities_above_10_to_the_12_are_rejected_per_record_with_a_code(setup):
+    api, account_id, token = setup
+    records = [
+        _record(account_id, 1, quantity=10**12, unit="0.00001"),  # the largest quantity: 10,000,000 minor units
+        _record(account_id, 2, quantity=10**12 + 1, unit="0.00001"),
+        _record(account_id, 3, quantity="1000000000000.000001", unit="0.00001"),
+        _record(account_id, 4, quantity=10**15, unit="999999999999"),  # the issue's record
+        _record(account_id, 5, quantity=10**40, unit="1"),
+    ]
+    out = _post(api, token, records)[1]
+    assert [(r["status"], r["reason"]) for r in out["results"]] == [("accepted", None)] + [
+        ("rejected", "quantity-too-large")
+    ] * 4
+    assert [line["amount"] for line in _upcoming(api, account_id)["lines"]] == [10_000_000]
+
+
+def test_a_record_whose_line_would_pass_the_limit_is_rejected_amount_too_large(setup):
+    api, account_id, token = setup
+    from functions.usage import store
+
+    # 10^12 x a 12-digit price alone passes the limit: rejected, nothing counted
+    out = _post(api, token, [_record(account_id, 1, quantity=10**12, unit="999999999999")])[1]
+    assert (out["results"][0]["status"], out["results"][0]["reason"]) == ("rejected", "amount-too-large")
+    assert store.aggregates(account_id, date(2026, 11, 1)) == []
+    # one line filled up to the limit exactly, rounding half up included: 199,999,998 x 0.5 = 99,999,999;
+    # + 0.999999 x 0.5 = 0.4999995 still rounds down; + 0.000001 more would round up to 100,000,000
+    out = _post(
+        api,
+        token,
+        [
+            _record(account_id, 2, quantity=150_000_000, unit="0.5"),
+            _record(account_id, 3, quantity=60_000_000, unit="0.5"),  # would pass: rejected
+            _record(account_id, 4, quantity=49_999_998, unit="0.5"),  # fits after it: accepted
+            _record(account_id, 5, quantity="0.999999", unit="0.5"),
+            _record(account_id, 6, quantity="0.000001", unit="0.5"),  # 99,999,999.5 -> 100,000,000
+            _record(account_id, 7, quantity=60_000_000, unit="0.5", metric="ingress-gb"),  # another line
+        ],
+    )[1]
+    assert [(r["status"], r["reason"]) for r in out["results"]] == [
+        ("accepted", None),
+        ("rejected", "amount-too-large"),
+        ("accepted", None),
+        ("accepted", None),
+        ("rejected", "amount-too-large"),
+        ("accepted", None),
+    ]
+    # a later batch cannot add to the full line, even a quantity that is alone tiny
+    later = _post(api, token, [_record(account_id, 8, quantity=1, unit="0.5")])[1]
+    assert later["results"][0]["reason"] == "amount-too-large"
+    lines = sorted(line["amount"] for line in _upcoming(api, account_id)["lines"])
+    assert lines == [30_000_000, MAX_AMOUNT]
+    # a rejected record was not counted: sent again (once the operator split it), it is not a duplicate
+    again = _post(api, token, [_record(account_id, 3, quantity=1, unit="0.5", metric="ingress-gb")])[1]
+    assert again["results"][0]["status"] == "accepted"
+
+
+def test_a_batch_landing_between_the_read_and_the_write_cannot_push_a_line_over(setup, monkeypatch):
+    """The limit is a condition of the aggregate's write: another batch that adds to the line after this
+    one decided (here: inside its add_to_aggregate) makes the write fail, and the record is answered
+    amount-too-large against the line as it then stands."""
+    api, account_id, token = setup
+    from functions.usage import service, store
+
+    assert _post(api, token, [_record(account_id, 1, quantity=60_000_000, unit="1")])[1]["accepted"] == 1
+    real = store.add_to_aggregate
+    raced = []
+
+    def racing(*args, **kwargs):
+        if not raced:
+            raced.append(True)
+            with clock.frozen(datetime(2026, 11, 20, 9, tzinfo=UTC)):
+                other = service.record_usage([_record(account_id, 2, quantity=30_000_000, unit="1")])
+            assert other.accepted == 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "add_to_aggregate", racing)
+    out = _post(api, token, [_record(account_id, 3, quantity=30_000_000, unit="1")])[1]
+    assert (out["results"][0]["status"], out["results"][0]["reason"]) == ("rejected", "amount-too-large")
+    (agg,) = store.aggregates(account_id, date(2026, 11, 1))
+    assert (agg.quantity, agg.records) == (90_000_000, 2)
+    assert _upcoming(api, account_id)["total"] == 90_000_000
+
+
+def test_the_preview_shows_a_line_counted_before_the_limit_as_parts_within_it(setup):
+    api, account_id, _ = setup
+    from functions.core.uow import UnitOfWork
+    from functions.usage import store
+
+    # an aggregate written before the limit was enforced (no condition): 250,000,000 minor units
+    legacy = store.add_to_aggregate(
+        account_id, date(2026, 11, 1), "cdn", "gb", "2.5", 100_000_000 * store.QUANTITY_SCALE, 1
+    )
+    UnitOfWork().add(legacy).commit()
+    upcoming = _upcoming(api, account_id)
+    assert [(line["description"], line["amount"]) for line in upcoming["lines"]] == [
+        ("cdn · gb (part 1 of 3)", 83_333_334),
+        ("cdn · gb (part 2 of 3)", 83_333_333),
+        ("cdn · gb (part 3 of 3)", 83_333_333),
+    ]
+    assert upcoming["total"] == 250_000_000
+    # the issue's record, counted before the limits: no invoice could carry it; the preview says so
+    legacy = store.add_to_aggregate(
+        account_id, date(2026, 11, 1), "cdn", "gb", "999999999999", 10**15 * store.QUANTITY_SCALE, 1
+    )
+    UnitOfWork().add(legacy).commit()
+    with clock.frozen(datetime(2026, 11, 20, 9, tzinfo=UTC)):
+        status, problem, _ = api.call("GET", f"/v1/accounts/{account_id}/invoices/upcoming", token=api.admin)
+    assert (status, problem["code"]) == (409, "usage-over-limit")
