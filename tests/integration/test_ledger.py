@@ -321,13 +321,13 @@ def test_money_back_reopens_what_the_payment_paid_through_its_credit_and_nothing
     _pay(account_id, 200)
     e = _charge(account_id, 400)
     _pay(account_id, 400)
-    assert [a.origin for a in ledger.get_invoice(account_id, b.id).applications] == [p]
     assert ledger.get_balance(account_id).current == 0
 
     result = ledger.money_back(account_id, refund_id="re_p_all", amount=3000, payment_id=p)
 
     assert result.reopened == [(d.id, 500), (b.id, 1500), (a.id, 1000)]  # newest first
     assert result.invoice_id is None
+    assert [x.origin for x in ledger.get_invoice(account_id, b.id).applications] == [p, "re_p_all"]
     owed = {i: ledger.get_invoice(account_id, i) for i in (a.id, b.id, d.id, e.id)}
     assert [(owed[i].status, owed[i].balance_due) for i in (a.id, b.id, d.id, e.id)] == [
         ("open", 1000),
