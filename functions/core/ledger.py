@@ -510,9 +510,14 @@ def money_back(
     balance = _read_balance(account_id)
     candidates = _paid_by(account_id, payment_id, settled_invoice_ids, left - max(balance.unapplied_credit, 0))
     result = MoneyBack(progress.entry_seq if progress else 0, 0, [], balance.current)
+    rewalked = False
     while True:
         step = _retrying(partial(_place_step, account_id, refund_id, amount, payment_id, candidates, result, extra_ops))
         if isinstance(step, _Unplaced):
+            if not rewalked:  # the credit went elsewhere meanwhile: look further back before giving up
+                rewalked, candidates = True, _paid_by(account_id, payment_id, settled_invoice_ids, step.left)
+                if candidates:
+                    continue
             try:
                 return _post_unplaced(account_id, refund_id, step, result, extra_ops)
             except (_PlacementMovedError, AlreadyPostedError):
