@@ -378,3 +378,29 @@ def test_money_back_that_nothing_can_take_becomes_a_one_time_invoice_payment_ref
         ledger.money_back(account_id, refund_id="du_dispute", amount=1000, payment_id=p)
     assert ledger.get_balance(account_id).current == 1000
     assert len(ledger_store.all_invoices(account_id)) == 2
+
+
+def test_money_back_raced_by_a_redelivery_is_placed_once(aws, monkeypatch):
+    # 25 invoices paid by one payment (20 in its transaction, 5 through its credit); while one delivery
+    # builds its first step, another delivery of the same refund places all of it (two transactions).
+    account_id = _account()
+    invoices = [_charge(account_id, 100) for _ in range(25)]
+    p = _pay(account_id, 2500)
+    assert all(ledger.get_invoice(account_id, i.id).status == "closed" for i in invoices)
+    real_reopen, raced = ledger._reopen, []
+
+    def reopen_while_a_redelivery_places_it_all(*args, **kwargs):
+        if not raced:
+            raced.append(None)  # the racer's own steps run the real thing
+            raced[0] = ledger.money_back(account_id, refund_id="re_race", amount=2500, payment_id=p)
+        return real_reopen(*args, **kwargs)
+
+    monkeypatch.setattr(ledger, "_reopen", reopen_while_a_redelivery_places_it_all)
+    with pytest.raises(AlreadyPostedError):
+        ledger.money_back(account_id, refund_id="re_race", amount=2500, payment_id=p)
+
+    assert len(raced[0].reopened) == 25 and raced[0].invoice_id is None
+    assert ledger.get_balance(account_id).current == 2500
+    assert [e.amount for e in ledger_store.entries(account_id) if e.kind == "money_back"] == [2000, 500]
+    assert all(ledger.get_invoice(account_id, i.id).balance_due == 100 for i in invoices)
+    _assert_invariant(account_id)
