@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import partial
 
 from functions.core import clock, ledger_store, money
 from functions.core.errors import (
@@ -22,7 +23,7 @@ from functions.core.errors import (
     NotFoundError,
     ValidationFailedError,
 )
-from functions.core.ids import new_id
+from functions.core.ids import derived_id, new_id
 from functions.core.ledger_store import Application, Balance, Entry, Invoice, Line
 from functions.core.money import MAX_AMOUNT
 from functions.core.uow import Op, UnitOfWork
@@ -110,11 +111,14 @@ def allocate(
     target_invoice_id: str | None,
     at: str,
     release_target: int = 0,
+    lots: tuple[ledger_store.CreditLot, ...] | None = None,
 ) -> tuple[list[Op], list[tuple[str, int]], int]:
     """The application rule (DESIGN §3), for every caller: money settles the targeted invoice first,
     then open invoices oldest first, at most MAX_SETTLE_PER_TRANSACTION of them; returns the ops,
     what went where, and the rest (which becomes unapplied credit). `release_target`: the payment's
-    reservation on the targeted invoice, released in the same transaction (DESIGN §3 v4)."""
+    reservation on the targeted invoice, released in the same transaction (DESIGN §3 v4). Unapplied
+    credit being applied passes its `lots`: each application then names the lot it came from
+    (`origin`), oldest first."""
     ids = ledger_store.open_invoice_ids(account_id, MAX_SETTLE_PER_TRANSACTION)
     if target_invoice_id:
         ids = [target_invoice_id] + [i for i in ids if i != target_invoice_id]
@@ -128,12 +132,17 @@ def allocate(
         if remaining == 0 or inv is None or inv.status != "open" or inv.balance_due <= 0:
             continue
         take = min(remaining, inv.balance_due)
+        if lots is None:
+            applications = [Application(source, kind, take, at)]
+        else:
+            parts, lots = ledger_store.take_credit(lots, take)
+            applications = [Application(source, kind, part, at, origin) for origin, part in parts]
         after = replace(
             inv,
             balance_due=inv.balance_due - take,
             amount_paid=inv.amount_paid + take,
             status="closed" if inv.balance_due == take else "open",
-            applications=[*inv.applications, Application(source, kind, take, at)],
+            applications=[*inv.applications, *applications],
         )
         release = release_target if invoice_id == target_invoice_id else 0
         ops.append(ledger_store.settle_invoice(inv, after, in_flight_delta=-release))
@@ -307,10 +316,11 @@ def post_invoice(
         seq = balance.invoice_seq + 1
         inv = _header(balance, seq, invoice_id, type, total, description, len(lines), period, today, at)
         ops: list[Op] = []
-        unapplied = balance.unapplied_credit
+        unapplied, lots = balance.unapplied_credit, balance.credit_lots
         settle_ops, applied, rest = allocate(account_id, total, invoice_id, type, target_invoice_id, at)
         ops.extend(settle_ops)
         unapplied += rest
+        lots = (*lots, (invoice_id, rest)) if rest else lots
         inv.status, inv.balance_due, inv.amount_paid = "closed", 0, total
         inv.applied_to = [{"invoice_id": i, "amount": a} for i, a in applied]
         if rest:
@@ -326,7 +336,12 @@ def post_invoice(
             inv.balance_after,
         )
         after = replace(
-            balance, current=inv.balance_after, unapplied_credit=unapplied, entry_seq=entry.seq, invoice_seq=seq
+            balance,
+            current=inv.balance_after,
+            unapplied_credit=unapplied,
+            credit_lots=lots,
+            entry_seq=entry.seq,
+            invoice_seq=seq,
         )
         if len(lines) <= MAX_INLINE_LINES:
             ops.extend(ledger_store.put_lines_ops(account_id, invoice_id, lines))
@@ -384,8 +399,10 @@ def post_invoices(
             use = min(now.unapplied_credit, total)
             inv.balance_due = total - use
             inv.amount_paid = use
-            if use:
-                inv.applications = [Application("unapplied_credit", "unapplied_credit", use, at)]
+            taken, lots = ledger_store.take_credit(now.credit_lots, use)
+            inv.applications = [
+                Application("unapplied_credit", "unapplied_credit", amount, at, origin) for origin, amount in taken
+            ]
             inv.status = "open" if inv.balance_due else "closed"
             inv.balance_after = now.current + total
             if inv.status == "open":
@@ -407,6 +424,7 @@ def post_invoices(
                 now,
                 current=inv.balance_after,
                 unapplied_credit=now.unapplied_credit - use,
+                credit_lots=lots,
                 entry_seq=entry_seq,
                 invoice_seq=seq,
             )
@@ -445,7 +463,11 @@ def apply_payment(
             balance.entry_seq + 1, new_id("entry"), at, "payment", payment_id, -amount, balance.current - amount
         )
         after = replace(
-            balance, current=entry.balance_after, unapplied_credit=balance.unapplied_credit + rest, entry_seq=entry.seq
+            balance,
+            current=entry.balance_after,
+            unapplied_credit=balance.unapplied_credit + rest,
+            credit_lots=(*balance.credit_lots, (payment_id, rest)) if rest else balance.credit_lots,
+            entry_seq=entry.seq,
         )
         result = MoneyIn(entry.seq, applied, rest, entry.balance_after)
         ops += [
@@ -469,58 +491,196 @@ def apply_payment(
 
 @dataclass(frozen=True)
 class MoneyBack:
-    """Where money refunded to a card came from: unapplied credit used, invoices reopened."""
+    """Where money refunded to a card was placed: unapplied credit used, invoices reopened, and the
+    One-time invoice "Payment refunded" that took what could be placed nowhere else (if any)."""
 
     entry_seq: int
     credit_used: int
     reopened: list[tuple[str, int]]
     balance_after: int
+    invoice_id: str | None = None
+
+
+# The description (and only line) of the One-time invoice that takes money back placed nowhere else.
+PAYMENT_REFUNDED = "Payment refunded"
+
+
+class _PlacementMovedError(ConflictError):
+    """Another delivery placed part of this money back since it was read: read again, place the rest."""
+
+    code = "concurrent-update"
+
+
+def held_by(inv: Invoice, payment_id: str) -> int:
+    """What of `payment_id`'s money is on `inv`: applied by it directly, or through the unapplied
+    credit it left (applications whose `origin` is it), less what money back already took from it."""
+    held = sum(a.amount for a in inv.applications if payment_id in (a.source, a.origin))
+    return max(0, min(held, inv.amount_paid))
+
+
+def _paid_by(account_id: str, payment_id: str | None, hint_ids: Sequence[str], need: int) -> list[str]:
+    """The debit invoices `payment_id`'s money is on, newest first (date, number): a walk of the date
+    index, page after page — never only the newest N invoices — until what they hold covers `need`;
+    plus `hint_ids` (what the payment recorded it settled) should the index lag behind."""
+    if not payment_id or need <= 0:
+        return []
+    found: dict[str, tuple[date, str]] = {}
+    covered, last_key = 0, None
+    while covered < need:
+        page, last_key = ledger_store.list_invoices(account_id, limit=100, last_key=last_key, types=list(DEBIT_TYPES))
+        for inv in page:
+            if (held := held_by(inv, payment_id)) > 0:
+                found[inv.id] = (inv.date, inv.number)
+                covered += held
+        if last_key is None:
+            break
+    if covered < need:
+        missing = [i for i in hint_ids if i not in found]
+        found |= {inv.id: (inv.date, inv.number) for inv in ledger_store.get_invoices(account_id, missing)}
+    return sorted(found, key=lambda i: found[i], reverse=True)
 
 
 def _reopen(
-    account_id: str, amount: int, payment_id: str | None, settled_invoice_ids: Sequence[str], refund_id: str, at: str
-) -> tuple[list[Op], list[tuple[str, int]]]:
-    """Take `amount` back from invoices: first those the refunded payment settled (what it still holds on
-    each, newest first), then, if the payment's money has since moved on (its unapplied credit paid later
-    invoices), the newest invoices that were paid, newest first. Each reopened invoice owes again."""
+    account_id: str, amount: int, payment_id: str | None, candidates: Sequence[str], refund_id: str, at: str
+) -> tuple[list[Op], list[tuple[str, int]], set[str]]:
+    """Take up to `amount` back from the invoices `payment_id`'s money is on (`candidates`, newest first),
+    at most MAX_SETTLE_PER_TRANSACTION of them, each read again (consistently) and guarded by its state.
+    Each reopened invoice owes again: an application {source: payment, kind: money_back, -x, origin:
+    the refund}. Returns the ops, what was taken where, and the candidates this step leaves with nothing."""
     ops: list[Op] = []
     reopened: list[tuple[str, int]] = []
+    spent: set[str] = set()
     remaining = amount
-    own = ledger_store.get_invoices(account_id, list(settled_invoice_ids)[:MAX_SETTLE_PER_TRANSACTION])
-    own.sort(key=lambda i: (i.date, i.number), reverse=True)
-    candidates: list[tuple[Invoice, int, str]] = []
-    for inv in own:
-        held = sum(a.amount for a in inv.applications if a.source == payment_id)
-        candidates.append((inv, min(held, inv.amount_paid), payment_id or refund_id))
-    if remaining > sum(c[1] for c in candidates):
-        recent, _ = ledger_store.list_invoices(account_id, limit=MAX_SETTLE_PER_TRANSACTION, last_key=None)
-        seen = {inv.id for inv in own}
-        candidates += [
-            (inv, inv.amount_paid, refund_id)
-            for inv in recent
-            if inv.type in DEBIT_TYPES and inv.amount_paid > 0 and inv.id not in seen
-        ]
-    for inv, available, source in candidates:
-        if remaining == 0:
+    if not payment_id:
+        return ops, reopened, spent
+    for start in range(0, len(candidates), MAX_SETTLE_PER_TRANSACTION):
+        if remaining == 0 or len(reopened) == MAX_SETTLE_PER_TRANSACTION:
             break
-        take = min(remaining, available)
-        if take <= 0:
-            continue
-        after = replace(
-            inv,
-            status="open",
-            balance_due=inv.balance_due + take,
-            amount_paid=inv.amount_paid - take,
-            applications=[*inv.applications, Application(source, "money_back", -take, at)],
-        )
-        ops.append(ledger_store.settle_invoice(inv, after))
-        if inv.status != "open":
-            ops.append(ledger_store.put_open(inv))
-        reopened.append((inv.id, take))
-        remaining -= take
-    if remaining:
-        raise ValueError(f"money back of {amount}: {remaining} could not be placed on any paid invoice")
-    return ops, reopened
+        batch = list(candidates[start : start + MAX_SETTLE_PER_TRANSACTION])
+        invoices = {inv.id: inv for inv in ledger_store.get_invoices(account_id, batch)}
+        for invoice_id in batch:
+            inv = invoices.get(invoice_id)
+            available = held_by(inv, payment_id) if inv else 0
+            if remaining == 0 or len(reopened) == MAX_SETTLE_PER_TRANSACTION:
+                break
+            if inv is None or available <= 0:
+                spent.add(invoice_id)
+                continue
+            take = min(remaining, available)
+            after = replace(
+                inv,
+                status="open",
+                balance_due=inv.balance_due + take,
+                amount_paid=inv.amount_paid - take,
+                applications=[*inv.applications, Application(payment_id, "money_back", -take, at, refund_id)],
+            )
+            ops.append(ledger_store.settle_invoice(inv, after))
+            if inv.status != "open":
+                ops.append(ledger_store.put_open(inv))
+            reopened.append((inv.id, take))
+            if take == available:
+                spent.add(invoice_id)
+            remaining -= take
+    return ops, reopened, spent
+
+
+@dataclass(frozen=True)
+class _Unplaced:
+    """What a step found it cannot place: `left` of the money back, with its placement so far."""
+
+    progress: ledger_store.Placement | None
+    total: int
+    left: int
+
+
+def _place_step(
+    account_id: str,
+    refund_id: str,
+    amount: int,
+    payment_id: str | None,
+    candidates: Sequence[str],
+    so_far: MoneyBack,
+    extra_ops: Callable[[MoneyBack], Sequence[Op]],
+) -> tuple[MoneyBack, set[str], bool] | _Unplaced:
+    """One transaction of a money back: entry +x for what it places — unapplied credit first (the
+    payment's own lot before the others), then invoices the payment's money is on — with the balance,
+    the reopened invoices and the placement marker (conditional on what was placed before: never twice).
+    The last step also commits `extra_ops`. Returns the result, the spent candidates and whether it is
+    done; or, when nothing more can be placed, what is left."""
+    progress = ledger_store.get_placement(account_id, refund_id)
+    if progress is not None and progress.done:
+        raise AlreadyPostedError(f"refund {refund_id} is already posted")
+    total = progress.amount if progress else amount
+    left = total - (progress.placed if progress else 0)
+    balance = _read_balance(account_id)
+    at = clock.iso(clock.now())
+    use = min(max(balance.unapplied_credit, 0), left)
+    lots = ledger_store.take_credit(balance.credit_lots, use, first=payment_id)[1]
+    ops, reopened, spent = _reopen(account_id, left - use, payment_id, candidates, refund_id, at)
+    placed = use + sum(take for _, take in reopened)
+    if placed == 0:
+        return _Unplaced(progress, total, left)
+    entry = Entry(balance.entry_seq + 1, new_id("entry"), at, "money_back", refund_id, placed, balance.current + placed)
+    after = replace(
+        balance,
+        current=entry.balance_after,
+        unapplied_credit=balance.unapplied_credit - use,
+        credit_lots=lots,
+        entry_seq=entry.seq,
+    )
+    placement = ledger_store.Placement(total, total - left + placed, entry.seq)
+    result = MoneyBack(
+        entry.seq, so_far.credit_used + use, [*so_far.reopened, *reopened], entry.balance_after, so_far.invoice_id
+    )
+    ops += [
+        ledger_store.put_placement(account_id, refund_id, progress, placement, _conflict_error),
+        ledger_store.put_entry(account_id, entry),
+        ledger_store.update_balance(balance, after),
+    ]
+    if placement.done:
+        ops += extra_ops(result)
+    UnitOfWork().add(*ops).commit()
+    return result, spent, placement.done
+
+
+def _conflict_error() -> ConcurrentUpdateError:
+    return ConcurrentUpdateError("the money back was placed further while this request ran; retry")
+
+
+def _post_unplaced(
+    account_id: str,
+    refund_id: str,
+    unplaced: _Unplaced,
+    so_far: MoneyBack,
+    extra_ops: Callable[[MoneyBack], Sequence[Op]],
+) -> MoneyBack:
+    """What no credit and no invoice of the payment can take becomes a One-time invoice "Payment
+    refunded" (entry +left), posted with the placement marker completed and `extra_ops`."""
+    invoice_id = derived_id("inv", account_id, refund_id, "money-back")
+    entry_seq = unplaced.progress.entry_seq if unplaced.progress else 0
+    placement = ledger_store.Placement(unplaced.total, unplaced.total, entry_seq, invoice_id)
+
+    def moved() -> _PlacementMovedError:
+        return _PlacementMovedError(f"refund {refund_id} was placed further while this request ran")
+
+    def ops(inv: Invoice | MoneyIn) -> list[Op]:
+        assert isinstance(inv, Invoice)
+        result = MoneyBack(so_far.entry_seq, so_far.credit_used, so_far.reopened, inv.balance_after, inv.id)
+        return [
+            ledger_store.put_placement(account_id, refund_id, unplaced.progress, placement, moved),
+            *extra_ops(result),
+        ]
+
+    today = clock.today()
+    inv = post_invoice(
+        account_id,
+        invoice_id=invoice_id,
+        type="one_time",
+        lines=[Line(PAYMENT_REFUNDED, unplaced.left, today, today)],
+        description=PAYMENT_REFUNDED,
+        extra_ops=ops,
+    )
+    return MoneyBack(so_far.entry_seq, so_far.credit_used, so_far.reopened, inv.balance_after, inv.id)
 
 
 def money_back(
@@ -532,38 +692,43 @@ def money_back(
     settled_invoice_ids: Sequence[str] = (),
     extra_ops: Callable[[MoneyBack], Sequence[Op]] = _no_ops,
 ) -> MoneyBack:
-    """Money refunded to a card (+R, DESIGN §3): entry +amount; it first consumes unapplied credit, then
-    reopens the invoices the refunded payment settled (`settled_invoice_ids`, newest first), then — if
-    that payment's money has moved on — the newest paid invoices. Once per Stripe refund id (a second
-    call raises AlreadyPostedError). A refund made outside billow (`charge.refunded`) is exactly this."""
+    """Money refunded to a card (+R, DESIGN §3 v4 "Money back, placed whatever happened since"): it
+    first consumes unapplied credit, then reopens the invoices the refunded payment's money is on —
+    settled directly (`settled_invoice_ids` and its applications) or through the credit it left —
+    newest first, MAX_SETTLE_PER_TRANSACTION per transaction, as many transactions as needed, each an
+    entry +x keeping the invariant; what still cannot be placed becomes a One-time invoice "Payment
+    refunded". It never fails for want of a place.
+
+    Once per Stripe refund id: the REF#<refund id> marker records how much is placed, each step is
+    conditional on it, so a call after a crash half-way finishes the placement and never doubles it;
+    a call once it is complete raises AlreadyPostedError. `extra_ops(result)` commits with the step that
+    completes it. A refund made outside billow (`charge.refunded`) is exactly this."""
     if amount <= 0:
         raise ValueError("money back is greater than zero")
-
-    def attempt() -> MoneyBack:
-        balance = _read_balance(account_id)
-        at = clock.iso(clock.now())
-        use = min(balance.unapplied_credit, amount)
-        ops, reopened = _reopen(account_id, amount - use, payment_id, settled_invoice_ids, refund_id, at)
-        entry = Entry(
-            balance.entry_seq + 1, new_id("entry"), at, "money_back", refund_id, amount, balance.current + amount
-        )
-        after = replace(
-            balance, current=entry.balance_after, unapplied_credit=balance.unapplied_credit - use, entry_seq=entry.seq
-        )
-        result = MoneyBack(entry.seq, use, reopened, entry.balance_after)
-        ops += [
-            ledger_store.put_ref(
-                account_id, refund_id, entry.seq, lambda: AlreadyPostedError(f"refund {refund_id} is already posted")
-            ),
-            ledger_store.put_entry(account_id, entry),
-            ledger_store.update_balance(balance, after),
-        ]
-        UnitOfWork().add(*ops, *extra_ops(result)).commit()
-        return result
-
-    result = _retrying(attempt)
-    assert isinstance(result, MoneyBack)
-    return result
+    progress = ledger_store.get_placement(account_id, refund_id)
+    if progress is not None and progress.done:
+        raise AlreadyPostedError(f"refund {refund_id} is already posted")
+    left = (progress.amount - progress.placed) if progress else amount
+    balance = _read_balance(account_id)
+    candidates = _paid_by(account_id, payment_id, settled_invoice_ids, left - max(balance.unapplied_credit, 0))
+    result = MoneyBack(progress.entry_seq if progress else 0, 0, [], balance.current)
+    rewalked = False
+    while True:
+        step = _retrying(partial(_place_step, account_id, refund_id, amount, payment_id, candidates, result, extra_ops))
+        if isinstance(step, _Unplaced):
+            if not rewalked:  # the credit went elsewhere meanwhile: look further back before giving up
+                rewalked, candidates = True, _paid_by(account_id, payment_id, settled_invoice_ids, step.left)
+                if candidates:
+                    continue
+            try:
+                return _post_unplaced(account_id, refund_id, step, result, extra_ops)
+            except (_PlacementMovedError, AlreadyPostedError):
+                continue  # another delivery placed some or all of it: the next step reads where it stands
+        assert isinstance(step, tuple)
+        result, spent, done = step
+        if done:
+            return result
+        candidates = [c for c in candidates if c not in spent]
 
 
 def refund_to_card(
@@ -642,14 +807,15 @@ def settle_unapplied_credit(account_id: str) -> int:
             return total_applied
         at = clock.iso(clock.now())
         ops, applied, rest = allocate(
-            account_id, balance.unapplied_credit, "unapplied_credit", "unapplied_credit", None, at
+            account_id, balance.unapplied_credit, "unapplied_credit", "unapplied_credit", None, at, balance.credit_lots
         )
         if not applied:
             return total_applied
         used = balance.unapplied_credit - rest
+        lots = ledger_store.take_credit(balance.credit_lots, used)[1]
         try:
             UnitOfWork().add(
-                *ops, ledger_store.update_balance(balance, replace(balance, unapplied_credit=rest))
+                *ops, ledger_store.update_balance(balance, replace(balance, unapplied_credit=rest, credit_lots=lots))
             ).commit()
         except ConcurrentUpdateError:
             continue

@@ -1,8 +1,10 @@
 """Ledger table storage: one partition per account holding
 
-    BALANCE                      balance.current, unapplied_credit, entry and invoice counters
+    BALANCE                      balance.current, unapplied_credit (and where it came from: its credit
+                                 lots), entry and invoice counters
     ENTRY#<seq:010>              ledger entries, gapless per account
-    REF#<source id>              dedupe marker: a payment/refund/invoice is posted at most once
+    REF#<source id>              dedupe marker: a payment/refund/invoice is posted at most once; for money
+                                 back, also how much of it is placed so far (placed over several steps)
     INV#<invoice id>             invoice header (the commit point; written last)
     INV#<invoice id>#L#<n:06>    invoice lines (child items, written before the header)
     OPEN#<date>#<number>         pointer to an open debit invoice, oldest first (strongly consistent)
@@ -54,6 +56,9 @@ class BalanceModel(_Ledger):
     # Payments in flight (DESIGN §3 v4): reserved by a payment's first transaction, released by its apply
     # step or its failure. Absent on balances written before v4 (= 0).
     in_flight = IntegerAttribute(null=True)
+    # JSON [[source, amount], ...] oldest first: which payment or Credit/Refund invoice the unapplied
+    # credit came from (source null: not known, e.g. credit from before lots were kept); Σ = unapplied_credit.
+    credit_lots = UnicodeAttribute(null=True)
 
 
 class EntryModel(_Ledger):
@@ -67,6 +72,11 @@ class EntryModel(_Ledger):
 
 class RefModel(_Ledger):
     entry_seq = IntegerAttribute()
+    # Money back only (placed over as many transactions as it needs): its amount, how much is placed so
+    # far, and the One-time invoice "Payment refunded" that took what could not be placed.
+    amount = IntegerAttribute(null=True)
+    placed = IntegerAttribute(null=True)
+    invoice_id = UnicodeAttribute(null=True)
 
 
 class InvoiceModel(_Ledger):
@@ -112,6 +122,10 @@ class OpenModel(_Ledger):
 
 # ---- records -----------------------------------------------------------------------------------
 
+# A credit lot: (where the credit came from — a payment id or a Credit/Refund invoice id, None when not
+# known —, how much of it is still unapplied).
+CreditLot = tuple[str | None, int]
+
 
 @dataclass(frozen=True)
 class Balance:
@@ -122,6 +136,7 @@ class Balance:
     entry_seq: int
     invoice_seq: int
     account_number: int
+    credit_lots: tuple[CreditLot, ...] = ()  # oldest first; Σ = unapplied_credit (normalised on read)
     in_flight: int = 0
 
 
@@ -140,9 +155,12 @@ class Line:
 @dataclass(frozen=True)
 class Application:
     source: str
-    kind: str  # payment | credit | refund | unapplied_credit
+    kind: str  # payment | credit | refund | unapplied_credit | money_back
     amount: int
     at: str
+    # unapplied_credit: the payment or Credit/Refund invoice the credit came from (its credit lot);
+    # money_back: the Stripe refund (or dispute) id that took the money back. None: not known.
+    origin: str | None = None
 
 
 @dataclass
@@ -171,6 +189,21 @@ class Invoice:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """How far a money back has been placed (its REF# marker). A marker without an amount (a payment, an
+    invoice, a refund to a card through billow) is complete."""
+
+    amount: int
+    placed: int
+    entry_seq: int
+    invoice_id: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.placed >= self.amount
+
+
+@dataclass(frozen=True)
 class Entry:
     seq: int
     entry_id: str
@@ -184,9 +217,49 @@ class Entry:
 # ---- reads ---------------------------------------------------------------------------------------
 
 
+def take_credit(
+    lots: tuple[CreditLot, ...], amount: int, first: str | None = None
+) -> tuple[list[CreditLot], tuple[CreditLot, ...]]:
+    """Take `amount` out of credit lots, oldest first (`first`'s own lot before the others): the parts
+    taken, (source, amount) in order, and the lots left. Takes at most what the lots hold."""
+    order = sorted(range(len(lots)), key=lambda n: (lots[n][0] != first or first is None, n))
+    left = [amount_ for _, amount_ in lots]
+    parts: list[CreditLot] = []
+    for n in order:
+        if amount <= 0:
+            break
+        take = min(amount, left[n])
+        if take > 0:
+            parts.append((lots[n][0], take))
+            left[n] -= take
+            amount -= take
+    return parts, tuple((lots[n][0], left[n]) for n in range(len(lots)) if left[n] > 0)
+
+
+def _credit_lots(raw: str | None, unapplied: int) -> tuple[CreditLot, ...]:
+    """The stored lots made to add up to `unapplied_credit`: a writer that moved the credit without
+    keeping lots consumed the oldest first, or added credit whose source is not known (None, oldest)."""
+    lots = tuple((source, int(amount)) for source, amount in json.loads(raw or "[]") if int(amount) > 0)
+    held = sum(amount for _, amount in lots)
+    unapplied = max(unapplied, 0)
+    if held > unapplied:
+        return take_credit(lots, held - unapplied)[1]
+    if held < unapplied:
+        return ((None, unapplied - held), *lots)
+    return lots
+
+
 def _balance(m: BalanceModel) -> Balance:
     return Balance(
-        m.pk, m.currency, m.current, m.unapplied_credit, m.entry_seq, m.invoice_seq, m.account_number, m.in_flight or 0
+        m.pk,
+        m.currency,
+        m.current,
+        m.unapplied_credit,
+        m.entry_seq,
+        m.invoice_seq,
+        m.account_number,
+        credit_lots=_credit_lots(m.credit_lots, m.unapplied_credit),
+        in_flight=m.in_flight or 0,
     )
 
 
@@ -327,6 +400,17 @@ def entries(account_id: str) -> list[Entry]:
     ]
 
 
+def get_placement(account_id: str, ref: str) -> Placement | None:
+    """How far the money back `ref` (a Stripe refund id) is placed; None if it never started."""
+    try:
+        m = RefModel.get(account_id, REF + ref, consistent_read=True)
+    except RefModel.DoesNotExist:
+        return None
+    if m.amount is None:  # a marker of something posted in one go
+        return Placement(0, 0, m.entry_seq)
+    return Placement(m.amount, m.placed or 0, m.entry_seq, m.invoice_id)
+
+
 def ref_exists(account_id: str, ref: str) -> bool:
     try:
         RefModel.get(account_id, REF + ref, consistent_read=True)
@@ -371,6 +455,7 @@ def update_balance(before: Balance, after: Balance, in_flight_delta: int = 0) ->
         BalanceModel.unapplied_credit.set(after.unapplied_credit),
         BalanceModel.entry_seq.set(after.entry_seq),
         BalanceModel.invoice_seq.set(after.invoice_seq),
+        BalanceModel.credit_lots.set(json.dumps([list(lot) for lot in after.credit_lots])),
     ]
     if in_flight_delta:
         actions.append(BalanceModel.in_flight.add(in_flight_delta))
@@ -462,6 +547,40 @@ def put_ref(account_id: str, ref: str, entry_seq: int, on_conflict: Any) -> Op:
     return Op("put", model, condition=RefModel.pk.does_not_exist(), on_conflict=on_conflict, label="ref")
 
 
+def put_placement(account_id: str, ref: str, before: Placement | None, after: Placement, on_conflict: Any) -> Op:
+    """Record how far the money back `ref` is placed, only if nobody placed any of it since `before` was
+    read (None: nobody started it): a redelivery or a racer never places it twice."""
+    if before is None:
+        model = RefModel(
+            account_id,
+            REF + ref,
+            entry_seq=after.entry_seq,
+            amount=after.amount,
+            placed=after.placed,
+            invoice_id=after.invoice_id,
+        )
+        return Op("put", model, condition=RefModel.pk.does_not_exist(), on_conflict=on_conflict, label="placement")
+    actions = [
+        RefModel.entry_seq.set(after.entry_seq),
+        RefModel.placed.set(after.placed),
+    ]
+    if after.invoice_id:
+        actions.append(RefModel.invoice_id.set(after.invoice_id))
+    return Op(
+        "update",
+        RefModel(account_id, REF + ref),
+        actions=actions,
+        condition=RefModel.placed == before.placed,
+        on_conflict=on_conflict,
+        label="placement",
+    )
+
+
+def _application(a: Application) -> dict[str, Any]:
+    """An application as stored: `origin` only when known (older records have none)."""
+    return {k: v for k, v in a.__dict__.items() if k != "origin" or v is not None}
+
+
 def _line_model(account_id: str, invoice_id: str, n: int, line: Line) -> LineModel:
     return LineModel(
         account_id,
@@ -509,7 +628,7 @@ def _header_model(inv: Invoice) -> InvoiceModel:
         line_count=inv.line_count,
         balance_before=inv.balance_before,
         balance_after=inv.balance_after,
-        applications=json.dumps([a.__dict__ for a in inv.applications]),
+        applications=json.dumps([_application(a) for a in inv.applications]),
         applied_to=json.dumps(inv.applied_to),
         created_at=inv.created_at,
         gsi1_pk=f"{inv.account_id}#INV",
@@ -543,7 +662,7 @@ def settle_invoice(before: Invoice, after: Invoice, in_flight_delta: int = 0) ->
         InvoiceModel.status.set(after.status),
         InvoiceModel.amount_paid.set(after.amount_paid),
         InvoiceModel.balance_due.set(after.balance_due),
-        InvoiceModel.applications.set(json.dumps([a.__dict__ for a in after.applications])),
+        InvoiceModel.applications.set(json.dumps([_application(a) for a in after.applications])),
     ]
     if in_flight_delta:
         actions.append(InvoiceModel.in_flight.add(in_flight_delta))

@@ -209,6 +209,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.accounts = [_account() for _ in range(3)]
         self.expected = dict.fromkeys(self.accounts, 0)
         self.payments = []
+        self.refunded = {}  # payment id -> refunded at Stripe
         self.touched = set(self.accounts)
 
     @rule(who=st.integers(0, 2), amount=st.integers(1, 50_000))
@@ -232,6 +233,23 @@ class LedgerMachine(RuleBasedStateMachine):
         ledger.apply_payment(account_id, payment_id=payment_id, amount=amount)
         self.payments.append((account_id, payment_id, amount))
         self.expected[account_id] -= amount
+        self.touched.add(account_id)
+
+    @precondition(lambda self: any(amount > self.refunded.get(pay, 0) for _, pay, amount in self.payments))
+    @rule(pick=st.integers(0, 10_000), fraction=st.floats(0.01, 1.0), again=st.booleans())
+    def refund_at_stripe(self, pick, fraction, again):
+        """A refund made in Stripe's Dashboard: money back placed wherever the payment's money went
+        (issue 14 hole 9); it never fails, and a second delivery changes nothing."""
+        refundable = [(a, pay, amount) for a, pay, amount in self.payments if amount > self.refunded.get(pay, 0)]
+        account_id, payment_id, amount = refundable[pick % len(refundable)]
+        back = max(1, int((amount - self.refunded.get(payment_id, 0)) * fraction))
+        refund_id = f"re_{next(_ids)}"
+        ledger.money_back(account_id, refund_id=refund_id, amount=back, payment_id=payment_id)
+        if again:
+            with pytest.raises(AlreadyPostedError):
+                ledger.money_back(account_id, refund_id=refund_id, amount=back, payment_id=payment_id)
+        self.refunded[payment_id] = self.refunded.get(payment_id, 0) + back
+        self.expected[account_id] += back
         self.touched.add(account_id)
 
     @precondition(lambda self: self.payments)
@@ -284,4 +302,105 @@ def test_the_worked_example_of_docs_ledger_md(aws):
     balance = ledger.get_balance(account_id)
     assert (balance.current, balance.unapplied_credit) == (-150, 150)
     assert [e.amount for e in ledger_store.entries(account_id)] == [1250, 800, -1500, -1000, 300]
+    _assert_invariant(account_id)
+
+
+def _pay(account_id: str, amount: int) -> str:
+    payment_id = f"pay_{next(_ids)}"
+    ledger.apply_payment(account_id, payment_id=payment_id, amount=amount)
+    return payment_id
+
+
+def test_money_back_reopens_what_the_payment_paid_through_its_credit_and_nothing_another_payment_paid(aws):
+    # issue 14 hole 9: P's credit paid B and part of D later; Q and R paid the rest of D and E
+    account_id = _account()
+    a = _charge(account_id, 1000)
+    p = _pay(account_id, 3000)  # A, then 2,000 of unapplied credit
+    b = _charge(account_id, 1500)  # paid by P's credit
+    d = _charge(account_id, 700)  # 500 of P's credit, then 200 by Q
+    _pay(account_id, 200)
+    e = _charge(account_id, 400)
+    _pay(account_id, 400)
+    assert ledger.get_balance(account_id).current == 0
+
+    result = ledger.money_back(account_id, refund_id="re_p_all", amount=3000, payment_id=p)
+
+    assert result.reopened == [(d.id, 500), (b.id, 1500), (a.id, 1000)]  # newest first
+    assert result.invoice_id is None
+    assert [x.origin for x in ledger.get_invoice(account_id, b.id).applications] == [p, "re_p_all"]
+    owed = {i: ledger.get_invoice(account_id, i) for i in (a.id, b.id, d.id, e.id)}
+    assert [(owed[i].status, owed[i].balance_due) for i in (a.id, b.id, d.id, e.id)] == [
+        ("open", 1000),
+        ("open", 1500),
+        ("open", 500),  # Q's 200 stays on it
+        ("closed", 0),  # R paid it: untouched
+    ]
+    assert ledger.get_balance(account_id).current == 3000
+    _assert_invariant(account_id)
+    with pytest.raises(AlreadyPostedError):
+        ledger.money_back(account_id, refund_id="re_p_all", amount=3000, payment_id=p)
+    assert ledger.get_balance(account_id).current == 3000
+
+
+def test_money_back_uses_unapplied_credit_first_the_payments_own_before_the_rest(aws):
+    account_id = _account()
+    credit = _credit(account_id, 500)
+    p = _pay(account_id, 800)
+    assert ledger.get_balance(account_id).credit_lots == ((credit.id, 500), (p, 800))
+
+    result = ledger.money_back(account_id, refund_id="re_p_part", amount=1000, payment_id=p)
+
+    assert (result.credit_used, result.reopened, result.invoice_id) == (1000, [], None)
+    balance = ledger.get_balance(account_id)
+    assert (balance.current, balance.unapplied_credit, balance.credit_lots) == (-300, 300, ((credit.id, 300),))
+    _assert_invariant(account_id)
+
+
+def test_money_back_that_nothing_can_take_becomes_a_one_time_invoice_payment_refunded(aws):
+    # P paid A; a refund of P took it back and Q paid A again; then P is disputed: P's money is on no
+    # invoice any more, so the money back is a One-time invoice "Payment refunded" — never an error.
+    account_id = _account()
+    a = _charge(account_id, 1000)
+    p = _pay(account_id, 1000)
+    ledger.money_back(account_id, refund_id="re_first", amount=1000, payment_id=p)
+    _pay(account_id, 1000)
+    assert ledger.get_invoice(account_id, a.id).status == "closed"
+
+    result = ledger.money_back(account_id, refund_id="du_dispute", amount=1000, payment_id=p)
+
+    assert (result.credit_used, result.reopened) == (0, [])
+    inv = ledger.get_invoice(account_id, result.invoice_id)
+    assert (inv.type, inv.description, inv.total, inv.status) == ("one_time", ledger.PAYMENT_REFUNDED, 1000, "open")
+    assert ledger.get_invoice(account_id, a.id).status == "closed"
+    assert ledger.get_balance(account_id).current == 1000
+    _assert_invariant(account_id)
+    with pytest.raises(AlreadyPostedError):
+        ledger.money_back(account_id, refund_id="du_dispute", amount=1000, payment_id=p)
+    assert ledger.get_balance(account_id).current == 1000
+    assert len(ledger_store.all_invoices(account_id)) == 2
+
+
+def test_money_back_raced_by_a_redelivery_is_placed_once(aws, monkeypatch):
+    # 25 invoices paid by one payment (20 in its transaction, 5 through its credit); while one delivery
+    # builds its first step, another delivery of the same refund places all of it (two transactions).
+    account_id = _account()
+    invoices = [_charge(account_id, 100) for _ in range(25)]
+    p = _pay(account_id, 2500)
+    assert all(ledger.get_invoice(account_id, i.id).status == "closed" for i in invoices)
+    real_reopen, raced = ledger._reopen, []
+
+    def reopen_while_a_redelivery_places_it_all(*args, **kwargs):
+        if not raced:
+            raced.append(None)  # the racer's own steps run the real thing
+            raced[0] = ledger.money_back(account_id, refund_id="re_race", amount=2500, payment_id=p)
+        return real_reopen(*args, **kwargs)
+
+    monkeypatch.setattr(ledger, "_reopen", reopen_while_a_redelivery_places_it_all)
+    with pytest.raises(AlreadyPostedError):
+        ledger.money_back(account_id, refund_id="re_race", amount=2500, payment_id=p)
+
+    assert len(raced[0].reopened) == 25 and raced[0].invoice_id is None
+    assert ledger.get_balance(account_id).current == 2500
+    assert [e.amount for e in ledger_store.entries(account_id) if e.kind == "money_back"] == [2000, 500]
+    assert all(ledger.get_invoice(account_id, i.id).balance_due == 100 for i in invoices)
     _assert_invariant(account_id)

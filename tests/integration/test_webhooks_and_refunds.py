@@ -230,3 +230,84 @@ def test_a_refund_stripe_refuses_is_a_final_422_replayed_with_its_key_not_a_key_
     assert payment_store.get_payment(account_id, row.id).refunded == 0
     assert pay.balance(account_id).current == 0
     pay.audit_ok(account_id)
+
+
+def _dashboard_refund_of_a_payment_that_settled_25_invoices(pay):
+    """Issue 14 hole 9: 25 charges of 10.00, one payment of 250.00 (20 invoices settled in its own
+    transaction, 5 through the credit it left), 20 newer unpaid charges of 5.00, then the whole payment
+    refunded in Stripe's Dashboard."""
+    account_id, _, paid_invoices, row = _paid(pay, *[1000] * 25, pay_amount=25_000)
+    direct = [a["invoice_id"] for a in row.applied_to if a["invoice_id"]]
+    assert len(direct) == 20 and {"invoice_id": None, "amount": 5000} in row.applied_to, row.applied_to
+    assert all(pay.invoice(account_id, i).status == "closed" for i in paid_invoices)
+    newer = [pay.charge(account_id, 500) for _ in range(20)]
+    assert pay.balance(account_id).current == 10_000
+    code, refund = pay.stripe_post("/v1/refunds", {"payment_intent": row.payment_intent_id, "amount": "25000"})
+    assert code == 200, refund
+    (event,) = pay.events_for(row.payment_intent_id, "charge.refunded")
+    return account_id, paid_invoices, newer, row, event
+
+
+def _ledger_state(pay, account_id):
+    invoices = sorted(
+        (i.id, i.status, i.balance_due, len(i.applications)) for i in ledger.ledger_store.all_invoices(account_id)
+    )
+    return pay.balance(account_id), ledger.ledger_store.entries(account_id), invoices
+
+
+def test_a_dashboard_refund_of_a_payment_that_settled_many_invoices_reopens_them_all(pay):
+    account_id, paid_invoices, newer, row, event = _dashboard_refund_of_a_payment_that_settled_25_invoices(pay)
+
+    status, body = pay.deliver_event(event)
+
+    assert (status, body["outcome"]) == (200, "money_back"), body
+    balance = pay.balance(account_id)
+    assert (balance.current, balance.unapplied_credit) == (35_000, 0)
+    for invoice_id in paid_invoices:  # directly or through the payment's credit: every one owes again
+        inv = pay.invoice(account_id, invoice_id)
+        assert (inv.status, inv.balance_due, inv.amount_paid) == ("open", 1000, 0), inv
+    assert all(pay.invoice(account_id, i).balance_due == 500 for i in newer)  # untouched
+    invoices = ledger.ledger_store.all_invoices(account_id)
+    assert len(invoices) == 45 and not [i for i in invoices if i.description == "Payment refunded"]
+    assert sum(e.amount for e in ledger.ledger_store.entries(account_id) if e.kind == "money_back") == 25_000
+    assert payment_store.get_payment(account_id, row.id).refunded == 25_000
+    pay.audit_ok(account_id)
+
+    before = _ledger_state(pay, account_id)
+    assert pay.deliver_event(event) == (200, {"received": True, "event": event["id"], "outcome": "duplicate"})
+    assert _ledger_state(pay, account_id) == before
+    assert payment_store.get_payment(account_id, row.id).refunded == 25_000
+
+
+def test_a_dashboard_refund_placement_that_crashed_half_way_is_finished_by_the_redelivery(pay, monkeypatch):
+    from functions.core import uow
+
+    account_id, paid_invoices, _, row, event = _dashboard_refund_of_a_payment_that_settled_25_invoices(pay)
+    real_commit, commits = uow.UnitOfWork.commit, []
+
+    def crash_on_the_second_placement_step(self):
+        if any(op.label == "placement" for op in self.ops):
+            commits.append(len(self.ops))
+            if len(commits) == 2:
+                raise RuntimeError("the process died here")
+        return real_commit(self)
+
+    monkeypatch.setattr(uow.UnitOfWork, "commit", crash_on_the_second_placement_step)
+    status, body = pay.deliver_event(event)
+    assert status == 500, body
+    half = pay.balance(account_id)
+    assert half.current == 30_000  # the first step (20 invoices) committed, keeping the invariant
+    pay.audit_ok(account_id)
+    assert payment_store.get_event_marker(event["id"]) is None  # so Stripe delivers it again
+
+    status, body = pay.deliver_event(event)  # Stripe's redelivery finishes the placement, once
+
+    assert (status, body["outcome"]) == (200, "money_back"), body
+    assert pay.balance(account_id).current == 35_000
+    assert all(pay.invoice(account_id, i).balance_due == 1000 for i in paid_invoices)
+    assert sum(e.amount for e in ledger.ledger_store.entries(account_id) if e.kind == "money_back") == 25_000
+    assert payment_store.get_payment(account_id, row.id).refunded == 25_000
+    pay.audit_ok(account_id)
+    before = _ledger_state(pay, account_id)
+    assert pay.deliver_event(event)[1]["outcome"] == "duplicate"
+    assert _ledger_state(pay, account_id) == before
