@@ -110,6 +110,7 @@ def allocate(
     kind: str,
     target_invoice_id: str | None,
     at: str,
+    *,
     release_target: int = 0,
     lots: tuple[ledger_store.CreditLot, ...] | None = None,
 ) -> tuple[list[Op], list[tuple[str, int]], int]:
@@ -807,7 +808,13 @@ def settle_unapplied_credit(account_id: str) -> int:
             return total_applied
         at = clock.iso(clock.now())
         ops, applied, rest = allocate(
-            account_id, balance.unapplied_credit, "unapplied_credit", "unapplied_credit", None, at, balance.credit_lots
+            account_id,
+            balance.unapplied_credit,
+            "unapplied_credit",
+            "unapplied_credit",
+            None,
+            at,
+            lots=balance.credit_lots,
         )
         if not applied:
             return total_applied
