@@ -78,9 +78,11 @@ def check_key(key: str | None) -> str:
             f"this request moves money or creates records: send an {HEADER} header (e.g. a UUID)",
             code="idempotency-key-missing",
         )
-    if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+    # visible ASCII, as a structured-field string (the IETF Idempotency-Key draft): a non-ASCII header
+    # arrives as UTF-8 through one proxy and Latin-1 through another, so it would not even be one key
+    if len(key) > MAX_KEY_LENGTH or not (key.isascii() and key.isprintable()):
         raise BadRequestError(
-            f"the {HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters", code="idempotency-key-invalid"
+            f"the {HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters", code="idempotency-key-invalid"
         )
     return key
 

@@ -20,6 +20,7 @@ import pytest
 import app  # noqa: F401  (registers every route in ROUTES)
 from functions.core import clock, cursor, ledger_store
 from functions.core.http import ROUTES
+from tests.integration.payments_helpers import WEBHOOK_SECRET
 from tests.proof.world import SAMPLE_BODIES, World, observed
 
 pytestmark = pytest.mark.xdist_group("proof-hostile")
@@ -480,6 +481,120 @@ def test_a_hostile_idempotency_key_is_refused(world, before, key):
     value, code = KEYS[key]
     raw = raw_body(CHARGES, world, "amount", "100")
     assert_refused(send(world, CHARGES, raw, headers={"Idempotency-Key": value}), 400, code)
+
+
+# --- non-ASCII headers and query values (issue 14 hole 5) ---------------------------------------
+
+# Every list that takes a cursor, and every other query parameter of those lists.
+PAGED = [s.operation for s in ROUTES if s.query is not None and "cursor" in s.query.model_fields]
+QUERY_FIELDS = [
+    pytest.param(s.operation, f.alias or name, id=f"{s.operation} {f.alias or name}")
+    for s in ROUTES
+    if s.query is not None
+    for name, f in s.query.model_fields.items()
+    if name not in ("cursor",)
+]
+NON_ASCII_VALUES = {
+    "e acute": "\u00e9",
+    "emoji": "\U0001f4b8",
+    "RTL override": "\u202e",
+    "replacement character": "\ufffd",
+    "fullwidth": "\uff41\uff42\uff43",
+}
+NON_ASCII_CURSORS = {
+    "signature e acute": "YWJj.\u00e9",  # `?cursor=YWJj.%C3%A9`: a 500 before (hmac.compare_digest on str)
+    "signature emoji": "YWJj.\U0001f4b8",
+    "payload and signature": "\u00e9.\u00e9",
+    "NEL": "YWJj.\u0085",
+}
+
+
+@pytest.mark.parametrize("value", list(NON_ASCII_CURSORS))
+@pytest.mark.parametrize("operation", PAGED)
+def test_a_non_ascii_cursor_is_invalid_cursor_not_a_500(world, before, operation, value):
+    from urllib.parse import quote
+
+    path = path_of(operation, world) + f"?cursor={quote(NON_ASCII_CURSORS[value])}"
+    assert_refused(send(world, operation, path=path), 400, "invalid-cursor", world, path)
+
+
+def test_a_genuine_cursor_with_a_non_ascii_signature_is_invalid_cursor(world, before):
+    genuine = _cursor(world, world.a.id, "invoices?limit=1", world.a.owner_token)
+    for forged in (genuine[:-1] + "\u00e9", genuine + "\u00e9", genuine.replace(".", ".\u00e9", 1)):
+        assert_refused(_list_with(world, "invoices", forged), 400, "invalid-cursor", world, forged)
+
+
+@pytest.mark.parametrize("value", list(NON_ASCII_VALUES))
+@pytest.mark.parametrize(("operation", "name"), QUERY_FIELDS)
+def test_a_non_ascii_query_value_is_never_a_5xx(world, before, operation, name, value):
+    """Every query parameter of every list, with non-ASCII text: refused 4xx problem+json (or, for a
+    free filter such as device_id, a list of nothing) and never a 5xx."""
+    from urllib.parse import quote
+
+    path = path_of(operation, world) + f"?{name}={quote(NON_ASCII_VALUES[value])}"
+    status, body, headers, effects = send(world, operation, path=path)
+    assert status < 500 and not effects, (status, body)
+    if status >= 400:
+        assert headers["Content-Type"] == PROBLEM and set(body) == PROBLEM_KEYS and body["status"] == status
+    elif operation.endswith("invoices.csv"):
+        assert status == 200 and body.splitlines()[1:] == [], body
+    else:
+        assert status == 200 and body["data"] == [], body
+
+
+WEBHOOK = "POST /v1/webhooks/stripe"
+# Stripe-Signature headers a client may send: non-ASCII, digits str.isdigit() accepts and int() may
+# not, a timestamp too long for int() -> 400 invalid-signature, never a 500.
+BAD_SIGNATURES = {
+    "v1 e acute": "t={now},v1=\u00e9",  # a 500 before (hmac.compare_digest on str)
+    "v1 emoji": "t={now},v1=\U0001f4b8",
+    "v1 latin-1 bytes": "t={now},v1=\u00c3\u00a9",
+    "v1 hex then e acute": "t={now},v1=" + "0" * 63 + "\u00e9",
+    "t superscript two": "t=\u00b2,v1=00",
+    "t arabic-indic digits": "t=\u0661\u0662,v1=00",
+    "t fullwidth digits": "t=\uff11\uff12,v1=00",
+    "t 5000 digits": "t=" + "9" * 5000 + ",v1=00",
+    "t e acute": "t=\u00e9,v1=00",
+    "key e acute": "\u00e9=1,v1=00",
+}
+
+
+@pytest.mark.parametrize("signature", list(BAD_SIGNATURES))
+def test_a_non_ascii_or_odd_stripe_signature_is_invalid_signature_not_a_500(world, before, monkeypatch, signature):
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    header = BAD_SIGNATURES[signature].format(now=int(clock.now().timestamp()))
+    event = {"id": "evt_hostile", "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_x"}}}
+    result = send(world, WEBHOOK, json.dumps(event), headers={"Stripe-Signature": header})
+    assert_refused(result, 400, "invalid-signature")
+
+
+BAD_AUTHORIZATIONS = {
+    "token e acute": "Bearer \u00e9",
+    "token emoji": "Bearer \U0001f4b8.\U0001f4b8.\U0001f4b8",
+    "scheme e acute": "B\u00e9arer abc",
+    "latin-1 bytes": "Bearer \u00c3\u00a9\u00c3\u00a9.\u00c3\u00a9.\u00c3\u00a9",
+    "NEL": "Bearer a\u0085b",
+}
+
+
+@pytest.mark.parametrize("authorization", list(BAD_AUTHORIZATIONS))
+def test_a_non_ascii_authorization_header_is_401_not_a_500(world, before, authorization):
+    value = BAD_AUTHORIZATIONS[authorization]
+    result = send(world, "GET /v1/accounts/{account_id}/summary", headers={"Authorization": value})
+    assert_refused(result, 401, "invalid-token")
+
+
+def test_a_valid_token_with_non_ascii_appended_is_401(world, before):
+    for tail in ("\u00e9", ".\u00e9", "\U0001f4b8"):
+        value = f"Bearer {world.operator}{tail}"
+        result = send(world, "GET /v1/accounts/{account_id}/summary", headers={"Authorization": value})
+        assert_refused(result, 401, "invalid-token")
+
+
+@pytest.mark.parametrize("key", ["cl\u00e9-1", "\U0001f4b8", "\u00c3\u00a9", "a\u0085b", "\uff4b"])
+def test_a_non_ascii_idempotency_key_is_refused(world, before, key):
+    raw = raw_body(CHARGES, world, "amount", "100")
+    assert_refused(send(world, CHARGES, raw, headers={"Idempotency-Key": key}), 400, "idempotency-key-invalid")
 
 
 def test_after_every_hostile_request_the_accounts_are_unchanged(world, before):
