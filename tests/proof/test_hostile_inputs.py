@@ -160,7 +160,7 @@ def test_hostile_usage_quantities_are_rejected_record_by_record_and_nothing_is_c
     """Usage validates records one by one (one bad record never rejects the batch): each hostile
     quantity is a rejected record, none is stored."""
     arabic_12 = "\u0661\u0662"  # Arabic-Indic digits: Decimal reads them as 12
-    quantities = [10**30, -1, "1e400", "NaN", "Infinity", 1.5, True, None, "1" * 40, "0x10", arabic_12, "3\n"]
+    quantities = [10**30, -1, "1e400", "NaN", "Infinity", 1.5, True, "1" * 40, "0x10", arabic_12, "3\n"]
     unit_amounts = ["-1", "1e3", "NaN", "1.5\n", arabic_12, "", 0.5]
     base = SAMPLE_BODIES[spec_of("POST /v1/usage").body](world)["records"][0]
     records = [base | {"quantity": q} for q in quantities] + [base | {"unit_amount_decimal": u} for u in unit_amounts]
@@ -202,11 +202,13 @@ def test_invalid_utf8_is_refused(world, before):
 
 @pytest.mark.parametrize("name", list(GOOD_TEXTS))
 def test_ordinary_unicode_is_accepted_and_kept_exactly(world, name):
-    """Not every unusual string is hostile: emoji, right-to-left scripts, combining marks, tabs and
-    newlines are accepted and come back byte for byte (on an account of their own)."""
+    """Not every unusual string is hostile: emoji, right-to-left scripts and combining marks are accepted
+    and come back byte for byte (on an account of their own); tabs and newlines too, but a name or an
+    invoice line is one line: there they collapse into one space (issue 14 hole 6)."""
     text = GOOD_TEXTS[name]
+    kept = "line 1 line 2" if name == "tabs and newlines" else text.strip()
     account = world.api.create_account(name=text.strip() or "x")
-    assert account["name"] == text.strip()
+    assert account["name"] == kept
     status, invoice, _ = world.call(
         "POST",
         f"/v1/accounts/{account['id']}/charges",
@@ -216,7 +218,78 @@ def test_ordinary_unicode_is_accepted_and_kept_exactly(world, name):
     )
     assert status == 201, invoice
     status, again, _ = world.call("GET", f"/v1/accounts/{account['id']}/invoices/{invoice['id']}", token=world.operator)
-    assert status == 200 and again["lines"][0]["description"] == text.strip()
+    assert status == 200 and again["lines"][0]["description"] == kept
+
+
+# Line breaks and other controls in every single-line field (issue 14 hole 6): accepted, collapsed into
+# one space, never a 5xx, never stored or echoed with the break. name -> (operation, field)
+INJECTION = "Help\r\nBcc: attacker@evil.example\n\u2028X-Injected:\tyes"
+FLAT = "Help Bcc: attacker@evil.example X-Injected: yes"
+SINGLE_LINE_CASES = {
+    "account name": ("POST /v1/accounts", "name"),
+    "contact name": ("POST /v1/accounts", "billing_contact.name"),
+    "contact address line1": ("POST /v1/accounts", "billing_contact.address.line1"),
+    "contact address city": ("POST /v1/accounts", "billing_contact.address.city"),
+    "device name": ("POST /v1/accounts/{account_id}/devices", "name"),
+    "device kind": ("POST /v1/accounts/{account_id}/devices", "kind"),
+    "charge description": ("POST /v1/accounts/{account_id}/charges", "description"),
+    "credit reason": ("POST /v1/accounts/{account_id}/credits", "reason"),
+    "item description": ("POST /v1/accounts/{account_id}/billing-items", "description"),
+    "item category": ("POST /v1/accounts/{account_id}/billing-items", "category"),
+    "cancellation reason": ("POST /v1/accounts/{account_id}/billing-items/{item_id}/cancellation", "reason"),
+    "ticket subject": ("POST /v1/accounts/{account_id}/support-tickets", "subject"),
+}
+
+
+def _set(body: dict, dotted: str, value: str) -> dict:
+    *parents, last = dotted.split(".")
+    node = body
+    for part in parents:
+        node = node[part]
+    node[last] = value
+    return body
+
+
+@pytest.mark.parametrize("case", list(SINGLE_LINE_CASES))
+def test_line_breaks_in_a_single_line_field_collapse_and_never_reach_a_header(world, case):
+    """On an account of its own (A and B stay unchanged): the request succeeds, what it stored and
+    answers holds the text on one line, and the ticket's e-mail Subject too."""
+    from functions.payments import payment_store
+
+    operation, field = SINGLE_LINE_CASES[case]
+    own = world.api.create_account(name=f"single line {case}", type="subscription")["id"]  # no card needed
+    item = None
+    if "{item_id}" in operation:
+        item = world.api.call(
+            "POST",
+            f"/v1/accounts/{own}/billing-items",
+            {"description": "Block storage", "category": "storage", "recurring_fee": 800},
+            token=world.operator,
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )[1]["item"]["id"]
+    body = json.loads(json.dumps(SAMPLE_BODIES[spec_of(operation).body](world)))
+    body.pop("payment_id", None)  # account A's: the ticket is about nothing in particular
+    _set(body, field, INJECTION)
+    path = operation.split(" ", 1)[1].format(account_id=own, item_id=item)
+    status, answer, _ = world.call(
+        "POST", path, body, token=world.operator, headers={"Idempotency-Key": str(uuid.uuid4())}
+    )
+    assert status in (200, 201), answer
+    shown = json.dumps(answer, ensure_ascii=False)
+    assert not any(c in shown for c in ("\\r", "\\n", "\\t", "\u2028")), shown
+    if field != "subject":  # every other field is echoed in the answer
+        assert FLAT in shown, shown
+    else:
+        assert payment_store.get_ticket(own, answer["ticket_id"])["subject"] == FLAT
+        mails = [m for m in observed_mail() if answer["ticket_id"] in m.subject]
+        assert [m.subject for m in mails] == [f"[billow ticket {answer['ticket_id']}] {FLAT}"]
+
+
+def observed_mail() -> list[Any]:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    return list(ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
 
 
 # --- shape and size ----------------------------------------------------------------------------
