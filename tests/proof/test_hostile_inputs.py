@@ -664,6 +664,13 @@ def test_a_valid_token_with_non_ascii_appended_is_401(world, before):
         assert_refused(result, 401, "invalid-token")
 
 
+@pytest.mark.parametrize("content_type", ["\u00e9", "application/json\u00e9", "text/\U0001f4b8", "\u00c3\u00a9/json"])
+def test_a_non_ascii_content_type_is_415(world, before, content_type):
+    raw = raw_body(CHARGES, world, "amount", "100")
+    result = send(world, CHARGES, raw, headers={"Content-Type": content_type})
+    assert_refused(result, 415, "unsupported-media-type")
+
+
 @pytest.mark.parametrize("key", ["cl\u00e9-1", "\U0001f4b8", "\u00c3\u00a9", "a\u0085b", "\uff4b"])
 def test_a_non_ascii_idempotency_key_is_refused(world, before, key):
     raw = raw_body(CHARGES, world, "amount", "100")
