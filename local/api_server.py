@@ -40,6 +40,7 @@ from chalice.local import (
     LocalDevServer,
     LocalGateway,
     LocalGatewayException,
+    RouteMatcher,
     ThreadedHTTPServer,
 )
 
@@ -63,6 +64,27 @@ class RouteNotFound(LocalGatewayException):
             "errors": [],
         }
         super().__init__({"Content-Type": PROBLEM}, json.dumps(body).encode("utf-8"))
+
+
+class MethodNotAllowed(LocalGatewayException):
+    """A method the server has no handler for (TRACE, PROPFIND, …): 405 problem+json, not http.server's
+    501 HTML page. `Allow` lists the route's methods when the path is one of the API's."""
+
+    CODE = 405
+
+    def __init__(self, method: str, allowed: list[str]) -> None:
+        body = {
+            "type": "method-not-allowed",
+            "title": "Method not allowed",
+            "status": 405,
+            "detail": f"{method[:40]} is not a method of this API",
+            "code": "method-not-allowed",
+            "errors": [],
+        }
+        headers = {"Content-Type": PROBLEM}
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
+        super().__init__(headers, json.dumps(body).encode("utf-8"))
 
 
 class ProblemGateway(LocalGateway):
@@ -90,7 +112,53 @@ class ProblemRequestHandler(ChaliceRequestHandler):
         # ChaliceRequestHandler.__init__ builds its gateway then handles the request in the base
         # __init__, so the gateway must be in place before that: build it here and skip to the base.
         self.local_gateway = ProblemGateway(app_object, config)
+        self.app_object = app_object
         super(ChaliceRequestHandler, self).__init__(request, client_address, server)
+
+    def __getattr__(self, name: str) -> Any:
+        """http.server looks up `do_<METHOD>` and answers a 501 HTML page when there is none: every
+        method chalice local does not serve (TRACE, CONNECT, PROPFIND, anything) gets the 405 problem."""
+        if name.startswith("do_"):
+            return self._method_not_allowed
+        raise AttributeError(name)
+
+    def _method_not_allowed(self) -> None:
+        try:
+            self._parse_payload()  # read any body, so the next request on this connection starts clean
+        except ValueError:  # a Content-Length that is not a number: the connection cannot be reused
+            self.close_connection = True
+        try:
+            route = RouteMatcher(list(self.app_object.routes)).match_route(self.path).route
+            allowed = sorted(self.app_object.routes[route])
+        except ValueError:
+            allowed = []
+        self._send_error_response(MethodNotAllowed(self.command, allowed))
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What http.server refuses itself (a request line it cannot read, an over-long URI or header)
+        is problem+json too, never its HTML error page."""
+        status = 405 if code == 501 else code if 400 <= code < 500 else 400
+        problem = {
+            "type": "method-not-allowed" if status == 405 else "bad-request",
+            "title": "Method not allowed" if status == 405 else "Bad request",
+            "status": status,
+            "detail": (message or "the request could not be read")[:200],
+            "code": "method-not-allowed" if status == 405 else "bad-request",
+            "errors": [],
+        }
+        body = json.dumps(problem).encode("utf-8")
+        # a request line it could not read leaves http.server in HTTP/0.9 mode (a bare body, no status
+        # line): nobody speaks HTTP/0.9, so answer with a status line and headers
+        self.request_version = "HTTP/1.0" if self.request_version == "HTTP/0.9" else self.request_version
+        self.log_error("code %d, message %s", code, message)
+        self.send_response(status)
+        self.send_header("Content-Type", PROBLEM)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.close_connection = True
+        self.end_headers()
+        if getattr(self, "command", None) != "HEAD":
+            self.wfile.write(body)
 
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
         """The access line without the query string, as API Gateway's access log has none

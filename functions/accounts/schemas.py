@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from functions.core.schemas import BillingContact, Currency, Page, Request
+from functions.core.schemas import BillingContact, Currency, Page, Request, SingleLine
 
 AccountType = Literal["lite", "payg", "subscription"]
 Locale = Literal["en", "fr"]
@@ -19,7 +19,7 @@ class CreateAccount(Request):
     linked: bool
     currency: Currency
     locale: Locale = "en"
-    name: str = Field(min_length=1, max_length=200)
+    name: SingleLine = Field(min_length=1, max_length=200)
     billing_contact: BillingContact
     billing_day: int | None = Field(None, ge=1, le=28)
 
@@ -57,8 +57,8 @@ class Member(BaseModel):
 
 
 class CreateDevice(Request):
-    name: str = Field(min_length=1, max_length=100)
-    kind: str = Field(min_length=1, max_length=50)
+    name: SingleLine = Field(min_length=1, max_length=100)
+    kind: SingleLine = Field(min_length=1, max_length=50)
 
 
 class Device(BaseModel):

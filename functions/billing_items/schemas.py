@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 from functions.core.money import MAX_AMOUNT
-from functions.core.schemas import Currency, Page, PageQuery, Request
+from functions.core.schemas import Currency, Page, PageQuery, Request, SingleLine
 
 ItemStatus = Literal["active", "pending_cancellation", "cancelled"]
 Fee = Annotated[int, Field(ge=0, le=MAX_AMOUNT, description="minor units, 0 for none")]
@@ -21,8 +21,8 @@ def _id_like(value: str) -> str:
 
 
 class ProvisionItem(Request):
-    description: str = Field(min_length=1, max_length=200)
-    category: str = Field(min_length=1, max_length=50, description="e.g. server, storage, network, software")
+    description: SingleLine = Field(min_length=1, max_length=200)
+    category: SingleLine = Field(min_length=1, max_length=50, description="e.g. server, storage, network, software")
     recurring_fee: Fee
     setup_fee: Fee = 0
     device_id: str | None = Field(None, max_length=64)
@@ -96,7 +96,7 @@ class BulkResponse(BaseModel):
 
 class CancelRequest(Request):
     when: Literal["now", "anniversary"] = "anniversary"
-    reason: str | None = Field(None, max_length=500)
+    reason: SingleLine | None = Field(None, max_length=500)
 
 
 class Cancellation(BaseModel):

@@ -1,6 +1,11 @@
 """Bearer-token verification: RS256 only, signature against the issuer's JWKS (cached), iss, exp,
 and aud or Cognito's client_id. Identity is `sub`; scopes come from `scope`, prefix stripped.
 
+Defence in depth (issue 14 hole 8): a token whose `token_use` claim is present must be an `access`
+token (a Cognito ID token of the same pool is refused: it is not meant for APIs); in a deployed stage
+(BILLOW_STAGE other than local and test) a scope counts only with the configured prefix (`billow/`):
+an unprefixed `billing:admin` may be some other resource server's scope of the same name.
+
 Account access is not decided here: a members record does that (functions/accounts/service.py).
 """
 
@@ -26,6 +31,10 @@ SCOPES = (READ, WRITE, ADMIN, USAGE)
 
 # Clock skew tolerated on exp/iat/nbf, in seconds.
 LEEWAY = 30
+# The only `token_use` accepted when the claim is present (Cognito also issues "id" tokens).
+ACCESS_TOKEN_USE = "access"  # noqa: S105 - a claim value, not a secret
+# Stages where a scope without the configured prefix still counts (local tools and tests).
+UNPREFIXED_SCOPE_STAGES = ("local", "test")
 
 
 @dataclass(frozen=True)
@@ -95,10 +104,13 @@ def authenticate(authorization: str | None) -> Identity:
         raise _invalid(type(exc).__name__) from None
     if not _audience_ok(claims, settings.jwt_audiences):
         raise _invalid("it was issued for another audience")
+    if "token_use" in claims and claims["token_use"] != ACCESS_TOKEN_USE:
+        raise _invalid("it is not an access token")
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise _invalid("it has no subject")
-    return Identity(sub=sub, scopes=frozenset(_scopes(claims.get("scope"), settings.scope_prefix)))
+    prefixed_only = settings.stage not in UNPREFIXED_SCOPE_STAGES
+    return Identity(sub=sub, scopes=frozenset(_scopes(claims.get("scope"), settings.scope_prefix, prefixed_only)))
 
 
 def _audience_ok(claims: dict, audiences: tuple[str, ...]) -> bool:
@@ -110,12 +122,18 @@ def _audience_ok(claims: dict, audiences: tuple[str, ...]) -> bool:
     return claims.get("client_id") in audiences
 
 
-def _scopes(scope: object, prefix: str) -> set[str]:
+def _scopes(scope: object, prefix: str, prefixed_only: bool) -> set[str]:
+    """billow's scopes in `scope`, the prefix stripped; with `prefixed_only`, only those that carry it."""
     if not isinstance(scope, str):
         return set()
     out = set()
     for raw in scope.split():
-        name = raw[len(prefix) :] if prefix and raw.startswith(prefix) else raw
+        if prefix and raw.startswith(prefix):
+            name = raw[len(prefix) :]
+        elif prefixed_only and prefix:
+            continue
+        else:
+            name = raw
         if name in SCOPES:
             out.add(name)
     return out

@@ -14,6 +14,7 @@ from typing import Any
 from functions.core import clock
 from functions.core.errors import BadRequestError
 from functions.core.secrets import CURSOR_SECRET, get_secret
+from functions.core.text import same_secret
 
 CURSOR_TTL_SECONDS = 24 * 3600
 
@@ -61,7 +62,7 @@ def decode(cursor: str | None, account_id: str, route: str, filters: dict[str, A
         payload = _unb64(encoded)
     except (ValueError, TypeError):
         raise invalid from None
-    if not hmac.compare_digest(signature, _sign(payload)):
+    if not same_secret(signature, _sign(payload)):  # any text: `?cursor=YWJj.%C3%A9` is 400, not a 500
         raise invalid
     try:
         body = json.loads(payload)

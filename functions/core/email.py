@@ -3,6 +3,10 @@
 The boto3 client is created on first use (tests start moto first; routes that never send mail do not
 pay for it). What a message says belongs to the domain that sends it; this module only delivers.
 Never log a recipient or a body: callers log ids.
+
+Every message goes through `send`, and `send` puts the Subject (and the recipient) on one line
+(functions/core/text.py `single_line`): a subject built from what a customer typed ("Help\r\nBcc: …")
+can never add an e-mail header, whichever domain built it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 
 from functions.core.resources import email_sender
 from functions.core.settings import get_settings
+from functions.core.text import single_line
 
 
 @dataclass(frozen=True)
@@ -39,10 +44,10 @@ def send(message: Email) -> str:
     """Send one e-mail; returns SES's message id. Raises botocore's errors: the caller decides to retry."""
     response = _ses().send_email(
         FromEmailAddress=email_sender(),
-        Destination={"ToAddresses": [message.to]},
+        Destination={"ToAddresses": [single_line(message.to)]},
         Content={
             "Simple": {
-                "Subject": {"Data": message.subject, "Charset": "UTF-8"},
+                "Subject": {"Data": single_line(message.subject), "Charset": "UTF-8"},
                 "Body": {
                     "Text": {"Data": message.text, "Charset": "UTF-8"},
                     "Html": {"Data": message.html, "Charset": "UTF-8"},

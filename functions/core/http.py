@@ -336,7 +336,7 @@ def _handle(spec: RouteSpec, fn: Callable[..., Any], request: Any, params: dict[
             operation=spec.operation,
             key=key,
             sub=identity.sub,
-            request_hash=idempotency.canonical_hash(request.path, canonical),
+            request_hash=idempotency.canonical_hash(concrete_path(spec.path, params), canonical),
             status=spec.status,
         )
         replay = idempotency.lookup(call.idem)
@@ -362,6 +362,16 @@ def _handle(spec: RouteSpec, fn: Callable[..., Any], request: Any, params: dict[
             raise
         return _replayed(replay, request_id)
     return _render(spec, result, call)
+
+
+_PATH_PARAM = re.compile(r"{(\w+)}")
+
+
+def concrete_path(template: str, params: dict[str, str]) -> str:
+    """The path as requested, with its ids: what an idempotency record hashes. Chalice's
+    `request.path` is the route template (`…/billing-items/{item_id}/cancellation`), the same for
+    every item: hashing it replayed item A's cancellation to a request cancelling item B."""
+    return _PATH_PARAM.sub(lambda m: params[m.group(1)], template)
 
 
 def _replayed(replay: idempotency.Replay, request_id: str) -> Response:

@@ -1,7 +1,8 @@
 """Idempotency-Key records (DESIGN §2 Idempotency).
 
 Scope = (account, method + route template, key). The record keeps the caller's sub, a hash of the
-path and canonical body, and the response. Single-transaction work writes the completed record
+concrete path (with its ids, not the route template: functions/core/http.py `concrete_path`) and the
+canonical body, and the response. Single-transaction work writes the completed record
 *inside* its transaction (`IdempotencyContext.completed`); work that spans Stripe calls or several
 transactions writes it `in_progress` with a lease first (`IdempotencyContext.started`) and completes
 it in its last transaction. Records expire after the configured TTL (7 days by default).
@@ -66,6 +67,7 @@ def reuse_error() -> ValidationFailedError:
 
 
 def canonical_hash(path: str, body: Any) -> str:
+    """The request's identity within its scope: the concrete path (`…/item_B/cancellation`) and body."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{path}\n{canonical}".encode()).hexdigest()
 
@@ -76,9 +78,11 @@ def check_key(key: str | None) -> str:
             f"this request moves money or creates records: send an {HEADER} header (e.g. a UUID)",
             code="idempotency-key-missing",
         )
-    if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+    # visible ASCII, as a structured-field string (the IETF Idempotency-Key draft): a non-ASCII header
+    # arrives as UTF-8 through one proxy and Latin-1 through another, so it would not even be one key
+    if len(key) > MAX_KEY_LENGTH or not (key.isascii() and key.isprintable()):
         raise BadRequestError(
-            f"the {HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters", code="idempotency-key-invalid"
+            f"the {HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters", code="idempotency-key-invalid"
         )
     return key
 

@@ -66,7 +66,8 @@ def _operation(spec: RouteSpec, ref: dict[type[BaseModel], str]) -> dict[str, An
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": True,
-                "schema": {"type": "string", "maxLength": 255},
+                # printable ASCII (functions/core/idempotency.py check_key)
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
             }
         )
     if spec.body is not None:

@@ -8,6 +8,7 @@ from typing import Annotated, Generic, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from functions.core.money import MoneyError, check_amount, check_currency
+from functions.core.text import single_line
 
 
 def _currency(value: str) -> str:
@@ -27,6 +28,11 @@ def _positive_amount(value: int) -> int:
 Currency = Annotated[str, AfterValidator(_currency), Field(description="lowercase ISO 4217 code", examples=["usd"])]
 # A strictly positive amount in minor units (the body parser runs strict: floats and strings are refused).
 PositiveAmount = Annotated[int, AfterValidator(_positive_amount), Field(description="minor units, > 0")]
+
+# A field shown on one line (a name, a subject, a description or reason printed on an invoice line or
+# in an e-mail Subject): line breaks, tabs and other control characters collapse into one space on the
+# way in ("Help\r\nBcc: x" is stored as "Help Bcc: x"). Multi-line text (a ticket's message) stays `str`.
+SingleLine = Annotated[str, AfterValidator(single_line)]
 
 
 class Request(BaseModel):
@@ -71,15 +77,15 @@ def _country(value: str) -> str:
 
 
 class Address(Request):
-    line1: str = Field(min_length=1, max_length=200)
-    line2: str | None = Field(None, max_length=200)
-    city: str = Field(min_length=1, max_length=100)
-    state: str | None = Field(None, max_length=100)
-    postal_code: str = Field(min_length=1, max_length=20)
+    line1: SingleLine = Field(min_length=1, max_length=200)
+    line2: SingleLine | None = Field(None, max_length=200)
+    city: SingleLine = Field(min_length=1, max_length=100)
+    state: SingleLine | None = Field(None, max_length=100)
+    postal_code: SingleLine = Field(min_length=1, max_length=20)
     country: Annotated[str, AfterValidator(_country)]
 
 
 class BillingContact(Request):
-    name: str = Field(min_length=1, max_length=200)
+    name: SingleLine = Field(min_length=1, max_length=200)
     email: Annotated[str, AfterValidator(_email), Field(max_length=254)]
     address: Address

@@ -14,6 +14,7 @@ from typing import Any
 
 from functions.core.ledger import Invoice, Line
 from functions.core.money import exponent
+from functions.core.text import single_line
 
 FONTS = Path(__file__).with_name("fonts")
 DASH = "\u2013"  # en dash between the dates of a period
@@ -246,13 +247,13 @@ def render_pdf(inv: Invoice, lines: list[Line], party: Party, seller: Seller, lo
     pdf.cell(0, 5, t["bill_to"].upper(), new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(30)
     pdf.set_font("DejaVu", "B", 10.5)
-    pdf.cell(0, 5.5, party.name, new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 5.5, single_line(party.name), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", size=9)
     contact = party.contact or {}
     address = contact.get("address") or {}
     for line in (contact.get("name"), *_address_lines(address), contact.get("email")):
         if line:
-            pdf.cell(0, 4.5, str(line), new_x="LMARGIN", new_y="NEXT")
+            pdf.cell(0, 4.5, single_line(str(line)), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)
 
     # lines, grouped by device or service
@@ -273,12 +274,12 @@ def render_pdf(inv: Invoice, lines: list[Line], party: Party, seller: Seller, lo
         table.row([t["description"], t["period"], t["qty"], t["unit"], t["amount"]])
         for group, members in _groups(lines):
             row = table.row(style=group_style)
-            row.cell(group or t["general"], colspan=4)
+            row.cell(single_line(group) if group else t["general"], colspan=4)
             row.cell(money(sum(line.amount for line in members), cur, locale))
             for line in members:
                 table.row(
                     [
-                        line.description,
+                        single_line(line.description),
                         short_period(line.period_start, line.period_end, locale),
                         line.quantity or "1",
                         _unit(line.unit_amount, cur, locale),

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from functions.core.schemas import Currency, Page, PageQuery, PositiveAmount, Request
+from functions.core.schemas import Currency, Page, PageQuery, PositiveAmount, Request, SingleLine
 
 INVOICE_TYPES = ("new", "recurring", "one_time", "credit", "refund")
 
@@ -93,14 +93,14 @@ class Invoice(BaseModel):
 
 
 class ChargeRequest(Request):
-    description: str = Field(min_length=1, max_length=500)
+    description: SingleLine = Field(min_length=1, max_length=500)
     amount: PositiveAmount
     currency: Currency | None = None
 
 
 class CreditRequest(Request):
     amount: PositiveAmount
-    reason: str = Field(min_length=1, max_length=500)
+    reason: SingleLine = Field(min_length=1, max_length=500)
     currency: Currency | None = None
 
 
@@ -193,7 +193,7 @@ class UpcomingInvoice(BaseModel):
 
 class RefundRequest(Request):
     amount: PositiveAmount
-    reason: str = Field(min_length=1, max_length=500)
+    reason: SingleLine = Field(min_length=1, max_length=500)
     invoice_id: str | None = Field(None, max_length=64)
     payment_id: str | None = Field(None, max_length=64, description="refund this payment's card (money back)")
     currency: Currency | None = None

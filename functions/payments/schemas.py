@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from functions.core.schemas import BillingContact, Currency, PositiveAmount, Request
+from functions.core.schemas import BillingContact, Currency, PositiveAmount, Request, SingleLine
 
 # Stripe ids are a prefix and base62; anything else cannot be a SetupIntent of ours.
 SETUP_INTENT_ID = r"^seti_[A-Za-z0-9]{1,250}$"
@@ -127,7 +127,7 @@ class PaymentList(BaseModel):
 
 
 class SupportTicketRequest(Request):
-    subject: str = Field(min_length=1, max_length=200)
+    subject: SingleLine = Field(min_length=1, max_length=200)
     message: str = Field(min_length=1, max_length=5000)
     payment_id: str | None = Field(None, max_length=64)
     invoice_id: str | None = Field(None, max_length=64)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from typing import Any
 
 from functions.core import audit, clock, email, ledger, stripe_gateway
@@ -24,12 +25,14 @@ from functions.core.ledger import AlreadyPostedError
 from functions.core.logs import get_logger
 from functions.core.secrets import STRIPE_WEBHOOK_SECRET, get_secret
 from functions.core.settings import get_settings
+from functions.core.text import same_secret
 from functions.core.uow import Op, UnitOfWork
 from functions.payments import charging, money_emails
 from functions.payments import payment_store as ps
 from functions.payments.payment_store import EventAlreadyHandledError, PaymentRecord
 
 TOLERANCE_SECONDS = 300  # Stripe's libraries' default
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 def _invalid(detail: str) -> BadRequestError:
@@ -41,14 +44,16 @@ def verify(raw: bytes, header: str | None) -> dict[str, Any]:
     if not header:
         raise _invalid("no Stripe-Signature header")
     parts = [p.split("=", 1) for p in header.split(",") if "=" in p]
-    timestamps = [v for k, v in parts if k.strip() == "t"]
+    timestamps = [v.strip() for k, v in parts if k.strip() == "t"]
     signatures = [v.strip() for k, v in parts if k.strip() == "v1"]
-    if len(timestamps) != 1 or not timestamps[0].strip().isdigit() or not signatures:
+    # ASCII digits only, and few: "²" and "١٢" pass str.isdigit(), and int() of 5000 digits raises
+    if len(timestamps) != 1 or not _TIMESTAMP.fullmatch(timestamps[0]) or not signatures:
         raise _invalid("the Stripe-Signature header is malformed")
     timestamp = int(timestamps[0])
     secret = get_secret(STRIPE_WEBHOOK_SECRET)
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + raw, hashlib.sha256).hexdigest()
-    if not any(hmac.compare_digest(expected, s) for s in signatures):
+    # compared as bytes: `v1=é` is a signature that does not match, not a TypeError (500)
+    if not any(same_secret(s, expected) for s in signatures):
         raise _invalid("the signature does not match the body")
     if abs(clock.epoch_seconds() - timestamp) > TOLERANCE_SECONDS:
         raise _invalid("the signature is too old (or from the future)")

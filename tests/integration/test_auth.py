@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import jwt
 import pytest
 
@@ -84,6 +88,66 @@ def test_a_token_for_another_audience_is_401(api, account, mint):
 def test_a_cognito_access_token_with_client_id_instead_of_aud_is_accepted(api, account, mint):
     token = mint("alice", "billing:read", audience=None, extra={"client_id": tokens.AUDIENCE})
     status, body, _ = _summary(api, account[0], token)
+    assert status == 200 and body["account_id"] == account[0]
+
+
+@pytest.mark.parametrize("token_use", ["id", "refresh", "", "ACCESS", None, 1, ["access"]])
+def test_a_token_whose_token_use_is_not_access_is_401(api, account, mint, token_use):
+    """Issue 14 hole 8: a Cognito ID token (token_use "id") of the same pool is not an API token."""
+    token = mint("alice", "billing:read", extra={"token_use": token_use})
+    status, body, headers = _summary(api, account[0], token)
+    _assert_denied(status, body, headers, 401)
+    assert body["code"] == "invalid-token" and "access token" in body["detail"]
+    # the same token as an access token, or without the claim at all (other issuers), is accepted
+    assert _summary(api, account[0], mint("alice", "billing:read"))[0] == 200
+    assert _summary(api, account[0], mint("alice", "billing:read", extra={"token_use": "access"}))[0] == 200
+
+
+@contextmanager
+def _stage(name: str) -> Iterator[None]:
+    """BILLOW_STAGE set to `name` for the block; settings computed now (the test client applies its own
+    stage's variables while a request runs: settings first read there would keep them)."""
+    from functions.core.settings import get_settings, reset_settings
+
+    before = os.environ.get("BILLOW_STAGE")
+    os.environ["BILLOW_STAGE"] = name
+    reset_settings()
+    get_settings()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["BILLOW_STAGE"]
+        else:
+            os.environ["BILLOW_STAGE"] = before
+        reset_settings()
+        get_settings()
+
+
+def _unprefixed(sub: str, *scopes: str, mint) -> str:
+    return mint(sub, extra={"scope": " ".join(scopes)})
+
+
+@pytest.mark.parametrize("stage", ["prod", "dev", "staging"])
+def test_in_a_deployed_stage_a_scope_without_the_prefix_is_not_granted(api, account, mint, stage):
+    """Issue 14 hole 8: in a deployed stage only `billow/billing:read` grants billing:read; a bare
+    `billing:read` (another resource server's scope of the same name) grants nothing."""
+    account_id = account[0]
+    with _stage(stage):
+        status, body, headers = _summary(api, account_id, _unprefixed("alice", "billing:read", mint=mint))
+        _assert_denied(status, body, headers, 403)
+        assert body["code"] == "insufficient-scope"
+        admin = _unprefixed("ops", "billing:admin", "billing:read", mint=mint)
+        _assert_denied(*_summary(api, account_id, admin), 403)
+        mixed = mint("alice", extra={"scope": "billing:read other/billing:read billow/billing:usage"})
+        _assert_denied(*_summary(api, account_id, mixed), 403)
+        assert _summary(api, account_id, mint("alice", "billing:read"))[0] == 200  # prefixed: granted
+
+
+@pytest.mark.parametrize("stage", ["local", "test"])
+def test_locally_a_scope_without_the_prefix_is_still_granted(api, account, mint, stage):
+    with _stage(stage):
+        status, body, _ = _summary(api, account[0], _unprefixed("alice", "billing:read", mint=mint))
     assert status == 200 and body["account_id"] == account[0]
 
 

@@ -332,3 +332,26 @@ def test_the_summary_estimate_and_the_upcoming_invoice_agree_through_every_chang
         balance = s.call("GET", "summary")[1]["balance"]
         assert balance["next_estimated"] == balance["current"] + upcoming["total"]
     assert s.call("GET", "invoices/upcoming")[1]["total"] == 3000 + 4000
+
+
+def test_a_cancellation_key_reused_for_another_item_is_422_and_cancels_nothing(api):
+    """Issue 14 hole 1: the idempotency record hashes the concrete path (with the item id), not the
+    route template: the key used to cancel item A, sent to cancel item B, is a different request."""
+    s = Setup(api, on=date(2026, 11, 10))
+    first, second = (s.provision(description=name, fee=3000)["item"]["id"] for name in ("A", "B"))
+    with _at(date(2026, 11, 12)):
+        status, out, _ = s.call("POST", f"billing-items/{first}/cancellation", {"when": "now"}, key="cancel-1")
+        assert status == 201 and out["item"]["id"] == first
+        balance = s.balance()
+        status, problem, headers = s.call(
+            "POST", f"billing-items/{second}/cancellation", {"when": "now"}, key="cancel-1"
+        )
+    assert status == 422 and problem["code"] == "idempotency-key-reuse", problem
+    assert "Idempotent-Replayed" not in headers
+    assert s.call("GET", f"billing-items/{second}")[1]["status"] == "active"
+    assert s.balance() == balance
+    assert s.call("GET", "invoices/upcoming")[1]["total"] == 3000  # B is still billed, A is not
+    # the same request again is still a replay of A's cancellation
+    with _at(date(2026, 11, 12)):
+        status, again, headers = s.call("POST", f"billing-items/{first}/cancellation", {"when": "now"}, key="cancel-1")
+    assert (status, again, headers.get("Idempotent-Replayed")) == (201, out, "true")

@@ -204,6 +204,44 @@ def test_a_support_ticket_is_stored_redacted_in_the_events_and_emailed(pay):
     assert (status, err["code"]) == (404, "payment-not-found")
 
 
+def test_a_ticket_subject_with_line_breaks_cannot_add_an_email_header(pay):
+    """Issue 14 hole 6: a subject "Help\\r\\nBcc: …" reached the SES Subject unchanged. Single-line
+    fields collapse line breaks on the way in; the multi-line message keeps its lines."""
+    account_id, token, _ = pay.owing(1000, card=False)
+    subject = "Help\r\nBcc: attacker@evil.example\r\n\r\nX-Injected:\tyes"
+    status, body, _ = pay.api.call(
+        "POST",
+        f"/v1/accounts/{account_id}/support-tickets",
+        {"subject": subject, "message": "line 1\r\nline 2\n\tline 3"},
+        token=token,
+    )
+    assert status == 201, body
+    flat = "Help Bcc: attacker@evil.example X-Injected: yes"
+    stored = payment_store.get_ticket(account_id, body["ticket_id"])
+    assert (stored["subject"], stored["message"]) == (flat, "line 1\r\nline 2\n\tline 3")
+    (mail,) = pay.mails_to("support@billow.example")
+    assert mail.subject == f"[billow ticket {body['ticket_id']}] {flat}"
+    assert "evil" not in str(mail.destinations)
+
+
+def test_every_email_subject_is_one_line_whoever_built_it(pay):
+    """The e-mail gateway itself flattens the Subject: text stored before the input rule (an account
+    name with a line break) or any future sender cannot add a header either."""
+    from functions.core import email
+
+    message = email.Email(
+        to="ada@example.com\r\nBcc: attacker@evil.example",
+        subject="Payment received for Acme\r\nBcc: attacker@evil.example\u2028\u0085x",
+        text="Hello,\r\n\r\nThe body keeps its lines.\r\n",
+        html="<p>Hello,</p>\r\n<p>The body keeps its lines.</p>\r\n",
+    )
+    email.send(message)
+    (mail,) = pay.mails_to("ada@example.com")
+    assert mail.subject == "Payment received for Acme Bcc: attacker@evil.example x"
+    assert mail.destinations["ToAddresses"] == ["ada@example.com Bcc: attacker@evil.example"]
+    assert mail.body == message.html  # the body is not a header: it keeps its lines
+
+
 def test_a_refund_stripe_refuses_is_a_final_422_replayed_with_its_key_not_a_key_stuck_in_progress(pay):
     from functions.core.idempotency import IdempotencyModel
 

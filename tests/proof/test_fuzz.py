@@ -302,6 +302,9 @@ def test_dot_segments_and_encoded_slashes_never_reach_another_account(target: Ta
     signature=st.one_of(
         st.none(),
         st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=200),  # what a header can carry
+        # and what a client may still send: Latin-1 text (requests sends str headers as Latin-1)
+        st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_categories=("Cc",)), max_size=200),
+        st.from_regex(r"t=[0-9]{1,12},v1=[0-9a-f]{0,63}[\u00a0-\u00ff]", fullmatch=True),
         st.from_regex(r"t=[0-9]{1,12},v1=[0-9a-f]{0,64}", fullmatch=True),
     ),
 )
@@ -336,6 +339,120 @@ def test_a_huge_body_over_http_is_413_problem_json(target: Target, size: int, st
         timeout=60,
     )
     assert (r.status_code, r.headers["Content-Type"], r.json()["code"]) == (status, PROBLEM, code)
+
+
+# --- non-ASCII headers and query values, CR/LF text, unknown methods (issue 14 holes 5-7) ---------
+
+
+def _raw(
+    target: Target, method: str, path: str, headers: dict[str, str | bytes] | None = None, body: bytes | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """One request with the path and header bytes exactly as given (UTF-8 header values included)."""
+    host, port = target.stack.api.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in (headers or {}).items():
+            connection.putheader(name, value)
+        if body is not None:
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def _assert_problem(result: tuple[int, dict[str, str], bytes], status: int, code: str) -> dict[str, Any]:
+    got, headers, body = result
+    assert headers.get("content-type") == PROBLEM, (got, headers, body[:300])
+    problem = json.loads(body)
+    assert (got, problem["status"], problem["code"], problem["type"]) == (status, status, code, code), problem
+    return problem
+
+
+UNKNOWN_METHODS = ["TRACE", "PROPFIND", "CONNECT", "MKCOL", "SEARCH", "BREW"]
+
+
+@pytest.mark.parametrize("method", UNKNOWN_METHODS)
+def test_an_unknown_http_method_is_405_problem_json_not_a_501_page(target: Target, method: str):
+    demo = target.stack.info["accounts"]["demo"]
+    token = f"Bearer {target.tokens['operator']}"
+    for path in ("/v1/health", f"/v1/accounts/{demo}/summary", f"/v1/accounts/{demo}/payments", "/v1/nowhere"):
+        result = _raw(target, method, path, {"Authorization": token}, b'{"amount": 100}')
+        _assert_problem(result, 405, "method-not-allowed")
+    assert _raw(target, method, "/v1/health")[1]["allow"] == "GET"
+
+
+def test_non_ascii_header_bytes_are_4xx_problem_json(target: Target):
+    """UTF-8 bytes in the headers billow reads, sent as a client would send them over the wire."""
+    demo = target.stack.info["accounts"]["demo"]
+    now = int(time.time())
+    webhook = {"Content-Type": "application/json"}
+    for signature in (f"t={now},v1=\u00e9", f"t={now},v1=\U0001f4b8", "t=\u00b2,v1=00", "t=" + "9" * 5000 + ",v1=0"):
+        headers = {**webhook, "Stripe-Signature": signature.encode("utf-8")}
+        _assert_problem(
+            _raw(target, "POST", "/v1/webhooks/stripe", headers, b'{"id": "evt_x"}'), 400, "invalid-signature"
+        )
+    for authorization in (
+        "Bearer \u00e9",
+        "Bearer \U0001f4b8.\u00e9.\u00e9",
+        f"Bearer {target.tokens['operator']}\u00e9",
+    ):
+        headers = {"Authorization": authorization.encode("utf-8")}
+        _assert_problem(_raw(target, "GET", f"/v1/accounts/{demo}/summary", headers), 401, "invalid-token")
+    for key in ("cl\u00e9", "\U0001f4b8"):
+        headers = {
+            "Authorization": f"Bearer {target.tokens['operator']}",
+            "Content-Type": "application/json",
+            "Idempotency-Key": key.encode("utf-8"),
+        }
+        body = b'{"description": "x", "amount": 100}'
+        result = _raw(target, "POST", f"/v1/accounts/{demo}/charges", headers, body)
+        _assert_problem(result, 400, "idempotency-key-invalid")
+
+
+@pytest.mark.parametrize(
+    "query", ["cursor=YWJj.%C3%A9", "cursor=YWJj.%F0%9F%92%B8", "cursor=%C3%A9.%C3%A9", "cursor=YWJj.%FF"]
+)
+def test_a_non_ascii_cursor_over_http_is_400_invalid_cursor(target: Target, query: str):
+    demo = target.stack.info["accounts"]["demo"]
+    token = {"Authorization": f"Bearer {target.tokens['operator']}"}
+    for path in ("invoices", "payments", "billing-items", "devices", "events", "invoices.csv"):
+        _assert_problem(_raw(target, "GET", f"/v1/accounts/{demo}/{path}?{query}", token), 400, "invalid-cursor")
+
+
+def test_non_ascii_query_values_over_http_are_never_5xx(target: Target):
+    demo = target.stack.info["accounts"]["demo"]
+    token = {"Authorization": f"Bearer {target.tokens['operator']}"}
+    for value in ("%C3%A9", "%F0%9F%92%B8", "%E2%80%AE", "%FF%FE", "%EF%BC%91"):
+        for query in ("limit", "type", "status", "from", "to", "view", "device_id", "category"):
+            path = "billing-items" if query in ("view", "device_id", "category") else "invoices"
+            status, headers, body = _raw(target, "GET", f"/v1/accounts/{demo}/{path}?{query}={value}", token)
+            assert status < 500, (query, value, status, body[:300])
+            if status >= 400:
+                assert headers["content-type"] == PROBLEM, (query, value, body[:300])
+
+
+def test_cr_lf_in_a_single_line_field_over_http_is_collapsed_never_5xx(target: Target):
+    """A support ticket subject with CR/LF (an e-mail header injection attempt) is stored on one line."""
+    demo = target.stack.info["accounts"]["demo"]
+    body = {"subject": "Help\r\nBcc: attacker@evil.example\r\n\r\nX: y", "message": "line 1\r\nline 2"}
+    r = target.session.post(
+        f"{target.stack.api}/v1/accounts/{demo}/support-tickets",
+        json=body,
+        headers={"Authorization": f"Bearer {target.tokens['operator']}"},
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+    r = target.session.post(
+        f"{target.stack.api}/v1/accounts/{demo}/devices",
+        json={"name": "gw\r\nBcc: x", "kind": "gateway\u2028x"},
+        headers={"Authorization": f"Bearer {target.tokens['operator']}"},
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+    assert (r.json()["name"], r.json()["kind"]) == ("gw Bcc: x", "gateway x")
 
 
 def _fake(case: Any, status: int, content_type: str, body: bytes) -> schemathesis.Response:

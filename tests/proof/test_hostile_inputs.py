@@ -20,6 +20,7 @@ import pytest
 import app  # noqa: F401  (registers every route in ROUTES)
 from functions.core import clock, cursor, ledger_store
 from functions.core.http import ROUTES
+from tests.integration.payments_helpers import WEBHOOK_SECRET
 from tests.proof.world import SAMPLE_BODIES, World, observed
 
 pytestmark = pytest.mark.xdist_group("proof-hostile")
@@ -159,7 +160,7 @@ def test_hostile_usage_quantities_are_rejected_record_by_record_and_nothing_is_c
     """Usage validates records one by one (one bad record never rejects the batch): each hostile
     quantity is a rejected record, none is stored."""
     arabic_12 = "\u0661\u0662"  # Arabic-Indic digits: Decimal reads them as 12
-    quantities = [10**30, -1, "1e400", "NaN", "Infinity", 1.5, True, None, "1" * 40, "0x10", arabic_12, "3\n"]
+    quantities = [10**30, -1, "1e400", "NaN", "Infinity", 1.5, True, "1" * 40, "0x10", arabic_12, "3\n"]
     unit_amounts = ["-1", "1e3", "NaN", "1.5\n", arabic_12, "", 0.5]
     base = SAMPLE_BODIES[spec_of("POST /v1/usage").body](world)["records"][0]
     records = [base | {"quantity": q} for q in quantities] + [base | {"unit_amount_decimal": u} for u in unit_amounts]
@@ -201,11 +202,13 @@ def test_invalid_utf8_is_refused(world, before):
 
 @pytest.mark.parametrize("name", list(GOOD_TEXTS))
 def test_ordinary_unicode_is_accepted_and_kept_exactly(world, name):
-    """Not every unusual string is hostile: emoji, right-to-left scripts, combining marks, tabs and
-    newlines are accepted and come back byte for byte (on an account of their own)."""
+    """Not every unusual string is hostile: emoji, right-to-left scripts and combining marks are accepted
+    and come back byte for byte (on an account of their own); tabs and newlines too, but a name or an
+    invoice line is one line: there they collapse into one space (issue 14 hole 6)."""
     text = GOOD_TEXTS[name]
+    kept = "line 1 line 2" if name == "tabs and newlines" else text.strip()
     account = world.api.create_account(name=text.strip() or "x")
-    assert account["name"] == text.strip()
+    assert account["name"] == kept
     status, invoice, _ = world.call(
         "POST",
         f"/v1/accounts/{account['id']}/charges",
@@ -215,7 +218,78 @@ def test_ordinary_unicode_is_accepted_and_kept_exactly(world, name):
     )
     assert status == 201, invoice
     status, again, _ = world.call("GET", f"/v1/accounts/{account['id']}/invoices/{invoice['id']}", token=world.operator)
-    assert status == 200 and again["lines"][0]["description"] == text.strip()
+    assert status == 200 and again["lines"][0]["description"] == kept
+
+
+# Line breaks and other controls in every single-line field (issue 14 hole 6): accepted, collapsed into
+# one space, never a 5xx, never stored or echoed with the break. name -> (operation, field)
+INJECTION = "Help\r\nBcc: attacker@evil.example\n\u2028X-Injected:\tyes"
+FLAT = "Help Bcc: attacker@evil.example X-Injected: yes"
+SINGLE_LINE_CASES = {
+    "account name": ("POST /v1/accounts", "name"),
+    "contact name": ("POST /v1/accounts", "billing_contact.name"),
+    "contact address line1": ("POST /v1/accounts", "billing_contact.address.line1"),
+    "contact address city": ("POST /v1/accounts", "billing_contact.address.city"),
+    "device name": ("POST /v1/accounts/{account_id}/devices", "name"),
+    "device kind": ("POST /v1/accounts/{account_id}/devices", "kind"),
+    "charge description": ("POST /v1/accounts/{account_id}/charges", "description"),
+    "credit reason": ("POST /v1/accounts/{account_id}/credits", "reason"),
+    "item description": ("POST /v1/accounts/{account_id}/billing-items", "description"),
+    "item category": ("POST /v1/accounts/{account_id}/billing-items", "category"),
+    "cancellation reason": ("POST /v1/accounts/{account_id}/billing-items/{item_id}/cancellation", "reason"),
+    "ticket subject": ("POST /v1/accounts/{account_id}/support-tickets", "subject"),
+}
+
+
+def _set(body: dict, dotted: str, value: str) -> dict:
+    *parents, last = dotted.split(".")
+    node = body
+    for part in parents:
+        node = node[part]
+    node[last] = value
+    return body
+
+
+@pytest.mark.parametrize("case", list(SINGLE_LINE_CASES))
+def test_line_breaks_in_a_single_line_field_collapse_and_never_reach_a_header(world, case):
+    """On an account of its own (A and B stay unchanged): the request succeeds, what it stored and
+    answers holds the text on one line, and the ticket's e-mail Subject too."""
+    from functions.payments import payment_store
+
+    operation, field = SINGLE_LINE_CASES[case]
+    own = world.api.create_account(name=f"single line {case}", type="subscription")["id"]  # no card needed
+    item = None
+    if "{item_id}" in operation:
+        item = world.api.call(
+            "POST",
+            f"/v1/accounts/{own}/billing-items",
+            {"description": "Block storage", "category": "storage", "recurring_fee": 800},
+            token=world.operator,
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )[1]["item"]["id"]
+    body = json.loads(json.dumps(SAMPLE_BODIES[spec_of(operation).body](world)))
+    body.pop("payment_id", None)  # account A's: the ticket is about nothing in particular
+    _set(body, field, INJECTION)
+    path = operation.split(" ", 1)[1].format(account_id=own, item_id=item)
+    status, answer, _ = world.call(
+        "POST", path, body, token=world.operator, headers={"Idempotency-Key": str(uuid.uuid4())}
+    )
+    assert status in (200, 201), answer
+    shown = json.dumps(answer, ensure_ascii=False)
+    assert not any(c in shown for c in ("\\r", "\\n", "\\t", "\u2028")), shown
+    if field != "subject":  # every other field is echoed in the answer
+        assert FLAT in shown, shown
+    else:
+        assert payment_store.get_ticket(own, answer["ticket_id"])["subject"] == FLAT
+        mails = [m for m in observed_mail() if answer["ticket_id"] in m.subject]
+        assert [m.subject for m in mails] == [f"[billow ticket {answer['ticket_id']}] {FLAT}"]
+
+
+def observed_mail() -> list[Any]:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    return list(ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
 
 
 # --- shape and size ----------------------------------------------------------------------------
@@ -480,6 +554,127 @@ def test_a_hostile_idempotency_key_is_refused(world, before, key):
     value, code = KEYS[key]
     raw = raw_body(CHARGES, world, "amount", "100")
     assert_refused(send(world, CHARGES, raw, headers={"Idempotency-Key": value}), 400, code)
+
+
+# --- non-ASCII headers and query values (issue 14 hole 5) ---------------------------------------
+
+# Every list that takes a cursor, and every other query parameter of those lists.
+PAGED = [s.operation for s in ROUTES if s.query is not None and "cursor" in s.query.model_fields]
+QUERY_FIELDS = [
+    pytest.param(s.operation, f.alias or name, id=f"{s.operation} {f.alias or name}")
+    for s in ROUTES
+    if s.query is not None
+    for name, f in s.query.model_fields.items()
+    if name not in ("cursor",)
+]
+NON_ASCII_VALUES = {
+    "e acute": "\u00e9",
+    "emoji": "\U0001f4b8",
+    "RTL override": "\u202e",
+    "replacement character": "\ufffd",
+    "fullwidth": "\uff41\uff42\uff43",
+}
+NON_ASCII_CURSORS = {
+    "signature e acute": "YWJj.\u00e9",  # `?cursor=YWJj.%C3%A9`: a 500 before (hmac.compare_digest on str)
+    "signature emoji": "YWJj.\U0001f4b8",
+    "payload and signature": "\u00e9.\u00e9",
+    "NEL": "YWJj.\u0085",
+}
+
+
+@pytest.mark.parametrize("value", list(NON_ASCII_CURSORS))
+@pytest.mark.parametrize("operation", PAGED)
+def test_a_non_ascii_cursor_is_invalid_cursor_not_a_500(world, before, operation, value):
+    from urllib.parse import quote
+
+    path = path_of(operation, world) + f"?cursor={quote(NON_ASCII_CURSORS[value])}"
+    assert_refused(send(world, operation, path=path), 400, "invalid-cursor", world, path)
+
+
+def test_a_genuine_cursor_with_a_non_ascii_signature_is_invalid_cursor(world, before):
+    genuine = _cursor(world, world.a.id, "invoices?limit=1", world.a.owner_token)
+    for forged in (genuine[:-1] + "\u00e9", genuine + "\u00e9", genuine.replace(".", ".\u00e9", 1)):
+        assert_refused(_list_with(world, "invoices", forged), 400, "invalid-cursor", world, forged)
+
+
+@pytest.mark.parametrize("value", list(NON_ASCII_VALUES))
+@pytest.mark.parametrize(("operation", "name"), QUERY_FIELDS)
+def test_a_non_ascii_query_value_is_never_a_5xx(world, before, operation, name, value):
+    """Every query parameter of every list, with non-ASCII text: refused 4xx problem+json (or, for a
+    free filter such as device_id, a list of nothing) and never a 5xx."""
+    from urllib.parse import quote
+
+    path = path_of(operation, world) + f"?{name}={quote(NON_ASCII_VALUES[value])}"
+    status, body, headers, effects = send(world, operation, path=path)
+    assert status < 500 and not effects, (status, body)
+    if status >= 400:
+        assert headers["Content-Type"] == PROBLEM and set(body) == PROBLEM_KEYS and body["status"] == status
+    elif operation.endswith("invoices.csv"):
+        assert status == 200 and body.splitlines()[1:] == [], body
+    else:
+        assert status == 200 and body["data"] == [], body
+
+
+WEBHOOK = "POST /v1/webhooks/stripe"
+# Stripe-Signature headers a client may send: non-ASCII, digits str.isdigit() accepts and int() may
+# not, a timestamp too long for int() -> 400 invalid-signature, never a 500.
+BAD_SIGNATURES = {
+    "v1 e acute": "t={now},v1=\u00e9",  # a 500 before (hmac.compare_digest on str)
+    "v1 emoji": "t={now},v1=\U0001f4b8",
+    "v1 latin-1 bytes": "t={now},v1=\u00c3\u00a9",
+    "v1 hex then e acute": "t={now},v1=" + "0" * 63 + "\u00e9",
+    "t superscript two": "t=\u00b2,v1=00",
+    "t arabic-indic digits": "t=\u0661\u0662,v1=00",
+    "t fullwidth digits": "t=\uff11\uff12,v1=00",
+    "t 5000 digits": "t=" + "9" * 5000 + ",v1=00",
+    "t e acute": "t=\u00e9,v1=00",
+    "key e acute": "\u00e9=1,v1=00",
+}
+
+
+@pytest.mark.parametrize("signature", list(BAD_SIGNATURES))
+def test_a_non_ascii_or_odd_stripe_signature_is_invalid_signature_not_a_500(world, before, monkeypatch, signature):
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    header = BAD_SIGNATURES[signature].format(now=int(clock.now().timestamp()))
+    event = {"id": "evt_hostile", "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_x"}}}
+    result = send(world, WEBHOOK, json.dumps(event), headers={"Stripe-Signature": header})
+    assert_refused(result, 400, "invalid-signature")
+
+
+BAD_AUTHORIZATIONS = {
+    "token e acute": "Bearer \u00e9",
+    "token emoji": "Bearer \U0001f4b8.\U0001f4b8.\U0001f4b8",
+    "scheme e acute": "B\u00e9arer abc",
+    "latin-1 bytes": "Bearer \u00c3\u00a9\u00c3\u00a9.\u00c3\u00a9.\u00c3\u00a9",
+    "NEL": "Bearer a\u0085b",
+}
+
+
+@pytest.mark.parametrize("authorization", list(BAD_AUTHORIZATIONS))
+def test_a_non_ascii_authorization_header_is_401_not_a_500(world, before, authorization):
+    value = BAD_AUTHORIZATIONS[authorization]
+    result = send(world, "GET /v1/accounts/{account_id}/summary", headers={"Authorization": value})
+    assert_refused(result, 401, "invalid-token")
+
+
+def test_a_valid_token_with_non_ascii_appended_is_401(world, before):
+    for tail in ("\u00e9", ".\u00e9", "\U0001f4b8"):
+        value = f"Bearer {world.operator}{tail}"
+        result = send(world, "GET /v1/accounts/{account_id}/summary", headers={"Authorization": value})
+        assert_refused(result, 401, "invalid-token")
+
+
+@pytest.mark.parametrize("content_type", ["\u00e9", "application/json\u00e9", "text/\U0001f4b8", "\u00c3\u00a9/json"])
+def test_a_non_ascii_content_type_is_415(world, before, content_type):
+    raw = raw_body(CHARGES, world, "amount", "100")
+    result = send(world, CHARGES, raw, headers={"Content-Type": content_type})
+    assert_refused(result, 415, "unsupported-media-type")
+
+
+@pytest.mark.parametrize("key", ["cl\u00e9-1", "\U0001f4b8", "\u00c3\u00a9", "a\u0085b", "\uff4b"])
+def test_a_non_ascii_idempotency_key_is_refused(world, before, key):
+    raw = raw_body(CHARGES, world, "amount", "100")
+    assert_refused(send(world, CHARGES, raw, headers={"Idempotency-Key": key}), 400, "idempotency-key-invalid")
 
 
 def test_after_every_hostile_request_the_accounts_are_unchanged(world, before):

@@ -55,6 +55,17 @@ def test_a_forged_cursor_is_refused():
             cursor.decode(bad, "acct_a", "devices", {})
 
 
+@pytest.mark.parametrize("tail", ["\u00e9", "\U0001f4b8", "\u0085", "\udc00"])
+def test_a_cursor_with_non_ascii_text_is_invalid_cursor_not_a_type_error(tail):
+    """Issue 14 hole 5: `?cursor=YWJj.%C3%A9` reached hmac.compare_digest with a non-ASCII str (a 500)."""
+    token = cursor.encode("acct_a", "devices", {}, KEY)
+    body, sig = token.split(".")
+    for bad in ("YWJj." + tail, f"{body}.{sig[:-1]}{tail}", f"{body}.{tail}{sig}", f"{tail}.{sig}"):
+        with pytest.raises(BadRequestError) as exc:
+            cursor.decode(bad, "acct_a", "devices", {})
+        assert exc.value.code == "invalid-cursor"
+
+
 def test_an_expired_cursor_is_refused():
     from datetime import timedelta
 
