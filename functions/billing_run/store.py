@@ -1,7 +1,8 @@
 """Billing-runs table: one record per (account, billed period) saying which steps after the invoice are
 done, so a redelivered message or a second worker finishes the work without doing any step twice.
 
-    pk = <account id>   sk = RUN#<recurring date>
+    pk = <account id>   sk = RUN#<recurring date>   run_date = the run that billed it (a late run bills
+    several periods: `billow bill` counts a run's work by this date, not by the periods' own dates)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class RunModel(Model):
     pdf_stored = UnicodeAttribute(null=True)
     notice_sent = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
+    run_date = UnicodeAttribute(null=True)  # the run date of the run that billed the period
     attempts = IntegerAttribute(default=0)
 
 
@@ -54,8 +56,14 @@ def get(account_id: str, billed_on: date) -> Run | None:
     return Run(account_id, billed_on, m.invoice_id, m.charge, m.payment_id, bool(m.pdf_stored), bool(m.notice_sent))
 
 
-def put_new(account_id: str, billed_on: date, invoice_id: str) -> Op:
-    model = RunModel(account_id, _sk(billed_on), invoice_id=invoice_id, created_at=clock.iso(clock.now()))
+def put_new(account_id: str, billed_on: date, invoice_id: str, run_date: date) -> Op:
+    model = RunModel(
+        account_id,
+        _sk(billed_on),
+        invoice_id=invoice_id,
+        created_at=clock.iso(clock.now()),
+        run_date=run_date.isoformat(),
+    )
     return Op("put", model, condition=RunModel.pk.does_not_exist(), label="run")
 
 
