@@ -421,6 +421,15 @@ class Simulation(RuleBasedStateMachine):
         self.now = target
         _tally("advance the clock")
 
+    @rule(days=st.integers(31, LAG_DAYS))
+    def outage(self, days):
+        """No run for a month or more (a stuck queue, a disabled schedule): the next run catches up."""
+        limit = min(a.next_d for a in self.accounts) + timedelta(days=LAG_DAYS)
+        self.now = max(
+            self.now, min(self.now + timedelta(days=days), datetime(limit.year, limit.month, limit.day, 10, tzinfo=UTC))
+        )
+        _tally("an outage: no run for a month or more")
+
     @rule(who=st.integers(0, 2), daily=st.integers(0, 3).map(lambda n: n == 0))
     def billing_run(self, who, daily):
         today = self.now.date()
@@ -672,8 +681,11 @@ class Simulation(RuleBasedStateMachine):
         first, failed = e["id"] not in self.delivered, False
         with self.faulted():
             status, out = self.env.pay.deliver_event(e, at=clock.epoch_seconds())
+        tries = 0
         while status != 200:  # Stripe retries a delivery that was not answered 200
             assert status >= 500, (status, out)
+            tries += 1
+            assert tries < 10, f"{e['type']} answered {status} on 10 deliveries: {out}"  # never hang
             _tally(f"webhook failed {status}, redelivered")
             failed = True
             status, out = self.env.pay.deliver_event(e, at=clock.epoch_seconds())
