@@ -67,7 +67,8 @@ def _cancel(s: Setup, item_id: str) -> None:
 
 
 def _undo(s: Setup, item_id: str) -> None:
-    status, out, _ = s.call("DELETE", f"billing-items/{item_id}/cancellation")
+    with clock.frozen(T0 + timedelta(hours=2)):
+        status, out, _ = s.call("DELETE", f"billing-items/{item_id}/cancellation")
     assert status == 200 and out["status"] == "active", out
 
 
