@@ -249,6 +249,7 @@ def bill(
     urls = {q: sqs.get_queue_url(QueueName=queue_name(q))["QueueUrl"] for q in ("billing-run", "billing-account")}
     dlqs = {q: sqs.get_queue_url(QueueName=dlq_name(q))["QueueUrl"] for q in urls}
     dlq_before = sum(_queue_depth(sqs, u) for u in dlqs.values())
+    counts_before = billing_run_counts(run_date)
     shards = billing_run.fan_out(run_date)
     started = time.monotonic()
     with Progress(
@@ -276,6 +277,7 @@ def bill(
     counts = billing_run_counts(run_date)
     failed = sum(_queue_depth(sqs, u) for u in dlqs.values()) - dlq_before
     table = Table(
+        "periods billed",
         "invoiced",
         "charged",
         "declined",
@@ -285,29 +287,20 @@ def bill(
         "nothing due",
         "failed (DLQ)",
     )
-    table.add_row(
-        *(
-            str(counts.get(k, 0))
-            for k in (
-                "invoiced",
-                "succeeded",
-                "declined",
-                "requires_action",
-                "no_card",
-                "below_minimum",
-                "nothing_due",
-            )
-        ),
-        str(max(failed, 0)),
-    )
+    keys = ("invoiced", "succeeded", "declined", "requires_action", "no_card", "below_minimum", "nothing_due")
+    new = {k: counts.get(k, 0) - counts_before.get(k, 0) for k in keys}
+    table.add_row("by this command", *(str(new[k]) for k in keys), str(max(failed, 0)))
+    table.add_row(f"by every run of {run_date.isoformat()}", *(str(counts.get(k, 0)) for k in keys), "")
     out.print(table)
     if failed > 0:
         raise typer.Exit(1)
 
 
 def billing_run_counts(run_date: Any) -> dict[str, int]:
-    """Outcomes of the accounts billed on `run_date`, read from the billing-runs table (an offline Scan:
-    this is a local tool, never a request path)."""
+    """What the run of `run_date` billed, one count per period it invoiced and by that period's charge
+    outcome, read from the billing-runs table (an offline Scan: this is a local tool, never a request
+    path). A late run bills several periods, each dated on its own recurring date: a period counts for
+    the run whose date its record carries (`run_date`), not for the run of its recurring date."""
     import boto3
 
     from functions.core.tables import table_name
@@ -318,7 +311,8 @@ def billing_run_counts(run_date: Any) -> dict[str, int]:
     while True:
         page = table.scan(**kwargs)
         for item in page["Items"]:
-            if item["sk"] == f"RUN#{run_date.isoformat()}":
+            billed_by = item.get("run_date") or str(item["sk"]).removeprefix("RUN#")  # records kept before run_date
+            if billed_by == run_date.isoformat():
                 counts["invoiced"] = counts.get("invoiced", 0) + 1
                 key = str(item.get("charge") or "pending")
                 counts[key] = counts.get(key, 0) + 1

@@ -1,10 +1,13 @@
 """Billing-items table. One item per (account, item id); two sparse-by-design indexes serve the views:
 
-    by_view    view_pk   = <account>#associated | <account>#dissociated   status_sk = <status>#<created>#<id>
-    by_device  device_pk = <account>#<device id> (associated items only)   status_sk = <status>#<created>#<id>
+    by_view    view_pk   = <account>#associated | <account>#dissociated   order_sk = <created>#<id>
+    by_device  device_pk = <account>#<device id> (associated items only)   order_sk = <created>#<id>
 
-`view=all` queries the base table (pk = account). Status filters are key conditions (begins_with on
-status_sk); category is a filter after the read. Models never leave this module.
+`view=all` queries the base table (pk = account, sk = ITEM#<id>). Every list is ordered by a key that
+never changes (created_at + id, or the id): status and category are filters after the read, so an
+item whose status, view or device changes while a client pages is neither skipped nor repeated
+(DESIGN §4 v4 "Pagination is stable under writes"); a page may be shorter than `limit`. Models never
+leave this module.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
 from functions.core.db import IntegerAttribute, SpecIndex, index_meta, meta, one_page
-from functions.core.errors import ConcurrentUpdateError
+from functions.core.errors import BadRequestError, ConcurrentUpdateError
 from functions.core.uow import Op
 
 ITEM = "ITEM#"
@@ -26,13 +29,13 @@ ITEM = "ITEM#"
 class ByView(SpecIndex):
     Meta = index_meta("billing_items", "by_view")
     view_pk = UnicodeAttribute(hash_key=True)
-    status_sk = UnicodeAttribute(range_key=True)
+    order_sk = UnicodeAttribute(range_key=True)
 
 
 class ByDevice(SpecIndex):
     Meta = index_meta("billing_items", "by_device")
     device_pk = UnicodeAttribute(hash_key=True)
-    status_sk = UnicodeAttribute(range_key=True)
+    order_sk = UnicodeAttribute(range_key=True)
 
 
 class ItemModel(Model):
@@ -60,7 +63,7 @@ class ItemModel(Model):
     version = IntegerAttribute(default=0)
     view_pk = UnicodeAttribute()
     device_pk = UnicodeAttribute(null=True)
-    status_sk = UnicodeAttribute()
+    order_sk = UnicodeAttribute()  # <created>#<id>: immutable, the order of the views
     by_view = ByView()
     by_device = ByDevice()
 
@@ -163,7 +166,7 @@ def _model(item: Item) -> ItemModel:
         version=item.version,
         view_pk=f"{item.account_id}#{view}",
         device_pk=f"{item.account_id}#{item.device_id}" if item.device_id else None,
-        status_sk=f"{item.status}#{item.created_at}#{item.id}",
+        order_sk=f"{item.created_at}#{item.id}",
     )
 
 
@@ -222,26 +225,46 @@ def list_items(
     limit: int,
     last_key: dict[str, Any] | None,
 ) -> tuple[list[Item], dict[str, Any] | None]:
-    """One bounded page for a view (see the module docstring for the access patterns)."""
-    filter_condition = ItemModel.category == category if category else None
-    status_condition = ItemModel.status_sk.startswith(f"{status}#") if status else None
+    """One bounded page for a view, in an order no write changes (see the module docstring): the
+    filters on mutable fields (status, category) apply after the read."""
+    filter_condition = None
+    for condition in (
+        ItemModel.status == status if status else None,
+        ItemModel.category == category if category else None,
+    ):
+        if condition is not None:
+            filter_condition = condition if filter_condition is None else filter_condition & condition
     common = {
         "filter_condition": filter_condition,
         "limit": limit,
-        "last_evaluated_key": last_key,
+        "page_size": limit,
         "scan_index_forward": False,
     }
     if device_id:
-        result = ItemModel.by_device.query(f"{account_id}#{device_id}", range_key_condition=status_condition, **common)
+        start = _start(last_key, "device_pk")
+        result = ItemModel.by_device.query(f"{account_id}#{device_id}", last_evaluated_key=start, **common)
     elif view in ("associated", "dissociated"):
-        result = ItemModel.by_view.query(f"{account_id}#{view}", range_key_condition=status_condition, **common)
+        start = _start(last_key, "view_pk")
+        result = ItemModel.by_view.query(f"{account_id}#{view}", last_evaluated_key=start, **common)
     else:
-        extra = ItemModel.status == status if status else None
-        if extra is not None:
-            common["filter_condition"] = extra if filter_condition is None else filter_condition & extra
-        result = ItemModel.query(account_id, ItemModel.sk.startswith(ITEM), consistent_read=True, **common)
+        start = _start(last_key)
+        result = ItemModel.query(
+            account_id, ItemModel.sk.startswith(ITEM), consistent_read=True, last_evaluated_key=start, **common
+        )
     models, last = one_page(result, ItemModel)
     return [_item(m) for m in models], last
+
+
+def _start(last_key: dict[str, Any] | None, index_pk: str | None = None) -> dict[str, Any] | None:
+    """The cursor's key, if it has the shape of this list's order (pk, sk and, on an index, its
+    partition and `order_sk`); a key of another shape (a cursor issued before the order changed) is
+    400 `invalid-cursor`, never DynamoDB's 'invalid starting key'."""
+    if last_key is None:
+        return None
+    expected = {"pk", "sk"} | ({index_pk, "order_sk"} if index_pk else set())
+    if set(last_key) != expected:
+        raise BadRequestError("the cursor is not valid for this list; start again without it", code="invalid-cursor")
+    return last_key
 
 
 def billable_items(account_id: str) -> list[Item]:

@@ -4,11 +4,13 @@
 - `dispatch_shard(shard, run_date)`: a shard worker pages through the sparse due index (accounts whose
   recurring date, or dunning retry, is on or before the run date) and sends one message per account to
   `billing-account`, in batches of 10.
-- `bill_account(account_id, run_date)`: the Recurring invoice for the period (fees in advance for active
-  items after anniversary cancellations, usage of the past period in arrears, unapplied credit
-  consumed), posted with an id derived from (account, period) in ONE transaction with the cycle
-  advance (conditional on the billed date) and the usage seal; then the off-session charge, the PDF and
-  one notice, each recorded as done so a redelivery finishes without repeating any step.
+- `bill_account(account_id, run_date)`: every period that starts on or before the run date, oldest
+  first (a late run catches up in one go; a re-run of the date bills nothing more). Per period: the
+  Recurring invoice (fees in advance for active items after anniversary cancellations, usage of the
+  past period in arrears, unapplied credit consumed), posted with an id derived from (account, period)
+  in ONE transaction with the cycle advance (conditional on the billed date) and the usage seal; then
+  the off-session charge, the PDF and one notice, each recorded as done so a redelivery finishes
+  without repeating any step.
 - `retry_account(account_id, run_date)`: dunning — charge again on the configured days (3, 7, 14 after
   the invoice by default) with reminders; past due after the last failure, until paid.
 """
@@ -138,24 +140,46 @@ def recurring_parts(account_id: str, billed_on: date, period_end: date, lines: l
 
 
 def bill_account(account_id: str, run_date: date) -> Outcome:
+    """Every period of the account that starts on or before `run_date`, oldest first, in one go (a
+    run late by several periods catches up; DESIGN §4 v4 "Catching up"). A re-run of the date finds
+    nothing left to bill, whatever the lag, and only finishes what a crash may have left undone.
+    Returns the outcome of the latest period billed (or, on a re-run, of the last one billed)."""
     try:
         account = get_account(account_id)
     except NotFoundError:
         return Outcome(account_id, "skipped")
-    billed_on = account.next_recurring_date
-    if account.type == "lite" or billed_on is None:
+    if account.type == "lite" or account.next_recurring_date is None:
         return Outcome(account_id, "skipped")
     if account.past_due:
         balance = ledger.get_balance(account_id)
         if balance is not None and balance.current <= 0:
             UnitOfWork().add(mark_past_due(account_id, False)).commit()  # paid since the last failed retry
-    if billed_on > run_date:
-        # Already billed (a re-run or a redelivery): finish what the last run may have left undone.
-        last = account.last_recurring_date
-        runs = store.get_parts(account_id, last) if last else []
-        if not runs or last is None:
-            return Outcome(account_id, "skipped")
-        return _finish_parts(account, last, runs)
+    outcome = _finish_last(account, run_date)
+    while account.next_recurring_date is not None and account.next_recurring_date <= run_date:
+        billed_on = account.next_recurring_date
+        outcome = _bill_period(account, billed_on, run_date)
+        account = get_account(account_id)  # advanced by the posting (ours or another worker's)
+        if account.next_recurring_date is None or account.next_recurring_date <= billed_on:
+            break  # not advanced past the period: nothing more this run can bill
+    return outcome or Outcome(account_id, "skipped")
+
+
+def _finish_last(account: AccountRecord, run_date: date) -> Outcome | None:
+    """The last period billed, finished if a crash left one of its steps undone (a redelivery, maybe
+    in the middle of a catch-up). When nothing is left to bill its outcome is the run's answer."""
+    last = account.last_recurring_date
+    runs = store.get_parts(account.id, last) if last else []
+    if not runs or last is None:
+        return None
+    more = account.next_recurring_date is not None and account.next_recurring_date <= run_date
+    if more and all(run.charge is not None and run.pdf_stored and run.notice_sent for run in runs):
+        return None  # complete: go on with the periods still due
+    return _finish_parts(account, last, runs)
+
+
+def _bill_period(account: AccountRecord, billed_on: date, run_date: date) -> Outcome:
+    """One period: the Recurring invoice starting `billed_on` with the cycle advance, then its steps."""
+    account_id = account.id
     period_end = next_recurring_date(account.billing_day, billed_on)
     usage_start = previous_recurring_date(account.billing_day, billed_on)
     lines = lines_for_recurring_invoice(account_id, billed_on, period_end) + usage_lines(
@@ -173,7 +197,7 @@ def bill_account(account_id: str, run_date: date) -> Outcome:
             extra_ops=lambda _invs: [
                 advance_cycle(account, billed_on),
                 seal_period(account_id, usage_start, invoice_id),
-                *(store.put_new(account_id, billed_on, p.invoice_id, n) for n, p in enumerate(parts, 1)),
+                *(store.put_new(account_id, billed_on, p.invoice_id, run_date, n) for n, p in enumerate(parts, 1)),
             ],
         )
     except ConflictError:

@@ -4,6 +4,8 @@ done, so a redelivered message or a second worker finishes the work without doin
     pk = <account id>   sk = RUN#<recurring date>            the Recurring invoice (its first part)
     pk = <account id>   sk = RUN#<recurring date>#<n:02>     part n >= 2 of a Recurring invoice split
                                                              because its total would pass the amount limit
+    Each record's run_date = the run that billed it (a late run bills several periods: `billow bill`
+    counts a run's work by this date, not by the periods' own dates).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class RunModel(Model):
     pdf_stored = UnicodeAttribute(null=True)
     notice_sent = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
+    run_date = UnicodeAttribute(null=True)  # the run date of the run that billed the period
     attempts = IntegerAttribute(default=0)
 
 
@@ -68,8 +71,14 @@ def get_parts(account_id: str, billed_on: date) -> list[Run]:
     return sorted((_run(m, billed_on) for m in result), key=lambda r: r.part)
 
 
-def put_new(account_id: str, billed_on: date, invoice_id: str, part: int = 1) -> Op:
-    model = RunModel(account_id, _sk(billed_on, part), invoice_id=invoice_id, created_at=clock.iso(clock.now()))
+def put_new(account_id: str, billed_on: date, invoice_id: str, run_date: date, part: int = 1) -> Op:
+    model = RunModel(
+        account_id,
+        _sk(billed_on, part),
+        invoice_id=invoice_id,
+        created_at=clock.iso(clock.now()),
+        run_date=run_date.isoformat(),
+    )
     return Op("put", model, condition=RunModel.pk.does_not_exist(), label="run")
 
 

@@ -83,10 +83,10 @@ TABLES: dict[str, TableSpec] = {
             hash_key="pk",
             range_key="sk",
             indexes=(
-                # <account>#associated | <account>#dissociated  ->  <status>#<created>#<item>
-                IndexSpec("by_view", "view_pk", "status_sk"),
-                # <account>#<device> (associated items only)     ->  <status>#<created>#<item>
-                IndexSpec("by_device", "device_pk", "status_sk"),
+                # <account>#associated | <account>#dissociated  ->  <created>#<item> (immutable: stable pages)
+                IndexSpec("by_view", "view_pk", "order_sk"),
+                # <account>#<device> (associated items only)     ->  <created>#<item>
+                IndexSpec("by_device", "device_pk", "order_sk"),
             ),
             purpose="billable items per account, their device link, status and what has been invoiced",
         ),

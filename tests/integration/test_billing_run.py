@@ -504,3 +504,74 @@ def test_the_audit_flags_an_invoice_or_a_line_above_the_limit(run, monkeypatch):
     assert f"invoice {number} has a line of 999999999999999999999999000, above the limit of 99999999" in problems
     assert f"invoice {other} has a total of 120000000, above the limit of 99999999" in problems
     assert len(problems) == 3  # the two lines of 60,000,000 are within it; the invariant holds
+
+
+# ---- issue 14 hole 11: a late run catches up every period in one go; a re-run changes nothing --------
+
+CATCH_UP = [date(2026, 12, 1), date(2027, 1, 1), date(2027, 2, 1), date(2027, 3, 1)]
+
+
+def test_a_run_four_periods_late_bills_them_all_at_once_and_running_it_again_changes_nothing(card_run):
+    # Found driving billow from outside (issue 14): each run of the same late date billed one more period
+    # (4 runs -> 4 invoices, 4 charges) and `billow bill` counted 0 invoiced for them.
+    from functions.billing_run import service
+    from local.cli import billing_run_counts
+
+    run, pay = card_run
+    account_id, _ = _payg_with_item(run, pay)  # billing day 1, first recurring date 2026-12-01
+    run_date = date(2027, 3, 15)  # the run is late by four periods
+    before = len(pay.stripe.requests("POST", "/v1/payment_intents"))
+
+    first = run.bill(account_id, run_date)
+    invoices = sorted(run.invoices(account_id), key=lambda i: i["date"])
+    assert [i["date"] for i in invoices] == [d.isoformat() for d in CATCH_UP]  # oldest first, each on its date
+    assert [i["id"] for i in invoices] == [service.recurring_invoice_id(account_id, d) for d in CATCH_UP]
+    assert [(i["status"], i["total"], i["amount_paid"]) for i in invoices] == [("closed", 3000, 3000)] * 4
+    assert len(pay.stripe.requests("POST", "/v1/payment_intents")) - before == 4  # one charge per period
+    assert first.result == "succeeded" and first.invoice_id == invoices[-1]["id"]
+    summary = run.summary(account_id)
+    assert (summary["last_recurring_invoice_date"], summary["next_recurring_invoice_date"]) == (
+        "2027-03-01",
+        "2027-04-01",
+    )
+    assert summary["balance"]["current"] == 2100  # only the New invoice is left to pay
+    assert billing_run_counts(run_date) == {"invoiced": 4, "succeeded": 4}
+    mails = len(run.mails())
+
+    for _ in range(3):  # the same date again: nothing changes, whatever the lag was
+        again = run.bill(account_id, run_date)
+        assert (again.result, again.invoice_id) == ("succeeded", invoices[-1]["id"])
+    run.bill(account_id, date(2027, 2, 10))  # an older date: already billed too
+    assert sorted(i["id"] for i in run.invoices(account_id)) == sorted(i["id"] for i in invoices)
+    assert len(pay.stripe.requests("POST", "/v1/payment_intents")) - before == 4
+    assert len(run.mails()) == mails and run.summary(account_id)["balance"]["current"] == 2100
+    assert billing_run_counts(run_date) == {"invoiced": 4, "succeeded": 4}
+    assert billing_run_counts(date(2026, 12, 1)) == {}  # the periods count for the run that billed them
+    pay.audit_ok(account_id)
+
+
+def test_a_crash_in_the_middle_of_a_catch_up_is_finished_by_the_redelivery_then_the_rest_billed(run, monkeypatch):
+    from functions.billing_run import service
+
+    acct = run.account()
+    run.post(
+        acct, "billing-items", {"description": "vm", "category": "server", "recurring_fee": 3000}, date(2026, 11, 10)
+    )
+    real, calls = service.store_pdf, []
+
+    def second_pdf_fails(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("S3 down")
+        return real(*args)
+
+    monkeypatch.setattr(service, "store_pdf", second_pdf_fails)
+    with pytest.raises(RuntimeError):
+        run.bill(acct, date(2027, 3, 15))
+    assert len(run.invoices(acct)) == 2 and len(run.mails()) == 1  # the second period posted, not finished
+    monkeypatch.undo()
+    run.bill(acct, date(2027, 3, 15))  # the redelivery
+    invoices = run.invoices(acct)
+    assert sorted(i["date"] for i in invoices) == [d.isoformat() for d in CATCH_UP]
+    assert len(run.mails()) == 4  # one notice per period, none twice
+    assert run.summary(acct)["balance"]["current"] == 2100 + 4 * 3000
