@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from functions.core import clock, ledger_store
-from functions.core.errors import ConcurrentUpdateError, ConflictError, NotFoundError
+from functions.core.errors import ConcurrentUpdateError, ConflictError, NotFoundError, ValidationFailedError
 from functions.core.ids import new_id
 from functions.core.ledger_store import Application, Balance, Entry, Invoice, Line
 from functions.core.uow import Op, UnitOfWork
@@ -34,6 +34,7 @@ get_balance = ledger_store.get_balance
 get_invoice = ledger_store.get_invoice
 get_lines = ledger_store.get_lines
 list_invoices = ledger_store.list_invoices
+invoice_refunded = ledger_store.get_invoice_refunded
 
 __all__ = ["Application", "Balance", "Entry", "Invoice", "Line"]
 
@@ -226,19 +227,20 @@ def apply_payment(
     amount: int,
     target_invoice_id: str | None = None,
     extra_ops: ExtraOps = _no_ops,
+    kind: str = "payment",
 ) -> MoneyIn:
     """A payment Stripe accepted: entry -amount and the money applied, once per payment id
-    (a second call raises AlreadyPostedError, whatever the order of webhooks and replies)."""
+    (a second call raises AlreadyPostedError, whatever the order of webhooks and replies).
+    `kind` names other money in that is applied the same way: `money_back_reversed` (a refund to a
+    card that failed after the fact), `dispute_won` (a disputed payment given back)."""
     if amount <= 0:
         raise ValueError("a payment is greater than zero")
 
     def attempt() -> MoneyIn:
         balance = _read_balance(account_id)
         at = clock.iso(clock.now())
-        ops, applied, rest = allocate(account_id, amount, payment_id, "payment", target_invoice_id, at)
-        entry = Entry(
-            balance.entry_seq + 1, new_id("entry"), at, "payment", payment_id, -amount, balance.current - amount
-        )
+        ops, applied, rest = allocate(account_id, amount, payment_id, kind, target_invoice_id, at)
+        entry = Entry(balance.entry_seq + 1, new_id("entry"), at, kind, payment_id, -amount, balance.current - amount)
         after = replace(
             balance, current=entry.balance_after, unapplied_credit=balance.unapplied_credit + rest, entry_seq=entry.seq
         )
@@ -426,6 +428,23 @@ def refund_to_card(
     return posted
 
 
+def reserve_invoice_refund(inv: Invoice, amount: int) -> Op:
+    """The op that reserves `amount` of `inv`'s refunded total, for the refund's (first) transaction
+    (DESIGN §3 v4 Refund limits): over what is left of the invoice, that transaction is refused 422
+    `refund-exceeds-remaining` and writes nothing."""
+    if inv.type not in DEBIT_TYPES:
+        raise ValueError(f"only a debit invoice is refunded, not a {inv.type} invoice")
+
+    def over() -> ValidationFailedError:
+        left = max(0, inv.total - ledger_store.get_invoice_refunded(inv.account_id, inv.id))
+        return ValidationFailedError(
+            f"at most {left} is left of invoice {inv.number} to refund (total {inv.total})",
+            code="refund-exceeds-remaining",
+        )
+
+    return ledger_store.reserve_invoice_refund(inv, amount, over)
+
+
 def settle_unapplied_credit(account_id: str) -> int:
     """Apply unapplied credit to open invoices, oldest first, a capped number per transaction, until
     either runs out. balance.current does not move (no entry): money only changes place. Each step
@@ -489,6 +508,10 @@ def audit_account(account_id: str) -> AuditResult:
         problems.append("an invoice's amount paid and balance due do not add up to its total")
     if balance.unapplied_credit < 0:
         problems.append(f"unapplied_credit is negative: {balance.unapplied_credit}")
+    totals = {i.id: i.total for i in invoices}
+    for invoice_id, refunded in sorted(ledger_store.invoice_refunded_totals(account_id).items()):
+        if refunded < 0 or refunded > totals.get(invoice_id, 0):
+            problems.append(f"invoice {invoice_id} is refunded {refunded} of its total {totals.get(invoice_id, 0)}")
     return AuditResult(account_id, total, balance.current, open_due, balance.unapplied_credit, problems)
 
 
