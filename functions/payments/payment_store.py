@@ -411,7 +411,14 @@ def all_payments(account_id: str) -> list[PaymentRecord]:
 
 
 def put_dispute(
-    account_id: str, dispute_id: str, payment_id: str, amount: int, currency: str, reason: str, at: str
+    account_id: str,
+    dispute_id: str,
+    payment_id: str,
+    amount: int,
+    currency: str,
+    reason: str,
+    at: str,
+    status: str | None = None,
 ) -> Op:
     model = MoneyModel(
         account_id,
@@ -423,6 +430,7 @@ def put_dispute(
         currency=currency,
         reason=reason,
         created_at=at,
+        status=status,
     )
     return Op("put", model, label="dispute")
 

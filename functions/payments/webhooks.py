@@ -272,6 +272,12 @@ def _dispute_created(event_id: str, event_type: str, dispute_id: str) -> str:
     if row is None or dispute is None:
         return _record(event_id, event_type, None, "unknown")
     at = clock.iso(clock.now())
+    if dispute.status == "won":  # delivered after its closing: Stripe took nothing back in the end
+        put = ps.put_dispute(
+            row.account_id, dispute.id, row.id, dispute.amount, dispute.currency, dispute.reason, at, "won"
+        )
+        UnitOfWork().add(put, _marker(event_id, event_type, row.account_id, "dispute_won")).commit()
+        return "dispute_won"
 
     def ops(_result: object) -> list[Op]:
         return [
@@ -321,8 +327,10 @@ def _dispute_closed(event_id: str, event_type: str, dispute_id: str) -> str:
     """A dispute closed: won, the disputed amount comes back and is a payment again (applied like one,
     once per dispute) and collection resumes; lost (or any other end), the money back stands."""
     dispute, row = _dispute_of(dispute_id)
-    if row is None or dispute is None or ps.get_dispute(row.account_id, dispute.id) is None:
-        return _record(event_id, event_type, row.account_id if row else None, "unknown")
+    if row is None or dispute is None:
+        return _record(event_id, event_type, None, "unknown")
+    if ps.get_dispute(row.account_id, dispute.id) is None:  # before its creation event: that one reads the end
+        return _record(event_id, event_type, row.account_id, "no_change")
     at = clock.iso(clock.now())
     marker = _marker(event_id, event_type, row.account_id, f"dispute_{dispute.status}")
     closing = [

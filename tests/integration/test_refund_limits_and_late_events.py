@@ -129,7 +129,7 @@ def test_a_refund_stripe_refuses_releases_its_reservation(pay):
     assert refunds.audit_refunds(account_id) == []
 
 
-def test_the_audit_reports_an_invoice_or_payment_refunded_beyond_its_total(pay):
+def test_the_audit_reports_an_invoice_or_payment_refunded_beyond_its_total(pay, monkeypatch):
     from functions.core.uow import Op, UnitOfWork
 
     account_id, _, (inv,), row = _paid(pay, 3000, pay_amount=3000)
@@ -145,6 +145,16 @@ def test_the_audit_reports_an_invoice_or_payment_refunded_beyond_its_total(pay):
 
     assert any(f"invoice {inv} is refunded 3001" in p for p in ledger.audit_account(account_id).problems)
     assert refunds.audit_refunds(account_id) == [f"payment {row.id} is refunded 3001 of 3000"]
+    # `billow audit` reports both and exits 1 (pointed at this test's tables instead of a running stack)
+    from typer.testing import CliRunner
+
+    from local import cli
+
+    monkeypatch.setattr(cli, "use_running_stack_aws", lambda: None)
+    result = CliRunner().invoke(cli.app, ["audit", "--account", account_id])
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.output.split())
+    assert f"payment {row.id} is refunded 3001 of 3000" in text and "1 with differences" in text
 
 
 # ---- hole 3: a refund to a card can be lost ----------------------------------------------------------------
@@ -334,6 +344,24 @@ def test_a_dispute_is_money_back_that_pauses_collection_and_a_won_dispute_is_a_p
     assert not payments_store.get_state(account_id, consistent=True).collection_paused
     pay.audit_ok(account_id)
     assert refunds.audit_refunds(account_id) == []
+
+
+def test_dispute_events_in_any_order_end_in_the_same_balance(pay):
+    account_id, _, (inv,), row = _paid(pay, 3000, pay_amount=3000)
+    dispute = requests.post(
+        f"{pay.stripe.url}/_shim/disputes", data={"payment_intent": row.payment_intent_id}, timeout=5
+    ).json()
+    requests.post(f"{pay.stripe.url}/_shim/disputes/{dispute['id']}/close", data={"status": "won"}, timeout=5)
+    (created,) = pay.events_for(row.payment_intent_id, "charge.dispute.created")
+    (closed,) = pay.events_for(row.payment_intent_id, "charge.dispute.closed")
+
+    assert pay.deliver_event(closed)[1]["outcome"] == "no_change"
+    assert pay.deliver_event(created)[1]["outcome"] == "dispute_won"
+
+    assert pay.balance(account_id).current == 0 and pay.invoice(account_id, inv).status == "closed"
+    assert payment_store.get_payment(account_id, row.id).refunded == 0
+    assert payment_store.get_dispute(account_id, dispute["id"])["status"] == "won"
+    pay.audit_ok(account_id)
 
 
 # ---- hole 10: returning an overpayment --------------------------------------------------------------------
