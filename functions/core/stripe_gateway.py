@@ -478,6 +478,8 @@ def create_refund(*, payment_intent_id: str, amount: int, metadata: dict[str, st
 
 def key_expired(created_at: str) -> bool:
     """True when a row created at `created_at` (ISO) is past KEY_WINDOW: its key may be forgotten."""
+    if not created_at:
+        return False
     created = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
     return clock.now() - created > KEY_WINDOW
 
