@@ -138,10 +138,12 @@ def audit(
     ] = None,
 ) -> None:
     """Check the ledger invariant on every account (or the given ones) of the running stack:
-    Σ entries = balance.current = Σ open balance_due - unapplied_credit. Exit 1 on any difference."""
+    Σ entries = balance.current = Σ open balance_due - unapplied_credit, and that no invoice or payment
+    is refunded beyond its total. Exit 1 on any difference."""
     use_running_stack_aws()
     from functions.core import ledger
     from functions.core.errors import NotFoundError
+    from functions.payments.refunds import audit_refunds
 
     account_ids = list(dict.fromkeys(account)) if account else ledger.audited_account_ids()
     table = Table("account", "Σ entries", "balance.current", "Σ open due", "unapplied", "result")
@@ -151,14 +153,15 @@ def audit(
             result = ledger.audit_account(account_id)
         except NotFoundError:
             fail(f"no ledger for account {account_id}")
-        failures += bool(result.problems)
+        problems = result.problems + audit_refunds(account_id)
+        failures += bool(problems)
         table.add_row(
             account_id,
             str(result.entries_total),
             str(result.balance_current),
             str(result.open_balance_due),
             str(result.unapplied_credit),
-            "[green]ok[/]" if not result.problems else "[red]" + "; ".join(result.problems) + "[/]",
+            "[green]ok[/]" if not problems else "[red]" + "; ".join(problems) + "[/]",
         )
     out.print(table)
     out.print(f"{len(account_ids)} accounts audited, {failures} with differences")

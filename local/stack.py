@@ -201,7 +201,9 @@ WEBHOOK_EVENTS = [
     "payment_intent.succeeded",
     "payment_intent.payment_failed",
     "charge.refunded",
+    "charge.refund.updated",
     "charge.dispute.created",
+    "charge.dispute.closed",
 ]
 
 

@@ -31,6 +31,18 @@
   returns to `return_url?…&redirect_status=failed`.
 - **Disputes**: `POST /_shim/disputes` `{charge | payment_intent, reason?}` is the cardholder disputing
   a charge: a `dp_…` dispute (`GET /v1/disputes/<id>`) and the signed `charge.dispute.created` event.
+- **A dispute that closes** (https://docs.stripe.com/disputes/how-disputes-work, and test mode's
+  `winning_evidence` / `losing_evidence`, https://docs.stripe.com/testing#disputes): `POST
+  /_shim/disputes/<dp>/close` `{status: won | lost}` is the card network's decision: the dispute's
+  `status` becomes `won` or `lost` and the signed `charge.dispute.closed` event is sent.
+- **A refund that fails after it was accepted** (https://docs.stripe.com/refunds#failed-refunds, test
+  card 4000000000005126 in https://docs.stripe.com/testing#refunds): `POST /_shim/refunds/<re>/fail`
+  is the bank returning the refund: its `status` becomes `failed` (`failure_reason:
+  expired_or_canceled_card`), it no longer counts in what is refunded of the charge, and the signed
+  `charge.refund.updated` event is sent. `GET /v1/refunds/<re>` shows it.
+- **Listing PaymentIntents by customer and creation time**
+  (https://docs.stripe.com/api/payment_intents/list): `GET /v1/payment_intents?customer=&created[gte]=`
+  filters as Stripe does, newest first; localstripe lists every PaymentIntent and refuses filters.
 """
 
 from __future__ import annotations
@@ -49,6 +61,9 @@ _PI_ONE = re.compile(r"^/v1/payment_intents/(pi_\w+)$")
 _APPROVE = re.compile(r"^/_shim/paypal/(pi_\w+)/approve$")
 _DECLINE = re.compile(r"^/_shim/paypal/(pi_\w+)/decline$")
 _DISPUTE_ONE = re.compile(r"^/v1/disputes/(dp_\w+)$")
+_DISPUTE_CLOSE = re.compile(r"^/_shim/disputes/(dp_\w+)/close$")
+_REFUND_FAIL = re.compile(r"^/_shim/refunds/(re_\w+)/fail$")
+_REFUND_ONE = re.compile(r"^/v1/refunds/(re_\w+)$")
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 
 
@@ -57,6 +72,7 @@ class AdditionsState:
     paypal: dict[str, dict[str, str]] = field(default_factory=dict)  # pi id -> return_url, approve_url
     disputes: dict[str, dict[str, Any]] = field(default_factory=dict)
     refund_reasons: dict[str, str] = field(default_factory=dict)
+    failed_refunds: set[str] = field(default_factory=set)
 
 
 class _Exported:
@@ -194,7 +210,7 @@ def _refuse_over_refund(data: dict[str, Any]) -> None:
     if charge_id is None:
         return  # localstripe's own checks answer
     charge = Charge._api_retrieve(str(charge_id))
-    left = charge.amount - charge.amount_refunded
+    left = charge.amount - sum(r.amount for r in charge.refunds._list if r.status != "failed")
     amount = int(data.get("amount") or left)
     if left <= 0:
         raise UserError(400, f"Charge {charge.id} has already been refunded.", {"code": "charge_already_refunded"})
@@ -209,7 +225,67 @@ def _refuse_over_refund(data: dict[str, Any]) -> None:
 def _refund_view(state: AdditionsState, refund: Any) -> dict[str, Any]:
     data = refund._export()
     data["reason"] = state.refund_reasons.get(refund.id)
+    if refund.id in state.failed_refunds:
+        data["failure_reason"] = "expired_or_canceled_card"
     return data
+
+
+async def _fail_refund(state: AdditionsState, refund_id: str) -> web.Response:
+    from localstripe.resources import Refund
+
+    refund = Refund._api_retrieve(refund_id)
+    if refund.status != "failed":
+        refund.status = "failed"
+        state.failed_refunds.add(refund.id)
+        _schedule("charge.refund.updated", _Exported(_refund_view(state, refund)))
+    return _json(_refund_view(state, refund))
+
+
+async def _close_dispute(state: AdditionsState, request: web.Request, dispute_id: str) -> web.Response:
+    from localstripe.errors import UserError
+    from localstripe.server import get_post_data
+
+    dispute = state.disputes.get(dispute_id)
+    if dispute is None:
+        return _json({"error": {"type": "invalid_request_error", "message": "No such dispute"}}, 404)
+    data = dict(await get_post_data(request) or {})
+    status = data.get("status")
+    if status not in ("won", "lost"):
+        raise UserError(400, "status must be won or lost")
+    if dispute["status"] not in ("won", "lost"):
+        dispute["status"] = status
+        _schedule("charge.dispute.closed", _Exported(dispute))
+    return _json(dispute)
+
+
+def _list_payment_intents(state: AdditionsState, request: web.Request) -> web.Response:
+    from localstripe.errors import UserError
+    from localstripe.resources import List, PaymentIntent, store
+    from localstripe.server import unflatten_data
+
+    query = dict(unflatten_data(request.query) or {})
+    customer = query.pop("customer", None)
+    created = query.pop("created", None) or {}
+    limit = query.pop("limit", None)
+    starting_after = query.pop("starting_after", None)
+    if query or not isinstance(created, dict) or set(created) - {"gt", "gte", "lt", "lte"}:
+        raise UserError(400, "Unsupported parameters")
+    bounds = {k: int(v) for k, v in created.items()}
+    items = [v for k, v in store.items() if k.startswith(f"{PaymentIntent.object}:")]
+    items = [
+        pi
+        for pi in items
+        if (customer is None or pi.customer == customer)
+        and pi.created > bounds.get("gt", -1)
+        and pi.created >= bounds.get("gte", -1)
+        and pi.created < bounds.get("lt", 2**62)
+        and pi.created <= bounds.get("lte", 2**62)
+    ]
+    page = List("/v1/payment_intents", limit=limit, starting_after=starting_after)
+    page._list = sorted(items, key=lambda pi: (pi.created, pi.id), reverse=True)
+    data = page._export()
+    data["data"] = [_pi_view(state, PaymentIntent._api_retrieve(d["id"])) for d in data["data"]]
+    return _json(data)
 
 
 async def _approve_paypal(state: AdditionsState, pi_id: str) -> web.Response:
@@ -302,6 +378,12 @@ def public_middleware(state: AdditionsState) -> Any:
             return await _decline_paypal(state, decline.group(1))
         if request.path == "/_shim/disputes" and request.method == "POST":
             return await _raise_dispute(state, request)
+        close = _DISPUTE_CLOSE.match(request.path)
+        if close and request.method == "POST":
+            return await _close_dispute(state, request, close.group(1))
+        fail = _REFUND_FAIL.match(request.path)
+        if fail and request.method == "POST":
+            return await _fail_refund(state, fail.group(1))
         if (
             request.path == "/v1/payment_methods"
             and request.method == "POST"
@@ -322,6 +404,13 @@ def api_middleware(state: AdditionsState) -> Any:
             return await _create_payment_intent(state, request)
         if request.method == "POST" and request.path == "/v1/refunds":
             return await _create_refund(state, request)
+        if request.method == "GET" and request.path == "/v1/payment_intents":
+            return _list_payment_intents(state, request)
+        refund_one = _REFUND_ONE.match(request.path)
+        if refund_one and request.method == "GET":
+            from localstripe.resources import Refund
+
+            return _json(_refund_view(state, Refund._api_retrieve(refund_one.group(1))))
         one = _PI_ONE.match(request.path)
         if one and request.method == "GET" and one.group(1) in state.paypal:
             from localstripe.resources import PaymentIntent

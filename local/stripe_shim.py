@@ -24,7 +24,8 @@ The shim then adds only what localstripe lacks, each addition copying a Stripe b
   which the tests and `make bench` read to count Stripe calls.
 - **Payments** (local/stripe_additions.py): PayPal PaymentIntents with a local approval URL, declines
   that carry the PaymentIntent, 402 `authentication_required` off-session, `return_url` and refund
-  `reason` accepted, `charge.refunded` events, and disputes raised by tests.
+  `reason` accepted, `charge.refunded` events, disputes raised and closed by tests, refunds that fail
+  after the fact (`charge.refund.updated`), and PaymentIntents listed by customer and creation time.
 
 Webhooks use localstripe's own registration (`POST /_config/webhooks/<id>` with url, secret and
 events) and its signed deliveries (`Stripe-Signature: t=…,v1=…`, HMAC-SHA256 as Stripe signs them).

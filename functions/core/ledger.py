@@ -47,6 +47,7 @@ get_balance = ledger_store.get_balance
 get_invoice = ledger_store.get_invoice
 get_lines = ledger_store.get_lines
 list_invoices = ledger_store.list_invoices
+invoice_refunded = ledger_store.get_invoice_refunded
 
 __all__ = ["Application", "Balance", "Entry", "Invoice", "Line"]
 
@@ -446,11 +447,14 @@ def apply_payment(
     target_invoice_id: str | None = None,
     extra_ops: ExtraOps = _no_ops,
     reserved: int = 0,
+    kind: str = "payment",
 ) -> MoneyIn:
     """A payment Stripe accepted: entry -amount and the money applied, once per payment id
     (a second call raises AlreadyPostedError, whatever the order of webhooks and replies).
     `reserved`: what the payment holds in flight (on the balance, and on the targeted invoice),
-    released in the same transaction."""
+    released in the same transaction. `kind` names other money in that is applied the same way:
+    `money_back_reversed` (a refund to a card that failed after the fact), `dispute_won` (a disputed
+    payment given back); nothing is reserved for those."""
     if amount <= 0:
         raise ValueError("a payment is greater than zero")
 
@@ -458,11 +462,9 @@ def apply_payment(
         balance = _read_balance(account_id)
         at = clock.iso(clock.now())
         ops, applied, rest = allocate(
-            account_id, amount, payment_id, "payment", target_invoice_id, at, release_target=reserved
+            account_id, amount, payment_id, kind, target_invoice_id, at, release_target=reserved
         )
-        entry = Entry(
-            balance.entry_seq + 1, new_id("entry"), at, "payment", payment_id, -amount, balance.current - amount
-        )
+        entry = Entry(balance.entry_seq + 1, new_id("entry"), at, kind, payment_id, -amount, balance.current - amount)
         after = replace(
             balance,
             current=entry.balance_after,
@@ -797,6 +799,23 @@ def refund_to_card(
     return posted
 
 
+def reserve_invoice_refund(inv: Invoice, amount: int) -> Op:
+    """The op that reserves `amount` of `inv`'s refunded total, for the refund's (first) transaction
+    (DESIGN §3 v4 Refund limits): over what is left of the invoice, that transaction is refused 422
+    `refund-exceeds-remaining` and writes nothing."""
+    if inv.type not in DEBIT_TYPES:
+        raise ValueError(f"only a debit invoice is refunded, not a {inv.type} invoice")
+
+    def over() -> ValidationFailedError:
+        left = max(0, inv.total - ledger_store.get_invoice_refunded(inv.account_id, inv.id))
+        return ValidationFailedError(
+            f"at most {left} is left of invoice {inv.number} to refund (total {inv.total})",
+            code="refund-exceeds-remaining",
+        )
+
+    return ledger_store.reserve_invoice_refund(inv, amount, over)
+
+
 def settle_unapplied_credit(account_id: str) -> int:
     """Apply unapplied credit to open invoices, oldest first, a capped number per transaction, until
     either runs out. balance.current does not move (no entry): money only changes place. Each step
@@ -876,6 +895,10 @@ def audit_account(account_id: str) -> AuditResult:
         problems.append(
             f"invoice {numbers.get(invoice_id, invoice_id)} has a line of {amount}, above the limit of {MAX_AMOUNT}"
         )
+    totals = {i.id: i.total for i in invoices}
+    for invoice_id, refunded in sorted(ledger_store.invoice_refunded_totals(account_id).items()):
+        if refunded < 0 or refunded > totals.get(invoice_id, 0):
+            problems.append(f"invoice {invoice_id} is refunded {refunded} of its total {totals.get(invoice_id, 0)}")
     return AuditResult(account_id, total, balance.current, open_due, balance.unapplied_credit, problems)
 
 

@@ -8,6 +8,8 @@
     INV#<invoice id>             invoice header (the commit point; written last)
     INV#<invoice id>#L#<n:06>    invoice lines (child items, written before the header)
     OPEN#<date>#<number>         pointer to an open debit invoice, oldest first (strongly consistent)
+    REFUNDED#<invoice id>        what operator refunds took back of a debit invoice (its `refunded` total,
+                                 reserved by the refund's transaction; never more than the invoice's total)
 
 Models never leave this module: readers get the frozen records below, writers get `Op`s.
 """
@@ -32,6 +34,7 @@ REF = "REF#"
 INV = "INV#"
 LINE = "#L#"
 OPEN = "OPEN#"
+REFUNDED = "REFUNDED#"
 
 
 class InvoicesByDate(SpecIndex):
@@ -64,7 +67,7 @@ class BalanceModel(_Ledger):
 class EntryModel(_Ledger):
     entry_id = UnicodeAttribute()
     at = UnicodeAttribute()
-    kind = UnicodeAttribute()  # invoice | payment | money_back
+    kind = UnicodeAttribute()  # invoice | payment | money_back | money_back_reversed | dispute_won
     ref = UnicodeAttribute()  # the invoice, payment or refund id
     amount = IntegerAttribute()  # signed: + the customer owes more, - less
     balance_after = IntegerAttribute()
@@ -118,6 +121,14 @@ class LineModel(_Ledger):
 
 class OpenModel(_Ledger):
     invoice_id = UnicodeAttribute()
+
+
+class RefundedModel(_Ledger):
+    """An invoice's refunded total, beside its header (the header's own transaction may settle it)."""
+
+    invoice_id = UnicodeAttribute()
+    total = IntegerAttribute()  # the invoice's total, the ceiling of `refunded`
+    refunded = IntegerAttribute()
 
 
 # ---- records -----------------------------------------------------------------------------------
@@ -419,6 +430,19 @@ def ref_exists(account_id: str, ref: str) -> bool:
         return False
 
 
+def invoice_refunded_totals(account_id: str) -> dict[str, int]:
+    """Every invoice's refunded total (audits), by invoice id."""
+    result = RefundedModel.query(account_id, RefundedModel.sk.startswith(REFUNDED), consistent_read=True)
+    return {m.invoice_id: m.refunded for m in result}
+
+
+def get_invoice_refunded(account_id: str, invoice_id: str) -> int:
+    try:
+        return RefundedModel.get(account_id, REFUNDED + invoice_id, consistent_read=True).refunded
+    except RefundedModel.DoesNotExist:
+        return 0
+
+
 def balance_account_ids() -> list[str]:
     """Every account with a balance (the offline audit walks them; never used by a request)."""
     return [m.pk for m in BalanceModel.scan(BalanceModel.sk == BALANCE_SK)]
@@ -668,3 +692,18 @@ def settle_invoice(before: Invoice, after: Invoice, in_flight_delta: int = 0) ->
         actions.append(InvoiceModel.in_flight.add(in_flight_delta))
     condition = InvoiceModel.balance_due == before.balance_due
     return Op("update", model, actions=actions, condition=condition, on_conflict=_conflict, label="settle")
+
+
+def reserve_invoice_refund(inv: Invoice, amount: int, on_conflict: Any) -> Op:
+    """Add `amount` to the invoice's refunded total, only while refunded + amount <= its total: one
+    conditional update, so concurrent refunds can never take back more than the invoice was."""
+    model = RefundedModel(inv.account_id, REFUNDED + inv.id)
+    actions = [
+        RefundedModel.invoice_id.set(inv.id),
+        RefundedModel.total.set(inv.total),
+        RefundedModel.refunded.add(amount),
+    ]
+    if amount > inv.total:
+        raise on_conflict()
+    condition = RefundedModel.refunded.does_not_exist() | (RefundedModel.refunded <= inv.total - amount)
+    return Op("update", model, actions=actions, condition=condition, on_conflict=on_conflict, label="refunded")

@@ -25,8 +25,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from functions.core import clock
 from functions.core.errors import ServiceUnavailableError
 from functions.core.secrets import STRIPE_PUBLISHABLE_KEY, STRIPE_SECRET_KEY, get_secret
 from functions.core.settings import get_settings
@@ -35,6 +37,9 @@ if TYPE_CHECKING:
     import stripe
 
 API_VERSION = "2026-10-28.endive"
+# Stripe keeps an idempotency key's result for 24 hours (https://docs.stripe.com/api/idempotent_requests):
+# a row still `creating` after this long is never sent again with its key (DESIGN §3 v4).
+KEY_WINDOW = timedelta(hours=23)
 BACKOFF_BASE_SECONDS = 0.25
 BACKOFF_CAP_SECONDS = 4.0
 
@@ -469,6 +474,57 @@ def create_refund(*, payment_intent_id: str, amount: int, metadata: dict[str, st
         ),
     )
     return _refund(obj)
+
+
+def key_expired(created_at: str) -> bool:
+    """True when a row created at `created_at` (ISO) is past KEY_WINDOW: its key may be forgotten."""
+    if not created_at:
+        return False
+    created = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    return clock.now() - created > KEY_WINDOW
+
+
+def list_refunds(payment_intent_id: str) -> list[Refund]:
+    """Every refund of a PaymentIntent (its 100 most recent: more refunds than that on one payment is
+    not something billow does)."""
+    page = _call(
+        "refunds.list",
+        lambda c: c.v1.refunds.list(params={"payment_intent": payment_intent_id, "limit": 100}),
+    )
+    return [_refund(r) for r in _get(page, "data") or ()]
+
+
+def get_refund(refund_id: str) -> Refund | None:
+    try:
+        obj = _call("refunds.retrieve", lambda c: c.v1.refunds.retrieve(refund_id))
+    except StripeRejectedError as exc:
+        if exc.http_status == 404:
+            return None
+        raise
+    return _refund(obj)
+
+
+def find_payment_intent(
+    customer: str | None, created_since: str, metadata_key: str, value: str
+) -> PaymentIntent | None:
+    """The PaymentIntent created since `created_since` (ISO; of the customer, when known) whose
+    metadata names `value` under `metadata_key`: how a row whose key has expired adopts what it made."""
+    since = int(datetime.fromisoformat(created_since.replace("Z", "+00:00")).timestamp()) - 60
+    params: dict[str, Any] = {"limit": 100, "created": {"gte": since}}
+    if customer:
+        params["customer"] = customer
+    after: str | None = None
+    while True:
+        query = dict(params, **({"starting_after": after} if after else {}))
+        page = _call("payment_intents.list", lambda c, q=query: c.v1.payment_intents.list(params=q))
+        data = list(_get(page, "data") or ())
+        for obj in data:
+            intent = _payment_intent(obj)
+            if intent.metadata.get(metadata_key) == value:
+                return intent
+        if not _get(page, "has_more") or not data:
+            return None
+        after = str(_get(data[-1], "id"))
 
 
 def get_charge(charge_id: str) -> Charge | None:

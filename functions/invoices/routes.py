@@ -12,12 +12,14 @@ from functions.invoices import service
 from functions.invoices.schemas import (
     ChargeRequest,
     CreditRequest,
+    CreditReturn,
     Invoice,
     InvoiceCsvQuery,
     InvoiceList,
     InvoiceQuery,
     PdfLink,
     RefundRequest,
+    RefundResult,
     Summary,
     SummaryBalance,
     UpcomingInvoice,
@@ -184,14 +186,22 @@ def get_invoice_csv(call: Call, account_id: str, invoice_id: str) -> Raw:
     "/v1/accounts/{account_id}/refunds",
     scope=ADMIN,
     body=RefundRequest,
-    response=Invoice,
+    response=RefundResult,
     status=201,
     idempotent=True,
     guard=account_guard("invoices"),
-    summary="Issue a Refund invoice (operator), applied to the given invoice first, or refunded to a payment's card",
+    summary="Issue a Refund invoice (operator), applied to the given invoice first, or refunded to a payment's card; "
+    "with return_credit, send unapplied credit back to a payment's card",
 )
-def post_refund(call: Call, account_id: str) -> Invoice:
+def post_refund(call: Call, account_id: str) -> Invoice | CreditReturn:
     body: RefundRequest = call.body
     return service.post_refund(
-        call.account, call.idem, body.amount, body.reason, body.invoice_id, body.currency, body.payment_id
+        call.account,
+        call.idem,
+        body.amount,
+        body.reason,
+        body.invoice_id,
+        body.currency,
+        body.payment_id,
+        return_credit=body.return_credit,
     )

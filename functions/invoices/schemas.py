@@ -6,7 +6,7 @@ import re
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, RootModel, ValidationInfo, field_validator
 
 from functions.core.schemas import Currency, Page, PageQuery, PositiveAmount, Request, SingleLine
 
@@ -197,3 +197,28 @@ class RefundRequest(Request):
     invoice_id: str | None = Field(None, max_length=64)
     payment_id: str | None = Field(None, max_length=64, description="refund this payment's card (money back)")
     currency: Currency | None = None
+    return_credit: bool = Field(
+        False,
+        description="with payment_id: send the account's unapplied credit back to that payment's card (money "
+        "back consuming the credit, no Refund invoice); amount <= unapplied credit and <= what is left of "
+        "the payment",
+    )
+
+
+class CreditReturn(BaseModel):
+    """A refund with `return_credit`: unapplied credit sent back to a payment's card (no invoice)."""
+
+    object: Literal["credit_return"] = "credit_return"
+    id: str  # the refund's id (ref_…)
+    account_id: str
+    payment_id: str
+    amount: int
+    currency: str
+    reason: str
+    status: Literal["succeeded"] = "succeeded"
+    stripe_refund_id: str
+    created_at: str
+
+
+class RefundResult(RootModel[Invoice | CreditReturn]):
+    """POST …/refunds answers the Refund invoice, or with `return_credit` the credit return."""

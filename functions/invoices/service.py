@@ -3,8 +3,10 @@ operator's One-time charges and Credits, posted through the core ledger."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from functions.accounts.service import (
     AccountAccess,
@@ -21,9 +23,13 @@ from functions.core.idempotency import IdempotencyContext
 from functions.core.ids import is_id
 from functions.core.ledger import Invoice, Line
 from functions.core.settings import get_settings
+from functions.core.uow import Op
 from functions.invoices import render, schemas, store
 from functions.payments import service as payments
 from functions.usage.service import usage_lines, usage_total
+
+if TYPE_CHECKING:
+    from functions.payments.refunds import RefundRecord
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,7 @@ def _post(
     amount: int,
     action: str,
     target_invoice_id: str | None = None,
+    extra: Sequence[Op] = (),
 ) -> schemas.Invoice:
     today = clock.today()
     lines = [Line(description=description, amount=amount, period_start=today, period_end=today)]
@@ -113,6 +120,7 @@ def _post(
         return [
             audit.record(access.account.id, access.actor, action, inv.id, None, after),
             idem.completed(view.model_dump(mode="json")),
+            *extra,
         ]
 
     inv = ledger.post_invoice(
@@ -357,42 +365,35 @@ def post_refund(
     invoice_id: str | None,
     currency: str | None,
     payment_id: str | None = None,
-) -> schemas.Invoice:
-    """A Refund invoice (-amount in the ledger), applied to `invoice_id` first; at most that invoice's total.
+    *,
+    return_credit: bool = False,
+) -> schemas.Invoice | schemas.CreditReturn:
+    """A Refund invoice (-amount in the ledger), applied to `invoice_id` first; at most what is left of
+    that invoice's total (its refunded total is reserved in the same transaction, DESIGN §3 v4).
     With `payment_id`, the money goes back to that payment's card (payments' refund to card): the Refund
-    invoice and the money back post together once Stripe accepts the refund, netting to zero."""
+    invoice and the money back post together once Stripe accepts the refund, netting to zero. With
+    `return_credit` too, only the money back, consuming the account's unapplied credit (no invoice)."""
     check_currency(access, currency)
+    if return_credit and payment_id is None:
+        raise ValidationFailedError(
+            "return_credit sends unapplied credit back to a payment's card: send payment_id",
+            errors=[FieldError("payment_id", "required with return_credit")],
+        )
     if payment_id is not None:
         if invoice_id is not None:
             raise ValidationFailedError(
                 "a refund to a card goes back to the payment, not to an invoice: send payment_id or invoice_id",
                 errors=[FieldError("invoice_id", "not with payment_id")],
             )
-        from functions.payments.refunds import refund_payment
-
-        inv = refund_payment(
-            access,
-            idem,
-            payment_id,
-            amount,
-            reason,
-            # the response stored with the posting: its one line, as refund_to_card writes it
-            lambda posted: invoice_view(posted, [Line(reason, amount, posted.date, posted.date)]).model_dump(
-                mode="json"
-            ),
-        )
-        return invoice_view(inv, ledger.get_lines(access.account.id, inv.id))
+        return _refund_to_card(access, idem, payment_id, amount, reason, return_credit)
+    reserve: list[Op] = []
     if invoice_id is not None:
         target = _require_invoice(access.account.id, invoice_id)
         if target.type not in ledger.DEBIT_TYPES:
             raise ValidationFailedError(
                 f"invoice {invoice_id} is a {target.type} invoice; refund a charge", code="invoice-not-refundable"
             )
-        if amount > target.total:
-            raise ValidationFailedError(
-                f"a refund of invoice {target.number} is at most its total ({target.total})",
-                code="refund-exceeds-invoice",
-            )
+        reserve.append(ledger.reserve_invoice_refund(target, amount))
     return _post(
         access,
         idem,
@@ -401,4 +402,38 @@ def post_refund(
         amount=amount,
         action="refund.posted",
         target_invoice_id=invoice_id,
+        extra=reserve,
+    )
+
+
+def _refund_to_card(
+    access: AccountAccess, idem: IdempotencyContext, payment_id: str, amount: int, reason: str, return_credit: bool
+) -> schemas.Invoice | schemas.CreditReturn:
+    from functions.payments.refunds import refund_payment
+
+    def render(done: RefundRecord, posted: Invoice | None) -> dict:
+        """The response stored with the booking: the Refund invoice with its one line (as refund_to_card
+        writes it), or the credit return."""
+        if posted is None:
+            return _credit_return(access, done).model_dump(mode="json")
+        return invoice_view(posted, [Line(done.reason, done.amount, posted.date, posted.date)]).model_dump(mode="json")
+
+    done = refund_payment(access, idem, payment_id, amount, reason, render, return_credit=return_credit)
+    if done.return_credit:
+        return _credit_return(access, done)
+    inv = ledger.get_invoice(access.account.id, done.invoice_id)
+    assert inv is not None
+    return invoice_view(inv, ledger.get_lines(access.account.id, inv.id))
+
+
+def _credit_return(access: AccountAccess, done: RefundRecord) -> schemas.CreditReturn:
+    return schemas.CreditReturn(
+        id=done.id,
+        account_id=done.account_id,
+        payment_id=done.payment_id,
+        amount=done.amount,
+        currency=access.account.currency,
+        reason=done.reason,
+        stripe_refund_id=done.stripe_refund_id or "",
+        created_at=done.created_at,
     )

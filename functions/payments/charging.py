@@ -30,6 +30,8 @@ from functions.payments.payment_store import PaymentRecord
 
 SYSTEM = Actor("system:payments", "system")
 
+# The failure code of a row abandoned because its Stripe idempotency key may have expired.
+KEY_EXPIRED = "idempotency_window_expired"
 # PaymentIntent statuses that mean the attempt is over without money (Stripe wants another method).
 _FAILED_PI = ("requires_payment_method", "canceled")
 
@@ -96,7 +98,11 @@ class Outcome:
 
 
 def call_stripe(row: PaymentRecord, req: ChargeRequest) -> tuple[PaymentIntent | None, StripeRejectedError | None]:
-    """Create (or, with the same key, find again) the PaymentIntent of `row`."""
+    """Create (or, with the same key, find again) the PaymentIntent of `row`. A row still `creating`
+    after 23 h is never sent again with its key (Stripe forgets keys after 24 h, and would charge a
+    second time): it adopts the PaymentIntent whose metadata names it, else it fails (DESIGN §3 v4)."""
+    if stripe_gateway.key_expired(row.created_at):
+        return _adopt(row, req)
     try:
         intent = stripe_gateway.create_payment_intent(
             amount=row.amount,
@@ -112,6 +118,15 @@ def call_stripe(row: PaymentRecord, req: ChargeRequest) -> tuple[PaymentIntent |
     except StripeRejectedError as exc:
         return exc.payment_intent, exc
     return intent, None
+
+
+def _adopt(row: PaymentRecord, req: ChargeRequest) -> tuple[PaymentIntent | None, StripeRejectedError | None]:
+    intent = stripe_gateway.find_payment_intent(req.customer, row.created_at, "billow_payment_id", row.id)
+    if intent is not None:
+        return intent, None
+    return None, StripeRejectedError(
+        400, KEY_EXPIRED, "this payment never reached Stripe within 23 hours: nothing was charged; pay again"
+    )
 
 
 def _after_reply(

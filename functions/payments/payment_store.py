@@ -21,7 +21,7 @@ from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
 from functions.core.db import IntegerAttribute, SpecIndex, aws_error_code, index_meta, meta, one_page
-from functions.core.errors import ConcurrentUpdateError, ConflictError
+from functions.core.errors import ConcurrentUpdateError, ConflictError, ValidationFailedError
 from functions.core.uow import Op
 
 PAY = "PAY#"
@@ -89,6 +89,7 @@ class MoneyModel(Model):
     account_id = UnicodeAttribute(null=True)
     event_type = UnicodeAttribute(null=True)
     outcome = UnicodeAttribute(null=True)
+    return_credit = UnicodeAttribute(null=True)  # refunds: "true" when the refund returns unapplied credit
 
 
 @dataclass(frozen=True)
@@ -128,10 +129,11 @@ class RefundRecord:
     payment_id: str
     amount: int
     reason: str
-    status: str  # creating | succeeded
+    status: str  # creating | succeeded | failed (refused, abandoned after 23 h, or failed at the bank)
     invoice_id: str
     created_at: str
     stripe_refund_id: str | None = None
+    return_credit: bool = False  # money back of unapplied credit, no Refund invoice (DESIGN §3 v4)
 
 
 def _payment(m: MoneyModel) -> PaymentRecord:
@@ -266,6 +268,7 @@ def _refund(m: MoneyModel) -> RefundRecord:
         invoice_id=m.invoice_id or "",
         created_at=m.created_at or "",
         stripe_refund_id=m.stripe_id,
+        return_credit=m.return_credit == "true",
     )
 
 
@@ -289,6 +292,7 @@ def _refund_model(r: RefundRecord) -> MoneyModel:
         invoice_id=r.invoice_id,
         created_at=r.created_at,
         stripe_id=r.stripe_refund_id,
+        return_credit="true" if r.return_credit else None,
     )
 
 
@@ -303,6 +307,7 @@ def put_new_refund(r: RefundRecord) -> Op:
 
 
 def complete_refund(r: RefundRecord, stripe_refund_id: str) -> Op:
+    """Stripe accepted the refund and the ledger has it: `creating` -> `succeeded` (once)."""
     after = replace(r, status=SUCCEEDED, stripe_refund_id=stripe_refund_id)
     return Op(
         "put",
@@ -313,22 +318,115 @@ def complete_refund(r: RefundRecord, stripe_refund_id: str) -> Op:
     )
 
 
-def fail_refund(r: RefundRecord) -> Op:
-    """Stripe refused the refund: the row is closed `failed` (its reply is stored with it)."""
-    return Op(
-        "put",
-        _refund_model(replace(r, status=FAILED)),
-        condition=MoneyModel.status == CREATING,
-        on_conflict=lambda: ConcurrentUpdateError(f"refund {r.id} was completed by another request"),
-        label="refund",
+def fail_refund(r: RefundRecord, stripe_refund_id: str | None = None) -> list[Op]:
+    """The refund will not happen (Stripe refused it, or it never reached Stripe within 23 h): the row
+    is closed `failed` and the amount it reserved on its payment is released — once, with the row."""
+    after = replace(r, status=FAILED, stripe_refund_id=stripe_refund_id or r.stripe_refund_id)
+    return [
+        Op(
+            "put",
+            _refund_model(after),
+            condition=MoneyModel.status == CREATING,
+            on_conflict=lambda: ConcurrentUpdateError(f"refund {r.id} was completed by another request"),
+            label="refund",
+        ),
+        release_refund(r.account_id, r.payment_id, r.amount),
+    ]
+
+
+def refund_failed_later(r: RefundRecord) -> list[Op]:
+    """A refund Stripe accepted that failed at the bank afterwards (`charge.refund.updated`): the row
+    `succeeded` -> `failed` (once) and its reservation on the payment released."""
+    return [
+        Op(
+            "put",
+            _refund_model(replace(r, status=FAILED)),
+            condition=MoneyModel.status == SUCCEEDED,
+            on_conflict=lambda: ConcurrentUpdateError(f"refund {r.id} changed while this event was handled"),
+            label="refund",
+        ),
+        release_refund(r.account_id, r.payment_id, r.amount),
+    ]
+
+
+def reserve_refund(p: PaymentRecord, amount: int) -> Op:
+    """Add `amount` to the payment's refunded total in the refund's first transaction, only while the
+    payment is succeeded and refunded + amount <= what was paid: one conditional update, so two
+    concurrent refunds can never both pass (DESIGN §3 v4 Refund limits)."""
+
+    def over() -> ValidationFailedError:
+        current = get_payment(p.account_id, p.id)
+        left = (current.amount - current.refunded) if current else 0
+        return ValidationFailedError(
+            f"at most {max(left, 0)} is left of payment {p.id} to refund (paid {p.amount})",
+            code="refund-exceeds-remaining",
+        )
+
+    if amount > p.amount:
+        raise over()
+    model = MoneyModel(p.account_id, PAY + p.id)
+    condition = (MoneyModel.status == SUCCEEDED) & (
+        MoneyModel.refunded.does_not_exist() | (MoneyModel.refunded <= p.amount - amount)
     )
+    condition &= MoneyModel.amount == p.amount
+    return Op(
+        "update",
+        model,
+        actions=[MoneyModel.refunded.add(amount)],
+        condition=condition,
+        on_conflict=over,
+        label="payment",
+    )
+
+
+def release_refund(account_id: str, payment_id: str, amount: int) -> Op:
+    """Give back what a refund reserved on its payment (the refund failed). Only ever committed with the
+    refund row's own conditional transition, which makes it happen once."""
+    model = MoneyModel(account_id, PAY + payment_id)
+    return Op(
+        "update",
+        model,
+        actions=[MoneyModel.refunded.add(-amount)],
+        condition=MoneyModel.sk.exists(),
+        label="payment",
+    )
+
+
+def add_refunded(account_id: str, payment_id: str, amount: int) -> Op:
+    """Money went back to the payment's card outside a billow refund (the Dashboard, a dispute):
+    its refunded total moves by `amount` (negative when it comes back). A fact, not a reservation."""
+    model = MoneyModel(account_id, PAY + payment_id)
+    return Op(
+        "update",
+        model,
+        actions=[MoneyModel.refunded.add(amount)],
+        condition=MoneyModel.sk.exists(),
+        label="payment",
+    )
+
+
+def list_refunds(account_id: str) -> list[RefundRecord]:
+    """Every refund row of the account (audits; not a request path)."""
+    return [_refund(m) for m in MoneyModel.query(account_id, MoneyModel.sk.startswith(REFUND), consistent_read=True)]
+
+
+def all_payments(account_id: str) -> list[PaymentRecord]:
+    """Every payment row of the account (audits; not a request path)."""
+    return [_payment(m) for m in MoneyModel.query(account_id, MoneyModel.sk.startswith(PAY), consistent_read=True)]
 
 
 # --- disputes, tickets, webhook markers --------------------------------------------------------------
 
 
 def put_dispute(
-    account_id: str, dispute_id: str, payment_id: str, amount: int, currency: str, reason: str, at: str
+    account_id: str,
+    dispute_id: str,
+    payment_id: str,
+    amount: int,
+    currency: str,
+    reason: str,
+    at: str,
+    status: str | None = None,
 ) -> Op:
     model = MoneyModel(
         account_id,
@@ -340,8 +438,33 @@ def put_dispute(
         currency=currency,
         reason=reason,
         created_at=at,
+        status=status,
     )
     return Op("put", model, label="dispute")
+
+
+def mark_disputed(account_id: str, payment_id: str, dispute_id: str, amount: int, at: str) -> Op:
+    """A dispute took `amount` of the payment back (negative: a won dispute gave it back): the payment's
+    refunded total counts it, so no refund can then take more than what is left."""
+    model = MoneyModel(account_id, PAY + payment_id)
+    return Op(
+        "update",
+        model,
+        actions=[MoneyModel.dispute_id.set(dispute_id), MoneyModel.refunded.add(amount), MoneyModel.updated_at.set(at)],
+        condition=MoneyModel.sk.exists(),
+        label="payment",
+    )
+
+
+def close_dispute(account_id: str, dispute_id: str, status: str, at: str) -> Op:
+    model = MoneyModel(account_id, DISPUTE + dispute_id)
+    return Op(
+        "update",
+        model,
+        actions=[MoneyModel.status.set(status), MoneyModel.updated_at.set(at)],
+        condition=MoneyModel.sk.exists(),
+        label="dispute",
+    )
 
 
 def get_dispute(account_id: str, dispute_id: str) -> dict[str, Any] | None:
@@ -349,7 +472,13 @@ def get_dispute(account_id: str, dispute_id: str) -> dict[str, Any] | None:
         m = MoneyModel.get(account_id, DISPUTE + dispute_id, consistent_read=True)
     except MoneyModel.DoesNotExist:
         return None
-    return {"id": m.stripe_id, "payment_id": m.payment_id, "amount": m.amount, "reason": m.reason}
+    return {
+        "id": m.stripe_id,
+        "payment_id": m.payment_id,
+        "amount": m.amount,
+        "reason": m.reason,
+        "status": m.status or "needs_response",
+    }
 
 
 def put_ticket(

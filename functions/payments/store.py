@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.attributes import UnicodeAttribute
+from pynamodb.attributes import UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.exceptions import UpdateError
 from pynamodb.models import Model
 
@@ -55,6 +55,8 @@ class PaymentsModel(Model):
     pending_exp_month = IntegerAttribute(null=True)
     pending_exp_year = IntegerAttribute(null=True)
     pending_requested_at = UnicodeAttribute(null=True)
+    # why collection is paused (e.g. "dispute dp_…"): paused while the set is not empty (DESIGN §3 v4)
+    collection_paused_by = UnicodeSetAttribute(null=True)
     # CHANGE#
     setup_intent_id = UnicodeAttribute(null=True)
     payment_method_id = UnicodeAttribute(null=True)
@@ -103,6 +105,11 @@ class PaymentMethodState:
     customer_id: str | None
     card: CardOnFileRecord | None
     pending: PendingRecord | None
+    collection_paused_by: tuple[str, ...] = ()
+
+    @property
+    def collection_paused(self) -> bool:
+        return bool(self.collection_paused_by)
 
 
 @dataclass(frozen=True)
@@ -140,7 +147,13 @@ def _state(m: PaymentsModel) -> PaymentMethodState:
             ),
             requested_at=m.pending_requested_at or "",
         )
-    return PaymentMethodState(account_id=m.pk, customer_id=m.customer_id, card=card, pending=pending)
+    return PaymentMethodState(
+        account_id=m.pk,
+        customer_id=m.customer_id,
+        card=card,
+        pending=pending,
+        collection_paused_by=tuple(sorted(m.collection_paused_by or ())),
+    )
 
 
 def _change(m: PaymentsModel) -> CardChangeRecord:
@@ -313,3 +326,17 @@ def mark_email_sent(change: CardChangeRecord, message_id: str, at: str) -> None:
     except UpdateError as exc:
         if aws_error_code(exc) != "ConditionalCheckFailedException":
             raise
+
+
+def pause_collection(account_id: str, reason: str, at: str) -> Op:
+    """Pause the account's collection for `reason` (a dispute): no automatic charge while any reason
+    stands. The collector reads `PaymentMethodState.collection_paused`."""
+    del at  # the audit event of the same transaction says when
+    model = PaymentsModel(account_id, STATE)
+    return Op("update", model, actions=[PaymentsModel.collection_paused_by.add({reason})], label="collection")
+
+
+def resume_collection(account_id: str, reason: str) -> Op:
+    """Withdraw one reason for pausing (a dispute won); other reasons keep collection paused."""
+    model = PaymentsModel(account_id, STATE)
+    return Op("update", model, actions=[PaymentsModel.collection_paused_by.delete({reason})], label="collection")

@@ -27,7 +27,7 @@ from functions.core.secrets import STRIPE_WEBHOOK_SECRET, get_secret
 from functions.core.settings import get_settings
 from functions.core.text import same_secret
 from functions.core.uow import Op, UnitOfWork
-from functions.payments import charging, money_emails
+from functions.payments import charging, money_emails, refunds, store
 from functions.payments import payment_store as ps
 from functions.payments.payment_store import EventAlreadyHandledError, PaymentRecord
 
@@ -81,8 +81,12 @@ def handle(raw: bytes, header: str | None) -> dict[str, Any]:
             outcome = _payment_intent(event_id, event_type, object_id)
         elif event_type == "charge.refunded":
             outcome = _charge_refunded(event_id, event_type, object_id)
+        elif event_type == "charge.refund.updated":
+            outcome = _refund_updated(event_id, event_type, object_id)
         elif event_type == "charge.dispute.created":
             outcome = _dispute_created(event_id, event_type, object_id)
+        elif event_type == "charge.dispute.closed":
+            outcome = _dispute_closed(event_id, event_type, object_id)
         else:
             outcome = _record(event_id, event_type, None, "ignored")
     except EventAlreadyHandledError:
@@ -143,52 +147,62 @@ def _receipt_owed(obj: dict[str, Any]) -> None:
 
 
 def _charge_refunded(event_id: str, event_type: str, charge_id: str) -> str:
+    """Refunds of a charge, as Stripe has them now: billow's own are finished if still `creating` (the
+    process died between Stripe and the ledger); the others (the Dashboard) become money back. Each
+    effect is deduped on its Stripe refund id, so the marker follows them in its own transaction."""
     charge = stripe_gateway.get_charge(charge_id) if charge_id else None
     intent = stripe_gateway.get_payment_intent(charge.payment_intent) if charge and charge.payment_intent else None
     row = _payment_of(intent)
     if row is None or charge is None:
         return _record(event_id, event_type, None, "unknown")
-    outside = [
-        r for r in charge.refunds if r.status in ("succeeded", "pending") and "billow_refund_id" not in r.metadata
-    ]
-    posted = 0
-    for n, refund in enumerate(outside):
-        last = n == len(outside) - 1
-        if _post_money_back(row.account_id, row.id, refund, event_id, event_type, with_marker=last):
-            posted += 1
-        elif last:
-            _record(event_id, event_type, row.account_id, "money_back")
-    if not outside:
-        return _record(event_id, event_type, row.account_id, "own_refund")
-    return "money_back" if posted else "no_change"
+    outcomes = {_one_refund(row, r) for r in charge.refunds if r.status in refunds.ACCEPTED}
+    outcome = next((o for o in ("own_refund_finished", "money_back", "own_refund") if o in outcomes), "no_change")
+    return _record(event_id, event_type, row.account_id, outcome)
 
 
-def _post_money_back(
-    account_id: str, payment_id: str, refund: stripe_gateway.Refund, event_id: str, event_type: str, with_marker: bool
-) -> bool:
+def _one_refund(row: PaymentRecord, refund: stripe_gateway.Refund) -> str:
+    """One refund Stripe accepted: billow's own (our refund id in its metadata, on a row of ours for this
+    payment) is booked if still `creating`; any other is money back on the payment."""
+    own = _own_refund(row, refund)
+    if own is not None and own.status == ps.CREATING:
+        refunds.finish(own, refund, charging.SYSTEM)
+        return "own_refund_finished"
+    if own is not None and own.status == ps.SUCCEEDED:
+        return "own_refund"
+    # not ours, or ours closed `failed` (abandoned after 23 h) yet accepted at Stripe: the money went
+    # back all the same, so it is money back on the payment
+    return "money_back" if _post_money_back(row.account_id, row.id, refund) else "no_change"
+
+
+def _own_refund(row: PaymentRecord, refund: stripe_gateway.Refund) -> ps.RefundRecord | None:
+    refund_id = refund.metadata.get("billow_refund_id")
+    if not refund_id or refund.metadata.get("billow_account_id") != row.account_id:
+        return None
+    own = ps.get_refund(row.account_id, refund_id)
+    if own is None or own.payment_id != row.id:
+        return None
+    if own.stripe_refund_id and own.stripe_refund_id != refund.id:
+        return None
+    return own
+
+
+def _post_money_back(account_id: str, payment_id: str, refund: stripe_gateway.Refund) -> bool:
     """A refund made outside billow (the Dashboard): money back on the payment, once per refund id."""
     row = ps.get_payment(account_id, payment_id)
     assert row is not None
-    settled = [a["invoice_id"] for a in row.applied_to if a.get("invoice_id")]
 
-    def ops(result: object) -> list[Op]:
-        current = ps.get_payment(account_id, payment_id)
-        assert current is not None
-        after = _refunded(current, refund.amount)
-        out = [
-            ps.save_payment(current, after),
+    def ops(_result: object) -> list[Op]:
+        return [
+            ps.add_refunded(account_id, payment_id, refund.amount),
             audit.record(
                 account_id,
                 charging.SYSTEM,
                 "payment.refunded_outside",
                 payment_id,
-                {"refunded": current.refunded},
-                {"refunded": after.refunded, "stripe_refund_id": refund.id},
+                {"refunded": row.refunded},
+                {"refunded": row.refunded + refund.amount, "stripe_refund_id": refund.id},
             ),
         ]
-        if with_marker:
-            out.append(_marker(event_id, event_type, account_id, "money_back"))
-        return out
 
     try:
         ledger.money_back(
@@ -196,7 +210,7 @@ def _post_money_back(
             refund_id=refund.id,
             amount=refund.amount,
             payment_id=payment_id,
-            settled_invoice_ids=settled,
+            settled_invoice_ids=refunds.settled_by(row),
             extra_ops=ops,
         )
     except AlreadyPostedError:
@@ -204,13 +218,46 @@ def _post_money_back(
     return True
 
 
-def _refunded(row: PaymentRecord, amount: int) -> PaymentRecord:
-    from dataclasses import replace
+def _refund_updated(event_id: str, event_type: str, refund_id: str) -> str:
+    """`charge.refund.updated`: a refund that failed after Stripe accepted it (the bank returned it)
+    reverses its money-back entry and releases what it took of the payment's refunded total."""
+    refund = stripe_gateway.get_refund(refund_id) if refund_id else None
+    intent = stripe_gateway.get_payment_intent(refund.payment_intent) if refund and refund.payment_intent else None
+    if intent is None and refund is not None and refund.charge:
+        charge = stripe_gateway.get_charge(refund.charge)
+        intent = stripe_gateway.get_payment_intent(charge.payment_intent) if charge and charge.payment_intent else None
+    row = _payment_of(intent)
+    if row is None or refund is None:
+        return _record(event_id, event_type, None, "unknown")
+    if refund.status not in ("failed", "canceled"):
+        return _record(event_id, event_type, row.account_id, "no_change")
+    marker = _marker(event_id, event_type, row.account_id, "refund_failed")
+    own = _own_refund(row, refund)
+    if own is not None and own.status == ps.CREATING:  # never booked: close it and release
+        UnitOfWork().add(*ps.fail_refund(own, refund.id), marker).commit()
+        return "refund_failed"
+    if not ledger.ledger_store.ref_exists(row.account_id, refund.id):  # never booked as money back
+        return _record(event_id, event_type, row.account_id, "no_change")
+    if own is not None and own.status == ps.SUCCEEDED:
+        ops = [*ps.refund_failed_later(own), marker]
+    else:
+        ops = [ps.add_refunded(row.account_id, row.id, -refund.amount), marker]
+    ops.append(
+        audit.record(
+            row.account_id,
+            charging.SYSTEM,
+            "refund.failed",
+            own.id if own else refund.id,
+            None,
+            {"stripe_refund_id": refund.id, "amount": refund.amount, "payment_id": row.id},
+        )
+    )
+    if refunds.reverse_money_back(row.account_id, refund.id, refund.amount, ops):
+        return "refund_failed"
+    return _record(event_id, event_type, row.account_id, "no_change")
 
-    return replace(row, refunded=row.refunded + amount, updated_at=clock.iso(clock.now()))
 
-
-def _dispute_created(event_id: str, event_type: str, dispute_id: str) -> str:
+def _dispute_of(dispute_id: str) -> tuple[stripe_gateway.Dispute | None, PaymentRecord | None]:
     dispute = stripe_gateway.get_dispute(dispute_id) if dispute_id else None
     intent = None
     if dispute is not None:
@@ -219,26 +266,51 @@ def _dispute_created(event_id: str, event_type: str, dispute_id: str) -> str:
             charge = stripe_gateway.get_charge(dispute.charge)
             pi_id = charge.payment_intent if charge else None
         intent = stripe_gateway.get_payment_intent(pi_id) if pi_id else None
-    row = _payment_of(intent)
+    return dispute, _payment_of(intent)
+
+
+def _dispute_created(event_id: str, event_type: str, dispute_id: str) -> str:
+    """A cardholder disputed a payment: Stripe took the disputed amount back, so it is money back on the
+    payment (DESIGN §3 v4; placed by the ledger's money back, once per dispute id), the account's
+    collection is paused, and the operator is e-mailed."""
+    dispute, row = _dispute_of(dispute_id)
     if row is None or dispute is None:
         return _record(event_id, event_type, None, "unknown")
-    from dataclasses import replace
-
     at = clock.iso(clock.now())
-    after = replace(row, dispute_id=dispute.id, updated_at=at)
-    UnitOfWork().add(
-        ps.put_dispute(row.account_id, dispute.id, row.id, dispute.amount, dispute.currency, dispute.reason, at),
-        ps.save_payment(row, after),
-        audit.record(
+    if dispute.status == "won":  # delivered after its closing: Stripe took nothing back in the end
+        put = ps.put_dispute(
+            row.account_id, dispute.id, row.id, dispute.amount, dispute.currency, dispute.reason, at, "won"
+        )
+        UnitOfWork().add(put, _marker(event_id, event_type, row.account_id, "dispute_won")).commit()
+        return "dispute_won"
+
+    def ops(_result: object) -> list[Op]:
+        return [
+            ps.put_dispute(row.account_id, dispute.id, row.id, dispute.amount, dispute.currency, dispute.reason, at),
+            ps.mark_disputed(row.account_id, row.id, dispute.id, dispute.amount, at),
+            store.pause_collection(row.account_id, f"dispute {dispute.id}", at),
+            audit.record(
+                row.account_id,
+                charging.SYSTEM,
+                "payment.disputed",
+                row.id,
+                None,
+                {"dispute_id": dispute.id, "amount": dispute.amount, "reason": dispute.reason},
+            ),
+            _marker(event_id, event_type, row.account_id, "dispute_recorded"),
+        ]
+
+    try:
+        ledger.money_back(
             row.account_id,
-            charging.SYSTEM,
-            "payment.disputed",
-            row.id,
-            None,
-            {"dispute_id": dispute.id, "amount": dispute.amount, "reason": dispute.reason},
-        ),
-        _marker(event_id, event_type, row.account_id, "dispute_recorded"),
-    ).commit()
+            refund_id=dispute.id,
+            amount=dispute.amount,
+            payment_id=row.id,
+            settled_invoice_ids=refunds.settled_by(row),
+            extra_ops=ops,
+        )
+    except AlreadyPostedError:
+        return _record(event_id, event_type, row.account_id, "no_change")
     try:
         email.send(
             money_emails.dispute(
@@ -254,3 +326,46 @@ def _dispute_created(event_id: str, event_type: str, dispute_id: str) -> str:
     except Exception:  # recorded either way; the operator also sees it in Stripe's dashboard
         get_logger().exception("dispute e-mail failed", dispute_id=dispute.id)
     return "dispute_recorded"
+
+
+def _dispute_closed(event_id: str, event_type: str, dispute_id: str) -> str:
+    """A dispute closed: won, the disputed amount comes back and is a payment again (applied like one,
+    once per dispute) and collection resumes; lost (or any other end), the money back stands."""
+    dispute, row = _dispute_of(dispute_id)
+    if row is None or dispute is None:
+        return _record(event_id, event_type, None, "unknown")
+    if ps.get_dispute(row.account_id, dispute.id) is None:  # before its creation event: that one reads the end
+        return _record(event_id, event_type, row.account_id, "no_change")
+    at = clock.iso(clock.now())
+    marker = _marker(event_id, event_type, row.account_id, f"dispute_{dispute.status}")
+    closing = [
+        ps.close_dispute(row.account_id, dispute.id, dispute.status, at),
+        audit.record(
+            row.account_id,
+            charging.SYSTEM,
+            "payment.dispute_closed",
+            row.id,
+            None,
+            {"dispute_id": dispute.id, "status": dispute.status, "amount": dispute.amount},
+        ),
+        marker,
+    ]
+    if dispute.status != "won" or not ledger.ledger_store.ref_exists(row.account_id, dispute.id):
+        UnitOfWork().add(*closing).commit()
+        return f"dispute_{dispute.status}"
+    ops = [
+        *closing,
+        ps.mark_disputed(row.account_id, row.id, dispute.id, -dispute.amount, at),
+        store.resume_collection(row.account_id, f"dispute {dispute.id}"),
+    ]
+    try:
+        ledger.apply_payment(
+            row.account_id,
+            payment_id=f"{dispute.id}:won",
+            amount=dispute.amount,
+            extra_ops=lambda _result: ops,
+            kind="dispute_won",
+        )
+    except AlreadyPostedError:
+        return _record(event_id, event_type, row.account_id, "no_change")
+    return "dispute_won"

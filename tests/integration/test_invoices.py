@@ -200,7 +200,7 @@ def test_refund_rules(api, acct):
     credit = _post(api, account_id, "credits", {"amount": 100, "reason": "r"})
     refund_path = f"/v1/accounts/{account_id}/refunds"
     cases = [
-        ({"amount": 1001, "reason": "r", "invoice_id": charge["id"]}, 422, "refund-exceeds-invoice"),
+        ({"amount": 1001, "reason": "r", "invoice_id": charge["id"]}, 422, "refund-exceeds-remaining"),
         ({"amount": 50, "reason": "r", "invoice_id": credit["id"]}, 422, "invoice-not-refundable"),
         ({"amount": 50, "reason": "r", "invoice_id": "inv_aaaaaaaaaaaaaaaaaaaa"}, 404, "invoice-not-found"),
     ]

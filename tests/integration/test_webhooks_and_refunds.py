@@ -153,7 +153,7 @@ def test_a_refund_to_a_card_through_billow_nets_to_zero_and_its_webhook_is_recog
     assert pay.balance(account_id).current == before.current
     # at most what is left of that payment
     status, err, _ = _refund(pay, account_id, {"amount": 1801, "reason": "too much", "payment_id": row.id})
-    assert (status, err["code"]) == (422, "refund-exceeds-payment")
+    assert (status, err["code"]) == (422, "refund-exceeds-remaining")
     status, _, _ = _refund(pay, account_id, {"amount": 1800, "reason": "the rest", "payment_id": row.id})
     assert status == 201
     assert payment_store.get_payment(account_id, row.id).refunded == 3000
