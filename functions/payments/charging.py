@@ -26,6 +26,7 @@ from functions.core.logs import get_logger
 from functions.core.stripe_gateway import PaymentIntent, StripeRejectedError
 from functions.core.uow import Op, UnitOfWork
 from functions.payments import payment_store as ps
+from functions.payments import store
 from functions.payments.payment_store import PaymentRecord
 
 SYSTEM = Actor("system:payments", "system")
@@ -283,7 +284,7 @@ def _disagrees(row: PaymentRecord, intent: PaymentIntent) -> bool:
 
 def _hold(row: PaymentRecord, intent: PaymentIntent, last_ops: LastOps) -> PaymentRecord:
     """Stripe took an amount or currency the row did not ask for: apply nothing (the reservation stays,
-    so nothing else charges that money), mark the row `held`, tell the operators."""
+    so nothing else charges that money), mark the row `held`, pause collection, tell the operators."""
     from functions.core import email
     from functions.core.settings import get_settings
 
@@ -303,6 +304,7 @@ def _hold(row: PaymentRecord, intent: PaymentIntent, last_ops: LastOps) -> Payme
     try:
         UnitOfWork().add(
             ps.save_payment(row, after),
+            store.pause_collection(row.account_id, f"held {row.id}", after.updated_at),
             audit.record(row.account_id, SYSTEM, "payment.held", row.id, {"status": row.status}, _audit_view(after)),
             *last_ops(after),
         ).commit()

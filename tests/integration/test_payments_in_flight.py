@@ -133,6 +133,9 @@ def test_a_payment_intent_that_disagrees_with_its_row_is_held_not_applied(pay):
     assert (balance.current, balance.in_flight) == (5000, 2000)  # nothing applied; the money stays reserved
     _, shown, _ = pay.api.call("GET", f"/v1/accounts/{account_id}/payments/{body['id']}", token=token)
     assert shown["status"] == "held" and shown["failure"]["code"] == "amount-mismatch"
+    from functions.payments import store
+
+    assert store.get_state(account_id).collection_paused_by == (f"held {body['id']}",)
     (alarm,) = pay.mails_to("billing-ops@billow.example")  # once: the second call found it held
     assert body["id"] in str(alarm.subject)
     pay.audit_ok(account_id)

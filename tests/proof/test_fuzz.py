@@ -301,9 +301,12 @@ def test_dot_segments_and_encoded_slashes_never_reach_another_account(target: Ta
     body=st.one_of(st.binary(max_size=2_000), st.text(max_size=500).map(str.encode)),
     signature=st.one_of(
         st.none(),
-        st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=200),  # what a header can carry
+        # what a header can carry (requests refuses a value that starts with whitespace: HTTP drops it anyway)
+        st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=200).map(str.lstrip),
         # and what a client may still send: Latin-1 text (requests sends str headers as Latin-1)
-        st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_categories=("Cc",)), max_size=200),
+        st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_categories=("Cc",)), max_size=200).map(
+            str.lstrip
+        ),
         st.from_regex(r"t=[0-9]{1,12},v1=[0-9a-f]{0,63}[\u00a0-\u00ff]", fullmatch=True),
         st.from_regex(r"t=[0-9]{1,12},v1=[0-9a-f]{0,64}", fullmatch=True),
     ),
