@@ -91,12 +91,19 @@ class LoggedRequest:
     replayed: bool
 
 
+# localstripe keeps its objects (customers, PaymentIntents, charges, events) in ONE process-wide store,
+# so every shim started in a process sees the same Stripe account; the objects the shim adds (PayPal
+# approvals, disputes, refund reasons and failures) live process-wide too, or a dispute raised through
+# one shim would be unknown to a client of another (the test session's long-lived shim and a test's own).
+_PROCESS_ADDITIONS = stripe_additions.AdditionsState()
+
+
 @dataclass
 class ShimState:
     saved: dict[tuple[str, str], _Saved] = field(default_factory=dict)
     running: set[tuple[str, str]] = field(default_factory=set)
     log: list[LoggedRequest] = field(default_factory=list)
-    additions: stripe_additions.AdditionsState = field(default_factory=stripe_additions.AdditionsState)
+    additions: stripe_additions.AdditionsState = field(default_factory=lambda: _PROCESS_ADDITIONS)
 
 
 def _api_key(request: web.Request) -> str:
