@@ -32,15 +32,16 @@ def moved_today() -> date | None:
         raise RuntimeError(f"BILLOW_TODAY={raw!r} is not a YYYY-MM-DD date") from None
 
 
-def _default_source() -> Callable[[], datetime]:
+def _default_source() -> tuple[Callable[[], datetime], timedelta]:
+    """The process's own clock and how far BILLOW_TODAY moved it."""
     target = moved_today()
     if target is None:
-        return _real_now
+        return _real_now, timedelta(0)
     offset = timedelta(days=(target - _real_now().date()).days)
-    return lambda: _real_now() + offset
+    return (lambda: _real_now() + offset), offset
 
 
-_source: Callable[[], datetime] = _default_source()
+_source, _moved_by = _default_source()
 
 
 def now() -> datetime:
@@ -56,27 +57,34 @@ def epoch_seconds() -> int:
     return int(now().timestamp())
 
 
+def transport_epoch_seconds() -> int:
+    """'Now' for checks against other systems' timestamps (Stripe's webhook signatures): the clock without
+    BILLOW_TODAY's move — a moved calendar is billow's own; the Stripe side signs with the real time. A
+    clock a test froze or set (set_source, frozen) is followed as it is."""
+    return int((now() - _moved_by).timestamp())
+
+
 def iso(moment: datetime) -> str:
     """RFC 3339 UTC timestamp with millisecond precision, e.g. 2026-11-27T13:20:41.123Z."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def set_source(source: Callable[[], datetime]) -> None:
-    global _source
-    _source = source
+def set_source(source: Callable[[], datetime], moved_by: timedelta = timedelta(0)) -> None:
+    global _source, _moved_by
+    _source, _moved_by = source, moved_by
 
 
 def reset() -> None:
     """Back to the process's own clock (real time, moved by BILLOW_TODAY where honoured)."""
-    set_source(_default_source())
+    set_source(*_default_source())
 
 
 @contextmanager
 def frozen(moment: datetime) -> Iterator[None]:
     """Freeze 'now' at `moment` for the duration of the block."""
-    previous = _source
+    previous = (_source, _moved_by)
     set_source(lambda: moment)
     try:
         yield
     finally:
-        set_source(previous)
+        set_source(*previous)

@@ -22,7 +22,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -70,7 +70,7 @@ class Report:
 
 def _later() -> Any:
     """A moment after the idempotency lease: the client's retry once the first attempt is given up."""
-    return clock.frozen(datetime.now(UTC) + timedelta(seconds=get_settings().idempotency_lease_seconds + 1))
+    return clock.frozen(clock.now() + timedelta(seconds=get_settings().idempotency_lease_seconds + 1))
 
 
 def _http_answer_ok(answer: tuple[int, Any, dict]) -> None:
