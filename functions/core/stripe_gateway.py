@@ -213,6 +213,16 @@ def _call(operation: str, fn: Callable[[stripe.StripeClient], T]) -> T:
     )
 
 
+def _retrieve(operation: str, fn: Callable[[stripe.StripeClient], T]) -> T | None:
+    """One retrieve through `_call`; None when Stripe does not know the object (404)."""
+    try:
+        return _call(operation, fn)
+    except StripeRejectedError as exc:
+        if exc.http_status == 404:
+            return None
+        raise
+
+
 def publishable_key() -> str:
     """The key the console's Stripe.js uses (pk_…); safe to hand to browsers."""
     return get_secret(STRIPE_PUBLISHABLE_KEY)
@@ -299,29 +309,19 @@ def create_setup_intent(customer_id: str, *, metadata: dict[str, str], idempoten
 
 def get_setup_intent(setup_intent_id: str) -> SetupIntent | None:
     """The SetupIntent with its payment method expanded, or None when Stripe does not know it."""
-    try:
-        obj = _call(
-            "setup_intents.retrieve",
-            lambda c: c.v1.setup_intents.retrieve(setup_intent_id, params={"expand": ["payment_method"]}),
-        )
-    except StripeRejectedError as exc:
-        if exc.http_status == 404:
-            return None
-        raise
-    return _setup_intent(obj)
+    obj = _retrieve(
+        "setup_intents.retrieve",
+        lambda c: c.v1.setup_intents.retrieve(setup_intent_id, params={"expand": ["payment_method"]}),
+    )
+    return None if obj is None else _setup_intent(obj)
 
 
 # --- payment methods ------------------------------------------------------------------------------
 
 
 def get_payment_method(payment_method_id: str) -> PaymentMethod | None:
-    try:
-        obj = _call("payment_methods.retrieve", lambda c: c.v1.payment_methods.retrieve(payment_method_id))
-    except StripeRejectedError as exc:
-        if exc.http_status == 404:
-            return None
-        raise
-    return _payment_method(obj)
+    obj = _retrieve("payment_methods.retrieve", lambda c: c.v1.payment_methods.retrieve(payment_method_id))
+    return None if obj is None else _payment_method(obj)
 
 
 def attach_payment_method(payment_method_id: str, customer_id: str, *, idempotency_key: str) -> None:
@@ -450,13 +450,8 @@ def create_payment_intent(
 
 def get_payment_intent(payment_intent_id: str) -> PaymentIntent | None:
     """The PaymentIntent as Stripe has it now, or None when Stripe does not know it."""
-    try:
-        obj = _call("payment_intents.retrieve", lambda c: c.v1.payment_intents.retrieve(payment_intent_id))
-    except StripeRejectedError as exc:
-        if exc.http_status == 404:
-            return None
-        raise
-    return _payment_intent(obj)
+    obj = _retrieve("payment_intents.retrieve", lambda c: c.v1.payment_intents.retrieve(payment_intent_id))
+    return None if obj is None else _payment_intent(obj)
 
 
 def create_refund(*, payment_intent_id: str, amount: int, metadata: dict[str, str], idempotency_key: str) -> Refund:
@@ -495,13 +490,8 @@ def list_refunds(payment_intent_id: str) -> list[Refund]:
 
 
 def get_refund(refund_id: str) -> Refund | None:
-    try:
-        obj = _call("refunds.retrieve", lambda c: c.v1.refunds.retrieve(refund_id))
-    except StripeRejectedError as exc:
-        if exc.http_status == 404:
-            return None
-        raise
-    return _refund(obj)
+    obj = _retrieve("refunds.retrieve", lambda c: c.v1.refunds.retrieve(refund_id))
+    return None if obj is None else _refund(obj)
 
 
 def find_payment_intent(
@@ -547,12 +537,9 @@ def get_charge(charge_id: str) -> Charge | None:
 
 
 def get_dispute(dispute_id: str) -> Dispute | None:
-    try:
-        obj = _call("disputes.retrieve", lambda c: c.v1.disputes.retrieve(dispute_id))
-    except StripeRejectedError as exc:
-        if exc.http_status == 404:
-            return None
-        raise
+    obj = _retrieve("disputes.retrieve", lambda c: c.v1.disputes.retrieve(dispute_id))
+    if obj is None:
+        return None
     return Dispute(
         id=str(_get(obj, "id")),
         charge=str(_id_of(_get(obj, "charge"))),
