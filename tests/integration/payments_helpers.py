@@ -63,6 +63,16 @@ class Payments(Cards):
             headers={"Idempotency-Key": key or str(uuid.uuid4())},
         )
 
+    def paid(self, *amounts, pay_amount):
+        """An account owing `amounts` that paid `pay_amount` by its card on file: (account, token,
+        invoices, the succeeded payment's row)."""
+        from functions.payments import payment_store
+
+        account_id, token, invoices = self.owing(*amounts)
+        status, body, _ = self.pay(account_id, token, {"amount": pay_amount})
+        assert status == 201 and body["status"] == "succeeded", body
+        return account_id, token, invoices, payment_store.get_payment(account_id, body["id"])
+
     def balance(self, account_id):
         return ledger.get_balance(account_id)
 

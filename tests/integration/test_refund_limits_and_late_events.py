@@ -23,13 +23,6 @@ def pay(api, client, stripe_server, queues_and_mail, monkeypatch):
     return Payments(api, client, stripe_server, queues_and_mail)
 
 
-def _paid(pay, *amounts, pay_amount):
-    account_id, token, invoices = pay.owing(*amounts)
-    status, body, _ = pay.pay(account_id, token, {"amount": pay_amount})
-    assert status == 201 and body["status"] == "succeeded", body
-    return account_id, token, invoices, payment_store.get_payment(account_id, body["id"])
-
-
 def _refund(pay, account_id, body, key=None):
     return pay.api.call(
         "POST",
@@ -86,7 +79,7 @@ def test_what_is_left_of_a_partly_refunded_invoice_can_be_refunded_and_no_more(p
 
 
 def test_two_card_refunds_racing_cannot_both_pass_the_payment_limit(pay, monkeypatch):
-    account_id, _, _, row = _paid(pay, 3000, pay_amount=3000)
+    account_id, _, _, row = pay.paid(3000, pay_amount=3000)
     since = pay.stripe.log_size()
     create_refund = refunds.stripe_gateway.create_refund
     inner: dict = {}
@@ -111,7 +104,7 @@ def test_two_card_refunds_racing_cannot_both_pass_the_payment_limit(pay, monkeyp
 
 
 def test_a_refund_stripe_refuses_releases_its_reservation(pay):
-    account_id, _, _, row = _paid(pay, 3000, pay_amount=3000)
+    account_id, _, _, row = pay.paid(3000, pay_amount=3000)
     # 2500 refunded in the Dashboard, unknown to billow yet: Stripe refuses billow's 1000
     assert pay.stripe_post("/v1/refunds", {"payment_intent": row.payment_intent_id, "amount": "2500"})[0] == 200
 
@@ -132,7 +125,7 @@ def test_a_refund_stripe_refuses_releases_its_reservation(pay):
 def test_the_audit_reports_an_invoice_or_payment_refunded_beyond_its_total(pay, monkeypatch):
     from functions.core.uow import Op, UnitOfWork
 
-    account_id, _, (inv,), row = _paid(pay, 3000, pay_amount=3000)
+    account_id, _, (inv,), row = pay.paid(3000, pay_amount=3000)
     assert _refund(pay, account_id, {"amount": 1000, "reason": "r", "invoice_id": inv})[0] == 201
     assert pay.audit_ok(account_id) and refunds.audit_refunds(account_id) == []
     # damage both totals behind the code's back, as a bug or a hand edit would
@@ -170,7 +163,7 @@ def _crash_after_stripe(monkeypatch):
 
 
 def test_a_refund_lost_between_stripe_and_the_ledger_is_finished_by_its_webhook(pay, monkeypatch):
-    account_id, _, (inv,), row = _paid(pay, 3000, pay_amount=3000)
+    account_id, _, (inv,), row = pay.paid(3000, pay_amount=3000)
     key = str(uuid.uuid4())
     with monkeypatch.context() as m:
         _crash_after_stripe(m)
@@ -198,7 +191,7 @@ def test_a_refund_lost_between_stripe_and_the_ledger_is_finished_by_its_webhook(
 
 
 def test_a_refund_still_creating_after_23_hours_adopts_what_stripe_made_and_never_resends_its_key(pay, monkeypatch):
-    account_id, _, _, row = _paid(pay, 3000, pay_amount=3000)
+    account_id, _, _, row = pay.paid(3000, pay_amount=3000)
     key = str(uuid.uuid4())
     body = {"amount": 1200, "reason": "goodwill", "payment_id": row.id}
     with monkeypatch.context() as m:
@@ -219,7 +212,7 @@ def test_a_refund_still_creating_after_23_hours_adopts_what_stripe_made_and_neve
 
 
 def test_a_refund_that_never_reached_stripe_fails_after_23_hours_and_releases_its_reservation(pay, monkeypatch):
-    account_id, _, _, row = _paid(pay, 3000, pay_amount=3000)
+    account_id, _, _, row = pay.paid(3000, pay_amount=3000)
     key = str(uuid.uuid4())
     body = {"amount": 1200, "reason": "goodwill", "payment_id": row.id}
 
@@ -273,7 +266,7 @@ def test_a_payment_still_creating_after_23_hours_adopts_its_payment_intent_and_c
 
 
 def test_a_refund_that_fails_at_the_bank_reverses_its_money_back_and_releases_its_reservation(pay):
-    account_id, _, _, row = _paid(pay, 3000, pay_amount=3000)
+    account_id, _, _, row = pay.paid(3000, pay_amount=3000)
     status, refund_inv, _ = _refund(pay, account_id, {"amount": 1200, "reason": "goodwill", "payment_id": row.id})
     assert status == 201
     (stripe_refund,) = _stripe_refunds(pay, row.payment_intent_id)
@@ -297,7 +290,7 @@ def test_a_refund_that_fails_at_the_bank_reverses_its_money_back_and_releases_it
 
 
 def test_a_dashboard_refund_that_fails_gives_its_money_back_back(pay):
-    account_id, _, (inv,), row = _paid(pay, 3000, pay_amount=3000)
+    account_id, _, (inv,), row = pay.paid(3000, pay_amount=3000)
     code, stripe_refund = pay.stripe_post("/v1/refunds", {"payment_intent": row.payment_intent_id, "amount": "1000"})
     assert code == 200
     (refunded,) = pay.events_for(row.payment_intent_id, "charge.refunded")
@@ -314,7 +307,7 @@ def test_a_dashboard_refund_that_fails_gives_its_money_back_back(pay):
 
 
 def test_a_dispute_is_money_back_that_pauses_collection_and_a_won_dispute_is_a_payment_again(pay):
-    account_id, _, (inv,), row = _paid(pay, 3000, pay_amount=3000)
+    account_id, _, (inv,), row = pay.paid(3000, pay_amount=3000)
     dispute = requests.post(
         f"{pay.stripe.url}/_shim/disputes", data={"payment_intent": row.payment_intent_id}, timeout=5
     ).json()
@@ -347,7 +340,7 @@ def test_a_dispute_is_money_back_that_pauses_collection_and_a_won_dispute_is_a_p
 
 
 def test_dispute_events_in_any_order_end_in_the_same_balance(pay):
-    account_id, _, (inv,), row = _paid(pay, 3000, pay_amount=3000)
+    account_id, _, (inv,), row = pay.paid(3000, pay_amount=3000)
     dispute = requests.post(
         f"{pay.stripe.url}/_shim/disputes", data={"payment_intent": row.payment_intent_id}, timeout=5
     ).json()
@@ -369,7 +362,7 @@ def test_dispute_events_in_any_order_end_in_the_same_balance(pay):
 
 def _overpaid(pay):
     """An account holding 2500 of unapplied credit that came from a card payment."""
-    account_id, _, (inv,), row = _paid(pay, 2500, pay_amount=2500)
+    account_id, _, (inv,), row = pay.paid(2500, pay_amount=2500)
     # the invoice the payment settled is refunded as a Refund invoice: its money is credit now
     assert _refund(pay, account_id, {"amount": 2500, "reason": "not owed", "invoice_id": inv})[0] == 201
     balance = pay.balance(account_id)

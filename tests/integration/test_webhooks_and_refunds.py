@@ -20,14 +20,6 @@ def pay(api, client, stripe_server, queues_and_mail, monkeypatch):
     return Payments(api, client, stripe_server, queues_and_mail)
 
 
-def _paid(pay, *amounts, pay_amount):
-    account_id, token, invoices = pay.owing(*amounts)
-    status, body, _ = pay.pay(account_id, token, {"amount": pay_amount})
-    assert status == 201 and body["status"] == "succeeded", body
-    row = payment_store.get_payment(account_id, body["id"])
-    return account_id, token, invoices, row
-
-
 def _refund(pay, account_id, body):
     return pay.api.call(
         "POST",
@@ -115,7 +107,7 @@ def test_a_payment_failed_event_marks_a_pending_payment_failed(pay):
 
 
 def test_a_refund_outside_billow_is_money_back_reopening_what_the_payment_settled(pay):
-    account_id, _, (older, newer), row = _paid(pay, 3000, 2000, pay_amount=5000)
+    account_id, _, (older, newer), row = pay.paid(3000, 2000, pay_amount=5000)
     assert pay.balance(account_id).current == 0
 
     code, _ = pay.stripe_post("/v1/refunds", {"payment_intent": row.payment_intent_id, "amount": "2500"})
@@ -132,7 +124,7 @@ def test_a_refund_outside_billow_is_money_back_reopening_what_the_payment_settle
 
 
 def test_a_refund_to_a_card_through_billow_nets_to_zero_and_its_webhook_is_recognised(pay):
-    account_id, _, (inv,), row = _paid(pay, 3000, pay_amount=3000)
+    account_id, _, (inv,), row = pay.paid(3000, pay_amount=3000)
     before = pay.balance(account_id)
 
     status, refund_inv, _ = _refund(pay, account_id, {"amount": 1200, "reason": "goodwill", "payment_id": row.id})
@@ -163,7 +155,7 @@ def test_a_refund_to_a_card_through_billow_nets_to_zero_and_its_webhook_is_recog
 
 
 def test_a_dispute_is_recorded_and_the_operator_emailed(pay):
-    account_id, _, _, row = _paid(pay, 3000, pay_amount=3000)
+    account_id, _, _, row = pay.paid(3000, pay_amount=3000)
     import requests
 
     dispute = requests.post(
@@ -245,7 +237,7 @@ def test_every_email_subject_is_one_line_whoever_built_it(pay):
 def test_a_refund_stripe_refuses_is_a_final_422_replayed_with_its_key_not_a_key_stuck_in_progress(pay):
     from functions.core.idempotency import IdempotencyModel
 
-    account_id, _, _, row = _paid(pay, 3000, pay_amount=3000)
+    account_id, _, _, row = pay.paid(3000, pay_amount=3000)
     # refunded in full in the Dashboard, before billow hears of it: Stripe refuses billow's refund
     assert pay.stripe_post("/v1/refunds", {"payment_intent": row.payment_intent_id, "amount": "3000"})[0] == 200
     key = str(uuid.uuid4())
@@ -274,7 +266,7 @@ def _dashboard_refund_of_a_payment_that_settled_25_invoices(pay):
     """Issue 14 hole 9: 25 charges of 10.00, one payment of 250.00 (20 invoices settled in its own
     transaction, 5 through the credit it left), 20 newer unpaid charges of 5.00, then the whole payment
     refunded in Stripe's Dashboard."""
-    account_id, _, paid_invoices, row = _paid(pay, *[1000] * 25, pay_amount=25_000)
+    account_id, _, paid_invoices, row = pay.paid(*[1000] * 25, pay_amount=25_000)
     direct = [a["invoice_id"] for a in row.applied_to if a["invoice_id"]]
     assert len(direct) == 20 and {"invoice_id": None, "amount": 5000} in row.applied_to, row.applied_to
     assert all(pay.invoice(account_id, i).status == "closed" for i in paid_invoices)
