@@ -188,12 +188,11 @@ def reserve(account_id: str, amount: int, invoice_id: str | None = None) -> list
     if amount > available:
         what = "the current balance" if invoice is None else f"invoice {invoice.number}'s balance due"
         pending = balance.in_flight if invoice is None else invoice.in_flight
-        detail = f"the amount is more than {what} ({money.format_amount(available, balance.currency)}"
-        detail += f" once the payments in progress, {money.format_amount(pending, balance.currency)}, are counted)"
+        shown = money.format_amount(available, balance.currency)
+        if pending:
+            shown += f" once the payments in progress, {money.format_amount(pending, balance.currency)}, are counted"
         raise ValidationFailedError(
-            detail
-            if pending
-            else f"the amount is more than {what} ({money.format_amount(available, balance.currency)})",
+            f"the amount is more than {what} ({shown})",
             code="amount-exceeds-balance",
             errors=[FieldError("amount", f"at most {available}")],
         )
