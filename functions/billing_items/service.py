@@ -18,7 +18,7 @@ from functions.core.idempotency import IdempotencyContext
 from functions.core.ids import is_id
 from functions.core.ledger import Invoice, Line
 from functions.core.money import prorate
-from functions.core.uow import Op, UnitOfWork
+from functions.core.uow import Op, UnitOfWork, retrying
 from functions.payments.service import chargeable_card
 
 # Items changed per transaction in a bulk call: 25 item puts + one audit event + the idempotency
@@ -165,16 +165,17 @@ def provision(access: AccountAccess, idem: IdempotencyContext, body: schemas.Pro
     if not lines:
         UnitOfWork().add(*ops(None)).commit()
         return response(None)
-    posted = ledger.post_invoice(
-        account.id,
-        invoice_id=invoice_id,
-        type="new",
-        lines=lines,
-        description=f"New: {body.description}",
-        period=(starts_on, period_end),
-        extra_ops=lambda inv: ops(inv),  # type: ignore[arg-type]
-    )
-    return response(posted)
+    part = ledger.Part(invoice_id, f"New: {body.description}", lines)
+    posting = ledger.prepare(account.id, type="new", parts=[part], period=(starts_on, period_end))
+
+    def attempt() -> Invoice:
+        planned, inv = ledger.post_invoice(posting)
+        uow = UnitOfWork().add(*planned, *ops(inv))
+        # (the outbound event's outbox row joins this transaction here)
+        uow.commit()
+        return inv
+
+    return response(retrying(attempt))
 
 
 # ---- views ---------------------------------------------------------------------------------------
@@ -288,7 +289,6 @@ def bulk(access: AccountAccess, idem: IdempotencyContext, body: schemas.BulkRequ
                 )
             )
         uow.commit()
-        idem.resumed = True  # the next transactions find the record in_progress
     return response
 
 
@@ -361,16 +361,22 @@ def cancel(
         group=_device_label(account.id, item.device_id, item.category),
         item_id=item.id,
     )
-    ledger.post_invoice(
+    posting = ledger.prepare(
         account.id,
-        invoice_id=refund_id,
         type="refund",
-        lines=[line],
-        description=f"Cancelled: {item.description}",
+        parts=[ledger.Part(refund_id, f"Cancelled: {item.description}", [line])],
         period=(today, item.billed_to),
         target_invoice_id=item.billed_invoice_id,
-        extra_ops=ops,
     )
+
+    def attempt() -> None:
+        planned, inv = ledger.post_invoice(posting)
+        uow = UnitOfWork().add(*planned, *ops(inv))
+        # (the outbound event's outbox row joins this transaction here)
+        uow.commit()
+
+    retrying(attempt)
+    ledger.settle_unapplied_credit(account.id)
     return result
 
 

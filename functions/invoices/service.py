@@ -23,7 +23,7 @@ from functions.core.idempotency import IdempotencyContext
 from functions.core.ids import is_id
 from functions.core.ledger import Invoice, Line
 from functions.core.settings import get_settings
-from functions.core.uow import Op
+from functions.core.uow import Op, UnitOfWork, retrying
 from functions.invoices import render, schemas, store
 from functions.payments import service as payments
 from functions.usage.service import usage_lines, usage_total
@@ -113,25 +113,27 @@ def _post(
     lines = [Line(description=description, amount=amount, period_start=today, period_end=today)]
     invoice_id = idem.derive("inv")
 
-    def with_record(inv: object) -> list:
-        assert isinstance(inv, Invoice)
+    account_id = access.account.id
+    part = ledger.Part(invoice_id, description, lines)
+    posting = ledger.prepare(account_id, type=type, parts=[part], target_invoice_id=target_invoice_id)
+
+    def attempt() -> Invoice:
+        ops, inv = ledger.post_invoice(posting)
         view = invoice_view(inv, lines)
         after = {"invoice_id": inv.id, "number": inv.number, "amount": amount, "currency": inv.currency}
-        return [
-            audit.record(access.account.id, access.actor, action, inv.id, None, after),
+        uow = UnitOfWork().add(
+            *ops,
+            audit.record(account_id, access.actor, action, inv.id, None, after),
             idem.completed(view.model_dump(mode="json")),
             *extra,
-        ]
+        )
+        # (the outbound event's outbox row joins this transaction here)
+        uow.commit()
+        return inv
 
-    inv = ledger.post_invoice(
-        access.account.id,
-        invoice_id=invoice_id,
-        type=type,
-        lines=lines,
-        description=description,
-        target_invoice_id=target_invoice_id,
-        extra_ops=with_record,
-    )
+    inv = retrying(attempt)
+    if type in ledger.CREDIT_TYPES:
+        ledger.settle_unapplied_credit(account_id)
     return invoice_view(inv, lines)
 
 
