@@ -1,6 +1,6 @@
 """Domain errors. Each carries its HTTP status and a stable problem `code`; routes never build errors.
 
-The one mapping to problem+json lives in functions/core/http.py. docs/errors.md lists every code.
+The one mapping to problem+json lives in functions/core/problems.py. docs/errors.md lists every code.
 """
 
 from __future__ import annotations

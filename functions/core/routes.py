@@ -9,7 +9,8 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel
 
 from functions.core import errors
-from functions.core.http import PROBLEM, Call, api, problem_response
+from functions.core.http import Call, api
+from functions.core.problems import PROBLEM, problem_response
 
 bp = Blueprint(__name__)
 
