@@ -214,7 +214,7 @@ def api(
     path: str,
     *,
     scope: str | None,
-    summary: str,
+    summary: str | None = None,
     body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,
@@ -224,7 +224,8 @@ def api(
     refuse_card_data: bool = False,
     produces: str = JSON,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a route: registers it on the blueprint and in ROUTES (OpenAPI, scope table)."""
+    """Declare a route: registers it on the blueprint and in ROUTES (OpenAPI, scope table). Its summary
+    is `summary`, or else the route function's docstring."""
 
     module = bp._import_name  # e.g. functions.accounts.routes -> tag "accounts"
     tag = module.split(".")[-2] if module.count(".") >= 2 else module
@@ -234,7 +235,7 @@ def api(
             method=method,
             path=path,
             scope=scope,
-            summary=summary,
+            summary=summary if summary is not None else _summary_of(fn),
             tag=tag,
             body=body,
             query=query,
@@ -255,3 +256,16 @@ def api(
         return fn
 
     return decorator
+
+
+def routes(bp: Blueprint, **shared: Any) -> Callable[..., Callable[[Callable[..., Any]], Callable[..., Any]]]:
+    """`api` for the routes of one blueprint, with what they all share (e.g. their guard):
+    `route = routes(bp, guard=...)`, then `@route("GET", PATH, scope=READ, response=...)`."""
+    return functools.partial(api, bp, **shared)
+
+
+def _summary_of(fn: Callable[..., Any]) -> str:
+    summary = " ".join((fn.__doc__ or "").split())
+    if not summary:
+        raise TypeError(f"route {fn.__name__} needs a summary: summary=... or a docstring")
+    return summary
