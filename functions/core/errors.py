@@ -6,7 +6,9 @@ The one mapping to problem+json lives in functions/core/problems.py. docs/errors
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -101,3 +103,10 @@ class ServiceUnavailableError(BillowError, status=503, code="service-unavailable
 
 class PaymentDeclinedError(BillowError, status=402, code="card-declined", title="Card declined"):
     """Stripe declined the card: nothing was charged, the balance is unchanged."""
+
+
+def found(value: T | None, detail: str, *, code: str) -> T:
+    """`value`, or 404 `code` when there is none: the "get by id or 404" of the services."""
+    if value is None:
+        raise NotFoundError(detail, code=code)
+    return value
