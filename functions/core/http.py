@@ -16,11 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
 from functions.core import idempotency
 from functions.core.auth import Identity, authenticate
+from functions.core.card_data import holds_card_number
 from functions.core.errors import (
     BadRequestError,
     BillowError,
@@ -36,25 +38,6 @@ from functions.core.settings import get_settings
 
 JSON = "application/json"
 PROBLEM = "application/problem+json"
-
-# 13 to 19 digits, optionally separated by spaces or dashes, passing the Luhn check every card number
-# (PAN) passes: what a card number looks like. The Luhn check spares 9 in 10 other digit runs.
-_CARD_RUN = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
-
-
-def _luhn(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        n = int(char)
-        if position % 2:
-            n = n * 2 - 9 if n > 4 else n * 2
-        total += n
-    return total % 10 == 0
-
-
-def holds_card_number(text: str) -> bool:
-    """True when `text` holds a card-number-like digit run (13-19 digits passing the Luhn check)."""
-    return any(_luhn(re.sub(r"[ -]", "", m.group())) for m in _CARD_RUN.finditer(text))
 
 
 @dataclass(frozen=True)
@@ -260,8 +243,6 @@ def aws_outage(exc: BaseException) -> bool:
     """True when `exc` (or what caused it: PynamoDB wraps botocore's errors) is an AWS service being
     unavailable — a 5xx or throttling answer, a timeout, a lost connection — rather than a bug: the
     request is answered 503 `service-unavailable` and the client retries it with the same key."""
-    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
-
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
