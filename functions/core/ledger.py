@@ -71,6 +71,7 @@ class MoneyIn:
     applied: list[tuple[str, int]]
     unapplied: int
     balance_after: int
+    credit_after: int = 0  # the account's unapplied credit once committed: > 0, settle it further
 
 
 def _read_balance(account_id: str) -> Balance:
@@ -141,7 +142,7 @@ def _reservation_moved() -> ConcurrentUpdateError:
     return ReservationMovedError("the balance changed while this payment was reserved; retry")
 
 
-def room(account_id: str, invoice_id: str | None = None) -> tuple[Balance, Invoice | None, int]:
+def room(account_id: str, invoice_id: str | None = None) -> Room:
     """What a new payment may take now (DESIGN §3 v4 "Payments in flight"): the balance less what is in
     flight, and with an invoice, also at most its balance due less what is in flight for it. Reads the
     balance first, then the invoice, so any write in between makes the reservation's conditions fail."""
@@ -156,11 +157,15 @@ def room(account_id: str, invoice_id: str | None = None) -> tuple[Balance, Invoi
     return balance, invoice, max(available, 0)
 
 
-def reserve(account_id: str, amount: int, invoice_id: str | None = None) -> list[Op]:
+Room = tuple[Balance, Invoice | None, int]
+
+
+def reserve(account_id: str, amount: int, invoice_id: str | None = None, read: Room | None = None) -> list[Op]:
     """The ops that reserve `amount` for a payment in flight, to commit with the payment's `creating`
-    row; a payment above what is owed less what is in flight → 422 `amount-exceeds-balance`. When the
-    commit is cancelled by ReservationMovedError, call again (it reads afresh)."""
-    balance, invoice, available = room(account_id, invoice_id)
+    row; a payment above what is owed less what is in flight → 422 `amount-exceeds-balance`. `read`:
+    the `room` the caller just read, else it is read here. When the commit is cancelled by
+    ReservationMovedError, call again (it reads afresh)."""
+    balance, invoice, available = read or room(account_id, invoice_id)
     if amount > available:
         what = "the current balance" if invoice is None else f"invoice {invoice.number}'s balance due"
         pending = balance.in_flight if invoice is None else invoice.in_flight
@@ -414,7 +419,7 @@ def apply_payment(
         ledger_store.put_entry(account_id, entry),
         ledger_store.update_balance(balance, after, in_flight_delta=-reserved),
     ]
-    return ops, MoneyIn(entry.seq, applied, rest, entry.balance_after)
+    return ops, MoneyIn(entry.seq, applied, rest, entry.balance_after, after.unapplied_credit)
 
 
 @dataclass(frozen=True)

@@ -55,16 +55,21 @@ def metadata(row: PaymentRecord) -> dict[str, str]:
     return data
 
 
-def start(row: PaymentRecord, idem: IdempotencyContext | None = None, reserve: bool = False) -> PaymentRecord:
+def start(
+    row: PaymentRecord, idem: IdempotencyContext | None = None, reserve: bool = False, read: ledger.Room | None = None
+) -> PaymentRecord:
     """Step 1 for a payment whose row does not exist yet: the `creating` row (with the idempotency
     record in progress). With `reserve`, the same transaction reserves the row's amount on the payments
     in flight (DESIGN §3 v4): concurrent payments with different keys can never take more than is owed
-    (a payment above the room left → 422 `amount-exceeds-balance`, nothing written). Returns the row,
-    or the row a racer with the same id wrote first."""
+    (a payment above the room left → 422 `amount-exceeds-balance`, nothing written; `read`: the room
+    the caller just read, for the first try). Returns the row, or the row a racer with the same id
+    wrote first."""
     new = replace(row, reserved=row.amount if reserve else 0)
+    known = [read] if read is not None else []
 
     def row_ops() -> list[Op]:
-        reservation = ledger.reserve(row.account_id, row.amount, row.invoice_id) if reserve else []
+        room = known.pop() if known else None
+        reservation = ledger.reserve(row.account_id, row.amount, row.invoice_id, room) if reserve else []
         return [ps.put_new_payment(new), *reservation]
 
     try:
@@ -286,7 +291,8 @@ def finish(reply: Reply, account: Any = None) -> PaymentRecord:
     if any); a held payment alarms the operators. Returns the row."""
     row = reply.row
     if reply.effect == "applied":
-        ledger.settle_unapplied_credit(row.account_id)
+        if reply.money is not None and reply.money.credit_after > 0:  # none left: nothing to settle
+            ledger.settle_unapplied_credit(row.account_id)
         get_logger().info("payment applied", account_id=row.account_id, payment_id=row.id, amount=row.amount)
         try:
             send_receipt(row, account)

@@ -46,16 +46,16 @@ def charge_invoice_off_session(account_id: str, invoice_id: str, amount: int, at
     if row is None:
         if card is None:
             return OffSessionCharge("no_card", None, None)
-        balance, _, room = ledger.room(account_id, invoice_id)
+        read = ledger.room(account_id, invoice_id)
+        balance, _, room = read
         # Payments in flight (a console or PayPal payment, a 3-D Secure one waiting) hold part of what is
         # owed: charge only the rest, never the same money twice (DESIGN §3 v4).
         amount = min(amount, room)
         if amount < money.minimum_charge(balance.currency):
             return OffSessionCharge("nothing_due", None, None)
         try:  # 1. the row `creating`, its amount reserved in flight
-            row = charging.start(
-                _new_row(account_id, payment_id, invoice_id, amount, balance.currency, card), None, True
-            )
+            new = _new_row(account_id, payment_id, invoice_id, amount, balance.currency, card)
+            row = charging.start(new, None, reserve=True, read=read)
         except ValidationFailedError:  # another payment reserved the room meanwhile
             return OffSessionCharge("nothing_due", None, None)
     if row.status == ps.CREATING:

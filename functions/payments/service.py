@@ -23,10 +23,12 @@ from functions.accounts.service import AccountAccess, get_account
 from functions.core import audit, clock, email, queues, stripe_gateway
 from functions.core.audit import Actor
 from functions.core.errors import ConcurrentUpdateError, ConflictError, NotFoundError, ValidationFailedError
+from functions.core.idempotency import IdempotencyContext
 from functions.core.logs import get_logger
+from functions.core.resources import CARD_VALIDATION
 from functions.core.stripe_gateway import StripeRejectedError
 from functions.core.uow import UnitOfWork
-from functions.payments import emails, store
+from functions.payments import emails, refunds, store
 
 # what other domains use, through this front door (explicit re-exports)
 from functions.payments.cards import ChargeableCard as ChargeableCard
@@ -35,14 +37,30 @@ from functions.payments.cards import is_expired as is_expired
 from functions.payments.off_session import OffSessionCharge as OffSessionCharge
 from functions.payments.off_session import charge_invoice_off_session as charge_invoice_off_session
 from functions.payments.off_session import off_session_attempt as off_session_attempt
+from functions.payments.payment_store import RefundRecord
 from functions.payments.schemas import CardValidationMessage
 from functions.payments.store import CardChangeRecord, CardFields, PaymentMethodState
 
-QUEUE = "card-validation"
-SYSTEM = Actor("system:card-validation", "system")
+QUEUE = CARD_VALIDATION
+SYSTEM = Actor(f"system:{CARD_VALIDATION}", "system")
 
 
 # --- what other domains use ---------------------------------------------------------------------------
+
+
+def refund_to_card(
+    access: AccountAccess,
+    idem: IdempotencyContext,
+    payment_id: str,
+    amount: int,
+    reason: str,
+    render: refunds.Render,
+    *,
+    return_credit: bool = False,
+) -> RefundRecord:
+    """Refund `amount` of a succeeded payment to its card (payments.refunds.refund_payment): the front
+    door the invoices' refund route uses. Returns the refund's row once booked."""
+    return refunds.refund_payment(access, idem, payment_id, amount, reason, render, return_credit=return_credit)
 
 
 def card_summary(account_id: str) -> dict[str, Any] | None:
