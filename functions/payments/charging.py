@@ -13,7 +13,6 @@ posts a payment id at most once.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -287,6 +286,7 @@ def _hold(row: PaymentRecord, intent: PaymentIntent, last_ops: LastOps) -> Payme
     so nothing else charges that money), mark the row `held`, pause collection, tell the operators."""
     from functions.core import email
     from functions.core.settings import get_settings
+    from functions.payments import emails
 
     after = replace(
         row,
@@ -318,19 +318,8 @@ def _hold(row: PaymentRecord, intent: PaymentIntent, last_ops: LastOps) -> Payme
         payment_id=row.id,
         payment_intent_id=intent.id,
     )
-    body = (
-        f"Account {row.account_id}, payment {row.id}, PaymentIntent {intent.id}: {after.failure_message}. "
-        "Nothing was applied to the ledger; check the PaymentIntent at Stripe and refund it or apply it by hand."
-    )
     try:
-        email.send(
-            email.Email(
-                to=get_settings().operator_email,
-                subject=f"Payment {row.id} held: Stripe's amount or currency disagrees",
-                text=body,
-                html=f"<p>{html.escape(body)}</p>",
-            )
-        )
+        email.send(emails.held_payment(get_settings().operator_email, after, intent.id))
     except Exception:  # the hold is recorded and logged at error level: the alarm still fires
         get_logger().exception("held-payment e-mail failed", account_id=row.account_id, payment_id=row.id)
     return after
@@ -413,13 +402,13 @@ def send_receipt(row: PaymentRecord) -> None:
     and the marker being written sends it twice."""
     from functions.accounts.service import get_account
     from functions.core import email
-    from functions.payments import money_emails
+    from functions.payments import emails
 
     if row.source != "one_time" or row.status != ps.SUCCEEDED or row.receipt_sent_at:
         return
     account = get_account(row.account_id)
     if account.billing_contact.get("email"):
-        email.send(money_emails.receipt(account, row))
+        email.send(emails.receipt(account, row))
     ps.mark_receipt_sent(row, clock.iso(clock.now()))
 
 
