@@ -25,10 +25,11 @@ $(TOOLS_STAMP): requirements-infra-tools.txt | $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m local.run
 
-## test: lint and the whole suite (unit, integration, e2e, infra: CDK assertions, cfn-lint, checkov)
+## test: lint (ruff, the import contracts of pyproject.toml) and the whole suite (unit, integration, e2e, infra: CDK assertions, cfn-lint, checkov)
 test: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest
 
 ## test-dates: the date-sensitive tests (billing run, proration, usage periods, e2e) with the calendar moved
@@ -49,6 +50,7 @@ soak: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: $(STAMP)
 	$(BIN)/ruff format .

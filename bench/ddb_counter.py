@@ -19,6 +19,9 @@ class Counts:
     items_written: int = 0
     other: Counter = field(default_factory=Counter)  # (service, operation) of every non-DynamoDB AWS call
     write_units: int = 0  # DynamoDB write request units, 1 KB items: a transactional write counts 2
+    # read requests per kind of row: "<table>:<sort key up to its first #>" for each key a GetItem or
+    # BatchGetItem asks for (found or not), "<table>[.<index>]:Query" for each Query
+    reads: Counter = field(default_factory=Counter)
 
     @property
     def total(self) -> int:
@@ -27,6 +30,9 @@ class Counts:
     def describe(self) -> str:
         ops = ", ".join(f"{op} {n}" for op, n in sorted(self.calls.items()))
         return f"{self.total} calls ({ops}); {self.items_read} items read, {self.items_written} written"
+
+    def describe_reads(self) -> str:
+        return ", ".join(f"{kind} {n}" for kind, n in sorted(self.reads.items())) or "none"
 
 
 def _items_read(operation: str, response: dict[str, Any]) -> int:
@@ -38,6 +44,29 @@ def _items_read(operation: str, response: dict[str, Any]) -> int:
     if operation == "BatchGetItem":
         return sum(len(v) for v in response.get("Responses", {}).values())
     return 0
+
+
+def _table(name: str) -> str:
+    """The table's spec name (functions/core/tables.py) from its physical name (stage prefix dropped)."""
+    from functions.core.tables import TABLES
+
+    return next((t for t in sorted(TABLES, key=len, reverse=True) if name.endswith(t)), name)
+
+
+def _kind(table: str, key: dict[str, Any]) -> str:
+    sk = key.get("sk", {}).get("S") if "sk" in key else None
+    return f"{_table(table)}:{sk.split('#')[0]}" if sk else _table(table)
+
+
+def _reads(operation: str, params: dict[str, Any]) -> list[str]:
+    if operation == "GetItem":
+        return [_kind(params["TableName"], params["Key"])]
+    if operation == "BatchGetItem":
+        return [_kind(t, k) for t, req in params.get("RequestItems", {}).items() for k in req.get("Keys", [])]
+    if operation in ("Query", "Scan"):
+        index = f".{params['IndexName']}" if params.get("IndexName") else ""
+        return [f"{_table(params['TableName'])}{index}:{operation}"]
+    return []
 
 
 def _items_written(operation: str, params: dict[str, Any]) -> int:
@@ -61,6 +90,7 @@ def counting() -> Iterator[Counts]:
         if service == "dynamodb":
             counts.calls[operation] += 1
             counts.items_read += _items_read(operation, response)
+            counts.reads.update(_reads(operation, params))
             written = _items_written(operation, params)
             counts.items_written += written
             counts.write_units += written * (2 if operation == "TransactWriteItems" else 1)

@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(dynamodb_calls.format_report(dynamodb_calls.run()))
     print()
+    print(dynamodb_calls.format_money_report(dynamodb_calls.money_flows()))
+    print()
     print(invoices.format_report(invoices.list_page_reads(), invoices.pdf_times()))
     print()
     print(billing_run.format_report(billing_run.per_account(), billing_run.shard_reads()))
