@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from functions.core.clock import display_day
 from functions.core.email import Email, compose
-from functions.invoices.render import day, money
+from functions.core.money import display
 
 TEXT = {
     "en": {
@@ -73,11 +74,11 @@ def build(notice: Notice) -> Email:
         "seller": notice.seller,
         "name": notice.contact_name,
         "account": notice.account_name,
-        "date": day(notice.date, notice.locale),  # type: ignore[arg-type]
-        "total": money(notice.total, notice.currency, notice.locale),
-        "due": money(notice.due, notice.currency, notice.locale),
+        "date": display_day(notice.date, notice.locale),  # type: ignore[arg-type]
+        "total": display(notice.total, notice.currency, notice.locale),
+        "due": display(notice.due, notice.currency, notice.locale),
         "card": notice.card,
-        "retry": day(notice.retry, notice.locale) if notice.retry else "",  # type: ignore[arg-type]
+        "retry": display_day(notice.retry, notice.locale) if notice.retry else "",  # type: ignore[arg-type]
         "link": notice.link,
     }
     paragraphs = [t["hello"], t["issued"], t[notice.outcome]]

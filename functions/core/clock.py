@@ -69,6 +69,16 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_MONTHS_FR = "janvier février mars avril mai juin juillet août septembre octobre novembre décembre".split()
+
+
+def display_day(value: date, locale: str) -> str:
+    """A day for people (e-mails, PDFs): "Dec 1, 2026" in English, "1 décembre 2026" in French."""
+    if locale == "fr":
+        return f"{value.day} {_MONTHS_FR[value.month - 1]} {value.year}"
+    return value.strftime("%b %d, %Y").replace(" 0", " ")
+
+
 def set_source(source: Callable[[], datetime], moved_by: timedelta = timedelta(0)) -> None:
     global _source, _moved_by
     _source, _moved_by = source, moved_by

@@ -8,33 +8,19 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from functions.core.clock import display_day as day
 from functions.core.ledger import Invoice, Line
-from functions.core.money import exponent
+from functions.core.money import display as money
+from functions.core.money import display_unit_price
 from functions.core.text import single_line
 
 FONTS = Path(__file__).with_name("fonts")
 DASH = "\u2013"  # en dash between the dates of a period
 
-_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "cad": "CA$", "aud": "A$", "inr": "₹", "krw": "₩"}
 _MONTHS_FR_SHORT = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."]
-_MONTHS_FR = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-]
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {
@@ -116,25 +102,6 @@ TEXT: dict[str, dict[str, str]] = {
         "balance_after": "Solde du compte après",
     },
 }
-
-
-def money(amount: int, currency: str, locale: str) -> str:
-    """12345 usd -> '$123.45' (en) or '123,45 $' (fr); zero-decimal currencies have no decimals."""
-    exp = exponent(currency)
-    sign = "-" if amount < 0 else ""
-    whole, frac = divmod(abs(amount), 10**exp) if exp else (abs(amount), 0)
-    symbol = _SYMBOLS.get(currency, currency.upper())
-    if locale == "fr":
-        number = f"{whole:,}".replace(",", "\u202f") + (f",{frac:0{exp}d}" if exp else "")
-        return f"{sign}{number}\u00a0{symbol}"
-    number = f"{whole:,}" + (f".{frac:0{exp}d}" if exp else "")
-    return f"{sign}{symbol}{number}" if len(symbol) <= 3 and not symbol.isalpha() else f"{sign}{symbol} {number}"
-
-
-def day(value: date, locale: str) -> str:
-    if locale == "fr":
-        return f"{value.day} {_MONTHS_FR[value.month - 1]} {value.year}"
-    return value.strftime("%b %d, %Y").replace(" 0", " ")
 
 
 @dataclass(frozen=True)
@@ -282,7 +249,7 @@ def render_pdf(inv: Invoice, lines: list[Line], party: Party, seller: Seller, lo
                         single_line(line.description),
                         short_period(line.period_start, line.period_end, locale),
                         line.quantity or "1",
-                        _unit(line.unit_amount, cur, locale),
+                        display_unit_price(line.unit_amount, cur, locale) if line.unit_amount is not None else "",
                         money(line.amount, cur, locale),
                     ]
                 )
@@ -317,22 +284,6 @@ def render_pdf(inv: Invoice, lines: list[Line], party: Party, seller: Seller, lo
     return bytes(pdf.output())
 
 
-def _unit(unit_amount: str | None, currency: str, locale: str) -> str:
-    """A unit price in minor units as a decimal string ("2.5" = 2.5 cents) shown in major units, with as
-    many decimals as it needs (sub-cent prices keep theirs): "$0.025", "0,025 €"."""
-    if unit_amount is None:
-        return ""
-    exp = exponent(currency)
-    major = Decimal(unit_amount).scaleb(-exp)
-    text = format(major.normalize(), "f")
-    whole, _, frac = text.partition(".")
-    frac = frac.ljust(exp, "0")
-    symbol = _SYMBOLS.get(currency, currency.upper())
-    if locale == "fr":
-        return f"{int(whole):,}".replace(",", "\u202f") + (f",{frac}" if frac else "") + f"\u00a0{symbol}"
-    return f"{symbol}{int(whole):,}" + (f".{frac}" if frac else "")
-
-
 def short_period(start: date, end: date, locale: str) -> str:
     """A line's period, compact: "Dec 1 - Dec 31, 2026" / "1 déc. - 31 déc. 2026" (with an en dash)."""
     if start == end:
@@ -355,15 +306,6 @@ def safe_cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
-
-
-def decimal_amount(amount: int, currency: str) -> str:
-    exp = exponent(currency)
-    if not exp:
-        return str(amount)
-    sign = "-" if amount < 0 else ""
-    whole, frac = divmod(abs(amount), 10**exp)
-    return f"{sign}{whole}.{frac:0{exp}d}"
 
 
 def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

@@ -22,6 +22,7 @@ from functions.core.errors import FieldError, NotFoundError, ValidationFailedErr
 from functions.core.idempotency import IdempotencyContext
 from functions.core.ids import is_id
 from functions.core.ledger import Invoice, Line
+from functions.core.money import decimal_amount
 from functions.core.settings import get_settings
 from functions.core.uow import Op
 from functions.invoices import render, schemas, store
@@ -258,7 +259,7 @@ def invoice_lines_csv(access: AccountAccess, invoice_id: str) -> str:
             line.quantity or "1",
             line.unit_amount or "",
             inv.currency,
-            render.decimal_amount(line.amount, inv.currency),
+            decimal_amount(line.amount, inv.currency),
             line.amount,
         ]
         for line in lines
@@ -292,9 +293,9 @@ def invoices_csv(access: AccountAccess, query: schemas.InvoiceCsvQuery, route: s
                     inv.type,
                     inv.status,
                     c,
-                    render.decimal_amount(inv.total, c),
-                    render.decimal_amount(inv.amount_paid, c),
-                    render.decimal_amount(inv.balance_due, c),
+                    decimal_amount(inv.total, c),
+                    decimal_amount(inv.amount_paid, c),
+                    decimal_amount(inv.balance_due, c),
                     inv.total,
                     inv.amount_paid,
                     inv.balance_due,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.core.email import Email, compose
-from functions.core.money import format_amount
+from functions.core.money import display, format_amount
 from functions.payments.payment_store import PaymentRecord
 
 
@@ -118,7 +118,7 @@ def receipt(account: Any, row: PaymentRecord) -> Email:
     method = "PayPal" if row.method == "paypal" else f"{(row.brand or 'card').title()} •••• {row.last4 or ''}".strip()
     values = {
         "name": str(account.billing_contact.get("name", "")),
-        "amount": format_amount(row.amount, row.currency),
+        "amount": display(row.amount, row.currency, account.locale),
         "method": method,
         "account": account.name,
         "number": str(account.number),
