@@ -3,7 +3,11 @@ credits and refunds."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from chalice import Blueprint
+from pydantic import BaseModel
 
 from functions.accounts.service import account_guard
 from functions.core.auth import ADMIN, READ
@@ -30,10 +34,29 @@ CSV = "text/csv; charset=utf-8"
 bp = Blueprint(__name__)
 
 
+ACCOUNT = "/v1/accounts/{account_id}"
+INVOICES = f"{ACCOUNT}/invoices"
+
+
+def _read(under_invoices: str, summary: str, **spec: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A GET under the account's invoices, for any member who may read them."""
+    return api(
+        bp, "GET", INVOICES + under_invoices, scope=READ, guard=account_guard("invoices"), summary=summary, **spec
+    )
+
+
+def _operator(
+    under_account: str, body: type[BaseModel], response: type[BaseModel], summary: str
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """An operator's POST under the account (billing:admin): idempotent, 201 with what it created."""
+    operator = {"scope": ADMIN, "status": 201, "idempotent": True, "guard": account_guard("invoices")}
+    return api(bp, "POST", f"{ACCOUNT}/{under_account}", body=body, response=response, summary=summary, **operator)
+
+
 @api(
     bp,
     "GET",
-    "/v1/accounts/{account_id}/summary",
+    f"{ACCOUNT}/summary",
     scope=READ,
     response=Summary,
     guard=account_guard(),
@@ -58,66 +81,35 @@ def get_summary(call: Call, account_id: str) -> Summary:
     )
 
 
-@api(
-    bp,
-    "POST",
-    "/v1/accounts/{account_id}/charges",
-    scope=ADMIN,
-    body=ChargeRequest,
-    response=Invoice,
-    status=201,
-    idempotent=True,
-    guard=account_guard("invoices"),
-    summary="Post a One-time charge (operator): a One-time invoice",
-)
+@_operator("charges", ChargeRequest, Invoice, "Post a One-time charge (operator): a One-time invoice")
 def post_charge(call: Call, account_id: str) -> Invoice:
     body: ChargeRequest = call.body
     return service.post_charge(call.account, call.idem, body.description, body.amount, body.currency)
 
 
-@api(
-    bp,
-    "POST",
-    "/v1/accounts/{account_id}/credits",
-    scope=ADMIN,
-    body=CreditRequest,
-    response=Invoice,
-    status=201,
-    idempotent=True,
-    guard=account_guard("invoices"),
-    summary="Grant a credit (operator): a closed Credit invoice applied to open invoices",
+@_operator(
+    "credits", CreditRequest, Invoice, "Grant a credit (operator): a closed Credit invoice applied to open invoices"
 )
 def post_credit(call: Call, account_id: str) -> Invoice:
     body: CreditRequest = call.body
     return service.post_credit(call.account, call.idem, body.amount, body.reason, body.currency)
 
 
-INVOICES = "/v1/accounts/{account_id}/invoices"
-
-
-@api(
-    bp,
-    "GET",
-    INVOICES,
-    scope=READ,
+@_read(
+    "",
+    "The account's invoices, newest first (filters: type, status, from, to)",
     query=InvoiceQuery,
     response=InvoiceList,
-    guard=account_guard("invoices"),
-    summary="The account's invoices, newest first (filters: type, status, from, to)",
 )
 def list_invoices(call: Call, account_id: str) -> InvoiceList:
     return service.list_invoices(call.account, call.query, "invoices")
 
 
-@api(
-    bp,
-    "GET",
-    "/v1/accounts/{account_id}/invoices.csv",
-    scope=READ,
+@_read(
+    ".csv",
+    "The same list as CSV (up to `limit` rows; X-Next-Cursor when more remain)",
     query=InvoiceCsvQuery,
-    guard=account_guard("invoices"),
     produces=CSV,
-    summary="The same list as CSV (up to `limit` rows; X-Next-Cursor when more remain)",
 )
 def list_invoices_csv(call: Call, account_id: str) -> Raw:
     text, next_cursor = service.invoices_csv(call.account, call.query, "invoices.csv")
@@ -127,70 +119,36 @@ def list_invoices_csv(call: Call, account_id: str) -> Raw:
     return Raw(text, CSV, headers)
 
 
-@api(
-    bp,
-    "GET",
-    f"{INVOICES}/upcoming",
-    scope=READ,
-    response=UpcomingInvoice,
-    guard=account_guard("invoices"),
-    summary="The next Recurring invoice as it stands now",
-)
+@_read("/upcoming", "The next Recurring invoice as it stands now", response=UpcomingInvoice)
 def upcoming_invoice(call: Call, account_id: str) -> UpcomingInvoice:
     return service.upcoming_invoice(call.account)
 
 
-@api(
-    bp,
-    "GET",
-    f"{INVOICES}/{{invoice_id}}",
-    scope=READ,
+@_read(
+    "/{invoice_id}",
+    "One invoice with its lines, what was applied to it, and the balance before and after",
     response=Invoice,
-    guard=account_guard("invoices"),
-    summary="One invoice with its lines, what was applied to it, and the balance before and after",
 )
 def get_invoice(call: Call, account_id: str, invoice_id: str) -> Invoice:
     return service.get_invoice(call.account, invoice_id)
 
 
-@api(
-    bp,
-    "GET",
-    f"{INVOICES}/{{invoice_id}}/pdf",
-    scope=READ,
-    response=PdfLink,
-    guard=account_guard("invoices"),
-    summary="A short-lived URL to the invoice's PDF",
-)
+@_read("/{invoice_id}/pdf", "A short-lived URL to the invoice's PDF", response=PdfLink)
 def get_invoice_pdf(call: Call, account_id: str, invoice_id: str) -> PdfLink:
     return service.invoice_pdf(call.account, invoice_id)
 
 
-@api(
-    bp,
-    "GET",
-    f"{INVOICES}/{{invoice_id}}/csv",
-    scope=READ,
-    guard=account_guard("invoices"),
-    produces=CSV,
-    summary="The invoice's lines as CSV",
-)
+@_read("/{invoice_id}/csv", "The invoice's lines as CSV", produces=CSV)
 def get_invoice_csv(call: Call, account_id: str, invoice_id: str) -> Raw:
     text = service.invoice_lines_csv(call.account, invoice_id)
     return Raw(text, CSV, {"Content-Disposition": f'attachment; filename="{invoice_id}.csv"'})
 
 
-@api(
-    bp,
-    "POST",
-    "/v1/accounts/{account_id}/refunds",
-    scope=ADMIN,
-    body=RefundRequest,
-    response=RefundResult,
-    status=201,
-    idempotent=True,
-    guard=account_guard("invoices"),
-    summary="Issue a Refund invoice (operator), applied to the given invoice first, or refunded to a payment's card; "
+@_operator(
+    "refunds",
+    RefundRequest,
+    RefundResult,
+    "Issue a Refund invoice (operator), applied to the given invoice first, or refunded to a payment's card; "
     "with return_credit, send unapplied credit back to a payment's card",
 )
 def post_refund(call: Call, account_id: str) -> Invoice | CreditReturn:
