@@ -1,5 +1,11 @@
 """Invoice documents: the PDF (fpdf2, embedded DejaVu Sans so €, £, ¥ and accents render) and the
-CSV exports. English or French by the account's locale. Pure functions of the invoice: no I/O."""
+CSV writer. English or French by the account's locale; amounts and dates as functions/core/money.py
+`display` and functions/core/clock.py `display_day` write them (the e-mails use the same). Pure
+functions of the invoice: no I/O.
+
+`render_pdf` draws the document top to bottom, a function per part: `_document` (page, fonts, the
+footer on every page), `_heading` (seller, title, the invoice's facts), `_bill_to`, `_lines_table`
+(lines grouped by device or service) and `_totals` (rows from `_total_rows`)."""
 
 from __future__ import annotations
 
