@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from functions.accounts.service import account_guard
 from functions.core.auth import ADMIN, READ
 from functions.core.http import Call, Raw, api
-from functions.invoices import service
+from functions.invoices import documents, service, views
 from functions.invoices.schemas import (
     ChargeRequest,
     CreditRequest,
@@ -102,7 +102,7 @@ def post_credit(call: Call, account_id: str) -> Invoice:
     response=InvoiceList,
 )
 def list_invoices(call: Call, account_id: str) -> InvoiceList:
-    return service.list_invoices(call.account, call.query, "invoices")
+    return views.list_invoices(call.account, call.query, "invoices")
 
 
 @_read(
@@ -112,7 +112,7 @@ def list_invoices(call: Call, account_id: str) -> InvoiceList:
     produces=CSV,
 )
 def list_invoices_csv(call: Call, account_id: str) -> Raw:
-    text, next_cursor = service.invoices_csv(call.account, call.query, "invoices.csv")
+    text, next_cursor = documents.invoices_csv(call.account, call.query, "invoices.csv")
     headers = {"Content-Disposition": 'attachment; filename="invoices.csv"'}
     if next_cursor:
         headers["X-Next-Cursor"] = next_cursor
@@ -130,17 +130,17 @@ def upcoming_invoice(call: Call, account_id: str) -> UpcomingInvoice:
     response=Invoice,
 )
 def get_invoice(call: Call, account_id: str, invoice_id: str) -> Invoice:
-    return service.get_invoice(call.account, invoice_id)
+    return views.get_invoice(call.account, invoice_id)
 
 
 @_read("/{invoice_id}/pdf", "A short-lived URL to the invoice's PDF", response=PdfLink)
 def get_invoice_pdf(call: Call, account_id: str, invoice_id: str) -> PdfLink:
-    return service.invoice_pdf(call.account, invoice_id)
+    return documents.invoice_pdf(call.account, invoice_id)
 
 
 @_read("/{invoice_id}/csv", "The invoice's lines as CSV", produces=CSV)
 def get_invoice_csv(call: Call, account_id: str, invoice_id: str) -> Raw:
-    text = service.invoice_lines_csv(call.account, invoice_id)
+    text = documents.invoice_lines_csv(call.account, invoice_id)
     return Raw(text, CSV, {"Content-Disposition": f'attachment; filename="{invoice_id}.csv"'})
 
 
