@@ -3,15 +3,13 @@ credits and refunds."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from chalice import Blueprint
-from pydantic import BaseModel
 
 from functions.accounts.service import account_guard
 from functions.core.auth import ADMIN, READ
-from functions.core.http import Call, Raw, api
+from functions.core.http import Call, Raw, api, routes
 from functions.invoices import documents, service, views
 from functions.invoices.schemas import (
     ChargeRequest,
@@ -32,37 +30,16 @@ from functions.invoices.schemas import (
 CSV = "text/csv; charset=utf-8"
 
 bp = Blueprint(__name__)
-
-
 ACCOUNT = "/v1/accounts/{account_id}"
 INVOICES = f"{ACCOUNT}/invoices"
+route = routes(bp, guard=account_guard("invoices"))
+# an operator's posting (billing:admin): idempotent, 201 with what it created
+OPERATOR: dict[str, Any] = {"scope": ADMIN, "status": 201, "idempotent": True}
 
 
-def _read(under_invoices: str, summary: str, **spec: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A GET under the account's invoices, for any member who may read them."""
-    return api(
-        bp, "GET", INVOICES + under_invoices, scope=READ, guard=account_guard("invoices"), summary=summary, **spec
-    )
-
-
-def _operator(
-    under_account: str, body: type[BaseModel], response: type[BaseModel], summary: str
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """An operator's POST under the account (billing:admin): idempotent, 201 with what it created."""
-    operator = {"scope": ADMIN, "status": 201, "idempotent": True, "guard": account_guard("invoices")}
-    return api(bp, "POST", f"{ACCOUNT}/{under_account}", body=body, response=response, summary=summary, **operator)
-
-
-@api(
-    bp,
-    "GET",
-    f"{ACCOUNT}/summary",
-    scope=READ,
-    response=Summary,
-    guard=account_guard(),
-    summary="Billing summary: balances, payment method, recurring dates, capabilities",
-)
+@api(bp, "GET", f"{ACCOUNT}/summary", scope=READ, response=Summary, guard=account_guard())
 def get_summary(call: Call, account_id: str) -> Summary:
+    """Billing summary: balances, payment method, recurring dates, capabilities"""
     s = service.account_summary(call.account)
     return Summary(
         account_id=s.account_id,
@@ -81,37 +58,29 @@ def get_summary(call: Call, account_id: str) -> Summary:
     )
 
 
-@_operator("charges", ChargeRequest, Invoice, "Post a One-time charge (operator): a One-time invoice")
+@route("POST", f"{ACCOUNT}/charges", body=ChargeRequest, response=Invoice, **OPERATOR)
 def post_charge(call: Call, account_id: str) -> Invoice:
+    """Post a One-time charge (operator): a One-time invoice"""
     body: ChargeRequest = call.body
     return service.post_charge(call.account, call.idem, body.description, body.amount, body.currency)
 
 
-@_operator(
-    "credits", CreditRequest, Invoice, "Grant a credit (operator): a closed Credit invoice applied to open invoices"
-)
+@route("POST", f"{ACCOUNT}/credits", body=CreditRequest, response=Invoice, **OPERATOR)
 def post_credit(call: Call, account_id: str) -> Invoice:
+    """Grant a credit (operator): a closed Credit invoice applied to open invoices"""
     body: CreditRequest = call.body
     return service.post_credit(call.account, call.idem, body.amount, body.reason, body.currency)
 
 
-@_read(
-    "",
-    "The account's invoices, newest first (filters: type, status, from, to)",
-    query=InvoiceQuery,
-    response=InvoiceList,
-)
+@route("GET", INVOICES, scope=READ, query=InvoiceQuery, response=InvoiceList)
 def list_invoices(call: Call, account_id: str) -> InvoiceList:
+    """The account's invoices, newest first (filters: type, status, from, to)"""
     return views.list_invoices(call.account, call.query, "invoices")
 
 
-@_read(
-    ".csv",
-    "The same list as CSV (up to `limit` rows; X-Next-Cursor when more remain)",
-    query=InvoiceCsvQuery,
-    produces=CSV,
-)
+@route("GET", INVOICES + ".csv", scope=READ, query=InvoiceCsvQuery, produces=CSV)
 def list_invoices_csv(call: Call, account_id: str) -> Raw:
+    """The same list as CSV (up to `limit` rows; X-Next-Cursor when more remain)"""
     text, next_cursor = documents.invoices_csv(call.account, call.query, "invoices.csv")
     headers = {"Content-Disposition": 'attachment; filename="invoices.csv"'}
     if next_cursor:
@@ -119,39 +88,35 @@ def list_invoices_csv(call: Call, account_id: str) -> Raw:
     return Raw(text, CSV, headers)
 
 
-@_read("/upcoming", "The next Recurring invoice as it stands now", response=UpcomingInvoice)
+@route("GET", INVOICES + "/upcoming", scope=READ, response=UpcomingInvoice)
 def upcoming_invoice(call: Call, account_id: str) -> UpcomingInvoice:
+    """The next Recurring invoice as it stands now"""
     return service.upcoming_invoice(call.account)
 
 
-@_read(
-    "/{invoice_id}",
-    "One invoice with its lines, what was applied to it, and the balance before and after",
-    response=Invoice,
-)
+@route("GET", INVOICES + "/{invoice_id}", scope=READ, response=Invoice)
 def get_invoice(call: Call, account_id: str, invoice_id: str) -> Invoice:
+    """One invoice with its lines, what was applied to it, and the balance before and after"""
     return views.get_invoice(call.account, invoice_id)
 
 
-@_read("/{invoice_id}/pdf", "A short-lived URL to the invoice's PDF", response=PdfLink)
+@route("GET", INVOICES + "/{invoice_id}/pdf", scope=READ, response=PdfLink)
 def get_invoice_pdf(call: Call, account_id: str, invoice_id: str) -> PdfLink:
+    """A short-lived URL to the invoice's PDF"""
     return documents.invoice_pdf(call.account, invoice_id)
 
 
-@_read("/{invoice_id}/csv", "The invoice's lines as CSV", produces=CSV)
+@route("GET", INVOICES + "/{invoice_id}/csv", scope=READ, produces=CSV)
 def get_invoice_csv(call: Call, account_id: str, invoice_id: str) -> Raw:
+    """The invoice's lines as CSV"""
     text = documents.invoice_lines_csv(call.account, invoice_id)
     return Raw(text, CSV, {"Content-Disposition": f'attachment; filename="{invoice_id}.csv"'})
 
 
-@_operator(
-    "refunds",
-    RefundRequest,
-    RefundResult,
-    "Issue a Refund invoice (operator), applied to the given invoice first, or refunded to a payment's card; "
-    "with return_credit, send unapplied credit back to a payment's card",
-)
+@route("POST", f"{ACCOUNT}/refunds", body=RefundRequest, response=RefundResult, **OPERATOR)
 def post_refund(call: Call, account_id: str) -> Invoice | CreditReturn:
+    """Issue a Refund invoice (operator), applied to the given invoice first, or refunded to a payment's card;
+    with return_credit, send unapplied credit back to a payment's card"""
     body: RefundRequest = call.body
     return service.post_refund(
         call.account,
