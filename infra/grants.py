@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN, CARD_VALIDATION
+
 TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:DescribeTable")
 BUCKET_READ = ("s3:GetObject",)
 BUCKET_WRITE = ("s3:PutObject",)
@@ -45,15 +47,15 @@ class Grants:
 GRANTS: dict[str, Grants] = {
     # Every route: accounts, ledger, invoices (PDF rendered on first request, then presigned GETs),
     # card changes (sends to card-validation), Stripe webhooks (dispute e-mails), cursors (secret).
-    "api": Grants(tables="read_write", bucket="read_write", send_to=("card-validation",), email=True, secrets=True),
+    "api": Grants(tables="read_write", bucket="read_write", send_to=(CARD_VALIDATION,), email=True, secrets=True),
     # Attaches the card in Stripe, marks it active, e-mails the billing contact once.
-    "sqs:card-validation": Grants(tables="read_write", email=True, secrets=True),
+    f"sqs:{CARD_VALIDATION}": Grants(tables="read_write", email=True, secrets=True),
     # The daily schedule: one message per shard to billing-run; reads nothing.
-    "schedule": Grants(send_to=("billing-run",)),
+    "schedule": Grants(send_to=(BILLING_RUN,)),
     # A shard worker: queries the due-accounts index, one message per due account.
-    "sqs:billing-run": Grants(tables="read", send_to=("billing-account",)),
+    f"sqs:{BILLING_RUN}": Grants(tables="read", send_to=(BILLING_ACCOUNT,)),
     # An account worker: Recurring invoice, off-session charge, PDF, e-mail.
-    "sqs:billing-account": Grants(tables="read_write", bucket="read_write", email=True, secrets=True),
+    f"sqs:{BILLING_ACCOUNT}": Grants(tables="read_write", bucket="read_write", email=True, secrets=True),
 }
 
 

@@ -19,7 +19,7 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from functions.core.resources import QUEUES, QueueSpec
+from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN, CARD_VALIDATION, QUEUES, QueueSpec
 from infra.stages import StageSettings
 from infra.suppressions import skip
 
@@ -38,11 +38,11 @@ class ConsumerSettings:
 
 CONSUMERS: dict[str, ConsumerSettings] = {
     # A card change is usable "seconds later": a quarter of an hour of backlog is already an incident.
-    "card-validation": ConsumerSettings(max_concurrency=5, oldest_message_alarm_seconds=15 * 60),
+    CARD_VALIDATION: ConsumerSettings(max_concurrency=5, oldest_message_alarm_seconds=15 * 60),
     # At most 32 shard messages a day.
-    "billing-run": ConsumerSettings(max_concurrency=2, oldest_message_alarm_seconds=60 * 60),
+    BILLING_RUN: ConsumerSettings(max_concurrency=2, oldest_message_alarm_seconds=60 * 60),
     # Each account makes a few Stripe writes; 10 workers stay far below Stripe's ~100 writes/s.
-    "billing-account": ConsumerSettings(max_concurrency=10, oldest_message_alarm_seconds=6 * 60 * 60),
+    BILLING_ACCOUNT: ConsumerSettings(max_concurrency=10, oldest_message_alarm_seconds=6 * 60 * 60),
 }
 DEFAULT_CONSUMER = ConsumerSettings(max_concurrency=5, oldest_message_alarm_seconds=60 * 60)
 

@@ -246,10 +246,10 @@ def bill(
     import boto3
 
     from functions.billing_run import service as billing_run
-    from functions.core.resources import dlq_name, queue_name
+    from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN, dlq_name, queue_name
 
     sqs = boto3.client("sqs", region_name="us-east-1")
-    urls = {q: sqs.get_queue_url(QueueName=queue_name(q))["QueueUrl"] for q in ("billing-run", "billing-account")}
+    urls = {q: sqs.get_queue_url(QueueName=queue_name(q))["QueueUrl"] for q in (BILLING_RUN, BILLING_ACCOUNT)}
     dlqs = {q: sqs.get_queue_url(QueueName=dlq_name(q))["QueueUrl"] for q in urls}
     dlq_before = sum(_queue_depth(sqs, u) for u in dlqs.values())
     counts_before = billing_run_counts(run_date)
@@ -269,8 +269,7 @@ def bill(
             depths = {q: _queue_depth(sqs, u) for q, u in urls.items()}
             progress.update(
                 task,
-                description=f"shards queued {depths['billing-run']}/{shards} · "
-                f"accounts queued {depths['billing-account']}",
+                description=f"shards queued {depths[BILLING_RUN]}/{shards} · accounts queued {depths[BILLING_ACCOUNT]}",
             )
             quiet = quiet + 1 if not any(depths.values()) else 0
             if time.monotonic() - started > timeout:

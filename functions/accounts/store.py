@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date
@@ -26,8 +27,6 @@ SHARDS = 32
 
 def shard_of(account_id: str) -> int:
     """The account's shard of the due index (stable: a hash of its id)."""
-    import hashlib
-
     return int(hashlib.sha256(account_id.encode()).hexdigest()[:8], 16) % SHARDS
 
 

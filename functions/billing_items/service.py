@@ -7,15 +7,14 @@ from dataclasses import asdict, replace
 from datetime import date
 from typing import Any
 
-from functions.accounts.service import AccountAccess, current_period, get_device
-from functions.accounts.store import AccountRecord
+from functions.accounts.service import AccountAccess, AccountRecord, current_period, get_device
 from functions.billing_items import schemas, store
 from functions.billing_items.store import Item
 from functions.core import audit, clock, cursor, ledger
 from functions.core.audit import Actor
 from functions.core.errors import ConcurrentUpdateError, ConflictError, NotFoundError, ValidationFailedError
 from functions.core.idempotency import IdempotencyContext
-from functions.core.ids import is_id
+from functions.core.ids import is_id, recurring_invoice_id
 from functions.core.ledger import Invoice, Line
 from functions.core.money import prorate
 from functions.core.uow import Op, UnitOfWork
@@ -382,8 +381,6 @@ def last_billed(account: AccountRecord, item: Item) -> Item:
     last, upcoming = account.last_recurring_date, account.next_recurring_date
     if not item.recurring_fee or item.billed_to is None or last is None or upcoming is None or item.billed_to > last:
         return item
-    from functions.billing_run.service import recurring_invoice_id  # the run imports this module
-
     return replace(
         item,
         billed_from=last,
@@ -455,19 +452,23 @@ def _fee_lines(account_id: str, items: list[Item], period_start: date, period_en
     return lines
 
 
-def lines_for_recurring_invoice(account_id: str, period_start: date, period_end: date) -> list[Line]:
-    """The fee lines of the Recurring invoice for [period_start, period_end), after ending the
-    anniversary cancellations that take effect by `period_start` (one Query for both; idempotent)."""
-    items = store.billable_items(account_id)
+def billable_items(account_id: str) -> list[Item]:
+    """The items a Recurring invoice may bill: active ones and pending cancellations (one Query)."""
+    return store.billable_items(account_id)
+
+
+def end_due_cancellations(items: list[Item], on: date) -> None:
+    """End the anniversary cancellations among `items` that take effect by `on` (the run, before it
+    bills the period starting `on`): one transaction each, idempotent (another worker may end one first)."""
     for item in items:
-        if item.status != "pending_cancellation" or item.cancel_at is None or item.cancel_at > period_start:
+        if item.status != "pending_cancellation" or item.cancel_at is None or item.cancel_at > on:
             continue
         after = replace(item, status="cancelled", cancelled_on=item.cancel_at)
         try:
             UnitOfWork().add(
                 *_changed(item, after),
                 audit.record(
-                    account_id,
+                    item.account_id,
                     Actor("billing-run", "system"),
                     "item.cancelled",
                     item.id,
@@ -477,4 +478,9 @@ def lines_for_recurring_invoice(account_id: str, period_start: date, period_end:
             ).commit()
         except ConcurrentUpdateError:
             continue  # another worker ended it first
+
+
+def fee_lines(account_id: str, items: list[Item], period_start: date, period_end: date) -> list[Line]:
+    """The fee lines of the Recurring invoice for [period_start, period_end) from `billable_items`, as
+    read before `end_due_cancellations` (a cancellation that takes effect by period_start bills nothing)."""
     return _fee_lines(account_id, items, period_start, period_end)

@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -37,14 +36,15 @@ from functions.accounts.service import (
     previous_recurring_date,
     schedule_retry,
 )
-from functions.billing_items.service import lines_for_recurring_invoice
+from functions.billing_items.service import billable_items, end_due_cancellations, fee_lines
 from functions.billing_run import emails, store
 from functions.core import email, ledger, queues
 from functions.core.audit import Actor
 from functions.core.errors import ConflictError, NotFoundError
-from functions.core.ids import derived_id
+from functions.core.ids import recurring_invoice_id
 from functions.core.logs import get_logger
 from functions.core.money import minimum_charge
+from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN
 from functions.core.settings import get_settings
 from functions.core.uow import UnitOfWork
 from functions.invoices.service import store_pdf
@@ -56,15 +56,14 @@ from functions.payments.service import (
 )
 from functions.usage.service import seal_period, usage_lines
 
-RUN_QUEUE = "billing-run"
-ACCOUNT_QUEUE = "billing-account"
+RUN_QUEUE = BILLING_RUN
+ACCOUNT_QUEUE = BILLING_ACCOUNT
 PAGE = 100
 
 
 def retry_days() -> tuple[int, ...]:
     """Days after the invoice when a failed charge is tried again (BILLOW_DUNNING_DAYS, default 3,7,14)."""
-    raw = os.environ.get("BILLOW_DUNNING_DAYS", "3,7,14")
-    return tuple(int(x) for x in raw.split(",") if x.strip())
+    return get_settings().dunning_days
 
 
 @dataclass(frozen=True)
@@ -108,13 +107,6 @@ def handle_account_message(body: dict[str, Any]) -> Outcome:
 
 
 # ---- the Recurring invoice ----------------------------------------------------------------------
-
-
-def recurring_invoice_id(account_id: str, billed_on: date, part: int = 1) -> str:
-    """The Recurring invoice's id for (account, period); part n >= 2 of one split at the amount limit."""
-    if part > 1:
-        return derived_id("inv", account_id, "recurring", billed_on.isoformat(), f"part-{part}")
-    return derived_id("inv", account_id, "recurring", billed_on.isoformat())
 
 
 # A Recurring invoice whose total would pass the amount limit (MAX_AMOUNT) is split into at most this
@@ -182,9 +174,9 @@ def _bill_period(account: AccountRecord, billed_on: date, run_date: date) -> Out
     account_id = account.id
     period_end = next_recurring_date(account.billing_day, billed_on)
     usage_start = previous_recurring_date(account.billing_day, billed_on)
-    lines = lines_for_recurring_invoice(account_id, billed_on, period_end) + usage_lines(
-        account_id, usage_start, billed_on
-    )
+    items = billable_items(account_id)
+    end_due_cancellations(items, billed_on)  # an anniversary cancellation takes effect first
+    lines = fee_lines(account_id, items, billed_on, period_end) + usage_lines(account_id, usage_start, billed_on)
     parts = recurring_parts(account_id, billed_on, period_end, lines)
     invoice_id = parts[0].invoice_id
     try:
@@ -301,8 +293,7 @@ def _charge(
 def payment_page(account_id: str, payment_id: str) -> str:
     """The console's page for a payment, where Stripe.js completes 3-D Secure with the payment's
     client_secret (GET /v1/accounts/{id}/payments/{payment_id} gives it to the console)."""
-    base = os.environ.get("BILLOW_CONSOLE_URL", "https://console.billow.example").rstrip("/")
-    return f"{base}/accounts/{account_id}/payments/{payment_id}"
+    return f"{get_settings().console_url}/accounts/{account_id}/payments/{payment_id}"
 
 
 def _due_at_issue(inv: ledger.Invoice) -> int:

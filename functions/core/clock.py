@@ -8,10 +8,11 @@ clock is AWS's)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+
+from functions.core.settings import moved_calendar
 
 # Stages where BILLOW_TODAY is honoured: the laptop stack and the tests, never a deployed stage.
 MOVABLE_STAGES = frozenset({"local", "test"})
@@ -23,8 +24,8 @@ def _real_now() -> datetime:
 
 def moved_today() -> date | None:
     """The day BILLOW_TODAY asks for, or None (unset, or a deployed stage)."""
-    raw = os.environ.get("BILLOW_TODAY", "").strip()
-    if not raw or os.environ.get("BILLOW_STAGE", "local") not in MOVABLE_STAGES:
+    raw, stage = moved_calendar()
+    if not raw or stage not in MOVABLE_STAGES:
         return None
     try:
         return date.fromisoformat(raw)

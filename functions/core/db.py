@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from botocore.exceptions import ClientError
 from pynamodb.attributes import NumberAttribute
 from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
 
 from functions.core.settings import get_settings
 from functions.core.tables import TABLES, table_name
@@ -20,8 +22,6 @@ M = TypeVar("M", bound="Model")
 def aws_error_code(exc: Exception) -> str | None:
     """The AWS error code behind a PynamoDB exception, or None when DynamoDB never answered (a timeout,
     a lost connection): PynamoDB's own `cause_response_code` raises AttributeError then."""
-    from botocore.exceptions import ClientError
-
     cause = getattr(exc, "cause", None)
     return cause.response.get("Error", {}).get("Code") if isinstance(cause, ClientError) else None
 
@@ -70,8 +70,6 @@ def reset_connections() -> None:
     """Drop cached clients (tests start a fresh moto per test)."""
     global _connection
     _connection = None
-    from pynamodb.models import Model
-
     for cls in _all_subclasses(Model):
         cls._connection = None
 

@@ -21,11 +21,6 @@ from pydantic import BaseModel
 
 from functions.core import idempotency
 from functions.core.auth import Identity, authenticate
-
-# _CARD_RUN and _luhn stay importable from here until payments/tickets.py uses redact_card_numbers;
-# problem_body for the payments modules that import it from here.
-from functions.core.card_numbers import _CARD_RUN as _CARD_RUN
-from functions.core.card_numbers import _luhn as _luhn
 from functions.core.errors import BillowError, ForbiddenError, ServiceUnavailableError
 from functions.core.ids import is_id
 from functions.core.logs import get_logger

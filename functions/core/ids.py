@@ -6,6 +6,7 @@ import base64
 import hashlib
 import re
 import secrets
+from datetime import date
 
 PREFIXES = ("acct", "dev", "item", "inv", "pay", "tkt", "evt", "ref", "entry")
 _BODY_LEN = 20
@@ -35,3 +36,12 @@ def is_id(value: object, prefix: str) -> bool:
         return False
     match = _ID_RE.match(value)
     return bool(match and match.group("prefix") == prefix)
+
+
+def recurring_invoice_id(account_id: str, billed_on: date, part: int = 1) -> str:
+    """The Recurring invoice's id for (account, period); part n >= 2 of one split at the amount limit.
+    Here in core because two domains derive it: the billing run that posts it and billing items, whose
+    cancellation refunds against it (an earlier domain never imports a later one)."""
+    if part > 1:
+        return derived_id("inv", account_id, "recurring", billed_on.isoformat(), f"part-{part}")
+    return derived_id("inv", account_id, "recurring", billed_on.isoformat())

@@ -147,12 +147,3 @@ def scope_table() -> str:
             f"{'required' if spec.idempotent else '—'} |"
         )
     return "\n".join(rows) + "\n"
-
-
-if __name__ == "__main__":  # pragma: no cover - documentation helper
-    import json
-    import sys
-
-    import app  # noqa: F401 - registers every route
-
-    print(scope_table() if "--scopes" in sys.argv else json.dumps(build_document(), indent=2))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 from chalice import Response
 
 from functions.core.errors import BillowError
@@ -54,8 +55,6 @@ def aws_outage(exc: BaseException) -> bool:
     """True when `exc` (or what caused it: PynamoDB wraps botocore's errors) is an AWS service being
     unavailable — a 5xx or throttling answer, a timeout, a lost connection — rather than a bug: the
     request is answered 503 `service-unavailable` and the client retries it with the same key."""
-    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
-
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from functions.core.card_numbers import holds_card_number
+from functions.core.card_data import holds_card_number
 from functions.core.errors import BadRequestError, FieldError, PayloadTooLargeError, ValidationFailedError
 from functions.core.settings import get_settings
 

@@ -3,7 +3,6 @@ the SES sender. Like the table spec, this feeds the local stack, the tests and t
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from functions.core.settings import get_settings
@@ -17,12 +16,17 @@ class QueueSpec:
     max_receive_count: int = 5
 
 
+# The queues' names, spelled once: senders, consumers, the local stack, the tests and infra/ use these.
+CARD_VALIDATION = "card-validation"
+BILLING_RUN = "billing-run"
+BILLING_ACCOUNT = "billing-account"
+
 QUEUES: dict[str, QueueSpec] = {
     q.name: q
     for q in (
-        QueueSpec("card-validation", "attach and confirm a new card, e-mail the billing contact"),
-        QueueSpec("billing-run", "one message per shard of due accounts for a run date", 300),
-        QueueSpec("billing-account", "one message per due account: invoice, charge, PDF, e-mail", 120),
+        QueueSpec(CARD_VALIDATION, "attach and confirm a new card, e-mail the billing contact"),
+        QueueSpec(BILLING_RUN, "one message per shard of due accounts for a run date", 300),
+        QueueSpec(BILLING_ACCOUNT, "one message per due account: invoice, charge, PDF, e-mail", 120),
     )
 }
 
@@ -38,8 +42,9 @@ def dlq_name(name: str) -> str:
 
 
 def bucket_name() -> str:
-    return os.environ.get("BILLOW_INVOICE_BUCKET", f"{get_settings().table_prefix}{BUCKET}")
+    settings = get_settings()
+    return settings.invoice_bucket or f"{settings.table_prefix}{BUCKET}"
 
 
 def email_sender() -> str:
-    return os.environ.get("BILLOW_EMAIL_FROM", "billing@billow.example")
+    return get_settings().email_from

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from functions.core import errors
 from functions.core.http import Call, api
+from functions.core.openapi import build_document
 from functions.core.problems import PROBLEM, problem_response
 
 bp = Blueprint(__name__)
@@ -26,8 +27,6 @@ def health(call: Call) -> Health:
 
 @api(bp, "GET", "/v1/openapi.json", scope=None, summary="This API's OpenAPI 3.1 document")
 def openapi_document(call: Call) -> dict[str, Any]:
-    from functions.core.openapi import build_document
-
     return build_document()
 
 

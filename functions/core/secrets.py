@@ -14,12 +14,11 @@ comes from its environment variable (the cursor key from settings, which has a l
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from typing import Any
 
-from functions.core.settings import get_settings
+from functions.core.settings import get_settings, secret_from_environment, secrets_source
 
 # Field names of the secret (names, not values).
 STRIPE_SECRET_KEY = "stripe_secret_key"  # noqa: S105
@@ -40,7 +39,7 @@ _cache: dict[str, Any] = {"values": None, "fetched_at": 0.0}
 
 
 def _cache_seconds() -> float:
-    return float(os.environ.get("BILLOW_SECRETS_CACHE_SECONDS", "300"))
+    return secrets_source()[1]
 
 
 def _fetch(secret_arn: str) -> dict[str, str]:
@@ -66,13 +65,13 @@ def get_secret(name: str) -> str:
     """One secret value by field name (see ENV_FALLBACK); RuntimeError when it is not set."""
     if name not in ENV_FALLBACK:
         raise KeyError(name)
-    secret_arn = os.environ.get("BILLOW_SECRETS_ARN", "")
+    secret_arn = secrets_source()[0]
     if secret_arn:
         value = _secret_values(secret_arn).get(name, "")
     elif name == CURSOR_SECRET:
         value = get_settings().cursor_secret
     else:
-        value = os.environ.get(ENV_FALLBACK[name], "")
+        value = secret_from_environment(ENV_FALLBACK[name])
     if not value:
         raise RuntimeError(f"secret {name} is not set (field of BILLOW_SECRETS_ARN or ${ENV_FALLBACK[name]})")
     return value

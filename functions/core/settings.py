@@ -1,4 +1,8 @@
-"""Typed settings, read once from the environment (stage values come from .chalice/config.json)."""
+"""Typed settings, read once from the environment (stage values come from .chalice/config.json).
+
+This is the one module that reads the environment. A few values are read on each use instead of once
+(the functions at the end): the secrets' local fallbacks and where the secret lives (tests switch
+them), and the moved calendar (the `billow` CLI follows a running stack's)."""
 
 from __future__ import annotations
 
@@ -39,6 +43,13 @@ class Settings:
     paypal_return_origins: tuple[str, ...] = ()
     support_email: str = "support@billow.example"
     operator_email: str = "billing-ops@billow.example"
+    # The billing run: days after the invoice when a failed charge is tried again (dunning), and the
+    # console whose payment page a 3-D Secure notice links to.
+    dunning_days: tuple[int, ...] = (3, 7, 14)
+    console_url: str = "https://console.billow.example"
+    # Resources named by the deployment (infra/lambdas.py); "" = the bucket derived from the table prefix.
+    invoice_bucket: str = ""
+    email_from: str = "billing@billow.example"
 
 
 def _env(name: str, default: str | None = None) -> str:
@@ -83,9 +94,33 @@ def get_settings() -> Settings:
         ),
         support_email=_env("BILLOW_SUPPORT_EMAIL", "support@billow.example"),
         operator_email=_env("BILLOW_OPERATOR_EMAIL", "billing-ops@billow.example"),
+        dunning_days=tuple(int(x) for x in _env("BILLOW_DUNNING_DAYS", "3,7,14").split(",") if x.strip()),
+        console_url=_env("BILLOW_CONSOLE_URL", "https://console.billow.example").rstrip("/"),
+        invoice_bucket=_env("BILLOW_INVOICE_BUCKET", ""),
+        email_from=_env("BILLOW_EMAIL_FROM", "billing@billow.example"),
     )
 
 
 def reset_settings() -> None:
     """Forget the cached settings (tests that change the environment call this)."""
     get_settings.cache_clear()
+
+
+# ---- read on each use ----------------------------------------------------------------------------
+
+
+def moved_calendar() -> tuple[str, str]:
+    """(BILLOW_TODAY, BILLOW_STAGE) as set now: functions/core/clock.py reads them at import and on
+    reset (the `billow` CLI sets BILLOW_TODAY to follow a running stack's calendar, then resets)."""
+    return os.environ.get("BILLOW_TODAY", "").strip(), os.environ.get("BILLOW_STAGE", "local")
+
+
+def secrets_source() -> tuple[str, float]:
+    """(BILLOW_SECRETS_ARN, BILLOW_SECRETS_CACHE_SECONDS): the Secrets Manager secret, "" when none
+    (the local stack, tests), and how long its values are kept (functions/core/secrets.py)."""
+    return os.environ.get("BILLOW_SECRETS_ARN", ""), float(os.environ.get("BILLOW_SECRETS_CACHE_SECONDS", "300"))
+
+
+def secret_from_environment(variable: str) -> str:
+    """A secret's local fallback (STRIPE_SECRET_KEY, …), read on each use: never cached in settings."""
+    return os.environ.get(variable, "")

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
 
 from functions.accounts.service import (
     AccountAccess,
@@ -27,9 +26,6 @@ from functions.core.uow import Op
 from functions.invoices import render, schemas, store
 from functions.payments import service as payments
 from functions.usage.service import usage_lines, usage_total
-
-if TYPE_CHECKING:
-    from functions.payments.refunds import RefundRecord
 
 
 @dataclass(frozen=True)
@@ -409,16 +405,14 @@ def post_refund(
 def _refund_to_card(
     access: AccountAccess, idem: IdempotencyContext, payment_id: str, amount: int, reason: str, return_credit: bool
 ) -> schemas.Invoice | schemas.CreditReturn:
-    from functions.payments.refunds import refund_payment
-
-    def render(done: RefundRecord, posted: Invoice | None) -> dict:
+    def render(done: payments.RefundRecord, posted: Invoice | None) -> dict:
         """The response stored with the booking: the Refund invoice with its one line (as refund_to_card
         writes it), or the credit return."""
         if posted is None:
             return _credit_return(access, done).model_dump(mode="json")
         return invoice_view(posted, [Line(done.reason, done.amount, posted.date, posted.date)]).model_dump(mode="json")
 
-    done = refund_payment(access, idem, payment_id, amount, reason, render, return_credit=return_credit)
+    done = payments.refund_to_card(access, idem, payment_id, amount, reason, render, return_credit=return_credit)
     if done.return_credit:
         return _credit_return(access, done)
     inv = ledger.get_invoice(access.account.id, done.invoice_id)
@@ -426,7 +420,7 @@ def _refund_to_card(
     return invoice_view(inv, ledger.get_lines(access.account.id, inv.id))
 
 
-def _credit_return(access: AccountAccess, done: RefundRecord) -> schemas.CreditReturn:
+def _credit_return(access: AccountAccess, done: payments.RefundRecord) -> schemas.CreditReturn:
     return schemas.CreditReturn(
         id=done.id,
         account_id=done.account_id,

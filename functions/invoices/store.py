@@ -8,14 +8,16 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
 from functions.core.resources import bucket_name
 from functions.core.settings import get_settings
 
 
 @lru_cache(maxsize=1)
 def _s3() -> Any:
-    import boto3
-    from botocore.config import Config
+    import boto3  # the AWS SDK's resource clients load on first use: most requests never touch S3
 
     # SigV4 with path-style addressing works against S3 and against moto's server on loopback alike.
     return boto3.client(
@@ -34,8 +36,6 @@ def _key(account_id: str, invoice_id: str) -> str:
 
 
 def pdf_exists(account_id: str, invoice_id: str) -> bool:
-    from botocore.exceptions import ClientError
-
     try:
         _s3().head_object(Bucket=bucket_name(), Key=_key(account_id, invoice_id))
         return True

@@ -24,18 +24,36 @@ from functions.accounts.service import AccountAccess, get_account
 from functions.core import audit, clock, email, queues, stripe_gateway
 from functions.core.audit import Actor
 from functions.core.errors import ConcurrentUpdateError, ConflictError, NotFoundError, ValidationFailedError
+from functions.core.idempotency import IdempotencyContext
 from functions.core.logs import get_logger
+from functions.core.resources import CARD_VALIDATION
 from functions.core.stripe_gateway import StripeRejectedError
 from functions.core.uow import UnitOfWork
-from functions.payments import emails, store
+from functions.payments import emails, refunds, store
+from functions.payments.payment_store import RefundRecord
 from functions.payments.schemas import CardValidationMessage
 from functions.payments.store import CardChangeRecord, CardFields, PaymentMethodState
 
-QUEUE = "card-validation"
-SYSTEM = Actor("system:card-validation", "system")
+QUEUE = CARD_VALIDATION
+SYSTEM = Actor(f"system:{CARD_VALIDATION}", "system")
 
 
 # --- what other domains use ---------------------------------------------------------------------------
+
+
+def refund_to_card(
+    access: AccountAccess,
+    idem: IdempotencyContext,
+    payment_id: str,
+    amount: int,
+    reason: str,
+    render: refunds.Render,
+    *,
+    return_credit: bool = False,
+) -> RefundRecord:
+    """Refund `amount` of a succeeded payment to its card (payments.refunds.refund_payment): the front
+    door the invoices' refund route uses. Returns the refund's row once booked."""
+    return refunds.refund_payment(access, idem, payment_id, amount, reason, render, return_credit=return_credit)
 
 
 @dataclass(frozen=True)

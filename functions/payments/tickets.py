@@ -4,12 +4,10 @@ support address from settings."""
 
 from __future__ import annotations
 
-import re
-
 from functions.accounts.service import AccountAccess
 from functions.core import audit, clock, email
+from functions.core.card_data import redact_card_numbers
 from functions.core.errors import NotFoundError
-from functions.core.http import _CARD_RUN, _luhn
 from functions.core.idempotency import IdempotencyContext
 from functions.core.ids import is_id, new_id
 from functions.core.ledger import get_invoice
@@ -24,11 +22,7 @@ REDACTED = "[redacted card number]"
 
 def redact(text: str) -> str:
     """Replace every card-number-like digit run (13-19 digits, Luhn-valid) with a marker."""
-
-    def replace(match: re.Match[str]) -> str:
-        return REDACTED if _luhn(re.sub(r"[ -]", "", match.group())) else match.group()
-
-    return _CARD_RUN.sub(replace, text)
+    return redact_card_numbers(text, REDACTED)
 
 
 def open_ticket(

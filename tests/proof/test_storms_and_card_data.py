@@ -38,7 +38,9 @@ import pytest
 import requests
 from pypdf import PdfReader
 
-from functions.core.card_numbers import _CARD_RUN, _luhn, holds_card_number
+from functions.core.card_data import CARD_RUN as _CARD_RUN
+from functions.core.card_data import holds_card_number
+from functions.core.card_data import luhn as _luhn
 from tests.e2e.conftest import LocalStack
 from tests.e2e.stack_flows import (
     balance,

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_the_route_scope_table_in_docs_matches_the_registered_routes():
     text = (ROOT / "docs" / "routes.md").read_text()
-    assert scope_table() in text, "regenerate with: .venv/bin/python -m functions.core.openapi --scopes"
+    assert scope_table() in text, "regenerate with: .venv/bin/python -m local.openapi --scopes"
 
 
 def test_every_error_code_used_in_the_code_is_documented():

@@ -53,3 +53,39 @@ def test_a_forbidden_import_is_caught(tmp_path, module, forbidden_import, broken
     assert result.returncode != 0, result.stdout
     broken_section = result.stdout.split("Broken contracts", 1)[-1]
     assert broken in " ".join(broken_section.split()), result.stdout
+
+
+# Imports inside functions: only the heavy optional libraries a request may never need (a cold start
+# pays for them only when used) and the route loader (issue 21, docs/architecture.md "Route table").
+# boto3 is one of them: DynamoDB goes through PynamoDB/botocore; boto3 builds the SQS, SES, S3 and
+# Secrets Manager clients, which most requests never touch.
+LAZY_LIBRARIES = ("jwt", "stripe", "fpdf", "aws_lambda_powertools", "aws_xray_sdk", "boto3")
+ROUTE_LOADER = "functions/core/route_loader.py"
+# payments/ is being reorganised by what it does (issue 15); its imports inside functions go with it.
+PENDING = ("functions/payments/",)
+
+
+def _imports_inside_functions(path: Path) -> list[tuple[int, str]]:
+    import ast
+
+    found = []
+    for fn in ast.walk(ast.parse(path.read_text())):
+        if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Import):
+                    found += [(node.lineno, alias.name) for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    found.append((node.lineno, node.module))
+    return found
+
+
+def test_imports_inside_functions_are_only_the_heavy_optional_libraries():
+    offenders = []
+    for path in sorted((ROOT / "functions").rglob("*.py")):
+        relative = path.relative_to(ROOT).as_posix()
+        if relative == ROUTE_LOADER or relative.startswith(PENDING):
+            continue
+        for line, module in _imports_inside_functions(path):
+            if module.split(".")[0] not in LAZY_LIBRARIES:
+                offenders.append(f"{relative}:{line} imports {module}")
+    assert offenders == [], "import these at the top of the module:\n" + "\n".join(offenders)
