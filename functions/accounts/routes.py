@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any, TypeVar
 
 from chalice import Blueprint
+from pydantic import BaseModel
 
 from functions.accounts import service
 from functions.accounts.schemas import (
@@ -27,6 +29,9 @@ from functions.core.schemas import PageQuery
 bp = Blueprint(__name__)
 
 ACCOUNT = "/v1/accounts/{account_id}"
+guard = service.account_guard()
+devices = service.account_guard("devices")
+M = TypeVar("M", bound=BaseModel)
 
 
 @api(
@@ -62,78 +67,38 @@ def _account(record: service.AccountRecord) -> Account:
     return Account.model_validate(data)
 
 
-@api(
-    bp,
-    "POST",
-    f"{ACCOUNT}/members",
-    scope=ADMIN,
-    summary="Grant a caller access to the account (operator)",
-    body=GrantMember,
-    response=Member,
-    status=201,
-    guard=service.account_guard(),
-)
+@api(bp, "POST", f"{ACCOUNT}/members", scope=ADMIN, body=GrantMember, response=Member, status=201, guard=guard)
 def grant_member(call: Call, account_id: str) -> Member:
-    record = service.grant_member(call.account, call.body.sub, call.body.role)
-    return Member.model_validate(asdict(record))
+    """Grant a caller access to the account (operator)"""
+    return _view(Member, service.grant_member(call.account, call.body.sub, call.body.role))
 
 
-@api(
-    bp,
-    "DELETE",
-    f"{ACCOUNT}/members",
-    scope=ADMIN,
-    summary="Revoke a caller's access (operator)",
-    body=RevokeMember,
-    response=Member,
-    guard=service.account_guard(),
-)
+@api(bp, "DELETE", f"{ACCOUNT}/members", scope=ADMIN, body=RevokeMember, response=Member, guard=guard)
 def revoke_member(call: Call, account_id: str) -> Member:
-    record = service.revoke_member(call.account, call.body.sub)
-    return Member.model_validate(asdict(record))
+    """Revoke a caller's access (operator)"""
+    return _view(Member, service.revoke_member(call.account, call.body.sub))
 
 
-@api(
-    bp,
-    "POST",
-    f"{ACCOUNT}/devices",
-    scope=ADMIN,
-    summary="Register a device (operator)",
-    body=CreateDevice,
-    response=Device,
-    status=201,
-    guard=service.account_guard("devices"),
-)
+@api(bp, "POST", f"{ACCOUNT}/devices", scope=ADMIN, body=CreateDevice, response=Device, status=201, guard=devices)
 def create_device(call: Call, account_id: str) -> Device:
-    record = service.create_device(call.account, call.body.name, call.body.kind)
-    return Device.model_validate(asdict(record))
+    """Register a device (operator)"""
+    return _view(Device, service.create_device(call.account, call.body.name, call.body.kind))
 
 
-@api(
-    bp,
-    "GET",
-    f"{ACCOUNT}/devices",
-    scope=READ,
-    summary="The account's devices",
-    query=PageQuery,
-    response=DeviceList,
-    guard=service.account_guard("devices"),
-)
+@api(bp, "GET", f"{ACCOUNT}/devices", scope=READ, query=PageQuery, response=DeviceList, guard=devices)
 def list_devices(call: Call, account_id: str) -> DeviceList:
-    devices, next_cursor = service.list_devices(account_id, call.query.limit, call.query.cursor, "devices")
-    return DeviceList(data=[Device.model_validate(asdict(d)) for d in devices], next_cursor=next_cursor)
+    """The account's devices"""
+    rows, next_cursor = service.list_devices(account_id, call.query.limit, call.query.cursor, "devices")
+    return DeviceList(data=[_view(Device, d) for d in rows], next_cursor=next_cursor)
 
 
-@api(
-    bp,
-    "GET",
-    f"{ACCOUNT}/events",
-    scope=READ,
-    summary="The account's audit trail, newest first",
-    query=PageQuery,
-    response=EventList,
-    guard=service.account_guard(),
-)
+@api(bp, "GET", f"{ACCOUNT}/events", scope=READ, query=PageQuery, response=EventList, guard=guard)
 def list_events(call: Call, account_id: str) -> EventList:
-    events, next_cursor = service.list_events(account_id, call.query.limit, call.query.cursor, "events")
-    return EventList(data=[Event.model_validate(asdict(e)) for e in events], next_cursor=next_cursor)
+    """The account's audit trail, newest first"""
+    rows, next_cursor = service.list_events(account_id, call.query.limit, call.query.cursor, "events")
+    return EventList(data=[_view(Event, e) for e in rows], next_cursor=next_cursor)
+
+
+def _view(model: type[M], record: Any) -> M:
+    """A service's record (a dataclass) as its response model."""
+    return model.model_validate(asdict(record))

@@ -18,7 +18,7 @@ from functions.core.errors import (
     CapabilityUnavailableError,
     ConcurrentUpdateError,
     ForbiddenError,
-    NotFoundError,
+    found,
 )
 from functions.core.ids import is_id, new_id
 from functions.core.uow import Op, UnitOfWork
@@ -72,9 +72,7 @@ def account_guard(capability: str | None = None) -> Callable[[Identity, dict[str
     def guard(identity: Identity, params: dict[str, str], spec: Any) -> AccountAccess:
         account_id = params["account_id"]
         if identity.has(ADMIN):
-            account = store.get_account(account_id) if is_id(account_id, "acct") else None
-            if account is None:
-                raise NotFoundError(f"no account {account_id}", code="account-not-found")
+            account = _found_account(account_id, store.get_account(account_id) if is_id(account_id, "acct") else None)
             access = AccountAccess(account=account, actor=Actor(identity.sub, "operator"), role="operator")
         else:
             if not is_id(account_id, "acct"):
@@ -152,10 +150,12 @@ def create_account(
 
 
 def get_account(account_id: str) -> AccountRecord:
-    account = store.get_account(account_id)
-    if account is None:
-        raise NotFoundError(f"no account {account_id}", code="account-not-found")
-    return account
+    """The account, or 404 `account-not-found`."""
+    return _found_account(account_id, store.get_account(account_id))
+
+
+def _found_account(account_id: str, account: AccountRecord | None) -> AccountRecord:
+    return found(account, f"no account {account_id}", code="account-not-found")
 
 
 def grant_member(access: AccountAccess, sub: str, role: str) -> MemberRecord:
@@ -175,9 +175,9 @@ def grant_member(access: AccountAccess, sub: str, role: str) -> MemberRecord:
 
 def revoke_member(access: AccountAccess, sub: str) -> MemberRecord:
     """Remove `sub`'s access; their next request on this account is 403."""
-    before = store.get_member(access.account.id, sub)
-    if before is None:
-        raise NotFoundError(f"{sub} is not a member of this account", code="member-not-found")
+    before = found(
+        store.get_member(access.account.id, sub), f"{sub} is not a member of this account", code="member-not-found"
+    )
     UnitOfWork().add(
         store.delete_member(access.account.id, sub),
         audit.record(access.account.id, access.actor, "member.revoked", sub, asdict(before), None),
@@ -197,9 +197,7 @@ def create_device(access: AccountAccess, name: str, kind: str) -> DeviceRecord:
 def get_device(account_id: str, device_id: str) -> DeviceRecord:
     """One device of this account; another account's device id is 404."""
     device = store.get_device(account_id, device_id) if is_id(device_id, "dev") else None
-    if device is None:
-        raise NotFoundError(f"no device {device_id} on this account", code="device-not-found")
-    return device
+    return found(device, f"no device {device_id} on this account", code="device-not-found")
 
 
 def list_devices(account_id: str, limit: int, cursor: str | None, route: str) -> tuple[list[DeviceRecord], str | None]:

@@ -12,9 +12,9 @@ from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
 from functions.core import cursor
-from functions.core.db import IntegerAttribute, SpecIndex, index_meta, meta, one_page
+from functions.core.db import IntegerAttribute, SpecIndex, get_or_none, index_meta, meta, one_page
 from functions.core.errors import ConcurrentUpdateError, ConflictError
-from functions.core.uow import Op
+from functions.core.uow import Op, put_if_absent
 
 PROFILE = "PROFILE"
 MEMBER = "MEMBER#"
@@ -136,10 +136,8 @@ def _device(m: AccountsModel) -> DeviceRecord:
 
 
 def get_account(account_id: str) -> AccountRecord | None:
-    try:
-        return _account(AccountsModel.get(account_id, PROFILE))
-    except AccountsModel.DoesNotExist:
-        return None
+    m = get_or_none(AccountsModel, account_id, PROFILE)
+    return None if m is None else _account(m)
 
 
 def get_account_and_member(account_id: str, sub: str) -> tuple[AccountRecord | None, MemberRecord | None]:
@@ -154,10 +152,8 @@ def get_account_and_member(account_id: str, sub: str) -> tuple[AccountRecord | N
 
 
 def read_account_counter() -> int:
-    try:
-        return AccountsModel.get(COUNTER_PK, COUNTER_SK, consistent_read=True).value or 0
-    except AccountsModel.DoesNotExist:
-        return 0
+    m = get_or_none(AccountsModel, COUNTER_PK, COUNTER_SK, consistent_read=True)
+    return 0 if m is None else m.value or 0
 
 
 def allocate_account_number(expected: int) -> Op:
@@ -193,7 +189,7 @@ def put_account(record: AccountRecord) -> Op:
     if record.next_recurring_date is not None:
         model.due_pk = f"due#{shard_of(record.id)}"
         model.due_sk = f"{record.next_recurring_date.isoformat()}#{record.id}"
-    return Op("put", model, condition=AccountsModel.pk.does_not_exist(), label="account")
+    return put_if_absent(model, label="account")
 
 
 def advance_cycle(account_id: str, expected_next: date, new_next: date, last: date) -> Op:
@@ -237,9 +233,8 @@ class RetryEntry:
 
 
 def get_retry(account_id: str) -> RetryEntry | None:
-    try:
-        m = AccountsModel.get(account_id, RETRY, consistent_read=True)
-    except AccountsModel.DoesNotExist:
+    m = get_or_none(AccountsModel, account_id, RETRY, consistent_read=True)
+    if m is None:
         return None
     return RetryEntry(
         account_id, date.fromisoformat((m.due_sk or "").split("#")[0]), m.attempt or 0, m.invoice_id or ""
@@ -275,10 +270,8 @@ def due_page(
 
 
 def get_member(account_id: str, sub: str) -> MemberRecord | None:
-    try:
-        return _member(AccountsModel.get(account_id, MEMBER + sub, consistent_read=True))
-    except AccountsModel.DoesNotExist:
-        return None
+    m = get_or_none(AccountsModel, account_id, MEMBER + sub, consistent_read=True)
+    return None if m is None else _member(m)
 
 
 def put_member(record: MemberRecord) -> Op:
@@ -307,14 +300,12 @@ def put_device(account_id: str, record: DeviceRecord) -> Op:
         kind=record.kind,
         created_at=record.created_at,
     )
-    return Op("put", model, condition=AccountsModel.pk.does_not_exist(), label="device")
+    return put_if_absent(model, label="device")
 
 
 def get_device(account_id: str, device_id: str) -> DeviceRecord | None:
-    try:
-        return _device(AccountsModel.get(account_id, DEVICE + device_id))
-    except AccountsModel.DoesNotExist:
-        return None
+    m = get_or_none(AccountsModel, account_id, DEVICE + device_id)
+    return None if m is None else _device(m)
 
 
 def list_devices(account_id: str, limit: int, after: str | None, route: str) -> tuple[list[DeviceRecord], str | None]:

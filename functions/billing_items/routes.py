@@ -19,116 +19,60 @@ from functions.billing_items.schemas import (
     ProvisionItem,
 )
 from functions.core.auth import ADMIN, READ, WRITE
-from functions.core.http import Call, api
+from functions.core.http import Call, routes
 
 bp = Blueprint(__name__)
+route = routes(bp, guard=account_guard("billing_items"))
 
 ITEMS = "/v1/accounts/{account_id}/billing-items"
 ITEM = ITEMS + "/{item_id}"
-guard = account_guard("billing_items")
 
 
-@api(
-    bp,
-    "POST",
-    ITEMS,
-    scope=ADMIN,
-    body=ProvisionItem,
-    response=ProvisionedItem,
-    status=201,
-    idempotent=True,
-    guard=guard,
-    summary="Provision a billing item (operator): the item and its New invoice",
-)
+@route("POST", ITEMS, scope=ADMIN, body=ProvisionItem, response=ProvisionedItem, status=201, idempotent=True)
 def provision(call: Call, account_id: str) -> ProvisionedItem:
+    """Provision a billing item (operator): the item and its New invoice"""
     return service.provision(call.account, call.idem, call.body)
 
 
-@api(
-    bp,
-    "GET",
-    ITEMS,
-    scope=READ,
-    query=ItemQuery,
-    response=ItemList,
-    guard=guard,
-    summary="Billing items: view associated (default), dissociated or all; filter by device, status, category",
-)
+@route("GET", ITEMS, scope=READ, query=ItemQuery, response=ItemList)
 def list_items(call: Call, account_id: str) -> ItemList:
+    """Billing items: view associated (default), dissociated or all; filter by device, status, category"""
     return service.list_items(call.account, call.query, "billing-items")
 
 
-@api(
-    bp,
-    "POST",
-    ITEMS + "/bulk",
-    scope=WRITE,
-    body=BulkRequest,
-    response=BulkResponse,
-    idempotent=True,
-    guard=guard,
-    summary="Associate or dissociate up to 100 items at once",
-)
+@route("POST", ITEMS + "/bulk", scope=WRITE, body=BulkRequest, response=BulkResponse, idempotent=True)
 def bulk(call: Call, account_id: str) -> BulkResponse:
+    """Associate or dissociate up to 100 items at once"""
     return service.bulk(call.account, call.idem, call.body)
 
 
-@api(bp, "GET", ITEM, scope=READ, response=Item, guard=guard, summary="One billing item")
+@route("GET", ITEM, scope=READ, response=Item)
 def get_item(call: Call, account_id: str, item_id: str) -> Item:
+    """One billing item"""
     return service.get_item(call.account, item_id)
 
 
-@api(
-    bp,
-    "PUT",
-    ITEM + "/device",
-    scope=WRITE,
-    body=LinkDevice,
-    response=Item,
-    guard=guard,
-    summary="Associate the item with a device",
-)
+@route("PUT", ITEM + "/device", scope=WRITE, body=LinkDevice, response=Item)
 def associate(call: Call, account_id: str, item_id: str) -> Item:
+    """Associate the item with a device"""
     return service.link(call.account, item_id, call.body.device_id)
 
 
-@api(
-    bp,
-    "DELETE",
-    ITEM + "/device",
-    scope=WRITE,
-    response=Item,
-    guard=guard,
-    summary="Dissociate the item from its device",
-)
+@route("DELETE", ITEM + "/device", scope=WRITE, response=Item)
 def dissociate(call: Call, account_id: str, item_id: str) -> Item:
+    """Dissociate the item from its device"""
     return service.link(call.account, item_id, None)
 
 
-@api(
-    bp,
-    "POST",
-    ITEM + "/cancellation",
-    scope=WRITE,
-    body=CancelRequest,
-    response=Cancellation,
-    status=201,
-    idempotent=True,
-    guard=guard,
-    summary="Cancel the item now (refunding the unused part) or at the anniversary",
+@route(
+    "POST", ITEM + "/cancellation", scope=WRITE, body=CancelRequest, response=Cancellation, status=201, idempotent=True
 )
 def cancel(call: Call, account_id: str, item_id: str) -> Cancellation:
+    """Cancel the item now (refunding the unused part) or at the anniversary"""
     return service.cancel(call.account, call.idem, item_id, call.body.when, call.body.reason)
 
 
-@api(
-    bp,
-    "DELETE",
-    ITEM + "/cancellation",
-    scope=WRITE,
-    response=Item,
-    guard=guard,
-    summary="Withdraw a pending anniversary cancellation",
-)
+@route("DELETE", ITEM + "/cancellation", scope=WRITE, response=Item)
 def undo_cancellation(call: Call, account_id: str, item_id: str) -> Item:
+    """Withdraw a pending anniversary cancellation"""
     return service.undo_cancellation(call.account, item_id)

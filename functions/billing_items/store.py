@@ -12,16 +12,16 @@ leave this module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from typing import Any
 
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
-from functions.core.db import IntegerAttribute, SpecIndex, index_meta, meta, one_page
+from functions.core.db import IntegerAttribute, SpecIndex, get_or_none, index_meta, meta, one_page
 from functions.core.errors import BadRequestError, ConcurrentUpdateError
-from functions.core.uow import Op
+from functions.core.uow import Op, put_if_absent
 
 ITEM = "ITEM#"
 
@@ -107,63 +107,26 @@ class Item:
     version: int = 0
 
 
-def _d(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
+# The Item fields stored as ISO dates; every other field is stored as it is, under its own name.
+_DATES = {"starts_on", "billed_from", "billed_to", "cancel_at", "cancelled_on"}
+_STORED = [f.name for f in fields(Item) if f.name not in ("account_id", "id")]
 
 
 def _item(m: ItemModel) -> Item:
-    return Item(
-        account_id=m.pk,
-        id=m.item_id,
-        description=m.description,
-        category=m.category,
-        currency=m.currency,
-        recurring_fee=m.recurring_fee,
-        setup_fee=m.setup_fee,
-        device_id=m.device_id,
-        status=m.status,
-        starts_on=date.fromisoformat(m.starts_on),
-        created_at=m.created_at,
-        billed_from=_d(m.billed_from),
-        billed_to=_d(m.billed_to),
-        billed_amount=m.billed_amount,
-        billed_invoice_id=m.billed_invoice_id,
-        new_invoice_id=m.new_invoice_id,
-        cancel_at=_d(m.cancel_at),
-        cancelled_on=_d(m.cancelled_on),
-        cancel_reason=m.cancel_reason,
-        version=m.version,
-    )
-
-
-def _iso(value: date | None) -> str | None:
-    return value.isoformat() if value else None
+    values = {name: getattr(m, name) for name in _STORED}
+    dates = {name: date.fromisoformat(values[name]) if values[name] else None for name in _DATES}
+    return Item(account_id=m.pk, id=m.item_id, **{**values, **dates})
 
 
 def _model(item: Item) -> ItemModel:
+    values = {name: getattr(item, name) for name in _STORED}
+    dates = {name: values[name].isoformat() if values[name] else None for name in _DATES}
     view = "associated" if item.device_id else "dissociated"
     return ItemModel(
         item.account_id,
         ITEM + item.id,
         item_id=item.id,
-        description=item.description,
-        category=item.category,
-        currency=item.currency,
-        recurring_fee=item.recurring_fee,
-        setup_fee=item.setup_fee,
-        device_id=item.device_id,
-        status=item.status,
-        starts_on=item.starts_on.isoformat(),
-        created_at=item.created_at,
-        billed_from=_iso(item.billed_from),
-        billed_to=_iso(item.billed_to),
-        billed_amount=item.billed_amount,
-        billed_invoice_id=item.billed_invoice_id,
-        new_invoice_id=item.new_invoice_id,
-        cancel_at=_iso(item.cancel_at),
-        cancelled_on=_iso(item.cancelled_on),
-        cancel_reason=item.cancel_reason,
-        version=item.version,
+        **{**values, **dates},
         view_pk=f"{item.account_id}#{view}",
         device_pk=f"{item.account_id}#{item.device_id}" if item.device_id else None,
         order_sk=f"{item.created_at}#{item.id}",
@@ -171,10 +134,8 @@ def _model(item: Item) -> ItemModel:
 
 
 def get(account_id: str, item_id: str) -> Item | None:
-    try:
-        return _item(ItemModel.get(account_id, ITEM + item_id, consistent_read=True))
-    except ItemModel.DoesNotExist:
-        return None
+    m = get_or_none(ItemModel, account_id, ITEM + item_id, consistent_read=True)
+    return None if m is None else _item(m)
 
 
 def get_many(account_id: str, item_ids: list[str]) -> dict[str, Item]:
@@ -186,10 +147,8 @@ def get_many(account_id: str, item_ids: list[str]) -> dict[str, Item]:
 
 
 def recurring_total(account_id: str) -> int:
-    try:
-        return TotalsModel.get(account_id, TOTALS_SK).recurring_total
-    except TotalsModel.DoesNotExist:
-        return 0
+    m = get_or_none(TotalsModel, account_id, TOTALS_SK)
+    return 0 if m is None else m.recurring_total
 
 
 def adjust_totals(account_id: str, fee_delta: int, count_delta: int) -> Op:
@@ -200,7 +159,7 @@ def adjust_totals(account_id: str, fee_delta: int, count_delta: int) -> Op:
 
 
 def put_new(item: Item) -> Op:
-    return Op("put", _model(item), condition=ItemModel.pk.does_not_exist(), label="item")
+    return put_if_absent(_model(item), label="item")
 
 
 def put_changed(before: Item, after: Item) -> Op:

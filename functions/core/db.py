@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 from pynamodb.attributes import NumberAttribute
@@ -12,6 +12,11 @@ from pynamodb.models import Model
 
 from functions.core.settings import get_settings
 from functions.core.tables import TABLES, table_name
+
+if TYPE_CHECKING:
+    from pynamodb.models import Model
+
+M = TypeVar("M", bound="Model")
 
 
 def aws_error_code(exc: Exception) -> str | None:
@@ -129,3 +134,13 @@ def one_page(result: Any, model: type) -> tuple[list[Any], dict[str, Any] | None
     except StopIteration:
         return [], None
     return [model.from_raw_data(item) for item in page.get("Items", [])], result.page_iter.last_evaluated_key
+
+
+def get_or_none(
+    model: type[M], hash_key: str, range_key: str | None = None, *, consistent_read: bool = False
+) -> M | None:
+    """The item at these keys, or None when there is none (GetItem)."""
+    try:
+        return model.get(hash_key, range_key, consistent_read=consistent_read)
+    except model.DoesNotExist:
+        return None

@@ -1,5 +1,5 @@
-"""The one route wrapper: auth, body/query parsing, account guard, idempotency, rendering, and the
-single mapping of domain errors to problem+json (RFC 9457).
+"""The one route wrapper: auth, body/query parsing (core/request_parsing.py), account guard, idempotency,
+rendering, and every error answered as problem+json (RFC 9457, core/problems.py).
 
 Routes declare themselves with `@api(...)`; the same declarations feed the OpenAPI document
 (functions/core/openapi.py) and the route → scope table in docs/.
@@ -16,28 +16,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from functions.core import idempotency
 from functions.core.auth import Identity, authenticate
-from functions.core.card_data import holds_card_number
-from functions.core.errors import (
-    BadRequestError,
-    BillowError,
-    FieldError,
-    ForbiddenError,
-    PayloadTooLargeError,
-    ServiceUnavailableError,
-    ValidationFailedError,
-)
+from functions.core.errors import BillowError, ForbiddenError, ServiceUnavailableError
 from functions.core.ids import is_id
 from functions.core.logs import get_logger
-from functions.core.settings import get_settings
+from functions.core.problems import PROBLEM, aws_outage, problem_response
+from functions.core.problems import problem_body as problem_body
+from functions.core.request_parsing import parse_body, parse_query, refuse_card_data
 
 JSON = "application/json"
-PROBLEM = "application/problem+json"
 
 
 @dataclass(frozen=True)
@@ -86,119 +77,6 @@ class Raw:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def problem_body(err: BillowError) -> dict[str, Any]:
-    return {
-        "type": err.code,
-        "title": err.title,
-        "status": err.status,
-        "detail": err.detail,
-        "code": err.code,
-        "errors": [{"field": e.field, "message": e.message} for e in err.errors],
-        **err.extensions,
-    }
-
-
-def problem_response(err: BillowError, request_id: str | None = None) -> Response:
-    headers = {"Content-Type": PROBLEM}
-    if request_id:
-        headers["X-Request-Id"] = request_id
-    if err.status == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="billow"'
-    return Response(body=json.dumps(problem_body(err)), status_code=err.status, headers=headers)
-
-
-def field_errors(exc: ValidationError) -> list[FieldError]:
-    out = []
-    for error in exc.errors(include_url=False):
-        loc = ".".join(str(part) for part in error.get("loc", ())) or "body"
-        message = "unknown field" if error.get("type") == "extra_forbidden" else error.get("msg", "invalid")
-        out.append(FieldError(field=loc, message=message))
-    return out
-
-
-def _parse_body(spec: RouteSpec, raw: bytes) -> BaseModel:
-    assert spec.body is not None
-    if len(raw) > get_settings().max_body_bytes:
-        raise PayloadTooLargeError(f"the body must be at most {get_settings().max_body_bytes} bytes")
-    _refuse_control_characters(_require_plain_json(raw))
-    try:
-        return spec.body.model_validate_json(raw, strict=True)
-    except ValidationError as exc:
-        if any(e.get("type") == "json_invalid" for e in exc.errors()):
-            raise BadRequestError("the body is not valid JSON", code="malformed-json") from None
-        if any(e.get("type") == "model_type" and not e.get("loc") for e in exc.errors()):
-            raise BadRequestError("the body must be a JSON object", code="malformed-json") from None
-        raise ValidationFailedError("some fields are not acceptable", errors=field_errors(exc)) from None
-
-
-def _refuse_card_data(raw: bytes) -> None:
-    """Card and payment routes never read a card number (PCI scope stays with Stripe.js), whatever the
-    body: refused before it is parsed, and the body is never logged."""
-    if holds_card_number(raw.decode("utf-8", errors="replace")):
-        raise BadRequestError(
-            "card numbers are never sent to billow: collect the card with Stripe.js and send its ids",
-            code="card-data-not-accepted",
-        )
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    if len(set(keys)) != len(keys):
-        raise ValueError("duplicate key")
-    return dict(pairs)
-
-
-def _require_plain_json(raw: bytes) -> Any:
-    """RFC 8259 JSON only: no NaN/Infinity, no absurd nesting (pydantic's parser alone accepts NaN), and
-    no duplicate keys (which value counts would depend on the parser: ambiguous where money is)."""
-    try:
-        return json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
-    except (ValueError, RecursionError):
-        raise BadRequestError("the body is not valid JSON", code="malformed-json") from None
-
-
-# C0 controls but tab, newline and carriage return; DEL and C1 controls; the bidirectional embedding,
-# override and isolate controls, which reorder what a PDF, e-mail or console shows (an invoice line
-# could display another amount than it holds). Right-to-left scripts and emoji are ordinary text.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def _refuse_control_characters(body: Any) -> None:
-    """422 `validation-failed` naming the first field whose text (or key) holds a control character.
-    Iterative: a body nested as deep as the JSON parser allows must not exhaust the stack here."""
-    pending: list[tuple[str, Any]] = [("", body)]
-    while pending:
-        path, value = pending.pop()
-        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-        for key, child in items:
-            where = f"{path}.{key}" if path else str(key)
-            if any(isinstance(text, str) and _CONTROL.search(text) for text in (key, child)):
-                message = "control and bidirectional-override characters are not accepted"
-                raise ValidationFailedError(
-                    "some fields are not acceptable", errors=[FieldError(field=where, message=message)]
-                )
-            pending.append((where, child))
-
-
-def _parse_query(spec: RouteSpec, params: dict[str, str] | None) -> BaseModel | None:
-    if spec.query is None:
-        if params:
-            raise ValidationFailedError(
-                "this route takes no query parameters",
-                errors=[FieldError(field=f"query.{k}", message="unknown parameter") for k in params],
-            )
-        return None
-    try:
-        return spec.query.model_validate(dict(params or {}))
-    except ValidationError as exc:
-        errors = [FieldError(field=f"query.{e.field}", message=e.message) for e in field_errors(exc)]
-        raise ValidationFailedError("some query parameters are not acceptable", errors=errors) from None
-
-
 def _json_response(status: int, body: Any, request_id: str, extra: dict[str, str] | None = None) -> Response:
     # a stored error reply (a declined payment) is replayed as the problem+json it was
     headers = {"Content-Type": PROBLEM if status >= 400 else JSON, "X-Request-Id": request_id, **(extra or {})}
@@ -221,41 +99,6 @@ def _render(spec: RouteSpec, result: Any, call: Call) -> Response:
 def _request_id(request: Any) -> str:
     context = getattr(request, "context", None) or {}
     return str(context.get("requestId") or uuid.uuid4())
-
-
-# AWS answers that mean "unavailable now, retry" (server errors and throttling), not a bug of ours.
-_AWS_RETRYABLE = {
-    "InternalServerError",
-    "InternalFailure",
-    "InternalError",
-    "ServiceUnavailable",
-    "ServiceUnavailableException",
-    "ThrottlingException",
-    "Throttling",
-    "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded",
-    "TransactionInProgressException",
-    "SlowDown",
-}
-
-
-def aws_outage(exc: BaseException) -> bool:
-    """True when `exc` (or what caused it: PynamoDB wraps botocore's errors) is an AWS service being
-    unavailable — a 5xx or throttling answer, a timeout, a lost connection — rather than a bug: the
-    request is answered 503 `service-unavailable` and the client retries it with the same key."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ConnectionError | HTTPClientError):  # timeouts, resets, unreachable endpoints
-            return True
-        if isinstance(current, ClientError):
-            error = current.response.get("Error", {})
-            status = current.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-            return error.get("Code") in _AWS_RETRYABLE or status >= 500
-        cause = getattr(current, "cause", None)  # PynamoDB's exceptions keep botocore's here
-        current = cause if isinstance(cause, BaseException) else current.__cause__
-    return False
 
 
 def handle(spec: RouteSpec, fn: Callable[..., Any], request: Any, params: dict[str, str]) -> Response:
@@ -304,10 +147,10 @@ def _handle(spec: RouteSpec, fn: Callable[..., Any], request: Any, params: dict[
         call.account = spec.guard(identity, params, spec)
     raw = request.raw_body or b""
     if spec.refuse_card_data and raw:
-        _refuse_card_data(raw)
+        refuse_card_data(raw)
     if spec.body is not None:
-        call.body = _parse_body(spec, raw)
-    call.query = _parse_query(spec, request.query_params)
+        call.body = parse_body(spec.body, raw)
+    call.query = parse_query(spec.query, request.query_params)
     if spec.idempotent:
         assert identity is not None, "idempotent routes need an identity"
         key = idempotency.check_key(headers.get("idempotency-key"))
@@ -366,7 +209,7 @@ def api(
     path: str,
     *,
     scope: str | None,
-    summary: str,
+    summary: str | None = None,
     body: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,
@@ -376,7 +219,8 @@ def api(
     refuse_card_data: bool = False,
     produces: str = JSON,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a route: registers it on the blueprint and in ROUTES (OpenAPI, scope table)."""
+    """Declare a route: registers it on the blueprint and in ROUTES (OpenAPI, scope table). Its summary
+    is `summary`, or else the route function's docstring."""
 
     module = bp._import_name  # e.g. functions.accounts.routes -> tag "accounts"
     tag = module.split(".")[-2] if module.count(".") >= 2 else module
@@ -386,7 +230,7 @@ def api(
             method=method,
             path=path,
             scope=scope,
-            summary=summary,
+            summary=summary if summary is not None else _summary_of(fn),
             tag=tag,
             body=body,
             query=query,
@@ -407,3 +251,16 @@ def api(
         return fn
 
     return decorator
+
+
+def routes(bp: Blueprint, **shared: Any) -> Callable[..., Callable[[Callable[..., Any]], Callable[..., Any]]]:
+    """`api` for the routes of one blueprint, with what they all share (e.g. their guard):
+    `route = routes(bp, guard=...)`, then `@route("GET", PATH, scope=READ, response=...)`."""
+    return functools.partial(api, bp, **shared)
+
+
+def _summary_of(fn: Callable[..., Any]) -> str:
+    summary = " ".join((fn.__doc__ or "").split())
+    if not summary:
+        raise TypeError(f"route {fn.__name__} needs a summary: summary=... or a docstring")
+    return summary

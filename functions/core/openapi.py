@@ -9,7 +9,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from functions.core.http import PROBLEM, ROUTES, RouteSpec
+from functions.core.http import ROUTES, RouteSpec
+from functions.core.problems import PROBLEM
 
 _PARAM = re.compile(r"{(\w+)}")
 

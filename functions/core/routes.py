@@ -9,8 +9,9 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel
 
 from functions.core import errors
-from functions.core.http import PROBLEM, Call, api, problem_response
+from functions.core.http import Call, api
 from functions.core.openapi import build_document
+from functions.core.problems import PROBLEM, problem_response
 
 bp = Blueprint(__name__)
 

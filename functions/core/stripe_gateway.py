@@ -14,7 +14,8 @@
   then is ServiceUnavailableError (503); a refusal by Stripe (400/402/404) is StripeRejectedError for
   the caller to translate.
 - Only parameters that both Stripe and localstripe (the local stack's stand-in) accept are sent.
-- SDK objects never leave this module: callers get small frozen dataclasses.
+- SDK objects never leave this module and functions/core/stripe_objects.py: callers get small frozen
+  dataclasses.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -32,6 +32,22 @@ from functions.core import clock
 from functions.core.errors import ServiceUnavailableError
 from functions.core.secrets import STRIPE_PUBLISHABLE_KEY, STRIPE_SECRET_KEY, get_secret
 from functions.core.settings import get_settings
+from functions.core.stripe_objects import (
+    Charge,
+    Dispute,
+    PaymentIntent,
+    PaymentMethod,
+    Refund,
+    SetupIntent,
+    charge_from,
+    dispute_from,
+    payment_intent_from,
+    payment_method_from,
+    refund_from,
+    refunds_from,
+    sdk_field,
+    setup_intent_from,
+)
 
 if TYPE_CHECKING:
     import stripe
@@ -66,78 +82,6 @@ class StripeRejectedError(Exception):
         # (Stripe puts it in the error when a confirmation fails, with its client_secret).
         self.decline_code = decline_code
         self.payment_intent = payment_intent
-
-
-@dataclass(frozen=True)
-class Card:
-    brand: str
-    last4: str
-    exp_month: int
-    exp_year: int
-
-
-@dataclass(frozen=True)
-class PaymentMethod:
-    id: str
-    customer: str | None
-    card: Card | None
-
-
-@dataclass(frozen=True)
-class SetupIntent:
-    id: str
-    customer: str | None
-    status: str
-    client_secret: str = field(repr=False)
-    payment_method: PaymentMethod | None = None
-
-
-@dataclass(frozen=True)
-class PaymentIntent:
-    id: str
-    status: str  # requires_payment_method | requires_confirmation | requires_action | processing | succeeded | canceled
-    amount: int
-    amount_received: int
-    currency: str
-    customer: str | None
-    payment_method: str | None
-    metadata: dict[str, str]
-    latest_charge: str | None
-    next_action: dict[str, Any] | None
-    last_payment_error: dict[str, Any] | None
-    client_secret: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class Refund:
-    id: str
-    status: str
-    amount: int
-    currency: str
-    charge: str | None
-    payment_intent: str | None
-    metadata: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Charge:
-    id: str
-    amount: int
-    amount_refunded: int
-    currency: str
-    payment_intent: str | None
-    refunds: tuple[Refund, ...]
-
-
-@dataclass(frozen=True)
-class Dispute:
-    id: str
-    charge: str
-    payment_intent: str | None
-    amount: int
-    currency: str
-    reason: str
-    status: str
 
 
 _lock = threading.Lock()
@@ -199,7 +143,7 @@ def _call(operation: str, fn: Callable[[stripe.StripeClient], T]) -> T:
                 exc.code,
                 exc.user_message or str(exc),
                 decline_code=error.get("decline_code") or exc.code,
-                payment_intent=_payment_intent(intent) if isinstance(intent, dict) else None,
+                payment_intent=payment_intent_from(intent) if isinstance(intent, dict) else None,
             ) from exc
         except stripe.IdempotencyError as exc:
             raise StripeRejectedError(exc.http_status or 400, "idempotency_error", str(exc)) from exc
@@ -226,38 +170,6 @@ def _retrieve(operation: str, fn: Callable[[stripe.StripeClient], T]) -> T | Non
 def publishable_key() -> str:
     """The key the console's Stripe.js uses (pk_…); safe to hand to browsers."""
     return get_secret(STRIPE_PUBLISHABLE_KEY)
-
-
-def _payment_method(obj: Any) -> PaymentMethod | None:
-    if obj is None:
-        return None
-    if isinstance(obj, str):
-        return PaymentMethod(id=obj, customer=None, card=None)
-    card = getattr(obj, "card", None)
-    customer = obj.customer if isinstance(obj.customer, str | None) else obj.customer.id
-    return PaymentMethod(
-        id=obj.id,
-        customer=customer,
-        card=Card(
-            brand=str(card.brand),
-            last4=str(card.last4),
-            exp_month=int(card.exp_month),
-            exp_year=int(card.exp_year),
-        )
-        if card is not None
-        else None,
-    )
-
-
-def _setup_intent(obj: Any) -> SetupIntent:
-    customer = obj.customer if isinstance(obj.customer, str | None) else obj.customer.id
-    return SetupIntent(
-        id=obj.id,
-        customer=customer,
-        status=obj.status,
-        client_secret=obj.client_secret,
-        payment_method=_payment_method(obj.payment_method),
-    )
 
 
 # --- customers ------------------------------------------------------------------------------------
@@ -304,7 +216,7 @@ def create_setup_intent(customer_id: str, *, metadata: dict[str, str], idempoten
             options={"idempotency_key": idempotency_key},
         ),
     )
-    return _setup_intent(obj)
+    return setup_intent_from(obj)
 
 
 def get_setup_intent(setup_intent_id: str) -> SetupIntent | None:
@@ -313,7 +225,7 @@ def get_setup_intent(setup_intent_id: str) -> SetupIntent | None:
         "setup_intents.retrieve",
         lambda c: c.v1.setup_intents.retrieve(setup_intent_id, params={"expand": ["payment_method"]}),
     )
-    return None if obj is None else _setup_intent(obj)
+    return None if obj is None else setup_intent_from(obj)
 
 
 # --- payment methods ------------------------------------------------------------------------------
@@ -321,7 +233,7 @@ def get_setup_intent(setup_intent_id: str) -> SetupIntent | None:
 
 def get_payment_method(payment_method_id: str) -> PaymentMethod | None:
     obj = _retrieve("payment_methods.retrieve", lambda c: c.v1.payment_methods.retrieve(payment_method_id))
-    return None if obj is None else _payment_method(obj)
+    return None if obj is None else payment_method_from(obj)
 
 
 def attach_payment_method(payment_method_id: str, customer_id: str, *, idempotency_key: str) -> None:
@@ -352,62 +264,6 @@ def detach_payment_method(payment_method_id: str, customer_id: str, *, idempoten
 
 
 # --- payment intents, refunds, charges, disputes -------------------------------------------------
-
-
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    """A field of an SDK object or of a plain dict (error bodies carry plain dicts)."""
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    try:
-        return obj[name] if name in obj else default
-    except TypeError:
-        return getattr(obj, name, default)
-
-
-def _id_of(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return str(_get(value, "id"))
-
-
-def _plain(value: Any) -> Any:
-    """SDK objects to plain JSON values (next_action, last_payment_error)."""
-    if value is None:
-        return None
-    to_dict = getattr(value, "to_dict", None)
-    return to_dict() if callable(to_dict) else value
-
-
-def _payment_intent(obj: Any) -> PaymentIntent:
-    amount = int(_get(obj, "amount") or 0)
-    status = str(_get(obj, "status"))
-    received = _get(obj, "amount_received")
-    return PaymentIntent(
-        id=str(_get(obj, "id")),
-        status=status,
-        amount=amount,
-        amount_received=int(received) if received is not None else (amount if status == "succeeded" else 0),
-        currency=str(_get(obj, "currency")),
-        customer=_id_of(_get(obj, "customer")),
-        payment_method=_id_of(_get(obj, "payment_method")),
-        metadata={str(k): str(v) for k, v in dict(_plain(_get(obj, "metadata")) or {}).items()},
-        latest_charge=_id_of(_get(obj, "latest_charge")),
-        next_action=_plain(_get(obj, "next_action")),
-        last_payment_error=_plain(_get(obj, "last_payment_error")),
-        client_secret=str(_get(obj, "client_secret") or ""),
-    )
-
-
-def _refund(obj: Any) -> Refund:
-    return Refund(
-        id=str(_get(obj, "id")),
-        status=str(_get(obj, "status")),
-        amount=int(_get(obj, "amount") or 0),
-        currency=str(_get(obj, "currency")),
-        charge=_id_of(_get(obj, "charge")),
-        payment_intent=_id_of(_get(obj, "payment_intent")),
-        metadata={str(k): str(v) for k, v in dict(_plain(_get(obj, "metadata")) or {}).items()},
-    )
 
 
 def create_payment_intent(
@@ -445,13 +301,13 @@ def create_payment_intent(
         "payment_intents.create",
         lambda c: c.v1.payment_intents.create(params=params, options={"idempotency_key": idempotency_key}),
     )
-    return _payment_intent(obj)
+    return payment_intent_from(obj)
 
 
 def get_payment_intent(payment_intent_id: str) -> PaymentIntent | None:
     """The PaymentIntent as Stripe has it now, or None when Stripe does not know it."""
     obj = _retrieve("payment_intents.retrieve", lambda c: c.v1.payment_intents.retrieve(payment_intent_id))
-    return None if obj is None else _payment_intent(obj)
+    return None if obj is None else payment_intent_from(obj)
 
 
 def create_refund(*, payment_intent_id: str, amount: int, metadata: dict[str, str], idempotency_key: str) -> Refund:
@@ -468,7 +324,7 @@ def create_refund(*, payment_intent_id: str, amount: int, metadata: dict[str, st
             options={"idempotency_key": idempotency_key},
         ),
     )
-    return _refund(obj)
+    return refund_from(obj)
 
 
 def key_expired(created_at: str) -> bool:
@@ -486,12 +342,12 @@ def list_refunds(payment_intent_id: str) -> list[Refund]:
         "refunds.list",
         lambda c: c.v1.refunds.list(params={"payment_intent": payment_intent_id, "limit": 100}),
     )
-    return [_refund(r) for r in _get(page, "data") or ()]
+    return refunds_from(page)
 
 
 def get_refund(refund_id: str) -> Refund | None:
     obj = _retrieve("refunds.retrieve", lambda c: c.v1.refunds.retrieve(refund_id))
-    return None if obj is None else _refund(obj)
+    return None if obj is None else refund_from(obj)
 
 
 def find_payment_intent(
@@ -507,45 +363,25 @@ def find_payment_intent(
     while True:
         query = dict(params, **({"starting_after": after} if after else {}))
         page = _call("payment_intents.list", lambda c, q=query: c.v1.payment_intents.list(params=q))
-        data = list(_get(page, "data") or ())
+        data = list(sdk_field(page, "data") or ())
         for obj in data:
-            intent = _payment_intent(obj)
+            intent = payment_intent_from(obj)
             if intent.metadata.get(metadata_key) == value:
                 return intent
-        if not _get(page, "has_more") or not data:
+        if not sdk_field(page, "has_more") or not data:
             return None
-        after = str(_get(data[-1], "id"))
+        after = str(sdk_field(data[-1], "id"))
 
 
 def get_charge(charge_id: str) -> Charge | None:
     """The charge with its refunds (as Stripe lists them on the charge), or None when unknown."""
-    try:
-        obj = _call("charges.retrieve", lambda c: c.v1.charges.retrieve(charge_id))
-        refunds = _call("refunds.list", lambda c: c.v1.refunds.list(params={"charge": charge_id, "limit": 100}))
-    except StripeRejectedError as exc:
-        if exc.http_status == 404:
-            return None
-        raise
-    return Charge(
-        id=str(_get(obj, "id")),
-        amount=int(_get(obj, "amount") or 0),
-        amount_refunded=int(_get(obj, "amount_refunded") or 0),
-        currency=str(_get(obj, "currency")),
-        payment_intent=_id_of(_get(obj, "payment_intent")),
-        refunds=tuple(_refund(r) for r in _get(refunds, "data") or ()),
-    )
+    obj = _retrieve("charges.retrieve", lambda c: c.v1.charges.retrieve(charge_id))
+    if obj is None:
+        return None
+    refunds = _retrieve("refunds.list", lambda c: c.v1.refunds.list(params={"charge": charge_id, "limit": 100}))
+    return None if refunds is None else charge_from(obj, refunds)
 
 
 def get_dispute(dispute_id: str) -> Dispute | None:
     obj = _retrieve("disputes.retrieve", lambda c: c.v1.disputes.retrieve(dispute_id))
-    if obj is None:
-        return None
-    return Dispute(
-        id=str(_get(obj, "id")),
-        charge=str(_id_of(_get(obj, "charge"))),
-        payment_intent=_id_of(_get(obj, "payment_intent")),
-        amount=int(_get(obj, "amount") or 0),
-        currency=str(_get(obj, "currency")),
-        reason=str(_get(obj, "reason") or ""),
-        status=str(_get(obj, "status") or ""),
-    )
+    return None if obj is None else dispute_from(obj)

@@ -24,8 +24,9 @@ class IndexSpec:
 class TableSpec:
     name: str
     owner: str
-    hash_key: str
-    range_key: str | None
+    # every table is keyed by pk and sk (strings) unless its spec says otherwise
+    hash_key: str = "pk"
+    range_key: str | None = "sk"
     indexes: tuple[IndexSpec, ...] = ()
     ttl_attribute: str | None = None
     purpose: str = ""
@@ -37,8 +38,6 @@ TABLES: dict[str, TableSpec] = {
         TableSpec(
             name="accounts",
             owner="accounts",
-            hash_key="pk",
-            range_key="sk",
             # sparse: due#<shard 0..31> -> <next recurring date>#<account> on billable profiles, and
             # retry#<shard> -> <retry date>#<account> on dunning entries
             indexes=(IndexSpec("due", "due_pk", "due_sk", projection="KEYS_ONLY"),),
@@ -47,22 +46,17 @@ TABLES: dict[str, TableSpec] = {
         TableSpec(
             name="ledger",
             owner="core",
-            hash_key="pk",
-            range_key="sk",
             indexes=(IndexSpec("by_date", "gsi1_pk", "gsi1_sk"),),
             purpose="per-account balance item, ledger entries, invoice headers, lines and applications",
         ),
         TableSpec(
             name="audit",
             owner="core",
-            hash_key="pk",
-            range_key="sk",
             purpose="audit events, one per change, newest first by sort key",
         ),
         TableSpec(
             name="idempotency",
             owner="core",
-            hash_key="pk",
             range_key=None,
             ttl_attribute="expires_at",
             purpose="Idempotency-Key records with their stored responses (TTL 7 days)",
@@ -70,8 +64,6 @@ TABLES: dict[str, TableSpec] = {
         TableSpec(
             name="payments",
             owner="payments",
-            hash_key="pk",
-            range_key="sk",
             # <account>#PAY -> <created at>#<payment id>: an account's payments, newest first
             indexes=(IndexSpec("by_created", "gsi1_pk", "gsi1_sk"),),
             purpose="per account: the Stripe customer, the card on file and its pending change, card changes, "
@@ -80,8 +72,6 @@ TABLES: dict[str, TableSpec] = {
         TableSpec(
             name="billing_items",
             owner="billing_items",
-            hash_key="pk",
-            range_key="sk",
             indexes=(
                 # <account>#associated | <account>#dissociated  ->  <created>#<item> (immutable: stable pages)
                 IndexSpec("by_view", "view_pk", "order_sk"),
@@ -93,16 +83,12 @@ TABLES: dict[str, TableSpec] = {
         TableSpec(
             name="usage",
             owner="usage",
-            hash_key="pk",
-            range_key="sk",
             ttl_attribute="expires_at",
             purpose="usage dedupe markers per (service, record id), aggregates per account and period, seals",
         ),
         TableSpec(
             name="billing_runs",
             owner="billing_run",
-            hash_key="pk",
-            range_key="sk",
             purpose="per account and billed period: the Recurring invoice and which steps are done",
         ),
     )

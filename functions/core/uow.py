@@ -55,6 +55,13 @@ class Op:
             raise ValueError(self.kind)
 
 
+def put_if_absent(model: Any, *, label: str, on_conflict: Callable[[], BillowError] = _default_conflict) -> Op:
+    """Put `model` only if no item has its key yet, else the transaction fails with `on_conflict`'s error
+    (by default ConcurrentUpdateError): "put if absent", for the rows a request creates."""
+    hash_key = next(a for a in type(model).get_attributes().values() if a.is_hash_key)
+    return Op("put", model, condition=hash_key.does_not_exist(), on_conflict=on_conflict, label=label)
+
+
 class UnitOfWork:
     """Collects ops and commits them atomically. One instance per business operation."""
 

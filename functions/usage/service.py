@@ -173,32 +173,11 @@ def _commit_chunk(
                 base = store.aggregate_quantity(account_id, period, service, metric, unit)
             if base is not None:
                 fits, over = _fit(chunk, base, limit)
-        uow = UnitOfWork()
-        if fits:
-            uow.add(store.not_sealed(account_id, period))
-            for _, record in fits:
-                uow.add(store.put_marker(record.service, record.id, account_id, period))
-            uow.add(
-                store.add_to_aggregate(
-                    account_id,
-                    period,
-                    service,
-                    metric,
-                    unit,
-                    sum(store.scale(r.quantity) for _, r in fits),
-                    len(fits),
-                    limit,
-                )
-            )
         try:
-            uow.commit()
+            _chunk_write(key, period, fits, limit).commit()
         except DuplicateRecordError:
             # Another batch counted some of these first: mark them duplicate and count the rest.
-            taken = store.existing_markers([(r.service, r.id) for _, r in fits])
-            for index, record in fits:
-                if (record.service, record.id) in taken:
-                    results[index] = schemas.RecordResult(index=index, id=record.id, status="duplicate")
-            chunk = [(i, r) for i, r in chunk if (r.service, r.id) not in taken]
+            chunk = _without_duplicates(chunk, fits, results)
             continue
         except LineLimitError:
             # Another batch added to this line since it was read (or it was never read): read it again.
@@ -221,6 +200,34 @@ def _commit_chunk(
         return
     for index, record in chunk:
         results[index] = _reject(index, record.id, "too much contention on this aggregate; send it again")
+
+
+def _chunk_write(
+    key: tuple[str, date, str, str, str], period: date, fits: list[tuple[int, schemas.UsageRecord]], limit: int | None
+) -> UnitOfWork:
+    """One transaction: the period still open, a marker per record, their sum added to the aggregate."""
+    account_id, _, service, metric, unit = key
+    uow = UnitOfWork()
+    if fits:
+        uow.add(store.not_sealed(account_id, period))
+        for _, record in fits:
+            uow.add(store.put_marker(record.service, record.id, account_id, period))
+        quantity = sum(store.scale(r.quantity) for _, r in fits)
+        uow.add(store.add_to_aggregate(account_id, period, service, metric, unit, quantity, len(fits), limit))
+    return uow
+
+
+def _without_duplicates(
+    chunk: list[tuple[int, schemas.UsageRecord]],
+    fits: list[tuple[int, schemas.UsageRecord]],
+    results: dict[int, schemas.RecordResult],
+) -> list[tuple[int, schemas.UsageRecord]]:
+    """The records of `chunk` not counted yet; those of `fits` another batch counted are marked duplicate."""
+    taken = store.existing_markers([(r.service, r.id) for _, r in fits])
+    for index, record in fits:
+        if (record.service, record.id) in taken:
+            results[index] = schemas.RecordResult(index=index, id=record.id, status="duplicate")
+    return [(i, r) for i, r in chunk if (r.service, r.id) not in taken]
 
 
 def _billable_account(account_id: str) -> AccountRecord | None:

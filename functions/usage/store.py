@@ -18,10 +18,10 @@ from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
 from functions.core import clock
-from functions.core.db import IntegerAttribute, meta
+from functions.core.db import IntegerAttribute, get_or_none, meta
 from functions.core.errors import ConflictError
 from functions.core.money import MAX_AMOUNT
-from functions.core.uow import Op
+from functions.core.uow import Op, put_if_absent
 
 QUANTITY_SCALE = 10**6
 MARKER_TTL_SECONDS = 400 * 24 * 3600
@@ -126,13 +126,8 @@ def put_marker(service: str, record_id: str, account_id: str, period: date) -> O
         period=period.isoformat(),
         expires_at=clock.epoch_seconds() + MARKER_TTL_SECONDS,
     )
-    return Op(
-        "put",
-        model,
-        condition=MarkerModel.pk.does_not_exist(),
-        on_conflict=lambda: DuplicateRecordError(f"{service}/{record_id} was already counted"),
-        label="marker",
-    )
+    already = f"{service}/{record_id} was already counted"
+    return put_if_absent(model, on_conflict=lambda: DuplicateRecordError(already), label="marker")
 
 
 def add_to_aggregate(
@@ -172,11 +167,8 @@ def add_to_aggregate(
 
 def aggregate_quantity(account_id: str, period: date, service: str, metric: str, unit_amount: str) -> int:
     """The aggregate's scaled quantity so far (0 when none), strongly consistent."""
-    try:
-        m = AggregateModel.get(account_id, _agg_sk(period, service, metric, unit_amount), consistent_read=True)
-    except AggregateModel.DoesNotExist:
-        return 0
-    return m.quantity or 0
+    m = get_or_none(AggregateModel, account_id, _agg_sk(period, service, metric, unit_amount), consistent_read=True)
+    return 0 if m is None else m.quantity or 0
 
 
 def not_sealed(account_id: str, period: date) -> Op:
@@ -192,21 +184,12 @@ def not_sealed(account_id: str, period: date) -> Op:
 def seal(account_id: str, period: date, invoice_id: str) -> Op:
     """Close a period to usage; part of the transaction that posts its Recurring invoice."""
     model = SealModel(account_id, f"SEAL#{period.isoformat()}", sealed_at=clock.iso(clock.now()), invoice_id=invoice_id)
-    return Op(
-        "put",
-        model,
-        condition=SealModel.pk.does_not_exist(),
-        on_conflict=lambda: PeriodSealedError(f"usage period {period} is already sealed"),
-        label="seal",
-    )
+    already = f"usage period {period} is already sealed"
+    return put_if_absent(model, on_conflict=lambda: PeriodSealedError(already), label="seal")
 
 
 def is_sealed(account_id: str, period: date) -> bool:
-    try:
-        SealModel.get(account_id, f"SEAL#{period.isoformat()}", consistent_read=True)
-        return True
-    except SealModel.DoesNotExist:
-        return False
+    return get_or_none(SealModel, account_id, f"SEAL#{period.isoformat()}", consistent_read=True) is not None
 
 
 def aggregates(account_id: str, period: date) -> list[Aggregate]:

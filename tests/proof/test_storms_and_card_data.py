@@ -39,8 +39,8 @@ import requests
 from pypdf import PdfReader
 
 from functions.core.card_data import CARD_RUN as _CARD_RUN
+from functions.core.card_data import holds_card_number
 from functions.core.card_data import luhn as _luhn
-from functions.core.http import holds_card_number
 from tests.e2e.conftest import LocalStack
 from tests.e2e.stack_flows import (
     balance,
@@ -394,7 +394,7 @@ _HEX_TOKEN = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f](?:-?[0-9A-Fa-f]){19,}(?![0
 
 
 def card_numbers(text: str) -> list[str]:
-    """The card-number-like digit runs in `text`: the rule of functions/core/http.py
+    """The card-number-like digit runs in `text`: the rule of functions/core/card_numbers.py
     (`holds_card_number`: 13-19 digits, single spaces or dashes between them, Luhn-valid)."""
     runs = []
     for variant in (text, unquote_plus(text)):  # as written, and URL-decoded (a query string, a form)

@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeou
 from pynamodb.exceptions import GetError, TransactWriteError
 
 from functions.core.db import aws_error_code
-from functions.core.http import aws_outage
+from functions.core.problems import aws_outage
 
 
 def _client_error(code: str, status: int) -> ClientError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from functions.core.http import holds_card_number
+from functions.core.card_data import holds_card_number
 
 
 @pytest.mark.parametrize(
