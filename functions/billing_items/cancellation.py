@@ -17,7 +17,7 @@ from functions.core.idempotency import IdempotencyContext
 from functions.core.ids import recurring_invoice_id
 from functions.core.ledger import Line
 from functions.core.money import prorate
-from functions.core.uow import Op, UnitOfWork
+from functions.core.uow import Op, UnitOfWork, retrying
 
 
 def cancel(
@@ -89,16 +89,23 @@ def _cancel_now(
         UnitOfWork().add(*ops(None)).commit()
         return result
     group = device_label(account.id, item.device_id, item.category)
-    ledger.post_invoice(
+    line = Line(f"Unused {item.description}", refund, today, item.billed_to, group=group, item_id=item.id)
+    posting = ledger.prepare(
         account.id,
-        invoice_id=refund_id,
         type="refund",
-        lines=[Line(f"Unused {item.description}", refund, today, item.billed_to, group=group, item_id=item.id)],
-        description=f"Cancelled: {item.description}",
+        parts=[ledger.Part(refund_id, f"Cancelled: {item.description}", [line])],
         period=(today, item.billed_to),
         target_invoice_id=item.billed_invoice_id,
-        extra_ops=ops,
     )
+
+    def attempt() -> None:
+        planned, inv = ledger.post_invoice(posting)
+        uow = UnitOfWork().add(*planned, *ops(inv))
+        # (the outbound event's outbox row joins this transaction here)
+        uow.commit()
+
+    retrying(attempt)
+    ledger.settle_unapplied_credit(account.id)
     return result
 
 

@@ -97,5 +97,4 @@ def bulk(access: AccountAccess, idem: IdempotencyContext, body: schemas.BulkRequ
                 )
             )
         uow.commit()
-        idem.resumed = True  # the next transactions find the record in_progress
     return response

@@ -14,7 +14,7 @@ from functions.core.errors import ValidationFailedError
 from functions.core.idempotency import IdempotencyContext
 from functions.core.ledger import Invoice, Line
 from functions.core.money import prorate
-from functions.core.uow import Op, UnitOfWork
+from functions.core.uow import Op, UnitOfWork, retrying
 from functions.payments.service import chargeable_card
 
 
@@ -46,16 +46,17 @@ def provision(access: AccountAccess, idem: IdempotencyContext, body: schemas.Pro
     if not lines:
         UnitOfWork().add(*ops(None)).commit()
         return response(None)
-    posted = ledger.post_invoice(
-        account.id,
-        invoice_id=invoice_id,
-        type="new",
-        lines=lines,
-        description=f"New: {body.description}",
-        period=(starts_on, period_end),
-        extra_ops=lambda inv: ops(inv),  # type: ignore[arg-type]
-    )
-    return response(posted)
+    part = ledger.Part(invoice_id, f"New: {body.description}", lines)
+    posting = ledger.prepare(account.id, type="new", parts=[part], period=(starts_on, period_end))
+
+    def attempt() -> Invoice:
+        planned, inv = ledger.post_invoice(posting)
+        uow = UnitOfWork().add(*planned, *ops(inv))
+        # (the outbound event's outbox row joins this transaction here)
+        uow.commit()
+        return inv
+
+    return response(retrying(attempt))
 
 
 def _check_account(account: AccountRecord, body: schemas.ProvisionItem) -> None:

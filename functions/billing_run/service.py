@@ -46,7 +46,7 @@ from functions.core.logs import get_logger
 from functions.core.money import minimum_charge
 from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN
 from functions.core.settings import get_settings
-from functions.core.uow import UnitOfWork
+from functions.core.uow import UnitOfWork, retrying
 from functions.invoices.service import store_pdf
 from functions.payments.service import (
     ChargeableCard,
@@ -179,19 +179,21 @@ def _bill_period(account: AccountRecord, billed_on: date, run_date: date) -> Out
     lines = fee_lines(account_id, items, billed_on, period_end) + usage_lines(account_id, usage_start, billed_on)
     parts = recurring_parts(account_id, billed_on, period_end, lines)
     invoice_id = parts[0].invoice_id
+    # dated on its recurring date, even when the run is late or replayed
+    posting = ledger.prepare(account_id, type="recurring", parts=parts, period=(billed_on, period_end), on=billed_on)
+
+    def attempt() -> list[ledger.Invoice]:
+        ops, invoices = ledger.post_invoices(posting)
+        UnitOfWork().add(
+            *ops,
+            advance_cycle(account, billed_on),
+            seal_period(account_id, usage_start, invoice_id),
+            *(store.put_new(account_id, billed_on, p.invoice_id, run_date, n) for n, p in enumerate(parts, 1)),
+        ).commit()
+        return invoices
+
     try:
-        invoices = ledger.post_invoices(
-            account_id,
-            parts=parts,
-            type="recurring",
-            period=(billed_on, period_end),
-            on=billed_on,  # dated on its recurring date, even when the run is late or replayed
-            extra_ops=lambda _invs: [
-                advance_cycle(account, billed_on),
-                seal_period(account_id, usage_start, invoice_id),
-                *(store.put_new(account_id, billed_on, p.invoice_id, run_date, n) for n, p in enumerate(parts, 1)),
-            ],
-        )
+        invoices = retrying(attempt)
     except ConflictError:
         # Another worker posted it (already-posted / already-billed): finish its steps from the records.
         runs = store.get_parts(account_id, billed_on)

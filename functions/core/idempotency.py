@@ -95,7 +95,11 @@ class Replay:
 
 @dataclass
 class IdempotencyContext:
-    """What a guarded service needs: the scope, a seed for derived ids, and the record ops."""
+    """What a guarded service needs: the scope, a seed for derived ids, and the record ops.
+
+    Services never set its state: `resumed` follows from the stored record — found in progress by
+    `lookup` (a previous attempt's lease ran out: resume that work), or written in progress by this
+    request's own committed `started()` — so the op that completes it is conditional on that state."""
 
     account_id: str
     operation: str  # METHOD + route template
@@ -103,8 +107,14 @@ class IdempotencyContext:
     sub: str
     request_hash: str
     status: int  # the success status the route answers with
-    resumed: bool = False  # True when a previous attempt's lease ran out: resume that work
     stored_body: Any = field(default=None)
+    found: str | None = None  # the record's status when `lookup` read it (in_progress: resume)
+    written: str | None = None  # the record's status this request committed
+
+    @property
+    def resumed(self) -> bool:
+        """The record is in progress: a previous attempt's (its lease ran out) or this request's."""
+        return IN_PROGRESS in (self.found, self.written)
 
     @property
     def pk(self) -> str:
@@ -114,50 +124,65 @@ class IdempotencyContext:
         """The id of the resource this request creates: the same for every retry of it."""
         return derived_id(prefix, self.pk, *extra)
 
-    def _model(self, status: str, body: Any, lease_until: int) -> IdempotencyModel:
+    def _model(self, status: str, body: Any, lease_until: int, response_status: int | None) -> IdempotencyModel:
         settings = get_settings()
         return IdempotencyModel(
             self.pk,
             sub=self.sub,
             request_hash=self.request_hash,
             status=status,
-            response_status=self.status if status == COMPLETED else None,
+            response_status=response_status,
             response_body=json.dumps(body, sort_keys=True) if status == COMPLETED else None,
             lease_until=lease_until,
             created_at=clock.iso(clock.now()),
             expires_at=clock.epoch_seconds() + settings.idempotency_ttl_seconds,
         )
 
-    def completed(self, body: Any) -> Op:
-        """The op that stores the response, for the transaction that does the work."""
+    def completed(self, body: Any, status: int | None = None) -> Op:
+        """The op that stores the response (with `status`, e.g. a problem's, default the route's), for
+        the transaction that does the work — or the last one of multi-step work."""
         self.stored_body = body
-        model = self._model(COMPLETED, body, 0)
+        model = self._model(COMPLETED, body, 0, status or self.status)
         condition = IdempotencyModel.pk.does_not_exist()
         if self.resumed:
             condition = IdempotencyModel.status == IN_PROGRESS
-        return _put(model, condition)
+        return _put(model, condition, self, COMPLETED)
 
     def started(self) -> Op:
-        """The op that claims the key with a lease, for the first transaction of multi-step work."""
+        """The op that claims the key with a lease, for the first transaction of multi-step work (and
+        that renews the lease of a resumed request)."""
         lease = clock.epoch_seconds() + get_settings().idempotency_lease_seconds
-        model = self._model(IN_PROGRESS, None, lease)
+        model = self._model(IN_PROGRESS, None, lease, None)
         condition = IdempotencyModel.pk.does_not_exist()
-        if self.resumed:
+        if self.found == IN_PROGRESS:
             condition = (IdempotencyModel.status == IN_PROGRESS) & (
                 IdempotencyModel.lease_until < clock.epoch_seconds()
             )
-        return _put(model, condition)
+        elif self.written == IN_PROGRESS:
+            condition = IdempotencyModel.status == IN_PROGRESS
+        return _put(model, condition, self, IN_PROGRESS)
 
 
-def _put(model: IdempotencyModel, condition: Any) -> Op:
-    """The record's put: when its condition fails, a duplicate request won (functions/core/uow.py)."""
+def _put(model: IdempotencyModel, condition: Any, ctx: IdempotencyContext, status: str) -> Op:
+    """The record's put: when its condition fails, a duplicate request won (functions/core/uow.py);
+    once committed, `ctx` knows the record's new state."""
+
+    def committed() -> None:
+        ctx.written = status
+
     return Op(
-        "put", model, condition=condition, on_conflict=lambda: IdempotencyRaceError("raced"), label=IDEMPOTENCY_LABEL
+        "put",
+        model,
+        condition=condition,
+        on_conflict=lambda: IdempotencyRaceError("raced"),
+        label=IDEMPOTENCY_LABEL,
+        on_commit=committed,
     )
 
 
 def lookup(ctx: IdempotencyContext) -> Replay | None:
-    """Replay, refuse, or let the request run (None); sets ctx.resumed for an expired lease."""
+    """Replay, refuse, or let the request run (None); an expired lease's record is noted as found in
+    progress (`ctx.resumed`)."""
     try:
         record = IdempotencyModel.get(ctx.pk, consistent_read=True)
     except IdempotencyModel.DoesNotExist:
@@ -168,5 +193,5 @@ def lookup(ctx: IdempotencyContext) -> Replay | None:
         return Replay(status=record.response_status or 200, body=json.loads(record.response_body or "null"))
     if record.lease_until >= clock.epoch_seconds():
         raise in_progress_error()
-    ctx.resumed = True
+    ctx.found = IN_PROGRESS
     return None

@@ -8,8 +8,6 @@ Invariant per account: Σ entries = balance.current = Σ open balance_due - unap
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -26,7 +24,7 @@ from functions.core.errors import (
 from functions.core.ids import derived_id, new_id
 from functions.core.ledger_store import Application, Balance, Entry, Invoice, Line
 from functions.core.money import MAX_AMOUNT
-from functions.core.uow import Op, UnitOfWork
+from functions.core.uow import Op, UnitOfWork, retrying
 
 DEBIT_TYPES = ("new", "recurring", "one_time")
 CREDIT_TYPES = ("credit", "refund")
@@ -37,10 +35,9 @@ INVOICE_TYPES = DEBIT_TYPES + CREDIT_TYPES
 MAX_SETTLE_PER_TRANSACTION = 20
 # Lines written inside the invoice's transaction; more are written ahead by BatchWriteItem.
 MAX_INLINE_LINES = 40
-_ATTEMPTS = 8
-# The apply step moves money Stripe already took: it tries harder before giving up (the webhook and
-# the next read finish it anyway, DESIGN §3 v4 "Payments in flight").
-_APPLY_ATTEMPTS = 30
+# The apply step moves money Stripe already took: its callers try harder before giving up (the webhook
+# and the next read finish it anyway, DESIGN §3 v4 "Payments in flight").
+APPLY_ATTEMPTS = 30
 
 open_balance = ledger_store.open_balance
 get_balance = ledger_store.get_balance
@@ -74,27 +71,6 @@ class MoneyIn:
     applied: list[tuple[str, int]]
     unapplied: int
     balance_after: int
-
-
-ExtraOps = Callable[[Invoice | MoneyIn], Sequence[Op]]
-
-
-def _no_ops(_: object) -> Sequence[Op]:
-    return ()
-
-
-def _retrying(work: Callable[[], object], attempts: int = _ATTEMPTS) -> object:
-    """Re-read and retry when another writer moved the balance first (the condition rejected us); from
-    the third attempt on, after a short random pause, so racing writers spread out."""
-    for attempt in range(attempts):
-        try:
-            return work()
-        except ConcurrentUpdateError:
-            if attempt == attempts - 1:
-                raise
-            if attempt >= 2:
-                time.sleep(random.uniform(0, 0.02 * attempt))  # noqa: S311 - jitter, not a secret
-    raise AssertionError("unreachable")
 
 
 def _read_balance(account_id: str) -> Balance:
@@ -239,10 +215,11 @@ def _header(
     total: int,
     description: str,
     line_count: int,
-    period: tuple[date, date] | None,
-    today: date,
+    posting: Posting,
     at: str,
 ) -> Invoice:
+    today = posting.on or clock.today()
+    period = posting.period or (today, today)
     return Invoice(
         account_id=balance.account_id,
         id=invoice_id,
@@ -250,8 +227,8 @@ def _header(
         type=type,
         status="open",
         date=today,
-        period_start=(period or (today, today))[0],
-        period_end=(period or (today, today))[1],
+        period_start=period[0],
+        period_end=period[1],
         currency=balance.currency,
         subtotal=total,
         total=total,  # no tax in v1
@@ -267,115 +244,43 @@ def _header(
 
 @dataclass(frozen=True)
 class Part:
-    """One invoice of a debit posting: its id, description and lines."""
+    """One invoice of a posting: its id, description and lines."""
 
     invoice_id: str
     description: str
     lines: list[Line]
 
 
-def post_invoice(
+@dataclass(frozen=True)
+class Posting:
+    """Invoices ready to plan: checked against the limits, their long line lists written ahead."""
+
+    account_id: str
+    type: str
+    parts: list[Part]
+    totals: list[int]
+    inline: bool
+    period: tuple[date, date] | None = None
+    on: date | None = None
+    target_invoice_id: str | None = None
+
+
+def prepare(
     account_id: str,
     *,
-    invoice_id: str,
     type: str,
-    lines: list[Line],
-    description: str,
-    period: tuple[date, date] | None = None,
-    target_invoice_id: str | None = None,
-    extra_ops: ExtraOps = _no_ops,
-    on: date | None = None,
-) -> Invoice:
-    """Post an invoice (dated `on`, default today): number, header, lines, entry and balance in one transaction.
-
-    A debit invoice consumes unapplied credit; a credit or refund invoice is issued closed and its
-    money is applied (target first, then oldest open). `extra_ops(invoice)` adds the caller's ops
-    (audit event, idempotency record, its own rows) to the same transaction.
-    Raises AlreadyPostedError if `invoice_id` was posted before, AmountTooLargeError (422, nothing
-    written) if a line or the total is above MAX_AMOUNT."""
-    assert type in INVOICE_TYPES, type
-    if type in DEBIT_TYPES:
-        (posted,) = post_invoices(
-            account_id,
-            parts=[Part(invoice_id, description, lines)],
-            type=type,
-            period=period,
-            extra_ops=lambda invs: extra_ops(invs[0]),
-            on=on,
-        )
-        return posted
-    total = _check_limits(lines)
-    if any(line.amount < 0 for line in lines) or total == 0:
-        raise ValueError("an invoice's lines are positive and its total greater than zero")
-    if len(lines) > MAX_INLINE_LINES:
-        ledger_store.write_lines_ahead(account_id, invoice_id, lines)
-
-    def attempt() -> Invoice:
-        balance = _read_balance(account_id)
-        today = on or clock.today()
-        at = clock.iso(clock.now())
-        seq = balance.invoice_seq + 1
-        inv = _header(balance, seq, invoice_id, type, total, description, len(lines), period, today, at)
-        ops: list[Op] = []
-        unapplied, lots = balance.unapplied_credit, balance.credit_lots
-        settle_ops, applied, rest = allocate(account_id, total, invoice_id, type, target_invoice_id, at)
-        ops.extend(settle_ops)
-        unapplied += rest
-        lots = (*lots, (invoice_id, rest)) if rest else lots
-        inv.status, inv.balance_due, inv.amount_paid = "closed", 0, total
-        inv.applied_to = [{"invoice_id": i, "amount": a} for i, a in applied]
-        if rest:
-            inv.applied_to.append({"invoice_id": None, "amount": rest})
-        inv.balance_after = balance.current - total
-        entry = Entry(
-            balance.entry_seq + 1,
-            new_id("entry"),
-            at,
-            "invoice",
-            invoice_id,
-            inv.balance_after - balance.current,
-            inv.balance_after,
-        )
-        after = replace(
-            balance,
-            current=inv.balance_after,
-            unapplied_credit=unapplied,
-            credit_lots=lots,
-            entry_seq=entry.seq,
-            invoice_seq=seq,
-        )
-        if len(lines) <= MAX_INLINE_LINES:
-            ops.extend(ledger_store.put_lines_ops(account_id, invoice_id, lines))
-        ops += [
-            ledger_store.put_invoice(inv, lambda: AlreadyPostedError(f"invoice {invoice_id} is already posted")),
-            ledger_store.update_balance(balance, after),
-            ledger_store.put_entry(account_id, entry),
-        ]
-        UnitOfWork().add(*ops, *extra_ops(inv)).commit()
-        return inv
-
-    posted = _retrying(attempt)
-    assert isinstance(posted, Invoice)
-    settle_unapplied_credit(account_id)
-    return posted
-
-
-def post_invoices(
-    account_id: str,
-    *,
     parts: list[Part],
-    type: str,
     period: tuple[date, date] | None = None,
-    extra_ops: Callable[[list[Invoice]], Sequence[Op]] = _no_ops,
     on: date | None = None,
-) -> list[Invoice]:
-    """Post one or more debit invoices (dated `on`, default today) in ONE transaction: consecutive
-    numbers, headers, lines, one entry each and the balance, so a split invoice (DESIGN §3 v4 Amount
-    limits) is all posted or not at all and its numbering stays gapless. Each consumes unapplied credit
-    in turn. `extra_ops(invoices)` adds the caller's ops to the transaction.
-    Raises AlreadyPostedError if one was posted before, AmountTooLargeError (422, nothing written) if a
-    line or an invoice's total is above MAX_AMOUNT."""
-    assert type in DEBIT_TYPES, type
+    target_invoice_id: str | None = None,
+) -> Posting:
+    """Check invoices before any attempt (AmountTooLargeError, 422, nothing written, if a line or an
+    invoice's total is above MAX_AMOUNT) and write more than MAX_INLINE_LINES lines ahead by
+    BatchWriteItem (the only write outside the invoices' transaction: lines no header points to yet).
+    Debit invoices (`parts` may hold several: a split invoice) are dated `on` (default today); a
+    credit or refund invoice is one part, its money applied to `target_invoice_id` first."""
+    if type not in (DEBIT_TYPES if len(parts) != 1 else INVOICE_TYPES):
+        raise ValueError(f"{len(parts)} {type} invoices cannot be posted together")
     totals = [_check_limits(part.lines) for part in parts]
     for part, total in zip(parts, totals, strict=True):
         if any(line.amount < 0 for line in part.lines) or (total == 0 and type != "recurring"):
@@ -386,56 +291,90 @@ def post_invoices(
     if not inline:
         for part in parts:
             ledger_store.write_lines_ahead(account_id, part.invoice_id, part.lines)
+    return Posting(account_id, type, parts, totals, inline, period, on, target_invoice_id)
 
-    def attempt() -> list[Invoice]:
-        balance = _read_balance(account_id)
-        today = on or clock.today()
-        at = clock.iso(clock.now())
-        ops: list[Op] = []
-        invoices: list[Invoice] = []
-        now = balance
-        for part, total in zip(parts, totals, strict=True):
-            seq = now.invoice_seq + 1
-            inv = _header(now, seq, part.invoice_id, type, total, part.description, len(part.lines), period, today, at)
-            use = min(now.unapplied_credit, total)
-            inv.balance_due = total - use
-            inv.amount_paid = use
-            taken, lots = ledger_store.take_credit(now.credit_lots, use)
-            inv.applications = [
-                Application("unapplied_credit", "unapplied_credit", amount, at, origin) for origin, amount in taken
-            ]
-            inv.status = "open" if inv.balance_due else "closed"
-            inv.balance_after = now.current + total
-            if inv.status == "open":
-                ops.append(ledger_store.put_open(inv))
-            entry_seq = now.entry_seq
-            if total:
-                entry_seq += 1
-                entry = Entry(entry_seq, new_id("entry"), at, "invoice", part.invoice_id, total, inv.balance_after)
-                ops.append(ledger_store.put_entry(account_id, entry))
-            if inline:
-                ops.extend(ledger_store.put_lines_ops(account_id, part.invoice_id, part.lines))
-            ops.append(
-                ledger_store.put_invoice(
-                    inv, lambda i=part.invoice_id: AlreadyPostedError(f"invoice {i} is already posted")
-                )
-            )
-            invoices.append(inv)
-            now = replace(
-                now,
-                current=inv.balance_after,
-                unapplied_credit=now.unapplied_credit - use,
-                credit_lots=lots,
-                entry_seq=entry_seq,
-                invoice_seq=seq,
-            )
-        ops.append(ledger_store.update_balance(balance, now))
-        UnitOfWork().add(*ops, *extra_ops(invoices)).commit()
-        return invoices
 
-    posted = _retrying(attempt)
-    assert isinstance(posted, list)
-    return posted
+def _already_posted(invoice_id: str) -> Callable[[], AlreadyPostedError]:
+    return lambda: AlreadyPostedError(f"invoice {invoice_id} is already posted")
+
+
+def post_invoices(posting: Posting) -> tuple[list[Op], list[Invoice]]:
+    """Plan debit invoices in ONE transaction: consecutive numbers, headers, lines, one entry each and
+    the balance, so a split invoice (DESIGN §3 v4 Amount limits) is all posted or not at all and its
+    numbering stays gapless. Each consumes unapplied credit in turn. Returns the ops (the caller adds
+    its own and commits; AlreadyPostedError if one was posted before) and the invoices."""
+    account_id = posting.account_id
+    balance = _read_balance(account_id)
+    at = clock.iso(clock.now())
+    ops: list[Op] = []
+    invoices: list[Invoice] = []
+    now = balance
+    for part, total in zip(posting.parts, posting.totals, strict=True):
+        seq = now.invoice_seq + 1
+        inv = _header(now, seq, part.invoice_id, posting.type, total, part.description, len(part.lines), posting, at)
+        use = min(now.unapplied_credit, total)
+        taken, lots = ledger_store.take_credit(now.credit_lots, use)
+        inv.balance_due, inv.amount_paid = total - use, use
+        inv.applications = [Application("unapplied_credit", "unapplied_credit", a, at, o) for o, a in taken]
+        inv.status = "open" if inv.balance_due else "closed"
+        inv.balance_after = now.current + total
+        if inv.status == "open":
+            ops.append(ledger_store.put_open(inv))
+        entry_seq = now.entry_seq + (1 if total else 0)
+        if total:
+            entry = Entry(entry_seq, new_id("entry"), at, "invoice", part.invoice_id, total, inv.balance_after)
+            ops.append(ledger_store.put_entry(account_id, entry))
+        if posting.inline:
+            ops.extend(ledger_store.put_lines_ops(account_id, part.invoice_id, part.lines))
+        ops.append(ledger_store.put_invoice(inv, _already_posted(part.invoice_id)))
+        invoices.append(inv)
+        now = replace(
+            now,
+            current=inv.balance_after,
+            unapplied_credit=now.unapplied_credit - use,
+            credit_lots=lots,
+            entry_seq=entry_seq,
+            invoice_seq=seq,
+        )
+    ops.append(ledger_store.update_balance(balance, now))
+    return ops, invoices
+
+
+def post_invoice(posting: Posting) -> tuple[list[Op], Invoice]:
+    """Plan one invoice: a debit invoice consumes unapplied credit; a credit or refund invoice is issued
+    closed and its money is applied (target first, then oldest open; the rest becomes unapplied credit,
+    which `settle_unapplied_credit` applies further once committed). Returns the ops and the invoice."""
+    if posting.type in DEBIT_TYPES:
+        ops, (inv,) = post_invoices(posting)
+        return ops, inv
+    account_id, (part,), (total,) = posting.account_id, posting.parts, posting.totals
+    balance = _read_balance(account_id)
+    at = clock.iso(clock.now())
+    seq = balance.invoice_seq + 1
+    inv = _header(balance, seq, part.invoice_id, posting.type, total, part.description, len(part.lines), posting, at)
+    ops, applied, rest = allocate(account_id, total, part.invoice_id, posting.type, posting.target_invoice_id, at)
+    inv.status, inv.balance_due, inv.amount_paid = "closed", 0, total
+    inv.applied_to = [{"invoice_id": i, "amount": a} for i, a in applied]
+    if rest:
+        inv.applied_to.append({"invoice_id": None, "amount": rest})
+    inv.balance_after = balance.current - total
+    entry = Entry(balance.entry_seq + 1, new_id("entry"), at, "invoice", part.invoice_id, -total, inv.balance_after)
+    after = replace(
+        balance,
+        current=inv.balance_after,
+        unapplied_credit=balance.unapplied_credit + rest,
+        credit_lots=(*balance.credit_lots, (part.invoice_id, rest)) if rest else balance.credit_lots,
+        entry_seq=entry.seq,
+        invoice_seq=seq,
+    )
+    if posting.inline:
+        ops.extend(ledger_store.put_lines_ops(account_id, part.invoice_id, part.lines))
+    ops += [
+        ledger_store.put_invoice(inv, _already_posted(part.invoice_id)),
+        ledger_store.update_balance(balance, after),
+        ledger_store.put_entry(account_id, entry),
+    ]
+    return ops, inv
 
 
 def apply_payment(
@@ -444,51 +383,38 @@ def apply_payment(
     payment_id: str,
     amount: int,
     target_invoice_id: str | None = None,
-    extra_ops: ExtraOps = _no_ops,
     reserved: int = 0,
     kind: str = "payment",
-) -> MoneyIn:
-    """A payment Stripe accepted: entry -amount and the money applied, once per payment id
-    (a second call raises AlreadyPostedError, whatever the order of webhooks and replies).
+) -> tuple[list[Op], MoneyIn]:
+    """Plan a payment Stripe accepted: entry -amount and the money applied, once per payment id (the
+    commit raises AlreadyPostedError the second time, whatever the order of webhooks and replies).
     `reserved`: what the payment holds in flight (on the balance, and on the targeted invoice),
     released in the same transaction. `kind` names other money in that is applied the same way:
     `money_back_reversed` (a refund to a card that failed after the fact), `dispute_won` (a disputed
-    payment given back); nothing is reserved for those."""
+    payment given back); nothing is reserved for those. Once committed, `settle_unapplied_credit`."""
     if amount <= 0:
         raise ValueError("a payment is greater than zero")
+    balance = _read_balance(account_id)
+    at = clock.iso(clock.now())
+    ops, applied, rest = allocate(account_id, amount, payment_id, kind, target_invoice_id, at, release_target=reserved)
+    entry = Entry(balance.entry_seq + 1, new_id("entry"), at, kind, payment_id, -amount, balance.current - amount)
+    after = replace(
+        balance,
+        current=entry.balance_after,
+        unapplied_credit=balance.unapplied_credit + rest,
+        credit_lots=(*balance.credit_lots, (payment_id, rest)) if rest else balance.credit_lots,
+        entry_seq=entry.seq,
+    )
 
-    def attempt() -> MoneyIn:
-        balance = _read_balance(account_id)
-        at = clock.iso(clock.now())
-        ops, applied, rest = allocate(
-            account_id, amount, payment_id, kind, target_invoice_id, at, release_target=reserved
-        )
-        entry = Entry(balance.entry_seq + 1, new_id("entry"), at, kind, payment_id, -amount, balance.current - amount)
-        after = replace(
-            balance,
-            current=entry.balance_after,
-            unapplied_credit=balance.unapplied_credit + rest,
-            credit_lots=(*balance.credit_lots, (payment_id, rest)) if rest else balance.credit_lots,
-            entry_seq=entry.seq,
-        )
-        result = MoneyIn(entry.seq, applied, rest, entry.balance_after)
-        ops += [
-            ledger_store.put_ref(
-                account_id,
-                payment_id,
-                entry.seq,
-                lambda: AlreadyPostedError(f"payment {payment_id} is already applied"),
-            ),
-            ledger_store.put_entry(account_id, entry),
-            ledger_store.update_balance(balance, after, in_flight_delta=-reserved),
-        ]
-        UnitOfWork().add(*ops, *extra_ops(result)).commit()
-        return result
+    def posted() -> AlreadyPostedError:
+        return AlreadyPostedError(f"payment {payment_id} is already applied")
 
-    result = _retrying(attempt, attempts=_APPLY_ATTEMPTS)
-    assert isinstance(result, MoneyIn)
-    settle_unapplied_credit(account_id)
-    return result
+    ops += [
+        ledger_store.put_ref(account_id, payment_id, entry.seq, posted),
+        ledger_store.put_entry(account_id, entry),
+        ledger_store.update_balance(balance, after, in_flight_delta=-reserved),
+    ]
+    return ops, MoneyIn(entry.seq, applied, rest, entry.balance_after)
 
 
 @dataclass(frozen=True)
@@ -507,10 +433,8 @@ class MoneyBack:
 PAYMENT_REFUNDED = "Payment refunded"
 
 
-class _PlacementMovedError(ConflictError):
+class PlacementMovedError(ConcurrentUpdateError):
     """Another delivery placed part of this money back since it was read: read again, place the rest."""
-
-    code = "concurrent-update"
 
 
 def held_by(inv: Invoice, payment_id: str) -> int:
@@ -595,20 +519,24 @@ class _Unplaced:
     left: int
 
 
+@dataclass(frozen=True)
+class _Step:
+    """One planned step of a money back: its ops, the result so far, the candidates it leaves with
+    nothing, and whether it completes the placement."""
+
+    ops: list[Op]
+    result: MoneyBack
+    spent: set[str]
+    done: bool
+
+
 def _place_step(
-    account_id: str,
-    refund_id: str,
-    amount: int,
-    payment_id: str | None,
-    candidates: Sequence[str],
-    so_far: MoneyBack,
-    extra_ops: Callable[[MoneyBack], Sequence[Op]],
-) -> tuple[MoneyBack, set[str], bool] | _Unplaced:
-    """One transaction of a money back: entry +x for what it places — unapplied credit first (the
+    account_id: str, refund_id: str, amount: int, payment_id: str | None, candidates: Sequence[str], so_far: MoneyBack
+) -> _Step | _Unplaced:
+    """Plan one transaction of a money back: entry +x for what it places — unapplied credit first (the
     payment's own lot before the others), then invoices the payment's money is on — with the balance,
-    the reopened invoices and the placement marker (conditional on what was placed before: never twice).
-    The last step also commits `extra_ops`. Returns the result, the spent candidates and whether it is
-    done; or, when nothing more can be placed, what is left."""
+    the reopened invoices and the placement marker (conditional on what was placed before: never
+    twice); or, when nothing more can be placed, what is left."""
     progress = ledger_store.get_placement(account_id, refund_id)
     if progress is not None and progress.done:
         raise AlreadyPostedError(f"refund {refund_id} is already posted")
@@ -639,10 +567,18 @@ def _place_step(
         ledger_store.put_entry(account_id, entry),
         ledger_store.update_balance(balance, after),
     ]
-    if placement.done:
-        ops += extra_ops(result)
-    UnitOfWork().add(*ops).commit()
-    return result, spent, placement.done
+    return _Step(ops, result, spent, placement.done)
+
+
+def _step(
+    account_id: str, refund_id: str, amount: int, payment_id: str | None, candidates: Sequence[str], so_far: MoneyBack
+) -> _Step | _Unplaced:
+    """A step planned, and committed here unless it is the last (the capped continuation, DESIGN §3)."""
+    step = _place_step(account_id, refund_id, amount, payment_id, candidates, so_far)
+    if isinstance(step, _Step) and not step.done:
+        UnitOfWork().add(*step.ops).commit()
+        return replace(step, ops=[])
+    return step
 
 
 def _conflict_error() -> ConcurrentUpdateError:
@@ -650,39 +586,23 @@ def _conflict_error() -> ConcurrentUpdateError:
 
 
 def _post_unplaced(
-    account_id: str,
-    refund_id: str,
-    unplaced: _Unplaced,
-    so_far: MoneyBack,
-    extra_ops: Callable[[MoneyBack], Sequence[Op]],
-) -> MoneyBack:
+    account_id: str, refund_id: str, unplaced: _Unplaced, so_far: MoneyBack
+) -> tuple[list[Op], MoneyBack]:
     """What no credit and no invoice of the payment can take becomes a One-time invoice "Payment
-    refunded" (entry +left), posted with the placement marker completed and `extra_ops`."""
+    refunded" (entry +left), planned with the placement marker completed."""
     invoice_id = derived_id("inv", account_id, refund_id, "money-back")
     entry_seq = unplaced.progress.entry_seq if unplaced.progress else 0
     placement = ledger_store.Placement(unplaced.total, unplaced.total, entry_seq, invoice_id)
 
-    def moved() -> _PlacementMovedError:
-        return _PlacementMovedError(f"refund {refund_id} was placed further while this request ran")
-
-    def ops(inv: Invoice | MoneyIn) -> list[Op]:
-        assert isinstance(inv, Invoice)
-        result = MoneyBack(so_far.entry_seq, so_far.credit_used, so_far.reopened, inv.balance_after, inv.id)
-        return [
-            ledger_store.put_placement(account_id, refund_id, unplaced.progress, placement, moved),
-            *extra_ops(result),
-        ]
+    def moved() -> PlacementMovedError:
+        return PlacementMovedError(f"refund {refund_id} was placed further while this request ran")
 
     today = clock.today()
-    inv = post_invoice(
-        account_id,
-        invoice_id=invoice_id,
-        type="one_time",
-        lines=[Line(PAYMENT_REFUNDED, unplaced.left, today, today)],
-        description=PAYMENT_REFUNDED,
-        extra_ops=ops,
-    )
-    return MoneyBack(so_far.entry_seq, so_far.credit_used, so_far.reopened, inv.balance_after, inv.id)
+    lines = [Line(PAYMENT_REFUNDED, unplaced.left, today, today)]
+    posting = prepare(account_id, type="one_time", parts=[Part(invoice_id, PAYMENT_REFUNDED, lines)])
+    ops, inv = post_invoice(posting)
+    ops.append(ledger_store.put_placement(account_id, refund_id, unplaced.progress, placement, moved))
+    return ops, MoneyBack(so_far.entry_seq, so_far.credit_used, so_far.reopened, inv.balance_after, inv.id)
 
 
 def money_back(
@@ -692,19 +612,19 @@ def money_back(
     amount: int,
     payment_id: str | None = None,
     settled_invoice_ids: Sequence[str] = (),
-    extra_ops: Callable[[MoneyBack], Sequence[Op]] = _no_ops,
-) -> MoneyBack:
+) -> tuple[list[Op], MoneyBack]:
     """Money refunded to a card (+R, DESIGN §3 v4 "Money back, placed whatever happened since"): it
     first consumes unapplied credit, then reopens the invoices the refunded payment's money is on —
     settled directly (`settled_invoice_ids` and its applications) or through the credit it left —
-    newest first, MAX_SETTLE_PER_TRANSACTION per transaction, as many transactions as needed, each an
-    entry +x keeping the invariant; what still cannot be placed becomes a One-time invoice "Payment
-    refunded". It never fails for want of a place.
+    newest first, MAX_SETTLE_PER_TRANSACTION per transaction, each an entry +x keeping the invariant;
+    what still cannot be placed becomes a One-time invoice "Payment refunded". It never fails for want
+    of a place. Returns the ops of the step that completes it (the caller adds its own and commits) and
+    the result; the steps before it are committed here, one transaction each (the capped continuation).
 
     Once per Stripe refund id: the REF#<refund id> marker records how much is placed, each step is
     conditional on it, so a call after a crash half-way finishes the placement and never doubles it;
-    a call once it is complete raises AlreadyPostedError. `extra_ops(result)` commits with the step that
-    completes it. A refund made outside billow (`charge.refunded`) is exactly this."""
+    a call once it is complete raises AlreadyPostedError. A refund made outside billow
+    (`charge.refunded`) is exactly this."""
     if amount <= 0:
         raise ValueError("money back is greater than zero")
     progress = ledger_store.get_placement(account_id, refund_id)
@@ -716,86 +636,52 @@ def money_back(
     result = MoneyBack(progress.entry_seq if progress else 0, 0, [], balance.current)
     rewalked = False
     while True:
-        step = _retrying(partial(_place_step, account_id, refund_id, amount, payment_id, candidates, result, extra_ops))
+        step = retrying(partial(_step, account_id, refund_id, amount, payment_id, candidates, result))
         if isinstance(step, _Unplaced):
             if not rewalked:  # the credit went elsewhere meanwhile: look further back before giving up
                 rewalked, candidates = True, _paid_by(account_id, payment_id, settled_invoice_ids, step.left)
                 if candidates:
                     continue
-            try:
-                return _post_unplaced(account_id, refund_id, step, result, extra_ops)
-            except (_PlacementMovedError, AlreadyPostedError):
-                continue  # another delivery placed some or all of it: the next step reads where it stands
-        assert isinstance(step, tuple)
-        result, spent, done = step
-        if done:
-            return result
-        candidates = [c for c in candidates if c not in spent]
+            return _post_unplaced(account_id, refund_id, step, result)
+        if step.done:
+            return step.ops, step.result
+        result, candidates = step.result, [c for c in candidates if c not in step.spent]
 
 
 def refund_to_card(
-    account_id: str,
-    *,
-    invoice_id: str,
-    refund_id: str,
-    amount: int,
-    description: str,
-    extra_ops: Callable[[Invoice], Sequence[Op]] = _no_ops,
-) -> Invoice:
-    """A refund to a card through billow, after Stripe accepted it (DESIGN §3): a closed Refund invoice
-    (entry -amount) whose money goes to unapplied credit, and the money back (entry +amount, deduped on
-    the Stripe refund id) consuming it — one transaction. They net to zero and touch no other invoice."""
+    account_id: str, *, invoice_id: str, refund_id: str, amount: int, description: str
+) -> tuple[list[Op], Invoice]:
+    """Plan a refund to a card through billow, after Stripe accepted it (DESIGN §3): a closed Refund
+    invoice (entry -amount) whose money goes to unapplied credit, and the money back (entry +amount,
+    deduped on the Stripe refund id) consuming it — one transaction. They net to zero and touch no
+    other invoice. Returns the ops and the invoice."""
     if amount <= 0:
         raise ValueError("a refund is greater than zero")
     today = clock.today()
     lines = [Line(description=description, amount=amount, period_start=today, period_end=today)]
+    balance = _read_balance(account_id)
+    at = clock.iso(clock.now())
+    seq = balance.invoice_seq + 1
+    posting = Posting(account_id, "refund", [Part(invoice_id, description, lines)], [amount], True)
+    inv = _header(balance, seq, invoice_id, "refund", amount, description, 1, posting, at)
+    inv.status, inv.amount_paid, inv.balance_due = "closed", amount, 0
+    inv.applied_to = [{"invoice_id": None, "amount": amount}]
+    credit = Entry(balance.entry_seq + 1, new_id("entry"), at, "invoice", invoice_id, -amount, balance.current - amount)
+    back = Entry(balance.entry_seq + 2, new_id("entry"), at, "money_back", refund_id, amount, balance.current)
+    after = replace(balance, entry_seq=back.seq, invoice_seq=seq)
 
-    def attempt() -> Invoice:
-        balance = _read_balance(account_id)
-        at = clock.iso(clock.now())
-        seq = balance.invoice_seq + 1
-        inv = Invoice(
-            account_id=account_id,
-            id=invoice_id,
-            number=f"{balance.account_number}-{seq:06d}",
-            type="refund",
-            status="closed",
-            date=today,
-            period_start=today,
-            period_end=today,
-            currency=balance.currency,
-            subtotal=amount,
-            total=amount,
-            amount_paid=amount,
-            balance_due=0,
-            description=description,
-            line_count=1,
-            balance_before=balance.current,
-            balance_after=balance.current,
-            created_at=at,
-            applied_to=[{"invoice_id": None, "amount": amount}],
-        )
-        credit = Entry(
-            balance.entry_seq + 1, new_id("entry"), at, "invoice", invoice_id, -amount, balance.current - amount
-        )
-        back = Entry(balance.entry_seq + 2, new_id("entry"), at, "money_back", refund_id, amount, balance.current)
-        after = replace(balance, entry_seq=back.seq, invoice_seq=seq)
-        ops = [
-            *ledger_store.put_lines_ops(account_id, invoice_id, lines),
-            ledger_store.put_invoice(inv, lambda: AlreadyPostedError(f"invoice {invoice_id} is already posted")),
-            ledger_store.put_entry(account_id, credit),
-            ledger_store.put_entry(account_id, back),
-            ledger_store.put_ref(
-                account_id, refund_id, back.seq, lambda: AlreadyPostedError(f"refund {refund_id} is already posted")
-            ),
-            ledger_store.update_balance(balance, after),
-        ]
-        UnitOfWork().add(*ops, *extra_ops(inv)).commit()
-        return inv
+    def posted() -> AlreadyPostedError:
+        return AlreadyPostedError(f"refund {refund_id} is already posted")
 
-    posted = _retrying(attempt)
-    assert isinstance(posted, Invoice)
-    return posted
+    ops = [
+        *ledger_store.put_lines_ops(account_id, invoice_id, lines),
+        ledger_store.put_invoice(inv, _already_posted(invoice_id)),
+        ledger_store.put_entry(account_id, credit),
+        ledger_store.put_entry(account_id, back),
+        ledger_store.put_ref(account_id, refund_id, back.seq, posted),
+        ledger_store.update_balance(balance, after),
+    ]
+    return ops, inv
 
 
 def reserve_invoice_refund(inv: Invoice, amount: int) -> Op:

@@ -4,13 +4,20 @@ Stores build `Op`s (a put, update, delete or condition check with its condition)
 leave the store. `commit()` writes all of them or none. When DynamoDB cancels the transaction, the
 first operation whose condition failed decides the domain error raised (its `on_conflict`), except
 that a failed Idempotency-Key record always decides: a duplicate request won the race.
+
+The service owns the transaction: it writes one attempt — read, plan (the ledger's planners return
+their ops and result, they never commit), add its own rows, the audit event and the stored reply,
+commit — and runs it with `retrying(attempt)`, which reads and plans again when another writer
+moved a record first.
 """
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -26,6 +33,10 @@ IDEMPOTENCY_LABEL = "idem"
 # PynamoDB sends condition checks, then deletes, puts and updates; cancellation reasons follow
 # that order, so ops are sorted the same way to map a reason back to its op.
 _KIND_ORDER = {"check": 0, "delete": 1, "put": 2, "update": 3}
+# How often an attempt is read, planned and committed again when another writer moved a record first.
+ATTEMPTS = 8
+
+T = TypeVar("T")
 
 
 def _default_conflict() -> BillowError:
@@ -40,6 +51,8 @@ class Op:
     actions: list[Any] = field(default_factory=list)
     on_conflict: Callable[[], BillowError] = _default_conflict
     label: str = ""
+    # Told once the transaction holding this op committed (e.g. the idempotency record's new state).
+    on_commit: Callable[[], None] | None = None
 
     def apply(self, tw: TransactWrite) -> None:
         if self.kind == "put":
@@ -98,5 +111,23 @@ class UnitOfWork:
                 # TransactionConflict: another transaction touched the same items; safe to retry.
                 raise _default_conflict() from exc
             raise
+        for op in self.ops:
+            if op.on_commit is not None:
+                op.on_commit()
         for hook in self.after_commit:
             hook()
+
+
+def retrying(attempt: Callable[[], T], attempts: int = ATTEMPTS) -> T:
+    """Run `attempt` (read, plan, commit) again when another writer moved a record first (a condition
+    rejected the commit: ConcurrentUpdateError); from the third try on after a short random pause, so
+    racing writers spread out. The last failure is raised."""
+    for n in range(attempts):
+        try:
+            return attempt()
+        except ConcurrentUpdateError:
+            if n == attempts - 1:
+                raise
+            if n >= 2:
+                time.sleep(random.uniform(0, 0.02 * n))  # noqa: S311 - jitter, not a secret
+    raise AssertionError("unreachable")

@@ -23,7 +23,7 @@ from functions.core import audit, clock, ledger
 from functions.core.errors import FieldError, ValidationFailedError
 from functions.core.idempotency import IdempotencyContext
 from functions.core.ledger import Invoice, Line
-from functions.core.uow import Op
+from functions.core.uow import Op, UnitOfWork, retrying
 from functions.invoices import schemas
 from functions.invoices.documents import store_pdf as store_pdf  # the monthly run stores the PDFs it issues
 from functions.invoices.views import invoice_view, require_invoice
@@ -106,25 +106,27 @@ def _post(
     lines = [Line(description=description, amount=amount, period_start=today, period_end=today)]
     invoice_id = idem.derive("inv")
 
-    def with_record(inv: object) -> list:
-        assert isinstance(inv, Invoice)
+    account_id = access.account.id
+    part = ledger.Part(invoice_id, description, lines)
+    posting = ledger.prepare(account_id, type=type, parts=[part], target_invoice_id=target_invoice_id)
+
+    def attempt() -> Invoice:
+        ops, inv = ledger.post_invoice(posting)
         view = invoice_view(inv, lines)
         after = {"invoice_id": inv.id, "number": inv.number, "amount": amount, "currency": inv.currency}
-        return [
-            audit.record(access.account.id, access.actor, action, inv.id, None, after),
+        uow = UnitOfWork().add(
+            *ops,
+            audit.record(account_id, access.actor, action, inv.id, None, after),
             idem.completed(view.model_dump(mode="json")),
             *extra,
-        ]
+        )
+        # (the outbound event's outbox row joins this transaction here)
+        uow.commit()
+        return inv
 
-    inv = ledger.post_invoice(
-        access.account.id,
-        invoice_id=invoice_id,
-        type=type,
-        lines=lines,
-        description=description,
-        target_invoice_id=target_invoice_id,
-        extra_ops=with_record,
-    )
+    inv = retrying(attempt)
+    if type in ledger.CREDIT_TYPES:
+        ledger.settle_unapplied_credit(account_id)
     return invoice_view(inv, lines)
 
 

@@ -9,6 +9,7 @@ retry after the lease resumes the same row with the same key: one PaymentIntent,
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,11 +23,11 @@ from functions.core.errors import (
     PaymentDeclinedError,
     ValidationFailedError,
 )
-from functions.core.http import problem_body
 from functions.core.idempotency import IdempotencyContext
 from functions.core.ids import is_id
-from functions.core.uow import UnitOfWork
-from functions.payments import charging, store
+from functions.core.settings import get_settings
+from functions.core.uow import Op, UnitOfWork, retrying
+from functions.payments import cards, charges, charging, store
 from functions.payments import payment_store as ps
 from functions.payments.payment_store import PaymentRecord
 from functions.payments.schemas import PaymentRequest
@@ -123,8 +124,6 @@ def _check_amount(access: AccountAccess, body: PaymentRequest) -> None:
 def _check_return_url(url: str | None) -> None:
     parts = urlsplit(url or "")
     origin = f"{parts.scheme}://{parts.netloc}"
-    from functions.core.settings import get_settings
-
     if not url or origin not in get_settings().paypal_return_origins:
         raise ValidationFailedError(
             "PayPal needs a return_url on one of the console's origins",
@@ -136,9 +135,9 @@ def _check_return_url(url: str | None) -> None:
 def _method(
     access: AccountAccess, body: PaymentRequest, validate: bool
 ) -> tuple[charging.ChargeRequest, str | None, str | None]:
-    """The Stripe request for this payment, and the card's brand and last4 for the receipt."""
-    account_id = access.account.id
-    state = store.get_state(account_id)
+    """The Stripe request for this payment, and the card's brand and last4 for the receipt (the card
+    state read once)."""
+    state = store.get_state(access.account.id)
     customer = state.customer_id if state else None
     key = "-"  # replaced by the payment id
     if body.method == "paypal":
@@ -157,9 +156,7 @@ def _method(
                 f"no card payment method {body.payment_method_id} for this account", code="payment-method-not-found"
             )
         return charging.ChargeRequest(key, customer, pm.id), pm.card.brand, pm.card.last4
-    from functions.payments.service import chargeable_card
-
-    card = chargeable_card(account_id)
+    card = cards.card_of(state)
     if card is None:
         raise ValidationFailedError(
             "there is no active card on file: send a payment_method_id from Stripe.js, or add a card",
@@ -168,63 +165,74 @@ def _method(
     return charging.ChargeRequest(key, card.customer_id, card.payment_method_id), card.brand, card.last4
 
 
+def _new_row(
+    access: AccountAccess, payment_id: str, body: PaymentRequest, brand: str | None, last4: str | None
+) -> PaymentRecord:
+    now = clock.iso(clock.now())
+    return PaymentRecord(
+        account_id=access.account.id,
+        id=payment_id,
+        amount=body.amount,
+        currency=access.account.currency,
+        method=body.method,
+        source="one_time",
+        status=ps.CREATING,
+        created_at=now,
+        updated_at=now,
+        created_by=access.actor.id,
+        invoice_id=body.invoice_id,
+        brand=brand,
+        last4=last4,
+    )
+
+
+def _reply(idem: IdempotencyContext, row: PaymentRecord) -> Op:
+    """The stored reply: the payment, or the problem a failed one answers."""
+    if row.status == ps.FAILED:
+        return charges.reply(idem, error=_error_for(row))
+    return charges.reply(idem, view(row))
+
+
 def create_payment(access: AccountAccess, idem: IdempotencyContext, body: PaymentRequest) -> dict[str, Any]:
-    """Make a one-time payment; returns the payment view (its response is stored with the last write).
-    Raises PaymentDeclinedError (402) when Stripe declines: the payment is recorded `failed`."""
+    """Make a one-time payment on the sequence of functions/payments/charges.py; returns the payment
+    view (its response is stored with the last write). Raises PaymentDeclinedError (402) when Stripe
+    declines: the payment is recorded `failed`."""
     account = access.account
     payment_id = idem.derive("pay")
-    existing = ps.get_payment(account.id, payment_id) if idem.resumed else None
-    if existing is None:
+    row = ps.get_payment(account.id, payment_id) if idem.resumed else None
+    if row is None:
         _check_amount(access, body)
-    req, brand, last4 = _method(access, body, validate=existing is None)
-    req = charging.ChargeRequest(
-        payment_id, req.customer, req.payment_method, req.method, req.off_session, req.return_url
-    )
-    now = clock.iso(clock.now())
-    row = charging.ensure_row(
-        existing
-        or PaymentRecord(
-            account_id=account.id,
-            id=payment_id,
-            amount=body.amount,
-            currency=account.currency,
-            method=body.method,
-            source="one_time",
-            status=ps.CREATING,
-            created_at=now,
-            updated_at=now,
-            created_by=access.actor.id,
-            invoice_id=body.invoice_id,
-            brand=brand,
-            last4=last4,
-        ),
-        [idem.started()],
-        reserve=existing is None,
-    )
-    idem.resumed = True  # the record is in_progress now: the last write completes it
+    req, brand, last4 = _method(access, body, validate=row is None)
+    if row is None:  # 1. the lease: the row `creating`, its amount reserved, the key in progress
+        row = charging.start(_new_row(access, payment_id, body, brand, last4), idem, reserve=True)
+    else:
+        charges.renew(idem)
+    if row.status != ps.CREATING:  # a resumed request whose payment a webhook finished meanwhile
+        UnitOfWork().add(_reply(idem, row)).commit()
+        return _answer(row)
+    # 2. Stripe, our payment id as its idempotency key
+    answer = charging.call_stripe(row, replace(req, idempotency_key=payment_id))
 
-    def respond(after: PaymentRecord) -> list:
-        if after.status == ps.FAILED:
-            err = _error_for(after)
-            idem.status = err.status
-            return [idem.completed(problem_body(err))]
-        return [idem.completed(view(after))]
+    def attempt() -> charging.Reply:  # 3. the final write: the row, the ledger, the audit, the reply
+        reply = charging.record_reply(account.id, payment_id, answer.value, answer.rejected)
+        uow = UnitOfWork().add(*reply.ops, _reply(idem, reply.row))
+        # (the outbound event's outbox row joins this transaction here)
+        uow.commit()
+        return reply
 
-    if row.status == ps.CREATING:
-        intent, rejected = charging.call_stripe(row, req)
-        try:
-            row = charging.record_reply(row, intent, rejected, respond)
-        except ConcurrentUpdateError:
-            if rejected is not None or intent is None or intent.status != "succeeded":
-                raise
-            # Stripe has the money but the ledger kept moving under the apply step: never answer an error
-            # for a charged card. The payment stays in progress (the key too, until its lease ends); the
-            # webhook applies it, and a retry with the same key then answers it succeeded.
-            current = ps.get_payment(account.id, payment_id)
-            assert current is not None
-            return view(current)
-    else:  # a resumed request whose payment a webhook finished meanwhile
-        UnitOfWork().add(*respond(row)).commit()
+    try:
+        reply = retrying(attempt, ledger.APPLY_ATTEMPTS)
+    except ConcurrentUpdateError:
+        if answer.rejected is not None or answer.value is None or answer.value.status != "succeeded":
+            raise
+        # Stripe has the money but the ledger kept moving under the apply step: never answer an error
+        # for a charged card. The payment stays in progress (the key too, until its lease ends); the
+        # webhook applies it, and a retry with the same key then answers it succeeded.
+        return view(ps.get_payment(account.id, payment_id) or row)
+    return _answer(charging.finish(reply, account))
+
+
+def _answer(row: PaymentRecord) -> dict[str, Any]:
     if row.status == ps.FAILED:
         raise _error_for(row)
     return view(row)

@@ -20,33 +20,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from functions.accounts.service import AccountAccess
 from functions.core import audit, clock, ledger, stripe_gateway
 from functions.core.audit import Actor
-from functions.core.errors import BillowError, ConcurrentUpdateError, NotFoundError, ValidationFailedError
-from functions.core.http import problem_body
+from functions.core.errors import BillowError, NotFoundError, ValidationFailedError
 from functions.core.idempotency import IdempotencyContext
 from functions.core.ids import is_id
 from functions.core.ledger import AlreadyPostedError, Invoice
 from functions.core.stripe_gateway import StripeRejectedError
-from functions.core.uow import Op, UnitOfWork
+from functions.core.uow import Op, UnitOfWork, retrying
+from functions.payments import charges
 from functions.payments import payment_store as ps
 from functions.payments.payment_store import PaymentRecord, RefundRecord
 
 # What the caller stores as the response, from the completed row and its Refund invoice (None with
 # return_credit).
 Render = Callable[[RefundRecord, Invoice | None], dict[str, Any]]
-# The ops committed with the booking (the stored response, a webhook's dedupe marker).
-LastOps = Callable[[RefundRecord, Invoice | None], Sequence[Op]]
 
 ACCEPTED = ("succeeded", "pending", "requires_action")  # Stripe has the refund in hand
-
-
-def _none(_r: RefundRecord, _i: Invoice | None) -> Sequence[Op]:
-    return ()
 
 
 def settled_by(payment: PaymentRecord) -> list[str]:
@@ -65,66 +59,98 @@ def refund_payment(
     return_credit: bool = False,
 ) -> RefundRecord:
     """Refund `amount` of a succeeded payment to its card (at most what is left of the payment; with
-    `return_credit`, at most the account's unapplied credit too). Returns the row once booked."""
+    `return_credit`, at most the account's unapplied credit too), on the sequence of
+    functions/payments/charges.py. Returns the row once booked; `render` gives the stored reply."""
     account_id = access.account.id
     payment = ps.get_payment(account_id, payment_id) if is_id(payment_id, "pay") else None
     if payment is None:
         raise NotFoundError(f"no payment {payment_id} on this account", code="payment-not-found")
     refund_id = idem.derive("ref")
     record = ps.get_refund(account_id, refund_id) if idem.resumed else None
-    if record is None:
+    if record is None:  # 1. the lease: the row `creating`, the amount reserved, the key in progress
         record = _start(access, idem, payment, refund_id, amount, reason, return_credit)
     else:
-        UnitOfWork().add(idem.started()).commit()  # a resumed request: renew the lease
-    idem.resumed = True
-
-    def respond(done: RefundRecord, inv: Invoice | None) -> list[Op]:
-        return [idem.completed(render(done, inv))]
-
-    def refuse(err: BillowError, ops: Sequence[Op] = ()) -> BillowError:
-        idem.status = err.status
-        UnitOfWork().add(*ops, idem.completed(problem_body(err))).commit()
-        return err
-
+        charges.renew(idem)
     if record.status == ps.SUCCEEDED:  # booked by the attempt that crashed after its transaction, or a webhook
-        UnitOfWork().add(*respond(record, _invoice_of(record))).commit()
+        UnitOfWork().add(charges.reply(idem, render(record, _invoice_of(record)))).commit()
         return record
     if record.status == ps.FAILED:  # closed while the request was away (the bank, or 23 h)
-        raise refuse(_refused("the refund failed at Stripe or was never made"))
-    if stripe_gateway.key_expired(record.created_at):
-        refund = _adopt(record, str(payment.payment_intent_id))
-        if refund is None:
-            raise refuse(
-                ValidationFailedError(
-                    f"refund {record.id} never reached Stripe within 23 hours and was abandoned: nothing was "
-                    "refunded; send it again with a new Idempotency-Key",
-                    code="refund-expired",
-                ),
-                ps.fail_refund(record),
-            )
-    else:
-        try:
-            refund = stripe_gateway.create_refund(
-                payment_intent_id=str(payment.payment_intent_id),
-                amount=record.amount,
-                metadata={
-                    "billow_refund_id": refund_id,
-                    "billow_account_id": account_id,
-                    "billow_payment_id": payment_id,
-                },
-                idempotency_key=refund_id,
-            )
-        except StripeRejectedError as exc:
-            # A refusal is the request's final answer: stored with the row closed `failed` and the
-            # reservation released, so a retry with the same key replays it.
-            raise refuse(_refused(exc.message), ps.fail_refund(record)) from exc
+        raise _refuse(idem, _refused("the refund failed at Stripe or was never made"))
+    answer = _ask_stripe(record, str(payment.payment_intent_id))  # 2. Stripe, our refund id as its key
+    refund = answer.value
+    if answer.rejected is not None or refund is None:
+        # A refusal is the request's final answer: stored with the row closed `failed` and the
+        # reservation released, so a retry with the same key replays it.
+        raise _refuse(idem, _rejected(record, answer.rejected), ps.fail_refund(record))
     if refund.status not in ACCEPTED:
-        raise refuse(_refused(f"the refund is {refund.status}"), ps.fail_refund(record, refund.id))
-    return finish(record, refund, access.actor, respond)
+        raise _refuse(idem, _refused(f"the refund is {refund.status}"), ps.fail_refund(record, refund.id))
+
+    rows = _rows(record)
+
+    def attempt() -> Booking:  # 3. the final write: the row, the ledger, the audit, the reply
+        booking = book(rows(), refund, access.actor)
+        uow = UnitOfWork().add(*booking.ops, charges.reply(idem, render(booking.row, booking.invoice)))
+        # (the outbound event's outbox row joins this transaction here)
+        uow.commit()
+        return booking
+
+    return retrying(attempt).row
+
+
+def _rows(record: RefundRecord) -> Callable[[], RefundRecord]:
+    """The refund row for each attempt of the final write: the row in hand first, read again on a retry."""
+    known = [record]
+
+    def row() -> RefundRecord:
+        if known:
+            return known.pop()
+        current = ps.get_refund(record.account_id, record.id)
+        if current is None:
+            raise ValueError(f"no refund {record.id}")
+        return current
+
+    return row
 
 
 def _refused(why: str) -> ValidationFailedError:
     return ValidationFailedError(f"Stripe refused the refund: {why}", code="payment-rejected")
+
+
+def _rejected(record: RefundRecord, exc: StripeRejectedError | None) -> ValidationFailedError:
+    if exc is not None and exc.code == charges.KEY_EXPIRED:
+        return ValidationFailedError(
+            f"refund {record.id} never reached Stripe within 23 hours and was abandoned: nothing was "
+            "refunded; send it again with a new Idempotency-Key",
+            code="refund-expired",
+        )
+    return _refused(exc.message if exc is not None else "no answer")
+
+
+def _refuse(idem: IdempotencyContext, err: BillowError, ops: Sequence[Op] = ()) -> BillowError:
+    """Store `err` as the request's answer (with `ops`: the row closed, its reservation released)."""
+    UnitOfWork().add(*ops, charges.reply(idem, error=err)).commit()
+    return err
+
+
+def _ask_stripe(record: RefundRecord, payment_intent_id: str) -> charges.Answer[stripe_gateway.Refund]:
+    def send() -> stripe_gateway.Refund:
+        return stripe_gateway.create_refund(
+            payment_intent_id=payment_intent_id,
+            amount=record.amount,
+            metadata={
+                "billow_refund_id": record.id,
+                "billow_account_id": record.account_id,
+                "billow_payment_id": record.payment_id,
+            },
+            idempotency_key=record.id,
+        )
+
+    def adopt() -> stripe_gateway.Refund | None:
+        """The refund Stripe made for this row, found by its metadata (the key may be forgotten)."""
+        found = stripe_gateway.list_refunds(payment_intent_id)
+        return next((r for r in found if r.metadata.get("billow_refund_id") == record.id), None)
+
+    return charges.ask(record.created_at, send, adopt, "this refund never reached Stripe within 23 hours")
 
 
 def _start(
@@ -162,7 +188,7 @@ def _start(
         created_at=clock.iso(clock.now()),
         return_credit=return_credit,
     )
-    UnitOfWork().add(ps.put_new_refund(record), ps.reserve_refund(payment, amount), idem.started()).commit()
+    charges.lease(lambda: [ps.put_new_refund(record), ps.reserve_refund(payment, amount)], idem)
     return record
 
 
@@ -170,79 +196,120 @@ def _invoice_of(record: RefundRecord) -> Invoice | None:
     return ledger.get_invoice(record.account_id, record.invoice_id) if record.invoice_id else None
 
 
-def _adopt(record: RefundRecord, payment_intent_id: str) -> stripe_gateway.Refund | None:
-    """The refund Stripe made for this row, found by its metadata (the key may be forgotten)."""
-    for refund in stripe_gateway.list_refunds(payment_intent_id):
-        if refund.metadata.get("billow_refund_id") == record.id:
-            return refund
-    return None
+@dataclass(frozen=True)
+class Booking:
+    """A refund's booking, planned: its ops, the row as they leave it and its Refund invoice (None with
+    return_credit). No ops: it was booked already (the request and the webhook racing)."""
+
+    ops: list[Op]
+    row: RefundRecord
+    invoice: Invoice | None
 
 
-def finish(
-    record: RefundRecord, refund: stripe_gateway.Refund, actor: Actor, last_ops: LastOps = _none
-) -> RefundRecord:
-    """Book a refund Stripe accepted, once per Stripe refund id, with the row `creating` -> `succeeded`
-    and `last_ops` in the same transaction. A second caller (the request and the webhook racing) gets
-    the booked row, with its own `last_ops` committed alone."""
-    account_id = record.account_id
-    done = replace(record, status=ps.SUCCEEDED, stripe_refund_id=refund.id)
-
-    def booked(inv: Invoice | None) -> list[Op]:
-        after = {"amount": record.amount, "payment_id": record.payment_id, "stripe_refund_id": refund.id}
-        if inv is not None:
-            after |= {"invoice_id": inv.id, "number": inv.number}
-        action = "refund.credit_returned" if record.return_credit else "refund.to_card"
-        return [
-            ps.complete_refund(record, refund.id),
-            audit.record(account_id, actor, action, inv.id if inv else record.id, None, after),
-            *last_ops(done, inv),
-        ]
-
+def book(record: RefundRecord, refund: stripe_gateway.Refund, actor: Actor) -> Booking:
+    """Plan the booking of a refund Stripe accepted (`record`: its row as read), once per Stripe refund
+    id: the row `creating` -> `succeeded` first (when a racer booked it meanwhile, its condition
+    decides: read again), the Refund invoice and the money back — or, with `return_credit`, only the
+    money back — and the audit event. The caller adds its own ops (the stored reply) and commits."""
+    account_id, refund_row_id = record.account_id, record.id
+    if record.status == ps.SUCCEEDED:
+        return Booking([], record, _invoice_of(record))
     try:
-        if record.return_credit:
-            payment = ps.get_payment(account_id, record.payment_id)
-            assert payment is not None
-            ledger.money_back(
-                account_id,
-                refund_id=refund.id,
-                amount=record.amount,
-                payment_id=record.payment_id,
-                settled_invoice_ids=settled_by(payment),
-                extra_ops=lambda _result: booked(None),
-            )
-        else:
-            ledger.refund_to_card(
-                account_id,
-                invoice_id=record.invoice_id,
-                refund_id=refund.id,
-                amount=record.amount,
-                description=record.reason,
-                extra_ops=booked,
-            )
-    except (AlreadyPostedError, ConcurrentUpdateError):
-        current = ps.get_refund(account_id, record.id)
+        ops, inv = _plan_ledger(record, refund)
+    except AlreadyPostedError:
+        current = ps.get_refund(account_id, refund_row_id)
         if current is None or current.status != ps.SUCCEEDED:
             raise
-        ops = list(last_ops(current, _invoice_of(current)))
-        if ops:
-            UnitOfWork().add(*ops).commit()
-        return current
-    return done
+        return Booking([], current, _invoice_of(current))
+    after = {"amount": record.amount, "payment_id": record.payment_id, "stripe_refund_id": refund.id}
+    if inv is not None:
+        after |= {"invoice_id": inv.id, "number": inv.number}
+    action = "refund.credit_returned" if record.return_credit else "refund.to_card"
+    return Booking(
+        [
+            ps.complete_refund(record, refund.id),
+            *ops,
+            audit.record(account_id, actor, action, inv.id if inv else record.id, None, after),
+        ],
+        replace(record, status=ps.SUCCEEDED, stripe_refund_id=refund.id),
+        inv,
+    )
+
+
+def _plan_ledger(record: RefundRecord, refund: stripe_gateway.Refund) -> tuple[list[Op], Invoice | None]:
+    if not record.return_credit:
+        return ledger.refund_to_card(
+            record.account_id,
+            invoice_id=record.invoice_id,
+            refund_id=refund.id,
+            amount=record.amount,
+            description=record.reason,
+        )
+    payment = ps.get_payment(record.account_id, record.payment_id)
+    ops, _ = ledger.money_back(
+        record.account_id,
+        refund_id=refund.id,
+        amount=record.amount,
+        payment_id=record.payment_id,
+        settled_invoice_ids=settled_by(payment) if payment else (),
+    )
+    return ops, None
+
+
+def finish(record: RefundRecord, refund: stripe_gateway.Refund, actor: Actor) -> RefundRecord:
+    """Book a refund Stripe accepted with nothing of the caller's in the transaction (the webhook that
+    finds it still `creating`); returns the booked row."""
+
+    rows = _rows(record)
+
+    def attempt() -> Booking:
+        booking = book(rows(), refund, actor)
+        UnitOfWork().add(*booking.ops).commit()
+        return booking
+
+    return retrying(attempt).row
+
+
+def money_in(account_id: str, ref: str, amount: int, kind: str, ops: Sequence[Op]) -> bool:
+    """Money that comes back in, applied like a payment (oldest open invoice first, else unapplied
+    credit) with `ops` in its transaction, once per `ref`: a refund that failed at the bank after Stripe
+    accepted it (`money_back_reversed`), a dispute won (`dispute_won`). False when it was posted already."""
+
+    def attempt() -> None:
+        planned, _ = ledger.apply_payment(account_id, payment_id=ref, amount=amount, kind=kind)
+        UnitOfWork().add(*planned, *ops).commit()
+
+    try:
+        retrying(attempt, ledger.APPLY_ATTEMPTS)
+    except AlreadyPostedError:
+        return False
+    ledger.settle_unapplied_credit(account_id)
+    return True
 
 
 def reverse_money_back(account_id: str, stripe_refund_id: str, amount: int, ops: Sequence[Op]) -> bool:
     """A refund Stripe accepted failed at the bank afterwards (`charge.refund.updated` to failed): its
-    money-back entry is reversed — the amount comes back in, applied like a payment (oldest open
-    invoice first, else unapplied credit) — with `ops` (the row `failed`, the reservation released),
-    once per Stripe refund. False when it was already reversed."""
-    try:
-        ledger.apply_payment(
+    money-back entry is reversed with `ops` (the row `failed`, the reservation released), once per
+    Stripe refund. False when it was already reversed."""
+    return money_in(account_id, f"{stripe_refund_id}:failed", amount, "money_back_reversed", ops)
+
+
+def money_back(account_id: str, refund_id: str, amount: int, payment: PaymentRecord, ops: Sequence[Op]) -> bool:
+    """Money back on `payment` (a refund made outside billow, a dispute), placed by the ledger once per
+    `refund_id`, with `ops` in the transaction that completes it. False when it was placed already."""
+
+    def attempt() -> None:
+        planned, _ = ledger.money_back(
             account_id,
-            payment_id=f"{stripe_refund_id}:failed",
+            refund_id=refund_id,
             amount=amount,
-            extra_ops=lambda _result: list(ops),
-            kind="money_back_reversed",
+            payment_id=payment.id,
+            settled_invoice_ids=settled_by(payment),
         )
+        UnitOfWork().add(*planned, *ops).commit()
+
+    try:
+        retrying(attempt)
     except AlreadyPostedError:
         return False
     return True

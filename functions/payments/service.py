@@ -16,8 +16,7 @@ The flow (DESIGN §2, §4):
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, replace
-from datetime import date
+from dataclasses import dataclass, replace
 from typing import Any
 
 from functions.accounts.service import AccountAccess, get_account
@@ -30,6 +29,14 @@ from functions.core.resources import CARD_VALIDATION
 from functions.core.stripe_gateway import StripeRejectedError
 from functions.core.uow import UnitOfWork
 from functions.payments import emails, refunds, store
+
+# what other domains use, through this front door (explicit re-exports)
+from functions.payments.cards import ChargeableCard as ChargeableCard
+from functions.payments.cards import chargeable_card as chargeable_card
+from functions.payments.cards import is_expired as is_expired
+from functions.payments.off_session import OffSessionCharge as OffSessionCharge
+from functions.payments.off_session import charge_invoice_off_session as charge_invoice_off_session
+from functions.payments.off_session import off_session_attempt as off_session_attempt
 from functions.payments.payment_store import RefundRecord
 from functions.payments.schemas import CardValidationMessage
 from functions.payments.store import CardChangeRecord, CardFields, PaymentMethodState
@@ -54,43 +61,6 @@ def refund_to_card(
     """Refund `amount` of a succeeded payment to its card (payments.refunds.refund_payment): the front
     door the invoices' refund route uses. Returns the refund's row once booked."""
     return refunds.refund_payment(access, idem, payment_id, amount, reason, render, return_credit=return_credit)
-
-
-@dataclass(frozen=True)
-class ChargeableCard:
-    """A card billow may charge off-session: active and not past its expiry month."""
-
-    customer_id: str
-    payment_method_id: str
-    brand: str
-    last4: str
-    exp_month: int
-    exp_year: int
-
-
-def is_expired(exp_month: int, exp_year: int, today: date | None = None) -> bool:
-    """A card is valid through the last day of its expiry month (UTC)."""
-    today = today or clock.today()
-    return (today.year, today.month) > (exp_year, exp_month)
-
-
-def chargeable_card(account_id: str) -> ChargeableCard | None:
-    """The account's card on file with its Stripe customer and payment method ids, or None when there is
-    no card or it has expired (an expired card counts as no card)."""
-    state = store.get_state(account_id)
-    if state is None or state.card is None or state.customer_id is None:
-        return None
-    c = state.card.card
-    if is_expired(c.exp_month, c.exp_year):
-        return None
-    return ChargeableCard(
-        customer_id=state.customer_id,
-        payment_method_id=state.card.payment_method_id,
-        brand=c.brand,
-        last4=c.last4,
-        exp_month=c.exp_month,
-        exp_year=c.exp_year,
-    )
 
 
 def card_summary(account_id: str) -> dict[str, Any] | None:
@@ -384,114 +354,3 @@ def handle_validation_message(body: dict[str, Any]) -> None:
     """One `card-validation` message (see schemas.CardValidationMessage)."""
     message = CardValidationMessage.model_validate(body)
     validate_change(message.account_id, message.setup_intent_id)
-
-
-# --- off-session charges for the monthly run --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OffSessionCharge:
-    """What charging an invoice off-session did. `status`: succeeded (applied to the invoice),
-    processing (Stripe will tell by webhook), declined (`decline_code`), requires_action (3-D Secure:
-    the customer completes it in the console with `client_secret`), no_card (nothing was attempted)."""
-
-    status: str
-    payment_id: str | None
-    decline_code: str | None
-    client_secret: str | None = field(default=None, repr=False)
-
-
-def charge_invoice_off_session(account_id: str, invoice_id: str, amount: int, attempt: int) -> OffSessionCharge:
-    """Charge the card on file for an invoice, off-session (the monthly run and its retries).
-
-    A `pay_` row like any payment: its id derives from (invoice, attempt), the Stripe idempotency key
-    from the same, so calling this again for the same (invoice, attempt) — a redelivered message, a
-    re-run — makes no second PaymentIntent and returns the same outcome. The money, once Stripe
-    accepts it, settles that invoice first (the one apply step). No receipt e-mail: the invoice notice
-    is the only message of the run."""
-    from functions.core import ledger, money
-    from functions.core.ids import derived_id
-    from functions.payments import charging
-    from functions.payments import payment_store as ps
-
-    payment_id = derived_id("pay", "off_session", account_id, invoice_id, str(attempt))
-    row = ps.get_payment(account_id, payment_id)
-    card = chargeable_card(account_id)
-    if row is None:
-        if card is None:
-            return OffSessionCharge("no_card", None, None)
-        balance, _, room = ledger.room(account_id, invoice_id)
-        # Payments in flight (a console or PayPal payment, a 3-D Secure one waiting) hold part of what is
-        # owed: charge only the rest, never the same money twice (DESIGN §3 v4).
-        amount = min(amount, room)
-        if amount < money.minimum_charge(balance.currency):
-            return OffSessionCharge("nothing_due", None, None)
-        now = clock.iso(clock.now())
-        try:
-            row = _off_session_row(account_id, payment_id, invoice_id, amount, balance.currency, card, now)
-        except ValidationFailedError:  # another payment reserved the room meanwhile
-            return OffSessionCharge("nothing_due", None, None)
-    if row.status == ps.CREATING:
-        state = store.get_state(account_id)
-        customer = state.customer_id if state else None
-        pm = card.payment_method_id if card else None
-        if pm is None:
-            return OffSessionCharge("no_card", None, None)
-        request = charging.ChargeRequest(
-            idempotency_key=f"pi:off_session:{invoice_id}:{attempt}",
-            customer=customer,
-            payment_method=pm,
-            off_session=True,
-        )
-        intent, rejected = charging.call_stripe(row, request)
-        row = charging.record_reply(row, intent, rejected)
-    return _off_session_outcome(row)
-
-
-def _off_session_row(
-    account_id: str, payment_id: str, invoice_id: str, amount: int, currency: str, card: ChargeableCard, now: str
-) -> Any:
-    """The off-session payment's `creating` row, its amount reserved in flight in the same transaction."""
-    from functions.payments import charging
-    from functions.payments import payment_store as ps
-
-    row = ps.PaymentRecord(
-        account_id=account_id,
-        id=payment_id,
-        amount=amount,
-        currency=currency,
-        method="card",
-        source="off_session",
-        status=ps.CREATING,
-        created_at=now,
-        updated_at=now,
-        created_by=charging.SYSTEM.id,
-        invoice_id=invoice_id,
-        brand=card.brand,
-        last4=card.last4,
-    )
-    return charging.ensure_row(row, reserve=True)
-
-
-def off_session_attempt(account_id: str, invoice_id: str, attempt: int) -> OffSessionCharge | None:
-    """The outcome of an off-session charge already made for (invoice, attempt), or None when there is
-    none or Stripe's answer was never recorded (`creating`: charge_invoice_off_session resumes it with
-    the same key). A redelivered run finds the charge a crashed one made, which may have paid the
-    invoice already."""
-    from functions.core.ids import derived_id
-    from functions.payments import payment_store as ps
-
-    row = ps.get_payment(account_id, derived_id("pay", "off_session", account_id, invoice_id, str(attempt)))
-    return _off_session_outcome(row) if row is not None and row.status != ps.CREATING else None
-
-
-def _off_session_outcome(row: Any) -> OffSessionCharge:
-    from functions.payments import payment_store as ps
-
-    if row.status == ps.SUCCEEDED:
-        return OffSessionCharge("succeeded", row.id, None)
-    if row.status == ps.REQUIRES_ACTION:
-        return OffSessionCharge("requires_action", row.id, row.decline_code, row.client_secret)
-    if row.status == ps.FAILED:
-        return OffSessionCharge("declined", row.id, row.decline_code or row.failure_code)
-    return OffSessionCharge("processing", row.id, None)

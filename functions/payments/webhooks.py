@@ -21,12 +21,11 @@ from typing import Any
 
 from functions.core import audit, clock, email, ledger, stripe_gateway
 from functions.core.errors import BadRequestError
-from functions.core.ledger import AlreadyPostedError
 from functions.core.logs import get_logger
 from functions.core.secrets import STRIPE_WEBHOOK_SECRET, get_secret
 from functions.core.settings import get_settings
 from functions.core.text import same_secret
-from functions.core.uow import Op, UnitOfWork
+from functions.core.uow import Op, UnitOfWork, retrying
 from functions.payments import charging, emails, refunds, store
 from functions.payments import payment_store as ps
 from functions.payments.payment_store import EventAlreadyHandledError, PaymentRecord
@@ -123,17 +122,21 @@ def _payment_intent(event_id: str, event_type: str, payment_intent_id: str) -> s
     if row is None or intent is None:
         return _record(event_id, event_type, None, "unknown")
 
-    def marker(outcome: str) -> charging.LastOps:
-        return lambda _row: [_marker(event_id, event_type, row.account_id, outcome)]
+    succeeded = intent.status == "succeeded"
+    if not succeeded and intent.status not in ("requires_payment_method", "canceled"):
+        return _record(event_id, event_type, row.account_id, "pending")
+    marker = _marker(event_id, event_type, row.account_id, "applied" if succeeded else "failed")
 
-    if intent.status == "succeeded":
-        charging.apply_accepted(row.account_id, row.id, intent, marker("applied"))
+    def attempt() -> charging.Reply:
+        reply = charging.record_reply(row.account_id, row.id, intent, None)
+        UnitOfWork().add(*reply.ops, marker).commit()
+        return reply
+
+    after = charging.finish(retrying(attempt, ledger.APPLY_ATTEMPTS))
+    if succeeded:
         charging.ensure_receipt(row.account_id, row.id, intent.id)
         return "applied"
-    if intent.status in ("requires_payment_method", "canceled"):
-        after = charging.mark_failed(row.account_id, row.id, intent, marker("failed"))
-        return "failed" if after.status == ps.FAILED else "no_change"
-    return _record(event_id, event_type, row.account_id, "pending")
+    return "failed" if after.status == ps.FAILED else "no_change"
 
 
 def _receipt_owed(obj: dict[str, Any]) -> None:
@@ -189,33 +192,20 @@ def _own_refund(row: PaymentRecord, refund: stripe_gateway.Refund) -> ps.RefundR
 def _post_money_back(account_id: str, payment_id: str, refund: stripe_gateway.Refund) -> bool:
     """A refund made outside billow (the Dashboard): money back on the payment, once per refund id."""
     row = ps.get_payment(account_id, payment_id)
-    assert row is not None
-
-    def ops(_result: object) -> list[Op]:
-        return [
-            ps.add_refunded(account_id, payment_id, refund.amount),
-            audit.record(
-                account_id,
-                charging.SYSTEM,
-                "payment.refunded_outside",
-                payment_id,
-                {"refunded": row.refunded},
-                {"refunded": row.refunded + refund.amount, "stripe_refund_id": refund.id},
-            ),
-        ]
-
-    try:
-        ledger.money_back(
+    if row is None:
+        raise ValueError(f"no payment {payment_id}")
+    ops = [
+        ps.add_refunded(account_id, payment_id, refund.amount),
+        audit.record(
             account_id,
-            refund_id=refund.id,
-            amount=refund.amount,
-            payment_id=payment_id,
-            settled_invoice_ids=refunds.settled_by(row),
-            extra_ops=ops,
-        )
-    except AlreadyPostedError:
-        return False
-    return True
+            charging.SYSTEM,
+            "payment.refunded_outside",
+            payment_id,
+            {"refunded": row.refunded},
+            {"refunded": row.refunded + refund.amount, "stripe_refund_id": refund.id},
+        ),
+    ]
+    return refunds.money_back(account_id, refund.id, refund.amount, row, ops)
 
 
 def _refund_updated(event_id: str, event_type: str, refund_id: str) -> str:
@@ -284,32 +274,21 @@ def _dispute_created(event_id: str, event_type: str, dispute_id: str) -> str:
         UnitOfWork().add(put, _marker(event_id, event_type, row.account_id, "dispute_won")).commit()
         return "dispute_won"
 
-    def ops(_result: object) -> list[Op]:
-        return [
-            ps.put_dispute(row.account_id, dispute.id, row.id, dispute.amount, dispute.currency, dispute.reason, at),
-            ps.mark_disputed(row.account_id, row.id, dispute.id, dispute.amount, at),
-            store.pause_collection(row.account_id, f"dispute {dispute.id}", at),
-            audit.record(
-                row.account_id,
-                charging.SYSTEM,
-                "payment.disputed",
-                row.id,
-                None,
-                {"dispute_id": dispute.id, "amount": dispute.amount, "reason": dispute.reason},
-            ),
-            _marker(event_id, event_type, row.account_id, "dispute_recorded"),
-        ]
-
-    try:
-        ledger.money_back(
+    ops = [
+        ps.put_dispute(row.account_id, dispute.id, row.id, dispute.amount, dispute.currency, dispute.reason, at),
+        ps.mark_disputed(row.account_id, row.id, dispute.id, dispute.amount, at),
+        store.pause_collection(row.account_id, f"dispute {dispute.id}", at),
+        audit.record(
             row.account_id,
-            refund_id=dispute.id,
-            amount=dispute.amount,
-            payment_id=row.id,
-            settled_invoice_ids=refunds.settled_by(row),
-            extra_ops=ops,
-        )
-    except AlreadyPostedError:
+            charging.SYSTEM,
+            "payment.disputed",
+            row.id,
+            None,
+            {"dispute_id": dispute.id, "amount": dispute.amount, "reason": dispute.reason},
+        ),
+        _marker(event_id, event_type, row.account_id, "dispute_recorded"),
+    ]
+    if not refunds.money_back(row.account_id, dispute.id, dispute.amount, row, ops):
         return _record(event_id, event_type, row.account_id, "no_change")
     try:
         email.send(
@@ -358,14 +337,6 @@ def _dispute_closed(event_id: str, event_type: str, dispute_id: str) -> str:
         ps.mark_disputed(row.account_id, row.id, dispute.id, -dispute.amount, at),
         store.resume_collection(row.account_id, f"dispute {dispute.id}"),
     ]
-    try:
-        ledger.apply_payment(
-            row.account_id,
-            payment_id=f"{dispute.id}:won",
-            amount=dispute.amount,
-            extra_ops=lambda _result: ops,
-            kind="dispute_won",
-        )
-    except AlreadyPostedError:
+    if not refunds.money_in(row.account_id, f"{dispute.id}:won", dispute.amount, "dispute_won", ops):
         return _record(event_id, event_type, row.account_id, "no_change")
     return "dispute_won"

@@ -476,20 +476,21 @@ def test_the_audit_flags_an_invoice_or_a_line_above_the_limit(run, monkeypatch):
     """Invoices posted before the limits (the posting function refused nothing then) are flagged."""
     from functions.core import ledger
     from functions.core.ledger import Line
+    from tests.integration import ledger_commit
 
     acct = run.account()
     assert ledger.audit_account(acct).problems == []
     monkeypatch.setattr(ledger, "_check_limits", lambda lines: sum(line.amount for line in lines))
     day = date(2026, 11, 10)
     with _at(day):
-        ledger.post_invoice(
+        ledger_commit.post_invoice(
             acct,
             invoice_id="inv_" + "a" * 20,
             type="one_time",
             lines=[Line("usage", 999_999_999_999_999_999_999_999_000, day, day)],
             description="before the limits",
         )
-        ledger.post_invoice(
+        ledger_commit.post_invoice(
             acct,
             invoice_id="inv_" + "b" * 20,
             type="one_time",

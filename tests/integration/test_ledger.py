@@ -16,6 +16,7 @@ from functions.core.audit import Actor
 from functions.core.errors import ConcurrentUpdateError
 from functions.core.ledger import AlreadyPostedError, Line
 from functions.core.uow import UnitOfWork
+from tests.integration import ledger_commit
 from tests.integration.conftest import recreate_tables
 
 _ids = itertools.count(1)
@@ -30,14 +31,14 @@ def _account(currency: str = "usd") -> str:
 def _charge(account_id: str, amount: int, lines: int = 1) -> ledger.Invoice:
     day = date(2026, 11, 1)
     per_line = [Line(f"line {n}", amount // lines + (1 if n < amount % lines else 0), day, day) for n in range(lines)]
-    return ledger.post_invoice(
+    return ledger_commit.post_invoice(
         account_id, invoice_id=f"inv_{next(_ids):020d}", type="one_time", lines=per_line, description="charge"
     )
 
 
 def _credit(account_id: str, amount: int, target: str | None = None) -> ledger.Invoice:
     day = date(2026, 11, 1)
-    return ledger.post_invoice(
+    return ledger_commit.post_invoice(
         account_id,
         invoice_id=f"inv_{next(_ids):020d}",
         type="credit",
@@ -56,7 +57,7 @@ def _assert_invariant(account_id: str) -> ledger.AuditResult:
 def test_money_in_settles_open_invoices_oldest_first(aws):
     account_id = _account()
     first, second, third = _charge(account_id, 100), _charge(account_id, 200), _charge(account_id, 300)
-    result = ledger.apply_payment(account_id, payment_id="pay_1", amount=250)
+    result = ledger_commit.apply_payment(account_id, payment_id="pay_1", amount=250)
     assert result.applied == [(first.id, 100), (second.id, 150)]
     assert result.unapplied == 0 and result.balance_after == 350
     assert ledger.get_invoice(account_id, first.id).status == "closed"
@@ -68,7 +69,7 @@ def test_money_in_settles_open_invoices_oldest_first(aws):
 def test_money_in_settles_the_targeted_invoice_first(aws):
     account_id = _account()
     first, second = _charge(account_id, 100), _charge(account_id, 200)
-    result = ledger.apply_payment(account_id, payment_id="pay_1", amount=250, target_invoice_id=second.id)
+    result = ledger_commit.apply_payment(account_id, payment_id="pay_1", amount=250, target_invoice_id=second.id)
     assert result.applied == [(second.id, 200), (first.id, 50)]
     _assert_invariant(account_id)
 
@@ -76,7 +77,7 @@ def test_money_in_settles_the_targeted_invoice_first(aws):
 def test_what_is_left_becomes_unapplied_credit_and_the_next_debit_consumes_it(aws):
     account_id = _account()
     _charge(account_id, 100)
-    result = ledger.apply_payment(account_id, payment_id="pay_1", amount=400)
+    result = ledger_commit.apply_payment(account_id, payment_id="pay_1", amount=400)
     assert result.unapplied == 300
     assert ledger.get_balance(account_id).current == -300
     inv = _charge(account_id, 120)
@@ -89,9 +90,9 @@ def test_what_is_left_becomes_unapplied_credit_and_the_next_debit_consumes_it(aw
 def test_a_payment_is_applied_once_whatever_the_number_of_calls(aws):
     account_id = _account()
     _charge(account_id, 1000)
-    ledger.apply_payment(account_id, payment_id="pay_dup", amount=600)
+    ledger_commit.apply_payment(account_id, payment_id="pay_dup", amount=600)
     with pytest.raises(AlreadyPostedError):
-        ledger.apply_payment(account_id, payment_id="pay_dup", amount=600)
+        ledger_commit.apply_payment(account_id, payment_id="pay_dup", amount=600)
     assert ledger.get_balance(account_id).current == 400
     assert len(ledger_store.entries(account_id)) == 2
     _assert_invariant(account_id)
@@ -101,9 +102,9 @@ def test_an_invoice_id_is_posted_once(aws):
     account_id = _account()
     day = date(2026, 11, 1)
     kwargs = {"invoice_id": "inv_same", "type": "one_time", "lines": [Line("x", 100, day, day)], "description": "x"}
-    ledger.post_invoice(account_id, **kwargs)
+    ledger_commit.post_invoice(account_id, **kwargs)
     with pytest.raises(AlreadyPostedError):
-        ledger.post_invoice(account_id, **kwargs)
+        ledger_commit.post_invoice(account_id, **kwargs)
     assert ledger.get_balance(account_id).current == 100
     assert ledger.get_balance(account_id).invoice_seq == 1
 
@@ -182,7 +183,7 @@ def test_a_crash_between_building_and_committing_leaves_nothing(aws, monkeypatch
     with pytest.raises(RuntimeError):
         _charge(account_id, 500)
     with pytest.raises(RuntimeError):
-        ledger.apply_payment(account_id, payment_id="pay_x", amount=50)
+        ledger_commit.apply_payment(account_id, payment_id="pay_x", amount=50)
     monkeypatch.undo()
     assert (ledger.get_balance(account_id), ledger_store.entries(account_id)) == before
     assert not ledger_store.ref_exists(account_id, "pay_x")
@@ -230,7 +231,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def pay(self, who, amount):
         account_id = self.accounts[who]
         payment_id = f"pay_{next(_ids)}"
-        ledger.apply_payment(account_id, payment_id=payment_id, amount=amount)
+        ledger_commit.apply_payment(account_id, payment_id=payment_id, amount=amount)
         self.payments.append((account_id, payment_id, amount))
         self.expected[account_id] -= amount
         self.touched.add(account_id)
@@ -244,10 +245,10 @@ class LedgerMachine(RuleBasedStateMachine):
         account_id, payment_id, amount = refundable[pick % len(refundable)]
         back = max(1, int((amount - self.refunded.get(payment_id, 0)) * fraction))
         refund_id = f"re_{next(_ids)}"
-        ledger.money_back(account_id, refund_id=refund_id, amount=back, payment_id=payment_id)
+        ledger_commit.money_back(account_id, refund_id=refund_id, amount=back, payment_id=payment_id)
         if again:
             with pytest.raises(AlreadyPostedError):
-                ledger.money_back(account_id, refund_id=refund_id, amount=back, payment_id=payment_id)
+                ledger_commit.money_back(account_id, refund_id=refund_id, amount=back, payment_id=payment_id)
         self.refunded[payment_id] = self.refunded.get(payment_id, 0) + back
         self.expected[account_id] += back
         self.touched.add(account_id)
@@ -257,7 +258,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def duplicate_payment(self, pick):
         account_id, payment_id, amount = self.payments[pick % len(self.payments)]
         with pytest.raises(AlreadyPostedError):
-            ledger.apply_payment(account_id, payment_id=payment_id, amount=amount)
+            ledger_commit.apply_payment(account_id, payment_id=payment_id, amount=amount)
         self.touched.add(account_id)
 
     def teardown(self):
@@ -293,7 +294,7 @@ def test_the_worked_example_of_docs_ledger_md(aws):
     account_id = _account()
     a = _charge(account_id, 1250)
     b = _charge(account_id, 800)
-    paid = ledger.apply_payment(account_id, payment_id="pay_doc", amount=1500, target_invoice_id=b.id)
+    paid = ledger_commit.apply_payment(account_id, payment_id="pay_doc", amount=1500, target_invoice_id=b.id)
     assert paid.applied == [(b.id, 800), (a.id, 700)] and paid.balance_after == 550
     credit = _credit(account_id, 1000)
     assert credit.applied_to == [{"invoice_id": a.id, "amount": 550}, {"invoice_id": None, "amount": 450}]
@@ -307,7 +308,7 @@ def test_the_worked_example_of_docs_ledger_md(aws):
 
 def _pay(account_id: str, amount: int) -> str:
     payment_id = f"pay_{next(_ids)}"
-    ledger.apply_payment(account_id, payment_id=payment_id, amount=amount)
+    ledger_commit.apply_payment(account_id, payment_id=payment_id, amount=amount)
     return payment_id
 
 
@@ -323,7 +324,7 @@ def test_money_back_reopens_what_the_payment_paid_through_its_credit_and_nothing
     _pay(account_id, 400)
     assert ledger.get_balance(account_id).current == 0
 
-    result = ledger.money_back(account_id, refund_id="re_p_all", amount=3000, payment_id=p)
+    result = ledger_commit.money_back(account_id, refund_id="re_p_all", amount=3000, payment_id=p)
 
     assert result.reopened == [(d.id, 500), (b.id, 1500), (a.id, 1000)]  # newest first
     assert result.invoice_id is None
@@ -338,7 +339,7 @@ def test_money_back_reopens_what_the_payment_paid_through_its_credit_and_nothing
     assert ledger.get_balance(account_id).current == 3000
     _assert_invariant(account_id)
     with pytest.raises(AlreadyPostedError):
-        ledger.money_back(account_id, refund_id="re_p_all", amount=3000, payment_id=p)
+        ledger_commit.money_back(account_id, refund_id="re_p_all", amount=3000, payment_id=p)
     assert ledger.get_balance(account_id).current == 3000
 
 
@@ -348,7 +349,7 @@ def test_money_back_uses_unapplied_credit_first_the_payments_own_before_the_rest
     p = _pay(account_id, 800)
     assert ledger.get_balance(account_id).credit_lots == ((credit.id, 500), (p, 800))
 
-    result = ledger.money_back(account_id, refund_id="re_p_part", amount=1000, payment_id=p)
+    result = ledger_commit.money_back(account_id, refund_id="re_p_part", amount=1000, payment_id=p)
 
     assert (result.credit_used, result.reopened, result.invoice_id) == (1000, [], None)
     balance = ledger.get_balance(account_id)
@@ -362,11 +363,11 @@ def test_money_back_that_nothing_can_take_becomes_a_one_time_invoice_payment_ref
     account_id = _account()
     a = _charge(account_id, 1000)
     p = _pay(account_id, 1000)
-    ledger.money_back(account_id, refund_id="re_first", amount=1000, payment_id=p)
+    ledger_commit.money_back(account_id, refund_id="re_first", amount=1000, payment_id=p)
     _pay(account_id, 1000)
     assert ledger.get_invoice(account_id, a.id).status == "closed"
 
-    result = ledger.money_back(account_id, refund_id="du_dispute", amount=1000, payment_id=p)
+    result = ledger_commit.money_back(account_id, refund_id="du_dispute", amount=1000, payment_id=p)
 
     assert (result.credit_used, result.reopened) == (0, [])
     inv = ledger.get_invoice(account_id, result.invoice_id)
@@ -375,7 +376,7 @@ def test_money_back_that_nothing_can_take_becomes_a_one_time_invoice_payment_ref
     assert ledger.get_balance(account_id).current == 1000
     _assert_invariant(account_id)
     with pytest.raises(AlreadyPostedError):
-        ledger.money_back(account_id, refund_id="du_dispute", amount=1000, payment_id=p)
+        ledger_commit.money_back(account_id, refund_id="du_dispute", amount=1000, payment_id=p)
     assert ledger.get_balance(account_id).current == 1000
     assert len(ledger_store.all_invoices(account_id)) == 2
 
@@ -392,12 +393,12 @@ def test_money_back_raced_by_a_redelivery_is_placed_once(aws, monkeypatch):
     def reopen_while_a_redelivery_places_it_all(*args, **kwargs):
         if not raced:
             raced.append(None)  # the racer's own steps run the real thing
-            raced[0] = ledger.money_back(account_id, refund_id="re_race", amount=2500, payment_id=p)
+            raced[0] = ledger_commit.money_back(account_id, refund_id="re_race", amount=2500, payment_id=p)
         return real_reopen(*args, **kwargs)
 
     monkeypatch.setattr(ledger, "_reopen", reopen_while_a_redelivery_places_it_all)
     with pytest.raises(AlreadyPostedError):
-        ledger.money_back(account_id, refund_id="re_race", amount=2500, payment_id=p)
+        ledger_commit.money_back(account_id, refund_id="re_race", amount=2500, payment_id=p)
 
     assert len(raced[0].reopened) == 25 and raced[0].invoice_id is None
     assert ledger.get_balance(account_id).current == 2500
