@@ -4,7 +4,10 @@
 CLI, the test suite) to that day, keeping the time of day and letting time run: the offset is a whole
 number of days, computed once at import, so every process started with the same value agrees. It is how
 the suite proves it holds on awkward days (`make test-dates`). Deployed stages ignore it (a Lambda's
-clock is AWS's)."""
+clock is AWS's).
+
+`display_day` writes a day for people (e-mails, PDFs) in the reader's language, as
+functions/core/money.py `display` writes amounts."""
 
 from __future__ import annotations
 

@@ -109,3 +109,13 @@ def test_prorate_refuses_impossible_periods():
     for used, period in ((5, 0), (-1, 30), (31, 30)):
         with pytest.raises(ValueError):
             prorate(100, used, period)
+
+
+def test_display_day_writes_a_day_as_the_reader_s_language_does():
+    from datetime import date
+
+    from functions.core.clock import display_day
+
+    assert display_day(date(2026, 12, 1), "en") == "Dec 1, 2026"
+    assert display_day(date(2026, 12, 1), "fr") == "1 décembre 2026"
+    assert display_day(date(2027, 2, 28), "de") == "Feb 28, 2027"
