@@ -169,22 +169,20 @@ def allocate_account_number(expected: int) -> Op:
     )
 
 
+# The profile fields a new account's item stores as they are in its record.
+_PROFILE_FIELDS = ("number", "type", "linked", "currency", "locale", "name", "billing_day", "created_at")
+
+
 def put_account(record: AccountRecord) -> Op:
+    """A new account's profile (not yet billed, not past due), on the due index when it is billable."""
     model = AccountsModel(
         record.id,
         PROFILE,
-        number=record.number,
-        type=record.type,
-        linked=record.linked,
-        currency=record.currency,
-        locale=record.locale,
-        name=record.name,
+        **{name: getattr(record, name) for name in _PROFILE_FIELDS},
         billing_contact=json.dumps(record.billing_contact, sort_keys=True),
-        billing_day=record.billing_day,
         next_recurring_date=record.next_recurring_date.isoformat() if record.next_recurring_date else None,
         last_recurring_date=None,
         past_due=False,
-        created_at=record.created_at,
     )
     if record.next_recurring_date is not None:
         model.due_pk = f"due#{shard_of(record.id)}"

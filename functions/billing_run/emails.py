@@ -1,12 +1,13 @@
-"""The invoice notice (one per Recurring invoice) and the dunning reminders, in English or French."""
+"""The billing run's e-mails, built on functions/core/email.py `compose`: the invoice notice (one per
+Recurring invoice, saying what the charge did) and the dunning reminders, in English or French."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from html import escape
 
-from functions.core.email import Email
-from functions.invoices.render import day, money
+from functions.core.clock import display_day
+from functions.core.email import Email, compose
+from functions.core.money import display
 
 TEXT = {
     "en": {
@@ -66,22 +67,27 @@ class Notice:
 
 
 def build(notice: Notice) -> Email:
+    """The notice of `notice.outcome` (a key of TEXT) in the account's language."""
     t = TEXT.get(notice.locale, TEXT["en"])
     values = {
         "number": notice.number,
         "seller": notice.seller,
         "name": notice.contact_name,
         "account": notice.account_name,
-        "date": day(notice.date, notice.locale),  # type: ignore[arg-type]
-        "total": money(notice.total, notice.currency, notice.locale),
-        "due": money(notice.due, notice.currency, notice.locale),
+        "date": display_day(notice.date, notice.locale),  # type: ignore[arg-type]
+        "total": display(notice.total, notice.currency, notice.locale),
+        "due": display(notice.due, notice.currency, notice.locale),
         "card": notice.card,
-        "retry": day(notice.retry, notice.locale) if notice.retry else "",  # type: ignore[arg-type]
+        "retry": display_day(notice.retry, notice.locale) if notice.retry else "",  # type: ignore[arg-type]
         "link": notice.link,
     }
-    paragraphs = [t["hello"], t["issued"], t[notice.outcome], t["footer"]]
+    paragraphs = [t["hello"], t["issued"], t[notice.outcome]]
     if notice.outcome in ("reminder", "past_due"):
-        paragraphs = [t["hello"], t[notice.outcome], t["footer"]]
-    text = "\n\n".join(p.format(**values) for p in paragraphs)
-    html = "".join(f"<p>{escape(p.format(**values))}</p>" for p in paragraphs)
-    return Email(to=notice.to, subject=t["subject"].format(**values), text=text + "\n", html=html)
+        paragraphs = [t["hello"], t[notice.outcome]]
+    return compose(
+        notice.to,
+        t["subject"].format(**values),
+        notice.locale,
+        [p.format(**values) for p in paragraphs],
+        footer=[t["footer"].format(**values)],
+    )

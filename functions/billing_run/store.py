@@ -17,8 +17,8 @@ from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
 from functions.core import clock
-from functions.core.db import IntegerAttribute, meta
-from functions.core.uow import Op
+from functions.core.db import IntegerAttribute, get_or_none, meta
+from functions.core.uow import Op, put_if_absent
 
 
 class RunModel(Model):
@@ -58,11 +58,8 @@ def _run(m: RunModel, billed_on: date) -> Run:
 
 
 def get(account_id: str, billed_on: date) -> Run | None:
-    try:
-        m = RunModel.get(account_id, _sk(billed_on), consistent_read=True)
-    except RunModel.DoesNotExist:
-        return None
-    return _run(m, billed_on)
+    m = get_or_none(RunModel, account_id, _sk(billed_on), consistent_read=True)
+    return None if m is None else _run(m, billed_on)
 
 
 def get_parts(account_id: str, billed_on: date) -> list[Run]:
@@ -79,7 +76,7 @@ def put_new(account_id: str, billed_on: date, invoice_id: str, run_date: date, p
         created_at=clock.iso(clock.now()),
         run_date=run_date.isoformat(),
     )
-    return Op("put", model, condition=RunModel.pk.does_not_exist(), label="run")
+    return put_if_absent(model, label="run")
 
 
 def mark(account_id: str, billed_on: date, part: int = 1, **fields: str | None) -> None:

@@ -12,7 +12,7 @@ from pynamodb.models import Model
 from functions.core import clock, cursor
 from functions.core.db import meta
 from functions.core.ids import new_id
-from functions.core.uow import Op
+from functions.core.uow import Op, put_if_absent
 
 
 class AuditModel(Model):
@@ -67,7 +67,7 @@ def record(account_id: str, actor: Actor, action: str, target: str, before: Any 
         before=_dump(before),
         after=_dump(after),
     )
-    return Op("put", model, condition=AuditModel.pk.does_not_exist(), label="audit")
+    return put_if_absent(model, label="audit")
 
 
 def list_events(account_id: str, limit: int, after: str | None, route: str) -> tuple[list[AuditEvent], str | None]:

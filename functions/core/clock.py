@@ -4,7 +4,10 @@
 CLI, the test suite) to that day, keeping the time of day and letting time run: the offset is a whole
 number of days, computed once at import, so every process started with the same value agrees. It is how
 the suite proves it holds on awkward days (`make test-dates`). Deployed stages ignore it (a Lambda's
-clock is AWS's)."""
+clock is AWS's).
+
+`display_day` writes a day for people (e-mails, PDFs) in the reader's language, as
+functions/core/money.py `display` writes amounts."""
 
 from __future__ import annotations
 
@@ -68,6 +71,16 @@ def transport_epoch_seconds() -> int:
 def iso(moment: datetime) -> str:
     """RFC 3339 UTC timestamp with millisecond precision, e.g. 2026-11-27T13:20:41.123Z."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_MONTHS_FR = "janvier février mars avril mai juin juillet août septembre octobre novembre décembre".split()
+
+
+def display_day(value: date, locale: str) -> str:
+    """A day for people (e-mails, PDFs): "Dec 1, 2026" in English, "1 décembre 2026" in French."""
+    if locale == "fr":
+        return f"{value.day} {_MONTHS_FR[value.month - 1]} {value.year}"
+    return value.strftime("%b %d, %Y").replace(" 0", " ")
 
 
 def set_source(source: Callable[[], datetime], moved_by: timedelta = timedelta(0)) -> None:

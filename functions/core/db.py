@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 from pynamodb.attributes import NumberAttribute
@@ -13,10 +13,7 @@ from pynamodb.models import Model
 from functions.core.settings import get_settings
 from functions.core.tables import TABLES, table_name
 
-if TYPE_CHECKING:
-    from pynamodb.models import Model
-
-M = TypeVar("M", bound="Model")
+M = TypeVar("M", bound=Model)
 
 
 def aws_error_code(exc: Exception) -> str | None:

@@ -1,4 +1,13 @@
-"""Money: integer minor units with a lowercase ISO 4217 currency. Never floats, never decimal strings."""
+"""Money: integer minor units with a lowercase ISO 4217 currency. Never floats, never decimal strings.
+
+Amounts are written out here, and only here, in three forms:
+- `display` (and `display_unit_price`): for people, in the reader's language — "$1,234.56" in English,
+  "1 234,56 €" in French. Every e-mail, PDF and console-facing text a customer reads uses it.
+- `decimal_amount`: for machines, "1234.56" (no symbol, no grouping) — the CSV exports' decimal
+  columns beside their `_minor` twins.
+- `format_amount`: "1,234.56 USD", language-neutral, for the API's problem details and the e-mails to
+  billow's own operators.
+"""
 
 from __future__ import annotations
 
@@ -70,13 +79,58 @@ def round_half_up(value: Decimal) -> int:
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def format_amount(amount: int, currency: str) -> str:
-    """Human display, e.g. 1234 usd -> '12.34 USD', 500 jpy -> '500 JPY' (for PDFs and e-mails)."""
+# The symbols people know; other currencies show their ISO code.
+_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "cad": "CA$", "aud": "A$", "inr": "₹", "krw": "₩"}
+_NARROW_NBSP, _NBSP = "\u202f", "\u00a0"  # French groups digits with the first and puts the second before the symbol
+
+
+def _parts(amount: int, currency: str) -> tuple[str, int, str]:
+    """(sign, whole units, the decimals as digits) of an amount in minor units."""
     exp = exponent(currency)
-    sign = "-" if amount < 0 else ""
     whole, frac = divmod(abs(amount), 10**exp) if exp else (abs(amount), 0)
-    text = f"{whole:,}" + (f".{frac:0{exp}d}" if exp else "")
-    return f"{sign}{text} {currency.upper()}"
+    return ("-" if amount < 0 else ""), whole, (f"{frac:0{exp}d}" if exp else "")
+
+
+def format_amount(amount: int, currency: str) -> str:
+    """Language-neutral: 1234 usd -> '12.34 USD', 500 jpy -> '500 JPY' (API problem details, operators' e-mails)."""
+    sign, whole, frac = _parts(amount, currency)
+    return f"{sign}{whole:,}" + (f".{frac}" if frac else "") + f" {currency.upper()}"
+
+
+def decimal_amount(amount: int, currency: str) -> str:
+    """For machines (CSV): 123456 usd -> '1234.56', -5 eur -> '-0.05', 500 jpy -> '500'."""
+    sign, whole, frac = _parts(amount, currency)
+    return f"{sign}{whole}" + (f".{frac}" if frac else "")
+
+
+def display(amount: int, currency: str, locale: str) -> str:
+    """For people: 12345 usd -> '$123.45' (en) or '123,45 $' (fr); zero-decimal currencies have no decimals.
+    Any locale but "fr" reads English."""
+    sign, whole, frac = _parts(amount, currency)
+    return sign + _in_locale(f"{whole:,}", frac, symbol_of(currency), locale)
+
+
+def display_unit_price(unit_amount: str, currency: str, locale: str) -> str:
+    """A unit price in minor units as a decimal string ("2.5" = 2.5 cents) shown in major units, with as
+    many decimals as it needs (sub-cent prices keep theirs): "$0.025", "0,025 €"."""
+    exp = exponent(currency)
+    whole, _, frac = format(Decimal(unit_amount).scaleb(-exp).normalize(), "f").partition(".")
+    grouped, frac, symbol = f"{int(whole):,}", frac.ljust(exp, "0"), symbol_of(currency)
+    if locale == "fr":
+        return _in_locale(grouped, frac, symbol, locale)
+    return f"{symbol}{grouped}" + (f".{frac}" if frac else "")  # a unit price keeps any symbol tight
+
+
+def symbol_of(currency: str) -> str:
+    return _SYMBOLS.get(currency, currency.upper())
+
+
+def _in_locale(grouped: str, frac: str, symbol: str, locale: str) -> str:
+    """A positive number (its whole part grouped with commas) and its symbol, as `locale` writes them."""
+    if locale == "fr":
+        return grouped.replace(",", _NARROW_NBSP) + (f",{frac}" if frac else "") + f"{_NBSP}{symbol}"
+    number = grouped + (f".{frac}" if frac else "")
+    return f"{symbol}{number}" if len(symbol) <= 3 and not symbol.isalpha() else f"{symbol} {number}"
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,15 @@ def _money(obj: Any, name: str = "amount") -> int:
     return int(sdk_field(obj, name) or 0)
 
 
+def _texts(obj: Any, *names: str) -> dict[str, str]:
+    return {name: str(sdk_field(obj, name)) for name in names}
+
+
+def _ids(obj: Any, *names: str) -> dict[str, str | None]:
+    """Fields that hold another object, expanded or not: its id."""
+    return {name: _id_of(sdk_field(obj, name)) for name in names}
+
+
 def payment_method_from(obj: Any) -> PaymentMethod | None:
     if obj is None:
         return None
@@ -146,15 +155,12 @@ def payment_intent_from(obj: Any) -> PaymentIntent:
     status = str(sdk_field(obj, "status"))
     received = sdk_field(obj, "amount_received")
     return PaymentIntent(
-        id=str(sdk_field(obj, "id")),
+        **_texts(obj, "id", "currency"),
+        **_ids(obj, "customer", "payment_method", "latest_charge"),
         status=status,
         amount=amount,
         amount_received=int(received) if received is not None else (amount if status == "succeeded" else 0),
-        currency=str(sdk_field(obj, "currency")),
-        customer=_id_of(sdk_field(obj, "customer")),
-        payment_method=_id_of(sdk_field(obj, "payment_method")),
         metadata=_metadata(obj),
-        latest_charge=_id_of(sdk_field(obj, "latest_charge")),
         next_action=_plain(sdk_field(obj, "next_action")),
         last_payment_error=_plain(sdk_field(obj, "last_payment_error")),
         client_secret=str(sdk_field(obj, "client_secret") or ""),
@@ -163,12 +169,9 @@ def payment_intent_from(obj: Any) -> PaymentIntent:
 
 def refund_from(obj: Any) -> Refund:
     return Refund(
-        id=str(sdk_field(obj, "id")),
-        status=str(sdk_field(obj, "status")),
+        **_texts(obj, "id", "status", "currency"),
+        **_ids(obj, "charge", "payment_intent"),
         amount=_money(obj),
-        currency=str(sdk_field(obj, "currency")),
-        charge=_id_of(sdk_field(obj, "charge")),
-        payment_intent=_id_of(sdk_field(obj, "payment_intent")),
         metadata=_metadata(obj),
     )
 
@@ -180,22 +183,20 @@ def refunds_from(page: Any) -> list[Refund]:
 
 def charge_from(obj: Any, refunds_page: Any) -> Charge:
     return Charge(
-        id=str(sdk_field(obj, "id")),
+        **_texts(obj, "id", "currency"),
+        **_ids(obj, "payment_intent"),
         amount=_money(obj),
         amount_refunded=_money(obj, "amount_refunded"),
-        currency=str(sdk_field(obj, "currency")),
-        payment_intent=_id_of(sdk_field(obj, "payment_intent")),
         refunds=tuple(refunds_from(refunds_page)),
     )
 
 
 def dispute_from(obj: Any) -> Dispute:
     return Dispute(
-        id=str(sdk_field(obj, "id")),
+        **_texts(obj, "id", "currency"),
+        **_ids(obj, "payment_intent"),
         charge=str(_id_of(sdk_field(obj, "charge"))),
-        payment_intent=_id_of(sdk_field(obj, "payment_intent")),
         amount=_money(obj),
-        currency=str(sdk_field(obj, "currency")),
         reason=str(sdk_field(obj, "reason") or ""),
         status=str(sdk_field(obj, "status") or ""),
     )

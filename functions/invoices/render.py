@@ -1,5 +1,11 @@
 """Invoice documents: the PDF (fpdf2, embedded DejaVu Sans so €, £, ¥ and accents render) and the
-CSV exports. English or French by the account's locale. Pure functions of the invoice: no I/O."""
+CSV writer. English or French by the account's locale; amounts and dates as functions/core/money.py
+`display` and functions/core/clock.py `display_day` write them (the e-mails use the same). Pure
+functions of the invoice: no I/O.
+
+`render_pdf` draws the document top to bottom, a function per part: `_document` (page, fonts, the
+footer on every page), `_heading` (seller, title, the invoice's facts), `_bill_to`, `_lines_table`
+(lines grouped by device or service) and `_totals` (rows from `_total_rows`)."""
 
 from __future__ import annotations
 
@@ -8,33 +14,18 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from functions.core.clock import display_day
 from functions.core.ledger import Invoice, Line
-from functions.core.money import exponent
+from functions.core.money import display, display_unit_price
 from functions.core.text import single_line
 
 FONTS = Path(__file__).with_name("fonts")
 DASH = "\u2013"  # en dash between the dates of a period
 
-_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "cad": "CA$", "aud": "A$", "inr": "₹", "krw": "₩"}
 _MONTHS_FR_SHORT = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."]
-_MONTHS_FR = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-]
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {
@@ -118,25 +109,6 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 
-def money(amount: int, currency: str, locale: str) -> str:
-    """12345 usd -> '$123.45' (en) or '123,45 $' (fr); zero-decimal currencies have no decimals."""
-    exp = exponent(currency)
-    sign = "-" if amount < 0 else ""
-    whole, frac = divmod(abs(amount), 10**exp) if exp else (abs(amount), 0)
-    symbol = _SYMBOLS.get(currency, currency.upper())
-    if locale == "fr":
-        number = f"{whole:,}".replace(",", "\u202f") + (f",{frac:0{exp}d}" if exp else "")
-        return f"{sign}{number}\u00a0{symbol}"
-    number = f"{whole:,}" + (f".{frac:0{exp}d}" if exp else "")
-    return f"{sign}{symbol}{number}" if len(symbol) <= 3 and not symbol.isalpha() else f"{sign}{symbol} {number}"
-
-
-def day(value: date, locale: str) -> str:
-    if locale == "fr":
-        return f"{value.day} {_MONTHS_FR[value.month - 1]} {value.year}"
-    return value.strftime("%b %d, %Y").replace(" 0", " ")
-
-
 @dataclass(frozen=True)
 class Party:
     """Who the invoice is for: the account's name, number and billing contact."""
@@ -176,18 +148,26 @@ def _groups(lines: Iterable[Line]) -> list[tuple[str | None, list[Line]]]:
 def render_pdf(inv: Invoice, lines: list[Line], party: Party, seller: Seller, locale: str) -> bytes:
     """The invoice as a PDF a customer can file: seller, customer, number, date, type, period, lines
     grouped by device or service with their periods, totals, what was applied, balance due, page numbers."""
-    from fpdf import FPDF
-    from fpdf.fonts import FontFace
-
     t = TEXT.get(locale, TEXT["en"])
-    cur = inv.currency
+    pdf = _document(inv, seller, t)
+    _heading(pdf, inv, party, seller, t, locale)
+    _bill_to(pdf, party, t)
+    _lines_table(pdf, lines, inv.currency, t, locale)
+    _totals(pdf, _total_rows(inv, t, locale))
+    return bytes(pdf.output())
+
+
+def _document(inv: Invoice, seller: Seller, t: dict[str, str]) -> Any:
+    """An A4 fpdf2 document with the fonts, the margins and a footer on every page (the amounts'
+    currency, whom to ask, the invoice number and "page n of N"); its first page added."""
+    from fpdf import FPDF
 
     class Document(FPDF):
         def footer(self) -> None:
             self.set_y(-14)
             self.set_font("DejaVu", size=7.5)
             self.set_text_color(110)
-            self.cell(0, 4, t["thanks"].format(cur=cur.upper(), email=seller.email), align="L")
+            self.cell(0, 4, t["thanks"].format(cur=inv.currency.upper(), email=seller.email), align="L")
             self.cell(
                 0,
                 4,
@@ -207,9 +187,12 @@ def render_pdf(inv: Invoice, lines: list[Line], party: Party, seller: Seller, lo
     pdf.set_auto_page_break(True, margin=20)
     pdf.alias_nb_pages("{nb}")
     pdf.add_page()
-    width = pdf.epw
+    return pdf
 
-    # seller (left) and title (right)
+
+def _heading(pdf: Any, inv: Invoice, party: Party, seller: Seller, t: dict[str, str], locale: str) -> None:
+    """The seller on the left; the document's title and its facts (number, date, type, ...) on the right."""
+    width = pdf.epw
     top = pdf.get_y()
     pdf.set_font("DejaVu", "B", 15)
     pdf.cell(width / 2, 7, seller.name, new_x="LMARGIN", new_y="NEXT")
@@ -227,7 +210,7 @@ def render_pdf(inv: Invoice, lines: list[Line], party: Party, seller: Seller, lo
     pdf.set_text_color(30)
     facts = [
         (t["number"], inv.number),
-        (t["date"], day(inv.date, locale)),
+        (t["date"], display_day(inv.date, locale)),
         (t["type"], t[inv.type]),
         (t["period"], short_period(inv.period_start, inv.period_end, locale)),
         (t["account"], str(party.account_number)),
@@ -241,7 +224,9 @@ def render_pdf(inv: Invoice, lines: list[Line], party: Party, seller: Seller, lo
         pdf.cell(width / 2 - 18, 5, value, align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.set_y(max(pdf.get_y(), seller_bottom) + 6)
 
-    # bill to
+
+def _bill_to(pdf: Any, party: Party, t: dict[str, str]) -> None:
+    """The customer: the account's name, then its billing contact's name, postal address and e-mail."""
     pdf.set_font("DejaVu", "B", 8)
     pdf.set_text_color(110)
     pdf.cell(0, 5, t["bill_to"].upper(), new_x="LMARGIN", new_y="NEXT")
@@ -256,7 +241,11 @@ def render_pdf(inv: Invoice, lines: list[Line], party: Party, seller: Seller, lo
             pdf.cell(0, 4.5, single_line(str(line)), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)
 
-    # lines, grouped by device or service
+
+def _lines_table(pdf: Any, lines: list[Line], cur: str, t: dict[str, str], locale: str) -> None:
+    """The lines in a table, grouped by device or service, each group headed by its subtotal."""
+    from fpdf.fonts import FontFace
+
     pdf.set_draw_color(200)
     heading = FontFace(emphasis="BOLD", color=255, fill_color=(20, 60, 120))
     group_style = FontFace(emphasis="BOLD", fill_color=(232, 238, 247))
@@ -275,37 +264,45 @@ def render_pdf(inv: Invoice, lines: list[Line], party: Party, seller: Seller, lo
         for group, members in _groups(lines):
             row = table.row(style=group_style)
             row.cell(single_line(group) if group else t["general"], colspan=4)
-            row.cell(money(sum(line.amount for line in members), cur, locale))
+            row.cell(display(sum(line.amount for line in members), cur, locale))
             for line in members:
-                table.row(
-                    [
-                        single_line(line.description),
-                        short_period(line.period_start, line.period_end, locale),
-                        line.quantity or "1",
-                        _unit(line.unit_amount, cur, locale),
-                        money(line.amount, cur, locale),
-                    ]
-                )
+                table.row(_line_cells(line, cur, locale))
 
-    # totals, applications, balance due
-    pdf.ln(4)
+
+def _line_cells(line: Line, cur: str, locale: str) -> list[str]:
+    unit = display_unit_price(line.unit_amount, cur, locale) if line.unit_amount is not None else ""
+    period = short_period(line.period_start, line.period_end, locale)
+    return [single_line(line.description), period, line.quantity or "1", unit, display(line.amount, cur, locale)]
+
+
+def _total_rows(inv: Invoice, t: dict[str, str], locale: str) -> list[tuple[str, str, bool]]:
+    """(label, amount, strong) under the lines: the totals; where a Credit or Refund went, or what was
+    applied to an invoice and its balance due; the account's balance before and after."""
+    cur = inv.currency
     rows: list[tuple[str, str, bool]] = [
-        (t["subtotal"], money(inv.subtotal, cur, locale), False),
-        (t["tax"], money(inv.total - inv.subtotal, cur, locale), False),
-        (t["total"], money(inv.total, cur, locale), True),
+        (t["subtotal"], display(inv.subtotal, cur, locale), False),
+        (t["tax"], display(inv.total - inv.subtotal, cur, locale), False),
+        (t["total"], display(inv.total, cur, locale), True),
     ]
     if inv.type in ("credit", "refund"):
         for target in inv.applied_to:
             label = f"{t['applied_to']} {target['invoice_id']}" if target["invoice_id"] else t["unapplied"]
-            rows.append((label, money(target["amount"], cur, locale), False))
+            rows.append((label, display(target["amount"], cur, locale), False))
     else:
         for application in inv.applications:
             source = t.get(f"{application.kind}_src") or t.get(application.kind) or application.kind
             label = source if application.source == "unapplied_credit" else f"{source} {application.source}"
-            rows.append((label, money(-application.amount, cur, locale), False))
-        rows.append((t["balance_due"], money(inv.balance_due, cur, locale), True))
-    rows.append((t["balance_before"], money(inv.balance_before, cur, locale), False))
-    rows.append((t["balance_after"], money(inv.balance_after, cur, locale), False))
+            rows.append((label, display(-application.amount, cur, locale), False))
+        rows.append((t["balance_due"], display(inv.balance_due, cur, locale), True))
+    rows.append((t["balance_before"], display(inv.balance_before, cur, locale), False))
+    rows.append((t["balance_after"], display(inv.balance_after, cur, locale), False))
+    return rows
+
+
+def _totals(pdf: Any, rows: list[tuple[str, str, bool]]) -> None:
+    """The total rows, right-aligned, all on one page (a new page first when they would not fit)."""
+    pdf.ln(4)
+    width = pdf.epw
     if pdf.will_page_break(6 * len(rows)):
         pdf.add_page()
     for label, value, strong in rows:
@@ -314,31 +311,14 @@ def render_pdf(inv: Invoice, lines: list[Line], party: Party, seller: Seller, lo
         pdf.set_text_color(30 if strong else 60)
         pdf.cell(80, 6 if strong else 5, label, align="R")
         pdf.cell(30, 6 if strong else 5, value, align="R", new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
-
-
-def _unit(unit_amount: str | None, currency: str, locale: str) -> str:
-    """A unit price in minor units as a decimal string ("2.5" = 2.5 cents) shown in major units, with as
-    many decimals as it needs (sub-cent prices keep theirs): "$0.025", "0,025 €"."""
-    if unit_amount is None:
-        return ""
-    exp = exponent(currency)
-    major = Decimal(unit_amount).scaleb(-exp)
-    text = format(major.normalize(), "f")
-    whole, _, frac = text.partition(".")
-    frac = frac.ljust(exp, "0")
-    symbol = _SYMBOLS.get(currency, currency.upper())
-    if locale == "fr":
-        return f"{int(whole):,}".replace(",", "\u202f") + (f",{frac}" if frac else "") + f"\u00a0{symbol}"
-    return f"{symbol}{int(whole):,}" + (f".{frac}" if frac else "")
 
 
 def short_period(start: date, end: date, locale: str) -> str:
     """A line's period, compact: "Dec 1 - Dec 31, 2026" / "1 déc. - 31 déc. 2026" (with an en dash)."""
     if start == end:
-        return day(start, locale)
+        return display_day(start, locale)
     if start.year != end.year:
-        return f"{day(start, locale)} {DASH} {day(end, locale)}"
+        return f"{display_day(start, locale)} {DASH} {display_day(end, locale)}"
     if locale == "fr":
         first, last = _MONTHS_FR_SHORT[start.month - 1], _MONTHS_FR_SHORT[end.month - 1]
         return f"{start.day} {first} {DASH} {end.day} {last} {end.year}"
@@ -355,15 +335,6 @@ def safe_cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
-
-
-def decimal_amount(amount: int, currency: str) -> str:
-    exp = exponent(currency)
-    if not exp:
-        return str(amount)
-    sign = "-" if amount < 0 else ""
-    whole, frac = divmod(abs(amount), 10**exp)
-    return f"{sign}{whole}.{frac:0{exp}d}"
 
 
 def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

@@ -3,12 +3,14 @@ credits and refunds."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from chalice import Blueprint
 
 from functions.accounts.service import account_guard
 from functions.core.auth import ADMIN, READ
-from functions.core.http import Call, Raw, api
-from functions.invoices import service
+from functions.core.http import Call, Raw, api, routes
+from functions.invoices import documents, service, views
 from functions.invoices.schemas import (
     ChargeRequest,
     CreditRequest,
@@ -28,18 +30,16 @@ from functions.invoices.schemas import (
 CSV = "text/csv; charset=utf-8"
 
 bp = Blueprint(__name__)
+ACCOUNT = "/v1/accounts/{account_id}"
+INVOICES = f"{ACCOUNT}/invoices"
+route = routes(bp, guard=account_guard("invoices"))
+# an operator's posting (billing:admin): idempotent, 201 with what it created
+OPERATOR: dict[str, Any] = {"scope": ADMIN, "status": 201, "idempotent": True}
 
 
-@api(
-    bp,
-    "GET",
-    "/v1/accounts/{account_id}/summary",
-    scope=READ,
-    response=Summary,
-    guard=account_guard(),
-    summary="Billing summary: balances, payment method, recurring dates, capabilities",
-)
+@api(bp, "GET", f"{ACCOUNT}/summary", scope=READ, response=Summary, guard=account_guard())
 def get_summary(call: Call, account_id: str) -> Summary:
+    """Billing summary: balances, payment method, recurring dates, capabilities"""
     s = service.account_summary(call.account)
     return Summary(
         account_id=s.account_id,
@@ -58,142 +58,65 @@ def get_summary(call: Call, account_id: str) -> Summary:
     )
 
 
-@api(
-    bp,
-    "POST",
-    "/v1/accounts/{account_id}/charges",
-    scope=ADMIN,
-    body=ChargeRequest,
-    response=Invoice,
-    status=201,
-    idempotent=True,
-    guard=account_guard("invoices"),
-    summary="Post a One-time charge (operator): a One-time invoice",
-)
+@route("POST", f"{ACCOUNT}/charges", body=ChargeRequest, response=Invoice, **OPERATOR)
 def post_charge(call: Call, account_id: str) -> Invoice:
+    """Post a One-time charge (operator): a One-time invoice"""
     body: ChargeRequest = call.body
     return service.post_charge(call.account, call.idem, body.description, body.amount, body.currency)
 
 
-@api(
-    bp,
-    "POST",
-    "/v1/accounts/{account_id}/credits",
-    scope=ADMIN,
-    body=CreditRequest,
-    response=Invoice,
-    status=201,
-    idempotent=True,
-    guard=account_guard("invoices"),
-    summary="Grant a credit (operator): a closed Credit invoice applied to open invoices",
-)
+@route("POST", f"{ACCOUNT}/credits", body=CreditRequest, response=Invoice, **OPERATOR)
 def post_credit(call: Call, account_id: str) -> Invoice:
+    """Grant a credit (operator): a closed Credit invoice applied to open invoices"""
     body: CreditRequest = call.body
     return service.post_credit(call.account, call.idem, body.amount, body.reason, body.currency)
 
 
-INVOICES = "/v1/accounts/{account_id}/invoices"
-
-
-@api(
-    bp,
-    "GET",
-    INVOICES,
-    scope=READ,
-    query=InvoiceQuery,
-    response=InvoiceList,
-    guard=account_guard("invoices"),
-    summary="The account's invoices, newest first (filters: type, status, from, to)",
-)
+@route("GET", INVOICES, scope=READ, query=InvoiceQuery, response=InvoiceList)
 def list_invoices(call: Call, account_id: str) -> InvoiceList:
-    return service.list_invoices(call.account, call.query, "invoices")
+    """The account's invoices, newest first (filters: type, status, from, to)"""
+    return views.list_invoices(call.account, call.query, "invoices")
 
 
-@api(
-    bp,
-    "GET",
-    "/v1/accounts/{account_id}/invoices.csv",
-    scope=READ,
-    query=InvoiceCsvQuery,
-    guard=account_guard("invoices"),
-    produces=CSV,
-    summary="The same list as CSV (up to `limit` rows; X-Next-Cursor when more remain)",
-)
+@route("GET", INVOICES + ".csv", scope=READ, query=InvoiceCsvQuery, produces=CSV)
 def list_invoices_csv(call: Call, account_id: str) -> Raw:
-    text, next_cursor = service.invoices_csv(call.account, call.query, "invoices.csv")
+    """The same list as CSV (up to `limit` rows; X-Next-Cursor when more remain)"""
+    text, next_cursor = documents.invoices_csv(call.account, call.query, "invoices.csv")
     headers = {"Content-Disposition": 'attachment; filename="invoices.csv"'}
     if next_cursor:
         headers["X-Next-Cursor"] = next_cursor
     return Raw(text, CSV, headers)
 
 
-@api(
-    bp,
-    "GET",
-    f"{INVOICES}/upcoming",
-    scope=READ,
-    response=UpcomingInvoice,
-    guard=account_guard("invoices"),
-    summary="The next Recurring invoice as it stands now",
-)
+@route("GET", INVOICES + "/upcoming", scope=READ, response=UpcomingInvoice)
 def upcoming_invoice(call: Call, account_id: str) -> UpcomingInvoice:
+    """The next Recurring invoice as it stands now"""
     return service.upcoming_invoice(call.account)
 
 
-@api(
-    bp,
-    "GET",
-    f"{INVOICES}/{{invoice_id}}",
-    scope=READ,
-    response=Invoice,
-    guard=account_guard("invoices"),
-    summary="One invoice with its lines, what was applied to it, and the balance before and after",
-)
+@route("GET", INVOICES + "/{invoice_id}", scope=READ, response=Invoice)
 def get_invoice(call: Call, account_id: str, invoice_id: str) -> Invoice:
-    return service.get_invoice(call.account, invoice_id)
+    """One invoice with its lines, what was applied to it, and the balance before and after"""
+    return views.get_invoice(call.account, invoice_id)
 
 
-@api(
-    bp,
-    "GET",
-    f"{INVOICES}/{{invoice_id}}/pdf",
-    scope=READ,
-    response=PdfLink,
-    guard=account_guard("invoices"),
-    summary="A short-lived URL to the invoice's PDF",
-)
+@route("GET", INVOICES + "/{invoice_id}/pdf", scope=READ, response=PdfLink)
 def get_invoice_pdf(call: Call, account_id: str, invoice_id: str) -> PdfLink:
-    return service.invoice_pdf(call.account, invoice_id)
+    """A short-lived URL to the invoice's PDF"""
+    return documents.invoice_pdf(call.account, invoice_id)
 
 
-@api(
-    bp,
-    "GET",
-    f"{INVOICES}/{{invoice_id}}/csv",
-    scope=READ,
-    guard=account_guard("invoices"),
-    produces=CSV,
-    summary="The invoice's lines as CSV",
-)
+@route("GET", INVOICES + "/{invoice_id}/csv", scope=READ, produces=CSV)
 def get_invoice_csv(call: Call, account_id: str, invoice_id: str) -> Raw:
-    text = service.invoice_lines_csv(call.account, invoice_id)
+    """The invoice's lines as CSV"""
+    text = documents.invoice_lines_csv(call.account, invoice_id)
     return Raw(text, CSV, {"Content-Disposition": f'attachment; filename="{invoice_id}.csv"'})
 
 
-@api(
-    bp,
-    "POST",
-    "/v1/accounts/{account_id}/refunds",
-    scope=ADMIN,
-    body=RefundRequest,
-    response=RefundResult,
-    status=201,
-    idempotent=True,
-    guard=account_guard("invoices"),
-    summary="Issue a Refund invoice (operator), applied to the given invoice first, or refunded to a payment's card; "
-    "with return_credit, send unapplied credit back to a payment's card",
-)
+@route("POST", f"{ACCOUNT}/refunds", body=RefundRequest, response=RefundResult, **OPERATOR)
 def post_refund(call: Call, account_id: str) -> Invoice | CreditReturn:
+    """Issue a Refund invoice (operator), applied to the given invoice first, or refunded to a payment's card;
+    with return_credit, send unapplied credit back to a payment's card"""
     body: RefundRequest = call.body
     return service.post_refund(
         call.account,

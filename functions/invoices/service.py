@@ -1,11 +1,14 @@
-"""Invoice-side behaviour: the billing summary the product shows on its invoices page, and the
-operator's One-time charges and Credits, posted through the core ledger."""
+"""The invoices domain's front door: the billing summary the product shows on its invoices page, the
+operator's One-time charges, Credits and Refunds (posted through the core ledger; a refund to a card
+through payments' front door), the upcoming Recurring invoice, and `store_pdf` for the monthly run.
+
+Reading invoices is functions/invoices/views.py; their PDF and CSV documents functions/invoices/documents.py."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date
 
 from functions.accounts.service import (
     AccountAccess,
@@ -16,14 +19,14 @@ from functions.accounts.service import (
     previous_recurring_date,
 )
 from functions.billing_items.service import recurring_lines, recurring_total
-from functions.core import audit, clock, cursor, ledger
-from functions.core.errors import FieldError, NotFoundError, ValidationFailedError
+from functions.core import audit, clock, ledger
+from functions.core.errors import FieldError, ValidationFailedError
 from functions.core.idempotency import IdempotencyContext
-from functions.core.ids import is_id
 from functions.core.ledger import Invoice, Line
-from functions.core.settings import get_settings
 from functions.core.uow import Op, UnitOfWork, retrying
-from functions.invoices import render, schemas, store
+from functions.invoices import schemas
+from functions.invoices.documents import store_pdf as store_pdf  # the monthly run stores the PDFs it issues
+from functions.invoices.views import invoice_view, require_invoice
 from functions.payments import service as payments
 from functions.usage.service import usage_lines, usage_total
 
@@ -78,12 +81,6 @@ def _usage_so_far(account: AccountRecord) -> int:
     if account.next_recurring_date is None:
         return 0
     return usage_total(account.id, current_period(account)[0])
-
-
-def invoice_view(inv: Invoice, lines: list[Line]) -> schemas.Invoice:
-    data = asdict(inv)
-    data["lines"] = [asdict(line) for line in lines]
-    return schemas.Invoice.model_validate(data)
 
 
 def check_currency(access: AccountAccess, currency: str | None) -> None:
@@ -149,167 +146,13 @@ def post_credit(
     return _post(access, idem, type="credit", description=reason, amount=amount, action="credit.posted")
 
 
-# ---- invoice views -------------------------------------------------------------------------------
-
-
-def _require_invoice(account_id: str, invoice_id: str) -> Invoice:
-    inv = ledger.get_invoice(account_id, invoice_id) if is_id(invoice_id, "inv") else None
-    if inv is None:
-        raise NotFoundError(f"no invoice {invoice_id} on this account", code="invoice-not-found")
-    return inv
-
-
-def list_invoices(access: AccountAccess, query: schemas.InvoiceQuery, route: str) -> schemas.InvoiceList:
-    """A page of the account's invoices, newest first (one bounded Query on the date index)."""
-    account_id = access.account.id
-    filters = query.filters()
-    last_key = cursor.decode(query.cursor, account_id, route, filters)
-    rows, last = ledger.list_invoices(
-        account_id,
-        limit=query.limit,
-        last_key=last_key,
-        types=query.types(),
-        status=query.status,
-        date_from=query.from_,
-        date_to=query.to,
-    )
-    return schemas.InvoiceList(
-        data=[schemas.InvoiceRow.model_validate(asdict(inv), from_attributes=False) for inv in rows],
-        next_cursor=cursor.encode(account_id, route, filters, last),
-    )
-
-
-def get_invoice(access: AccountAccess, invoice_id: str) -> schemas.Invoice:
-    """One invoice with its lines, what was applied to it, and the balance before and after it."""
-    inv = _require_invoice(access.account.id, invoice_id)
-    return invoice_view(inv, ledger.get_lines(access.account.id, inv.id))
-
-
-def _party(access: AccountAccess) -> render.Party:
-    account = access.account
-    return render.Party(name=account.name, account_number=account.number, contact=account.billing_contact)
-
-
-def _seller() -> render.Seller:
-    s = get_settings()
-    return render.Seller(name=s.seller_name, address=s.seller_address, email=s.seller_email, tax_id=s.seller_tax_id)
-
-
-def store_pdf(access: AccountAccess, inv: Invoice, lines: list[Line] | None = None) -> None:
-    """Render the invoice's PDF and put it in S3 (the monthly run calls this when it issues one, with
-    the lines it has just posted)."""
-    if lines is None:
-        lines = ledger.get_lines(access.account.id, inv.id)
-    pdf = render.render_pdf(inv, lines, _party(access), _seller(), access.account.locale)
-    store.put_pdf(access.account.id, inv.id, pdf, f"{inv.number}.pdf")
-
-
-def invoice_pdf(access: AccountAccess, invoice_id: str) -> schemas.PdfLink:
-    """A presigned URL to the invoice's PDF, rendered on first request and kept in S3 afterwards."""
-    inv = _require_invoice(access.account.id, invoice_id)
-    if not store.pdf_exists(access.account.id, inv.id):
-        store_pdf(access, inv)
-    seconds = get_settings().pdf_url_seconds
-    expires = clock.now() + timedelta(seconds=seconds)
-    return schemas.PdfLink(url=store.pdf_url(access.account.id, inv.id, seconds), expires_at=clock.iso(expires))
-
-
-LINE_COLUMNS = [
-    "invoice_number",
-    "group",
-    "description",
-    "period_start",
-    "period_end",
-    "quantity",
-    "unit_amount",
-    "currency",
-    "amount",
-    "amount_minor",
-]
-LIST_COLUMNS = [
-    "number",
-    "id",
-    "date",
-    "type",
-    "status",
-    "currency",
-    "total",
-    "amount_paid",
-    "balance_due",
-    "total_minor",
-    "amount_paid_minor",
-    "balance_due_minor",
-]
-
-
-def invoice_lines_csv(access: AccountAccess, invoice_id: str) -> str:
-    """The invoice's lines as CSV: amounts both as decimals (for people) and minor units (for machines)."""
-    inv = _require_invoice(access.account.id, invoice_id)
-    lines = ledger.get_lines(access.account.id, inv.id)
-    rows = [
-        [
-            inv.number,
-            line.group or "",
-            line.description,
-            line.period_start.isoformat(),
-            line.period_end.isoformat(),
-            line.quantity or "1",
-            line.unit_amount or "",
-            inv.currency,
-            render.decimal_amount(line.amount, inv.currency),
-            line.amount,
-        ]
-        for line in lines
-    ]
-    return render.to_csv(LINE_COLUMNS, rows)
-
-
-def invoices_csv(access: AccountAccess, query: schemas.InvoiceCsvQuery, route: str) -> tuple[str, str | None]:
-    """The filtered list as CSV, up to `limit` rows (pages of 100 read in turn); the cursor of the rest."""
-    account_id = access.account.id
-    filters = query.filters()
-    last_key = cursor.decode(query.cursor, account_id, route, filters)
-    rows: list[list[object]] = []
-    while True:
-        page, last_key = ledger.list_invoices(
-            account_id,
-            limit=min(100, query.limit - len(rows)),
-            last_key=last_key,
-            types=query.types(),
-            status=query.status,
-            date_from=query.from_,
-            date_to=query.to,
-        )
-        for inv in page:
-            c = inv.currency
-            rows.append(
-                [
-                    inv.number,
-                    inv.id,
-                    inv.date.isoformat(),
-                    inv.type,
-                    inv.status,
-                    c,
-                    render.decimal_amount(inv.total, c),
-                    render.decimal_amount(inv.amount_paid, c),
-                    render.decimal_amount(inv.balance_due, c),
-                    inv.total,
-                    inv.amount_paid,
-                    inv.balance_due,
-                ]
-            )
-        if last_key is None or len(rows) >= query.limit:
-            break
-    return render.to_csv(LIST_COLUMNS, rows), cursor.encode(account_id, route, filters, last_key)
-
-
 # ---- upcoming ------------------------------------------------------------------------------------
 
 
 def upcoming_invoice(access: AccountAccess) -> schemas.UpcomingInvoice:
-    """The next Recurring invoice as it stands now: recurring fees for the next period and the unapplied
-    credit it would consume. Billing items (and usage) feed their lines in here as they land; until an
-    account has any, the preview has no lines and a zero total."""
+    """The next Recurring invoice as it stands now: the billing items' fees for the next period, the
+    usage of the current one so far, and the unapplied credit it would consume. An account with neither
+    items nor usage gets a preview with no lines and a zero total."""
     account = access.account
     balance = ledger.get_balance(account.id)
     unapplied = balance.unapplied_credit if balance else 0
@@ -386,7 +229,7 @@ def post_refund(
         return _refund_to_card(access, idem, payment_id, amount, reason, return_credit)
     reserve: list[Op] = []
     if invoice_id is not None:
-        target = _require_invoice(access.account.id, invoice_id)
+        target = require_invoice(access.account.id, invoice_id)
         if target.type not in ledger.DEBIT_TYPES:
             raise ValidationFailedError(
                 f"invoice {invoice_id} is a {target.type} invoice; refund a charge", code="invoice-not-refundable"

@@ -11,7 +11,6 @@ has accepted the money — planned by `record_reply` for the synchronous reply a
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,7 +24,7 @@ from functions.core.logs import get_logger
 from functions.core.settings import get_settings
 from functions.core.stripe_gateway import PaymentIntent, StripeRejectedError
 from functions.core.uow import Op, UnitOfWork, retrying
-from functions.payments import charges, money_emails, store
+from functions.payments import charges, emails, store
 from functions.payments import payment_store as ps
 from functions.payments.payment_store import PaymentRecord
 
@@ -328,20 +327,8 @@ def _alarm_held(row: PaymentRecord) -> None:
         payment_id=row.id,
         payment_intent_id=row.payment_intent_id,
     )
-    body = (
-        f"Account {row.account_id}, payment {row.id}, PaymentIntent {row.payment_intent_id}: "
-        f"{row.failure_message}. Nothing was applied to the ledger; check the PaymentIntent at Stripe and "
-        "refund it or apply it by hand."
-    )
     try:
-        email.send(
-            email.Email(
-                to=get_settings().operator_email,
-                subject=f"Payment {row.id} held: Stripe's amount or currency disagrees",
-                text=body,
-                html=f"<p>{html.escape(body)}</p>",
-            )
-        )
+        email.send(emails.held_payment(get_settings().operator_email, row, row.payment_intent_id or ""))
     except Exception:  # the hold is recorded and logged at error level: the alarm still fires
         get_logger().exception("held-payment e-mail failed", account_id=row.account_id, payment_id=row.id)
 
@@ -356,7 +343,7 @@ def send_receipt(row: PaymentRecord, account: Any = None) -> None:
         return
     account = account or get_account(row.account_id)
     if account.billing_contact.get("email"):
-        email.send(money_emails.receipt(account, row))
+        email.send(emails.receipt(account, row))
     ps.mark_receipt_sent(row, clock.iso(clock.now()))
 
 

@@ -1,14 +1,20 @@
-"""The card confirmation e-mail, in the account's language (English or French), as text and HTML.
+"""The payments domain's e-mails, built on functions/core/email.py `compose`:
 
-It names the card by brand, last four digits and expiry only, like the rest of billow.
+- to the account's billing contact, in the account's language (English or French): the confirmation
+  of a new card on file (naming it by brand, last four digits and expiry only, like the rest of
+  billow) and the receipt of a one-time payment;
+- to billow's own people, in English: a support ticket (to the support address), a dispute Stripe
+  reported and a payment held because Stripe's amount disagrees (to the operator address).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from html import escape
+from typing import Any
 
-from functions.core.email import Email
+from functions.core.email import Email, compose
+from functions.core.money import display, format_amount
+from functions.payments.payment_store import PaymentRecord
 
 
 @dataclass(frozen=True)
@@ -27,7 +33,7 @@ class CardConfirmation:
 
 _BRANDS = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express", "discover": "Discover"}
 
-_TEXT = {
+_CARD = {
     "en": {
         "subject": "Your new card is active on {account}",
         "greeting": "Hello {name},",
@@ -61,7 +67,7 @@ _TEXT = {
 
 def card_confirmation(c: CardConfirmation) -> Email:
     """The confirmation that a new card is on file (sent once per card change)."""
-    words = _TEXT.get(c.locale, _TEXT["en"])
+    words = _CARD.get(c.locale, _CARD["en"])
     values = {
         "name": c.contact_name,
         "account": c.account_name,
@@ -70,17 +76,103 @@ def card_confirmation(c: CardConfirmation) -> Email:
         "last4": c.last4,
         "exp": f"{c.exp_month:02d}/{c.exp_year}",
     }
-    subject = words["subject"].format(**values)
-    greeting, body = words["greeting"].format(**values), words["body"].format(**values)
+    body = words["body"].format(**values)
     if c.replaced:
         body = f"{body} {words['replaced']}"
-    text = f"{greeting}\n\n{body}\n\n{words['footer']}\n\n{words['sign']}\n"
-    safe = {k: escape(v) for k, v in values.items()}
-    html = (
-        f'<!doctype html><html lang="{escape(c.locale)}"><body style="font-family:sans-serif">'
-        f"<p>{escape(words['greeting']).format(**safe)}</p>"
-        f"<p>{escape(words['body']).format(**safe)}{' ' + escape(words['replaced']) if c.replaced else ''}</p>"
-        f'<p style="color:#666;font-size:smaller">{escape(words["footer"])}</p>'
-        f"<p>{escape(words['sign'])}</p></body></html>"
+    return compose(
+        c.to,
+        words["subject"].format(**values),
+        c.locale,
+        [words["greeting"].format(**values), body],
+        footer=[words["footer"], words["sign"]],
     )
-    return Email(to=c.to, subject=subject, text=text, html=html)
+
+
+_RECEIPT = {
+    "en": {
+        "subject": "Payment received: {amount} for {account}",
+        "hello": "Hello {name},",
+        "body": (
+            "We received your payment of {amount} ({method}) for the account {account} (no. {number}). "
+            "Payment reference: {payment_id}."
+        ),
+        "thanks": "Thank you.",
+        "sign": "The billing team",
+    },
+    "fr": {
+        "subject": "Paiement reçu : {amount} pour {account}",
+        "hello": "Bonjour {name},",
+        "body": (
+            "Nous avons bien reçu votre paiement de {amount} ({method}) pour le compte {account} (n° {number}). "
+            "Référence du paiement : {payment_id}."
+        ),
+        "thanks": "Merci.",
+        "sign": "L'équipe facturation",
+    },
+}
+
+
+def receipt(account: Any, row: PaymentRecord) -> Email:
+    """The receipt of a one-time payment, once the money is applied."""
+    words = _RECEIPT.get(account.locale, _RECEIPT["en"])
+    method = "PayPal" if row.method == "paypal" else f"{(row.brand or 'card').title()} •••• {row.last4 or ''}".strip()
+    values = {
+        "name": str(account.billing_contact.get("name", "")),
+        "amount": display(row.amount, row.currency, account.locale),
+        "method": method,
+        "account": account.name,
+        "number": str(account.number),
+        "payment_id": row.id,
+    }
+    return compose(
+        str(account.billing_contact["email"]),
+        words["subject"].format(**values),
+        account.locale,
+        [words["hello"].format(**values), words["body"].format(**values), words["thanks"]],
+        footer=[words["sign"]],
+    )
+
+
+def ticket(to: str, account: Any, ticket_id: str, subject: str, message: str, refs: dict[str, str | None]) -> Email:
+    """A support ticket for the support team (the text is already redacted)."""
+    return compose(
+        to,
+        f"[billow ticket {ticket_id}] {subject}",
+        "en",
+        [
+            f"Ticket {ticket_id} from account {account.name} (no. {account.number}, {account.id}).",
+            f"Subject: {subject}",
+            message,
+        ],
+        rows=[(k, v) for k, v in refs.items() if v],
+    )
+
+
+def dispute(
+    to: str, account_id: str, dispute_id: str, payment_id: str, amount: int, currency: str, reason: str
+) -> Email:
+    """A dispute Stripe reported: the operator answers it in Stripe's dashboard before its deadline."""
+    return compose(
+        to,
+        f"[billow] Dispute {dispute_id} on {payment_id}",
+        "en",
+        [
+            f"Stripe reported dispute {dispute_id} on payment {payment_id} of account {account_id}: "
+            f"{format_amount(amount, currency)}, reason {reason or 'unknown'}.",
+            "Respond with evidence in Stripe's dashboard before the deadline Stripe gives.",
+        ],
+    )
+
+
+def held_payment(to: str, row: PaymentRecord, payment_intent_id: str) -> Email:
+    """A payment held because Stripe's amount or currency disagrees with its row (`row` is the held
+    row, its failure message says how): nothing was applied, an operator decides."""
+    return compose(
+        to,
+        f"Payment {row.id} held: Stripe's amount or currency disagrees",
+        "en",
+        [
+            f"Account {row.account_id}, payment {row.id}, PaymentIntent {payment_intent_id}: {row.failure_message}. "
+            "Nothing was applied to the ledger; check the PaymentIntent at Stripe and refund it or apply it by hand."
+        ],
+    )

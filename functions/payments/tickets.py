@@ -14,7 +14,7 @@ from functions.core.ledger import get_invoice
 from functions.core.logs import get_logger
 from functions.core.settings import get_settings
 from functions.core.uow import UnitOfWork
-from functions.payments import money_emails
+from functions.payments import emails
 from functions.payments import payment_store as ps
 
 REDACTED = "[redacted card number]"
@@ -58,7 +58,7 @@ def open_ticket(
     UnitOfWork().add(*ops).commit()
     try:
         email.send(
-            money_emails.ticket(
+            emails.ticket(
                 get_settings().support_email,
                 account,
                 ticket_id,

@@ -26,7 +26,7 @@ from functions.core.secrets import STRIPE_WEBHOOK_SECRET, get_secret
 from functions.core.settings import get_settings
 from functions.core.text import same_secret
 from functions.core.uow import Op, UnitOfWork, retrying
-from functions.payments import charging, money_emails, refunds, store
+from functions.payments import charging, emails, refunds, store
 from functions.payments import payment_store as ps
 from functions.payments.payment_store import EventAlreadyHandledError, PaymentRecord
 
@@ -292,7 +292,7 @@ def _dispute_created(event_id: str, event_type: str, dispute_id: str) -> str:
         return _record(event_id, event_type, row.account_id, "no_change")
     try:
         email.send(
-            money_emails.dispute(
+            emails.dispute(
                 get_settings().operator_email,
                 row.account_id,
                 dispute.id,

@@ -7,6 +7,7 @@ import io
 import os
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import boto3
@@ -147,3 +148,82 @@ def test_an_invoice_of_many_lines_spans_pages_with_numbers(moto_api):
     assert "vm-119 compute" in text and "Device: rack-2" in text
     assert f"${inv.total / 100:,.2f}" in text
     assert os.environ.get("AWS_ENDPOINT_URL", "").startswith("http://127.0.0.1")
+
+
+# ---- the text of the PDF, pinned -----------------------------------------------------------------
+
+SNAPSHOTS = Path(__file__).with_name("invoice_pdf_text")
+
+
+def _documents():
+    """An English and a French Recurring invoice (groups, usage lines with sub-cent unit prices, every
+    kind of application, a postal address in each country's order) and a French Credit note applied to
+    an invoice and left partly as credit: what `render_pdf` draws, each branch at least once."""
+    from datetime import date
+
+    from functions.core.ledger_store import Application, Invoice, Line
+    from functions.invoices import render
+
+    lines = [
+        Line("Serveur bare-metal — 2 Xeon", 30_000, date(2026, 12, 1), date(2026, 12, 31), group="Device: rack-1"),
+        Line("IPv4 <supplémentaire>", 500, date(2026, 12, 15), date(2026, 12, 31), group="Device: rack-1"),
+        Line("Object storage GB-month", 1_234, date(2026, 11, 1), date(2026, 11, 30), "4936", "0.25", "Usage"),
+        Line("Egress GB", 99, date(2026, 11, 1), date(2026, 11, 30), "1234.5", "0.08", "Usage"),
+        Line("Support plan", 4_900, date(2026, 12, 1), date(2027, 1, 31)),
+    ]
+    subtotal = sum(line.amount for line in lines)
+    applications = [
+        Application("pay_aaaaaaaaaaaaaaaaaaaa", "payment", 10_000, "2026-12-02T00:00:00.000Z"),
+        Application("inv_cccccccccccccccccccc", "credit", 2_500, "2026-12-02T00:00:00.000Z"),
+        Application("unapplied_credit", "unapplied_credit", 1_000, "2026-12-02T00:00:00.000Z"),
+    ]
+    common = dict(account_id="acct_x", date=date(2026, 12, 1), subtotal=subtotal, amount_paid=13_500)
+    common |= dict(description="", line_count=len(lines), created_at="2026-12-01T00:05:00.000Z")
+    tax = 7_347
+    invoice = dict(common, id="inv_x", number="3-000042", type="recurring", status="open")
+    invoice |= dict(period_start=date(2026, 12, 1), period_end=date(2026, 12, 31), total=subtotal + tax)
+    invoice |= dict(balance_due=subtotal + tax - 13_500, balance_before=1_000, balance_after=subtotal + tax - 12_500)
+    credit = dict(common, id="inv_y", number="3-000043", type="credit", status="closed", total=-5_000)
+    credit |= dict(period_start=date(2026, 12, 3), period_end=date(2026, 12, 3), subtotal=-5_000, amount_paid=0)
+    credit |= dict(balance_due=0, balance_before=20_000, balance_after=15_000, line_count=1)
+    seller = render.Seller("Billow Cloud SAS", ["12 rue de la Paix", "75002 Paris"], "billing@billow.example", "FR 1")
+    us = {"line1": "1 Main St", "city": "Boston", "state": "MA", "postal_code": "02110", "country": "US"}
+    fr = {"line1": "3 place Bellecour", "line2": "Bât. B", "city": "Lyon", "postal_code": "69002", "country": "FR"}
+    contact = {"name": "Ada Lovelace", "email": "ada@example.com"}
+    return {
+        "recurring_en": (
+            Invoice(**invoice, currency="usd", applications=applications),
+            lines,
+            render.Party("Acme Robotics", 1042, contact | {"address": us}),
+            seller,
+            "en",
+        ),
+        "recurring_fr": (
+            Invoice(**invoice, currency="eur", applications=applications),
+            lines,
+            render.Party("Démo Robotique SARL", 1043, contact | {"address": fr}),
+            seller,
+            "fr",
+        ),
+        "credit_fr": (
+            Invoice(
+                **credit,
+                currency="eur",
+                applied_to=[{"invoice_id": "inv_x", "amount": 3_000}, {"invoice_id": None, "amount": 2_000}],
+            ),
+            [Line("Geste commercial", -5_000, date(2026, 12, 3), date(2026, 12, 3))],
+            render.Party("Démo Robotique SARL", 1043, contact | {"address": fr}),
+            seller,
+            "fr",
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", ["recurring_en", "recurring_fr", "credit_fr"])
+def test_the_pdf_s_text_is_the_one_pinned(name):
+    """The text pypdf reads from each PDF is the one pinned in invoice_pdf_text/ (taken from render_pdf
+    before issue 15 split it into functions of at most 60 lines: the split changed nothing a reader sees)."""
+    from functions.invoices import render
+
+    text = _text(render.render_pdf(*_documents()[name]))
+    assert text == (SNAPSHOTS / f"{name}.txt").read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""The card confirmation e-mail in English and French, as text and HTML."""
+"""The card confirmation and payment receipt e-mails in English and French, as text and HTML."""
 
 from __future__ import annotations
 
@@ -54,3 +54,30 @@ def test_names_are_escaped_in_html_and_plain_in_text():
 
 def test_an_unknown_locale_falls_back_to_english():
     assert confirmation(locale="de").subject.startswith("Your new card")
+
+
+def receipt(locale, amount=123456, currency="eur"):
+    from types import SimpleNamespace
+
+    from functions.payments.emails import receipt as build
+
+    account = SimpleNamespace(
+        locale=locale, name="Acme", number=7, billing_contact={"name": "Ada", "email": "ada@example.com"}
+    )
+    row = SimpleNamespace(method="card", brand="visa", last4="4242", amount=amount, currency=currency, id="pay_1")
+    return build(account, row)
+
+
+def test_the_receipt_writes_its_amount_as_the_invoice_notices_do():
+    """Issue 15: receipts said "1,234.56 EUR" to a French account whose notices said "1 234,56 €";
+    both now use functions/core/money.py `display` in the account's language."""
+    french = receipt("fr")
+    assert french.subject == "Paiement reçu : 1\u202f234,56\u00a0€ pour Acme"
+    assert "Nous avons bien reçu votre paiement de 1\u202f234,56\u00a0€ (Visa •••• 4242)" in french.text
+    english = receipt("en", 3500, "usd")
+    assert english.subject == "Payment received: $35.00 for Acme"
+    assert english.text == (
+        "Hello Ada,\n\nWe received your payment of $35.00 (Visa •••• 4242) for the account Acme (no. 7). "
+        "Payment reference: pay_1.\n\nThank you.\n\nThe billing team\n"
+    )
+    assert '<html lang="en">' in english.html and "$35.00" in english.html

@@ -6,6 +6,9 @@ from functions.core.money import (
     MoneyError,
     check_amount,
     check_currency,
+    decimal_amount,
+    display,
+    display_unit_price,
     exponent,
     format_amount,
     minimum_charge,
@@ -62,6 +65,25 @@ def test_format_amount_uses_the_currency_exponent():
     assert format_amount(-150, "gbp") == "-1.50 GBP"
 
 
+def test_display_writes_an_amount_as_the_reader_s_language_does():
+    """One human-readable form for e-mails and PDFs: the symbol, the grouping and the decimal mark of
+    the account's language (French: narrow no-break space between groups, no-break space before €)."""
+    assert display(123456, "usd", "en") == "$1,234.56"
+    assert display(123456, "eur", "fr") == "1\u202f234,56\u00a0€"
+    assert display(-150, "gbp", "en") == "-£1.50"
+    assert display(500, "jpy", "fr") == "500\u00a0¥"
+    assert display(1000, "chf", "en") == "CHF 10.00"
+    assert display(1000, "cad", "de") == "CA$10.00"  # a language billow does not speak reads English
+    assert display_unit_price("2.5", "usd", "en") == "$0.025"
+    assert display_unit_price("2.5", "eur", "fr") == "0,025\u00a0€"
+
+
+def test_decimal_amount_is_the_machine_form_of_the_csv_exports():
+    assert decimal_amount(123456, "usd") == "1234.56"
+    assert decimal_amount(-5, "eur") == "-0.05"
+    assert decimal_amount(500, "jpy") == "500"
+
+
 @pytest.mark.parametrize(
     ("fee", "used", "period", "expected"),
     [
@@ -87,3 +109,13 @@ def test_prorate_refuses_impossible_periods():
     for used, period in ((5, 0), (-1, 30), (31, 30)):
         with pytest.raises(ValueError):
             prorate(100, used, period)
+
+
+def test_display_day_writes_a_day_as_the_reader_s_language_does():
+    from datetime import date
+
+    from functions.core.clock import display_day
+
+    assert display_day(date(2026, 12, 1), "en") == "Dec 1, 2026"
+    assert display_day(date(2026, 12, 1), "fr") == "1 décembre 2026"
+    assert display_day(date(2027, 2, 28), "de") == "Feb 28, 2027"
