@@ -15,7 +15,6 @@ from functions.accounts.schemas import (
     CreateDevice,
     Device,
     DeviceList,
-    Event,
     EventList,
     GrantMember,
     Member,
@@ -96,7 +95,7 @@ def list_devices(call: Call, account_id: str) -> DeviceList:
 def list_events(call: Call, account_id: str) -> EventList:
     """The account's audit trail, newest first"""
     rows, next_cursor = service.list_events(account_id, call.query.limit, call.query.cursor, "events")
-    return EventList(data=[_view(Event, e) for e in rows], next_cursor=next_cursor)
+    return EventList(data=rows, next_cursor=next_cursor)
 
 
 def _view(model: type[M], record: Any) -> M:

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from functions.core.audit import Event
 from functions.core.schemas import BillingContact, Currency, Page, Request, SingleLine
 
 AccountType = Literal["lite", "payg", "subscription"]
@@ -66,17 +67,6 @@ class Device(BaseModel):
     name: str
     kind: str
     created_at: str
-
-
-class Event(BaseModel):
-    id: str
-    at: str
-    actor: str
-    actor_kind: str
-    action: str
-    target: str
-    before: dict | list | str | int | None
-    after: dict | list | str | int | None
 
 
 class DeviceList(Page[Device]):

@@ -12,7 +12,7 @@ from typing import Any
 from functions.accounts import store
 from functions.accounts.store import AccountRecord, DeviceRecord, MemberRecord
 from functions.core import audit, clock, ledger
-from functions.core.audit import Actor, AuditEvent
+from functions.core.audit import Actor, Event
 from functions.core.auth import ADMIN, WRITE, Identity
 from functions.core.errors import (
     CapabilityUnavailableError,
@@ -204,7 +204,7 @@ def list_devices(account_id: str, limit: int, cursor: str | None, route: str) ->
     return store.list_devices(account_id, limit, cursor, route)
 
 
-def list_events(account_id: str, limit: int, cursor: str | None, route: str) -> tuple[list[AuditEvent], str | None]:
+def list_events(account_id: str, limit: int, cursor: str | None, route: str) -> tuple[list[Event], str | None]:
     return audit.list_events(account_id, limit, cursor, route)
 
 

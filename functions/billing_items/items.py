@@ -67,15 +67,7 @@ def list_items(access: AccountAccess, query: schemas.ItemQuery, route: str) -> s
         get_device(account_id, query.device_id)
     filters = {"view": query.view, "device_id": query.device_id, "status": query.status, "category": query.category}
     last_key = cursor.decode(query.cursor, account_id, route, filters)
-    items, last = store.list_items(
-        account_id,
-        view=query.view,
-        device_id=query.device_id,
-        status=query.status,
-        category=query.category,
-        limit=query.limit,
-        last_key=last_key,
-    )
+    items, last = store.list_items(account_id, **filters, limit=query.limit, last_key=last_key)
     return schemas.ItemList(
         data=[item_view(i) for i in items], next_cursor=cursor.encode(account_id, route, filters, last)
     )

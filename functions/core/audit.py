@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
@@ -35,16 +36,17 @@ class Actor:
     kind: str  # customer | operator | system
 
 
-@dataclass(frozen=True)
-class AuditEvent:
+# One declaration for the stored event as read back and as GET /v1/accounts/{id}/events shows it (the
+# response schema `Event`: no docstring here, it would become the schema's description).
+class Event(BaseModel):
     id: str
     at: str
     actor: str
     actor_kind: str
     action: str
     target: str
-    before: Any
-    after: Any
+    before: dict | list | str | int | None
+    after: dict | list | str | int | None
 
 
 def _dump(value: Any) -> str | None:
@@ -70,12 +72,12 @@ def record(account_id: str, actor: Actor, action: str, target: str, before: Any 
     return put_if_absent(model, label="audit")
 
 
-def list_events(account_id: str, limit: int, after: str | None, route: str) -> tuple[list[AuditEvent], str | None]:
+def list_events(account_id: str, limit: int, after: str | None, route: str) -> tuple[list[Event], str | None]:
     """One page of the account's audit trail, newest first, and the cursor of the next page."""
     last_key = cursor.decode(after, account_id, route, {})
     result = AuditModel.query(account_id, scan_index_forward=False, limit=limit, last_evaluated_key=last_key)
     events = [
-        AuditEvent(
+        Event(
             id=m.event_id,
             at=m.at,
             actor=m.actor,

@@ -23,7 +23,6 @@ from functions.invoices.schemas import (
     RefundRequest,
     RefundResult,
     Summary,
-    SummaryBalance,
     UpcomingInvoice,
 )
 
@@ -40,22 +39,7 @@ OPERATOR: dict[str, Any] = {"scope": ADMIN, "status": 201, "idempotent": True}
 @api(bp, "GET", f"{ACCOUNT}/summary", scope=READ, response=Summary, guard=account_guard())
 def get_summary(call: Call, account_id: str) -> Summary:
     """Billing summary: balances, payment method, recurring dates, capabilities"""
-    s = service.account_summary(call.account)
-    return Summary(
-        account_id=s.account_id,
-        number=s.number,
-        name=s.name,
-        type=s.type,
-        linked=s.linked,
-        currency=s.currency,
-        locale=s.locale,
-        balance=SummaryBalance(current=s.current, unapplied_credit=s.unapplied_credit, next_estimated=s.next_estimated),
-        payment_method=s.payment_method,
-        last_recurring_invoice_date=s.last_recurring_invoice_date,
-        next_recurring_invoice_date=s.next_recurring_invoice_date,
-        past_due=s.past_due,
-        capabilities=s.capabilities,
-    )
+    return service.account_summary(call.account)
 
 
 @route("POST", f"{ACCOUNT}/charges", body=ChargeRequest, response=Invoice, **OPERATOR)

@@ -46,11 +46,16 @@ class Summary(BaseModel):
 InvoiceType = Literal["new", "recurring", "one_time", "credit", "refund"]
 
 
-class InvoiceLine(BaseModel):
+class _Line(BaseModel):
+    """What every invoice line shows, issued or upcoming."""
+
     description: str
     amount: int
     period_start: date
     period_end: date
+
+
+class InvoiceLine(_Line):
     quantity: str | None = None
     unit_amount: str | None = None
     group: str | None = None
@@ -168,11 +173,7 @@ class PdfLink(BaseModel):
     expires_at: str
 
 
-class UpcomingLine(BaseModel):
-    description: str
-    amount: int
-    period_start: date
-    period_end: date
+class UpcomingLine(_Line):
     group: str | None = None
     item_id: str | None = None
 

@@ -7,7 +7,7 @@ Reading invoices is functions/invoices/views.py; their PDF and CSV documents fun
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict
 from datetime import date
 
 from functions.accounts.service import (
@@ -31,49 +31,26 @@ from functions.payments import service as payments
 from functions.usage.service import usage_lines, usage_total
 
 
-@dataclass(frozen=True)
-class AccountSummary:
-    account_id: str
-    number: int
-    name: str
-    type: str
-    linked: bool
-    currency: str
-    locale: str
-    current: int
-    unapplied_credit: int
-    next_estimated: int
-    payment_method: dict | None
-    last_recurring_invoice_date: date | None
-    next_recurring_invoice_date: date | None
-    past_due: bool
-    capabilities: dict[str, bool]
-
-
-def account_summary(access: AccountAccess) -> AccountSummary:
+def account_summary(access: AccountAccess) -> schemas.Summary:
     """Balances as stored by the ledger, dates and state from the account, capabilities by type."""
     account = access.account
     balance = ledger.get_balance(account.id)
     current = balance.current if balance else 0
     unapplied = balance.unapplied_credit if balance else 0
-    return AccountSummary(
-        account_id=account.id,
-        number=account.number,
-        name=account.name,
-        type=account.type,
-        linked=account.linked,
-        currency=account.currency,
-        locale=account.locale,
-        current=current,
-        unapplied_credit=unapplied,
-        next_estimated=current + recurring_total(account.id) + _usage_so_far(account),
-        payment_method=payments.card_summary(account.id),
-        last_recurring_invoice_date=account.last_recurring_date,
-        next_recurring_invoice_date=account.next_recurring_date,
-        # past due after the last failed retry, until paid: once the balance is settled (a payment, a
-        # credit) the flag no longer shows, and the next run clears it
-        past_due=account.past_due and current > 0,
-        capabilities=capabilities(account),
+    next_estimated = current + recurring_total(account.id) + _usage_so_far(account)
+    return schemas.Summary.model_validate(
+        {
+            **asdict(account),  # number, name, type, linked, currency, locale as they are
+            "account_id": account.id,
+            "balance": {"current": current, "unapplied_credit": unapplied, "next_estimated": next_estimated},
+            "payment_method": payments.card_summary(account.id),
+            "last_recurring_invoice_date": account.last_recurring_date,
+            "next_recurring_invoice_date": account.next_recurring_date,
+            # past due after the last failed retry, until paid: once the balance is settled (a payment, a
+            # credit) the flag no longer shows, and the next run clears it
+            "past_due": account.past_due and current > 0,
+            "capabilities": capabilities(account),
+        }
     )
 
 
