@@ -1,4 +1,5 @@
-"""Request and response models of the payment-method routes, and the card-validation message."""
+"""Request and response models of the payments routes (card on file, payments, support tickets),
+and the card-validation message."""
 
 from __future__ import annotations
 
