@@ -25,8 +25,7 @@ from functions.core.settings import get_settings
 from functions.core.stripe_gateway import PaymentIntent, StripeRejectedError
 from functions.core.uow import Op, UnitOfWork, retrying
 from functions.payments import charges, emails, store
-from functions.payments import payment_store as ps
-from functions.payments.payment_store import PaymentRecord
+from functions.payments.store import PaymentRecord
 
 SYSTEM = Actor("system:payments", "system")
 
@@ -69,12 +68,12 @@ def start(
     def row_ops() -> list[Op]:
         room = known.pop() if known else None
         reservation = ledger.reserve(row.account_id, row.amount, row.invoice_id, room) if reserve else []
-        return [ps.put_new_payment(new), *reservation]
+        return [store.put_new_payment(new), *reservation]
 
     try:
         charges.lease(row_ops, idem)
     except ConcurrentUpdateError:
-        raced = ps.get_payment(row.account_id, row.id)
+        raced = store.get_payment(row.account_id, row.id)
         if raced is None:
             raise
         return raced
@@ -121,7 +120,7 @@ def _after_reply(
         if auth and intent is not None:
             return replace(
                 row,
-                status=ps.REQUIRES_ACTION,
+                status=store.REQUIRES_ACTION,
                 payment_intent_id=pi_id,
                 client_secret=intent.client_secret,
                 next_action={"type": "use_stripe_sdk"},
@@ -132,7 +131,7 @@ def _after_reply(
             )
         return replace(
             row,
-            status=ps.FAILED,
+            status=store.FAILED,
             payment_intent_id=pi_id,
             failure_code=rejected.code or f"stripe_{rejected.http_status}",
             decline_code=rejected.decline_code,
@@ -145,7 +144,7 @@ def _after_reply(
     if intent.status == "requires_action":
         return replace(
             row,
-            status=ps.REQUIRES_ACTION,
+            status=store.REQUIRES_ACTION,
             payment_intent_id=pi_id,
             client_secret=intent.client_secret,
             next_action=next_action_view(intent),
@@ -155,7 +154,7 @@ def _after_reply(
         error = intent.last_payment_error or {}
         return replace(
             row,
-            status=ps.FAILED,
+            status=store.FAILED,
             payment_intent_id=pi_id,
             failure_code=error.get("code") or "payment_failed",
             decline_code=error.get("decline_code"),
@@ -165,7 +164,7 @@ def _after_reply(
             updated_at=now,
         )
     # processing (and succeeded, which the apply step finishes)
-    return replace(row, status=ps.PROCESSING, payment_intent_id=pi_id, updated_at=now)
+    return replace(row, status=store.PROCESSING, payment_intent_id=pi_id, updated_at=now)
 
 
 def next_action_view(intent: PaymentIntent) -> dict[str, Any]:
@@ -197,20 +196,20 @@ def record_reply(
     whoever commits first), hold it if the PaymentIntent disagrees with the row, else record the row's
     new state (a refusal releases what the row reserved). A row already applied or held, or already
     final when Stripe did not accept the money, is left as it is."""
-    row = ps.get_payment(account_id, payment_id)
+    row = store.get_payment(account_id, payment_id)
     if row is None:
         raise ValueError(f"no payment {payment_id}")
     accepted = rejected is None and intent is not None and intent.status == "succeeded"
-    if row.status in ((ps.SUCCEEDED, ps.HELD) if accepted else ps.FINAL):
+    if row.status in ((store.SUCCEEDED, store.HELD) if accepted else store.FINAL):
         return Reply([], row, "none")
     if accepted and intent is not None:
         return _plan_hold(row, intent) if _disagrees(row, intent) else _plan_apply(row, intent)
     after = _after_reply(row, intent, rejected)
     released: list[Op] = []
-    if after.status == ps.FAILED and row.reserved:
+    if after.status == store.FAILED and row.reserved:
         released, after = release_ops(row), replace(after, reserved=0)
-    action = "payment.failed" if after.status == ps.FAILED else f"payment.{after.status}"
-    ops = [ps.save_payment(row, after), *released, _audit(row, after, action)]
+    action = "payment.failed" if after.status == store.FAILED else f"payment.{after.status}"
+    ops = [store.save_payment(row, after), *released, _audit(row, after, action)]
     return Reply(ops, after, "recorded")
 
 
@@ -249,7 +248,7 @@ def _plan_apply(row: PaymentRecord, intent: PaymentIntent) -> Reply:
         applied.append({"invoice_id": None, "amount": money.unapplied})
     after = replace(
         row,
-        status=ps.SUCCEEDED,
+        status=store.SUCCEEDED,
         payment_intent_id=intent.id,
         applied_to=applied,
         client_secret=None,
@@ -257,7 +256,9 @@ def _plan_apply(row: PaymentRecord, intent: PaymentIntent) -> Reply:
         reserved=0,
         updated_at=clock.iso(clock.now()),
     )
-    return Reply([ps.save_payment(row, after), *ops, _audit(row, after, "payment.succeeded")], after, "applied", money)
+    return Reply(
+        [store.save_payment(row, after), *ops, _audit(row, after, "payment.succeeded")], after, "applied", money
+    )
 
 
 def _plan_hold(row: PaymentRecord, intent: PaymentIntent) -> Reply:
@@ -265,7 +266,7 @@ def _plan_hold(row: PaymentRecord, intent: PaymentIntent) -> Reply:
     so nothing else charges that money), mark the row `held`, pause collection (DESIGN §3 v4)."""
     after = replace(
         row,
-        status=ps.HELD,
+        status=store.HELD,
         payment_intent_id=intent.id,
         failure_code="amount-mismatch",
         failure_message=(
@@ -277,7 +278,7 @@ def _plan_hold(row: PaymentRecord, intent: PaymentIntent) -> Reply:
         updated_at=clock.iso(clock.now()),
     )
     ops = [
-        ps.save_payment(row, after),
+        store.save_payment(row, after),
         store.pause_collection(row.account_id, f"held {row.id}", after.updated_at),
         _audit(row, after, "payment.held"),
     ]
@@ -339,17 +340,17 @@ def send_receipt(row: PaymentRecord, account: Any = None) -> None:
     `payment_intent.succeeded` webhook for the payment sends it (`ensure_receipt`), and Stripe
     redelivers a webhook until it is answered 2xx. Only a crash between SES accepting the receipt
     and the marker being written sends it twice."""
-    if row.source != "one_time" or row.status != ps.SUCCEEDED or row.receipt_sent_at:
+    if row.source != "one_time" or row.status != store.SUCCEEDED or row.receipt_sent_at:
         return
     account = account or get_account(row.account_id)
     if account.billing_contact.get("email"):
         email.send(emails.receipt(account, row))
-    ps.mark_receipt_sent(row, clock.iso(clock.now()))
+    store.mark_receipt_sent(row, clock.iso(clock.now()))
 
 
 def ensure_receipt(account_id: str, payment_id: str, payment_intent_id: str) -> None:
     """Send the receipt of a succeeded one-time payment if it has not been sent (the webhook's part of
     the at-least-once receipt); raises when it cannot, so the webhook is answered 5xx and redelivered."""
-    row = ps.get_payment(account_id, payment_id)
+    row = store.get_payment(account_id, payment_id)
     if row is not None and row.payment_intent_id == payment_intent_id:
         send_receipt(row)

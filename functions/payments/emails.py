@@ -14,7 +14,7 @@ from typing import Any
 
 from functions.core.email import Email, compose
 from functions.core.money import display, format_amount
-from functions.payments.payment_store import PaymentRecord
+from functions.payments.store import PaymentRecord
 
 
 @dataclass(frozen=True)

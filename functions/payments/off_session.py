@@ -10,9 +10,8 @@ from functions.core import clock, ledger, money
 from functions.core.errors import ValidationFailedError
 from functions.core.ids import derived_id
 from functions.payments import cards, charging, store
-from functions.payments import payment_store as ps
 from functions.payments.cards import ChargeableCard
-from functions.payments.payment_store import PaymentRecord
+from functions.payments.store import PaymentRecord
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ def charge_invoice_off_session(account_id: str, invoice_id: str, amount: int, at
     accepts it, settles that invoice first (the one apply step). No receipt e-mail: the invoice notice
     is the only message of the run."""
     payment_id = _payment_id(account_id, invoice_id, attempt)
-    row = ps.get_payment(account_id, payment_id)
+    row = store.get_payment(account_id, payment_id)
     state = store.get_state(account_id)
     card = cards.card_of(state)
     if row is None:
@@ -58,7 +57,7 @@ def charge_invoice_off_session(account_id: str, invoice_id: str, amount: int, at
             row = charging.start(new, None, reserve=True, read=read)
         except ValidationFailedError:  # another payment reserved the room meanwhile
             return OffSessionCharge("nothing_due", None, None)
-    if row.status == ps.CREATING:
+    if row.status == store.CREATING:
         if card is None:
             return OffSessionCharge("no_card", None, None)
         request = charging.ChargeRequest(
@@ -83,7 +82,7 @@ def _new_row(
         currency=currency,
         method="card",
         source="off_session",
-        status=ps.CREATING,
+        status=store.CREATING,
         created_at=now,
         updated_at=now,
         created_by=charging.SYSTEM.id,
@@ -98,15 +97,15 @@ def off_session_attempt(account_id: str, invoice_id: str, attempt: int) -> OffSe
     none or Stripe's answer was never recorded (`creating`: charge_invoice_off_session resumes it with
     the same key). A redelivered run finds the charge a crashed one made, which may have paid the
     invoice already."""
-    row = ps.get_payment(account_id, _payment_id(account_id, invoice_id, attempt))
-    return _outcome(row) if row is not None and row.status != ps.CREATING else None
+    row = store.get_payment(account_id, _payment_id(account_id, invoice_id, attempt))
+    return _outcome(row) if row is not None and row.status != store.CREATING else None
 
 
 def _outcome(row: PaymentRecord) -> OffSessionCharge:
-    if row.status == ps.SUCCEEDED:
+    if row.status == store.SUCCEEDED:
         return OffSessionCharge("succeeded", row.id, None)
-    if row.status == ps.REQUIRES_ACTION:
+    if row.status == store.REQUIRES_ACTION:
         return OffSessionCharge("requires_action", row.id, row.decline_code, row.client_secret)
-    if row.status == ps.FAILED:
+    if row.status == store.FAILED:
         return OffSessionCharge("declined", row.id, row.decline_code or row.failure_code)
     return OffSessionCharge("processing", row.id, None)

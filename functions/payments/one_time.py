@@ -28,9 +28,8 @@ from functions.core.ids import is_id
 from functions.core.settings import get_settings
 from functions.core.uow import Op, UnitOfWork, retrying
 from functions.payments import cards, charges, charging, store
-from functions.payments import payment_store as ps
-from functions.payments.payment_store import PaymentRecord
 from functions.payments.schemas import PaymentRequest
+from functions.payments.store import PaymentRecord
 
 # The currencies Stripe's PayPal accepts (https://docs.stripe.com/payments/paypal: presentment currencies).
 PAYPAL_CURRENCIES = frozenset(
@@ -51,9 +50,9 @@ _DEFAULT_DECLINE = "The card was declined by the bank. Use another card, contact
 def view(row: PaymentRecord) -> dict[str, Any]:
     """The payment as the API shows it (`creating` is shown as `processing`: Stripe has it in hand)."""
     failure = None
-    if row.status in (ps.FAILED, ps.HELD) or row.decline_code:
+    if row.status in (store.FAILED, store.HELD) or row.decline_code:
         failure = {"code": row.failure_code, "decline_code": row.decline_code, "message": row.failure_message}
-    status = ps.PROCESSING if row.status == ps.CREATING else row.status
+    status = store.PROCESSING if row.status == store.CREATING else row.status
     return {
         "id": row.id,
         "account_id": row.account_id,
@@ -64,8 +63,8 @@ def view(row: PaymentRecord) -> dict[str, Any]:
         "status": status,
         "invoice_id": row.invoice_id,
         "card": {"brand": row.brand, "last4": row.last4} if row.last4 else None,
-        "next_action": row.next_action if row.status == ps.REQUIRES_ACTION else None,
-        "client_secret": row.client_secret if row.status == ps.REQUIRES_ACTION else None,
+        "next_action": row.next_action if row.status == store.REQUIRES_ACTION else None,
+        "client_secret": row.client_secret if row.status == store.REQUIRES_ACTION else None,
         "failure": failure,
         "applied_to": row.applied_to,
         "refunded": row.refunded,
@@ -176,7 +175,7 @@ def _new_row(
         currency=access.account.currency,
         method=body.method,
         source="one_time",
-        status=ps.CREATING,
+        status=store.CREATING,
         created_at=now,
         updated_at=now,
         created_by=access.actor.id,
@@ -188,7 +187,7 @@ def _new_row(
 
 def _reply(idem: IdempotencyContext, row: PaymentRecord) -> Op:
     """The stored reply: the payment, or the problem a failed one answers."""
-    if row.status == ps.FAILED:
+    if row.status == store.FAILED:
         return charges.reply(idem, error=_error_for(row))
     return charges.reply(idem, view(row))
 
@@ -199,7 +198,7 @@ def create_payment(access: AccountAccess, idem: IdempotencyContext, body: Paymen
     declines: the payment is recorded `failed`."""
     account = access.account
     payment_id = idem.derive("pay")
-    row = ps.get_payment(account.id, payment_id) if idem.resumed else None
+    row = store.get_payment(account.id, payment_id) if idem.resumed else None
     if row is None:
         _check_amount(access, body)
     req, brand, last4 = _method(access, body, validate=row is None)
@@ -207,7 +206,7 @@ def create_payment(access: AccountAccess, idem: IdempotencyContext, body: Paymen
         row = charging.start(_new_row(access, payment_id, body, brand, last4), idem, reserve=True)
     else:
         charges.renew(idem)
-    if row.status != ps.CREATING:  # a resumed request whose payment a webhook finished meanwhile
+    if row.status != store.CREATING:  # a resumed request whose payment a webhook finished meanwhile
         UnitOfWork().add(_reply(idem, row)).commit()
         return _answer(row)
     # 2. Stripe, our payment id as its idempotency key
@@ -228,18 +227,18 @@ def create_payment(access: AccountAccess, idem: IdempotencyContext, body: Paymen
         # Stripe has the money but the ledger kept moving under the apply step: never answer an error
         # for a charged card. The payment stays in progress (the key too, until its lease ends); the
         # webhook applies it, and a retry with the same key then answers it succeeded.
-        return view(ps.get_payment(account.id, payment_id) or row)
+        return view(store.get_payment(account.id, payment_id) or row)
     return _answer(charging.finish(reply, account))
 
 
 def _answer(row: PaymentRecord) -> dict[str, Any]:
-    if row.status == ps.FAILED:
+    if row.status == store.FAILED:
         raise _error_for(row)
     return view(row)
 
 
 def get_payment(access: AccountAccess, payment_id: str) -> dict[str, Any]:
-    row = ps.get_payment(access.account.id, payment_id) if is_id(payment_id, "pay") else None
+    row = store.get_payment(access.account.id, payment_id) if is_id(payment_id, "pay") else None
     if row is None:
         raise NotFoundError(f"no payment {payment_id} on this account", code="payment-not-found")
     return view(row)
@@ -248,5 +247,5 @@ def get_payment(access: AccountAccess, payment_id: str) -> dict[str, Any]:
 def list_payments(access: AccountAccess, limit: int, after: str | None, route: str) -> dict[str, Any]:
     account_id = access.account.id
     last_key = cursor.decode(after, account_id, route, {})
-    rows, last = ps.list_payments(account_id, limit, last_key)
+    rows, last = store.list_payments(account_id, limit, last_key)
     return {"data": [view(r) for r in rows], "next_cursor": cursor.encode(account_id, route, {}, last)}

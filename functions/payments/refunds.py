@@ -32,9 +32,8 @@ from functions.core.ids import is_id
 from functions.core.ledger import AlreadyPostedError, Invoice
 from functions.core.stripe_gateway import StripeRejectedError
 from functions.core.uow import Op, UnitOfWork, retrying
-from functions.payments import charges
-from functions.payments import payment_store as ps
-from functions.payments.payment_store import PaymentRecord, RefundRecord
+from functions.payments import charges, store
+from functions.payments.store import PaymentRecord, RefundRecord
 
 # What the caller stores as the response, from the completed row and its Refund invoice (None with
 # return_credit).
@@ -62,28 +61,28 @@ def refund_payment(
     `return_credit`, at most the account's unapplied credit too), on the sequence of
     functions/payments/charges.py. Returns the row once booked; `render` gives the stored reply."""
     account_id = access.account.id
-    payment = ps.get_payment(account_id, payment_id) if is_id(payment_id, "pay") else None
+    payment = store.get_payment(account_id, payment_id) if is_id(payment_id, "pay") else None
     if payment is None:
         raise NotFoundError(f"no payment {payment_id} on this account", code="payment-not-found")
     refund_id = idem.derive("ref")
-    record = ps.get_refund(account_id, refund_id) if idem.resumed else None
+    record = store.get_refund(account_id, refund_id) if idem.resumed else None
     if record is None:  # 1. the lease: the row `creating`, the amount reserved, the key in progress
         record = _start(access, idem, payment, refund_id, amount, reason, return_credit)
     else:
         charges.renew(idem)
-    if record.status == ps.SUCCEEDED:  # booked by the attempt that crashed after its transaction, or a webhook
+    if record.status == store.SUCCEEDED:  # booked by the attempt that crashed after its transaction, or a webhook
         UnitOfWork().add(charges.reply(idem, render(record, _invoice_of(record)))).commit()
         return record
-    if record.status == ps.FAILED:  # closed while the request was away (the bank, or 23 h)
+    if record.status == store.FAILED:  # closed while the request was away (the bank, or 23 h)
         raise _refuse(idem, _refused("the refund failed at Stripe or was never made"))
     answer = _ask_stripe(record, str(payment.payment_intent_id))  # 2. Stripe, our refund id as its key
     refund = answer.value
     if answer.rejected is not None or refund is None:
         # A refusal is the request's final answer: stored with the row closed `failed` and the
         # reservation released, so a retry with the same key replays it.
-        raise _refuse(idem, _rejected(record, answer.rejected), ps.fail_refund(record))
+        raise _refuse(idem, _rejected(record, answer.rejected), store.fail_refund(record))
     if refund.status not in ACCEPTED:
-        raise _refuse(idem, _refused(f"the refund is {refund.status}"), ps.fail_refund(record, refund.id))
+        raise _refuse(idem, _refused(f"the refund is {refund.status}"), store.fail_refund(record, refund.id))
 
     rows = _rows(record)
 
@@ -104,7 +103,7 @@ def _rows(record: RefundRecord) -> Callable[[], RefundRecord]:
     def row() -> RefundRecord:
         if known:
             return known.pop()
-        current = ps.get_refund(record.account_id, record.id)
+        current = store.get_refund(record.account_id, record.id)
         if current is None:
             raise ValueError(f"no refund {record.id}")
         return current
@@ -164,7 +163,7 @@ def _start(
 ) -> RefundRecord:
     """The first transaction: the row `creating`, the key in progress, the amount reserved."""
     account_id = access.account.id
-    if payment.status != ps.SUCCEEDED or not payment.payment_intent_id:
+    if payment.status != store.SUCCEEDED or not payment.payment_intent_id:
         raise ValidationFailedError(
             f"payment {payment.id} is {payment.status}: only a succeeded payment can be refunded",
             code="payment-not-refundable",
@@ -183,12 +182,12 @@ def _start(
         payment_id=payment.id,
         amount=amount,
         reason=reason,
-        status=ps.CREATING,
+        status=store.CREATING,
         invoice_id="" if return_credit else idem.derive("inv"),
         created_at=clock.iso(clock.now()),
         return_credit=return_credit,
     )
-    charges.lease(lambda: [ps.put_new_refund(record), ps.reserve_refund(payment, amount)], idem)
+    charges.lease(lambda: [store.put_new_refund(record), store.reserve_refund(payment, amount)], idem)
     return record
 
 
@@ -212,13 +211,13 @@ def book(record: RefundRecord, refund: stripe_gateway.Refund, actor: Actor) -> B
     decides: read again), the Refund invoice and the money back — or, with `return_credit`, only the
     money back — and the audit event. The caller adds its own ops (the stored reply) and commits."""
     account_id, refund_row_id = record.account_id, record.id
-    if record.status == ps.SUCCEEDED:
+    if record.status == store.SUCCEEDED:
         return Booking([], record, _invoice_of(record))
     try:
         ops, inv = _plan_ledger(record, refund)
     except AlreadyPostedError:
-        current = ps.get_refund(account_id, refund_row_id)
-        if current is None or current.status != ps.SUCCEEDED:
+        current = store.get_refund(account_id, refund_row_id)
+        if current is None or current.status != store.SUCCEEDED:
             raise
         return Booking([], current, _invoice_of(current))
     after = {"amount": record.amount, "payment_id": record.payment_id, "stripe_refund_id": refund.id}
@@ -227,11 +226,11 @@ def book(record: RefundRecord, refund: stripe_gateway.Refund, actor: Actor) -> B
     action = "refund.credit_returned" if record.return_credit else "refund.to_card"
     return Booking(
         [
-            ps.complete_refund(record, refund.id),
+            store.complete_refund(record, refund.id),
             *ops,
             audit.record(account_id, actor, action, inv.id if inv else record.id, None, after),
         ],
-        replace(record, status=ps.SUCCEEDED, stripe_refund_id=refund.id),
+        replace(record, status=store.SUCCEEDED, stripe_refund_id=refund.id),
         inv,
     )
 
@@ -245,7 +244,7 @@ def _plan_ledger(record: RefundRecord, refund: stripe_gateway.Refund) -> tuple[l
             amount=record.amount,
             description=record.reason,
         )
-    payment = ps.get_payment(record.account_id, record.payment_id)
+    payment = store.get_payment(record.account_id, record.payment_id)
     ops, _ = ledger.money_back(
         record.account_id,
         refund_id=refund.id,
@@ -320,10 +319,10 @@ def audit_refunds(account_id: str) -> list[str]:
     below zero), and every refund billow booked counted in its payment's refunded total."""
     problems = []
     booked: dict[str, int] = {}
-    for refund in ps.list_refunds(account_id):
-        if refund.status in (ps.CREATING, ps.SUCCEEDED):
+    for refund in store.list_refunds(account_id):
+        if refund.status in (store.CREATING, store.SUCCEEDED):
             booked[refund.payment_id] = booked.get(refund.payment_id, 0) + refund.amount
-    for payment in ps.all_payments(account_id):
+    for payment in store.all_payments(account_id):
         if payment.refunded < 0 or payment.refunded > payment.amount:
             problems.append(f"payment {payment.id} is refunded {payment.refunded} of {payment.amount}")
         elif booked.get(payment.id, 0) > payment.refunded:

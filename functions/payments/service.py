@@ -37,9 +37,8 @@ from functions.payments.cards import is_expired as is_expired
 from functions.payments.off_session import OffSessionCharge as OffSessionCharge
 from functions.payments.off_session import charge_invoice_off_session as charge_invoice_off_session
 from functions.payments.off_session import off_session_attempt as off_session_attempt
-from functions.payments.payment_store import RefundRecord
 from functions.payments.schemas import CardValidationMessage
-from functions.payments.store import CardChangeRecord, CardFields, PaymentMethodState
+from functions.payments.store import CardChangeRecord, CardFields, PaymentMethodState, RefundRecord
 
 QUEUE = CARD_VALIDATION
 SYSTEM = Actor(f"system:{CARD_VALIDATION}", "system")

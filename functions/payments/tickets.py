@@ -14,8 +14,7 @@ from functions.core.ledger import get_invoice
 from functions.core.logs import get_logger
 from functions.core.settings import get_settings
 from functions.core.uow import UnitOfWork
-from functions.payments import emails
-from functions.payments import payment_store as ps
+from functions.payments import emails, store
 
 REDACTED = "[redacted card number]"
 
@@ -35,7 +34,7 @@ def open_ticket(
 ) -> str:
     """Store a ticket and e-mail it to support; returns its id."""
     account = access.account
-    if payment_id is not None and (not is_id(payment_id, "pay") or ps.get_payment(account.id, payment_id) is None):
+    if payment_id is not None and (not is_id(payment_id, "pay") or store.get_payment(account.id, payment_id) is None):
         raise NotFoundError(f"no payment {payment_id} on this account", code="payment-not-found")
     if invoice_id is not None and (not is_id(invoice_id, "inv") or get_invoice(account.id, invoice_id) is None):
         raise NotFoundError(f"no invoice {invoice_id} on this account", code="invoice-not-found")
@@ -43,7 +42,7 @@ def open_ticket(
     subject, message = redact(subject), redact(message)
     at = clock.iso(clock.now())
     ops = [
-        ps.put_ticket(account.id, ticket_id, subject, message, payment_id, invoice_id, access.actor.id, at),
+        store.put_ticket(account.id, ticket_id, subject, message, payment_id, invoice_id, access.actor.id, at),
         audit.record(
             account.id,
             access.actor,

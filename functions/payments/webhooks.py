@@ -27,8 +27,7 @@ from functions.core.settings import get_settings
 from functions.core.text import same_secret
 from functions.core.uow import Op, UnitOfWork, retrying
 from functions.payments import charging, emails, refunds, store
-from functions.payments import payment_store as ps
-from functions.payments.payment_store import EventAlreadyHandledError, PaymentRecord
+from functions.payments.store import EventAlreadyHandledError, PaymentRecord
 
 TOLERANCE_SECONDS = 300  # Stripe's libraries' default
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
@@ -71,7 +70,7 @@ def handle(raw: bytes, header: str | None) -> dict[str, Any]:
     event_id, event_type = event["id"], event["type"]
     obj = (event.get("data") or {}).get("object") or {}
     object_id = str(obj.get("id", ""))
-    if ps.event_seen(event_id):
+    if store.event_seen(event_id):
         if event_type == "payment_intent.succeeded":
             _receipt_owed(obj)
         return {"received": True, "event": event_id, "outcome": "duplicate"}
@@ -95,7 +94,7 @@ def handle(raw: bytes, header: str | None) -> dict[str, Any]:
 
 
 def _marker(event_id: str, event_type: str, account_id: str | None, outcome: str) -> Op:
-    return ps.put_event_marker(event_id, event_type, outcome, account_id, clock.iso(clock.now()))
+    return store.put_event_marker(event_id, event_type, outcome, account_id, clock.iso(clock.now()))
 
 
 def _record(event_id: str, event_type: str, account_id: str | None, outcome: str) -> str:
@@ -110,7 +109,7 @@ def _payment_of(intent: stripe_gateway.PaymentIntent | None) -> PaymentRecord | 
     payment_id = intent.metadata.get("billow_payment_id")
     if not account_id or not payment_id:
         return None
-    row = ps.get_payment(account_id, payment_id)
+    row = store.get_payment(account_id, payment_id)
     if row is None or (row.payment_intent_id and row.payment_intent_id != intent.id):
         return None
     return row
@@ -136,7 +135,7 @@ def _payment_intent(event_id: str, event_type: str, payment_intent_id: str) -> s
     if succeeded:
         charging.ensure_receipt(row.account_id, row.id, intent.id)
         return "applied"
-    return "failed" if after.status == ps.FAILED else "no_change"
+    return "failed" if after.status == store.FAILED else "no_change"
 
 
 def _receipt_owed(obj: dict[str, Any]) -> None:
@@ -167,21 +166,21 @@ def _one_refund(row: PaymentRecord, refund: stripe_gateway.Refund) -> str:
     """One refund Stripe accepted: billow's own (our refund id in its metadata, on a row of ours for this
     payment) is booked if still `creating`; any other is money back on the payment."""
     own = _own_refund(row, refund)
-    if own is not None and own.status == ps.CREATING:
+    if own is not None and own.status == store.CREATING:
         refunds.finish(own, refund, charging.SYSTEM)
         return "own_refund_finished"
-    if own is not None and own.status == ps.SUCCEEDED:
+    if own is not None and own.status == store.SUCCEEDED:
         return "own_refund"
     # not ours, or ours closed `failed` (abandoned after 23 h) yet accepted at Stripe: the money went
     # back all the same, so it is money back on the payment
     return "money_back" if _post_money_back(row.account_id, row.id, refund) else "no_change"
 
 
-def _own_refund(row: PaymentRecord, refund: stripe_gateway.Refund) -> ps.RefundRecord | None:
+def _own_refund(row: PaymentRecord, refund: stripe_gateway.Refund) -> store.RefundRecord | None:
     refund_id = refund.metadata.get("billow_refund_id")
     if not refund_id or refund.metadata.get("billow_account_id") != row.account_id:
         return None
-    own = ps.get_refund(row.account_id, refund_id)
+    own = store.get_refund(row.account_id, refund_id)
     if own is None or own.payment_id != row.id:
         return None
     if own.stripe_refund_id and own.stripe_refund_id != refund.id:
@@ -191,11 +190,11 @@ def _own_refund(row: PaymentRecord, refund: stripe_gateway.Refund) -> ps.RefundR
 
 def _post_money_back(account_id: str, payment_id: str, refund: stripe_gateway.Refund) -> bool:
     """A refund made outside billow (the Dashboard): money back on the payment, once per refund id."""
-    row = ps.get_payment(account_id, payment_id)
+    row = store.get_payment(account_id, payment_id)
     if row is None:
         raise ValueError(f"no payment {payment_id}")
     ops = [
-        ps.add_refunded(account_id, payment_id, refund.amount),
+        store.add_refunded(account_id, payment_id, refund.amount),
         audit.record(
             account_id,
             charging.SYSTEM,
@@ -223,15 +222,15 @@ def _refund_updated(event_id: str, event_type: str, refund_id: str) -> str:
         return _record(event_id, event_type, row.account_id, "no_change")
     marker = _marker(event_id, event_type, row.account_id, "refund_failed")
     own = _own_refund(row, refund)
-    if own is not None and own.status == ps.CREATING:  # never booked: close it and release
-        UnitOfWork().add(*ps.fail_refund(own, refund.id), marker).commit()
+    if own is not None and own.status == store.CREATING:  # never booked: close it and release
+        UnitOfWork().add(*store.fail_refund(own, refund.id), marker).commit()
         return "refund_failed"
     if not ledger.ledger_store.ref_exists(row.account_id, refund.id):  # never booked as money back
         return _record(event_id, event_type, row.account_id, "no_change")
-    if own is not None and own.status == ps.SUCCEEDED:
-        ops = [*ps.refund_failed_later(own), marker]
+    if own is not None and own.status == store.SUCCEEDED:
+        ops = [*store.refund_failed_later(own), marker]
     else:
-        ops = [ps.add_refunded(row.account_id, row.id, -refund.amount), marker]
+        ops = [store.add_refunded(row.account_id, row.id, -refund.amount), marker]
     ops.append(
         audit.record(
             row.account_id,
@@ -268,15 +267,15 @@ def _dispute_created(event_id: str, event_type: str, dispute_id: str) -> str:
         return _record(event_id, event_type, None, "unknown")
     at = clock.iso(clock.now())
     if dispute.status == "won":  # delivered after its closing: Stripe took nothing back in the end
-        put = ps.put_dispute(
+        put = store.put_dispute(
             row.account_id, dispute.id, row.id, dispute.amount, dispute.currency, dispute.reason, at, "won"
         )
         UnitOfWork().add(put, _marker(event_id, event_type, row.account_id, "dispute_won")).commit()
         return "dispute_won"
 
     ops = [
-        ps.put_dispute(row.account_id, dispute.id, row.id, dispute.amount, dispute.currency, dispute.reason, at),
-        ps.mark_disputed(row.account_id, row.id, dispute.id, dispute.amount, at),
+        store.put_dispute(row.account_id, dispute.id, row.id, dispute.amount, dispute.currency, dispute.reason, at),
+        store.mark_disputed(row.account_id, row.id, dispute.id, dispute.amount, at),
         store.pause_collection(row.account_id, f"dispute {dispute.id}", at),
         audit.record(
             row.account_id,
@@ -313,12 +312,12 @@ def _dispute_closed(event_id: str, event_type: str, dispute_id: str) -> str:
     dispute, row = _dispute_of(dispute_id)
     if row is None or dispute is None:
         return _record(event_id, event_type, None, "unknown")
-    if ps.get_dispute(row.account_id, dispute.id) is None:  # before its creation event: that one reads the end
+    if store.get_dispute(row.account_id, dispute.id) is None:  # before its creation event: that one reads the end
         return _record(event_id, event_type, row.account_id, "no_change")
     at = clock.iso(clock.now())
     marker = _marker(event_id, event_type, row.account_id, f"dispute_{dispute.status}")
     closing = [
-        ps.close_dispute(row.account_id, dispute.id, dispute.status, at),
+        store.close_dispute(row.account_id, dispute.id, dispute.status, at),
         audit.record(
             row.account_id,
             charging.SYSTEM,
@@ -334,7 +333,7 @@ def _dispute_closed(event_id: str, event_type: str, dispute_id: str) -> str:
         return f"dispute_{dispute.status}"
     ops = [
         *closing,
-        ps.mark_disputed(row.account_id, row.id, dispute.id, -dispute.amount, at),
+        store.mark_disputed(row.account_id, row.id, dispute.id, -dispute.amount, at),
         store.resume_collection(row.account_id, f"dispute {dispute.id}"),
     ]
     if not refunds.money_in(row.account_id, f"{dispute.id}:won", dispute.amount, "dispute_won", ops):

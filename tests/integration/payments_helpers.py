@@ -66,7 +66,7 @@ class Payments(Cards):
     def paid(self, *amounts, pay_amount):
         """An account owing `amounts` that paid `pay_amount` by its card on file: (account, token,
         invoices, the succeeded payment's row)."""
-        from functions.payments import payment_store
+        from functions.payments import store as payment_store
 
         account_id, token, invoices = self.owing(*amounts)
         status, body, _ = self.pay(account_id, token, {"amount": pay_amount})

@@ -480,7 +480,7 @@ def test_the_audit_flags_an_invoice_or_a_line_above_the_limit(run, monkeypatch):
 
     acct = run.account()
     assert ledger.audit_account(acct).problems == []
-    monkeypatch.setattr(ledger, "_check_limits", lambda lines: sum(line.amount for line in lines))
+    monkeypatch.setattr(ledger.invoices, "_check_limits", lambda lines: sum(line.amount for line in lines))
     day = date(2026, 11, 10)
     with _at(day):
         ledger_commit.post_invoice(

@@ -388,7 +388,7 @@ def test_money_back_raced_by_a_redelivery_is_placed_once(aws, monkeypatch):
     invoices = [_charge(account_id, 100) for _ in range(25)]
     p = _pay(account_id, 2500)
     assert all(ledger.get_invoice(account_id, i.id).status == "closed" for i in invoices)
-    real_reopen, raced = ledger._reopen, []
+    real_reopen, raced = ledger.placement._reopen, []
 
     def reopen_while_a_redelivery_places_it_all(*args, **kwargs):
         if not raced:
@@ -396,7 +396,7 @@ def test_money_back_raced_by_a_redelivery_is_placed_once(aws, monkeypatch):
             raced[0] = ledger_commit.money_back(account_id, refund_id="re_race", amount=2500, payment_id=p)
         return real_reopen(*args, **kwargs)
 
-    monkeypatch.setattr(ledger, "_reopen", reopen_while_a_redelivery_places_it_all)
+    monkeypatch.setattr(ledger.placement, "_reopen", reopen_while_a_redelivery_places_it_all)
     with pytest.raises(AlreadyPostedError):
         ledger_commit.money_back(account_id, refund_id="re_race", amount=2500, payment_id=p)
 

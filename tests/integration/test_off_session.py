@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from functions.payments import payment_store
+from functions.payments import store as payment_store
 from functions.payments.service import charge_invoice_off_session
 from tests.integration.payments_helpers import Payments
 

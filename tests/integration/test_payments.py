@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from functions.core import clock, stripe_gateway
-from functions.payments import payment_store
+from functions.payments import store as payment_store
 from local import stripe_js
 from tests.integration.payments_helpers import Payments
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from functions.core import ledger
-from functions.payments import payment_store
+from functions.payments import store as payment_store
 from functions.payments.service import charge_invoice_off_session
 from local import stripe_js
 from tests.integration.payments_helpers import Payments

@@ -12,7 +12,8 @@ import requests
 
 from functions.core import clock, ledger
 from functions.core.ledger_store import entries
-from functions.payments import payment_store, refunds
+from functions.payments import refunds
+from functions.payments import store as payment_store
 from functions.payments import store as payments_store
 from tests.integration.payments_helpers import Payments
 
@@ -130,10 +131,10 @@ def test_the_audit_reports_an_invoice_or_payment_refunded_beyond_its_total(pay, 
     assert pay.audit_ok(account_id) and refunds.audit_refunds(account_id) == []
     # damage both totals behind the code's back, as a bug or a hand edit would
     over = ledger.ledger_store.RefundedModel(account_id, ledger.ledger_store.REFUNDED + inv)
-    payment = payment_store.MoneyModel(account_id, payment_store.PAY + row.id)
+    payment = payment_store.PaymentModel(account_id, payment_store.PAY + row.id)
     UnitOfWork().add(
         Op("update", over, actions=[ledger.ledger_store.RefundedModel.refunded.set(3001)]),
-        Op("update", payment, actions=[payment_store.MoneyModel.refunded.set(3001)]),
+        Op("update", payment, actions=[payment_store.PaymentModel.refunded.set(3001)]),
     ).commit()
 
     assert any(f"invoice {inv} is refunded 3001" in p for p in ledger.audit_account(account_id).problems)

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from functions.core import ledger
-from functions.payments import payment_store
+from functions.payments import store as payment_store
 from tests.integration.payments_helpers import Payments
 
 

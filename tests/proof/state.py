@@ -13,7 +13,7 @@ def account_state(account_id: str, *, numbers: bool = True) -> dict[str, Any]:
     `numbers=False` an invoice number keeps only its per-account sequence (accounts made in one moto
     get different account numbers)."""
     from functions.core import ledger, ledger_store
-    from functions.payments import payment_store
+    from functions.payments import store as payment_store
 
     balance = ledger.get_balance(account_id)
     invoices = sorted(ledger_store.all_invoices(account_id), key=lambda i: i.number)

@@ -254,7 +254,7 @@ def _set(body: dict, dotted: str, value: str) -> dict:
 def test_line_breaks_in_a_single_line_field_collapse_and_never_reach_a_header(world, case):
     """On an account of its own (A and B stay unchanged): the request succeeds, what it stored and
     answers holds the text on one line, and the ticket's e-mail Subject too."""
-    from functions.payments import payment_store
+    from functions.payments import store as payment_store
 
     operation, field = SINGLE_LINE_CASES[case]
     own = world.api.create_account(name=f"single line {case}", type="subscription")["id"]  # no card needed

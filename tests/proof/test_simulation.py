@@ -586,7 +586,7 @@ class Simulation(RuleBasedStateMachine):
         run = store.get(acct.id, billed_on)
         assert run is not None and run.pdf_stored and run.notice_sent, run
         if run.payment_id:
-            from functions.payments import payment_store
+            from functions.payments import store as payment_store
 
             row = payment_store.get_payment(acct.id, run.payment_id)
             intent = self.env.pay.stripe_get(f"/v1/payment_intents/{row.payment_intent_id}")
@@ -635,7 +635,7 @@ class Simulation(RuleBasedStateMachine):
             return
         status, out = self.pay(acct, {"amount": amount})
         assert status == 201 and out["status"] == "succeeded", out
-        from functions.payments import payment_store
+        from functions.payments import store as payment_store
 
         row = payment_store.get_payment(acct.id, out["id"])
         self.payments[row.payment_intent_id] = PayM(acct.id, out["id"], row.payment_intent_id, amount, "card", True)
@@ -652,7 +652,7 @@ class Simulation(RuleBasedStateMachine):
             return
         status, out = self.pay(acct, {"amount": amount, "method": "paypal", "return_url": RETURN_URL})
         assert status == 201 and out["status"] == "requires_action", out
-        from functions.payments import payment_store
+        from functions.payments import store as payment_store
 
         pi = payment_store.get_payment(acct.id, out["id"]).payment_intent_id
         self.payments[pi] = PayM(acct.id, out["id"], pi, amount, "paypal", applied=False, approved=False)
@@ -801,7 +801,7 @@ class Simulation(RuleBasedStateMachine):
         opened = len(ledger_store.all_open_pointer_ids(acct.id))
         status, out = self.pay(acct, {"amount": paid})
         assert status == 201 and out["status"] == "succeeded", out
-        from functions.payments import payment_store
+        from functions.payments import store as payment_store
 
         row = payment_store.get_payment(acct.id, out["id"])
         if opened > 20 and paid == acct.balance:  # 20 settled in the payment's transaction, the rest by its credit

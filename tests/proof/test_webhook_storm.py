@@ -27,7 +27,7 @@ from typing import Any
 
 import requests
 
-from functions.payments import payment_store
+from functions.payments import store as payment_store
 from functions.payments.service import charge_invoice_off_session
 from local import stripe_js
 from tests.integration.conftest import Api, moto_with_tables, queues_and_mail_created

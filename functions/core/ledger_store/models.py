@@ -1,0 +1,110 @@
+"""The ledger table's items, one PynamoDB model per kind (see the package's docstring)."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.models import Model
+
+from functions.core.db import IntegerAttribute, SpecIndex, index_meta, meta
+
+BALANCE_SK = "BALANCE"
+ENTRY = "ENTRY#"
+REF = "REF#"
+INV = "INV#"
+LINE = "#L#"
+OPEN = "OPEN#"
+REFUNDED = "REFUNDED#"
+
+
+class InvoicesByDate(SpecIndex):
+    Meta = index_meta("ledger", "by_date")
+    gsi1_pk = UnicodeAttribute(hash_key=True)  # <account>#INV
+    gsi1_sk = UnicodeAttribute(range_key=True)  # <date>#<number>
+
+
+class _Ledger(Model):
+    Meta = meta("ledger")
+    pk = UnicodeAttribute(hash_key=True)  # account id
+    sk = UnicodeAttribute(range_key=True)
+
+
+class BalanceModel(_Ledger):
+    currency = UnicodeAttribute()
+    current = IntegerAttribute()
+    unapplied_credit = IntegerAttribute()
+    entry_seq = IntegerAttribute()
+    invoice_seq = IntegerAttribute()
+    account_number = IntegerAttribute()
+    # Payments in flight (DESIGN §3 v4): reserved by a payment's first transaction, released by its apply
+    # step or its failure. Absent on balances written before v4 (= 0).
+    in_flight = IntegerAttribute(null=True)
+    # JSON [[source, amount], ...] oldest first: which payment or Credit/Refund invoice the unapplied
+    # credit came from (source null: not known, e.g. credit from before lots were kept); Σ = unapplied_credit.
+    credit_lots = UnicodeAttribute(null=True)
+
+
+class EntryModel(_Ledger):
+    entry_id = UnicodeAttribute()
+    at = UnicodeAttribute()
+    kind = UnicodeAttribute()  # invoice | payment | money_back | money_back_reversed | dispute_won
+    ref = UnicodeAttribute()  # the invoice, payment or refund id
+    amount = IntegerAttribute()  # signed: + the customer owes more, - less
+    balance_after = IntegerAttribute()
+
+
+class RefModel(_Ledger):
+    entry_seq = IntegerAttribute()
+    # Money back only (placed over as many transactions as it needs): its amount, how much is placed so
+    # far, and the One-time invoice "Payment refunded" that took what could not be placed.
+    amount = IntegerAttribute(null=True)
+    placed = IntegerAttribute(null=True)
+    invoice_id = UnicodeAttribute(null=True)
+
+
+class InvoiceModel(_Ledger):
+    invoice_id = UnicodeAttribute()
+    number = UnicodeAttribute()
+    type = UnicodeAttribute()  # new | recurring | one_time | credit | refund
+    status = UnicodeAttribute()  # open | closed
+    date = UnicodeAttribute()
+    period_start = UnicodeAttribute()
+    period_end = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    subtotal = IntegerAttribute()
+    total = IntegerAttribute()
+    amount_paid = IntegerAttribute()
+    balance_due = IntegerAttribute()
+    description = UnicodeAttribute()
+    line_count = IntegerAttribute()
+    balance_before = IntegerAttribute()
+    balance_after = IntegerAttribute()
+    applications = UnicodeAttribute()  # JSON: money applied to this invoice [{source, kind, amount, at}]
+    applied_to = UnicodeAttribute()  # JSON, money-in invoices: [{invoice_id, amount}] and the unapplied rest
+    created_at = UnicodeAttribute()
+    in_flight = IntegerAttribute(null=True)  # payments in flight that target this invoice (absent = 0)
+    gsi1_pk = UnicodeAttribute()
+    gsi1_sk = UnicodeAttribute()
+    by_date = InvoicesByDate()
+
+
+class LineModel(_Ledger):
+    description = UnicodeAttribute()
+    amount = IntegerAttribute()
+    quantity = UnicodeAttribute(null=True)  # decimal string, for usage lines
+    unit_amount = UnicodeAttribute(null=True)  # decimal string of minor units
+    period_start = UnicodeAttribute()
+    period_end = UnicodeAttribute()
+    group = UnicodeAttribute(null=True)  # device or service the line belongs to
+    item_id = UnicodeAttribute(null=True)
+
+
+class OpenModel(_Ledger):
+    invoice_id = UnicodeAttribute()
+
+
+class RefundedModel(_Ledger):
+    """An invoice's refunded total, beside its header (the header's own transaction may settle it)."""
+
+    invoice_id = UnicodeAttribute()
+    total = IntegerAttribute()  # the invoice's total, the ceiling of `refunded`
+    refunded = IntegerAttribute()

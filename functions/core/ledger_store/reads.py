@@ -1,0 +1,174 @@
+"""The ledger's reads: the balance, invoices (by id, open oldest first, by date), lines, entries,
+markers and refunded totals; strongly consistent where money is decided."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from functions.core.db import one_page
+from functions.core.ledger_store.models import (
+    BALANCE_SK,
+    ENTRY,
+    INV,
+    LINE,
+    OPEN,
+    REF,
+    REFUNDED,
+    BalanceModel,
+    EntryModel,
+    InvoiceModel,
+    LineModel,
+    OpenModel,
+    RefModel,
+    RefundedModel,
+)
+from functions.core.ledger_store.records import Balance, Entry, Invoice, Line, Placement, balance_of, invoice_of
+
+
+def get_balance(account_id: str, *, consistent: bool = True) -> Balance | None:
+    try:
+        return balance_of(BalanceModel.get(account_id, BALANCE_SK, consistent_read=consistent))
+    except BalanceModel.DoesNotExist:
+        return None
+
+
+def get_invoice(account_id: str, invoice_id: str) -> Invoice | None:
+    try:
+        return invoice_of(InvoiceModel.get(account_id, INV + invoice_id, consistent_read=True))
+    except InvoiceModel.DoesNotExist:
+        return None
+
+
+def get_invoices(account_id: str, invoice_ids: list[str]) -> list[Invoice]:
+    """Several headers in one BatchGetItem (order not kept)."""
+    if not invoice_ids:
+        return []
+    keys = [(account_id, INV + i) for i in dict.fromkeys(invoice_ids)]
+    return [invoice_of(m) for m in InvoiceModel.batch_get(keys, consistent_read=True)]
+
+
+def open_invoice_ids(account_id: str, limit: int) -> list[str]:
+    """The oldest open debit invoices, at most `limit` (strongly consistent: base-table query)."""
+    result = OpenModel.query(account_id, OpenModel.sk.startswith(OPEN), limit=limit, consistent_read=True)
+    return [m.invoice_id for m in result][:limit]
+
+
+def list_invoices(
+    account_id: str,
+    *,
+    limit: int,
+    last_key: dict[str, Any] | None,
+    types: list[str] | None = None,
+    status: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> tuple[list[Invoice], dict[str, Any] | None]:
+    """One page of headers, newest first, from the date-ordered index: reads at most `limit` items
+    whatever the history; type and status filter after the read, so a page may be shorter."""
+    range_condition = None
+    low = date_from.isoformat() if date_from else None
+    high = f"{date_to.isoformat()}#~" if date_to else None  # '~' sorts after every invoice number
+    if low and high:
+        range_condition = InvoiceModel.gsi1_sk.between(low, high)
+    elif low:
+        range_condition = InvoiceModel.gsi1_sk >= low
+    elif high:
+        range_condition = InvoiceModel.gsi1_sk <= high
+    filter_condition = None
+    if types:
+        filter_condition = InvoiceModel.type.is_in(*types)
+    if status:
+        by_status = InvoiceModel.status == status
+        filter_condition = by_status if filter_condition is None else filter_condition & by_status
+    result = InvoiceModel.by_date.query(
+        f"{account_id}#INV",
+        range_key_condition=range_condition,
+        filter_condition=filter_condition,
+        scan_index_forward=False,
+        limit=limit,
+        last_evaluated_key=last_key,
+        page_size=limit,
+    )
+    models, last = one_page(result, InvoiceModel)
+    return [invoice_of(m) for m in models], last
+
+
+def all_open_pointer_ids(account_id: str) -> list[str]:
+    return [m.invoice_id for m in OpenModel.query(account_id, OpenModel.sk.startswith(OPEN), consistent_read=True)]
+
+
+def all_invoices(account_id: str) -> list[Invoice]:
+    """Every invoice header of the account, by date (audits; the index skips the lines)."""
+    return [invoice_of(m) for m in InvoiceModel.by_date.query(f"{account_id}#INV")]
+
+
+def get_lines(account_id: str, invoice_id: str) -> list[Line]:
+    result = LineModel.query(account_id, LineModel.sk.startswith(f"{INV}{invoice_id}{LINE}"))
+    return [
+        Line(
+            description=m.description,
+            amount=m.amount,
+            period_start=date.fromisoformat(m.period_start),
+            period_end=date.fromisoformat(m.period_end),
+            quantity=m.quantity,
+            unit_amount=m.unit_amount,
+            group=m.group,
+            item_id=m.item_id,
+        )
+        for m in result
+    ]
+
+
+def lines_above(account_id: str, limit: int) -> list[tuple[str, int]]:
+    """(invoice id, amount) of every invoice line of the account above `limit` (audits; one Query whose
+    filter leaves out the headers, which have no amount, and the lines within the limit)."""
+    result = LineModel.query(
+        account_id, LineModel.sk.startswith(INV), filter_condition=LineModel.amount > limit, consistent_read=True
+    )
+    return [(m.sk[len(INV) :].split(LINE)[0], m.amount) for m in result]
+
+
+def entries(account_id: str) -> list[Entry]:
+    """Every entry of the account, in order (audits and tests; not a request path)."""
+    return [
+        Entry(int(m.sk[len(ENTRY) :]), m.entry_id, m.at, m.kind, m.ref, m.amount, m.balance_after)
+        for m in EntryModel.query(account_id, EntryModel.sk.startswith(ENTRY), consistent_read=True)
+    ]
+
+
+def get_placement(account_id: str, ref: str) -> Placement | None:
+    """How far the money back `ref` (a Stripe refund id) is placed; None if it never started."""
+    try:
+        m = RefModel.get(account_id, REF + ref, consistent_read=True)
+    except RefModel.DoesNotExist:
+        return None
+    if m.amount is None:  # a marker of something posted in one go
+        return Placement(0, 0, m.entry_seq)
+    return Placement(m.amount, m.placed or 0, m.entry_seq, m.invoice_id)
+
+
+def ref_exists(account_id: str, ref: str) -> bool:
+    try:
+        RefModel.get(account_id, REF + ref, consistent_read=True)
+        return True
+    except RefModel.DoesNotExist:
+        return False
+
+
+def invoice_refunded_totals(account_id: str) -> dict[str, int]:
+    """Every invoice's refunded total (audits), by invoice id."""
+    result = RefundedModel.query(account_id, RefundedModel.sk.startswith(REFUNDED), consistent_read=True)
+    return {m.invoice_id: m.refunded for m in result}
+
+
+def get_invoice_refunded(account_id: str, invoice_id: str) -> int:
+    try:
+        return RefundedModel.get(account_id, REFUNDED + invoice_id, consistent_read=True).refunded
+    except RefundedModel.DoesNotExist:
+        return 0
+
+
+def balance_account_ids() -> list[str]:
+    """Every account with a balance (the offline audit walks them; never used by a request)."""
+    return [m.pk for m in BalanceModel.scan(BalanceModel.sk == BALANCE_SK)]

@@ -1,0 +1,179 @@
+"""What the ledger's readers get: frozen records (balance, invoice, line, application, entry, money
+back placement), the credit lots of unapplied credit, and the models read into records."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from functions.core.ledger_store.models import BalanceModel, InvoiceModel
+
+# A credit lot: (where the credit came from — a payment id or a Credit/Refund invoice id, None when not
+# known —, how much of it is still unapplied).
+CreditLot = tuple[str | None, int]
+
+
+@dataclass(frozen=True)
+class Balance:
+    account_id: str
+    currency: str
+    current: int
+    unapplied_credit: int
+    entry_seq: int
+    invoice_seq: int
+    account_number: int
+    credit_lots: tuple[CreditLot, ...] = ()  # oldest first; Σ = unapplied_credit (normalised on read)
+    in_flight: int = 0
+
+
+@dataclass(frozen=True)
+class Line:
+    description: str
+    amount: int
+    period_start: date
+    period_end: date
+    quantity: str | None = None
+    unit_amount: str | None = None
+    group: str | None = None
+    item_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Application:
+    source: str
+    kind: str  # payment | credit | refund | unapplied_credit | money_back
+    amount: int
+    at: str
+    # unapplied_credit: the payment or Credit/Refund invoice the credit came from (its credit lot);
+    # money_back: the Stripe refund (or dispute) id that took the money back. None: not known.
+    origin: str | None = None
+
+
+@dataclass
+class Invoice:
+    account_id: str
+    id: str
+    number: str
+    type: str
+    status: str
+    date: date
+    period_start: date
+    period_end: date
+    currency: str
+    subtotal: int
+    total: int
+    amount_paid: int
+    balance_due: int
+    description: str
+    line_count: int
+    balance_before: int
+    balance_after: int
+    created_at: str
+    applications: list[Application] = field(default_factory=list)
+    applied_to: list[dict[str, Any]] = field(default_factory=list)
+    in_flight: int = 0
+
+
+@dataclass(frozen=True)
+class Placement:
+    """How far a money back has been placed (its REF# marker). A marker without an amount (a payment, an
+    invoice, a refund to a card through billow) is complete."""
+
+    amount: int
+    placed: int
+    entry_seq: int
+    invoice_id: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.placed >= self.amount
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    entry_id: str
+    at: str
+    kind: str
+    ref: str
+    amount: int
+    balance_after: int
+
+
+def take_credit(
+    lots: tuple[CreditLot, ...], amount: int, first: str | None = None
+) -> tuple[list[CreditLot], tuple[CreditLot, ...]]:
+    """Take `amount` out of credit lots, oldest first (`first`'s own lot before the others): the parts
+    taken, (source, amount) in order, and the lots left. Takes at most what the lots hold."""
+    order = sorted(range(len(lots)), key=lambda n: (lots[n][0] != first or first is None, n))
+    left = [amount_ for _, amount_ in lots]
+    parts: list[CreditLot] = []
+    for n in order:
+        if amount <= 0:
+            break
+        take = min(amount, left[n])
+        if take > 0:
+            parts.append((lots[n][0], take))
+            left[n] -= take
+            amount -= take
+    return parts, tuple((lots[n][0], left[n]) for n in range(len(lots)) if left[n] > 0)
+
+
+def credit_lots_of(raw: str | None, unapplied: int) -> tuple[CreditLot, ...]:
+    """The stored lots made to add up to `unapplied_credit`: a writer that moved the credit without
+    keeping lots consumed the oldest first, or added credit whose source is not known (None, oldest)."""
+    lots = tuple((source, int(amount)) for source, amount in json.loads(raw or "[]") if int(amount) > 0)
+    held = sum(amount for _, amount in lots)
+    unapplied = max(unapplied, 0)
+    if held > unapplied:
+        return take_credit(lots, held - unapplied)[1]
+    if held < unapplied:
+        return ((None, unapplied - held), *lots)
+    return lots
+
+
+def balance_of(m: BalanceModel) -> Balance:
+    return Balance(
+        m.pk,
+        m.currency,
+        m.current,
+        m.unapplied_credit,
+        m.entry_seq,
+        m.invoice_seq,
+        m.account_number,
+        credit_lots=credit_lots_of(m.credit_lots, m.unapplied_credit),
+        in_flight=m.in_flight or 0,
+    )
+
+
+def invoice_of(m: InvoiceModel) -> Invoice:
+    return Invoice(
+        account_id=m.pk,
+        id=m.invoice_id,
+        number=m.number,
+        type=m.type,
+        status=m.status,
+        date=date.fromisoformat(m.date),
+        period_start=date.fromisoformat(m.period_start),
+        period_end=date.fromisoformat(m.period_end),
+        currency=m.currency,
+        subtotal=m.subtotal,
+        total=m.total,
+        amount_paid=m.amount_paid,
+        balance_due=m.balance_due,
+        description=m.description,
+        line_count=m.line_count,
+        balance_before=m.balance_before,
+        balance_after=m.balance_after,
+        created_at=m.created_at,
+        applications=[Application(**a) for a in json.loads(m.applications)],
+        applied_to=json.loads(m.applied_to),
+        in_flight=m.in_flight or 0,
+    )
+
+
+def application_item(a: Application) -> dict[str, Any]:
+    """An application as stored: `origin` only when known (older records have none)."""
+    return {k: v for k, v in a.__dict__.items() if k != "origin" or v is not None}

@@ -1,0 +1,265 @@
+"""The card on file's items: the account's Stripe customer, its card and pending change (one
+PAYMENT_METHOD item: what GET payment-method and the summary read, in one GetItem), each card change
+(CHANGE#<seti_…>, pending → active | superseded | failed, with the confirmation e-mail's sent marker),
+and why collection is paused."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from functions.core.db import get_or_none
+from functions.core.uow import Op, put_if_absent
+from functions.payments.store.models import (
+    ACTIVE,
+    CHANGE,
+    PENDING,
+    STATE,
+    CardChangeModel,
+    CardStateModel,
+    already,
+    set_once,
+)
+
+
+@dataclass(frozen=True)
+class CardFields:
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+@dataclass(frozen=True)
+class CardOnFileRecord:
+    payment_method_id: str
+    card: CardFields
+    setup_intent_id: str
+    activated_at: str
+    billing_contact: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PendingRecord:
+    setup_intent_id: str
+    card: CardFields
+    requested_at: str
+
+
+@dataclass(frozen=True)
+class PaymentMethodState:
+    account_id: str
+    customer_id: str | None
+    card: CardOnFileRecord | None
+    pending: PendingRecord | None
+    collection_paused_by: tuple[str, ...] = ()
+
+    @property
+    def collection_paused(self) -> bool:
+        return bool(self.collection_paused_by)
+
+
+@dataclass(frozen=True)
+class CardChangeRecord:
+    account_id: str
+    setup_intent_id: str
+    payment_method_id: str
+    card: CardFields
+    billing_contact: dict[str, Any]
+    status: str
+    requested_at: str
+    requested_by: str
+    closed_at: str | None = None
+    failure_code: str | None = None
+    replaced_payment_method_id: str | None = None
+    email_sent_at: str | None = None
+
+
+def _state(m: CardStateModel) -> PaymentMethodState:
+    card = None
+    if m.card_payment_method_id:
+        card = CardOnFileRecord(
+            payment_method_id=m.card_payment_method_id,
+            card=CardFields(m.card_brand or "", m.card_last4 or "", m.card_exp_month or 0, m.card_exp_year or 0),
+            setup_intent_id=m.card_setup_intent_id or "",
+            activated_at=m.card_activated_at or "",
+            billing_contact=json.loads(m.card_billing_contact or "{}"),
+        )
+    pending = None
+    if m.pending_setup_intent_id:
+        pending = PendingRecord(
+            setup_intent_id=m.pending_setup_intent_id,
+            card=CardFields(
+                m.pending_brand or "", m.pending_last4 or "", m.pending_exp_month or 0, m.pending_exp_year or 0
+            ),
+            requested_at=m.pending_requested_at or "",
+        )
+    return PaymentMethodState(
+        account_id=m.pk,
+        customer_id=m.customer_id,
+        card=card,
+        pending=pending,
+        collection_paused_by=tuple(sorted(m.collection_paused_by or ())),
+    )
+
+
+def _change(m: CardChangeModel) -> CardChangeRecord:
+    return CardChangeRecord(
+        account_id=m.pk,
+        setup_intent_id=m.setup_intent_id or "",
+        payment_method_id=m.payment_method_id or "",
+        card=CardFields(m.brand or "", m.last4 or "", m.exp_month or 0, m.exp_year or 0),
+        billing_contact=json.loads(m.billing_contact or "{}"),
+        status=m.status or "",
+        requested_at=m.requested_at or "",
+        requested_by=m.requested_by or "",
+        closed_at=m.closed_at,
+        failure_code=m.failure_code,
+        replaced_payment_method_id=m.replaced_payment_method_id,
+        email_sent_at=m.email_sent_at,
+    )
+
+
+def _forget_pending() -> list[Any]:
+    """The actions that clear the pending change's fields of the card state."""
+    fields = ("setup_intent_id", "brand", "last4", "exp_month", "exp_year", "requested_at")
+    return [getattr(CardStateModel, f"pending_{name}").remove() for name in fields]
+
+
+def get_state(account_id: str, consistent: bool = False) -> PaymentMethodState | None:
+    m = get_or_none(CardStateModel, account_id, STATE, consistent_read=consistent)
+    return _state(m) if m is not None else None
+
+
+def save_customer(account_id: str, customer_id: str) -> bool:
+    """Record the account's Stripe customer once; False when one was already recorded (keep that one)."""
+    condition = CardStateModel.customer_id.does_not_exist()
+    return set_once(CardStateModel(account_id, STATE), [CardStateModel.customer_id.set(customer_id)], condition)
+
+
+def get_change(account_id: str, setup_intent_id: str) -> CardChangeRecord | None:
+    m = get_or_none(CardChangeModel, account_id, CHANGE + setup_intent_id, consistent_read=True)
+    return _change(m) if m is not None else None
+
+
+def put_change(change: CardChangeRecord) -> Op:
+    """The new card change; fails if this SetupIntent was already used for one."""
+    model = CardChangeModel(
+        change.account_id,
+        CHANGE + change.setup_intent_id,
+        setup_intent_id=change.setup_intent_id,
+        payment_method_id=change.payment_method_id,
+        brand=change.card.brand,
+        last4=change.card.last4,
+        exp_month=change.card.exp_month,
+        exp_year=change.card.exp_year,
+        billing_contact=json.dumps(change.billing_contact, sort_keys=True),
+        status=change.status,
+        requested_at=change.requested_at,
+        requested_by=change.requested_by,
+    )
+    return put_if_absent(
+        model, label="card-change", on_conflict=already("this SetupIntent was just submitted by another request")
+    )
+
+
+def set_pending(change: CardChangeRecord) -> Op:
+    """The change becomes the account's pending one (a newer request replaces an older pending one)."""
+    c = change.card
+    return Op(
+        "update",
+        CardStateModel(change.account_id, STATE),
+        actions=[
+            CardStateModel.pending_setup_intent_id.set(change.setup_intent_id),
+            CardStateModel.pending_brand.set(c.brand),
+            CardStateModel.pending_last4.set(c.last4),
+            CardStateModel.pending_exp_month.set(c.exp_month),
+            CardStateModel.pending_exp_year.set(c.exp_year),
+            CardStateModel.pending_requested_at.set(change.requested_at),
+        ],
+        condition=CardStateModel.customer_id.exists(),
+        label="pending",
+    )
+
+
+def activate(change: CardChangeRecord, at: str, replaced_payment_method_id: str | None) -> list[Op]:
+    """The change's card becomes the card on file and the pending change is cleared; only while this
+    change is still the pending one (a newer request, or another worker, makes this op fail)."""
+    c = change.card
+    state = Op(
+        "update",
+        CardStateModel(change.account_id, STATE),
+        actions=[
+            CardStateModel.card_payment_method_id.set(change.payment_method_id),
+            CardStateModel.card_brand.set(c.brand),
+            CardStateModel.card_last4.set(c.last4),
+            CardStateModel.card_exp_month.set(c.exp_month),
+            CardStateModel.card_exp_year.set(c.exp_year),
+            CardStateModel.card_setup_intent_id.set(change.setup_intent_id),
+            CardStateModel.card_activated_at.set(at),
+            CardStateModel.card_billing_contact.set(json.dumps(change.billing_contact, sort_keys=True)),
+            *_forget_pending(),
+        ],
+        condition=CardStateModel.pending_setup_intent_id == change.setup_intent_id,
+        on_conflict=already("the pending card change changed while it was validated"),
+        label="card-on-file",
+    )
+    return [state, close_change(change, ACTIVE, at, replaced_payment_method_id=replaced_payment_method_id)]
+
+
+def close_change(
+    change: CardChangeRecord,
+    status: str,
+    at: str,
+    failure_code: str | None = None,
+    replaced_payment_method_id: str | None = None,
+) -> Op:
+    """Move a pending change to its final status (active, superseded or failed)."""
+    actions = [CardChangeModel.status.set(status), CardChangeModel.closed_at.set(at)]
+    if failure_code:
+        actions.append(CardChangeModel.failure_code.set(failure_code))
+    if replaced_payment_method_id:
+        actions.append(CardChangeModel.replaced_payment_method_id.set(replaced_payment_method_id))
+    return Op(
+        "update",
+        CardChangeModel(change.account_id, CHANGE + change.setup_intent_id),
+        actions=actions,
+        condition=CardChangeModel.status == PENDING,
+        on_conflict=already("the card change was closed by another worker"),
+        label="card-change",
+    )
+
+
+def clear_pending(change: CardChangeRecord) -> Op:
+    """Forget the pending change if it is still this one (a failed validation)."""
+    return Op(
+        "update",
+        CardStateModel(change.account_id, STATE),
+        actions=[
+            *_forget_pending(),
+        ],
+        condition=CardStateModel.pending_setup_intent_id == change.setup_intent_id,
+        label="pending",
+    )
+
+
+def mark_email_sent(change: CardChangeRecord, message_id: str, at: str) -> None:
+    """The confirmation's sent marker; written once (a second writer leaves the first marker)."""
+    actions = [CardChangeModel.email_sent_at.set(at), CardChangeModel.email_message_id.set(message_id)]
+    condition = CardChangeModel.email_sent_at.does_not_exist() & CardChangeModel.sk.exists()
+    set_once(CardChangeModel(change.account_id, CHANGE + change.setup_intent_id), actions, condition)
+
+
+def pause_collection(account_id: str, reason: str, at: str) -> Op:
+    """Pause the account's collection for `reason` (a dispute): no automatic charge while any reason
+    stands. The collector reads `PaymentMethodState.collection_paused`."""
+    del at  # the audit event of the same transaction says when
+    model = CardStateModel(account_id, STATE)
+    return Op("update", model, actions=[CardStateModel.collection_paused_by.add({reason})], label="collection")
+
+
+def resume_collection(account_id: str, reason: str) -> Op:
+    """Withdraw one reason for pausing (a dispute won); other reasons keep collection paused."""
+    model = CardStateModel(account_id, STATE)
+    return Op("update", model, actions=[CardStateModel.collection_paused_by.delete({reason})], label="collection")

@@ -1,0 +1,189 @@
+"""The payments table's items, one PynamoDB model per kind (told apart by the sort key; the attribute
+names are what is stored). Models never leave the store package.
+
+  pk=<account>        sk=PAY#<pay_…>       PaymentModel: one payment (one-time or off-session)
+  pk=<account>        sk=REFUND#<ref_…>    RefundModel: one refund to a card through billow
+  pk=<account>        sk=DISPUTE#<dp_…>    DisputeModel: a dispute Stripe reported on a payment
+  pk=<account>        sk=TKT#<tkt_…>       TicketModel: a support ticket (card-like digit runs redacted)
+  pk=WEBHOOK#<evt_…>  sk=EVENT             EventMarkerModel: a Stripe event handled (dedupe marker)
+  pk=<account>        sk=PAYMENT_METHOD    CardStateModel: the Stripe customer, the card on file, the
+                                           pending change and why collection is paused
+  pk=<account>        sk=CHANGE#<seti_…>   CardChangeModel: one card change per SetupIntent
+Payments carry gsi1_pk=<account>#PAY, gsi1_sk=<created at>#<id> (index `by_created`: newest first).
+Only brand, last4 and expiry of a card are ever stored; Stripe keeps the card itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pynamodb.attributes import UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.exceptions import UpdateError
+from pynamodb.models import Model
+
+from functions.core.db import IntegerAttribute, SpecIndex, aws_error_code, index_meta, meta
+from functions.core.errors import ConcurrentUpdateError
+
+PAY = "PAY#"
+REFUND = "REFUND#"
+DISPUTE = "DISPUTE#"
+TICKET = "TKT#"
+WEBHOOK = "WEBHOOK#"
+EVENT_SK = "EVENT"
+STATE = "PAYMENT_METHOD"
+CHANGE = "CHANGE#"
+
+# Payment and refund statuses (docs/payments.md has the state machine).
+CREATING = "creating"  # the row exists, Stripe not called yet (or its answer was lost)
+REQUIRES_ACTION = "requires_action"  # 3-D Secure or PayPal approval pending
+PROCESSING = "processing"
+SUCCEEDED = "succeeded"  # Stripe accepted it and the ledger has it
+FAILED = "failed"  # a payment or refund that did not happen; a card change Stripe refused
+# Stripe took an amount or currency the row did not ask for: nothing applied, operators alarmed.
+HELD = "held"
+FINAL = (SUCCEEDED, FAILED, HELD)
+# Card change statuses: pending → active | superseded | failed.
+PENDING = "pending"
+ACTIVE = "active"
+SUPERSEDED = "superseded"
+
+
+class PaymentsByCreated(SpecIndex):
+    Meta = index_meta("payments", "by_created")
+    gsi1_pk = UnicodeAttribute(hash_key=True)
+    gsi1_sk = UnicodeAttribute(range_key=True)
+
+
+class _Row(Model):
+    Meta = meta("payments")
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+class PaymentModel(_Row):
+    kind = UnicodeAttribute(null=True)  # "payment"
+    payment_id = UnicodeAttribute(null=True)
+    amount = IntegerAttribute(null=True)
+    currency = UnicodeAttribute(null=True)
+    method = UnicodeAttribute(null=True)  # card | paypal
+    source = UnicodeAttribute(null=True)  # one_time | off_session
+    status = UnicodeAttribute(null=True)
+    invoice_id = UnicodeAttribute(null=True)  # the invoice the payment targets
+    payment_intent_id = UnicodeAttribute(null=True)
+    client_secret = UnicodeAttribute(null=True)  # while requires_action, for Stripe.js; never logged
+    next_action = UnicodeAttribute(null=True)  # JSON
+    failure_code = UnicodeAttribute(null=True)
+    decline_code = UnicodeAttribute(null=True)
+    failure_message = UnicodeAttribute(null=True)
+    brand = UnicodeAttribute(null=True)
+    last4 = UnicodeAttribute(null=True)
+    applied_to = UnicodeAttribute(null=True)  # JSON [{invoice_id, amount}], None-invoice = unapplied credit
+    refunded = IntegerAttribute(null=True)
+    reserved = IntegerAttribute(null=True)  # what the payment holds in flight on the balance (0 once released)
+    dispute_id = UnicodeAttribute(null=True)
+    receipt_sent_at = UnicodeAttribute(null=True)
+    created_by = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+    gsi1_pk = UnicodeAttribute(null=True)
+    gsi1_sk = UnicodeAttribute(null=True)
+    by_created = PaymentsByCreated()
+
+
+class RefundModel(_Row):
+    kind = UnicodeAttribute(null=True)  # "refund"
+    refund_id = UnicodeAttribute(null=True)
+    payment_id = UnicodeAttribute(null=True)
+    amount = IntegerAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    invoice_id = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+    stripe_id = UnicodeAttribute(null=True)  # re_…
+    return_credit = UnicodeAttribute(null=True)  # "true" when the refund returns unapplied credit
+
+
+class DisputeModel(_Row):
+    kind = UnicodeAttribute(null=True)  # "dispute"
+    stripe_id = UnicodeAttribute(null=True)  # dp_…
+    payment_id = UnicodeAttribute(null=True)
+    amount = IntegerAttribute(null=True)
+    currency = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+
+
+class TicketModel(_Row):
+    kind = UnicodeAttribute(null=True)  # "ticket"
+    subject = UnicodeAttribute(null=True)
+    message = UnicodeAttribute(null=True)
+    payment_id = UnicodeAttribute(null=True)
+    invoice_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    created_by = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+
+
+class EventMarkerModel(_Row):
+    kind = UnicodeAttribute(null=True)  # "webhook"
+    event_type = UnicodeAttribute(null=True)
+    outcome = UnicodeAttribute(null=True)
+    account_id = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+
+
+class CardStateModel(_Row):
+    customer_id = UnicodeAttribute(null=True)
+    card_payment_method_id = UnicodeAttribute(null=True)
+    card_brand = UnicodeAttribute(null=True)
+    card_last4 = UnicodeAttribute(null=True)
+    card_exp_month = IntegerAttribute(null=True)
+    card_exp_year = IntegerAttribute(null=True)
+    card_setup_intent_id = UnicodeAttribute(null=True)
+    card_activated_at = UnicodeAttribute(null=True)
+    card_billing_contact = UnicodeAttribute(null=True)  # JSON
+    pending_setup_intent_id = UnicodeAttribute(null=True)
+    pending_brand = UnicodeAttribute(null=True)
+    pending_last4 = UnicodeAttribute(null=True)
+    pending_exp_month = IntegerAttribute(null=True)
+    pending_exp_year = IntegerAttribute(null=True)
+    pending_requested_at = UnicodeAttribute(null=True)
+    # why collection is paused (e.g. "dispute dp_…"): paused while the set is not empty (DESIGN §3 v4)
+    collection_paused_by = UnicodeSetAttribute(null=True)
+
+
+class CardChangeModel(_Row):
+    setup_intent_id = UnicodeAttribute(null=True)
+    payment_method_id = UnicodeAttribute(null=True)
+    brand = UnicodeAttribute(null=True)
+    last4 = UnicodeAttribute(null=True)
+    exp_month = IntegerAttribute(null=True)
+    exp_year = IntegerAttribute(null=True)
+    billing_contact = UnicodeAttribute(null=True)  # JSON
+    status = UnicodeAttribute(null=True)
+    requested_at = UnicodeAttribute(null=True)
+    requested_by = UnicodeAttribute(null=True)
+    closed_at = UnicodeAttribute(null=True)
+    failure_code = UnicodeAttribute(null=True)
+    replaced_payment_method_id = UnicodeAttribute(null=True)  # the card this one took the place of
+    email_message_id = UnicodeAttribute(null=True)
+    email_sent_at = UnicodeAttribute(null=True)
+
+
+def already(what: str) -> Callable[[], ConcurrentUpdateError]:
+    """The error of an op whose condition found the item moved on (or already there)."""
+    return lambda: ConcurrentUpdateError(what)
+
+
+def set_once(item: _Row, actions: list[Any], condition: Any) -> bool:
+    """A direct update made once (a marker): False when its condition failed (made already)."""
+    try:
+        item.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if aws_error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
