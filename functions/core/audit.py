@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
@@ -39,6 +39,8 @@ class Actor:
 # One declaration for the stored event as read back and as GET /v1/accounts/{id}/events shows it (the
 # response schema `Event`: no docstring here, it would become the schema's description).
 class Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     id: str
     at: str
     actor: str
