@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from functions.core.db import get_or_none
+from functions.core.records import record_of
 from functions.core.stripe_objects import Card
 from functions.core.uow import Op, put_if_absent
 from functions.payments.store.models import (
@@ -111,19 +112,8 @@ def _state(m: CardStateModel) -> PaymentMethodState:
 
 
 def _change(m: CardChangeModel) -> CardChangeRecord:
-    return CardChangeRecord(
-        account_id=m.pk,
-        setup_intent_id=m.setup_intent_id or "",
-        payment_method_id=m.payment_method_id or "",
-        card=_card(m, ""),
-        billing_contact=json.loads(m.billing_contact or "{}"),
-        status=m.status or "",
-        requested_at=m.requested_at or "",
-        requested_by=m.requested_by or "",
-        closed_at=m.closed_at,
-        failure_code=m.failure_code,
-        replaced_payment_method_id=m.replaced_payment_method_id,
-        email_sent_at=m.email_sent_at,
+    return record_of(
+        CardChangeRecord, m, account_id=m.pk, card=_card(m, ""), billing_contact=json.loads(m.billing_contact or "{}")
     )
 
 
