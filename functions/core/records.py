@@ -34,14 +34,15 @@ def _defaults(record_type: type) -> dict[str, Callable[[], Any] | None]:
     return defaults
 
 
-def record_of(record_type: type[R], item: Model, **given: Any) -> R:
-    """The record of a stored item: each field not `given` is the item's attribute of the same name; a
-    missing attribute reads as the field's default ("" or 0 for a required text or whole-number field)."""
+def record_of(record_type: type[R], item: Model, prefix: str = "", /, **given: Any) -> R:
+    """The record of a stored item: each field not `given` is the item's attribute of the same name (after
+    `prefix`, for a record kept among other attributes of the item); a missing attribute reads as the
+    field's default ("" or 0 for a required text or whole-number field)."""
     values = dict(given)
     for name, default in _defaults(record_type).items():
         if name in values:
             continue
-        value = getattr(item, name)
+        value = getattr(item, prefix + name)
         if value is None:
             if default is None:
                 raise TypeError(f"{record_type.__name__}.{name}: missing on the item and given no value")

@@ -76,8 +76,7 @@ class CardChangeRecord:
 
 def _card(m: CardStateModel | CardChangeModel, prefix: str) -> Card:
     """The card stored under `prefix` on the item (missing fields read as "" and 0)."""
-    brand, last4, exp_month, exp_year = (getattr(m, prefix + name) for name in CARD_FIELDS)
-    return Card(brand or "", last4 or "", exp_month or 0, exp_year or 0)
+    return record_of(Card, m, prefix)
 
 
 def _set_card(prefix: str, card: Card) -> list[Any]:
@@ -88,20 +87,11 @@ def _set_card(prefix: str, card: Card) -> list[Any]:
 def _state(m: CardStateModel) -> PaymentMethodState:
     card = None
     if m.card_payment_method_id:
-        card = CardOnFileRecord(
-            payment_method_id=m.card_payment_method_id,
-            card=_card(m, "card_"),
-            setup_intent_id=m.card_setup_intent_id or "",
-            activated_at=m.card_activated_at or "",
-            billing_contact=json.loads(m.card_billing_contact or "{}"),
-        )
+        contact = json.loads(m.card_billing_contact or "{}")
+        card = record_of(CardOnFileRecord, m, "card_", card=_card(m, "card_"), billing_contact=contact)
     pending = None
     if m.pending_setup_intent_id:
-        pending = PendingRecord(
-            setup_intent_id=m.pending_setup_intent_id,
-            card=_card(m, "pending_"),
-            requested_at=m.pending_requested_at or "",
-        )
+        pending = record_of(PendingRecord, m, "pending_", card=_card(m, "pending_"))
     return PaymentMethodState(
         account_id=m.pk,
         customer_id=m.customer_id,
