@@ -30,18 +30,22 @@ CARD_FIELDS = ("brand", "last4", "exp_month", "exp_year")
 
 
 @dataclass(frozen=True)
-class CardOnFileRecord:
-    payment_method_id: str
-    card: Card
+class SetupCard:
+    """A card as a SetupIntent saved it: the card on file, the pending change and each card change."""
+
     setup_intent_id: str
+    card: Card
+
+
+@dataclass(frozen=True)
+class CardOnFileRecord(SetupCard):
+    payment_method_id: str
     activated_at: str
     billing_contact: dict[str, Any]
 
 
 @dataclass(frozen=True)
-class PendingRecord:
-    setup_intent_id: str
-    card: Card
+class PendingRecord(SetupCard):
     requested_at: str
 
 
@@ -59,11 +63,9 @@ class PaymentMethodState:
 
 
 @dataclass(frozen=True)
-class CardChangeRecord:
+class CardChangeRecord(SetupCard):
     account_id: str
-    setup_intent_id: str
     payment_method_id: str
-    card: Card
     billing_contact: dict[str, Any]
     status: str
     requested_at: str
