@@ -17,7 +17,7 @@ The flow (DESIGN §2, §4):
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -28,10 +28,11 @@ from functions.core.errors import ConcurrentUpdateError, ConflictError, NotFound
 from functions.core.logs import get_logger
 from functions.core.resources import CARD_VALIDATION
 from functions.core.stripe_gateway import StripeRejectedError
+from functions.core.stripe_objects import Card
 from functions.core.uow import UnitOfWork
 from functions.payments import emails, store
 from functions.payments.schemas import CardValidationMessage
-from functions.payments.store import CardChangeRecord, CardFields, PaymentMethodState
+from functions.payments.store import CardChangeRecord, PaymentMethodState
 
 QUEUE = CARD_VALIDATION
 SYSTEM = Actor(f"system:{CARD_VALIDATION}", "system")
@@ -71,10 +72,7 @@ def card_of(state: PaymentMethodState | None) -> ChargeableCard | None:
     return ChargeableCard(
         customer_id=state.customer_id,
         payment_method_id=state.card.payment_method_id,
-        brand=c.brand,
-        last4=c.last4,
-        exp_month=c.exp_month,
-        exp_year=c.exp_year,
+        **asdict(c),
     )
 
 
@@ -86,11 +84,11 @@ def card_summary(account_id: str) -> dict[str, Any] | None:
     return _card_view(state.card.card) | {"status": _status(state.card.card)}
 
 
-def _card_view(card: CardFields) -> dict[str, Any]:
-    return {"brand": card.brand, "last4": card.last4, "exp_month": card.exp_month, "exp_year": card.exp_year}
+def _card_view(card: Card) -> dict[str, Any]:
+    return asdict(card)
 
 
-def _status(card: CardFields) -> str:
+def _status(card: Card) -> str:
     return "expired" if is_expired(card.exp_month, card.exp_year) else "active"
 
 
@@ -172,8 +170,7 @@ def request_change(access: AccountAccess, setup_intent_id: str, billing_contact:
             "before submitting it",
             code="setup-not-succeeded",
         )
-    c = intent.payment_method.card
-    card = CardFields(brand=c.brand, last4=c.last4, exp_month=c.exp_month, exp_year=c.exp_year)
+    card = intent.payment_method.card
     if is_expired(card.exp_month, card.exp_year):
         raise ValidationFailedError("this card has expired; use another card", code="card-expired")
     change = CardChangeRecord(
@@ -353,10 +350,7 @@ def _send_confirmation(change: CardChangeRecord) -> None:
             contact_name=str(contact.get("name", "")),
             account_name=account.name,
             account_number=account.number,
-            brand=change.card.brand,
-            last4=change.card.last4,
-            exp_month=change.card.exp_month,
-            exp_year=change.card.exp_year,
+            **asdict(change.card),
             locale=account.locale,
             replaced=change.replaced_payment_method_id is not None,
         )

@@ -6,10 +6,12 @@ and why collection is paused."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from functions.core.db import get_or_none
+from functions.core.records import record_of
+from functions.core.stripe_objects import Card
 from functions.core.uow import Op, put_if_absent
 from functions.payments.store.models import (
     ACTIVE,
@@ -22,28 +24,28 @@ from functions.payments.store.models import (
     set_once,
 )
 
-
-@dataclass(frozen=True)
-class CardFields:
-    brand: str
-    last4: str
-    exp_month: int
-    exp_year: int
+# The card's four stored fields (Stripe's own view of a card), kept under a prefix of the card state:
+# `card_` for the card on file, `pending_` for the pending change ("" on a card change's own item).
+CARD_FIELDS = ("brand", "last4", "exp_month", "exp_year")
 
 
 @dataclass(frozen=True)
-class CardOnFileRecord:
-    payment_method_id: str
-    card: CardFields
+class SetupCard:
+    """A card as a SetupIntent saved it: the card on file, the pending change and each card change."""
+
     setup_intent_id: str
+    card: Card
+
+
+@dataclass(frozen=True)
+class CardOnFileRecord(SetupCard):
+    payment_method_id: str
     activated_at: str
     billing_contact: dict[str, Any]
 
 
 @dataclass(frozen=True)
-class PendingRecord:
-    setup_intent_id: str
-    card: CardFields
+class PendingRecord(SetupCard):
     requested_at: str
 
 
@@ -61,11 +63,9 @@ class PaymentMethodState:
 
 
 @dataclass(frozen=True)
-class CardChangeRecord:
+class CardChangeRecord(SetupCard):
     account_id: str
-    setup_intent_id: str
     payment_method_id: str
-    card: CardFields
     billing_contact: dict[str, Any]
     status: str
     requested_at: str
@@ -76,25 +76,24 @@ class CardChangeRecord:
     email_sent_at: str | None = None
 
 
+def _card(m: CardStateModel | CardChangeModel, prefix: str) -> Card:
+    """The card stored under `prefix` on the item (missing fields read as "" and 0)."""
+    return record_of(Card, m, prefix)
+
+
+def _set_card(prefix: str, card: Card) -> list[Any]:
+    """The actions that store `card` under `prefix` on the card state."""
+    return [getattr(CardStateModel, prefix + name).set(getattr(card, name)) for name in CARD_FIELDS]
+
+
 def _state(m: CardStateModel) -> PaymentMethodState:
     card = None
     if m.card_payment_method_id:
-        card = CardOnFileRecord(
-            payment_method_id=m.card_payment_method_id,
-            card=CardFields(m.card_brand or "", m.card_last4 or "", m.card_exp_month or 0, m.card_exp_year or 0),
-            setup_intent_id=m.card_setup_intent_id or "",
-            activated_at=m.card_activated_at or "",
-            billing_contact=json.loads(m.card_billing_contact or "{}"),
-        )
+        contact = json.loads(m.card_billing_contact or "{}")
+        card = record_of(CardOnFileRecord, m, "card_", card=_card(m, "card_"), billing_contact=contact)
     pending = None
     if m.pending_setup_intent_id:
-        pending = PendingRecord(
-            setup_intent_id=m.pending_setup_intent_id,
-            card=CardFields(
-                m.pending_brand or "", m.pending_last4 or "", m.pending_exp_month or 0, m.pending_exp_year or 0
-            ),
-            requested_at=m.pending_requested_at or "",
-        )
+        pending = record_of(PendingRecord, m, "pending_", card=_card(m, "pending_"))
     return PaymentMethodState(
         account_id=m.pk,
         customer_id=m.customer_id,
@@ -105,25 +104,14 @@ def _state(m: CardStateModel) -> PaymentMethodState:
 
 
 def _change(m: CardChangeModel) -> CardChangeRecord:
-    return CardChangeRecord(
-        account_id=m.pk,
-        setup_intent_id=m.setup_intent_id or "",
-        payment_method_id=m.payment_method_id or "",
-        card=CardFields(m.brand or "", m.last4 or "", m.exp_month or 0, m.exp_year or 0),
-        billing_contact=json.loads(m.billing_contact or "{}"),
-        status=m.status or "",
-        requested_at=m.requested_at or "",
-        requested_by=m.requested_by or "",
-        closed_at=m.closed_at,
-        failure_code=m.failure_code,
-        replaced_payment_method_id=m.replaced_payment_method_id,
-        email_sent_at=m.email_sent_at,
+    return record_of(
+        CardChangeRecord, m, account_id=m.pk, card=_card(m, ""), billing_contact=json.loads(m.billing_contact or "{}")
     )
 
 
 def _forget_pending() -> list[Any]:
     """The actions that clear the pending change's fields of the card state."""
-    fields = ("setup_intent_id", "brand", "last4", "exp_month", "exp_year", "requested_at")
+    fields = ("setup_intent_id", *CARD_FIELDS, "requested_at")
     return [getattr(CardStateModel, f"pending_{name}").remove() for name in fields]
 
 
@@ -150,10 +138,7 @@ def put_change(change: CardChangeRecord) -> Op:
         CHANGE + change.setup_intent_id,
         setup_intent_id=change.setup_intent_id,
         payment_method_id=change.payment_method_id,
-        brand=change.card.brand,
-        last4=change.card.last4,
-        exp_month=change.card.exp_month,
-        exp_year=change.card.exp_year,
+        **asdict(change.card),
         billing_contact=json.dumps(change.billing_contact, sort_keys=True),
         status=change.status,
         requested_at=change.requested_at,
@@ -166,16 +151,12 @@ def put_change(change: CardChangeRecord) -> Op:
 
 def set_pending(change: CardChangeRecord) -> Op:
     """The change becomes the account's pending one (a newer request replaces an older pending one)."""
-    c = change.card
     return Op(
         "update",
         CardStateModel(change.account_id, STATE),
         actions=[
             CardStateModel.pending_setup_intent_id.set(change.setup_intent_id),
-            CardStateModel.pending_brand.set(c.brand),
-            CardStateModel.pending_last4.set(c.last4),
-            CardStateModel.pending_exp_month.set(c.exp_month),
-            CardStateModel.pending_exp_year.set(c.exp_year),
+            *_set_card("pending_", change.card),
             CardStateModel.pending_requested_at.set(change.requested_at),
         ],
         condition=CardStateModel.customer_id.exists(),
@@ -186,16 +167,12 @@ def set_pending(change: CardChangeRecord) -> Op:
 def activate(change: CardChangeRecord, at: str, replaced_payment_method_id: str | None) -> list[Op]:
     """The change's card becomes the card on file and the pending change is cleared; only while this
     change is still the pending one (a newer request, or another worker, makes this op fail)."""
-    c = change.card
     state = Op(
         "update",
         CardStateModel(change.account_id, STATE),
         actions=[
             CardStateModel.card_payment_method_id.set(change.payment_method_id),
-            CardStateModel.card_brand.set(c.brand),
-            CardStateModel.card_last4.set(c.last4),
-            CardStateModel.card_exp_month.set(c.exp_month),
-            CardStateModel.card_exp_year.set(c.exp_year),
+            *_set_card("card_", change.card),
             CardStateModel.card_setup_intent_id.set(change.setup_intent_id),
             CardStateModel.card_activated_at.set(at),
             CardStateModel.card_billing_contact.set(json.dumps(change.billing_contact, sort_keys=True)),

@@ -16,7 +16,7 @@ Only brand, last4 and expiry of a card are ever stored; Stripe keeps the card it
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.attributes import UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.exceptions import UpdateError
@@ -24,6 +24,7 @@ from pynamodb.models import Model
 
 from functions.core.db import IntegerAttribute, SpecIndex, aws_error_code, index_meta, meta
 from functions.core.errors import ConcurrentUpdateError
+from functions.core.records import item_of, record_of
 
 PAY = "PAY#"
 REFUND = "REFUND#"
@@ -171,6 +172,24 @@ class CardChangeModel(_Row):
     replaced_payment_method_id = UnicodeAttribute(null=True)  # the card this one took the place of
     email_message_id = UnicodeAttribute(null=True)
     email_sent_at = UnicodeAttribute(null=True)
+
+
+R = TypeVar("R")
+M = TypeVar("M", bound=_Row)
+
+
+def entry_record(record_type: type[R], kind: str, m: _Row, **given: Any) -> R:
+    """The record of a payment or refund row: its account is the row's key, its id the row's `<kind>_id`,
+    a row without a status is still `creating`."""
+    status = getattr(m, "status", None) or CREATING
+    return record_of(record_type, m, account_id=m.pk, id=getattr(m, f"{kind}_id") or "", status=status, **given)
+
+
+def entry_item(model_type: type[M], kind: str, prefix: str, record: Any, **given: Any) -> M:
+    """The row of a payment or refund record: keyed by its account and `prefix` + its id, which it also
+    keeps as `<kind>_id` beside its `kind`."""
+    keys = (record.account_id, prefix + record.id)
+    return item_of(model_type, record, *keys, kind=kind, **{f"{kind}_id": record.id}, **given)
 
 
 def already(what: str) -> Callable[[], ConcurrentUpdateError]:

@@ -10,7 +10,15 @@ from typing import Any
 from functions.core.db import get_or_none, one_page
 from functions.core.errors import ValidationFailedError
 from functions.core.uow import Op, put_if_absent
-from functions.payments.store.models import CREATING, PAY, SUCCEEDED, PaymentModel, already, set_once
+from functions.payments.store.models import (
+    PAY,
+    SUCCEEDED,
+    PaymentModel,
+    already,
+    entry_item,
+    entry_record,
+    set_once,
+)
 
 
 @dataclass(frozen=True)
@@ -44,62 +52,26 @@ class PaymentRecord:
 
 
 def _payment(m: PaymentModel) -> PaymentRecord:
-    return PaymentRecord(
-        account_id=m.pk,
-        id=m.payment_id or "",
-        amount=m.amount or 0,
-        currency=m.currency or "",
+    return entry_record(
+        PaymentRecord,
+        "payment",
+        m,
         method=m.method or "card",
         source=m.source or "one_time",
-        status=m.status or CREATING,
-        created_at=m.created_at or "",
-        updated_at=m.updated_at or "",
-        created_by=m.created_by or "",
-        invoice_id=m.invoice_id,
-        payment_intent_id=m.payment_intent_id,
-        client_secret=m.client_secret,
         next_action=json.loads(m.next_action) if m.next_action else None,
-        failure_code=m.failure_code,
-        decline_code=m.decline_code,
-        failure_message=m.failure_message,
-        brand=m.brand,
-        last4=m.last4,
         applied_to=json.loads(m.applied_to) if m.applied_to else [],
-        refunded=m.refunded or 0,
-        dispute_id=m.dispute_id,
-        receipt_sent_at=m.receipt_sent_at,
-        reserved=m.reserved or 0,
     )
 
 
 def _payment_model(p: PaymentRecord) -> PaymentModel:
-    return PaymentModel(
-        p.account_id,
-        PAY + p.id,
-        kind="payment",
-        payment_id=p.id,
-        amount=p.amount,
-        currency=p.currency,
-        method=p.method,
-        source=p.source,
-        status=p.status,
-        invoice_id=p.invoice_id,
-        payment_intent_id=p.payment_intent_id,
-        client_secret=p.client_secret,
+    return entry_item(
+        PaymentModel,
+        "payment",
+        PAY,
+        p,
         next_action=json.dumps(p.next_action, sort_keys=True) if p.next_action else None,
-        failure_code=p.failure_code,
-        decline_code=p.decline_code,
-        failure_message=p.failure_message,
-        brand=p.brand,
-        last4=p.last4,
         applied_to=json.dumps(p.applied_to),
-        refunded=p.refunded,
         reserved=p.reserved or None,
-        dispute_id=p.dispute_id,
-        receipt_sent_at=p.receipt_sent_at,
-        created_by=p.created_by,
-        created_at=p.created_at,
-        updated_at=p.updated_at,
         gsi1_pk=f"{p.account_id}#PAY",
         gsi1_sk=f"{p.created_at}#{p.id}",
     )

@@ -8,7 +8,16 @@ from typing import Any
 
 from functions.core.db import get_or_none
 from functions.core.uow import Op, put_if_absent
-from functions.payments.store.models import CREATING, FAILED, REFUND, SUCCEEDED, RefundModel, already
+from functions.payments.store.models import (
+    CREATING,
+    FAILED,
+    REFUND,
+    SUCCEEDED,
+    RefundModel,
+    already,
+    entry_item,
+    entry_record,
+)
 from functions.payments.store.payments import release_refund
 
 
@@ -27,35 +36,13 @@ class RefundRecord:
 
 
 def _refund(m: RefundModel) -> RefundRecord:
-    return RefundRecord(
-        account_id=m.pk,
-        id=m.refund_id or "",
-        payment_id=m.payment_id or "",
-        amount=m.amount or 0,
-        reason=m.reason or "",
-        status=m.status or CREATING,
-        invoice_id=m.invoice_id or "",
-        created_at=m.created_at or "",
-        stripe_refund_id=m.stripe_id,
-        return_credit=m.return_credit == "true",
-    )
+    return_credit = m.return_credit == "true"
+    return entry_record(RefundRecord, "refund", m, stripe_refund_id=m.stripe_id, return_credit=return_credit)
 
 
 def _refund_model(r: RefundRecord) -> RefundModel:
-    return RefundModel(
-        r.account_id,
-        REFUND + r.id,
-        kind="refund",
-        refund_id=r.id,
-        payment_id=r.payment_id,
-        amount=r.amount,
-        reason=r.reason,
-        status=r.status,
-        invoice_id=r.invoice_id,
-        created_at=r.created_at,
-        stripe_id=r.stripe_refund_id,
-        return_credit="true" if r.return_credit else None,
-    )
+    return_credit = "true" if r.return_credit else None
+    return entry_item(RefundModel, "refund", REFUND, r, stripe_id=r.stripe_refund_id, return_credit=return_credit)
 
 
 def get_refund(account_id: str, refund_id: str) -> RefundRecord | None:
