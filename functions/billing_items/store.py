@@ -12,14 +12,24 @@ leave this module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
-from functions.core.db import IntegerAttribute, SpecIndex, get_or_none, index_meta, meta, one_page
+from functions.core.db import (
+    IntegerAttribute,
+    SpecIndex,
+    fields_of,
+    get_or_none,
+    index_meta,
+    meta,
+    one_page,
+    read_values,
+    stored_values,
+)
 from functions.core.errors import BadRequestError, ConcurrentUpdateError
 from functions.core.uow import Op, put_if_absent
 
@@ -109,24 +119,20 @@ class Item:
 
 # The Item fields stored as ISO dates; every other field is stored as it is, under its own name.
 _DATES = {"starts_on", "billed_from", "billed_to", "cancel_at", "cancelled_on"}
-_STORED = [f.name for f in fields(Item) if f.name not in ("account_id", "id")]
+_STORED = fields_of(Item, "account_id", "id")
 
 
 def _item(m: ItemModel) -> Item:
-    values = {name: getattr(m, name) for name in _STORED}
-    dates = {name: date.fromisoformat(values[name]) if values[name] else None for name in _DATES}
-    return Item(account_id=m.pk, id=m.item_id, **{**values, **dates})
+    return Item(account_id=m.pk, id=m.item_id, **read_values(m, _STORED, _DATES))
 
 
 def _model(item: Item) -> ItemModel:
-    values = {name: getattr(item, name) for name in _STORED}
-    dates = {name: values[name].isoformat() if values[name] else None for name in _DATES}
     view = "associated" if item.device_id else "dissociated"
     return ItemModel(
         item.account_id,
         ITEM + item.id,
         item_id=item.id,
-        **{**values, **dates},
+        **stored_values(item, _STORED, _DATES),
         view_pk=f"{item.account_id}#{view}",
         device_pk=f"{item.account_id}#{item.device_id}" if item.device_id else None,
         order_sk=f"{item.created_at}#{item.id}",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
+from dataclasses import fields
+from datetime import date
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
@@ -141,3 +144,20 @@ def get_or_none(
         return model.get(hash_key, range_key, consistent_read=consistent_read)
     except model.DoesNotExist:
         return None
+
+
+def fields_of(record_type: type, *leave_out: str) -> tuple[str, ...]:
+    """The names of a dataclass's fields, but `leave_out` (those stored under another name or form)."""
+    return tuple(f.name for f in fields(record_type) if f.name not in leave_out)
+
+
+def read_values(model: Any, names: Iterable[str], dates: Collection[str] = ()) -> dict[str, Any]:
+    """The attributes `names` of an item read, by name: those in `dates` parsed from ISO strings (none: None)."""
+    values = {name: getattr(model, name) for name in names}
+    return {name: (date.fromisoformat(v) if v else None) if name in dates else v for name, v in values.items()}
+
+
+def stored_values(record: Any, names: Iterable[str], dates: Collection[str] = ()) -> dict[str, Any]:
+    """The fields `names` of a record as its item stores them, by name: those in `dates` as ISO strings (none: None)."""
+    values = {name: getattr(record, name) for name in names}
+    return {name: (v.isoformat() if v else None) if name in dates else v for name, v in values.items()}

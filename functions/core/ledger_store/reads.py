@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from functions.core.db import one_page
+from functions.core.db import one_page, read_values
 from functions.core.ledger_store.models import (
     BALANCE_SK,
     ENTRY,
@@ -23,7 +23,17 @@ from functions.core.ledger_store.models import (
     RefModel,
     RefundedModel,
 )
-from functions.core.ledger_store.records import Balance, Entry, Invoice, Line, Placement, balance_of, invoice_of
+from functions.core.ledger_store.records import (
+    ENTRY_FIELDS,
+    Balance,
+    Entry,
+    Invoice,
+    Line,
+    Placement,
+    balance_of,
+    invoice_of,
+    line_of,
+)
 
 
 def get_balance(account_id: str, *, consistent: bool = True) -> Balance | None:
@@ -105,19 +115,7 @@ def all_invoices(account_id: str) -> list[Invoice]:
 
 def get_lines(account_id: str, invoice_id: str) -> list[Line]:
     result = LineModel.query(account_id, LineModel.sk.startswith(f"{INV}{invoice_id}{LINE}"))
-    return [
-        Line(
-            description=m.description,
-            amount=m.amount,
-            period_start=date.fromisoformat(m.period_start),
-            period_end=date.fromisoformat(m.period_end),
-            quantity=m.quantity,
-            unit_amount=m.unit_amount,
-            group=m.group,
-            item_id=m.item_id,
-        )
-        for m in result
-    ]
+    return [line_of(m) for m in result]
 
 
 def lines_above(account_id: str, limit: int) -> list[tuple[str, int]]:
@@ -132,7 +130,7 @@ def lines_above(account_id: str, limit: int) -> list[tuple[str, int]]:
 def entries(account_id: str) -> list[Entry]:
     """Every entry of the account, in order (audits and tests; not a request path)."""
     return [
-        Entry(int(m.sk[len(ENTRY) :]), m.entry_id, m.at, m.kind, m.ref, m.amount, m.balance_after)
+        Entry(int(m.sk[len(ENTRY) :]), **read_values(m, ENTRY_FIELDS))
         for m in EntryModel.query(account_id, EntryModel.sk.startswith(ENTRY), consistent_read=True)
     ]
 

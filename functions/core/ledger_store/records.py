@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from functions.core.ledger_store.models import BalanceModel, InvoiceModel
+from functions.core.db import fields_of, read_values
+from functions.core.ledger_store.models import BalanceModel, InvoiceModel, LineModel
 
 # A credit lot: (where the credit came from — a payment id or a Credit/Refund invoice id, None when not
 # known —, how much of it is still unapplied).
@@ -148,30 +149,26 @@ def balance_of(m: BalanceModel) -> Balance:
     )
 
 
+# Stored under their own name (dates as ISO strings); the rest are keys, JSON or a renamed id.
+LINE_FIELDS = fields_of(Line)
+ENTRY_FIELDS = fields_of(Entry, "seq")
+INVOICE_FIELDS = fields_of(Invoice, "account_id", "id", "applications", "applied_to", "in_flight")
+DATE_FIELDS = ("date", "period_start", "period_end")
+
+
 def invoice_of(m: InvoiceModel) -> Invoice:
     return Invoice(
         account_id=m.pk,
         id=m.invoice_id,
-        number=m.number,
-        type=m.type,
-        status=m.status,
-        date=date.fromisoformat(m.date),
-        period_start=date.fromisoformat(m.period_start),
-        period_end=date.fromisoformat(m.period_end),
-        currency=m.currency,
-        subtotal=m.subtotal,
-        total=m.total,
-        amount_paid=m.amount_paid,
-        balance_due=m.balance_due,
-        description=m.description,
-        line_count=m.line_count,
-        balance_before=m.balance_before,
-        balance_after=m.balance_after,
-        created_at=m.created_at,
+        **read_values(m, INVOICE_FIELDS, DATE_FIELDS),
         applications=[Application(**a) for a in json.loads(m.applications)],
         applied_to=json.loads(m.applied_to),
         in_flight=m.in_flight or 0,
     )
+
+
+def line_of(m: LineModel) -> Line:
+    return Line(**read_values(m, LINE_FIELDS, DATE_FIELDS))
 
 
 def application_item(a: Application) -> dict[str, Any]:
