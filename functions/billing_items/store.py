@@ -28,12 +28,42 @@ from functions.core.db import (
     meta,
     one_page,
     read_values,
+    stored_attributes,
     stored_values,
 )
 from functions.core.errors import BadRequestError, ConcurrentUpdateError
 from functions.core.uow import Op, put_if_absent
 
 ITEM = "ITEM#"
+
+
+@dataclass(frozen=True)
+class Item:
+    account_id: str
+    id: str
+    description: str
+    category: str
+    currency: str
+    recurring_fee: int
+    setup_fee: int
+    device_id: str | None
+    status: str  # active | pending_cancellation | cancelled
+    starts_on: date
+    created_at: str
+    billed_from: date | None = None  # the period the last invoice charged this item for
+    billed_to: date | None = None
+    billed_amount: int = 0
+    billed_invoice_id: str | None = None
+    new_invoice_id: str | None = None
+    cancel_at: date | None = None
+    cancelled_on: date | None = None
+    cancel_reason: str | None = None
+    version: int = 0
+
+
+# The Item fields stored as ISO dates; every other field is stored as it is, under its own name.
+_DATES = {"starts_on", "billed_from", "billed_to", "cancel_at", "cancelled_on"}
+_STORED = fields_of(Item, "account_id", "id")
 
 
 class ByView(SpecIndex):
@@ -48,29 +78,11 @@ class ByDevice(SpecIndex):
     order_sk = UnicodeAttribute(range_key=True)
 
 
-class ItemModel(Model):
+class ItemModel(stored_attributes(Item, _STORED), Model):
     Meta = meta("billing_items")
     pk = UnicodeAttribute(hash_key=True)  # account id
     sk = UnicodeAttribute(range_key=True)  # ITEM#<item id>
     item_id = UnicodeAttribute()
-    description = UnicodeAttribute()
-    category = UnicodeAttribute()
-    currency = UnicodeAttribute()
-    recurring_fee = IntegerAttribute()
-    setup_fee = IntegerAttribute()
-    device_id = UnicodeAttribute(null=True)
-    status = UnicodeAttribute()  # active | pending_cancellation | cancelled
-    starts_on = UnicodeAttribute()
-    created_at = UnicodeAttribute()
-    billed_from = UnicodeAttribute(null=True)  # the period the last invoice charged this item for
-    billed_to = UnicodeAttribute(null=True)
-    billed_amount = IntegerAttribute(default=0)
-    billed_invoice_id = UnicodeAttribute(null=True)
-    new_invoice_id = UnicodeAttribute(null=True)
-    cancel_at = UnicodeAttribute(null=True)
-    cancelled_on = UnicodeAttribute(null=True)
-    cancel_reason = UnicodeAttribute(null=True)
-    version = IntegerAttribute(default=0)
     view_pk = UnicodeAttribute()
     device_pk = UnicodeAttribute(null=True)
     order_sk = UnicodeAttribute()  # <created>#<id>: immutable, the order of the views
@@ -91,35 +103,6 @@ class TotalsModel(Model):
     sk = UnicodeAttribute(range_key=True)  # TOTALS
     recurring_total = IntegerAttribute(default=0)
     active_items = IntegerAttribute(default=0)
-
-
-@dataclass(frozen=True)
-class Item:
-    account_id: str
-    id: str
-    description: str
-    category: str
-    currency: str
-    recurring_fee: int
-    setup_fee: int
-    device_id: str | None
-    status: str
-    starts_on: date
-    created_at: str
-    billed_from: date | None = None
-    billed_to: date | None = None
-    billed_amount: int = 0
-    billed_invoice_id: str | None = None
-    new_invoice_id: str | None = None
-    cancel_at: date | None = None
-    cancelled_on: date | None = None
-    cancel_reason: str | None = None
-    version: int = 0
-
-
-# The Item fields stored as ISO dates; every other field is stored as it is, under its own name.
-_DATES = {"starts_on", "billed_from", "billed_to", "cancel_at", "cancelled_on"}
-_STORED = fields_of(Item, "account_id", "id")
 
 
 def _item(m: ItemModel) -> Item:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_type_hints
 
 from botocore.exceptions import ClientError
-from pynamodb.attributes import NumberAttribute
+from pynamodb.attributes import Attribute, NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
@@ -161,3 +161,17 @@ def stored_values(record: Any, names: Iterable[str], dates: Collection[str] = ()
     """The fields `names` of a record as its item stores them, by name: those in `dates` as ISO strings (none: None)."""
     values = {name: getattr(record, name) for name in names}
     return {name: (v.isoformat() if v else None) if name in dates else v for name, v in values.items()}
+
+
+def stored_attributes(record_type: type, names: Iterable[str]) -> type:
+    """A mixin declaring, for a model, the attributes that store a record's fields `names` by name (see
+    `stored_values`): an int as IntegerAttribute (its default kept), a str or a date (ISO) as
+    UnicodeAttribute; nullable where the field is optional."""
+    hints = get_type_hints(record_type)
+    defaults = {f.name: f.default for f in fields(record_type) if f.default is not MISSING}
+    attributes: dict[str, Attribute[Any]] = {}
+    for name in names:
+        kinds = get_args(hints[name]) or (hints[name],)
+        attribute = IntegerAttribute if int in kinds else UnicodeAttribute
+        attributes[name] = attribute(null=type(None) in kinds, default=defaults.get(name))
+    return type(f"{record_type.__name__}Attributes", (), attributes)

@@ -1,8 +1,9 @@
 """The ledger's reads: the balance, invoices (by id, open oldest first, by date), lines, entries,
-markers and refunded totals; strongly consistent where money is decided."""
+markers and refunded totals, read into records; strongly consistent where money is decided."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -24,16 +25,47 @@ from functions.core.ledger_store.models import (
     RefundedModel,
 )
 from functions.core.ledger_store.records import (
+    DATE_FIELDS,
     ENTRY_FIELDS,
+    INVOICE_FIELDS,
+    LINE_FIELDS,
+    Application,
     Balance,
     Entry,
     Invoice,
     Line,
     Placement,
-    balance_of,
-    invoice_of,
-    line_of,
+    credit_lots_of,
 )
+
+
+def balance_of(m: BalanceModel) -> Balance:
+    return Balance(
+        m.pk,
+        m.currency,
+        m.current,
+        m.unapplied_credit,
+        m.entry_seq,
+        m.invoice_seq,
+        m.account_number,
+        credit_lots=credit_lots_of(m.credit_lots, m.unapplied_credit),
+        in_flight=m.in_flight or 0,
+    )
+
+
+def invoice_of(m: InvoiceModel) -> Invoice:
+    return Invoice(
+        account_id=m.pk,
+        id=m.invoice_id,
+        **read_values(m, INVOICE_FIELDS, DATE_FIELDS),
+        applications=[Application(**a) for a in json.loads(m.applications)],
+        applied_to=json.loads(m.applied_to),
+        in_flight=m.in_flight or 0,
+    )
+
+
+def line_of(m: LineModel) -> Line:
+    return Line(**read_values(m, LINE_FIELDS, DATE_FIELDS))
 
 
 def get_balance(account_id: str, *, consistent: bool = True) -> Balance | None:

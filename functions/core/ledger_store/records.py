@@ -1,5 +1,5 @@
 """What the ledger's readers get: frozen records (balance, invoice, line, application, entry, money
-back placement), the credit lots of unapplied credit, and the models read into records."""
+back placement), the credit lots of unapplied credit, and which of their fields items store by name."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from functions.core.db import fields_of, read_values
-from functions.core.ledger_store.models import BalanceModel, InvoiceModel, LineModel
+from functions.core.db import fields_of
 
 # A credit lot: (where the credit came from — a payment id or a Credit/Refund invoice id, None when not
 # known —, how much of it is still unapplied).
@@ -135,40 +134,12 @@ def credit_lots_of(raw: str | None, unapplied: int) -> tuple[CreditLot, ...]:
     return lots
 
 
-def balance_of(m: BalanceModel) -> Balance:
-    return Balance(
-        m.pk,
-        m.currency,
-        m.current,
-        m.unapplied_credit,
-        m.entry_seq,
-        m.invoice_seq,
-        m.account_number,
-        credit_lots=credit_lots_of(m.credit_lots, m.unapplied_credit),
-        in_flight=m.in_flight or 0,
-    )
-
-
 # Stored under their own name (dates as ISO strings); the rest are keys, JSON or a renamed id.
+BALANCE_FIELDS = fields_of(Balance, "account_id", "credit_lots", "in_flight")
 LINE_FIELDS = fields_of(Line)
 ENTRY_FIELDS = fields_of(Entry, "seq")
 INVOICE_FIELDS = fields_of(Invoice, "account_id", "id", "applications", "applied_to", "in_flight")
 DATE_FIELDS = ("date", "period_start", "period_end")
-
-
-def invoice_of(m: InvoiceModel) -> Invoice:
-    return Invoice(
-        account_id=m.pk,
-        id=m.invoice_id,
-        **read_values(m, INVOICE_FIELDS, DATE_FIELDS),
-        applications=[Application(**a) for a in json.loads(m.applications)],
-        applied_to=json.loads(m.applied_to),
-        in_flight=m.in_flight or 0,
-    )
-
-
-def line_of(m: LineModel) -> Line:
-    return Line(**read_values(m, LINE_FIELDS, DATE_FIELDS))
 
 
 def application_item(a: Application) -> dict[str, Any]:
