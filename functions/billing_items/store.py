@@ -22,14 +22,11 @@ from pynamodb.models import Model
 from functions.core.db import (
     IntegerAttribute,
     SpecIndex,
-    fields_of,
     get_or_none,
     index_meta,
     meta,
     one_page,
-    read_values,
     stored_attributes,
-    stored_values,
 )
 from functions.core.errors import BadRequestError, ConcurrentUpdateError
 from functions.core.uow import Op, put_if_absent
@@ -61,11 +58,6 @@ class Item:
     version: int = 0
 
 
-# The Item fields stored as ISO dates; every other field is stored as it is, under its own name.
-_DATES = {"starts_on", "billed_from", "billed_to", "cancel_at", "cancelled_on"}
-_STORED = fields_of(Item, "account_id", "id")
-
-
 class ByView(SpecIndex):
     Meta = index_meta("billing_items", "by_view")
     view_pk = UnicodeAttribute(hash_key=True)
@@ -78,7 +70,7 @@ class ByDevice(SpecIndex):
     order_sk = UnicodeAttribute(range_key=True)
 
 
-class ItemModel(stored_attributes(Item, _STORED), Model):
+class ItemModel(stored_attributes(Item, "account_id", "id"), Model):
     Meta = meta("billing_items")
     pk = UnicodeAttribute(hash_key=True)  # account id
     sk = UnicodeAttribute(range_key=True)  # ITEM#<item id>
@@ -106,7 +98,7 @@ class TotalsModel(Model):
 
 
 def _item(m: ItemModel) -> Item:
-    return Item(account_id=m.pk, id=m.item_id, **read_values(m, _STORED, _DATES))
+    return Item(account_id=m.pk, id=m.item_id, **m.record_values())
 
 
 def _model(item: Item) -> ItemModel:
@@ -115,7 +107,7 @@ def _model(item: Item) -> ItemModel:
         item.account_id,
         ITEM + item.id,
         item_id=item.id,
-        **stored_values(item, _STORED, _DATES),
+        **ItemModel.values_of(item),
         view_pk=f"{item.account_id}#{view}",
         device_pk=f"{item.account_id}#{item.device_id}" if item.device_id else None,
         order_sk=f"{item.created_at}#{item.id}",

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any, TypeVar, get_args, get_type_hints
 
 from botocore.exceptions import ClientError
-from pynamodb.attributes import Attribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
@@ -163,15 +163,21 @@ def stored_values(record: Any, names: Iterable[str], dates: Collection[str] = ()
     return {name: (v.isoformat() if v else None) if name in dates else v for name, v in values.items()}
 
 
-def stored_attributes(record_type: type, names: Iterable[str]) -> type:
-    """A mixin declaring, for a model, the attributes that store a record's fields `names` by name (see
-    `stored_values`): an int as IntegerAttribute (its default kept), a str or a date (ISO) as
-    UnicodeAttribute; nullable where the field is optional."""
+def stored_attributes(record_type: type, *leave_out: str) -> type:
+    """A mixin declaring, for a model, the attributes that store a record's fields by name (all but
+    `leave_out`): an int as IntegerAttribute (its default kept), a str or a date (ISO) as UnicodeAttribute;
+    nullable where the field is optional. `Model.values_of(record)` gives them to a new item,
+    `item.record_values()` back to a record (dates parsed)."""
     hints = get_type_hints(record_type)
     defaults = {f.name: f.default for f in fields(record_type) if f.default is not MISSING}
-    attributes: dict[str, Attribute[Any]] = {}
+    names = fields_of(record_type, *leave_out)
+    attributes: dict[str, Any] = {}
+    dates = set()
     for name in names:
         kinds = get_args(hints[name]) or (hints[name],)
         attribute = IntegerAttribute if int in kinds else UnicodeAttribute
         attributes[name] = attribute(null=type(None) in kinds, default=defaults.get(name))
+        dates |= {name} if date in kinds else set()
+    attributes["values_of"] = classmethod(lambda cls, record: stored_values(record, names, dates))
+    attributes["record_values"] = lambda self: read_values(self, names, dates)
     return type(f"{record_type.__name__}Attributes", (), attributes)

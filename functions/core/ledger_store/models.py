@@ -6,16 +6,7 @@ from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
 from functions.core.db import IntegerAttribute, SpecIndex, index_meta, meta, stored_attributes
-from functions.core.ledger_store.records import (
-    BALANCE_FIELDS,
-    ENTRY_FIELDS,
-    INVOICE_FIELDS,
-    LINE_FIELDS,
-    Balance,
-    Entry,
-    Invoice,
-    Line,
-)
+from functions.core.ledger_store.records import Balance, Entry, Invoice, Line
 
 BALANCE_SK = "BALANCE"
 ENTRY = "ENTRY#"
@@ -38,7 +29,7 @@ class _Ledger(Model):
     sk = UnicodeAttribute(range_key=True)
 
 
-class BalanceModel(stored_attributes(Balance, BALANCE_FIELDS), _Ledger):
+class BalanceModel(stored_attributes(Balance, "account_id", "credit_lots", "in_flight"), _Ledger):
     # Payments in flight (DESIGN §3 v4): reserved by a payment's first transaction, released by its apply
     # step or its failure. Absent on balances written before v4 (= 0).
     in_flight = IntegerAttribute(null=True)
@@ -47,7 +38,7 @@ class BalanceModel(stored_attributes(Balance, BALANCE_FIELDS), _Ledger):
     credit_lots = UnicodeAttribute(null=True)
 
 
-class EntryModel(stored_attributes(Entry, ENTRY_FIELDS), _Ledger):
+class EntryModel(stored_attributes(Entry, "seq"), _Ledger):
     """kind: invoice | payment | money_back | money_back_reversed | dispute_won; ref: the invoice, payment or
     refund id; amount: signed (+ the customer owes more, - less)."""
 
@@ -61,7 +52,7 @@ class RefModel(_Ledger):
     invoice_id = UnicodeAttribute(null=True)
 
 
-class InvoiceModel(stored_attributes(Invoice, INVOICE_FIELDS), _Ledger):
+class InvoiceModel(stored_attributes(Invoice, "account_id", "id", "applications", "applied_to", "in_flight"), _Ledger):
     """type: new | recurring | one_time | credit | refund; status: open | closed."""
 
     invoice_id = UnicodeAttribute()
@@ -73,7 +64,7 @@ class InvoiceModel(stored_attributes(Invoice, INVOICE_FIELDS), _Ledger):
     by_date = InvoicesByDate()
 
 
-class LineModel(stored_attributes(Line, LINE_FIELDS), _Ledger):
+class LineModel(stored_attributes(Line), _Ledger):
     """quantity: a decimal string, for usage lines; unit_amount: a decimal string of minor units; group:
     the device or service the line belongs to."""
 

@@ -7,7 +7,7 @@ import json
 from datetime import date
 from typing import Any
 
-from functions.core.db import one_page, read_values
+from functions.core.db import one_page
 from functions.core.ledger_store.models import (
     BALANCE_SK,
     ENTRY,
@@ -25,10 +25,6 @@ from functions.core.ledger_store.models import (
     RefundedModel,
 )
 from functions.core.ledger_store.records import (
-    DATE_FIELDS,
-    ENTRY_FIELDS,
-    INVOICE_FIELDS,
-    LINE_FIELDS,
     Application,
     Balance,
     Entry,
@@ -41,13 +37,8 @@ from functions.core.ledger_store.records import (
 
 def balance_of(m: BalanceModel) -> Balance:
     return Balance(
-        m.pk,
-        m.currency,
-        m.current,
-        m.unapplied_credit,
-        m.entry_seq,
-        m.invoice_seq,
-        m.account_number,
+        account_id=m.pk,
+        **m.record_values(),
         credit_lots=credit_lots_of(m.credit_lots, m.unapplied_credit),
         in_flight=m.in_flight or 0,
     )
@@ -57,7 +48,7 @@ def invoice_of(m: InvoiceModel) -> Invoice:
     return Invoice(
         account_id=m.pk,
         id=m.invoice_id,
-        **read_values(m, INVOICE_FIELDS, DATE_FIELDS),
+        **m.record_values(),
         applications=[Application(**a) for a in json.loads(m.applications)],
         applied_to=json.loads(m.applied_to),
         in_flight=m.in_flight or 0,
@@ -65,7 +56,7 @@ def invoice_of(m: InvoiceModel) -> Invoice:
 
 
 def line_of(m: LineModel) -> Line:
-    return Line(**read_values(m, LINE_FIELDS, DATE_FIELDS))
+    return Line(**m.record_values())
 
 
 def get_balance(account_id: str, *, consistent: bool = True) -> Balance | None:
@@ -162,7 +153,7 @@ def lines_above(account_id: str, limit: int) -> list[tuple[str, int]]:
 def entries(account_id: str) -> list[Entry]:
     """Every entry of the account, in order (audits and tests; not a request path)."""
     return [
-        Entry(int(m.sk[len(ENTRY) :]), **read_values(m, ENTRY_FIELDS))
+        Entry(int(m.sk[len(ENTRY) :]), **m.record_values())
         for m in EntryModel.query(account_id, EntryModel.sk.startswith(ENTRY), consistent_read=True)
     ]
 

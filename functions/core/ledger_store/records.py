@@ -1,5 +1,5 @@
 """What the ledger's readers get: frozen records (balance, invoice, line, application, entry, money
-back placement), the credit lots of unapplied credit, and which of their fields items store by name."""
+back placement), the credit lots of unapplied credit."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
-
-from functions.core.db import fields_of
 
 # A credit lot: (where the credit came from — a payment id or a Credit/Refund invoice id, None when not
 # known —, how much of it is still unapplied).
@@ -132,14 +130,6 @@ def credit_lots_of(raw: str | None, unapplied: int) -> tuple[CreditLot, ...]:
     if held < unapplied:
         return ((None, unapplied - held), *lots)
     return lots
-
-
-# Stored under their own name (dates as ISO strings); the rest are keys, JSON or a renamed id.
-BALANCE_FIELDS = fields_of(Balance, "account_id", "credit_lots", "in_flight")
-LINE_FIELDS = fields_of(Line)
-ENTRY_FIELDS = fields_of(Entry, "seq")
-INVOICE_FIELDS = fields_of(Invoice, "account_id", "id", "applications", "applied_to", "in_flight")
-DATE_FIELDS = ("date", "period_start", "period_end")
 
 
 def application_item(a: Application) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from functions.core.db import stored_values
 from functions.core.errors import ConcurrentUpdateError
 from functions.core.ledger_store.models import (
     BALANCE_SK,
@@ -25,10 +24,6 @@ from functions.core.ledger_store.models import (
     RefundedModel,
 )
 from functions.core.ledger_store.records import (
-    DATE_FIELDS,
-    ENTRY_FIELDS,
-    INVOICE_FIELDS,
-    LINE_FIELDS,
     Balance,
     Entry,
     Invoice,
@@ -145,7 +140,7 @@ def release_in_flight(account_id: str, amount: int, invoice_id: str | None, with
 
 
 def put_entry(account_id: str, entry: Entry) -> Op:
-    model = EntryModel(account_id, f"{ENTRY}{entry.seq:010d}", **stored_values(entry, ENTRY_FIELDS))
+    model = EntryModel(account_id, f"{ENTRY}{entry.seq:010d}", **EntryModel.values_of(entry))
     return Op("put", model, condition=EntryModel.pk.does_not_exist(), on_conflict=_conflict, label="entry")
 
 
@@ -184,7 +179,7 @@ def put_placement(account_id: str, ref: str, before: Placement | None, after: Pl
 
 
 def _line_model(account_id: str, invoice_id: str, n: int, line: Line) -> LineModel:
-    return LineModel(account_id, f"{INV}{invoice_id}{LINE}{n:06d}", **stored_values(line, LINE_FIELDS, DATE_FIELDS))
+    return LineModel(account_id, f"{INV}{invoice_id}{LINE}{n:06d}", **LineModel.values_of(line))
 
 
 def put_lines_ops(account_id: str, invoice_id: str, lines: list[Line]) -> list[Op]:
@@ -204,7 +199,7 @@ def _header_model(inv: Invoice) -> InvoiceModel:
         inv.account_id,
         INV + inv.id,
         invoice_id=inv.id,
-        **stored_values(inv, INVOICE_FIELDS, DATE_FIELDS),
+        **InvoiceModel.values_of(inv),
         applications=json.dumps([application_item(a) for a in inv.applications]),
         applied_to=json.dumps(inv.applied_to),
         gsi1_pk=f"{inv.account_id}#INV",
