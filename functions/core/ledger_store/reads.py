@@ -7,7 +7,7 @@ import json
 from datetime import date
 from typing import Any
 
-from functions.core.db import one_page
+from functions.core.db import get_or_none, one_page
 from functions.core.ledger_store.models import (
     BALANCE_SK,
     ENTRY,
@@ -60,17 +60,13 @@ def line_of(m: LineModel) -> Line:
 
 
 def get_balance(account_id: str, *, consistent: bool = True) -> Balance | None:
-    try:
-        return balance_of(BalanceModel.get(account_id, BALANCE_SK, consistent_read=consistent))
-    except BalanceModel.DoesNotExist:
-        return None
+    m = get_or_none(BalanceModel, account_id, BALANCE_SK, consistent_read=consistent)
+    return None if m is None else balance_of(m)
 
 
 def get_invoice(account_id: str, invoice_id: str) -> Invoice | None:
-    try:
-        return invoice_of(InvoiceModel.get(account_id, INV + invoice_id, consistent_read=True))
-    except InvoiceModel.DoesNotExist:
-        return None
+    m = get_or_none(InvoiceModel, account_id, INV + invoice_id, consistent_read=True)
+    return None if m is None else invoice_of(m)
 
 
 def get_invoices(account_id: str, invoice_ids: list[str]) -> list[Invoice]:
@@ -160,9 +156,8 @@ def entries(account_id: str) -> list[Entry]:
 
 def get_placement(account_id: str, ref: str) -> Placement | None:
     """How far the money back `ref` (a Stripe refund id) is placed; None if it never started."""
-    try:
-        m = RefModel.get(account_id, REF + ref, consistent_read=True)
-    except RefModel.DoesNotExist:
+    m = get_or_none(RefModel, account_id, REF + ref, consistent_read=True)
+    if m is None:
         return None
     if m.amount is None:  # a marker of something posted in one go
         return Placement(0, 0, m.entry_seq)
@@ -170,11 +165,7 @@ def get_placement(account_id: str, ref: str) -> Placement | None:
 
 
 def ref_exists(account_id: str, ref: str) -> bool:
-    try:
-        RefModel.get(account_id, REF + ref, consistent_read=True)
-        return True
-    except RefModel.DoesNotExist:
-        return False
+    return get_or_none(RefModel, account_id, REF + ref, consistent_read=True) is not None
 
 
 def invoice_refunded_totals(account_id: str) -> dict[str, int]:
@@ -184,10 +175,8 @@ def invoice_refunded_totals(account_id: str) -> dict[str, int]:
 
 
 def get_invoice_refunded(account_id: str, invoice_id: str) -> int:
-    try:
-        return RefundedModel.get(account_id, REFUNDED + invoice_id, consistent_read=True).refunded
-    except RefundedModel.DoesNotExist:
-        return 0
+    m = get_or_none(RefundedModel, account_id, REFUNDED + invoice_id, consistent_read=True)
+    return 0 if m is None else m.refunded
 
 
 def balance_account_ids() -> list[str]:
