@@ -12,18 +12,50 @@ leave this module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
-from functions.core.db import IntegerAttribute, SpecIndex, get_or_none, index_meta, meta, one_page
+from functions.core.db import (
+    IntegerAttribute,
+    SpecIndex,
+    get_or_none,
+    index_meta,
+    meta,
+    one_page,
+    stored_attributes,
+)
 from functions.core.errors import BadRequestError, ConcurrentUpdateError
 from functions.core.uow import Op, put_if_absent
 
 ITEM = "ITEM#"
+
+
+@dataclass(frozen=True)
+class Item:
+    account_id: str
+    id: str
+    description: str
+    category: str
+    currency: str
+    recurring_fee: int
+    setup_fee: int
+    device_id: str | None
+    status: str  # active | pending_cancellation | cancelled
+    starts_on: date
+    created_at: str
+    billed_from: date | None = None  # the period the last invoice charged this item for
+    billed_to: date | None = None
+    billed_amount: int = 0
+    billed_invoice_id: str | None = None
+    new_invoice_id: str | None = None
+    cancel_at: date | None = None
+    cancelled_on: date | None = None
+    cancel_reason: str | None = None
+    version: int = 0
 
 
 class ByView(SpecIndex):
@@ -38,29 +70,11 @@ class ByDevice(SpecIndex):
     order_sk = UnicodeAttribute(range_key=True)
 
 
-class ItemModel(Model):
+class ItemModel(stored_attributes(Item, "account_id", "id"), Model):
     Meta = meta("billing_items")
     pk = UnicodeAttribute(hash_key=True)  # account id
     sk = UnicodeAttribute(range_key=True)  # ITEM#<item id>
     item_id = UnicodeAttribute()
-    description = UnicodeAttribute()
-    category = UnicodeAttribute()
-    currency = UnicodeAttribute()
-    recurring_fee = IntegerAttribute()
-    setup_fee = IntegerAttribute()
-    device_id = UnicodeAttribute(null=True)
-    status = UnicodeAttribute()  # active | pending_cancellation | cancelled
-    starts_on = UnicodeAttribute()
-    created_at = UnicodeAttribute()
-    billed_from = UnicodeAttribute(null=True)  # the period the last invoice charged this item for
-    billed_to = UnicodeAttribute(null=True)
-    billed_amount = IntegerAttribute(default=0)
-    billed_invoice_id = UnicodeAttribute(null=True)
-    new_invoice_id = UnicodeAttribute(null=True)
-    cancel_at = UnicodeAttribute(null=True)
-    cancelled_on = UnicodeAttribute(null=True)
-    cancel_reason = UnicodeAttribute(null=True)
-    version = IntegerAttribute(default=0)
     view_pk = UnicodeAttribute()
     device_pk = UnicodeAttribute(null=True)
     order_sk = UnicodeAttribute()  # <created>#<id>: immutable, the order of the views
@@ -83,50 +97,17 @@ class TotalsModel(Model):
     active_items = IntegerAttribute(default=0)
 
 
-@dataclass(frozen=True)
-class Item:
-    account_id: str
-    id: str
-    description: str
-    category: str
-    currency: str
-    recurring_fee: int
-    setup_fee: int
-    device_id: str | None
-    status: str
-    starts_on: date
-    created_at: str
-    billed_from: date | None = None
-    billed_to: date | None = None
-    billed_amount: int = 0
-    billed_invoice_id: str | None = None
-    new_invoice_id: str | None = None
-    cancel_at: date | None = None
-    cancelled_on: date | None = None
-    cancel_reason: str | None = None
-    version: int = 0
-
-
-# The Item fields stored as ISO dates; every other field is stored as it is, under its own name.
-_DATES = {"starts_on", "billed_from", "billed_to", "cancel_at", "cancelled_on"}
-_STORED = [f.name for f in fields(Item) if f.name not in ("account_id", "id")]
-
-
 def _item(m: ItemModel) -> Item:
-    values = {name: getattr(m, name) for name in _STORED}
-    dates = {name: date.fromisoformat(values[name]) if values[name] else None for name in _DATES}
-    return Item(account_id=m.pk, id=m.item_id, **{**values, **dates})
+    return Item(account_id=m.pk, id=m.item_id, **m.record_values())
 
 
 def _model(item: Item) -> ItemModel:
-    values = {name: getattr(item, name) for name in _STORED}
-    dates = {name: values[name].isoformat() if values[name] else None for name in _DATES}
     view = "associated" if item.device_id else "dissociated"
     return ItemModel(
         item.account_id,
         ITEM + item.id,
         item_id=item.id,
-        **{**values, **dates},
+        **ItemModel.values_of(item),
         view_pk=f"{item.account_id}#{view}",
         device_pk=f"{item.account_id}#{item.device_id}" if item.device_id else None,
         order_sk=f"{item.created_at}#{item.id}",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
-from functions.core.db import IntegerAttribute, SpecIndex, index_meta, meta
+from functions.core.db import IntegerAttribute, SpecIndex, index_meta, meta, stored_attributes
+from functions.core.ledger_store.records import Balance, Entry, Invoice, Line
 
 BALANCE_SK = "BALANCE"
 ENTRY = "ENTRY#"
@@ -28,13 +29,7 @@ class _Ledger(Model):
     sk = UnicodeAttribute(range_key=True)
 
 
-class BalanceModel(_Ledger):
-    currency = UnicodeAttribute()
-    current = IntegerAttribute()
-    unapplied_credit = IntegerAttribute()
-    entry_seq = IntegerAttribute()
-    invoice_seq = IntegerAttribute()
-    account_number = IntegerAttribute()
+class BalanceModel(stored_attributes(Balance, "account_id", "credit_lots", "in_flight"), _Ledger):
     # Payments in flight (DESIGN §3 v4): reserved by a payment's first transaction, released by its apply
     # step or its failure. Absent on balances written before v4 (= 0).
     in_flight = IntegerAttribute(null=True)
@@ -43,13 +38,9 @@ class BalanceModel(_Ledger):
     credit_lots = UnicodeAttribute(null=True)
 
 
-class EntryModel(_Ledger):
-    entry_id = UnicodeAttribute()
-    at = UnicodeAttribute()
-    kind = UnicodeAttribute()  # invoice | payment | money_back | money_back_reversed | dispute_won
-    ref = UnicodeAttribute()  # the invoice, payment or refund id
-    amount = IntegerAttribute()  # signed: + the customer owes more, - less
-    balance_after = IntegerAttribute()
+class EntryModel(stored_attributes(Entry, "seq"), _Ledger):
+    """kind: invoice | payment | money_back | money_back_reversed | dispute_won; ref: the invoice, payment or
+    refund id; amount: signed (+ the customer owes more, - less)."""
 
 
 class RefModel(_Ledger):
@@ -61,41 +52,21 @@ class RefModel(_Ledger):
     invoice_id = UnicodeAttribute(null=True)
 
 
-class InvoiceModel(_Ledger):
+class InvoiceModel(stored_attributes(Invoice, "account_id", "id", "applications", "applied_to", "in_flight"), _Ledger):
+    """type: new | recurring | one_time | credit | refund; status: open | closed."""
+
     invoice_id = UnicodeAttribute()
-    number = UnicodeAttribute()
-    type = UnicodeAttribute()  # new | recurring | one_time | credit | refund
-    status = UnicodeAttribute()  # open | closed
-    date = UnicodeAttribute()
-    period_start = UnicodeAttribute()
-    period_end = UnicodeAttribute()
-    currency = UnicodeAttribute()
-    subtotal = IntegerAttribute()
-    total = IntegerAttribute()
-    amount_paid = IntegerAttribute()
-    balance_due = IntegerAttribute()
-    description = UnicodeAttribute()
-    line_count = IntegerAttribute()
-    balance_before = IntegerAttribute()
-    balance_after = IntegerAttribute()
     applications = UnicodeAttribute()  # JSON: money applied to this invoice [{source, kind, amount, at}]
     applied_to = UnicodeAttribute()  # JSON, money-in invoices: [{invoice_id, amount}] and the unapplied rest
-    created_at = UnicodeAttribute()
     in_flight = IntegerAttribute(null=True)  # payments in flight that target this invoice (absent = 0)
     gsi1_pk = UnicodeAttribute()
     gsi1_sk = UnicodeAttribute()
     by_date = InvoicesByDate()
 
 
-class LineModel(_Ledger):
-    description = UnicodeAttribute()
-    amount = IntegerAttribute()
-    quantity = UnicodeAttribute(null=True)  # decimal string, for usage lines
-    unit_amount = UnicodeAttribute(null=True)  # decimal string of minor units
-    period_start = UnicodeAttribute()
-    period_end = UnicodeAttribute()
-    group = UnicodeAttribute(null=True)  # device or service the line belongs to
-    item_id = UnicodeAttribute(null=True)
+class LineModel(stored_attributes(Line), _Ledger):
+    """quantity: a decimal string, for usage lines; unit_amount: a decimal string of minor units; group:
+    the device or service the line belongs to."""
 
 
 class OpenModel(_Ledger):

@@ -1,12 +1,13 @@
 """The ledger's reads: the balance, invoices (by id, open oldest first, by date), lines, entries,
-markers and refunded totals; strongly consistent where money is decided."""
+markers and refunded totals, read into records; strongly consistent where money is decided."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
-from functions.core.db import one_page
+from functions.core.db import get_or_none, one_page
 from functions.core.ledger_store.models import (
     BALANCE_SK,
     ENTRY,
@@ -23,21 +24,49 @@ from functions.core.ledger_store.models import (
     RefModel,
     RefundedModel,
 )
-from functions.core.ledger_store.records import Balance, Entry, Invoice, Line, Placement, balance_of, invoice_of
+from functions.core.ledger_store.records import (
+    Application,
+    Balance,
+    Entry,
+    Invoice,
+    Line,
+    Placement,
+    credit_lots_of,
+)
+
+
+def balance_of(m: BalanceModel) -> Balance:
+    return Balance(
+        account_id=m.pk,
+        **m.record_values(),
+        credit_lots=credit_lots_of(m.credit_lots, m.unapplied_credit),
+        in_flight=m.in_flight or 0,
+    )
+
+
+def invoice_of(m: InvoiceModel) -> Invoice:
+    return Invoice(
+        account_id=m.pk,
+        id=m.invoice_id,
+        **m.record_values(),
+        applications=[Application(**a) for a in json.loads(m.applications)],
+        applied_to=json.loads(m.applied_to),
+        in_flight=m.in_flight or 0,
+    )
+
+
+def line_of(m: LineModel) -> Line:
+    return Line(**m.record_values())
 
 
 def get_balance(account_id: str, *, consistent: bool = True) -> Balance | None:
-    try:
-        return balance_of(BalanceModel.get(account_id, BALANCE_SK, consistent_read=consistent))
-    except BalanceModel.DoesNotExist:
-        return None
+    m = get_or_none(BalanceModel, account_id, BALANCE_SK, consistent_read=consistent)
+    return None if m is None else balance_of(m)
 
 
 def get_invoice(account_id: str, invoice_id: str) -> Invoice | None:
-    try:
-        return invoice_of(InvoiceModel.get(account_id, INV + invoice_id, consistent_read=True))
-    except InvoiceModel.DoesNotExist:
-        return None
+    m = get_or_none(InvoiceModel, account_id, INV + invoice_id, consistent_read=True)
+    return None if m is None else invoice_of(m)
 
 
 def get_invoices(account_id: str, invoice_ids: list[str]) -> list[Invoice]:
@@ -105,19 +134,7 @@ def all_invoices(account_id: str) -> list[Invoice]:
 
 def get_lines(account_id: str, invoice_id: str) -> list[Line]:
     result = LineModel.query(account_id, LineModel.sk.startswith(f"{INV}{invoice_id}{LINE}"))
-    return [
-        Line(
-            description=m.description,
-            amount=m.amount,
-            period_start=date.fromisoformat(m.period_start),
-            period_end=date.fromisoformat(m.period_end),
-            quantity=m.quantity,
-            unit_amount=m.unit_amount,
-            group=m.group,
-            item_id=m.item_id,
-        )
-        for m in result
-    ]
+    return [line_of(m) for m in result]
 
 
 def lines_above(account_id: str, limit: int) -> list[tuple[str, int]]:
@@ -132,16 +149,15 @@ def lines_above(account_id: str, limit: int) -> list[tuple[str, int]]:
 def entries(account_id: str) -> list[Entry]:
     """Every entry of the account, in order (audits and tests; not a request path)."""
     return [
-        Entry(int(m.sk[len(ENTRY) :]), m.entry_id, m.at, m.kind, m.ref, m.amount, m.balance_after)
+        Entry(int(m.sk[len(ENTRY) :]), **m.record_values())
         for m in EntryModel.query(account_id, EntryModel.sk.startswith(ENTRY), consistent_read=True)
     ]
 
 
 def get_placement(account_id: str, ref: str) -> Placement | None:
     """How far the money back `ref` (a Stripe refund id) is placed; None if it never started."""
-    try:
-        m = RefModel.get(account_id, REF + ref, consistent_read=True)
-    except RefModel.DoesNotExist:
+    m = get_or_none(RefModel, account_id, REF + ref, consistent_read=True)
+    if m is None:
         return None
     if m.amount is None:  # a marker of something posted in one go
         return Placement(0, 0, m.entry_seq)
@@ -149,11 +165,7 @@ def get_placement(account_id: str, ref: str) -> Placement | None:
 
 
 def ref_exists(account_id: str, ref: str) -> bool:
-    try:
-        RefModel.get(account_id, REF + ref, consistent_read=True)
-        return True
-    except RefModel.DoesNotExist:
-        return False
+    return get_or_none(RefModel, account_id, REF + ref, consistent_read=True) is not None
 
 
 def invoice_refunded_totals(account_id: str) -> dict[str, int]:
@@ -163,10 +175,8 @@ def invoice_refunded_totals(account_id: str) -> dict[str, int]:
 
 
 def get_invoice_refunded(account_id: str, invoice_id: str) -> int:
-    try:
-        return RefundedModel.get(account_id, REFUNDED + invoice_id, consistent_read=True).refunded
-    except RefundedModel.DoesNotExist:
-        return 0
+    m = get_or_none(RefundedModel, account_id, REFUNDED + invoice_id, consistent_read=True)
+    return 0 if m is None else m.refunded
 
 
 def balance_account_ids() -> list[str]:

@@ -1,5 +1,5 @@
 """What the ledger's readers get: frozen records (balance, invoice, line, application, entry, money
-back placement), the credit lots of unapplied credit, and the models read into records."""
+back placement), the credit lots of unapplied credit."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
-
-from functions.core.ledger_store.models import BalanceModel, InvoiceModel
 
 # A credit lot: (where the credit came from — a payment id or a Credit/Refund invoice id, None when not
 # known —, how much of it is still unapplied).
@@ -132,46 +130,6 @@ def credit_lots_of(raw: str | None, unapplied: int) -> tuple[CreditLot, ...]:
     if held < unapplied:
         return ((None, unapplied - held), *lots)
     return lots
-
-
-def balance_of(m: BalanceModel) -> Balance:
-    return Balance(
-        m.pk,
-        m.currency,
-        m.current,
-        m.unapplied_credit,
-        m.entry_seq,
-        m.invoice_seq,
-        m.account_number,
-        credit_lots=credit_lots_of(m.credit_lots, m.unapplied_credit),
-        in_flight=m.in_flight or 0,
-    )
-
-
-def invoice_of(m: InvoiceModel) -> Invoice:
-    return Invoice(
-        account_id=m.pk,
-        id=m.invoice_id,
-        number=m.number,
-        type=m.type,
-        status=m.status,
-        date=date.fromisoformat(m.date),
-        period_start=date.fromisoformat(m.period_start),
-        period_end=date.fromisoformat(m.period_end),
-        currency=m.currency,
-        subtotal=m.subtotal,
-        total=m.total,
-        amount_paid=m.amount_paid,
-        balance_due=m.balance_due,
-        description=m.description,
-        line_count=m.line_count,
-        balance_before=m.balance_before,
-        balance_after=m.balance_after,
-        created_at=m.created_at,
-        applications=[Application(**a) for a in json.loads(m.applications)],
-        applied_to=json.loads(m.applied_to),
-        in_flight=m.in_flight or 0,
-    )
 
 
 def application_item(a: Application) -> dict[str, Any]:

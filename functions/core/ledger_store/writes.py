@@ -23,7 +23,14 @@ from functions.core.ledger_store.models import (
     RefModel,
     RefundedModel,
 )
-from functions.core.ledger_store.records import Balance, Entry, Invoice, Line, Placement, application_item
+from functions.core.ledger_store.records import (
+    Balance,
+    Entry,
+    Invoice,
+    Line,
+    Placement,
+    application_item,
+)
 from functions.core.uow import Op
 
 
@@ -46,19 +53,23 @@ def open_balance(account_id: str, currency: str, account_number: int) -> Op:
     return Op("put", model, condition=BalanceModel.pk.does_not_exist(), label="balance")
 
 
+def _set_actions(model: Any, after: Any, names: tuple[str, ...], in_flight_delta: int, **values: Any) -> list[Any]:
+    """The update's actions, in this order: SET each attribute of `names` to `after`'s value, SET each of
+    `values`, then ADD `in_flight_delta` (when not 0) to the item's in_flight."""
+    actions = [getattr(model, name).set(getattr(after, name)) for name in names]
+    actions += [getattr(model, name).set(value) for name, value in values.items()]
+    if in_flight_delta:
+        actions.append(model.in_flight.add(in_flight_delta))
+    return actions
+
+
 def update_balance(before: Balance, after: Balance, in_flight_delta: int = 0) -> Op:
     """Move the balance item from `before` to `after`, only if nobody moved it since `before` was read;
     `in_flight_delta` (a release: negative) is added atomically, whatever other payments reserved since."""
     model = BalanceModel(before.account_id, BALANCE_SK)
-    actions = [
-        BalanceModel.current.set(after.current),
-        BalanceModel.unapplied_credit.set(after.unapplied_credit),
-        BalanceModel.entry_seq.set(after.entry_seq),
-        BalanceModel.invoice_seq.set(after.invoice_seq),
-        BalanceModel.credit_lots.set(json.dumps([list(lot) for lot in after.credit_lots])),
-    ]
-    if in_flight_delta:
-        actions.append(BalanceModel.in_flight.add(in_flight_delta))
+    moved = ("current", "unapplied_credit", "entry_seq", "invoice_seq")
+    credit_lots = json.dumps([list(lot) for lot in after.credit_lots])
+    actions = _set_actions(BalanceModel, after, moved, in_flight_delta, credit_lots=credit_lots)
     condition = (BalanceModel.entry_seq == before.entry_seq) & (BalanceModel.invoice_seq == before.invoice_seq)
     condition &= BalanceModel.unapplied_credit == before.unapplied_credit
     return Op("update", model, actions=actions, condition=condition, on_conflict=_conflict, label="balance")
@@ -129,16 +140,7 @@ def release_in_flight(account_id: str, amount: int, invoice_id: str | None, with
 
 
 def put_entry(account_id: str, entry: Entry) -> Op:
-    model = EntryModel(
-        account_id,
-        f"{ENTRY}{entry.seq:010d}",
-        entry_id=entry.entry_id,
-        at=entry.at,
-        kind=entry.kind,
-        ref=entry.ref,
-        amount=entry.amount,
-        balance_after=entry.balance_after,
-    )
+    model = EntryModel(account_id, f"{ENTRY}{entry.seq:010d}", **EntryModel.values_of(entry))
     return Op("put", model, condition=EntryModel.pk.does_not_exist(), on_conflict=_conflict, label="entry")
 
 
@@ -177,18 +179,7 @@ def put_placement(account_id: str, ref: str, before: Placement | None, after: Pl
 
 
 def _line_model(account_id: str, invoice_id: str, n: int, line: Line) -> LineModel:
-    return LineModel(
-        account_id,
-        f"{INV}{invoice_id}{LINE}{n:06d}",
-        description=line.description,
-        amount=line.amount,
-        quantity=line.quantity,
-        unit_amount=line.unit_amount,
-        period_start=line.period_start.isoformat(),
-        period_end=line.period_end.isoformat(),
-        group=line.group,
-        item_id=line.item_id,
-    )
+    return LineModel(account_id, f"{INV}{invoice_id}{LINE}{n:06d}", **LineModel.values_of(line))
 
 
 def put_lines_ops(account_id: str, invoice_id: str, lines: list[Line]) -> list[Op]:
@@ -208,24 +199,9 @@ def _header_model(inv: Invoice) -> InvoiceModel:
         inv.account_id,
         INV + inv.id,
         invoice_id=inv.id,
-        number=inv.number,
-        type=inv.type,
-        status=inv.status,
-        date=inv.date.isoformat(),
-        period_start=inv.period_start.isoformat(),
-        period_end=inv.period_end.isoformat(),
-        currency=inv.currency,
-        subtotal=inv.subtotal,
-        total=inv.total,
-        amount_paid=inv.amount_paid,
-        balance_due=inv.balance_due,
-        description=inv.description,
-        line_count=inv.line_count,
-        balance_before=inv.balance_before,
-        balance_after=inv.balance_after,
+        **InvoiceModel.values_of(inv),
         applications=json.dumps([application_item(a) for a in inv.applications]),
         applied_to=json.dumps(inv.applied_to),
-        created_at=inv.created_at,
         gsi1_pk=f"{inv.account_id}#INV",
         gsi1_sk=f"{inv.date.isoformat()}#{inv.number}",
     )
@@ -253,14 +229,9 @@ def settle_invoice(before: Invoice, after: Invoice, in_flight_delta: int = 0) ->
     """Record money applied to (or taken back from) an open/closed invoice, guarded by its old state
     (`in_flight_delta`: the release of a payment in flight for it, in the same update)."""
     model = InvoiceModel(before.account_id, INV + before.id)
-    actions = [
-        InvoiceModel.status.set(after.status),
-        InvoiceModel.amount_paid.set(after.amount_paid),
-        InvoiceModel.balance_due.set(after.balance_due),
-        InvoiceModel.applications.set(json.dumps([application_item(a) for a in after.applications])),
-    ]
-    if in_flight_delta:
-        actions.append(InvoiceModel.in_flight.add(in_flight_delta))
+    applications = json.dumps([application_item(a) for a in after.applications])
+    moved = ("status", "amount_paid", "balance_due")
+    actions = _set_actions(InvoiceModel, after, moved, in_flight_delta, applications=applications)
     condition = InvoiceModel.balance_due == before.balance_due
     return Op("update", model, actions=actions, condition=condition, on_conflict=_conflict, label="settle")
 
