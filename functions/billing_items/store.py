@@ -26,9 +26,9 @@ from functions.core.db import (
     index_meta,
     meta,
     one_page,
-    stored_attributes,
 )
 from functions.core.errors import BadRequestError, ConcurrentUpdateError
+from functions.core.records import stored_attributes
 from functions.core.uow import Op, put_if_absent
 
 ITEM = "ITEM#"

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-from dataclasses import MISSING, fields
-from datetime import date
-from typing import Any, TypeVar, get_args, get_type_hints
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import NumberAttribute
 from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
@@ -144,40 +141,3 @@ def get_or_none(
         return model.get(hash_key, range_key, consistent_read=consistent_read)
     except model.DoesNotExist:
         return None
-
-
-def fields_of(record_type: type, *leave_out: str) -> tuple[str, ...]:
-    """The names of a dataclass's fields, but `leave_out` (those stored under another name or form)."""
-    return tuple(f.name for f in fields(record_type) if f.name not in leave_out)
-
-
-def read_values(model: Any, names: Iterable[str], dates: Collection[str] = ()) -> dict[str, Any]:
-    """The attributes `names` of an item read, by name: those in `dates` parsed from ISO strings (none: None)."""
-    values = {name: getattr(model, name) for name in names}
-    return {name: (date.fromisoformat(v) if v else None) if name in dates else v for name, v in values.items()}
-
-
-def stored_values(record: Any, names: Iterable[str], dates: Collection[str] = ()) -> dict[str, Any]:
-    """The fields `names` of a record as its item stores them, by name: those in `dates` as ISO strings (none: None)."""
-    values = {name: getattr(record, name) for name in names}
-    return {name: (v.isoformat() if v else None) if name in dates else v for name, v in values.items()}
-
-
-def stored_attributes(record_type: type, *leave_out: str) -> type:
-    """A mixin declaring, for a model, the attributes that store a record's fields by name (all but
-    `leave_out`): an int as IntegerAttribute (its default kept), a str or a date (ISO) as UnicodeAttribute;
-    nullable where the field is optional. `Model.values_of(record)` gives them to a new item,
-    `item.record_values()` back to a record (dates parsed)."""
-    hints = get_type_hints(record_type)
-    defaults = {f.name: f.default for f in fields(record_type) if f.default is not MISSING}
-    names = fields_of(record_type, *leave_out)
-    attributes: dict[str, Any] = {}
-    dates = set()
-    for name in names:
-        kinds = get_args(hints[name]) or (hints[name],)
-        attribute = IntegerAttribute if int in kinds else UnicodeAttribute
-        attributes[name] = attribute(null=type(None) in kinds, default=defaults.get(name))
-        dates |= {name} if date in kinds else set()
-    attributes["values_of"] = classmethod(lambda cls, record: stored_values(record, names, dates))
-    attributes["record_values"] = lambda self: read_values(self, names, dates)
-    return type(f"{record_type.__name__}Attributes", (), attributes)

@@ -1,16 +1,29 @@
-"""One converter between a store's frozen records (dataclasses) and its PynamoDB items, for the fields
-a record keeps under the same name as the item's attribute: a record is read from an item field by
-field, an item written from a record attribute by attribute. What a store keeps otherwise (under
-another name, as JSON, its keys, a default of its own) it gives by name."""
+"""Records (a store's frozen dataclasses) and their PynamoDB items, by field name — the one place for
+that rule, used two ways:
+
+- a model that stores ONE record declares its attributes from it (`stored_attributes`: the record's
+  fields are written once, on the record; dates kept as ISO text) and converts with the mixin's
+  `values_of(record)` / `item.record_values()` — the ledger's balance, entries, invoices and lines,
+  the billing items;
+- a table whose items hold several kinds of record, or a record among other attributes under a
+  prefix (the payments table: payments, refunds, the card on file and its pending change), reads and
+  writes each with `record_of` / `item_of`, field by field.
+
+What a store keeps otherwise (under another name, as JSON, its keys, a default of its own) it gives by
+name."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import MISSING, fields
+from datetime import date
 from functools import cache
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, TypeVar, get_args, get_type_hints
 
+from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
+
+from functions.core.db import IntegerAttribute
 
 R = TypeVar("R")
 M = TypeVar("M", bound=Model)
@@ -57,3 +70,40 @@ def item_of(model_type: type[M], record: Any, hash_key: str, range_key: str, **g
     names = {f.name for f in fields(record)}
     same = {n: getattr(record, n) for n in model_type.get_attributes() if n in names and n not in given}
     return model_type(hash_key, range_key, **same, **given)
+
+
+def fields_of(record_type: type, *leave_out: str) -> tuple[str, ...]:
+    """The names of a dataclass's fields, but `leave_out` (those stored under another name or form)."""
+    return tuple(f.name for f in fields(record_type) if f.name not in leave_out)
+
+
+def read_values(model: Any, names: Iterable[str], dates: Collection[str] = ()) -> dict[str, Any]:
+    """The attributes `names` of an item read, by name: those in `dates` parsed from ISO strings (none: None)."""
+    values = {name: getattr(model, name) for name in names}
+    return {name: (date.fromisoformat(v) if v else None) if name in dates else v for name, v in values.items()}
+
+
+def stored_values(record: Any, names: Iterable[str], dates: Collection[str] = ()) -> dict[str, Any]:
+    """The fields `names` of a record as its item stores them, by name: those in `dates` as ISO strings (none: None)."""
+    values = {name: getattr(record, name) for name in names}
+    return {name: (v.isoformat() if v else None) if name in dates else v for name, v in values.items()}
+
+
+def stored_attributes(record_type: type, *leave_out: str) -> type:
+    """A mixin declaring, for a model, the attributes that store a record's fields by name (all but
+    `leave_out`): an int as IntegerAttribute (its default kept), a str or a date (ISO) as UnicodeAttribute;
+    nullable where the field is optional. `Model.values_of(record)` gives them to a new item,
+    `item.record_values()` back to a record (dates parsed)."""
+    hints = get_type_hints(record_type)
+    defaults = {f.name: f.default for f in fields(record_type) if f.default is not MISSING}
+    names = fields_of(record_type, *leave_out)
+    attributes: dict[str, Any] = {}
+    dates = set()
+    for name in names:
+        kinds = get_args(hints[name]) or (hints[name],)
+        attribute = IntegerAttribute if int in kinds else UnicodeAttribute
+        attributes[name] = attribute(null=type(None) in kinds, default=defaults.get(name))
+        dates |= {name} if date in kinds else set()
+    attributes["values_of"] = classmethod(lambda cls, record: stored_values(record, names, dates))
+    attributes["record_values"] = lambda self: read_values(self, names, dates)
+    return type(f"{record_type.__name__}Attributes", (), attributes)

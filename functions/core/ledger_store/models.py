@@ -5,8 +5,9 @@ from __future__ import annotations
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
-from functions.core.db import IntegerAttribute, SpecIndex, index_meta, meta, stored_attributes
+from functions.core.db import IntegerAttribute, SpecIndex, index_meta, meta
 from functions.core.ledger_store.records import Balance, Entry, Invoice, Line
+from functions.core.records import stored_attributes
 
 BALANCE_SK = "BALANCE"
 ENTRY = "ENTRY#"
