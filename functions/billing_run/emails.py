@@ -3,6 +3,7 @@ Recurring invoice, saying what the charge did) and the dunning reminders, in Eng
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
 from functions.core.clock import display_day
@@ -56,13 +57,13 @@ class Notice:
     locale: str
     seller: str
     number: str
-    date: object
+    date: datetime.date
     currency: str
     total: int
     due: int
     outcome: str  # a key of TEXT: succeeded, declined, no_card, ..., reminder, past_due
     card: str = ""
-    retry: object = None
+    retry: datetime.date | None = None
     link: str = ""
 
 
@@ -74,11 +75,11 @@ def build(notice: Notice) -> Email:
         "seller": notice.seller,
         "name": notice.contact_name,
         "account": notice.account_name,
-        "date": display_day(notice.date, notice.locale),  # type: ignore[arg-type]
+        "date": display_day(notice.date, notice.locale),
         "total": display(notice.total, notice.currency, notice.locale),
         "due": display(notice.due, notice.currency, notice.locale),
         "card": notice.card,
-        "retry": display_day(notice.retry, notice.locale) if notice.retry else "",  # type: ignore[arg-type]
+        "retry": display_day(notice.retry, notice.locale) if notice.retry else "",
         "link": notice.link,
     }
     paragraphs = [t["hello"], t["issued"], t[notice.outcome]]
