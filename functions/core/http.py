@@ -25,7 +25,6 @@ from functions.core.errors import BillowError, ForbiddenError, ServiceUnavailabl
 from functions.core.ids import is_id
 from functions.core.logs import get_logger
 from functions.core.problems import PROBLEM, aws_outage, problem_response
-from functions.core.problems import problem_body as problem_body  # payments' import, until core.problems
 from functions.core.request_parsing import parse_body, parse_query, refuse_card_data
 
 JSON = "application/json"

@@ -22,8 +22,8 @@ from typing import Any, Generic, TypeVar
 
 from functions.core import ledger, stripe_gateway
 from functions.core.errors import BillowError
-from functions.core.http import problem_body
 from functions.core.idempotency import IdempotencyContext
+from functions.core.problems import problem_body
 from functions.core.stripe_gateway import StripeRejectedError
 from functions.core.uow import Op, UnitOfWork
 
