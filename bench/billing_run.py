@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from bench.ddb_counter import Counts, counting
-from bench.dynamodb_calls import fake_aws_environment
+from bench.harness import fake_aws_environment
 
 # AWS list prices, us-east-1 (USD)
 DDB_WRITE_UNIT = 1.25 / 1_000_000  # on-demand write request unit
