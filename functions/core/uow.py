@@ -80,7 +80,6 @@ class UnitOfWork:
 
     def __init__(self) -> None:
         self.ops: list[Op] = []
-        self.after_commit: list[Callable[[], None]] = []
 
     def add(self, *ops: Op) -> UnitOfWork:
         self.ops.extend(ops)
@@ -114,8 +113,6 @@ class UnitOfWork:
         for op in self.ops:
             if op.on_commit is not None:
                 op.on_commit()
-        for hook in self.after_commit:
-            hook()
 
 
 def retrying(attempt: Callable[[], T], attempts: int = ATTEMPTS) -> T:
