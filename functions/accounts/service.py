@@ -24,6 +24,7 @@ from functions.core.ids import is_id, new_id
 from functions.core.uow import Op, UnitOfWork
 
 BILLABLE = ("payg", "subscription")
+DEFAULT_NET_DAYS = 30  # new subscription accounts pay by invoice, due 30 days after issue (DESIGN §3 v4)
 
 # What each capability needs. `capabilities` in the summary and the route guards read this one table.
 CAPABILITY_RULES: dict[str, Callable[[AccountRecord], bool]] = {
@@ -134,6 +135,8 @@ def create_account(
             last_recurring_date=None,
             past_due=False,
             created_at=clock.iso(clock.now()),
+            collection={"payg": "automatic", "subscription": "send_invoice"}.get(type),
+            net_days=DEFAULT_NET_DAYS if type == "subscription" else None,
         )
         uow = UnitOfWork().add(
             store.allocate_account_number(current),

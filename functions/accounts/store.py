@@ -55,6 +55,11 @@ class AccountsModel(Model):
     last_recurring_date = UnicodeAttribute(null=True)
     past_due = BooleanAttribute(null=True)
     created_at = UnicodeAttribute(null=True)
+    # v4 (absent on accounts created before v4: see AccountRecord)
+    collection = UnicodeAttribute(null=True)  # automatic | send_invoice
+    net_days = IntegerAttribute(null=True)
+    invoice_emails = BooleanAttribute(null=True)
+    status = UnicodeAttribute(null=True)  # active | closing | closed
     # member
     sub = UnicodeAttribute(null=True)
     role = UnicodeAttribute(null=True)
@@ -87,6 +92,14 @@ class AccountRecord:
     last_recurring_date: date | None
     past_due: bool
     created_at: str
+    # How the account pays its debit invoices (DESIGN §3 v4 Collection): "automatic" (collected
+    # off-session from the card on file) or "send_invoice" (e-mailed with a due date, `net_days` after
+    # issue). None on lite accounts, and on subscription accounts created before v4 until they migrate
+    # (automatic when they have a card, else send_invoice: the payments domain decides, it knows cards).
+    collection: str | None = None
+    net_days: int | None = None
+    invoice_emails: bool = True  # every invoice e-mailed when issued (send_invoice debits always are)
+    status: str = "active"  # active | closing | closed (DESIGN §3 v4 Closure)
 
 
 @dataclass(frozen=True)
@@ -124,6 +137,10 @@ def _account(m: AccountsModel) -> AccountRecord:
         last_recurring_date=_date(m.last_recurring_date),
         past_due=bool(m.past_due),
         created_at=m.created_at or "",
+        collection=m.collection or ("automatic" if m.type == "payg" else None),
+        net_days=m.net_days,
+        invoice_emails=m.invoice_emails is not False,
+        status=m.status or "active",
     )
 
 
@@ -170,7 +187,20 @@ def allocate_account_number(expected: int) -> Op:
 
 
 # The profile fields a new account's item stores as they are in its record.
-_PROFILE_FIELDS = ("number", "type", "linked", "currency", "locale", "name", "billing_day", "created_at")
+_PROFILE_FIELDS = (
+    "number",
+    "type",
+    "linked",
+    "currency",
+    "locale",
+    "name",
+    "billing_day",
+    "created_at",
+    "collection",
+    "net_days",
+    "invoice_emails",
+    "status",
+)
 
 
 def put_account(record: AccountRecord) -> Op:
