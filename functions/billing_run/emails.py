@@ -17,8 +17,10 @@ TEXT = {
         "issued": "Invoice {number} of {date} for the account {account} comes to {total}.",
         "succeeded": "We charged {due} to your card {card}. Thank you.",
         "processing": "The payment of {due} with your card {card} is being processed.",
+        "scheduled": "We will charge {due} to your card {card} shortly, with any other open invoice.",
+        "pay_invoice": "Please pay {due} from the billing console or by bank transfer.",
         "nothing_due": "Nothing is left to pay on it.",
-        "below_minimum": "{due} is below the minimum card charge: it will be added to your next invoice.",
+        "below_minimum": "{due} is below the minimum card charge: it will be collected with your next charge.",
         "no_card": "There is no valid card on file: please add one in the console, or pay {due} from the invoice.",
         "declined": "Your card {card} was declined for {due}. We will try again on {retry}; you can also pay now "
         "in the console.",
@@ -33,9 +35,11 @@ TEXT = {
         "issued": "La facture {number} du {date} pour le compte {account} s'élève à {total}.",
         "succeeded": "Nous avons débité {due} sur votre carte {card}. Merci.",
         "processing": "Le paiement de {due} par votre carte {card} est en cours de traitement.",
+        "scheduled": "Nous débiterons {due} sur votre carte {card} sous peu, avec toute autre facture ouverte.",
+        "pay_invoice": "Veuillez régler {due} depuis la console de facturation ou par virement.",
         "nothing_due": "Il ne reste rien à payer.",
-        "below_minimum": "{due} est inférieur au débit minimal par carte : ce montant sera reporté sur votre "
-        "prochaine facture.",
+        "below_minimum": "{due} est inférieur au débit minimal par carte : ce montant sera encaissé avec votre "
+        "prochain débit.",
         "no_card": "Aucune carte valide n'est enregistrée : ajoutez-en une dans la console, ou réglez {due} "
         "depuis la facture.",
         "declined": "Votre carte {card} a été refusée pour {due}. Nous réessaierons le {retry} ; vous pouvez "

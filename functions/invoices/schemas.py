@@ -95,6 +95,10 @@ class Invoice(BaseModel):
     applications: list[InvoiceApplication]
     applied_to: list[AppliedTo]
     lines: list[InvoiceLine]
+    # DESIGN §3 v4 Collection: below the minimum, carried to the next collection; finished dunning (or 14
+    # days past its due date) — the account is past due while such an invoice is open
+    carried_forward: bool = False
+    past_due: bool = False
 
 
 class ChargeRequest(Request):
@@ -162,6 +166,8 @@ class InvoiceRow(BaseModel):
     total: int
     amount_paid: int
     balance_due: int
+    carried_forward: bool = False
+    past_due: bool = False
 
 
 class InvoiceList(Page[InvoiceRow]):
