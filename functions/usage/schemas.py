@@ -81,7 +81,7 @@ class UsageLine(BaseModel):
     description: str | None = None
     device_id: str | None = None
     day: date | None = None
-    quantity: str
+    quantity: str | None = None  # None on service groups (metrics of a service do not add up)
     included: str | None = None
     billable: str | None = None
     amount: int

@@ -15,6 +15,7 @@ from functions.usage.lines import UsageOverLimitError, priced_usage, usage_lines
 from functions.usage.periods import cycle_start
 from functions.usage.rates import rate_card, retire_rate, set_rate
 from functions.usage.store import records as store
+from functions.usage.view import usage_csv, usage_view
 
 __all__ = [
     "UsageOverLimitError",
@@ -25,8 +26,10 @@ __all__ = [
     "retire_rate",
     "seal_period",
     "set_rate",
+    "usage_csv",
     "usage_lines",
     "usage_total",
+    "usage_view",
 ]
 
 
