@@ -179,3 +179,50 @@ def test_switching_to_automatic_needs_a_valid_card_and_back_to_send_invoice_keep
     status, data, _ = patch(api, account_id, {"collection": "send_invoice"}, api.admin)
     assert status == 200 and (data["collection"], data["net_days"]) == ("send_invoice", 30)
     assert profile(account_id).collection == "send_invoice"
+
+
+# --- 3. link and unlink (operators) ------------------------------------------------------------------
+
+
+def provision(api, account_id, recurring_fee=3000, setup_fee=0, headers=None):
+    body = {"description": "Robot arm", "category": "hardware", "recurring_fee": recurring_fee, "setup_fee": setup_fee}
+    return api.call(
+        "POST", f"/v1/accounts/{account_id}/billing-items", body, token=api.admin, headers=headers or key()
+    )
+
+
+def test_operators_link_and_unlink_an_account_with_audit_events(api):
+    account = api.create_account(type="subscription", linked=False)
+    status, data, _ = api.call("POST", f"/v1/accounts/{account['id']}/link", token=api.admin)
+    assert status == 200 and data["linked"] is True and profile(account["id"]).linked
+    (linked,) = events(account["id"], "account.linked")
+    assert (linked.before, linked.after, linked.actor) == ({"linked": False}, {"linked": True}, "operator-1")
+    # linking a linked account changes nothing
+    assert api.call("POST", f"/v1/accounts/{account['id']}/link", token=api.admin)[0] == 200
+    assert len(events(account["id"], "account.linked")) == 1
+    status, data, _ = api.call("DELETE", f"/v1/accounts/{account['id']}/link", token=api.admin)
+    assert status == 200 and data["linked"] is False and not profile(account["id"]).linked
+    assert len(events(account["id"], "account.unlinked")) == 1
+
+
+def test_unlinking_with_items_not_cancelled_is_409_items_active_until_they_are(api):
+    account = api.create_account(type="subscription")
+    status, item, _ = provision(api, account["id"])
+    assert status == 201, item
+    item_id = item["item"]["id"]
+    problem(api.call("DELETE", f"/v1/accounts/{account['id']}/link", token=api.admin), 409, "items-active")
+    cancel = f"/v1/accounts/{account['id']}/billing-items/{item_id}/cancellation"
+    assert api.call("POST", cancel, {"when": "anniversary"}, token=api.admin, headers=key())[0] == 201
+    problem(api.call("DELETE", f"/v1/accounts/{account['id']}/link", token=api.admin), 409, "items-active")
+    assert profile(account["id"]).linked and events(account["id"], "account.unlinked") == []
+    assert api.call("POST", cancel, {"when": "now"}, token=api.admin, headers=key())[0] == 201
+    assert api.call("DELETE", f"/v1/accounts/{account['id']}/link", token=api.admin)[0] == 200
+
+
+def test_only_operators_link_and_unknown_accounts_are_404(api):
+    account = api.create_account(linked=False)
+    owner = api.member_token(account["id"])
+    for method in ("POST", "DELETE"):
+        problem(api.call(method, f"/v1/accounts/{account['id']}/link", token=owner), 403, "insufficient-scope")
+        problem(api.call(method, "/v1/accounts/acct_nope/link", token=api.admin), 404, "account-not-found")
+    assert not profile(account["id"]).linked and events(account["id"], "account.linked") == []
