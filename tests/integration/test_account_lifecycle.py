@@ -186,9 +186,7 @@ def test_switching_to_automatic_needs_a_valid_card_and_back_to_send_invoice_keep
 
 def provision(api, account_id, recurring_fee=3000, setup_fee=0, headers=None):
     body = {"description": "Robot arm", "category": "hardware", "recurring_fee": recurring_fee, "setup_fee": setup_fee}
-    return api.call(
-        "POST", f"/v1/accounts/{account_id}/billing-items", body, token=api.admin, headers=headers or key()
-    )
+    return api.call("POST", f"/v1/accounts/{account_id}/billing-items", body, token=api.admin, headers=headers or key())
 
 
 def test_operators_link_and_unlink_an_account_with_audit_events(api):
