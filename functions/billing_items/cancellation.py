@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from functions.accounts.service import AccountAccess, AccountRecord
+from functions.accounts.service import AccountAccess, AccountRecord, require_open
 from functions.billing_items import schemas
 from functions.billing_items.items import changes, device_label, item_view, require_item, snapshot
 from functions.billing_items.store import Item
@@ -139,6 +139,7 @@ def unused_amount(item: Item, today: date) -> int:
 def undo_cancellation(access: AccountAccess, item_id: str) -> schemas.Item:
     """Withdraw a pending anniversary cancellation; the item stays active."""
     account_id = access.account.id
+    require_open(access.account, "keeping its items")
     item = require_item(account_id, item_id)
     if item.status != "pending_cancellation":
         raise ConflictError(f"item {item.id} has no pending cancellation", code="no-pending-cancellation")

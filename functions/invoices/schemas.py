@@ -20,11 +20,28 @@ class SummaryBalance(BaseModel):
 
 
 class SummaryPaymentMethod(BaseModel):
+    type: Literal["card"] = "card"
     brand: str
     last4: str
     exp_month: int
     exp_year: int
     status: Literal["active", "expired"]
+
+
+class SummaryInvoicePayment(BaseModel):
+    """A send_invoice account pays each debit invoice itself, `net_days` after its issue."""
+
+    type: Literal["invoice"] = "invoice"
+    net_days: int
+
+
+class SummaryUpgrade(BaseModel):
+    """A lite account's upgrade to payg through the card flow (also in GET payment-method)."""
+
+    setup_intent_id: str
+    status: Literal["pending_validation", "completed", "failed"]
+    at: str
+    failure_code: str | None = None
 
 
 class Summary(BaseModel):
@@ -36,11 +53,18 @@ class Summary(BaseModel):
     currency: str
     locale: str
     balance: SummaryBalance
-    payment_method: SummaryPaymentMethod | None
+    payment_method: SummaryPaymentMethod | SummaryInvoicePayment | None = Field(
+        description="what the account pays with: its card, or invoices with net days (send_invoice), or null"
+    )
     last_recurring_invoice_date: date | None
     next_recurring_invoice_date: date | None
     past_due: bool
     capabilities: dict[str, bool]
+    status: Literal["active", "closing", "closed"]
+    collection: Literal["automatic", "send_invoice"] | None
+    net_days: int | None
+    invoice_emails: bool
+    upgrade: SummaryUpgrade | None = None
 
 
 InvoiceType = Literal["new", "recurring", "one_time", "credit", "refund"]

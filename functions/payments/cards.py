@@ -77,12 +77,18 @@ def card_of(state: PaymentMethodState | None) -> ChargeableCard | None:
     )
 
 
-def card_summary(account_id: str) -> dict[str, Any] | None:
-    """The summary's `payment_method`: brand, last4, expiry and status (active | expired), or None."""
+def card_summary(account_id: str, collection: str | None = None, net_days: int | None = None) -> dict[str, Any]:
+    """What the summary shows of how the account pays, from one read of the card state: `payment_method`
+    — the card (type card, brand, last4, expiry, status active | expired), or `{type: "invoice",
+    net_days}` for a send_invoice account, or None — and `upgrade`, a lite account's upgrade (or None)."""
     state = store.get_state(account_id)
-    if state is None or state.card is None:
-        return None
-    return _card_view(state.card.card) | {"status": _status(state.card.card)}
+    upgrade = asdict(state.upgrade) if state is not None and state.upgrade is not None else None
+    method: dict[str, Any] | None = None
+    if collection == "send_invoice":
+        method = {"type": "invoice", "net_days": net_days}
+    elif state is not None and state.card is not None:
+        method = {"type": "card"} | _card_view(state.card.card) | {"status": _status(state.card.card)}
+    return {"payment_method": method, "upgrade": upgrade}
 
 
 def _card_view(card: Card) -> dict[str, Any]:

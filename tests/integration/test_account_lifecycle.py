@@ -224,3 +224,69 @@ def test_only_operators_link_and_unknown_accounts_are_404(api):
         problem(api.call(method, f"/v1/accounts/{account['id']}/link", token=owner), 403, "insufficient-scope")
         problem(api.call(method, "/v1/accounts/acct_nope/link", token=api.admin), 404, "account-not-found")
     assert not profile(account["id"]).linked and events(account["id"], "account.linked") == []
+
+
+# --- 5. a valid card before paid items ------------------------------------------------------------------
+
+
+def nothing_billed(account_id):
+    from functions.billing_items import service as items
+    from functions.core import ledger
+
+    assert not items.has_active_items(account_id)
+    assert ledger.get_balance(account_id).current == 0
+
+
+@pytest.mark.parametrize("overrides", [{}, {"type": "subscription", "collection": "automatic"}])
+def test_accounts_collected_automatically_need_a_card_for_paid_items_not_for_charges_or_free_items(
+    cards, api, overrides
+):
+    account_id, owner = cards.account(**overrides)
+    for fees in ({"recurring_fee": 3000}, {"recurring_fee": 0, "setup_fee": 500}):
+        problem(provision(api, account_id, **fees), 422, "payment-method-required")
+    nothing_billed(account_id)
+    status, free, _ = provision(api, account_id, recurring_fee=0)
+    assert status == 201 and free["invoice_id"] is None
+    cards.charge(account_id, 1200)  # an operator One-time charge is still accepted (and collected later)
+    cards.change_card(account_id, owner)
+    status, paid, _ = provision(api, account_id)
+    assert status == 201 and paid["invoice_total"] > 0
+
+
+def test_send_invoice_subscription_accounts_need_no_card(api):
+    account = api.create_account(type="subscription")
+    status, body, _ = provision(api, account["id"])
+    assert status == 201 and body["invoice_total"] > 0
+
+
+# --- 7. the summary says how the account pays -------------------------------------------------------------
+
+
+def summary(api, account_id):
+    status, body, _ = api.call("GET", f"/v1/accounts/{account_id}/summary", token=api.admin)
+    assert status == 200, body
+    return body
+
+
+def test_the_summary_shows_the_card_or_the_invoice_terms_with_status_and_collection(cards, api):
+    sub = api.create_account(type="subscription", net_days=45)
+    shown = summary(api, sub["id"])
+    assert shown["payment_method"] == {"type": "invoice", "net_days": 45}
+    assert (shown["status"], shown["collection"], shown["net_days"], shown["upgrade"]) == (
+        "active",
+        "send_invoice",
+        45,
+        None,
+    )
+    account_id, owner = cards.account()
+    shown = summary(api, account_id)
+    assert shown["payment_method"] is None and shown["collection"] == "automatic"
+    cards.change_card(account_id, owner)
+    assert summary(api, account_id)["payment_method"] == {
+        "type": "card",
+        "brand": "visa",
+        "last4": "4242",
+        "exp_month": 12,
+        "exp_year": 2034,
+        "status": "active",
+    }
