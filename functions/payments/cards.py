@@ -185,8 +185,14 @@ def request_change(
     )
     try:
         UnitOfWork().add(
-            store.put_change(change),
-            store.set_pending(change),
+            *store.merged(
+                [store.put_change(change), store.set_pending(change)]
+                + (
+                    [store.set_upgrade(account_id, setup_intent_id, PENDING_VALIDATION, change.requested_at)]
+                    if upgrade
+                    else []
+                )
+            ),
             audit.record(
                 account_id,
                 access.actor,
@@ -194,11 +200,6 @@ def request_change(
                 setup_intent_id,
                 _card_view(state.card.card) if state.card else None,
                 _card_view(card),
-            ),
-            *(
-                [store.set_upgrade(account_id, setup_intent_id, PENDING_VALIDATION, change.requested_at)]
-                if upgrade
-                else []
             ),
         ).commit()
     except ConcurrentUpdateError:
@@ -309,7 +310,10 @@ def _activate(change: CardChangeRecord, state: PaymentMethodState) -> str:
     now = clock.iso(clock.now())
     try:
         UnitOfWork().add(
-            *store.activate(change, now, previous.payment_method_id if previous else None),
+            *store.merged(
+                store.activate(change, now, previous.payment_method_id if previous else None)
+                + upgrades.completed(change, SYSTEM, now)
+            ),
             audit.record(
                 change.account_id,
                 SYSTEM,
@@ -318,7 +322,6 @@ def _activate(change: CardChangeRecord, state: PaymentMethodState) -> str:
                 _card_view(previous.card) | {"payment_method_id": previous.payment_method_id} if previous else None,
                 _card_view(change.card) | {"payment_method_id": change.payment_method_id},
             ),
-            *upgrades.completed(change, SYSTEM, now),
         ).commit()
     except ConcurrentUpdateError:
         # Another delivery activated it, or a newer change replaced it meanwhile: look again.
@@ -361,7 +364,7 @@ def _fail(change: CardChangeRecord, code: str) -> str:
             store.set_upgrade(change.account_id, change.setup_intent_id, store.FAILED, clock.iso(clock.now()), code)
         )
     try:
-        uow.commit()
+        UnitOfWork().add(*store.merged(uow.ops)).commit()
     except ConcurrentUpdateError:
         pass
     return "failed"

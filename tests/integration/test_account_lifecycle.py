@@ -290,3 +290,86 @@ def test_the_summary_shows_the_card_or_the_invoice_terms_with_status_and_collect
         "exp_year": 2034,
         "status": "active",
     }
+
+
+# --- 4. upgrade: lite → payg through the card flow ------------------------------------------------------
+
+
+def upgrade(cards, account_id, token, seti, contact=None):
+    from tests.integration.test_payment_method import CONTACT
+
+    body = {"setup_intent_id": seti, "billing_contact": contact or CONTACT}
+    return cards.api.call("POST", f"/v1/accounts/{account_id}/upgrade", body, token=token)
+
+
+def test_a_lite_account_upgraded_through_the_card_flow_becomes_payg_once_the_card_validates(cards, api):
+    from functions.accounts import service as accounts
+    from functions.core import clock
+
+    account_id, owner = cards.account(type="lite", linked=False)
+    seti = cards.confirmed_setup(account_id, owner)
+    status, body, _ = upgrade(cards, account_id, owner, seti)
+    assert status == 202 and body["status"] == "pending_validation", body
+    assert profile(account_id).type == "lite"
+    shown = cards.get(account_id, owner)[1]
+    assert shown["upgrade"]["status"] == "pending_validation" and shown["upgrade"]["setup_intent_id"] == seti
+    messages = cards.messages()
+    assert cards.deliver(messages) == {"batchItemFailures": []}
+    account = profile(account_id)
+    today = clock.today()
+    assert (account.type, account.linked, account.collection, account.status) == ("payg", True, "automatic", "active")
+    assert account.billing_day == min(today.day, 28)
+    assert account.next_recurring_date == accounts.next_recurring_date(account.billing_day, today)
+    shard = accounts.store.shard_of(account_id)
+    due, _ = accounts.due_accounts("due", shard, account.next_recurring_date, 100, None)
+    assert account_id in due  # on the due index: the monthly run bills it
+    (event,) = events(account_id, "account.upgraded")
+    assert (event.before["type"], event.after["type"], event.after["linked"]) == ("lite", "payg", True)
+    shown = summary(api, account_id)
+    assert shown["type"] == "payg" and shown["upgrade"]["status"] == "completed"
+    assert shown["payment_method"]["last4"] == "4242" and shown["capabilities"]["billing_items"]
+    (mail,) = cards.mails_to("grace@cards.example")
+    assert "pay-as-you-go" in str(mail.subject)
+    # redelivery changes nothing and sends nothing
+    assert cards.deliver(messages) == {"batchItemFailures": []}
+    assert len(events(account_id, "account.upgraded")) == 1 and len(cards.mails_to("grace@cards.example")) == 1
+    # now payg: a paid item can be provisioned on its card
+    assert provision(api, account_id)[0] == 201
+
+
+def test_an_upgrade_whose_card_fails_validation_leaves_the_account_lite_with_the_reason(cards, api, monkeypatch):
+    from functions.core import stripe_gateway
+    from functions.core.stripe_gateway import StripeRejectedError
+
+    account_id, owner = cards.account(type="lite", linked=False)
+    seti = cards.confirmed_setup(account_id, owner)
+    assert upgrade(cards, account_id, owner, seti)[0] == 202
+
+    def refused(*args, **kwargs):
+        raise StripeRejectedError(402, "card_declined", "Your card was declined.")
+
+    monkeypatch.setattr(stripe_gateway, "attach_payment_method", refused)
+    assert cards.deliver(cards.messages()) == {"batchItemFailures": []}
+    account = profile(account_id)
+    assert (account.type, account.linked, account.next_recurring_date) == ("lite", False, None)
+    assert events(account_id, "account.upgraded") == []
+    shown = cards.get(account_id, owner)[1]
+    assert shown["upgrade"]["status"] == "failed" and shown["upgrade"]["failure_code"] == "card_declined"
+    assert summary(api, account_id)["upgrade"]["failure_code"] == "card_declined"
+
+
+def test_upgrading_a_billable_account_or_with_bad_input_is_refused_and_writes_nothing(cards, api):
+    account_id, owner = cards.account()
+    problem(upgrade(cards, account_id, owner, "seti_abc"), 409, "account-not-lite")
+    lite_id, lite_owner = cards.account(type="lite", linked=False)
+    problem(upgrade(cards, lite_id, lite_owner, "not-a-seti"), 422, "validation-failed")
+    problem(
+        cards.api.call("POST", f"/v1/accounts/{lite_id}/upgrade", {"setup_intent_id": "seti_x"}, token=lite_owner),
+        422,
+        "validation-failed",
+    )
+    problem(upgrade(cards, lite_id, lite_owner, "seti_unknown"), 404, "setup-intent-not-found")
+    viewer = api.member_token(lite_id, sub="viewer-1", role="viewer")
+    problem(upgrade(cards, lite_id, viewer, "seti_abc"), 403, "role-insufficient")
+    assert profile(lite_id).type == "lite" and cards.messages() == []
+    assert events(lite_id, "account.upgrade_requested") == []
