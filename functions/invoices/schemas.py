@@ -247,3 +247,25 @@ class CreditReturn(BaseModel):
 
 class RefundResult(RootModel[Invoice | CreditReturn]):
     """POST …/refunds answers the Refund invoice, or with `return_credit` the credit return."""
+
+
+# ---- closure -------------------------------------------------------------------------------------------
+
+
+class CloseRequest(Request):
+    when: Literal["now", "end_of_period"] = Field(
+        description="now: items cancelled today with proration, final invoice, closed; end_of_period: items end "
+        "at their anniversary and the account closes with the run's last invoice"
+    )
+
+
+class Closure(BaseModel):
+    account_id: str
+    status: Literal["closing", "closed"]
+    when: Literal["now", "end_of_period"]
+    closes_on: date | None = Field(description="now: today; end_of_period: the next recurring date")
+    items_cancelled: list[str] = Field(description="items this request cancelled (now) or set to end (end_of_period)")
+    final_invoice_id: str | None = None
+    final_invoice_total: int = 0
+    credit_returned: int = Field(0, description="unapplied credit sent back to card payments")
+    credit_left: int = Field(0, description="unapplied credit that could not be sent back (operators are told)")

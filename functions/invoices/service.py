@@ -26,6 +26,7 @@ from functions.core.idempotency import IdempotencyContext
 from functions.core.ledger import Invoice, Line
 from functions.core.uow import Op, UnitOfWork, retrying
 from functions.invoices import schemas
+from functions.invoices.closure import finish_closure as finish_closure  # the run's last invoice of a closing account
 from functions.invoices.documents import store_pdf as store_pdf  # the monthly run stores the PDFs it issues
 from functions.invoices.views import invoice_view, require_invoice
 from functions.payments import service as payments
