@@ -179,7 +179,9 @@ def _bill_period(account: AccountRecord, billed_on: date, run_date: date) -> Out
     usage_start = previous_recurring_date(account.billing_day, billed_on)
     items = billable_items(account_id)
     end_due_cancellations(items, billed_on)  # an anniversary cancellation takes effect first
-    lines = fee_lines(account_id, items, billed_on, period_end) + usage_lines(account_id, usage_start, billed_on)
+    lines = fee_lines(account_id, items, billed_on, period_end) + usage_lines(
+        account_id, account.currency, usage_start, billed_on
+    )
     parts = recurring_parts(account_id, billed_on, period_end, lines)
     invoice_id = parts[0].invoice_id
     # dated on its recurring date, even when the run is late or replayed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from typing import Literal
@@ -79,11 +80,31 @@ class _Line(BaseModel):
     period_end: date
 
 
+class UsageTier(BaseModel):
+    """One tier's share of a tiered usage line (exact; the line's amount is rounded once)."""
+
+    start: str  # the tier covers the billable quantity above this, up to `up_to`
+    up_to: str | None
+    quantity: str
+    unit_amount_decimal: str
+    flat_amount: int
+    amount: str
+
+
 class InvoiceLine(_Line):
     quantity: str | None = None
     unit_amount: str | None = None
     group: str | None = None
     item_id: str | None = None
+    # usage lines: the allowance, the quantity billed past it, and a tiered rate's breakdown
+    included: str | None = None
+    billable: str | None = None
+    tiers: list[UsageTier] | None = None
+
+    @field_validator("tiers", mode="before")
+    @classmethod
+    def _tiers_from_json(cls, value: object) -> object:
+        return json.loads(value) if isinstance(value, str) else value
 
 
 class InvoiceApplication(BaseModel):
@@ -197,9 +218,8 @@ class PdfLink(BaseModel):
     expires_at: str
 
 
-class UpcomingLine(_Line):
-    group: str | None = None
-    item_id: str | None = None
+class UpcomingLine(InvoiceLine):
+    """A line of the upcoming Recurring invoice: as it will be issued."""
 
 
 class UpcomingInvoice(BaseModel):

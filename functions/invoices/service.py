@@ -59,7 +59,7 @@ def account_summary(access: AccountAccess) -> schemas.Summary:
 def _usage_so_far(account: AccountRecord) -> int:
     if account.next_recurring_date is None:
         return 0
-    return usage_total(account.id, current_period(account)[0])
+    return usage_total(account.id, account.currency, current_period(account)[0])
 
 
 def check_currency(access: AccountAccess, currency: str | None) -> None:
@@ -139,7 +139,7 @@ def upcoming_invoice(access: AccountAccess) -> schemas.UpcomingInvoice:
     unapplied = balance.unapplied_credit if balance else 0
     start = account.next_recurring_date
     end = next_recurring_date(account.billing_day, start) if start else None
-    lines = upcoming_lines(account.id, start, end)
+    lines = upcoming_lines(account.id, start, end, account.currency)
     total = sum(line.amount for line in lines)
     used = min(unapplied, total)
     return schemas.UpcomingInvoice(
@@ -156,24 +156,14 @@ def upcoming_invoice(access: AccountAccess) -> schemas.UpcomingInvoice:
     )
 
 
-def upcoming_lines(account_id: str, start: date | None, end: date | None) -> list[schemas.UpcomingLine]:
+def upcoming_lines(account_id: str, start: date | None, end: date | None, currency: str) -> list[schemas.UpcomingLine]:
     """Lines of the next Recurring invoice: the billing items' fees for the next period in advance
     (anniversary cancellations taking effect first), and the usage of the current period so far."""
     if start is None or end is None:
         return []
     usage_start = previous_recurring_date(start.day, start)
-    lines = recurring_lines(account_id, start, end) + usage_lines(account_id, usage_start, start)
-    return [
-        schemas.UpcomingLine(
-            description=line.description,
-            amount=line.amount,
-            period_start=line.period_start,
-            period_end=line.period_end,
-            group=line.group,
-            item_id=line.item_id,
-        )
-        for line in lines
-    ]
+    lines = recurring_lines(account_id, start, end) + usage_lines(account_id, currency, usage_start, start)
+    return [schemas.UpcomingLine.model_validate(asdict(line)) for line in lines]
 
 
 # ---- refunds -------------------------------------------------------------------------------------

@@ -129,6 +129,10 @@ def test_one_invoice_with_its_lines_applications_and_balances(api, acct):
             "unit_amount": None,
             "group": None,
             "item_id": None,
+            # v4 (issue 17): what a usage line shows past its allowance; empty on other lines
+            "included": None,
+            "billable": None,
+            "tiers": None,
         }
     ]
     assert [(a["source"], a["kind"], a["amount"]) for a in inv["applications"]] == [(credit["id"], "credit", 2_345)]
