@@ -22,12 +22,14 @@ from datetime import date, timedelta
 from typing import Any
 
 from functions.accounts.service import (
+    CLOSING,
     SHARDS,
     AccountAccess,
     AccountRecord,
     RetryEntry,
     advance_cycle,
     clear_retry,
+    closed_ops,
     due_accounts,
     get_account,
     get_retry,
@@ -47,7 +49,7 @@ from functions.core.money import minimum_charge
 from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN
 from functions.core.settings import get_settings
 from functions.core.uow import UnitOfWork, retrying
-from functions.invoices.service import store_pdf
+from functions.invoices.service import finish_closure, store_pdf
 from functions.payments.service import (
     ChargeableCard,
     charge_invoice_off_session,
@@ -57,6 +59,7 @@ from functions.payments.service import (
 from functions.usage.service import seal_period, usage_lines
 
 RUN_QUEUE = BILLING_RUN
+RUN = Actor("billing-run", "system")
 ACCOUNT_QUEUE = BILLING_ACCOUNT
 PAGE = 100
 
@@ -184,11 +187,16 @@ def _bill_period(account: AccountRecord, billed_on: date, run_date: date) -> Out
     # dated on its recurring date, even when the run is late or replayed
     posting = ledger.prepare(account_id, type="recurring", parts=parts, period=(billed_on, period_end), on=billed_on)
 
+    # A closing account's invoice is its last (DESIGN §3 v4 Closure): it closes the account and takes it
+    # off the due index instead of advancing its cycle.
+    closing = account.status == CLOSING
+    cycle = closed_ops(account, RUN, invoice_id) if closing else [advance_cycle(account, billed_on)]
+
     def attempt() -> list[ledger.Invoice]:
         ops, invoices = ledger.post_invoices(posting)
         UnitOfWork().add(
             *ops,
-            advance_cycle(account, billed_on),
+            *cycle,
             seal_period(account_id, usage_start, invoice_id),
             *(store.put_new(account_id, billed_on, p.invoice_id, run_date, n) for n, p in enumerate(parts, 1)),
         ).commit()
@@ -203,7 +211,10 @@ def _bill_period(account: AccountRecord, billed_on: date, run_date: date) -> Out
     fresh = [
         store.Run(account_id, billed_on, p.invoice_id, None, None, False, False, n) for n, p in enumerate(parts, 1)
     ]
-    return _finish_parts(account, billed_on, fresh, invoices, [p.lines for p in parts])
+    outcome = _finish_parts(account, billed_on, fresh, invoices, [p.lines for p in parts])
+    if closing:
+        finish_closure(AccountAccess(account, RUN, "operator"))
+    return outcome
 
 
 def _finish_parts(

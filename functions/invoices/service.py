@@ -17,6 +17,7 @@ from functions.accounts.service import (
     current_period,
     next_recurring_date,
     previous_recurring_date,
+    require_open,
 )
 from functions.billing_items.service import recurring_lines, recurring_total
 from functions.core import audit, clock, ledger
@@ -25,6 +26,7 @@ from functions.core.idempotency import IdempotencyContext
 from functions.core.ledger import Invoice, Line
 from functions.core.uow import Op, UnitOfWork, retrying
 from functions.invoices import schemas
+from functions.invoices.closure import finish_closure as finish_closure  # the run's last invoice of a closing account
 from functions.invoices.documents import store_pdf as store_pdf  # the monthly run stores the PDFs it issues
 from functions.invoices.views import invoice_view, require_invoice
 from functions.payments import service as payments
@@ -43,7 +45,7 @@ def account_summary(access: AccountAccess) -> schemas.Summary:
             **asdict(account),  # number, name, type, linked, currency, locale as they are
             "account_id": account.id,
             "balance": {"current": current, "unapplied_credit": unapplied, "next_estimated": next_estimated},
-            "payment_method": payments.card_summary(account.id),
+            **payments.card_summary(account.id, account.collection, account.net_days),
             "last_recurring_invoice_date": account.last_recurring_date,
             "next_recurring_invoice_date": account.next_recurring_date,
             # past due after the last failed retry, until paid: once the balance is settled (a payment, a
@@ -110,7 +112,9 @@ def _post(
 def post_charge(
     access: AccountAccess, idem: IdempotencyContext, description: str, amount: int, currency: str | None
 ) -> schemas.Invoice:
-    """An operator's One-time charge: a One-time invoice for `amount`, open until paid."""
+    """An operator's One-time charge: a One-time invoice for `amount`, open until paid (409
+    `account-closed` while the account is closing or closed)."""
+    require_open(access.account, "charging it")
     check_currency(access, currency)
     return _post(access, idem, type="one_time", description=description, amount=amount, action="charge.posted")
 
