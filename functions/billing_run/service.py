@@ -23,30 +23,31 @@ from datetime import date
 from typing import Any
 
 from functions.accounts.service import (
+    CLOSING,
     SHARDS,
     AccountAccess,
     AccountRecord,
     advance_cycle,
+    closed_ops,
     due_accounts,
     get_account,
     next_recurring_date,
     previous_recurring_date,
 )
 from functions.billing_items.service import billable_items, end_due_cancellations, fee_lines
-from functions.billing_run import emails, store
-from functions.core import email, ledger, queues
+from functions.billing_run import store
+from functions.core import ledger, queues
 from functions.core.audit import Actor
 from functions.core.errors import ConflictError, NotFoundError
 from functions.core.ids import recurring_invoice_id
-from functions.core.money import minimum_charge
 from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN
-from functions.core.settings import get_settings
 from functions.core.uow import UnitOfWork, retrying
-from functions.invoices.service import store_pdf
-from functions.payments.service import ChargeableCard, chargeable_card, collect, collection_method, invoice_issued
+from functions.invoices.service import finish_closure, store_pdf
+from functions.payments.service import collect, invoice_issued
 from functions.usage.service import seal_period, usage_lines
 
 RUN_QUEUE = BILLING_RUN
+RUN = Actor("billing-run", "system")
 ACCOUNT_QUEUE = BILLING_ACCOUNT
 PAGE = 100
 
@@ -157,17 +158,24 @@ def _bill_period(account: AccountRecord, billed_on: date, run_date: date) -> Out
     usage_start = previous_recurring_date(account.billing_day, billed_on)
     items = billable_items(account_id)
     end_due_cancellations(items, billed_on)  # an anniversary cancellation takes effect first
-    lines = fee_lines(account_id, items, billed_on, period_end) + usage_lines(account_id, usage_start, billed_on)
+    lines = fee_lines(account_id, items, billed_on, period_end) + usage_lines(
+        account_id, account.currency, usage_start, billed_on
+    )
     parts = recurring_parts(account_id, billed_on, period_end, lines)
     invoice_id = parts[0].invoice_id
     # dated on its recurring date, even when the run is late or replayed
     posting = ledger.prepare(account_id, type="recurring", parts=parts, period=(billed_on, period_end), on=billed_on)
 
+    # A closing account's invoice is its last (DESIGN §3 v4 Closure): it closes the account and takes it
+    # off the due index instead of advancing its cycle.
+    closing = account.status == CLOSING
+    cycle = closed_ops(account, RUN, invoice_id) if closing else [advance_cycle(account, billed_on)]
+
     def attempt() -> list[ledger.Invoice]:
         ops, invoices = ledger.post_invoices(posting)
         UnitOfWork().add(
             *ops,
-            advance_cycle(account, billed_on),
+            *cycle,
             seal_period(account_id, usage_start, invoice_id),
             *(store.put_new(account_id, billed_on, p.invoice_id, run_date, n) for n, p in enumerate(parts, 1)),
         ).commit()
@@ -182,7 +190,10 @@ def _bill_period(account: AccountRecord, billed_on: date, run_date: date) -> Out
     fresh = [
         store.Run(account_id, billed_on, p.invoice_id, None, None, False, False, n) for n, p in enumerate(parts, 1)
     ]
-    return _finish_parts(account, billed_on, fresh, invoices, [p.lines for p in parts])
+    outcome = _finish_parts(account, billed_on, fresh, invoices, [p.lines for p in parts])
+    if closing:
+        finish_closure(AccountAccess(account, RUN, "operator"))
+    return outcome
 
 
 def _finish_parts(
@@ -218,58 +229,9 @@ def _finish(
         access = AccountAccess(account, Actor("billing-run", "system"), "operator")
         store_pdf(access, inv, lines)
         store.mark(account.id, billed_on, run.part, pdf_stored="yes")
-    if not run.notice_sent:
-        _send(account, inv, _announced(account, inv), due=_due_at_issue(inv), card=chargeable_card(account.id))
-        store.mark(account.id, billed_on, run.part, notice_sent="yes")
-    if run.charge is None:
-        invoice_issued(account, inv)  # a collection already open makes it a no-op
-        store.mark(account.id, billed_on, run.part, charge="requested")
+    if not run.notice_sent or run.charge is None:
+        # The invoice notice every issuer sends (payments' invoice_issued: once per invoice, whoever calls
+        # it) and the account's collection requested (a collection already open makes it a no-op).
+        invoice_issued(account.id, [inv], account=account, raise_errors=True)
+        store.mark(account.id, billed_on, run.part, notice_sent="yes", charge="requested")
     return Outcome(account.id, "invoiced", inv.id)
-
-
-def _announced(account: AccountRecord, inv: ledger.Invoice) -> str:
-    """What the notice says will happen to what the invoice left to pay (a key of emails.TEXT)."""
-    due = _due_at_issue(inv)
-    if due <= 0:
-        return "nothing_due"
-    if collection_method(account) != "automatic":
-        return "pay_invoice"
-    if chargeable_card(account.id) is None:
-        return "no_card"
-    return "below_minimum" if due < minimum_charge(account.currency) else "scheduled"
-
-
-def _due_at_issue(inv: ledger.Invoice) -> int:
-    """What the invoice left to pay when it was issued (after unapplied credit, before any payment):
-    what the notice says was charged or is due, the same on a redelivery after the charge."""
-    return inv.total - sum(a.amount for a in inv.applications if a.kind == "unapplied_credit")
-
-
-def _send(
-    account: AccountRecord,
-    inv: ledger.Invoice,
-    outcome: str,
-    retry: date | None = None,
-    link: str = "",
-    due: int | None = None,
-    card: ChargeableCard | None = None,
-) -> None:
-    contact = account.billing_contact or {}
-    notice = emails.Notice(
-        to=contact.get("email", ""),
-        contact_name=contact.get("name", ""),
-        account_name=account.name,
-        locale=account.locale,
-        seller=get_settings().seller_name,
-        number=inv.number,
-        date=inv.date,
-        currency=inv.currency,
-        total=inv.total,
-        due=inv.balance_due if due is None else due,
-        outcome=outcome,
-        card=f"{card.brand} •••• {card.last4}" if card else "",
-        retry=retry,
-        link=link,
-    )
-    if notice.to:
-        email.send(emails.build(notice))

@@ -30,11 +30,12 @@ from functions.core.resources import CARD_VALIDATION
 from functions.core.stripe_gateway import StripeRejectedError
 from functions.core.stripe_objects import Card
 from functions.core.uow import UnitOfWork
-from functions.payments import collection_dunning, emails, store
+from functions.payments import collection_dunning, emails, store, upgrades
 from functions.payments.schemas import CardValidationMessage
 from functions.payments.store import CardChangeRecord, PaymentMethodState
 
 QUEUE = CARD_VALIDATION
+PENDING_VALIDATION = "pending_validation"
 SYSTEM = Actor(f"system:{CARD_VALIDATION}", "system")
 
 
@@ -76,12 +77,18 @@ def card_of(state: PaymentMethodState | None) -> ChargeableCard | None:
     )
 
 
-def card_summary(account_id: str) -> dict[str, Any] | None:
-    """The summary's `payment_method`: brand, last4, expiry and status (active | expired), or None."""
+def card_summary(account_id: str, collection: str | None = None, net_days: int | None = None) -> dict[str, Any]:
+    """What the summary shows of how the account pays, from one read of the card state: `payment_method`
+    — the card (type card, brand, last4, expiry, status active | expired), or `{type: "invoice",
+    net_days}` for a send_invoice account, or None — and `upgrade`, a lite account's upgrade (or None)."""
     state = store.get_state(account_id)
-    if state is None or state.card is None:
-        return None
-    return _card_view(state.card.card) | {"status": _status(state.card.card)}
+    upgrade = asdict(state.upgrade) if state is not None and state.upgrade is not None else None
+    method: dict[str, Any] | None = None
+    if collection == "send_invoice":
+        method = {"type": "invoice", "net_days": net_days}
+    elif state is not None and state.card is not None:
+        method = {"type": "card"} | _card_view(state.card.card) | {"status": _status(state.card.card)}
+    return {"payment_method": method, "upgrade": upgrade}
 
 
 def _card_view(card: Card) -> dict[str, Any]:
@@ -149,9 +156,12 @@ def _setup_intent_not_found(setup_intent_id: str) -> NotFoundError:
     return NotFoundError(f"no SetupIntent {setup_intent_id} for this account", code="setup-intent-not-found")
 
 
-def request_change(access: AccountAccess, setup_intent_id: str, billing_contact: dict[str, Any]) -> ChangeAccepted:
+def request_change(
+    access: AccountAccess, setup_intent_id: str, billing_contact: dict[str, Any], *, upgrade: bool = False
+) -> ChangeAccepted:
     """Accept a succeeded SetupIntent of this account as the next card: stored as pending, queued for
-    validation. The same SetupIntent again answers the state of the change it already made."""
+    validation. The same SetupIntent again answers the state of the change it already made. `upgrade`:
+    the change is a lite account's upgrade (its validation makes the account payg, payments/lifecycle.py)."""
     account_id = access.account.id
     state = store.get_state(account_id)
     if state is None or not state.customer_id:
@@ -161,36 +171,32 @@ def request_change(access: AccountAccess, setup_intent_id: str, billing_contact:
         if existing.status == store.PENDING:
             _enqueue(existing)  # a retry after a lost send still gets its message
         return _accepted(existing)
-    intent = stripe_gateway.get_setup_intent(setup_intent_id)
-    if intent is None or intent.customer != state.customer_id:
-        raise _setup_intent_not_found(setup_intent_id)
-    if intent.status != "succeeded" or intent.payment_method is None or intent.payment_method.card is None:
-        raise ConflictError(
-            f"the SetupIntent is {intent.status}: confirm it with Stripe.js (and complete any authentication) "
-            "before submitting it",
-            code="setup-not-succeeded",
-        )
-    card = intent.payment_method.card
-    if is_expired(card.exp_month, card.exp_year):
-        raise ValidationFailedError("this card has expired; use another card", code="card-expired")
+    payment_method_id, card = _saved_card(setup_intent_id, state.customer_id)
     change = CardChangeRecord(
         account_id=account_id,
         setup_intent_id=setup_intent_id,
-        payment_method_id=intent.payment_method.id,
+        payment_method_id=payment_method_id,
         card=card,
         billing_contact=billing_contact,
         status=store.PENDING,
         requested_at=clock.iso(clock.now()),
         requested_by=access.actor.id,
+        purpose="upgrade" if upgrade else None,
     )
     try:
         UnitOfWork().add(
-            store.put_change(change),
-            store.set_pending(change),
+            *store.merged(
+                [store.put_change(change), store.set_pending(change)]
+                + (
+                    [store.set_upgrade(account_id, setup_intent_id, PENDING_VALIDATION, change.requested_at)]
+                    if upgrade
+                    else []
+                )
+            ),
             audit.record(
                 account_id,
                 access.actor,
-                "payment_method.change_requested",
+                "account.upgrade_requested" if upgrade else "payment_method.change_requested",
                 setup_intent_id,
                 _card_view(state.card.card) if state.card else None,
                 _card_view(card),
@@ -203,6 +209,23 @@ def request_change(access: AccountAccess, setup_intent_id: str, billing_contact:
         return _accepted(raced)
     _enqueue(change)
     return _accepted(change)
+
+
+def _saved_card(setup_intent_id: str, customer_id: str) -> tuple[str, Card]:
+    """The payment method and card a succeeded SetupIntent of this customer saved (404, 409, 422 otherwise)."""
+    intent = stripe_gateway.get_setup_intent(setup_intent_id)
+    if intent is None or intent.customer != customer_id:
+        raise _setup_intent_not_found(setup_intent_id)
+    if intent.status != "succeeded" or intent.payment_method is None or intent.payment_method.card is None:
+        raise ConflictError(
+            f"the SetupIntent is {intent.status}: confirm it with Stripe.js (and complete any authentication) "
+            "before submitting it",
+            code="setup-not-succeeded",
+        )
+    card = intent.payment_method.card
+    if is_expired(card.exp_month, card.exp_year):
+        raise ValidationFailedError("this card has expired; use another card", code="card-expired")
+    return intent.payment_method.id, card
 
 
 def _accepted(change: CardChangeRecord) -> ChangeAccepted:
@@ -230,7 +253,8 @@ def payment_method(account_id: str) -> dict[str, Any]:
             "setup_intent_id": state.pending.setup_intent_id,
             "requested_at": state.pending.requested_at,
         }
-    return {"card": card, "pending_change": pending}
+    upgrade = asdict(state.upgrade) if state is not None and state.upgrade is not None else None
+    return {"card": card, "pending_change": pending, "upgrade": upgrade}
 
 
 # --- the card-validation queue ------------------------------------------------------------------------
@@ -288,7 +312,10 @@ def _activate(change: CardChangeRecord, state: PaymentMethodState) -> str:
     now = clock.iso(clock.now())
     try:
         UnitOfWork().add(
-            *store.activate(change, now, previous.payment_method_id if previous else None),
+            *store.merged(
+                store.activate(change, now, previous.payment_method_id if previous else None)
+                + upgrades.completed(change, SYSTEM, now)
+            ),
             audit.record(
                 change.account_id,
                 SYSTEM,
@@ -334,8 +361,12 @@ def _fail(change: CardChangeRecord, code: str) -> str:
     )
     if state is not None and state.pending is not None and state.pending.setup_intent_id == change.setup_intent_id:
         uow.add(store.clear_pending(change))
+    if change.purpose == "upgrade":  # the account stays lite; GET payment-method and the summary say why
+        uow.add(
+            store.set_upgrade(change.account_id, change.setup_intent_id, store.FAILED, clock.iso(clock.now()), code)
+        )
     try:
-        uow.commit()
+        UnitOfWork().add(*store.merged(uow.ops)).commit()
     except ConcurrentUpdateError:
         pass
     return "failed"
@@ -355,6 +386,7 @@ def _send_confirmation(change: CardChangeRecord) -> None:
             **asdict(change.card),
             locale=account.locale,
             replaced=change.replaced_payment_method_id is not None,
+            upgraded=change.purpose == "upgrade" and account.type == "payg",
         )
     )
     message_id = email.send(message)

@@ -1,5 +1,5 @@
 """The payments domain's front door: what other domains (and payments' routes) call — the card on
-file (`cards`), off-session charges for the monthly run (`off_session`), refunds to cards (`refunds`).
+file (`cards`), the collector (`collections`: the one off-session path), refunds to cards (`refunds`).
 
 payments/ by what it does:
   cards        the card on file: setup, change, validation queue, the chargeable card, the summary's view
@@ -7,9 +7,12 @@ payments/ by what it does:
   collections  the collector: THE off-session path ─┤  (charging.py: the payment row, THE apply step)
   refunds      refunds to cards                    ─┘
   collection_dunning  dunning, carrying forward, the below-minimum write-off, v3's retries adopted
-  issuing      what follows an invoice's commit (its collection requested)
+  issuing      after an invoice is issued (every issuer calls it): its notice, once; its collection requested
   webhooks     Stripe's events: payments applied or failed, refunds, disputes
   tickets      support tickets
+  lifecycle    PATCH of the account (collection needs a card), the lite account's upgrade request
+  upgrades     the upgrade's flip when its card validates
+  closure      the unapplied credit left at closure, sent back to card payments
   emails       the domain's e-mails
   store/       the payments table: one model per row kind, the records and ops
 """
@@ -36,9 +39,12 @@ from functions.payments.cards import payment_method as payment_method
 from functions.payments.cards import request_change as request_change
 from functions.payments.cards import start_setup as start_setup
 from functions.payments.cards import validate_change as validate_change
+from functions.payments.closure import CreditReturned as CreditReturned
+from functions.payments.closure import return_leftover_credit as return_leftover_credit
 from functions.payments.collection_dunning import DO_NOT_RETRY as DO_NOT_RETRY
 from functions.payments.issuing import collection_method as collection_method
 from functions.payments.issuing import invoice_issued as invoice_issued
+from functions.payments.issuing import invoice_page as invoice_page
 from functions.payments.store import RefundRecord as RefundRecord
 
 COLLECTIONS_QUEUE = collection_rows.QUEUE
