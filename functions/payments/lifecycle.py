@@ -10,6 +10,7 @@ from typing import Any
 from functions.accounts.service import AccountAccess, AccountRecord, planned_update, require_open, update_account
 from functions.core.errors import ConflictError, ValidationFailedError
 from functions.payments.cards import ChangeAccepted, chargeable_card, request_change
+from functions.payments.collection_dunning import cancel_collection
 
 
 def payment_method_required(why: str) -> ValidationFailedError:
@@ -23,8 +24,8 @@ def update(access: AccountAccess, changes: dict[str, Any]) -> AccountRecord:
     if changed.get("collection") == "automatic" and chargeable_card(account.id) is None:
         raise payment_method_required("collecting this account automatically")
     record = update_account(access, after, changed)
-    # Switching to send_invoice: the collector's cancel_collection(account.id) goes here (h/collector),
-    # so the open collection of an account that now pays by invoice is cancelled.
+    if changed.get("collection") == "send_invoice":  # the open collection of an account that now pays by invoice
+        cancel_collection(account.id)
     return record
 
 

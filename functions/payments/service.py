@@ -83,6 +83,12 @@ def card_added(account_id: str) -> bool:
     return collection_dunning.card_added(account_id)
 
 
+def cancel_collection(account_id: str) -> bool:
+    """Stop collecting the account (it now pays by invoice): its collection closed, out of the due index,
+    a PaymentIntent waiting for 3-D Secure cancelled. Returns whether one was under way."""
+    return collection_dunning.cancel_collection(account_id)
+
+
 def write_off_below_minimum(account_id: str, *, at_closure: bool = False) -> str | None:
     """Write off a balance still below the minimum charge by a Credit invoice, reason `below-minimum`:
     60 days after its latest invoice, or at once `at_closure` (the closure's final step). Returns the
