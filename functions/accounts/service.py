@@ -6,7 +6,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from functions.accounts import store
@@ -98,6 +98,14 @@ def next_recurring_date(billing_day: int, after: date) -> date:
         year, month = (after.year + 1, 1) if after.month == 12 else (after.year, after.month + 1)
         candidate = date(year, month, min(billing_day, calendar.monthrange(year, month)[1]))
     return candidate
+
+
+def due_date(account: AccountRecord, issued_on: date) -> date | None:
+    """When a debit invoice issued on `issued_on` is due: `net_days` later on a send_invoice account;
+    None on an automatic account (it is collected from the card, DESIGN §3 v4)."""
+    if account.collection != "send_invoice":
+        return None
+    return issued_on + timedelta(days=account.net_days if account.net_days is not None else DEFAULT_NET_DAYS)
 
 
 def _account_view(record: AccountRecord) -> dict[str, Any]:
@@ -258,3 +266,17 @@ def schedule_retry(entry: RetryEntry) -> Op:
 
 def clear_retry(account_id: str) -> Op:
     return store.delete_retry(account_id)
+
+
+def scheduled(kind: str, account_id: str) -> date | None:
+    """The date of the account's `kind` entry on the due index (store.SCHEDULE_KINDS), if any."""
+    return store.get_schedule(kind, account_id)
+
+
+def schedule(kind: str, account_id: str, on: date, *, only_if_earlier: bool = False) -> Op:
+    """Put the account's `kind` entry on the due index at `on`: the shard workers find it on that day."""
+    return store.put_schedule(kind, account_id, on, only_if_earlier=only_if_earlier)
+
+
+def unschedule(kind: str, account_id: str) -> Op:
+    return store.delete_schedule(kind, account_id)

@@ -29,6 +29,7 @@ from functions.accounts.service import (
     advance_cycle,
     clear_retry,
     due_accounts,
+    due_date,
     get_account,
     get_retry,
     mark_past_due,
@@ -49,10 +50,12 @@ from functions.core.settings import get_settings
 from functions.core.uow import UnitOfWork, retrying
 from functions.invoices.service import store_pdf
 from functions.payments.service import (
+    REMIND,
     ChargeableCard,
     charge_invoice_off_session,
     chargeable_card,
     off_session_attempt,
+    remind_invoices,
 )
 from functions.usage.service import seal_period, usage_lines
 
@@ -86,7 +89,7 @@ def fan_out(run_date: date) -> int:
 def dispatch_shard(shard: int, run_date: date) -> int:
     """Send one message per due account (and per dunning retry) of a shard; returns how many."""
     sent = 0
-    for kind in ("due", "retry"):
+    for kind in ("due", "retry", REMIND):
         last_key: dict[str, Any] | None = None
         while True:
             ids, last_key = due_accounts(kind, shard, run_date, PAGE, last_key)
@@ -103,6 +106,9 @@ def handle_account_message(body: dict[str, Any]) -> Outcome:
     run_date = date.fromisoformat(body["run_date"])
     if body.get("kind") == "retry":
         return retry_account(body["account_id"], run_date)
+    if body.get("kind") == REMIND:
+        sent = remind_invoices(body["account_id"], run_date)
+        return Outcome(body["account_id"], f"reminded {sent}")
     return bill_account(body["account_id"], run_date)
 
 
@@ -180,7 +186,9 @@ def _bill_period(account: AccountRecord, billed_on: date, run_date: date) -> Out
     parts = recurring_parts(account_id, billed_on, period_end, lines)
     invoice_id = parts[0].invoice_id
     # dated on its recurring date, even when the run is late or replayed
-    posting = ledger.prepare(account_id, type="recurring", parts=parts, period=(billed_on, period_end), on=billed_on)
+    period = (billed_on, period_end)
+    due = due_date(account, billed_on)
+    posting = ledger.prepare(account_id, type="recurring", parts=parts, period=period, on=billed_on, due_date=due)
 
     def attempt() -> list[ledger.Invoice]:
         ops, invoices = ledger.post_invoices(posting)

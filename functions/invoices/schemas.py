@@ -95,6 +95,7 @@ class Invoice(BaseModel):
     applications: list[InvoiceApplication]
     applied_to: list[AppliedTo]
     lines: list[InvoiceLine]
+    due_date: date | None = None  # send_invoice accounts' debit invoices (DESIGN §3 v4)
 
 
 class ChargeRequest(Request):
@@ -162,6 +163,7 @@ class InvoiceRow(BaseModel):
     total: int
     amount_paid: int
     balance_due: int
+    due_date: date | None = None
 
 
 class InvoiceList(Page[InvoiceRow]):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from functions.core.clock import display_day
 from functions.core.email import Email, compose
 from functions.core.money import display, format_amount
 from functions.payments.store import PaymentRecord
@@ -175,4 +176,56 @@ def held_payment(to: str, row: PaymentRecord, payment_intent_id: str) -> Email:
             f"Account {row.account_id}, payment {row.id}, PaymentIntent {payment_intent_id}: {row.failure_message}. "
             "Nothing was applied to the ledger; check the PaymentIntent at Stripe and refund it or apply it by hand."
         ],
+    )
+
+
+_REMINDER = {
+    "en": {
+        "subject_before": "Invoice {number} is due on {due_date}",
+        "subject_after": "Invoice {number} is overdue",
+        "hello": "Hello {name},",
+        "before": "Invoice {number} of {date} for the account {account} ({total}) is due on {due_date}; {due} is "
+        "left to pay.",
+        "after": "Invoice {number} of {date} for the account {account} was due on {due_date} and {due} is still "
+        "unpaid. The account will be past due from {past_due_on} if it is not paid by then.",
+        "how": "Pay it in the billing console: {link} — by card or PayPal — or by bank transfer quoting the "
+        "invoice number {number}.",
+        "footer": "Already paid? Thank you: a transfer can take a few days to reach us.",
+    },
+    "fr": {
+        "subject_before": "La facture {number} arrive à échéance le {due_date}",
+        "subject_after": "La facture {number} est échue",
+        "hello": "Bonjour {name},",
+        "before": "La facture {number} du {date} pour le compte {account} ({total}) arrive à échéance le "
+        "{due_date} ; il reste {due} à payer.",
+        "after": "La facture {number} du {date} pour le compte {account} était due le {due_date} et {due} reste "
+        "impayé. Sans règlement d'ici là, le compte sera en retard de paiement à partir du {past_due_on}.",
+        "how": "Réglez-la dans la console de facturation : {link} — par carte ou PayPal — ou par virement en "
+        "indiquant le numéro de facture {number}.",
+        "footer": "Déjà réglée ? Merci : un virement peut mettre quelques jours à nous parvenir.",
+    },
+}
+
+
+def invoice_reminder(account: Any, inv: Any, step: str, link: str, past_due_on: Any) -> Email:
+    """A send_invoice account's reminder (`step` = before | after the due date), in its language."""
+    words = _REMINDER.get(account.locale, _REMINDER["en"])
+    locale = account.locale
+    values = {
+        "name": str(account.billing_contact.get("name", "")),
+        "account": account.name,
+        "number": inv.number,
+        "date": display_day(inv.date, locale),
+        "due_date": display_day(inv.due_date, locale),
+        "past_due_on": display_day(past_due_on, locale),
+        "total": display(inv.total, inv.currency, locale),
+        "due": display(inv.balance_due, inv.currency, locale),
+        "link": link,
+    }
+    return compose(
+        str(account.billing_contact.get("email", "")),
+        words[f"subject_{step}"].format(**values),
+        locale,
+        [words["hello"].format(**values), words[step].format(**values), words["how"].format(**values)],
+        footer=[words["footer"]],
     )

@@ -72,6 +72,8 @@ class Invoice:
     applications: list[Application] = field(default_factory=list)
     applied_to: list[dict[str, Any]] = field(default_factory=list)
     in_flight: int = 0
+    # send_invoice accounts' debit invoices: the day it is due (issue + net_days; DESIGN §3 v4)
+    due_date: date | None = None
 
 
 @dataclass(frozen=True)

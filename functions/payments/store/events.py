@@ -1,19 +1,22 @@
-"""Disputes (DISPUTE#), support tickets (TKT#) and the Stripe webhook dedupe markers (WEBHOOK#…)."""
+"""Disputes (DISPUTE#), support tickets (TKT#), the Stripe webhook dedupe markers (WEBHOOK#…) and the
+sent markers of messages sent once (SENT#…)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from functions.core.db import get_or_none
-from functions.core.errors import ConflictError
-from functions.core.uow import Op, put_if_absent
+from functions.core.errors import ConcurrentUpdateError, ConflictError
+from functions.core.uow import Op, UnitOfWork, put_if_absent
 from functions.payments.store.models import (
     DISPUTE,
     EVENT_SK,
+    SENT,
     TICKET,
     WEBHOOK,
     DisputeModel,
     EventMarkerModel,
+    SentModel,
     TicketModel,
     already,
 )
@@ -137,3 +140,13 @@ def put_event_marker(event_id: str, event_type: str, outcome: str, account_id: s
     return put_if_absent(
         model, label="webhook", on_conflict=lambda: EventAlreadyHandledError(f"event {event_id} was already handled")
     )
+
+
+def claim_sent(account_id: str, what: str, at: str) -> bool:
+    """Claim the right to send the message `what` of the account once: True for the first caller only."""
+    try:
+        sent = SentModel(account_id, SENT + what, created_at=at)
+        UnitOfWork().add(put_if_absent(sent, label="sent", on_conflict=already(f"{what} was sent"))).commit()
+    except ConcurrentUpdateError:
+        return False
+    return True

@@ -34,6 +34,7 @@ WEBHOOK = "WEBHOOK#"
 EVENT_SK = "EVENT"
 STATE = "PAYMENT_METHOD"
 CHANGE = "CHANGE#"
+SENT = "SENT#"
 
 # Payment and refund statuses (docs/payments.md has the state machine).
 CREATING = "creating"  # the row exists, Stripe not called yet (or its answer was lost)
@@ -133,6 +134,13 @@ class EventMarkerModel(_Row):
     event_type = UnicodeAttribute(null=True)
     outcome = UnicodeAttribute(null=True)
     account_id = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+
+
+class SentModel(_Row):
+    """A message sent once (sk SENT#<what>): written before the e-mail goes out, so a redelivered job
+    never sends it twice (at most once: a crash between the two loses that one e-mail, never repeats it)."""
+
     created_at = UnicodeAttribute(null=True)
 
 
