@@ -17,11 +17,12 @@ Each reminder is sent once (a sent marker written first); a paid invoice gets no
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date, timedelta
 
 from functions.accounts.service import AccountRecord, get_account, schedule, unschedule
 from functions.core import clock, email, ledger
-from functions.core.errors import ConflictError
+from functions.core.errors import ConcurrentUpdateError, ConflictError
 from functions.core.ledger import Invoice
 from functions.core.links import invoice_page
 from functions.core.uow import UnitOfWork
@@ -55,6 +56,25 @@ def schedule_reminders(account_id: str, invoices: Iterable[Invoice]) -> None:
         UnitOfWork().add(schedule(REMIND, account_id, min(dates), only_if_earlier=True)).commit()
     except ConflictError:
         pass  # an earlier date is already scheduled: that visit reschedules from every open invoice
+
+
+def give_due_dates(account_id: str, switched_on: date, net_days: int) -> int:
+    """An account switched to send_invoice: its open debit invoices without a due date become due
+    `net_days` after the switch (DESIGN §3 v4), one invoice per write (each is idempotent: an invoice
+    closed or dated meanwhile is left alone); then their reminders are scheduled. Returns how many."""
+    due = switched_on + timedelta(days=net_days)
+    dated = []
+    for inv_id in ledger.open_invoice_ids(account_id):
+        inv = ledger.get_invoice(account_id, inv_id)
+        if inv is None or inv.status != "open" or inv.due_date is not None or inv.type not in ledger.DEBIT_TYPES:
+            continue
+        try:
+            UnitOfWork().add(ledger.set_due_date(inv, due)).commit()
+        except ConcurrentUpdateError:
+            continue  # paid or dated meanwhile
+        dated.append(replace(inv, due_date=due))
+    schedule_reminders(account_id, dated)
+    return len(dated)
 
 
 def remind_invoices(account_id: str, today: date) -> int:

@@ -34,6 +34,7 @@ from functions.payments.off_session import OffSessionCharge as OffSessionCharge
 from functions.payments.off_session import charge_invoice_off_session as charge_invoice_off_session
 from functions.payments.off_session import off_session_attempt as off_session_attempt
 from functions.payments.reminders import REMIND as REMIND
+from functions.payments.reminders import give_due_dates as give_due_dates
 from functions.payments.reminders import remind_invoices as remind_invoices
 from functions.payments.reminders import schedule_reminders as schedule_reminders
 from functions.payments.store import RefundRecord as RefundRecord

@@ -149,3 +149,24 @@ def test_a_paid_invoice_gets_no_reminder_nor_past_due(books):
         _daily(day)
     assert _reminders() == []
     assert books.summary(account_id)["past_due"] is False
+
+
+def test_switching_to_send_invoice_dates_the_open_debit_invoices_once(books):
+    from functions.payments.service import give_due_dates
+
+    account_id = books.account(type="payg")  # automatic: no due dates
+    open_charge = books.post(account_id, "charges", {"description": "Open", "amount": 4_000})
+    second = books.post(account_id, "charges", {"description": "Second", "amount": 1_000})
+    books.post(account_id, "credits", {"amount": 1_000, "reason": "paid"})  # oldest first: pays `Open` partly
+    assert books.invoice(account_id, open_charge["id"])["due_date"] is None
+    switched = ISSUED + timedelta(days=3)
+    with _at(switched):
+        assert give_due_dates(account_id, switched, 15) == 2
+        assert give_due_dates(account_id, switched, 15) == 0  # already dated
+    for invoice in (open_charge, second):
+        assert books.invoice(account_id, invoice["id"])["due_date"] == (switched + timedelta(days=15)).isoformat()
+    _daily(switched + timedelta(days=12))  # 3 days before the new due date
+    assert {m.subject for m in _reminders()} == {
+        f"Invoice {open_charge['number']} is due on Nov 28, 2026",
+        f"Invoice {second['number']} is due on Nov 28, 2026",
+    }
