@@ -11,7 +11,14 @@ from functions.billing_items.cancellation import (
     undo_cancellation,
     unused_amount,
 )
-from functions.billing_items.items import get_item, item_view, list_items, recurring_total, require_item
+from functions.billing_items.items import (
+    get_item,
+    has_active_items,
+    item_view,
+    list_items,
+    recurring_total,
+    require_item,
+)
 from functions.billing_items.links import BULK_CHUNK, bulk, link
 from functions.billing_items.provisioning import provision
 from functions.billing_items.recurring import billable_items, fee_lines, recurring_lines
@@ -24,6 +31,7 @@ __all__ = [
     "end_due_cancellations",
     "fee_lines",
     "get_item",
+    "has_active_items",
     "item_view",
     "last_billed",
     "link",

@@ -30,11 +30,12 @@ from functions.core.resources import CARD_VALIDATION
 from functions.core.stripe_gateway import StripeRejectedError
 from functions.core.stripe_objects import Card
 from functions.core.uow import UnitOfWork
-from functions.payments import emails, store
+from functions.payments import emails, store, upgrades
 from functions.payments.schemas import CardValidationMessage
 from functions.payments.store import CardChangeRecord, PaymentMethodState
 
 QUEUE = CARD_VALIDATION
+PENDING_VALIDATION = "pending_validation"
 SYSTEM = Actor(f"system:{CARD_VALIDATION}", "system")
 
 
@@ -149,9 +150,12 @@ def _setup_intent_not_found(setup_intent_id: str) -> NotFoundError:
     return NotFoundError(f"no SetupIntent {setup_intent_id} for this account", code="setup-intent-not-found")
 
 
-def request_change(access: AccountAccess, setup_intent_id: str, billing_contact: dict[str, Any]) -> ChangeAccepted:
+def request_change(
+    access: AccountAccess, setup_intent_id: str, billing_contact: dict[str, Any], *, upgrade: bool = False
+) -> ChangeAccepted:
     """Accept a succeeded SetupIntent of this account as the next card: stored as pending, queued for
-    validation. The same SetupIntent again answers the state of the change it already made."""
+    validation. The same SetupIntent again answers the state of the change it already made. `upgrade`:
+    the change is a lite account's upgrade (its validation makes the account payg, payments/lifecycle.py)."""
     account_id = access.account.id
     state = store.get_state(account_id)
     if state is None or not state.customer_id:
@@ -161,8 +165,49 @@ def request_change(access: AccountAccess, setup_intent_id: str, billing_contact:
         if existing.status == store.PENDING:
             _enqueue(existing)  # a retry after a lost send still gets its message
         return _accepted(existing)
+    payment_method_id, card = _saved_card(setup_intent_id, state.customer_id)
+    change = CardChangeRecord(
+        account_id=account_id,
+        setup_intent_id=setup_intent_id,
+        payment_method_id=payment_method_id,
+        card=card,
+        billing_contact=billing_contact,
+        status=store.PENDING,
+        requested_at=clock.iso(clock.now()),
+        requested_by=access.actor.id,
+        purpose="upgrade" if upgrade else None,
+    )
+    try:
+        UnitOfWork().add(
+            store.put_change(change),
+            store.set_pending(change),
+            audit.record(
+                account_id,
+                access.actor,
+                "account.upgrade_requested" if upgrade else "payment_method.change_requested",
+                setup_intent_id,
+                _card_view(state.card.card) if state.card else None,
+                _card_view(card),
+            ),
+            *(
+                [store.set_upgrade(account_id, setup_intent_id, PENDING_VALIDATION, change.requested_at)]
+                if upgrade
+                else []
+            ),
+        ).commit()
+    except ConcurrentUpdateError:
+        raced = store.get_change(account_id, setup_intent_id)
+        if raced is None:
+            raise
+        return _accepted(raced)
+    _enqueue(change)
+    return _accepted(change)
+
+
+def _saved_card(setup_intent_id: str, customer_id: str) -> tuple[str, Card]:
+    """The payment method and card a succeeded SetupIntent of this customer saved (404, 409, 422 otherwise)."""
     intent = stripe_gateway.get_setup_intent(setup_intent_id)
-    if intent is None or intent.customer != state.customer_id:
+    if intent is None or intent.customer != customer_id:
         raise _setup_intent_not_found(setup_intent_id)
     if intent.status != "succeeded" or intent.payment_method is None or intent.payment_method.card is None:
         raise ConflictError(
@@ -173,36 +218,7 @@ def request_change(access: AccountAccess, setup_intent_id: str, billing_contact:
     card = intent.payment_method.card
     if is_expired(card.exp_month, card.exp_year):
         raise ValidationFailedError("this card has expired; use another card", code="card-expired")
-    change = CardChangeRecord(
-        account_id=account_id,
-        setup_intent_id=setup_intent_id,
-        payment_method_id=intent.payment_method.id,
-        card=card,
-        billing_contact=billing_contact,
-        status=store.PENDING,
-        requested_at=clock.iso(clock.now()),
-        requested_by=access.actor.id,
-    )
-    try:
-        UnitOfWork().add(
-            store.put_change(change),
-            store.set_pending(change),
-            audit.record(
-                account_id,
-                access.actor,
-                "payment_method.change_requested",
-                setup_intent_id,
-                _card_view(state.card.card) if state.card else None,
-                _card_view(card),
-            ),
-        ).commit()
-    except ConcurrentUpdateError:
-        raced = store.get_change(account_id, setup_intent_id)
-        if raced is None:
-            raise
-        return _accepted(raced)
-    _enqueue(change)
-    return _accepted(change)
+    return intent.payment_method.id, card
 
 
 def _accepted(change: CardChangeRecord) -> ChangeAccepted:
@@ -230,7 +246,8 @@ def payment_method(account_id: str) -> dict[str, Any]:
             "setup_intent_id": state.pending.setup_intent_id,
             "requested_at": state.pending.requested_at,
         }
-    return {"card": card, "pending_change": pending}
+    upgrade = asdict(state.upgrade) if state is not None and state.upgrade is not None else None
+    return {"card": card, "pending_change": pending, "upgrade": upgrade}
 
 
 # --- the card-validation queue ------------------------------------------------------------------------
@@ -295,6 +312,7 @@ def _activate(change: CardChangeRecord, state: PaymentMethodState) -> str:
                 _card_view(previous.card) | {"payment_method_id": previous.payment_method_id} if previous else None,
                 _card_view(change.card) | {"payment_method_id": change.payment_method_id},
             ),
+            *upgrades.completed(change, SYSTEM, now),
         ).commit()
     except ConcurrentUpdateError:
         # Another delivery activated it, or a newer change replaced it meanwhile: look again.
@@ -332,6 +350,10 @@ def _fail(change: CardChangeRecord, code: str) -> str:
     )
     if state is not None and state.pending is not None and state.pending.setup_intent_id == change.setup_intent_id:
         uow.add(store.clear_pending(change))
+    if change.purpose == "upgrade":  # the account stays lite; GET payment-method and the summary say why
+        uow.add(
+            store.set_upgrade(change.account_id, change.setup_intent_id, store.FAILED, clock.iso(clock.now()), code)
+        )
     try:
         uow.commit()
     except ConcurrentUpdateError:
@@ -353,6 +375,7 @@ def _send_confirmation(change: CardChangeRecord) -> None:
             **asdict(change.card),
             locale=account.locale,
             replaced=change.replaced_payment_method_id is not None,
+            upgraded=change.purpose == "upgrade" and account.type == "payg",
         )
     )
     message_id = email.send(message)

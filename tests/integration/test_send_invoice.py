@@ -170,3 +170,18 @@ def test_switching_to_send_invoice_dates_the_open_debit_invoices_once(books):
         f"Invoice {open_charge['number']} is due on Nov 28, 2026",
         f"Invoice {second['number']} is due on Nov 28, 2026",
     }
+
+
+def test_patch_to_send_invoice_dates_open_invoices_from_the_switch(books, api):
+    account_id = books.account(collection="automatic")
+    charge = books.post(account_id, "charges", {"description": "Open", "amount": 4_000})
+    assert charge["due_date"] is None
+    switched = ISSUED + timedelta(days=5)
+    with _at(switched):
+        status, body, _ = api.call(
+            "PATCH", f"/v1/accounts/{account_id}", {"collection": "send_invoice", "net_days": 10}, token=api.admin
+        )
+    assert status == 200, body
+    assert books.invoice(account_id, charge["id"])["due_date"] == "2026-11-25"
+    later = books.post(account_id, "charges", {"description": "Later", "amount": 1_000}, on=switched)
+    assert later["due_date"] == "2026-11-25"

@@ -50,12 +50,23 @@ class PendingRecord(SetupCard):
 
 
 @dataclass(frozen=True)
+class UpgradeState:
+    """A lite account's upgrade: its SetupIntent, pending_validation | completed | failed (with the code)."""
+
+    setup_intent_id: str
+    status: str
+    at: str
+    failure_code: str | None = None
+
+
+@dataclass(frozen=True)
 class PaymentMethodState:
     account_id: str
     customer_id: str | None
     card: CardOnFileRecord | None
     pending: PendingRecord | None
     collection_paused_by: tuple[str, ...] = ()
+    upgrade: UpgradeState | None = None
 
     @property
     def collection_paused(self) -> bool:
@@ -74,6 +85,7 @@ class CardChangeRecord(SetupCard):
     failure_code: str | None = None
     replaced_payment_method_id: str | None = None
     email_sent_at: str | None = None
+    purpose: str | None = None  # "upgrade": validating it upgrades the lite account to payg
 
 
 def _card(m: CardStateModel | CardChangeModel, prefix: str) -> Card:
@@ -100,6 +112,7 @@ def _state(m: CardStateModel) -> PaymentMethodState:
         card=card,
         pending=pending,
         collection_paused_by=tuple(sorted(m.collection_paused_by or ())),
+        upgrade=record_of(UpgradeState, m, "upgrade_") if m.upgrade_setup_intent_id else None,
     )
 
 
@@ -143,6 +156,7 @@ def put_change(change: CardChangeRecord) -> Op:
         status=change.status,
         requested_at=change.requested_at,
         requested_by=change.requested_by,
+        purpose=change.purpose,
     )
     return put_if_absent(
         model, label="card-change", on_conflict=already("this SetupIntent was just submitted by another request")
@@ -240,3 +254,17 @@ def resume_collection(account_id: str, reason: str) -> Op:
     """Withdraw one reason for pausing (a dispute won); other reasons keep collection paused."""
     model = CardStateModel(account_id, STATE)
     return Op("update", model, actions=[CardStateModel.collection_paused_by.delete({reason})], label="collection")
+
+
+def set_upgrade(account_id: str, setup_intent_id: str, status: str, at: str, failure_code: str | None = None) -> Op:
+    """The account's upgrade state (what GET payment-method and the summary show): requested, completed,
+    or failed with the card's failure code; a newer upgrade request replaces it."""
+    actions = [
+        CardStateModel.upgrade_setup_intent_id.set(setup_intent_id),
+        CardStateModel.upgrade_status.set(status),
+        CardStateModel.upgrade_at.set(at),
+        CardStateModel.upgrade_failure_code.set(failure_code)
+        if failure_code
+        else CardStateModel.upgrade_failure_code.remove(),
+    ]
+    return Op("update", CardStateModel(account_id, STATE), actions=actions, label="upgrade")

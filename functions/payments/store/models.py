@@ -162,6 +162,11 @@ class CardStateModel(_Row):
     pending_requested_at = UnicodeAttribute(null=True)
     # why collection is paused (e.g. "dispute dp_…"): paused while the set is not empty (DESIGN §3 v4)
     collection_paused_by = UnicodeSetAttribute(null=True)
+    # the lite account's upgrade through the card flow (DESIGN §2 v4): pending_validation | completed | failed
+    upgrade_setup_intent_id = UnicodeAttribute(null=True)
+    upgrade_status = UnicodeAttribute(null=True)
+    upgrade_failure_code = UnicodeAttribute(null=True)
+    upgrade_at = UnicodeAttribute(null=True)
 
 
 class CardChangeModel(_Row):
@@ -180,6 +185,7 @@ class CardChangeModel(_Row):
     replaced_payment_method_id = UnicodeAttribute(null=True)  # the card this one took the place of
     email_message_id = UnicodeAttribute(null=True)
     email_sent_at = UnicodeAttribute(null=True)
+    purpose = UnicodeAttribute(null=True)  # "upgrade" for a lite account's upgrade; absent: a card change
 
 
 R = TypeVar("R")
