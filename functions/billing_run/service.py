@@ -9,8 +9,9 @@
   Recurring invoice (fees in advance for active items after anniversary cancellations, usage of the
   past period in arrears, unapplied credit consumed), posted with an id derived from (account, period)
   in ONE transaction with the cycle advance (conditional on the billed date) and the usage seal; then
-  the off-session charge, the PDF and one notice, each recorded as done so a redelivery finishes
-  without repeating any step.
+  the off-session charge, the PDF and the invoice notice (payments' `invoice_issued`, as for every
+  issuer; plus the charge's failure when it did not go through), each recorded as done so a
+  redelivery finishes without repeating any step.
 - `retry_account(account_id, run_date)`: dunning — charge again on the configured days (3, 7, 14 after
   the invoice by default) with reminders; past due after the last failure, until paid.
 """
@@ -22,12 +23,14 @@ from datetime import date, timedelta
 from typing import Any
 
 from functions.accounts.service import (
+    CLOSING,
     SHARDS,
     AccountAccess,
     AccountRecord,
     RetryEntry,
     advance_cycle,
     clear_retry,
+    closed_ops,
     due_accounts,
     due_date,
     get_account,
@@ -48,18 +51,20 @@ from functions.core.money import minimum_charge
 from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN
 from functions.core.settings import get_settings
 from functions.core.uow import UnitOfWork, retrying
-from functions.invoices.service import store_pdf
+from functions.invoices.service import finish_closure, store_pdf
 from functions.payments.service import (
     REMIND,
     ChargeableCard,
     charge_invoice_off_session,
     chargeable_card,
+    invoice_issued,
     off_session_attempt,
     remind_invoices,
 )
 from functions.usage.service import seal_period, usage_lines
 
 RUN_QUEUE = BILLING_RUN
+RUN = Actor("billing-run", "system")
 ACCOUNT_QUEUE = BILLING_ACCOUNT
 PAGE = 100
 
@@ -182,7 +187,9 @@ def _bill_period(account: AccountRecord, billed_on: date, run_date: date) -> Out
     usage_start = previous_recurring_date(account.billing_day, billed_on)
     items = billable_items(account_id)
     end_due_cancellations(items, billed_on)  # an anniversary cancellation takes effect first
-    lines = fee_lines(account_id, items, billed_on, period_end) + usage_lines(account_id, usage_start, billed_on)
+    lines = fee_lines(account_id, items, billed_on, period_end) + usage_lines(
+        account_id, account.currency, usage_start, billed_on
+    )
     parts = recurring_parts(account_id, billed_on, period_end, lines)
     invoice_id = parts[0].invoice_id
     # dated on its recurring date, even when the run is late or replayed
@@ -190,11 +197,16 @@ def _bill_period(account: AccountRecord, billed_on: date, run_date: date) -> Out
     due = due_date(account, billed_on)
     posting = ledger.prepare(account_id, type="recurring", parts=parts, period=period, on=billed_on, due_date=due)
 
+    # A closing account's invoice is its last (DESIGN §3 v4 Closure): it closes the account and takes it
+    # off the due index instead of advancing its cycle.
+    closing = account.status == CLOSING
+    cycle = closed_ops(account, RUN, invoice_id) if closing else [advance_cycle(account, billed_on)]
+
     def attempt() -> list[ledger.Invoice]:
         ops, invoices = ledger.post_invoices(posting)
         UnitOfWork().add(
             *ops,
-            advance_cycle(account, billed_on),
+            *cycle,
             seal_period(account_id, usage_start, invoice_id),
             *(store.put_new(account_id, billed_on, p.invoice_id, run_date, n) for n, p in enumerate(parts, 1)),
         ).commit()
@@ -209,7 +221,10 @@ def _bill_period(account: AccountRecord, billed_on: date, run_date: date) -> Out
     fresh = [
         store.Run(account_id, billed_on, p.invoice_id, None, None, False, False, n) for n, p in enumerate(parts, 1)
     ]
-    return _finish_parts(account, billed_on, fresh, invoices, [p.lines for p in parts])
+    outcome = _finish_parts(account, billed_on, fresh, invoices, [p.lines for p in parts])
+    if closing:
+        finish_closure(AccountAccess(account, RUN, "operator"))
+    return outcome
 
 
 def _finish_parts(
@@ -262,9 +277,13 @@ def _finish(
     if run.charge is None or not run.pdf_stored:
         store.mark(account.id, billed_on, run.part, charge=charge, payment_id=payment_id, pdf_stored="yes")
     if not run.notice_sent:
-        retry_on = billed_on + timedelta(days=retry_days()[0]) if retry_days() else None
-        link = payment_page(account.id, payment_id) if charge == "requires_action" and payment_id else ""
-        _send(account, inv, charge, retry=retry_on, due=due, card=card, link=link)
+        # The invoice notice is the one every issuer sends (payments' invoice_issued, sent once per
+        # invoice); a charge this run made that did not go through is told in a second message.
+        invoice_issued(account.id, [inv], account=account, raise_errors=True)
+        if charge in ("declined", "requires_action") and run.charge is None and made is None:
+            retry_on = billed_on + timedelta(days=retry_days()[0]) if retry_days() else None
+            link = payment_page(account.id, payment_id) if charge == "requires_action" and payment_id else ""
+            _send(account, inv, charge, retry=retry_on, due=due, card=card, link=link)
         store.mark(account.id, billed_on, run.part, notice_sent="yes")
     return Outcome(account.id, charge, inv.id)
 

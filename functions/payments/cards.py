@@ -77,12 +77,18 @@ def card_of(state: PaymentMethodState | None) -> ChargeableCard | None:
     )
 
 
-def card_summary(account_id: str) -> dict[str, Any] | None:
-    """The summary's `payment_method`: brand, last4, expiry and status (active | expired), or None."""
+def card_summary(account_id: str, collection: str | None = None, net_days: int | None = None) -> dict[str, Any]:
+    """What the summary shows of how the account pays, from one read of the card state: `payment_method`
+    — the card (type card, brand, last4, expiry, status active | expired), or `{type: "invoice",
+    net_days}` for a send_invoice account, or None — and `upgrade`, a lite account's upgrade (or None)."""
     state = store.get_state(account_id)
-    if state is None or state.card is None:
-        return None
-    return _card_view(state.card.card) | {"status": _status(state.card.card)}
+    upgrade = asdict(state.upgrade) if state is not None and state.upgrade is not None else None
+    method: dict[str, Any] | None = None
+    if collection == "send_invoice":
+        method = {"type": "invoice", "net_days": net_days}
+    elif state is not None and state.card is not None:
+        method = {"type": "card"} | _card_view(state.card.card) | {"status": _status(state.card.card)}
+    return {"payment_method": method, "upgrade": upgrade}
 
 
 def _card_view(card: Card) -> dict[str, Any]:
@@ -179,8 +185,14 @@ def request_change(
     )
     try:
         UnitOfWork().add(
-            store.put_change(change),
-            store.set_pending(change),
+            *store.merged(
+                [store.put_change(change), store.set_pending(change)]
+                + (
+                    [store.set_upgrade(account_id, setup_intent_id, PENDING_VALIDATION, change.requested_at)]
+                    if upgrade
+                    else []
+                )
+            ),
             audit.record(
                 account_id,
                 access.actor,
@@ -188,11 +200,6 @@ def request_change(
                 setup_intent_id,
                 _card_view(state.card.card) if state.card else None,
                 _card_view(card),
-            ),
-            *(
-                [store.set_upgrade(account_id, setup_intent_id, PENDING_VALIDATION, change.requested_at)]
-                if upgrade
-                else []
             ),
         ).commit()
     except ConcurrentUpdateError:
@@ -303,7 +310,10 @@ def _activate(change: CardChangeRecord, state: PaymentMethodState) -> str:
     now = clock.iso(clock.now())
     try:
         UnitOfWork().add(
-            *store.activate(change, now, previous.payment_method_id if previous else None),
+            *store.merged(
+                store.activate(change, now, previous.payment_method_id if previous else None)
+                + upgrades.completed(change, SYSTEM, now)
+            ),
             audit.record(
                 change.account_id,
                 SYSTEM,
@@ -312,7 +322,6 @@ def _activate(change: CardChangeRecord, state: PaymentMethodState) -> str:
                 _card_view(previous.card) | {"payment_method_id": previous.payment_method_id} if previous else None,
                 _card_view(change.card) | {"payment_method_id": change.payment_method_id},
             ),
-            *upgrades.completed(change, SYSTEM, now),
         ).commit()
     except ConcurrentUpdateError:
         # Another delivery activated it, or a newer change replaced it meanwhile: look again.
@@ -355,7 +364,7 @@ def _fail(change: CardChangeRecord, code: str) -> str:
             store.set_upgrade(change.account_id, change.setup_intent_id, store.FAILED, clock.iso(clock.now()), code)
         )
     try:
-        uow.commit()
+        UnitOfWork().add(*store.merged(uow.ops)).commit()
     except ConcurrentUpdateError:
         pass
     return "failed"

@@ -102,7 +102,7 @@ def _open_with_due_date(account_id: str) -> list[tuple[Invoice, date]]:
 
 
 def _send_once(account: AccountRecord, inv: Invoice, due: date, step: str) -> int:
-    if not store.claim_sent(inv.account_id, f"REMIND#{inv.id}#{step}", clock.iso(clock.now())):
+    if not store.claim_notice(inv.account_id, inv.id, clock.iso(clock.now()), what=f"remind-{step}"):
         return 0
     past_due_on = due + timedelta(days=PAST_DUE_DAYS)
     email.send(emails.invoice_reminder(account, inv, step, invoice_page(inv.account_id, inv.id), past_due_on))

@@ -190,6 +190,7 @@ def test_a_confirmed_card_is_pending_then_active_after_the_queue_and_confirmed_b
     assert card["billing_contact"]["email"] == CONTACT["email"]
     _, summary, _ = api.call("GET", f"/v1/accounts/{account_id}/summary", token=token)
     assert summary["payment_method"] == {
+        "type": "card",  # v4: the summary says what the account pays with (card, or invoice with net days)
         "brand": "visa",
         "last4": "4242",
         "exp_month": 12,

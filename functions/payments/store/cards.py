@@ -6,7 +6,7 @@ and why collection is paused."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from functions.core.db import get_or_none
@@ -268,3 +268,24 @@ def set_upgrade(account_id: str, setup_intent_id: str, status: str, at: str, fai
         else CardStateModel.upgrade_failure_code.remove(),
     ]
     return Op("update", CardStateModel(account_id, STATE), actions=actions, label="upgrade")
+
+
+def merged(ops: list[Op]) -> list[Op]:
+    """`ops` with the updates of one item made one update (DynamoDB refuses two operations on one item in
+    a transaction): their actions joined, their conditions and-ed, the first's conflict and label kept."""
+    out: list[Op] = []
+    by_item: dict[tuple[Any, ...], Op] = {}
+    for op in ops:
+        target = op.target
+        key = (type(target), getattr(target, "pk", None), getattr(target, "sk", None))
+        first = by_item.get(key) if op.kind == "update" else None
+        if first is None:
+            if op.kind == "update":
+                op = replace(op, actions=list(op.actions))
+                by_item[key] = op
+            out.append(op)
+            continue
+        first.actions.extend(op.actions)
+        if op.condition is not None:
+            first.condition = op.condition if first.condition is None else first.condition & op.condition
+    return out

@@ -9,6 +9,7 @@ names are what is stored). Models never leave the store package.
   pk=<account>        sk=PAYMENT_METHOD    CardStateModel: the Stripe customer, the card on file, the
                                            pending change and why collection is paused
   pk=<account>        sk=CHANGE#<seti_…>   CardChangeModel: one card change per SetupIntent
+  pk=<account>        sk=NOTICE#<inv_…>    NoticeModel: an invoice's notice, claimed before it is sent
 Payments carry gsi1_pk=<account>#PAY, gsi1_sk=<created at>#<id> (index `by_created`: newest first).
 Only brand, last4 and expiry of a card are ever stored; Stripe keeps the card itself.
 """
@@ -34,7 +35,7 @@ WEBHOOK = "WEBHOOK#"
 EVENT_SK = "EVENT"
 STATE = "PAYMENT_METHOD"
 CHANGE = "CHANGE#"
-SENT = "SENT#"
+NOTICE = "NOTICE#"
 
 # Payment and refund statuses (docs/payments.md has the state machine).
 CREATING = "creating"  # the row exists, Stripe not called yet (or its answer was lost)
@@ -137,13 +138,6 @@ class EventMarkerModel(_Row):
     created_at = UnicodeAttribute(null=True)
 
 
-class SentModel(_Row):
-    """A message sent once (sk SENT#<what>): written before the e-mail goes out, so a redelivered job
-    never sends it twice (at most once: a crash between the two loses that one e-mail, never repeats it)."""
-
-    created_at = UnicodeAttribute(null=True)
-
-
 class CardStateModel(_Row):
     customer_id = UnicodeAttribute(null=True)
     card_payment_method_id = UnicodeAttribute(null=True)
@@ -186,6 +180,13 @@ class CardChangeModel(_Row):
     email_message_id = UnicodeAttribute(null=True)
     email_sent_at = UnicodeAttribute(null=True)
     purpose = UnicodeAttribute(null=True)  # "upgrade" for a lite account's upgrade; absent: a card change
+
+
+class NoticeModel(_Row):
+    kind = UnicodeAttribute(null=True)  # "notice"
+    invoice_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)  # sent
+    sent_at = UnicodeAttribute(null=True)
 
 
 R = TypeVar("R")
