@@ -258,8 +258,10 @@ def advance_cycle(account: AccountRecord, billed_on: date) -> Op:
     return store.advance_cycle(account.id, billed_on, next_recurring_date(account.billing_day, billed_on), billed_on)
 
 
-def mark_past_due(account_id: str, past_due: bool) -> Op:
-    return store.set_past_due(account_id, past_due)
+def set_collection_method(account_id: str, method: str) -> Op:
+    """The op that stores a pre-v4 subscription account's collection method (DESIGN §3 v4 migration: the
+    payments domain decides it, it knows the card)."""
+    return store.set_collection(account_id, method)
 
 
 def get_retry(account_id: str) -> RetryEntry | None:

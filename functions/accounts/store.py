@@ -53,7 +53,7 @@ class AccountsModel(Model):
     billing_day = IntegerAttribute(null=True)
     next_recurring_date = UnicodeAttribute(null=True)
     last_recurring_date = UnicodeAttribute(null=True)
-    past_due = BooleanAttribute(null=True)
+    past_due = BooleanAttribute(null=True)  # v3's flag, no longer written: past due lives with the balance
     created_at = UnicodeAttribute(null=True)
     # v4 (absent on accounts created before v4: see AccountRecord)
     collection = UnicodeAttribute(null=True)  # automatic | send_invoice
@@ -241,14 +241,15 @@ def advance_cycle(account_id: str, expected_next: date, new_next: date, last: da
     )
 
 
-def set_past_due(account_id: str, past_due: bool) -> Op:
-    model = AccountsModel(account_id, PROFILE)
+def set_collection(account_id: str, method: str) -> Op:
+    """Store a pre-v4 subscription account's collection method, once (only while none is stored)."""
     return Op(
         "update",
-        model,
-        actions=[AccountsModel.past_due.set(past_due)],
-        condition=AccountsModel.pk.exists(),
-        label="past_due",
+        AccountsModel(account_id, PROFILE),
+        actions=[AccountsModel.collection.set(method)],
+        condition=AccountsModel.pk.exists() & AccountsModel.collection.does_not_exist(),
+        on_conflict=lambda: ConcurrentUpdateError("the account's collection method was set meanwhile"),
+        label="collection",
     )
 
 

@@ -58,7 +58,7 @@ def provision(access: AccountAccess, idem: IdempotencyContext, body: schemas.Pro
         return inv
 
     inv = retrying(attempt)
-    invoice_issued(account.id, [inv], account=account)
+    invoice_issued(account.id, [inv], account=account)  # its notice; its collection requested (DESIGN §3 v4)
     return response(inv)
 
 

@@ -10,20 +10,26 @@ finds it and sends nothing; a marker whose e-mail SES refused is deleted so the 
 A crash between the marker and SES loses that one notice rather than sending it twice.
 
 The collector (issue 16) hooks its enqueue here too: the one place that knows an invoice was issued.
+On an automatic account, an open debit invoice requests the account's collection (`collection_rows.
+request`: never charged inside the issuing request; the collector runs ~60 s later, so invoices issued
+close together ride in one charge; docs/collections.md). `collection_method` is how an account pays,
+with the migration of subscription accounts from before v4 stored on first use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from functions.accounts.service import AccountRecord, get_account
+from functions.accounts.service import AccountRecord, get_account, set_collection_method
 from functions.core import clock, email
-from functions.core.errors import NotFoundError
+from functions.core.errors import ConcurrentUpdateError, NotFoundError
 from functions.core.ledger import CREDIT_TYPES, Invoice
 from functions.core.links import invoice_page
 from functions.core.logs import get_logger
+from functions.core.uow import UnitOfWork
 from functions.payments import emails, store
 from functions.payments.cards import ChargeableCard, chargeable_card
+from functions.payments.collection_rows import request
 from functions.payments.reminders import schedule_reminders
 
 
@@ -35,6 +41,21 @@ def collection_of(account: AccountRecord, card: ChargeableCard | None) -> str:
     if account.type == "payg" or card is not None:
         return "automatic"
     return "send_invoice"
+
+
+def collection_method(account: AccountRecord) -> str | None:
+    """How the account pays its debit invoices: "automatic" or "send_invoice" (None: lite). A subscription
+    account from before v4 (no method stored) migrates once, as DESIGN §3 v4 says — automatic when it has
+    a valid card, else send_invoice — and the choice is stored (an operator's choice stored meanwhile
+    stands)."""
+    if account.collection is not None or account.type != "subscription":
+        return account.collection
+    method = collection_of(account, chargeable_card(account.id))
+    try:
+        UnitOfWork().add(set_collection_method(account.id, method)).commit()
+    except ConcurrentUpdateError:
+        return get_account(account.id).collection
+    return method
 
 
 def wants_notice(account: AccountRecord, inv: Invoice, collection: str) -> bool:
@@ -69,6 +90,7 @@ def invoice_issued(
     collection = collection_of(account, card)
     if collection == "send_invoice":
         schedule_reminders(account_id, invoices)  # the due dates' reminders and past-due mark
+    _request_collection(account, invoices, raise_errors)
     for inv in invoices:
         if not to or not wants_notice(account, inv, collection):
             continue
@@ -82,6 +104,21 @@ def invoice_issued(
             get_logger().exception("invoice notice not sent", account_id=account_id, invoice_id=inv.id)
             if raise_errors:
                 raise
+
+
+def _request_collection(account: AccountRecord, invoices: Sequence[Invoice], raise_errors: bool) -> None:
+    """An open debit invoice on an automatic account requests the account's collection (a collection
+    open already makes it a no-op). A failure is logged (raised with `raise_errors`): the invoice is then
+    collected by the account's next collection."""
+    if not any(inv.type not in CREDIT_TYPES and inv.status == "open" for inv in invoices):
+        return
+    try:
+        if collection_method(account) == "automatic":
+            request(account.id)
+    except Exception:
+        get_logger().exception("collection request failed", account_id=account.id)
+        if raise_errors:
+            raise
 
 
 def _notice(

@@ -25,7 +25,7 @@ from functions.core import clock, email, ledger
 from functions.core.errors import ConcurrentUpdateError, ConflictError
 from functions.core.ledger import Invoice
 from functions.core.links import invoice_page
-from functions.core.uow import UnitOfWork
+from functions.core.uow import UnitOfWork, retrying
 from functions.payments import emails, store
 
 REMIND = "remind"
@@ -88,7 +88,7 @@ def remind_invoices(account_id: str, today: date) -> int:
             if on > today:
                 upcoming.append(on)
             elif step == "past_due":
-                UnitOfWork().add(*ledger.mark_past_due(account_id, [inv.id])).commit()
+                retrying(lambda inv_id=inv.id: UnitOfWork().add(*ledger.mark_past_due(account_id, [inv_id])).commit())
             elif not (step == "before" and today >= due):
                 sent += _send_once(account, inv, due, step)
     next_on = min(upcoming, default=None)

@@ -204,7 +204,9 @@ def post_invoice(posting: Posting) -> tuple[list[Op], Invoice]:
     inv = invoice_header(
         balance, seq, part.invoice_id, posting.type, total, part.description, len(part.lines), posting, at
     )
-    ops, applied, rest = allocate(account_id, total, part.invoice_id, posting.type, posting.target_invoice_id, at)
+    ops, applied, rest, cleared = allocate(
+        account_id, total, part.invoice_id, posting.type, posting.target_invoice_id, at
+    )
     inv.status, inv.balance_due, inv.amount_paid = "closed", 0, total
     inv.applied_to = [{"invoice_id": i, "amount": a} for i, a in applied]
     if rest:
@@ -223,7 +225,7 @@ def post_invoice(posting: Posting) -> tuple[list[Op], Invoice]:
         ops.extend(ledger_store.put_lines_ops(account_id, part.invoice_id, part.lines))
     ops += [
         ledger_store.put_invoice(inv, already_posted(part.invoice_id)),
-        ledger_store.update_balance(balance, after),
+        ledger_store.update_balance(balance, after, past_due_delta=-cleared),
         ledger_store.put_entry(account_id, entry),
     ]
     return ops, inv
