@@ -403,7 +403,6 @@ def usage_record(account_id, n, quantity, day):
         "service": "cdn",
         "metric": "gb",
         "quantity": quantity,
-        "unit_amount_decimal": "0.25",
         "occurred_at": f"{day}T08:00:00Z",
     }
 
@@ -423,6 +422,9 @@ def test_closing_now_cancels_items_with_proration_invoices_usage_to_date_returns
         status, paid, _ = cards.pay(account_id, owner, {"amount": 2100})
         assert status == 201 and paid["status"] == "succeeded", paid
     with at(2026, 11, 12):
+        from tests.integration.usage_helpers import set_rate
+
+        set_rate(api, "cdn", "gb", "0.25")  # usage is priced by the rate card (v4)
         metering = mint("meter", "billing:usage")
         records = [usage_record(account_id, 1, 400, "2026-11-12")]  # 400 x 0.25 = 100
         answer = api.call("POST", "/v1/usage", {"records": records}, token=metering)[1]
