@@ -16,9 +16,10 @@ from functions.core.audit import Actor
 from functions.core.errors import ConcurrentUpdateError, ConflictError
 from functions.core.idempotency import IdempotencyContext
 from functions.core.ids import derived_id, recurring_invoice_id
-from functions.core.ledger import Line
+from functions.core.ledger import Invoice, Line
 from functions.core.money import prorate
 from functions.core.uow import Op, UnitOfWork, retrying
+from functions.payments.service import invoice_issued
 
 # The ops that store a cancellation's reply with it (the request's Idempotency-Key record), or none.
 Reply = Callable[[schemas.Cancellation], list[Op]]
@@ -130,14 +131,16 @@ def _cancel_now(
         target_invoice_id=item.billed_invoice_id,
     )
 
-    def attempt() -> None:
+    def attempt() -> Invoice:
         planned, inv = ledger.post_invoice(posting)
         uow = UnitOfWork().add(*planned, *ops(inv))
         # (the outbound event's outbox row joins this transaction here)
         uow.commit()
+        return inv
 
-    retrying(attempt)
+    inv = retrying(attempt)
     ledger.settle_unapplied_credit(account.id)
+    invoice_issued(account.id, [inv], account=account)
     return result
 
 

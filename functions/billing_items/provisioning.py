@@ -15,7 +15,7 @@ from functions.core.idempotency import IdempotencyContext
 from functions.core.ledger import Invoice, Line
 from functions.core.money import prorate
 from functions.core.uow import Op, UnitOfWork, retrying
-from functions.payments.service import chargeable_card
+from functions.payments.service import chargeable_card, invoice_issued
 
 
 def provision(access: AccountAccess, idem: IdempotencyContext, body: schemas.ProvisionItem) -> schemas.ProvisionedItem:
@@ -56,7 +56,9 @@ def provision(access: AccountAccess, idem: IdempotencyContext, body: schemas.Pro
         uow.commit()
         return inv
 
-    return response(retrying(attempt))
+    inv = retrying(attempt)
+    invoice_issued(account.id, [inv], account=account)
+    return response(inv)
 
 
 def _check_account(account: AccountRecord, body: schemas.ProvisionItem) -> None:

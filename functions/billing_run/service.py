@@ -9,8 +9,9 @@
   Recurring invoice (fees in advance for active items after anniversary cancellations, usage of the
   past period in arrears, unapplied credit consumed), posted with an id derived from (account, period)
   in ONE transaction with the cycle advance (conditional on the billed date) and the usage seal; then
-  the off-session charge, the PDF and one notice, each recorded as done so a redelivery finishes
-  without repeating any step.
+  the off-session charge, the PDF and the invoice notice (payments' `invoice_issued`, as for every
+  issuer; plus the charge's failure when it did not go through), each recorded as done so a
+  redelivery finishes without repeating any step.
 - `retry_account(account_id, run_date)`: dunning — charge again on the configured days (3, 7, 14 after
   the invoice by default) with reminders; past due after the last failure, until paid.
 """
@@ -54,6 +55,7 @@ from functions.payments.service import (
     ChargeableCard,
     charge_invoice_off_session,
     chargeable_card,
+    invoice_issued,
     off_session_attempt,
 )
 from functions.usage.service import seal_period, usage_lines
@@ -267,9 +269,13 @@ def _finish(
     if run.charge is None or not run.pdf_stored:
         store.mark(account.id, billed_on, run.part, charge=charge, payment_id=payment_id, pdf_stored="yes")
     if not run.notice_sent:
-        retry_on = billed_on + timedelta(days=retry_days()[0]) if retry_days() else None
-        link = payment_page(account.id, payment_id) if charge == "requires_action" and payment_id else ""
-        _send(account, inv, charge, retry=retry_on, due=due, card=card, link=link)
+        # The invoice notice is the one every issuer sends (payments' invoice_issued, sent once per
+        # invoice); a charge this run made that did not go through is told in a second message.
+        invoice_issued(account.id, [inv], account=account, raise_errors=True)
+        if charge in ("declined", "requires_action") and run.charge is None and made is None:
+            retry_on = billed_on + timedelta(days=retry_days()[0]) if retry_days() else None
+            link = payment_page(account.id, payment_id) if charge == "requires_action" and payment_id else ""
+            _send(account, inv, charge, retry=retry_on, due=due, card=card, link=link)
         store.mark(account.id, billed_on, run.part, notice_sent="yes")
     return Outcome(account.id, charge, inv.id)
 

@@ -109,7 +109,8 @@ def _final_invoice(access: AccountAccess) -> ledger.Invoice | None:
         return invoices
 
     invoices = retrying(attempt)
-    # Collection: payments' issuing hook, invoice_issued(...) for each of `invoices` (h/notices), goes here.
+    # The notice, and the collection (the collector hooks its enqueue there): payments' issuing hook.
+    payments.invoice_issued(account.id, invoices, account=account)
     return invoices[0] if invoices else None
 
 

@@ -106,6 +106,7 @@ def _post(
     inv = retrying(attempt)
     if type in ledger.CREDIT_TYPES:
         ledger.settle_unapplied_credit(account_id)
+    payments.invoice_issued(account_id, [inv], account=access.account)
     return invoice_view(inv, lines)
 
 
@@ -233,6 +234,7 @@ def _refund_to_card(
         return _credit_return(access, done)
     inv = ledger.get_invoice(access.account.id, done.invoice_id)
     assert inv is not None
+    payments.invoice_issued(access.account.id, [inv], account=access.account)
     return invoice_view(inv, ledger.get_lines(access.account.id, inv.id))
 
 

@@ -9,9 +9,11 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import Any
 
+from functions.core.clock import display_day
 from functions.core.email import Email, compose
 from functions.core.money import display, format_amount
 from functions.payments.store import PaymentRecord
@@ -33,6 +35,12 @@ class CardConfirmation:
 
 
 _BRANDS = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express", "discover": "Discover"}
+
+
+def brand_name(brand: str) -> str:
+    """A card brand as people write it ("visa" -> "Visa")."""
+    return _BRANDS.get(brand.lower(), brand.title())
+
 
 _CARD = {
     "en": {
@@ -83,7 +91,7 @@ def card_confirmation(c: CardConfirmation) -> Email:
         "name": c.contact_name,
         "account": c.account_name,
         "number": str(c.account_number),
-        "brand": _BRANDS.get(c.brand.lower(), c.brand.title()),
+        "brand": brand_name(c.brand),
         "last4": c.last4,
         "exp": f"{c.exp_month:02d}/{c.exp_year}",
     }
@@ -204,4 +212,111 @@ def credit_left_at_closure(to: str, account_id: str, amount: int, currency: str,
             f"could not be refunded to the card payments it came from ({why}).",
             "Return it by another means (an offline refund) or keep it on the account; it stays as credit.",
         ],
+    )
+
+
+# ---- the invoice notice (DESIGN §3 v4 Notices) ---------------------------------------------------
+
+_NOTICE = {
+    "en": {
+        "kind": {
+            "new": "invoice",
+            "recurring": "invoice",
+            "one_time": "invoice",
+            "credit": "credit note",
+            "refund": "refund note",
+        },
+        "subject": "Your {kind} {number} for {account}: {total}",
+        "hello": "Hello {name},",
+        "issued": "We issued {kind} {number} on {date} for the account {account} (no. {number_account}).",
+        "rows": ("Number", "Date", "Total", "Amount due", "See it online"),
+        "card": "The amount due will be charged shortly to your card {card}.",
+        "no_card": "There is no valid card on file: please add one in the console (Payment method) so that we "
+        "can charge the amount due.",
+        "pay": "Please pay the amount due from the invoice's page in the console.",
+        "nothing_due": "Nothing is left to pay on it.",
+        "credit": "We credited {total} to the account ({description}). It settles open invoices, oldest first; "
+        "what is left is kept as credit for your next invoices.",
+        "refund": "We refunded {total} on the account ({description}).",
+        "footer": "You can see and download this document in the billing console. A question? Open a support "
+        "ticket in the console (Support).",
+        "sign": "The billing team",
+    },
+    "fr": {
+        "kind": {
+            "new": "facture",
+            "recurring": "facture",
+            "one_time": "facture",
+            "credit": "avoir",
+            "refund": "avoir de remboursement",
+        },
+        "subject": "Votre {kind} {number} pour {account} : {total}",
+        "hello": "Bonjour {name},",
+        "issued": "Nous avons émis le document « {kind} » n° {number} le {date} pour le compte {account} "
+        "(n° {number_account}).",
+        "rows": ("Numéro", "Date", "Total", "Montant dû", "Consulter en ligne"),
+        "card": "Le montant dû sera prochainement débité sur votre carte {card}.",
+        "no_card": "Aucune carte valide n'est enregistrée : ajoutez-en une dans la console (Moyen de paiement) "
+        "afin que nous puissions débiter le montant dû.",
+        "pay": "Veuillez régler le montant dû depuis la page de la facture dans la console.",
+        "nothing_due": "Il ne reste rien à payer.",
+        "credit": "Nous avons crédité {total} sur le compte ({description}). Ce crédit règle les factures "
+        "ouvertes, de la plus ancienne à la plus récente ; le reste est conservé pour vos prochaines factures.",
+        "refund": "Nous avons remboursé {total} sur le compte ({description}).",
+        "footer": "Vous pouvez consulter et télécharger ce document dans la console de facturation. Une question ? "
+        "Ouvrez un ticket de support dans la console (Support).",
+        "sign": "L'équipe facturation",
+    },
+}
+
+
+@dataclass(frozen=True)
+class InvoiceNotice:
+    """What the notice of one issued invoice says. `how` is what happens to the amount due: `card`
+    (charged shortly to `card`), `no_card` (automatic, no valid card), `pay` (the customer pays it),
+    `nothing_due`, or `credit` / `refund` for the money-in documents."""
+
+    to: str
+    contact_name: str
+    account_name: str
+    account_number: int
+    locale: str
+    type: str
+    number: str
+    date: datetime.date
+    currency: str
+    total: int
+    due: int
+    description: str
+    link: str
+    how: str
+    card: str = ""
+
+
+def invoice_notice(n: InvoiceNotice) -> Email:
+    """The notice of an issued invoice (any type), in the account's language."""
+    words = _NOTICE.get(n.locale, _NOTICE["en"])
+    values = {
+        "kind": words["kind"].get(n.type, words["kind"]["one_time"]),
+        "number": n.number,
+        "number_account": str(n.account_number),
+        "account": n.account_name,
+        "name": n.contact_name,
+        "date": display_day(n.date, n.locale),
+        "total": display(n.total, n.currency, n.locale),
+        "description": n.description,
+        "card": n.card,
+    }
+    labels = words["rows"]
+    rows = [(labels[0], n.number), (labels[1], values["date"]), (labels[2], values["total"])]
+    if n.how not in ("credit", "refund"):
+        rows.append((labels[3], display(n.due, n.currency, n.locale)))
+    rows.append((labels[4], n.link))
+    return compose(
+        n.to,
+        words["subject"].format(**values),
+        n.locale,
+        [words["hello"].format(**values) + "\n\n" + words["issued"].format(**values), words[n.how].format(**values)],
+        rows=rows,
+        footer=[words["footer"], words["sign"]],
     )

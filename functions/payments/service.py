@@ -2,6 +2,7 @@
 file (`cards`), off-session charges for the monthly run (`off_session`), refunds to cards (`refunds`).
 
 payments/ by what it does:
+  issuing      after an invoice is issued (every issuer calls it): its notice, once
   cards        the card on file: setup, change, validation queue, the chargeable card, the summary's view
   one_time     one-time payments (card or PayPal) ── on charges.py's sequence: lease, Stripe, final write
   off_session  off-session charges of an invoice  ─┤  (charging.py: the payment row, THE apply step)
@@ -35,6 +36,8 @@ from functions.payments.cards import start_setup as start_setup
 from functions.payments.cards import validate_change as validate_change
 from functions.payments.closure import CreditReturned as CreditReturned
 from functions.payments.closure import return_leftover_credit as return_leftover_credit
+from functions.payments.issuing import invoice_issued as invoice_issued
+from functions.payments.issuing import invoice_page as invoice_page
 from functions.payments.off_session import OffSessionCharge as OffSessionCharge
 from functions.payments.off_session import charge_invoice_off_session as charge_invoice_off_session
 from functions.payments.off_session import off_session_attempt as off_session_attempt

@@ -453,6 +453,8 @@ def test_closing_now_cancels_items_with_proration_invoices_usage_to_date_returns
     balance = ledger.get_balance(account_id)
     assert (balance.current, balance.unapplied_credit) == (0, 0)
     cards.audit_ok(account_id)
+    # the final invoice goes through the issuing hook like any other: its notice (and its collection)
+    assert [m for m in cards.mails_to("ada@example.com") if final.number in str(m.subject)]
     assert [e.after["status"] for e in events(account_id, "account.closing")] == ["closing"]
     (closed_event,) = events(account_id, "account.closed")
     assert closed_event.after["final_invoice_id"] == final.id and closed_event.actor == f"owner-{account_id}"

@@ -80,6 +80,12 @@ class Run:
 
         return ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
 
+    def recurring_mails(self, account_id):
+        """The e-mails about the account's Recurring invoices (every issued invoice has its notice now:
+        the New and Credit notices are left out)."""
+        numbers = [i["number"] for i in self.invoices(account_id)]
+        return [m for m in self.mails() if any(n in m.subject for n in numbers)]
+
 
 def test_a_month_with_items_usage_a_cancellation_and_a_credit_makes_one_recurring_invoice(run):
     from functions.core.ledger import audit_account
@@ -134,9 +140,11 @@ def test_a_month_with_items_usage_a_cancellation_and_a_credit_makes_one_recurrin
     )
     assert usage_store.is_sealed(acct, date(2026, 11, 1))
     assert outcome.result == "no_card"  # a subscription without a card pays its invoices itself
-    (mail,) = run.mails()
+    (mail,) = run.recurring_mails(acct)
     assert mail.destinations["ToAddresses"] == ["ada@example.com"] and inv["number"] in mail.subject
-    assert "no valid card" in mail.body
+    # v4: a new subscription account pays by invoice (send_invoice): the notice asks it to pay, with the link
+    assert "Please pay the amount due" in mail.body and f"/accounts/{acct}/invoices/{inv['id']}" in mail.body
+    assert len(run.mails()) == 2 + 1 + 1  # v4: the two New invoices and the Credit have their notices too
     assert run.api.call("GET", f"/v1/accounts/{acct}/invoices/{inv['id']}/pdf", token=run.api.admin)[0] == 200
     assert audit_account(acct).problems == []
 
@@ -150,7 +158,7 @@ def test_the_same_date_three_times_and_a_late_redelivery_make_one_invoice_and_on
         run.bill(acct, date(2026, 12, 1))
     run.bill(acct, date(2026, 12, 2))
     assert len(run.invoices(acct)) == 1
-    assert len(run.mails()) == 1
+    assert len(run.recurring_mails(acct)) == 1 and len(run.mails()) == 2  # and the New invoice's notice
     assert run.summary(acct)["balance"]["current"] == 2100 + 3000
 
 
@@ -172,7 +180,7 @@ def test_a_second_worker_with_a_stale_account_posts_nothing_more(run, monkeypatc
 
     monkeypatch.setattr(service, "get_account", stale_then_fresh)
     run.bill(acct, date(2026, 12, 1))  # thinks the account is still due: the posting's conditions refuse it
-    assert len(run.invoices(acct)) == 1 and len(run.mails()) == 1
+    assert len(run.invoices(acct)) == 1 and len(run.recurring_mails(acct)) == 1
 
 
 def test_a_crash_after_posting_is_finished_by_the_redelivery(run, monkeypatch):
@@ -185,10 +193,10 @@ def test_a_crash_after_posting_is_finished_by_the_redelivery(run, monkeypatch):
     monkeypatch.setattr(service, "store_pdf", lambda *a: (_ for _ in ()).throw(RuntimeError("S3 down")))
     with pytest.raises(RuntimeError):
         run.bill(acct, date(2026, 12, 1))
-    assert len(run.invoices(acct)) == 1 and run.mails() == []
+    assert len(run.invoices(acct)) == 1 and run.recurring_mails(acct) == []
     monkeypatch.undo()
     run.bill(acct, date(2026, 12, 1))
-    assert len(run.invoices(acct)) == 1 and len(run.mails()) == 1
+    assert len(run.invoices(acct)) == 1 and len(run.recurring_mails(acct)) == 1
 
 
 def test_nothing_to_bill_issues_a_closed_zero_invoice_without_a_charge(run):
@@ -296,7 +304,7 @@ def test_a_declined_card_is_retried_on_schedule_then_past_due_until_paid(card_ru
     assert outcomes == ["declined", "declined", "past_due"]
     assert run.summary(account_id)["past_due"] is True
     subjects = [m.subject for m in run.mails() if recurring["number"] in m.subject]
-    assert len(subjects) == 4  # the notice, two reminders, the past-due notice
+    assert len(subjects) == 5  # the notice, the decline, two reminders, the past-due notice
     run.post(account_id, "credits", {"amount": 100_000, "reason": "settled by bank transfer"}, date(2026, 12, 20))
     assert run.summary(account_id)["past_due"] is False
     pay.audit_ok(account_id)
@@ -318,8 +326,9 @@ def test_a_card_needing_authentication_gets_a_link_to_the_payment_page(card_run)
     outcome = run.bill(account_id, date(2026, 12, 1))
     assert outcome.result == "requires_action"
     (recurring,) = run.invoices(account_id)
-    (notice,) = [m for m in run.mails() if recurring["number"] in m.subject]
-    assert f"/accounts/{account_id}/payments/pay_" in notice.body
+    notice, failure = [m for m in run.mails() if recurring["number"] in m.subject]
+    assert f"/accounts/{account_id}/invoices/{recurring['id']}" in notice.body  # the invoice notice
+    assert f"/accounts/{account_id}/payments/pay_" in failure.body
     assert recurring["status"] == "open"
 
 
@@ -401,7 +410,7 @@ def test_a_recurring_invoice_above_the_limit_is_split_into_invoices_within_it(ru
     assert outcome.invoice_id == first["id"] and outcome.result == "no_card"
     assert [r.invoice_id for r in run_store.get_parts(acct, date(2026, 12, 1))] == [first["id"], second["id"]]
     assert run.summary(acct)["balance"]["current"] == 3 * 28_000_000 + 150_000_000
-    mails = run.mails()
+    mails = run.recurring_mails(acct)
     numbers = [n for m in mails for n in (first["number"], second["number"]) if n in m.subject]
     assert sorted(numbers) == [first["number"], second["number"]]
     assert len(mails) == 2  # one notice per invoice, none twice
@@ -571,10 +580,12 @@ def test_a_crash_in_the_middle_of_a_catch_up_is_finished_by_the_redelivery_then_
     monkeypatch.setattr(service, "store_pdf", second_pdf_fails)
     with pytest.raises(RuntimeError):
         run.bill(acct, date(2027, 3, 15))
-    assert len(run.invoices(acct)) == 2 and len(run.mails()) == 1  # the second period posted, not finished
+    assert (
+        len(run.invoices(acct)) == 2 and len(run.recurring_mails(acct)) == 1
+    )  # the second period posted, not finished
     monkeypatch.undo()
     run.bill(acct, date(2027, 3, 15))  # the redelivery
     invoices = run.invoices(acct)
     assert sorted(i["date"] for i in invoices) == [d.isoformat() for d in CATCH_UP]
-    assert len(run.mails()) == 4  # one notice per period, none twice
+    assert len(run.recurring_mails(acct)) == 4  # one notice per period, none twice
     assert run.summary(acct)["balance"]["current"] == 2100 + 4 * 3000

@@ -1,19 +1,24 @@
-"""Disputes (DISPUTE#), support tickets (TKT#) and the Stripe webhook dedupe markers (WEBHOOK#…)."""
+"""Disputes (DISPUTE#), support tickets (TKT#), the Stripe webhook dedupe markers (WEBHOOK#…) and the
+invoice notices' sent markers (NOTICE#)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from functions.core.db import get_or_none
+from pynamodb.exceptions import PutError
+
+from functions.core.db import aws_error_code, get_or_none
 from functions.core.errors import ConflictError
 from functions.core.uow import Op, put_if_absent
 from functions.payments.store.models import (
     DISPUTE,
     EVENT_SK,
+    NOTICE,
     TICKET,
     WEBHOOK,
     DisputeModel,
     EventMarkerModel,
+    NoticeModel,
     TicketModel,
     already,
 )
@@ -137,3 +142,31 @@ def put_event_marker(event_id: str, event_type: str, outcome: str, account_id: s
     return put_if_absent(
         model, label="webhook", on_conflict=lambda: EventAlreadyHandledError(f"event {event_id} was already handled")
     )
+
+
+def claim_notice(account_id: str, invoice_id: str, at: str) -> bool:
+    """Claim the right to send an invoice's notice: a conditional put of its marker, written "sent" just
+    before SES is called (`release_notice` takes it back if SES refuses). False when the marker exists
+    (another delivery, or an earlier attempt, sent it)."""
+    model = NoticeModel(
+        account_id, NOTICE + invoice_id, kind="notice", invoice_id=invoice_id, status="sent", sent_at=at
+    )
+    try:
+        model.save(condition=NoticeModel.sk.does_not_exist())
+    except PutError as exc:
+        if aws_error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
+def release_notice(account_id: str, invoice_id: str) -> None:
+    """Give up a claim whose e-mail SES refused, so a later attempt may send it."""
+    NoticeModel(account_id, NOTICE + invoice_id).delete()
+
+
+def get_notice(account_id: str, invoice_id: str) -> dict[str, Any] | None:
+    m = get_or_none(NoticeModel, account_id, NOTICE + invoice_id, consistent_read=True)
+    if m is None:
+        return None
+    return {"status": m.status, "sent_at": m.sent_at}

@@ -9,6 +9,7 @@ names are what is stored). Models never leave the store package.
   pk=<account>        sk=PAYMENT_METHOD    CardStateModel: the Stripe customer, the card on file, the
                                            pending change and why collection is paused
   pk=<account>        sk=CHANGE#<seti_…>   CardChangeModel: one card change per SetupIntent
+  pk=<account>        sk=NOTICE#<inv_…>    NoticeModel: an invoice's notice, claimed before it is sent
 Payments carry gsi1_pk=<account>#PAY, gsi1_sk=<created at>#<id> (index `by_created`: newest first).
 Only brand, last4 and expiry of a card are ever stored; Stripe keeps the card itself.
 """
@@ -34,6 +35,7 @@ WEBHOOK = "WEBHOOK#"
 EVENT_SK = "EVENT"
 STATE = "PAYMENT_METHOD"
 CHANGE = "CHANGE#"
+NOTICE = "NOTICE#"
 
 # Payment and refund statuses (docs/payments.md has the state machine).
 CREATING = "creating"  # the row exists, Stripe not called yet (or its answer was lost)
@@ -178,6 +180,13 @@ class CardChangeModel(_Row):
     email_message_id = UnicodeAttribute(null=True)
     email_sent_at = UnicodeAttribute(null=True)
     purpose = UnicodeAttribute(null=True)  # "upgrade" for a lite account's upgrade; absent: a card change
+
+
+class NoticeModel(_Row):
+    kind = UnicodeAttribute(null=True)  # "notice"
+    invoice_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)  # sent
+    sent_at = UnicodeAttribute(null=True)
 
 
 R = TypeVar("R")
