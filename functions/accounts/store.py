@@ -287,6 +287,36 @@ def delete_retry(account_id: str) -> Op:
     return Op("delete", AccountsModel(account_id, RETRY), label="retry")
 
 
+# Other dated entries of an account on the due index, one per kind (sort key = the kind in capitals;
+# due_pk = <kind>#<shard>): "remind" = the next day a send_invoice invoice of the account needs a
+# reminder or its past-due mark (DESIGN §3 v4).
+SCHEDULE_KINDS = ("remind",)
+
+
+def get_schedule(kind: str, account_id: str) -> date | None:
+    m = get_or_none(AccountsModel, account_id, kind.upper(), consistent_read=True)
+    return None if m is None or not m.due_sk else date.fromisoformat(m.due_sk.split("#")[0])
+
+
+def put_schedule(kind: str, account_id: str, on: date, *, only_if_earlier: bool = False) -> Op:
+    """The account's `kind` entry on the due index, dated `on`; with `only_if_earlier`, only when no
+    entry is dated before it (the op then fails, harmlessly, with ConflictError)."""
+    due_sk = f"{on.isoformat()}#{account_id}"
+    model = AccountsModel(account_id, kind.upper(), due_pk=f"{kind}#{shard_of(account_id)}", due_sk=due_sk)
+    condition = (AccountsModel.pk.does_not_exist() | (AccountsModel.due_sk > due_sk)) if only_if_earlier else None
+    return Op(
+        "put",
+        model,
+        condition=condition,
+        on_conflict=lambda: ConflictError(f"{account_id} has an earlier {kind} entry", code="scheduled-earlier"),
+        label=kind,
+    )
+
+
+def delete_schedule(kind: str, account_id: str) -> Op:
+    return Op("delete", AccountsModel(account_id, kind.upper()), label=kind)
+
+
 def due_page(
     kind: str, shard: int, run_date: date, limit: int, last_key: dict[str, Any] | None
 ) -> tuple[list[str], dict[str, Any] | None]:

@@ -30,6 +30,7 @@ from functions.accounts.service import (
     advance_cycle,
     closed_ops,
     due_accounts,
+    due_date,
     get_account,
     next_recurring_date,
     previous_recurring_date,
@@ -43,7 +44,7 @@ from functions.core.ids import recurring_invoice_id
 from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN
 from functions.core.uow import UnitOfWork, retrying
 from functions.invoices.service import finish_closure, store_pdf
-from functions.payments.service import collect, invoice_issued
+from functions.payments.service import REMIND, collect, invoice_issued, remind_invoices
 from functions.usage.service import seal_period, usage_lines
 
 RUN_QUEUE = BILLING_RUN
@@ -72,7 +73,7 @@ def fan_out(run_date: date) -> int:
 def dispatch_shard(shard: int, run_date: date) -> int:
     """Send one message per due account (and per dunning retry) of a shard; returns how many."""
     sent = 0
-    for kind in ("due", "retry"):
+    for kind in ("due", "retry", REMIND):
         last_key: dict[str, Any] | None = None
         while True:
             ids, last_key = due_accounts(kind, shard, run_date, PAGE, last_key)
@@ -89,6 +90,9 @@ def handle_account_message(body: dict[str, Any]) -> Outcome:
     run_date = date.fromisoformat(body["run_date"])
     if body.get("kind") == "retry":
         return Outcome(body["account_id"], collect(body["account_id"], None, run_date))
+    if body.get("kind") == REMIND:
+        sent = remind_invoices(body["account_id"], run_date)
+        return Outcome(body["account_id"], f"reminded {sent}")
     return bill_account(body["account_id"], run_date)
 
 
@@ -164,7 +168,9 @@ def _bill_period(account: AccountRecord, billed_on: date, run_date: date) -> Out
     parts = recurring_parts(account_id, billed_on, period_end, lines)
     invoice_id = parts[0].invoice_id
     # dated on its recurring date, even when the run is late or replayed
-    posting = ledger.prepare(account_id, type="recurring", parts=parts, period=(billed_on, period_end), on=billed_on)
+    period = (billed_on, period_end)
+    due = due_date(account, billed_on)
+    posting = ledger.prepare(account_id, type="recurring", parts=parts, period=period, on=billed_on, due_date=due)
 
     # A closing account's invoice is its last (DESIGN §3 v4 Closure): it closes the account and takes it
     # off the due index instead of advancing its cycle.

@@ -144,6 +144,7 @@ class Invoice(BaseModel):
     # days past its due date) — the account is past due while such an invoice is open
     carried_forward: bool = False
     past_due: bool = False
+    due_date: date | None = None  # send_invoice accounts' debit invoices (DESIGN §3 v4)
 
 
 class ChargeRequest(Request):
@@ -213,6 +214,7 @@ class InvoiceRow(BaseModel):
     balance_due: int
     carried_forward: bool = False
     past_due: bool = False
+    due_date: date | None = None
 
 
 class InvoiceList(Page[InvoiceRow]):

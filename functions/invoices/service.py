@@ -15,6 +15,7 @@ from functions.accounts.service import (
     AccountRecord,
     capabilities,
     current_period,
+    due_date,
     next_recurring_date,
     previous_recurring_date,
     require_open,
@@ -87,7 +88,8 @@ def _post(
 
     account_id = access.account.id
     part = ledger.Part(invoice_id, description, lines)
-    posting = ledger.prepare(account_id, type=type, parts=[part], target_invoice_id=target_invoice_id)
+    due = due_date(access.account, today)
+    posting = ledger.prepare(account_id, type=type, parts=[part], target_invoice_id=target_invoice_id, due_date=due)
 
     def attempt() -> Invoice:
         ops, inv = ledger.post_invoice(posting)

@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from functions.accounts.service import clear_retry, get_retry
 from functions.core import audit, clock, ledger, stripe_gateway
 from functions.core.ids import derived_id
+from functions.core.links import payment_page
 from functions.core.logs import get_logger
 from functions.core.money import minimum_charge
 from functions.core.settings import get_settings
@@ -80,7 +81,7 @@ def failed(row: CollectionRecord, pay: PaymentRecord | None, code: str, on: date
     )
     amount, currency = _owed(row.account_id, pay)
     kind = code if code in ("no_card", "authentication_required") else "declined"
-    link = _payment_page(row.account_id, pay.id) if kind == "authentication_required" and pay else ""
+    link = payment_page(row.account_id, pay.id) if kind == "authentication_required" and pay else ""
     kind = "requires_action" if kind == "authentication_required" else kind
     card = card_label(pay) if pay else ""
     # the e-mail first: a failure is sent again by the redelivery (at least once), never lost
@@ -94,11 +95,6 @@ def _owed(account_id: str, pay: PaymentRecord | None) -> tuple[int, str]:
         return pay.amount, pay.currency
     balance = ledger.get_balance(account_id)
     return (max(balance.current - balance.in_flight, 0), balance.currency) if balance else (0, "usd")
-
-
-def _payment_page(account_id: str, payment_id: str) -> str:
-    """The console's page for a payment, where Stripe.js completes 3-D Secure with its client_secret."""
-    return f"{get_settings().console_url}/accounts/{account_id}/payments/{payment_id}"
 
 
 def past_due(row: CollectionRecord, pay: PaymentRecord | None, code: str) -> str:

@@ -24,17 +24,13 @@ from functions.accounts.service import AccountRecord, get_account, set_collectio
 from functions.core import clock, email
 from functions.core.errors import ConcurrentUpdateError, NotFoundError
 from functions.core.ledger import CREDIT_TYPES, Invoice
+from functions.core.links import invoice_page
 from functions.core.logs import get_logger
-from functions.core.settings import get_settings
 from functions.core.uow import UnitOfWork
 from functions.payments import emails, store
 from functions.payments.cards import ChargeableCard, chargeable_card
 from functions.payments.collection_rows import request
-
-
-def invoice_page(account_id: str, invoice_id: str) -> str:
-    """The console's page for an invoice (the link every notice carries)."""
-    return f"{get_settings().console_url}/accounts/{account_id}/invoices/{invoice_id}"
+from functions.payments.reminders import schedule_reminders
 
 
 def collection_of(account: AccountRecord, card: ChargeableCard | None) -> str:
@@ -92,6 +88,8 @@ def invoice_issued(
     debits = any(inv.type not in CREDIT_TYPES for inv in invoices)
     card = chargeable_card(account_id) if debits and account.collection != "send_invoice" else None
     collection = collection_of(account, card)
+    if collection == "send_invoice":
+        schedule_reminders(account_id, invoices)  # the due dates' reminders and past-due mark
     _request_collection(account, invoices, raise_errors)
     for inv in invoices:
         if not to or not wants_notice(account, inv, collection):
@@ -142,6 +140,7 @@ def _notice(
         link=invoice_page(account.id, inv.id),
         how=_how(inv, collection, card),
         card=f"{emails.brand_name(card.brand)} •••• {card.last4}" if card else "",
+        due_date=inv.due_date,
     )
 
 

@@ -45,6 +45,10 @@ from functions.payments.collection_dunning import DO_NOT_RETRY as DO_NOT_RETRY
 from functions.payments.issuing import collection_method as collection_method
 from functions.payments.issuing import invoice_issued as invoice_issued
 from functions.payments.issuing import invoice_page as invoice_page
+from functions.payments.reminders import REMIND as REMIND
+from functions.payments.reminders import give_due_dates as give_due_dates
+from functions.payments.reminders import remind_invoices as remind_invoices
+from functions.payments.reminders import schedule_reminders as schedule_reminders
 from functions.payments.store import RefundRecord as RefundRecord
 
 COLLECTIONS_QUEUE = collection_rows.QUEUE

@@ -85,6 +85,8 @@ class Invoice:
     # is carried to the next collection.
     past_due: bool = False
     carried_forward: bool = False
+    # send_invoice accounts' debit invoices: the day it is due (issue + net_days; DESIGN §3 v4)
+    due_date: date | None = None
 
 
 @dataclass(frozen=True)

@@ -282,3 +282,18 @@ def reserve_invoice_refund(inv: Invoice, amount: int, on_conflict: Any) -> Op:
         raise on_conflict()
     condition = RefundedModel.refunded.does_not_exist() | (RefundedModel.refunded <= inv.total - amount)
     return Op("update", model, actions=actions, condition=condition, on_conflict=on_conflict, label="refunded")
+
+
+def set_due_date(inv: Invoice, due: Any) -> Op:
+    """Give an open invoice a due date (an account switched to send_invoice), only while it is open and
+    has none: a closed or already dated invoice is left as it is (the op fails with ConcurrentUpdateError)."""
+    model = InvoiceModel(inv.account_id, INV + inv.id)
+    condition = (InvoiceModel.status == "open") & InvoiceModel.due_date.does_not_exist()
+    return Op(
+        "update",
+        model,
+        actions=[InvoiceModel.due_date.set(due.isoformat())],
+        condition=condition,
+        on_conflict=_conflict,
+        label="due_date",
+    )
