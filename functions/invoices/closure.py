@@ -59,7 +59,7 @@ def close_account(access: AccountAccess, idem: IdempotencyContext, when: str) ->
         account = replace(account, status="closing")
     access = replace(access, account=account)
     cancelled = cancel_all(access, when, REASON)
-    if when == "end_of_period":
+    if when == "end_of_period" and account.next_recurring_date is not None:  # no cycle (lite): closes now
         result = schemas.Closure(
             account_id=account.id,
             status=account.status,
