@@ -575,3 +575,18 @@ def test_credit_that_cannot_go_back_to_a_card_stays_and_the_operators_are_emaile
     # closed: no link, no charge; reads and offline money go on
     problem(api.call("POST", f"/v1/accounts/{account['id']}/link", token=api.admin), 409, "account-closed")
     assert summary(api, account["id"])["status"] == "closed"
+
+
+def test_upgrade_and_closure_need_the_write_scope_and_a_closed_lite_account_cannot_upgrade(cards, api):
+    lite_id, owner = cards.account(type="lite", linked=False)
+    reader = api.member_token(lite_id, sub="reader", scopes=("billing:read",))
+    problem(upgrade(cards, lite_id, reader, "seti_abc"), 403, "insufficient-scope")
+    problem(close(api, lite_id, "now", token=reader), 403, "insufficient-scope")
+    assert profile(lite_id).status == "active"
+    status, closed, _ = close(api, lite_id, "now", token=owner)  # a lite account closes at once, no invoice
+    assert status == 200 and (closed["status"], closed["final_invoice_id"]) == ("closed", None)
+    seti = cards.confirmed_setup(lite_id, owner)
+    problem(upgrade(cards, lite_id, owner, seti), 409, "account-closed")
+    problem(patch(api, lite_id, {"collection": "automatic"}, api.admin), 422, "collection-not-allowed")
+    assert patch(api, lite_id, {"locale": "fr"}, owner)[0] == 200  # the profile still changes
+    assert profile(lite_id).type == "lite" and cards.messages() == []
