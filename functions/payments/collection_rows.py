@@ -118,3 +118,18 @@ def notify(account_id: str, message: collection_emails.Message) -> None:
     account = get_account(account_id)
     if account.billing_contact.get("email"):
         email.send(collection_emails.build(account, message, get_settings().console_url))
+
+
+def cancel(account_id: str) -> str | None:
+    """The account now pays by invoice (PATCH `collection: send_invoice`, DESIGN §3 v4): its open,
+    dunning or carried collection is closed (reason `send_invoice`) and leaves the due index — unless its
+    PaymentIntent is already at Stripe (a row creating or waiting for authentication), which finishes
+    as it will. Returns the state cancelled, or None."""
+    row = store.get_collection(account_id)
+    if row.state == store.IDLE:
+        return None
+    pay = store.get_payment(account_id, payment_id_of(account_id, row.seq, row.attempt))
+    if pay is not None and pay.status in (store.CREATING, store.REQUIRES_ACTION):
+        return None
+    after = replace(row, state=store.IDLE, retry_on=None, reason="send_invoice", updated_at=clock.iso(clock.now()))
+    return row.state if transition(row, after, clear_retry(account_id)) else None

@@ -53,6 +53,7 @@ from functions.payments.store import RefundRecord as RefundRecord
 
 COLLECTIONS_QUEUE = collection_rows.QUEUE
 request_collection = collection_rows.request
+cancel_collection = collection_rows.cancel  # an account switched to send_invoice (PATCH)
 
 
 def refund_to_card(
