@@ -303,8 +303,11 @@ def test_a_declined_card_is_retried_on_schedule_then_past_due_until_paid(card_ru
     assert run.summary(account_id)["past_due"] is True
     subjects = [m.subject for m in run.mails() if recurring["number"] in m.subject]
     assert len(subjects) == 5  # the notice, the decline, two reminders, the past-due notice
-    run.post(account_id, "credits", {"amount": 100_000, "reason": "settled by bank transfer"}, date(2026, 12, 20))
-    assert run.summary(account_id)["past_due"] is False
+    owed = run.summary(account_id)["balance"]["current"]
+    transfer = {"amount": owed, "method": "offline", "reference": "VIR 4471", "received_on": "2026-12-19"}
+    paid = run.post(account_id, "payments", transfer, date(2026, 12, 20))  # v4: a payment, no longer a Credit
+    assert paid["status"] == "succeeded" and {a["invoice_id"] for a in paid["applied_to"]} >= {recurring["id"]}
+    assert run.summary(account_id)["past_due"] is False and run.summary(account_id)["balance"]["current"] == 0
     pay.audit_ok(account_id)
 
 

@@ -10,7 +10,8 @@ names are what is stored). Models never leave the store package.
                                            pending change and why collection is paused
   pk=<account>        sk=CHANGE#<seti_…>   CardChangeModel: one card change per SetupIntent
   pk=<account>        sk=NOTICE#<inv_…>    NoticeModel: an invoice's notice, claimed before it is sent
-Payments carry gsi1_pk=<account>#PAY, gsi1_sk=<created at>#<id> (index `by_created`: newest first).
+Payments carry gsi1_pk=<account>#PAY, gsi1_sk=<created at>#<id> (index `by_created`: newest first);
+tickets the same with <account>#TKT.
 Only brand, last4 and expiry of a card are ever stored; Stripe keeps the card itself.
 """
 
@@ -69,8 +70,10 @@ class PaymentModel(_Row):
     payment_id = UnicodeAttribute(null=True)
     amount = IntegerAttribute(null=True)
     currency = UnicodeAttribute(null=True)
-    method = UnicodeAttribute(null=True)  # card | paypal
-    source = UnicodeAttribute(null=True)  # one_time | off_session
+    method = UnicodeAttribute(null=True)  # card | paypal | offline
+    source = UnicodeAttribute(null=True)  # one_time | off_session | offline
+    reference = UnicodeAttribute(null=True)  # offline: the bank transfer's or cheque's reference
+    received_on = UnicodeAttribute(null=True)  # offline: the day the money was received (ISO date)
     status = UnicodeAttribute(null=True)
     invoice_id = UnicodeAttribute(null=True)  # the invoice the payment targets
     payment_intent_id = UnicodeAttribute(null=True)
@@ -119,6 +122,15 @@ class DisputeModel(_Row):
     updated_at = UnicodeAttribute(null=True)
 
 
+class TicketsByCreated(SpecIndex):
+    """The same index as the payments' (by_created), keyed <account>#TKT for tickets: its own class, so
+    each model's index returns its own items."""
+
+    Meta = index_meta("payments", "by_created")
+    gsi1_pk = UnicodeAttribute(hash_key=True)
+    gsi1_sk = UnicodeAttribute(range_key=True)
+
+
 class TicketModel(_Row):
     kind = UnicodeAttribute(null=True)  # "ticket"
     subject = UnicodeAttribute(null=True)
@@ -128,6 +140,9 @@ class TicketModel(_Row):
     status = UnicodeAttribute(null=True)
     created_by = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute(null=True)
+    gsi1_pk = UnicodeAttribute(null=True)  # <account>#TKT
+    gsi1_sk = UnicodeAttribute(null=True)  # <created at>#<ticket id>: newest first, never rewritten
+    by_created = TicketsByCreated()
 
 
 class EventMarkerModel(_Row):
