@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, replace
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from functions.accounts.service import AccountAccess, get_account
@@ -30,12 +30,15 @@ from functions.core.resources import CARD_VALIDATION
 from functions.core.stripe_gateway import StripeRejectedError
 from functions.core.stripe_objects import Card
 from functions.core.uow import UnitOfWork
-from functions.payments import emails, store
+from functions.payments import emails, failures, store
 from functions.payments.schemas import CardValidationMessage
 from functions.payments.store import CardChangeRecord, PaymentMethodState
 
 QUEUE = CARD_VALIDATION
 SYSTEM = Actor(f"system:{CARD_VALIDATION}", "system")
+# A card change still pending this long after the PUT fails (DESIGN §3 v4 Notices).
+VALIDATION_DEADLINE = timedelta(hours=24)
+TIMED_OUT = "validation-timed-out"
 
 
 @dataclass(frozen=True)
@@ -230,7 +233,16 @@ def payment_method(account_id: str) -> dict[str, Any]:
             "setup_intent_id": state.pending.setup_intent_id,
             "requested_at": state.pending.requested_at,
         }
-    return {"card": card, "pending_change": pending}
+    failed = None
+    if state is not None and state.last_failure is not None:
+        f = state.last_failure
+        failed = _card_view(f.card) | {
+            "setup_intent_id": f.setup_intent_id,
+            "code": f.code,
+            "message": failures.change_reason(f.code),
+            "failed_at": f.at,
+        }
+    return {"card": card, "pending_change": pending, "last_failed_change": failed}
 
 
 # --- the card-validation queue ------------------------------------------------------------------------
@@ -247,6 +259,8 @@ def validate_change(account_id: str, setup_intent_id: str) -> str:
     if change is None:
         raise CardChangeNotFoundError(f"no card change {setup_intent_id} on {account_id}")
     outcome = "already_active"
+    if change.status == store.PENDING and timed_out(change):
+        return fail_change(change, TIMED_OUT)  # too late to keep the promise: never activated after 24 h
     if change.status == store.PENDING:
         state = store.get_state(account_id, consistent=True)
         assert state is not None and state.customer_id, "a pending change implies a customer"
@@ -282,7 +296,7 @@ def _activate(change: CardChangeRecord, state: PaymentMethodState) -> str:
                 previous.payment_method_id, customer_id, idempotency_key=f"pm:detach:{seti}"
             )
     except StripeRejectedError as exc:
-        return _fail(change, exc.code or f"stripe_{exc.http_status}")
+        return fail_change(change, exc.code or f"stripe_{exc.http_status}")
     now = clock.iso(clock.now())
     try:
         UnitOfWork().add(
@@ -321,22 +335,34 @@ def _supersede(change: CardChangeRecord, state: PaymentMethodState) -> str:
     return "superseded"
 
 
-def _fail(change: CardChangeRecord, code: str) -> str:
-    """Stripe refused the card at attachment (declined, or no longer usable): the card on file stays."""
+def fail_change(change: CardChangeRecord, code: str) -> str:
+    """The change failed — Stripe refused the card at attachment (declined, or no longer usable), or
+    it was still pending 24 h after the PUT (`validation-timed-out`): the card on file stays, the
+    failure becomes the account's last failed change, and the one writer whose transaction closed the
+    change e-mails the reason and the support path (payments/failures.py)."""
     state = store.get_state(change.account_id, consistent=True)
+    now = clock.iso(clock.now())
+    pending = (
+        state is not None and state.pending is not None and state.pending.setup_intent_id == change.setup_intent_id
+    )
     uow = UnitOfWork().add(
-        store.close_change(change, store.FAILED, clock.iso(clock.now()), failure_code=code),
+        store.close_change(change, store.FAILED, now, failure_code=code),
+        store.record_failure(change, code, now, was_pending=pending),
         audit.record(
             change.account_id, SYSTEM, "payment_method.change_failed", change.setup_intent_id, None, {"code": code}
         ),
     )
-    if state is not None and state.pending is not None and state.pending.setup_intent_id == change.setup_intent_id:
-        uow.add(store.clear_pending(change))
     try:
         uow.commit()
     except ConcurrentUpdateError:
-        pass
+        return "already_closed"  # another worker closed it (and told the customer if it failed)
+    failures.card_change_failed(change, code)
     return "failed"
+
+
+def timed_out(change: CardChangeRecord, now: datetime | None = None) -> bool:
+    """Still pending 24 h after the PUT: the product promises a new card within 24 h."""
+    return (now or clock.now()) - datetime.fromisoformat(change.requested_at) >= VALIDATION_DEADLINE
 
 
 def _send_confirmation(change: CardChangeRecord) -> None:

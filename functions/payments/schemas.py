@@ -50,9 +50,19 @@ class PendingChange(CardView):
     requested_at: str
 
 
+class FailedChange(CardView):
+    setup_intent_id: str
+    code: str = Field(description="validation-timed-out (pending 24 h after the PUT), or Stripe's refusal code")
+    message: str
+    failed_at: str
+
+
 class PaymentMethod(BaseModel):
     card: CardOnFile | None
     pending_change: PendingChange | None
+    last_failed_change: FailedChange | None = Field(
+        None, description="the last card change that failed, until a newer card is active"
+    )
 
 
 class CardValidationMessage(BaseModel):

@@ -18,6 +18,7 @@ from __future__ import annotations
 from functions.accounts.service import AccountAccess
 from functions.core.idempotency import IdempotencyContext
 from functions.payments import refunds
+from functions.payments.card_deadline import expire_pending_changes as expire_pending_changes
 from functions.payments.cards import QUEUE as QUEUE
 from functions.payments.cards import CardChangeNotFoundError as CardChangeNotFoundError
 from functions.payments.cards import ChangeAccepted as ChangeAccepted

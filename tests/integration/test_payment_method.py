@@ -371,7 +371,7 @@ def test_the_same_setup_intent_submitted_twice_is_one_change(cards):
 
 
 def _nothing_changed(cards, api, account_id, token):
-    assert cards.get(account_id, token)[1] == {"card": None, "pending_change": None}
+    assert cards.get(account_id, token)[1] == {"card": None, "pending_change": None, "last_failed_change": None}
     assert cards.messages() == []
     _, events, _ = api.call("GET", f"/v1/accounts/{account_id}/events", token=token)
     assert not [e for e in events["data"] if e["action"].startswith("payment_method.")]
@@ -473,7 +473,7 @@ def test_card_numbers_in_a_body_are_refused_and_never_logged(cards):
     assert text.count('"status":400') == 3, text  # each refusal was logged...
     for digits in ("4242 4242", "4242-4242", "4000002760003184", "4242"):
         assert digits not in text  # ...without the body
-    assert cards.get(account_id, token)[1] == {"card": None, "pending_change": None}
+    assert cards.get(account_id, token)[1] == {"card": None, "pending_change": None, "last_failed_change": None}
 
 
 def test_lite_accounts_have_no_payment_method(cards):

@@ -8,7 +8,8 @@ names are what is stored). Models never leave the store package.
   pk=WEBHOOK#<evt_…>  sk=EVENT             EventMarkerModel: a Stripe event handled (dedupe marker)
   pk=<account>        sk=PAYMENT_METHOD    CardStateModel: the Stripe customer, the card on file, the
                                            pending change and why collection is paused
-  pk=<account>        sk=CHANGE#<seti_…>   CardChangeModel: one card change per SetupIntent
+  pk=<account>        sk=CHANGE#<seti_…>   CardChangeModel: one card change per SetupIntent (while
+                                           pending, gsi1_pk=PENDING_CARD_CHANGES: the 24 h sweep's list)
   pk=<account>        sk=NOTICE#<inv_…>    NoticeModel: an invoice's notice, claimed before it is sent
 Payments carry gsi1_pk=<account>#PAY, gsi1_sk=<created at>#<id> (index `by_created`: newest first);
 tickets the same with <account>#TKT.
@@ -171,6 +172,23 @@ class CardStateModel(_Row):
     pending_requested_at = UnicodeAttribute(null=True)
     # why collection is paused (e.g. "dispute dp_…"): paused while the set is not empty (DESIGN §3 v4)
     collection_paused_by = UnicodeSetAttribute(null=True)
+    # the last card change that failed (GET payment-method shows it until a newer card is active)
+    failed_setup_intent_id = UnicodeAttribute(null=True)
+    failed_brand = UnicodeAttribute(null=True)
+    failed_last4 = UnicodeAttribute(null=True)
+    failed_exp_month = IntegerAttribute(null=True)
+    failed_exp_year = IntegerAttribute(null=True)
+    failed_code = UnicodeAttribute(null=True)
+    failed_at = UnicodeAttribute(null=True)
+
+
+class CardChangesPending(SpecIndex):
+    """The payments table's by_created index, keyed PENDING_CARD_CHANGES for card changes while they are
+    pending (the keys are removed when the change closes: a sparse list the daily sweep reads)."""
+
+    Meta = index_meta("payments", "by_created")
+    gsi1_pk = UnicodeAttribute(hash_key=True)
+    gsi1_sk = UnicodeAttribute(range_key=True)
 
 
 class CardChangeModel(_Row):
@@ -189,6 +207,9 @@ class CardChangeModel(_Row):
     replaced_payment_method_id = UnicodeAttribute(null=True)  # the card this one took the place of
     email_message_id = UnicodeAttribute(null=True)
     email_sent_at = UnicodeAttribute(null=True)
+    gsi1_pk = UnicodeAttribute(null=True)  # PENDING_CARD_CHANGES while pending
+    gsi1_sk = UnicodeAttribute(null=True)  # <requested at>#<account>#<seti_…>
+    pending_since = CardChangesPending()
 
 
 class NoticeModel(_Row):
