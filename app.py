@@ -8,6 +8,7 @@ from functions.billing_run.routes import bp as billing_run
 from functions.core.routes import bp as platform
 from functions.invoices.routes import bp as invoices
 from functions.payments.routes import bp as payments
+from functions.usage.rate_routes import bp as rates
 from functions.usage.routes import bp as usage
 
 app = Chalice(app_name="billow", configure_logs=False)  # Powertools owns the "billow" logger
@@ -16,5 +17,6 @@ app.register_blueprint(accounts)
 app.register_blueprint(payments)
 app.register_blueprint(billing_items)
 app.register_blueprint(usage)
+app.register_blueprint(rates)
 app.register_blueprint(invoices)
 app.register_blueprint(billing_run)

@@ -19,6 +19,7 @@ from functions.accounts.schemas import (
     GrantMember,
     Member,
     RevokeMember,
+    account_view,
 )
 from functions.core.audit import Actor
 from functions.core.auth import ADMIN, READ
@@ -55,15 +56,14 @@ def create_account(call: Call) -> Account:
         name=body.name,
         billing_contact=body.billing_contact.model_dump(mode="json"),
         billing_day=body.billing_day,
+        collection=body.collection,
+        net_days=body.net_days,
     )
     return _account(record)
 
 
 def _account(record: service.AccountRecord) -> Account:
-    data = asdict(record)
-    data["next_recurring_invoice_date"] = data.pop("next_recurring_date")
-    data["last_recurring_invoice_date"] = data.pop("last_recurring_date")
-    return Account.model_validate(data)
+    return account_view(record)
 
 
 @api(bp, "POST", f"{ACCOUNT}/members", scope=ADMIN, body=GrantMember, response=Member, status=201, guard=guard)

@@ -3,13 +3,19 @@ guard every account route uses to decide whether the caller may act on the accou
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from functions.accounts import store
+from functions.accounts import lifecycle, store
+from functions.accounts.rules import DEFAULT_NET_DAYS as DEFAULT_NET_DAYS
+from functions.accounts.rules import AccountAccess as AccountAccess
+from functions.accounts.rules import check_net_days as check_net_days
+from functions.accounts.rules import next_recurring_date as next_recurring_date
+from functions.accounts.schemas import Account as Account
+from functions.accounts.schemas import UpdateAccount as UpdateAccount
+from functions.accounts.schemas import account_view as account_view
 from functions.accounts.store import AccountRecord, DeviceRecord, MemberRecord
 from functions.core import audit, clock, ledger
 from functions.core.audit import Actor, Event
@@ -18,13 +24,13 @@ from functions.core.errors import (
     CapabilityUnavailableError,
     ConcurrentUpdateError,
     ForbiddenError,
+    ValidationFailedError,
     found,
 )
 from functions.core.ids import is_id, new_id
 from functions.core.uow import Op, UnitOfWork
 
 BILLABLE = ("payg", "subscription")
-DEFAULT_NET_DAYS = 30  # new subscription accounts pay by invoice, due 30 days after issue (DESIGN §3 v4)
 
 # What each capability needs. `capabilities` in the summary and the route guards read this one table.
 CAPABILITY_RULES: dict[str, Callable[[AccountRecord], bool]] = {
@@ -37,15 +43,6 @@ CAPABILITY_RULES: dict[str, Callable[[AccountRecord], bool]] = {
 }
 
 _NUMBER_ATTEMPTS = 5
-
-
-@dataclass(frozen=True)
-class AccountAccess:
-    """What the guard established: the account, and who acts on it in which role."""
-
-    account: AccountRecord
-    actor: Actor
-    role: str  # owner | viewer | operator
 
 
 def capabilities(account: AccountRecord) -> dict[str, bool]:
@@ -91,15 +88,6 @@ def account_guard(capability: str | None = None) -> Callable[[Identity, dict[str
     return guard
 
 
-def next_recurring_date(billing_day: int, after: date) -> date:
-    """The first date strictly after `after` whose day of month is `billing_day` (1..28)."""
-    candidate = after.replace(day=billing_day) if after.day < billing_day else None
-    if candidate is None:
-        year, month = (after.year + 1, 1) if after.month == 12 else (after.year, after.month + 1)
-        candidate = date(year, month, min(billing_day, calendar.monthrange(year, month)[1]))
-    return candidate
-
-
 def _account_view(record: AccountRecord) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(record).items()}
 
@@ -114,8 +102,11 @@ def create_account(
     name: str,
     billing_contact: dict[str, Any],
     billing_day: int | None,
+    collection: str | None = None,
+    net_days: int | None = None,
 ) -> AccountRecord:
     """Create an account with the next account number, its zero balance and an audit event, atomically."""
+    collection, net_days = _collection_at_creation(type, collection, net_days)
     today = clock.today()
     day = billing_day or min(today.day, 28)
     account_id = new_id("acct")
@@ -135,8 +126,8 @@ def create_account(
             last_recurring_date=None,
             past_due=False,
             created_at=clock.iso(clock.now()),
-            collection={"payg": "automatic", "subscription": "send_invoice"}.get(type),
-            net_days=DEFAULT_NET_DAYS if type == "subscription" else None,
+            collection=collection,
+            net_days=net_days,
         )
         uow = UnitOfWork().add(
             store.allocate_account_number(current),
@@ -150,6 +141,21 @@ def create_account(
         except ConcurrentUpdateError:
             continue  # another account took this number first: read the counter again
     raise ConcurrentUpdateError("too many accounts are being created at once; retry")
+
+
+def _collection_at_creation(type: str, collection: str | None, net_days: int | None) -> tuple[str | None, int | None]:
+    """How a new account pays (DESIGN §3 v4): payg always automatic, lite never billed (either field on
+    them → 422 `collection-not-allowed`); subscription send_invoice net 30 unless told otherwise."""
+    if type != "subscription":
+        if collection is not None or net_days is not None:
+            raise ValidationFailedError(
+                f"{type} accounts {'are always collected automatically' if type == 'payg' else 'are not billed'}:"
+                " collection and net_days are for subscription accounts",
+                code="collection-not-allowed",
+            )
+        return ("automatic" if type == "payg" else None), None
+    collection = collection or "send_invoice"
+    return collection, check_net_days(collection, net_days)
 
 
 def get_account(account_id: str) -> AccountRecord:
@@ -258,3 +264,17 @@ def schedule_retry(entry: RetryEntry) -> Op:
 
 def clear_retry(account_id: str) -> Op:
     return store.delete_retry(account_id)
+
+
+# ---- the lifecycle (accounts/lifecycle.py): PATCH, link, upgrade, closure --------------------------
+
+CLOSED = lifecycle.CLOSED
+CLOSING = lifecycle.CLOSING
+account_closed = lifecycle.account_closed
+require_open = lifecycle.require_open
+planned_update = lifecycle.planned_update
+update_account = lifecycle.update_account
+set_linked = lifecycle.set_linked
+upgrade_ops = lifecycle.upgrade_ops
+closing_ops = lifecycle.closing_ops
+closed_ops = lifecycle.closed_ops

@@ -39,6 +39,11 @@ def recurring_total(account_id: str) -> int:
     return store.recurring_total(account_id)
 
 
+def has_active_items(account_id: str) -> bool:
+    """Whether any item of the account is not cancelled (active, or pending its anniversary cancellation)."""
+    return bool(store.billable_items(account_id))
+
+
 def require_item(account_id: str, item_id: str) -> Item:
     item = store.get(account_id, item_id) if is_id(item_id, "item") else None
     if item is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from functions.accounts.service import account_guard
+from functions.accounts.service import Account, account_guard, account_view, set_linked
 from functions.billing_items import service
 from functions.billing_items.schemas import (
     BulkRequest,
@@ -19,7 +19,7 @@ from functions.billing_items.schemas import (
     ProvisionItem,
 )
 from functions.core.auth import ADMIN, READ, WRITE
-from functions.core.http import Call, routes
+from functions.core.http import Call, api, routes
 
 bp = Blueprint(__name__)
 route = routes(bp, guard=account_guard("billing_items"))
@@ -76,3 +76,20 @@ def cancel(call: Call, account_id: str, item_id: str) -> Cancellation:
 def undo_cancellation(call: Call, account_id: str, item_id: str) -> Item:
     """Withdraw a pending anniversary cancellation"""
     return service.undo_cancellation(call.account, item_id)
+
+
+# ---- the account's link (operators): items need a linked account ---------------------------------
+
+LINK = "/v1/accounts/{account_id}/link"
+
+
+@api(bp, "POST", LINK, scope=ADMIN, response=Account, guard=account_guard())
+def link_account(call: Call, account_id: str) -> Account:
+    """Link the account's infrastructure side (operator); 409 account-closed while closing or closed"""
+    return account_view(set_linked(call.account, True, service.has_active_items))
+
+
+@api(bp, "DELETE", LINK, scope=ADMIN, response=Account, guard=account_guard())
+def unlink_account(call: Call, account_id: str) -> Account:
+    """Unlink the account (operator); 409 items-active while billing items are not cancelled"""
+    return account_view(set_linked(call.account, False, service.has_active_items))

@@ -6,12 +6,20 @@ from __future__ import annotations
 
 from functions.billing_items.cancellation import (
     cancel,
+    cancel_all,
     end_due_cancellations,
     last_billed,
     undo_cancellation,
     unused_amount,
 )
-from functions.billing_items.items import get_item, item_view, list_items, recurring_total, require_item
+from functions.billing_items.items import (
+    get_item,
+    has_active_items,
+    item_view,
+    list_items,
+    recurring_total,
+    require_item,
+)
 from functions.billing_items.links import BULK_CHUNK, bulk, link
 from functions.billing_items.provisioning import provision
 from functions.billing_items.recurring import billable_items, fee_lines, recurring_lines
@@ -21,9 +29,11 @@ __all__ = [
     "billable_items",
     "bulk",
     "cancel",
+    "cancel_all",
     "end_due_cancellations",
     "fee_lines",
     "get_item",
+    "has_active_items",
     "item_view",
     "last_billed",
     "link",

@@ -23,12 +23,14 @@ from datetime import date, timedelta
 from typing import Any
 
 from functions.accounts.service import (
+    CLOSING,
     SHARDS,
     AccountAccess,
     AccountRecord,
     RetryEntry,
     advance_cycle,
     clear_retry,
+    closed_ops,
     due_accounts,
     get_account,
     get_retry,
@@ -48,7 +50,7 @@ from functions.core.money import minimum_charge
 from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN
 from functions.core.settings import get_settings
 from functions.core.uow import UnitOfWork, retrying
-from functions.invoices.service import store_pdf
+from functions.invoices.service import finish_closure, store_pdf
 from functions.payments.service import (
     ChargeableCard,
     charge_invoice_off_session,
@@ -59,6 +61,7 @@ from functions.payments.service import (
 from functions.usage.service import seal_period, usage_lines
 
 RUN_QUEUE = BILLING_RUN
+RUN = Actor("billing-run", "system")
 ACCOUNT_QUEUE = BILLING_ACCOUNT
 PAGE = 100
 
@@ -178,17 +181,24 @@ def _bill_period(account: AccountRecord, billed_on: date, run_date: date) -> Out
     usage_start = previous_recurring_date(account.billing_day, billed_on)
     items = billable_items(account_id)
     end_due_cancellations(items, billed_on)  # an anniversary cancellation takes effect first
-    lines = fee_lines(account_id, items, billed_on, period_end) + usage_lines(account_id, usage_start, billed_on)
+    lines = fee_lines(account_id, items, billed_on, period_end) + usage_lines(
+        account_id, account.currency, usage_start, billed_on
+    )
     parts = recurring_parts(account_id, billed_on, period_end, lines)
     invoice_id = parts[0].invoice_id
     # dated on its recurring date, even when the run is late or replayed
     posting = ledger.prepare(account_id, type="recurring", parts=parts, period=(billed_on, period_end), on=billed_on)
 
+    # A closing account's invoice is its last (DESIGN §3 v4 Closure): it closes the account and takes it
+    # off the due index instead of advancing its cycle.
+    closing = account.status == CLOSING
+    cycle = closed_ops(account, RUN, invoice_id) if closing else [advance_cycle(account, billed_on)]
+
     def attempt() -> list[ledger.Invoice]:
         ops, invoices = ledger.post_invoices(posting)
         UnitOfWork().add(
             *ops,
-            advance_cycle(account, billed_on),
+            *cycle,
             seal_period(account_id, usage_start, invoice_id),
             *(store.put_new(account_id, billed_on, p.invoice_id, run_date, n) for n, p in enumerate(parts, 1)),
         ).commit()
@@ -203,7 +213,10 @@ def _bill_period(account: AccountRecord, billed_on: date, run_date: date) -> Out
     fresh = [
         store.Run(account_id, billed_on, p.invoice_id, None, None, False, False, n) for n, p in enumerate(parts, 1)
     ]
-    return _finish_parts(account, billed_on, fresh, invoices, [p.lines for p in parts])
+    outcome = _finish_parts(account, billed_on, fresh, invoices, [p.lines for p in parts])
+    if closing:
+        finish_closure(AccountAccess(account, RUN, "operator"))
+    return outcome
 
 
 def _finish_parts(

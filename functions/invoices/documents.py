@@ -5,6 +5,7 @@ for people and spreadsheets (functions/core/money.py `decimal_amount`) and minor
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from functions.accounts.service import AccountAccess
@@ -56,6 +57,9 @@ LINE_COLUMNS = [
     "currency",
     "amount",
     "amount_minor",
+    "included",
+    "billable",
+    "tiers",
 ]
 LIST_COLUMNS = [
     "number",
@@ -71,6 +75,17 @@ LIST_COLUMNS = [
     "amount_paid_minor",
     "balance_due_minor",
 ]
+
+
+def tiers_text(tiers: str | None) -> str:
+    """A usage line's tier breakdown on one CSV cell: "0-1000: 1000 x 2; 1000-: 500 x 1 + 300" (minor units)."""
+    if not tiers:
+        return ""
+    parts = []
+    for t in json.loads(tiers):
+        flat = f" + {t['flat_amount']}" if t["flat_amount"] else ""
+        parts.append(f"{t['start']}-{t['up_to'] or ''}: {t['quantity']} x {t['unit_amount_decimal']}{flat}")
+    return "; ".join(parts)
 
 
 def invoice_lines_csv(access: AccountAccess, invoice_id: str) -> str:
@@ -89,6 +104,9 @@ def invoice_lines_csv(access: AccountAccess, invoice_id: str) -> str:
             inv.currency,
             decimal_amount(line.amount, inv.currency),
             line.amount,
+            line.included or "",
+            line.billable or "",
+            tiers_text(line.tiers),
         ]
         for line in lines
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -49,6 +50,9 @@ TEXT: dict[str, dict[str, str]] = {
         "description": "Description",
         "qty": "Qty",
         "unit": "Unit price",
+        "included": "included",
+        "billable": "billable",
+        "tier": "Tier",
         "amount": "Amount",
         "general": "General",
         "subtotal": "Subtotal",
@@ -88,6 +92,9 @@ TEXT: dict[str, dict[str, str]] = {
         "description": "Désignation",
         "qty": "Qté",
         "unit": "Prix unitaire",
+        "included": "inclus",
+        "billable": "facturable",
+        "tier": "Palier",
         "amount": "Montant",
         "general": "Général",
         "subtotal": "Sous-total",
@@ -267,12 +274,28 @@ def _lines_table(pdf: Any, lines: list[Line], cur: str, t: dict[str, str], local
             row.cell(display(sum(line.amount for line in members), cur, locale))
             for line in members:
                 table.row(_line_cells(line, cur, locale))
+                for cells in _usage_rows(line, cur, t, locale):
+                    table.row(cells)
 
 
 def _line_cells(line: Line, cur: str, locale: str) -> list[str]:
     unit = display_unit_price(line.unit_amount, cur, locale) if line.unit_amount is not None else ""
     period = short_period(line.period_start, line.period_end, locale)
     return [single_line(line.description), period, line.quantity or "1", unit, display(line.amount, cur, locale)]
+
+
+def _usage_rows(line: Line, cur: str, t: dict[str, str], locale: str) -> list[list[str]]:
+    """Under a usage line: its allowance and billable quantity, and a tiered rate's breakdown."""
+    rows = []
+    if line.included not in (None, "0"):
+        rows.append([f"  {line.included} {t['included']} · {line.billable} {t['billable']}", "", "", "", ""])
+    for tier in json.loads(line.tiers) if line.tiers else []:
+        bounds = f"{tier['start']}{DASH}{tier['up_to'] or '∞'}"
+        flat = f" + {display(tier['flat_amount'], cur, locale)}" if tier["flat_amount"] else ""
+        unit = display_unit_price(tier["unit_amount_decimal"], cur, locale)
+        amount = display_unit_price(tier["amount"], cur, locale)
+        rows.append([f"  {t['tier']} {bounds}{flat}", "", tier["quantity"], unit, amount])
+    return rows
 
 
 def _total_rows(inv: Invoice, t: dict[str, str], locale: str) -> list[tuple[str, str, bool]]:

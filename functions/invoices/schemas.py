@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from typing import Literal
@@ -20,11 +21,28 @@ class SummaryBalance(BaseModel):
 
 
 class SummaryPaymentMethod(BaseModel):
+    type: Literal["card"] = "card"
     brand: str
     last4: str
     exp_month: int
     exp_year: int
     status: Literal["active", "expired"]
+
+
+class SummaryInvoicePayment(BaseModel):
+    """A send_invoice account pays each debit invoice itself, `net_days` after its issue."""
+
+    type: Literal["invoice"] = "invoice"
+    net_days: int
+
+
+class SummaryUpgrade(BaseModel):
+    """A lite account's upgrade to payg through the card flow (also in GET payment-method)."""
+
+    setup_intent_id: str
+    status: Literal["pending_validation", "completed", "failed"]
+    at: str
+    failure_code: str | None = None
 
 
 class Summary(BaseModel):
@@ -36,11 +54,18 @@ class Summary(BaseModel):
     currency: str
     locale: str
     balance: SummaryBalance
-    payment_method: SummaryPaymentMethod | None
+    payment_method: SummaryPaymentMethod | SummaryInvoicePayment | None = Field(
+        description="what the account pays with: its card, or invoices with net days (send_invoice), or null"
+    )
     last_recurring_invoice_date: date | None
     next_recurring_invoice_date: date | None
     past_due: bool
     capabilities: dict[str, bool]
+    status: Literal["active", "closing", "closed"]
+    collection: Literal["automatic", "send_invoice"] | None
+    net_days: int | None
+    invoice_emails: bool
+    upgrade: SummaryUpgrade | None = None
 
 
 InvoiceType = Literal["new", "recurring", "one_time", "credit", "refund"]
@@ -55,11 +80,31 @@ class _Line(BaseModel):
     period_end: date
 
 
+class UsageTier(BaseModel):
+    """One tier's share of a tiered usage line (exact; the line's amount is rounded once)."""
+
+    start: str  # the tier covers the billable quantity above this, up to `up_to`
+    up_to: str | None
+    quantity: str
+    unit_amount_decimal: str
+    flat_amount: int
+    amount: str
+
+
 class InvoiceLine(_Line):
     quantity: str | None = None
     unit_amount: str | None = None
     group: str | None = None
     item_id: str | None = None
+    # usage lines: the allowance, the quantity billed past it, and a tiered rate's breakdown
+    included: str | None = None
+    billable: str | None = None
+    tiers: list[UsageTier] | None = None
+
+    @field_validator("tiers", mode="before")
+    @classmethod
+    def _tiers_from_json(cls, value: object) -> object:
+        return json.loads(value) if isinstance(value, str) else value
 
 
 class InvoiceApplication(BaseModel):
@@ -173,9 +218,8 @@ class PdfLink(BaseModel):
     expires_at: str
 
 
-class UpcomingLine(_Line):
-    group: str | None = None
-    item_id: str | None = None
+class UpcomingLine(InvoiceLine):
+    """A line of the upcoming Recurring invoice: as it will be issued."""
 
 
 class UpcomingInvoice(BaseModel):
@@ -223,3 +267,25 @@ class CreditReturn(BaseModel):
 
 class RefundResult(RootModel[Invoice | CreditReturn]):
     """POST …/refunds answers the Refund invoice, or with `return_credit` the credit return."""
+
+
+# ---- closure -------------------------------------------------------------------------------------------
+
+
+class CloseRequest(Request):
+    when: Literal["now", "end_of_period"] = Field(
+        description="now: items cancelled today with proration, final invoice, closed; end_of_period: items end "
+        "at their anniversary and the account closes with the run's last invoice"
+    )
+
+
+class Closure(BaseModel):
+    account_id: str
+    status: Literal["closing", "closed"]
+    when: Literal["now", "end_of_period"]
+    closes_on: date | None = Field(description="now: today; end_of_period: the next recurring date")
+    items_cancelled: list[str] = Field(description="items this request cancelled (now) or set to end (end_of_period)")
+    final_invoice_id: str | None = None
+    final_invoice_total: int = 0
+    credit_returned: int = Field(0, description="unapplied credit sent back to card payments")
+    credit_left: int = Field(0, description="unapplied credit that could not be sent back (operators are told)")

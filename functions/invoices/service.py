@@ -17,6 +17,7 @@ from functions.accounts.service import (
     current_period,
     next_recurring_date,
     previous_recurring_date,
+    require_open,
 )
 from functions.billing_items.service import recurring_lines, recurring_total
 from functions.core import audit, clock, ledger
@@ -25,6 +26,7 @@ from functions.core.idempotency import IdempotencyContext
 from functions.core.ledger import Invoice, Line
 from functions.core.uow import Op, UnitOfWork, retrying
 from functions.invoices import schemas
+from functions.invoices.closure import finish_closure as finish_closure  # the run's last invoice of a closing account
 from functions.invoices.documents import store_pdf as store_pdf  # the monthly run stores the PDFs it issues
 from functions.invoices.views import invoice_view, require_invoice
 from functions.payments import service as payments
@@ -43,7 +45,7 @@ def account_summary(access: AccountAccess) -> schemas.Summary:
             **asdict(account),  # number, name, type, linked, currency, locale as they are
             "account_id": account.id,
             "balance": {"current": current, "unapplied_credit": unapplied, "next_estimated": next_estimated},
-            "payment_method": payments.card_summary(account.id),
+            **payments.card_summary(account.id, account.collection, account.net_days),
             "last_recurring_invoice_date": account.last_recurring_date,
             "next_recurring_invoice_date": account.next_recurring_date,
             # past due after the last failed retry, until paid: once the balance is settled (a payment, a
@@ -57,7 +59,7 @@ def account_summary(access: AccountAccess) -> schemas.Summary:
 def _usage_so_far(account: AccountRecord) -> int:
     if account.next_recurring_date is None:
         return 0
-    return usage_total(account.id, current_period(account)[0])
+    return usage_total(account.id, account.currency, current_period(account)[0])
 
 
 def check_currency(access: AccountAccess, currency: str | None) -> None:
@@ -111,7 +113,9 @@ def _post(
 def post_charge(
     access: AccountAccess, idem: IdempotencyContext, description: str, amount: int, currency: str | None
 ) -> schemas.Invoice:
-    """An operator's One-time charge: a One-time invoice for `amount`, open until paid."""
+    """An operator's One-time charge: a One-time invoice for `amount`, open until paid (409
+    `account-closed` while the account is closing or closed)."""
+    require_open(access.account, "charging it")
     check_currency(access, currency)
     return _post(access, idem, type="one_time", description=description, amount=amount, action="charge.posted")
 
@@ -136,7 +140,7 @@ def upcoming_invoice(access: AccountAccess) -> schemas.UpcomingInvoice:
     unapplied = balance.unapplied_credit if balance else 0
     start = account.next_recurring_date
     end = next_recurring_date(account.billing_day, start) if start else None
-    lines = upcoming_lines(account.id, start, end)
+    lines = upcoming_lines(account.id, start, end, account.currency)
     total = sum(line.amount for line in lines)
     used = min(unapplied, total)
     return schemas.UpcomingInvoice(
@@ -153,24 +157,14 @@ def upcoming_invoice(access: AccountAccess) -> schemas.UpcomingInvoice:
     )
 
 
-def upcoming_lines(account_id: str, start: date | None, end: date | None) -> list[schemas.UpcomingLine]:
+def upcoming_lines(account_id: str, start: date | None, end: date | None, currency: str) -> list[schemas.UpcomingLine]:
     """Lines of the next Recurring invoice: the billing items' fees for the next period in advance
     (anniversary cancellations taking effect first), and the usage of the current period so far."""
     if start is None or end is None:
         return []
     usage_start = previous_recurring_date(start.day, start)
-    lines = recurring_lines(account_id, start, end) + usage_lines(account_id, usage_start, start)
-    return [
-        schemas.UpcomingLine(
-            description=line.description,
-            amount=line.amount,
-            period_start=line.period_start,
-            period_end=line.period_end,
-            group=line.group,
-            item_id=line.item_id,
-        )
-        for line in lines
-    ]
+    lines = recurring_lines(account_id, start, end) + usage_lines(account_id, currency, usage_start, start)
+    return [schemas.UpcomingLine.model_validate(asdict(line)) for line in lines]
 
 
 # ---- refunds -------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ with `validation-timed-out`, e-mailed with the reason and the support path, and 
 shows it as the last failed change.
 
 Two places enforce it: the card-validation consumer refuses to activate a change past its deadline
-(cards.validate_change), and `expire_pending_changes` — run by the daily schedule (billing_run's
+(cards.validate_change, failures.timed_out), and `expire_pending_changes` — run by the daily schedule (billing_run's
 `daily_run`, 00:05 UTC) — fails every change still pending past it, so a change whose message was
 lost or sits in the DLQ is not pending for ever. The pending changes are a sparse index partition
 (PENDING_CARD_CHANGES, sorted by request time): the sweep reads only those past the deadline, by a
@@ -18,14 +18,14 @@ from datetime import datetime
 from functions.core import clock, stripe_gateway
 from functions.core.logs import get_logger
 from functions.core.stripe_gateway import StripeRejectedError
-from functions.payments import cards, store
+from functions.payments import failures, store
 
 PAGE = 100
 
 
 def expire_pending_changes(now: datetime | None = None) -> int:
     """Fail every card change still pending 24 h after its PUT; returns how many this call failed."""
-    cutoff = clock.iso((now or clock.now()) - cards.VALIDATION_DEADLINE)
+    cutoff = clock.iso((now or clock.now()) - failures.VALIDATION_DEADLINE)
     failed = 0
     while True:
         due = store.pending_changes_before(cutoff, PAGE)
@@ -34,7 +34,7 @@ def expire_pending_changes(now: datetime | None = None) -> int:
             if change is None or change.status != store.PENDING:
                 continue
             _detach(change)
-            failed += cards.fail_change(change, cards.TIMED_OUT) == "failed"
+            failed += failures.fail_change(change, failures.TIMED_OUT) == "failed"
         if len(due) < PAGE:
             return failed
 

@@ -18,27 +18,25 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from functions.accounts.service import AccountAccess, get_account
 from functions.core import audit, clock, email, queues, stripe_gateway
-from functions.core.audit import Actor
 from functions.core.errors import ConcurrentUpdateError, ConflictError, NotFoundError, ValidationFailedError
 from functions.core.logs import get_logger
 from functions.core.resources import CARD_VALIDATION
 from functions.core.stripe_gateway import StripeRejectedError
 from functions.core.stripe_objects import Card
 from functions.core.uow import UnitOfWork
-from functions.payments import emails, failures, store
+from functions.payments import emails, failures, store, upgrades
 from functions.payments.schemas import CardValidationMessage
 from functions.payments.store import CardChangeRecord, PaymentMethodState
 
 QUEUE = CARD_VALIDATION
-SYSTEM = Actor(f"system:{CARD_VALIDATION}", "system")
-# A card change still pending this long after the PUT fails (DESIGN §3 v4 Notices).
-VALIDATION_DEADLINE = timedelta(hours=24)
-TIMED_OUT = "validation-timed-out"
+PENDING_VALIDATION = "pending_validation"
+SYSTEM = failures.SYSTEM
+TIMED_OUT = failures.TIMED_OUT
 
 
 @dataclass(frozen=True)
@@ -79,12 +77,18 @@ def card_of(state: PaymentMethodState | None) -> ChargeableCard | None:
     )
 
 
-def card_summary(account_id: str) -> dict[str, Any] | None:
-    """The summary's `payment_method`: brand, last4, expiry and status (active | expired), or None."""
+def card_summary(account_id: str, collection: str | None = None, net_days: int | None = None) -> dict[str, Any]:
+    """What the summary shows of how the account pays, from one read of the card state: `payment_method`
+    — the card (type card, brand, last4, expiry, status active | expired), or `{type: "invoice",
+    net_days}` for a send_invoice account, or None — and `upgrade`, a lite account's upgrade (or None)."""
     state = store.get_state(account_id)
-    if state is None or state.card is None:
-        return None
-    return _card_view(state.card.card) | {"status": _status(state.card.card)}
+    upgrade = asdict(state.upgrade) if state is not None and state.upgrade is not None else None
+    method: dict[str, Any] | None = None
+    if collection == "send_invoice":
+        method = {"type": "invoice", "net_days": net_days}
+    elif state is not None and state.card is not None:
+        method = {"type": "card"} | _card_view(state.card.card) | {"status": _status(state.card.card)}
+    return {"payment_method": method, "upgrade": upgrade}
 
 
 def _card_view(card: Card) -> dict[str, Any]:
@@ -152,9 +156,12 @@ def _setup_intent_not_found(setup_intent_id: str) -> NotFoundError:
     return NotFoundError(f"no SetupIntent {setup_intent_id} for this account", code="setup-intent-not-found")
 
 
-def request_change(access: AccountAccess, setup_intent_id: str, billing_contact: dict[str, Any]) -> ChangeAccepted:
+def request_change(
+    access: AccountAccess, setup_intent_id: str, billing_contact: dict[str, Any], *, upgrade: bool = False
+) -> ChangeAccepted:
     """Accept a succeeded SetupIntent of this account as the next card: stored as pending, queued for
-    validation. The same SetupIntent again answers the state of the change it already made."""
+    validation. The same SetupIntent again answers the state of the change it already made. `upgrade`:
+    the change is a lite account's upgrade (its validation makes the account payg, payments/lifecycle.py)."""
     account_id = access.account.id
     state = store.get_state(account_id)
     if state is None or not state.customer_id:
@@ -164,36 +171,32 @@ def request_change(access: AccountAccess, setup_intent_id: str, billing_contact:
         if existing.status == store.PENDING:
             _enqueue(existing)  # a retry after a lost send still gets its message
         return _accepted(existing)
-    intent = stripe_gateway.get_setup_intent(setup_intent_id)
-    if intent is None or intent.customer != state.customer_id:
-        raise _setup_intent_not_found(setup_intent_id)
-    if intent.status != "succeeded" or intent.payment_method is None or intent.payment_method.card is None:
-        raise ConflictError(
-            f"the SetupIntent is {intent.status}: confirm it with Stripe.js (and complete any authentication) "
-            "before submitting it",
-            code="setup-not-succeeded",
-        )
-    card = intent.payment_method.card
-    if is_expired(card.exp_month, card.exp_year):
-        raise ValidationFailedError("this card has expired; use another card", code="card-expired")
+    payment_method_id, card = _saved_card(setup_intent_id, state.customer_id)
     change = CardChangeRecord(
         account_id=account_id,
         setup_intent_id=setup_intent_id,
-        payment_method_id=intent.payment_method.id,
+        payment_method_id=payment_method_id,
         card=card,
         billing_contact=billing_contact,
         status=store.PENDING,
         requested_at=clock.iso(clock.now()),
         requested_by=access.actor.id,
+        purpose="upgrade" if upgrade else None,
     )
     try:
         UnitOfWork().add(
-            store.put_change(change),
-            store.set_pending(change),
+            *store.merged(
+                [store.put_change(change), store.set_pending(change)]
+                + (
+                    [store.set_upgrade(account_id, setup_intent_id, PENDING_VALIDATION, change.requested_at)]
+                    if upgrade
+                    else []
+                )
+            ),
             audit.record(
                 account_id,
                 access.actor,
-                "payment_method.change_requested",
+                "account.upgrade_requested" if upgrade else "payment_method.change_requested",
                 setup_intent_id,
                 _card_view(state.card.card) if state.card else None,
                 _card_view(card),
@@ -206,6 +209,23 @@ def request_change(access: AccountAccess, setup_intent_id: str, billing_contact:
         return _accepted(raced)
     _enqueue(change)
     return _accepted(change)
+
+
+def _saved_card(setup_intent_id: str, customer_id: str) -> tuple[str, Card]:
+    """The payment method and card a succeeded SetupIntent of this customer saved (404, 409, 422 otherwise)."""
+    intent = stripe_gateway.get_setup_intent(setup_intent_id)
+    if intent is None or intent.customer != customer_id:
+        raise _setup_intent_not_found(setup_intent_id)
+    if intent.status != "succeeded" or intent.payment_method is None or intent.payment_method.card is None:
+        raise ConflictError(
+            f"the SetupIntent is {intent.status}: confirm it with Stripe.js (and complete any authentication) "
+            "before submitting it",
+            code="setup-not-succeeded",
+        )
+    card = intent.payment_method.card
+    if is_expired(card.exp_month, card.exp_year):
+        raise ValidationFailedError("this card has expired; use another card", code="card-expired")
+    return intent.payment_method.id, card
 
 
 def _accepted(change: CardChangeRecord) -> ChangeAccepted:
@@ -242,7 +262,8 @@ def payment_method(account_id: str) -> dict[str, Any]:
             "message": failures.change_reason(f.code),
             "failed_at": f.at,
         }
-    return {"card": card, "pending_change": pending, "last_failed_change": failed}
+    upgrade = asdict(state.upgrade) if state is not None and state.upgrade is not None else None
+    return {"card": card, "pending_change": pending, "last_failed_change": failed, "upgrade": upgrade}
 
 
 # --- the card-validation queue ------------------------------------------------------------------------
@@ -259,8 +280,8 @@ def validate_change(account_id: str, setup_intent_id: str) -> str:
     if change is None:
         raise CardChangeNotFoundError(f"no card change {setup_intent_id} on {account_id}")
     outcome = "already_active"
-    if change.status == store.PENDING and timed_out(change):
-        return fail_change(change, TIMED_OUT)  # too late to keep the promise: never activated after 24 h
+    if change.status == store.PENDING and failures.timed_out(change):
+        return failures.fail_change(change, TIMED_OUT)  # too late to keep the promise: never activated after 24 h
     if change.status == store.PENDING:
         state = store.get_state(account_id, consistent=True)
         assert state is not None and state.customer_id, "a pending change implies a customer"
@@ -296,11 +317,14 @@ def _activate(change: CardChangeRecord, state: PaymentMethodState) -> str:
                 previous.payment_method_id, customer_id, idempotency_key=f"pm:detach:{seti}"
             )
     except StripeRejectedError as exc:
-        return fail_change(change, exc.code or f"stripe_{exc.http_status}")
+        return failures.fail_change(change, exc.code or f"stripe_{exc.http_status}")
     now = clock.iso(clock.now())
     try:
         UnitOfWork().add(
-            *store.activate(change, now, previous.payment_method_id if previous else None),
+            *store.merged(
+                store.activate(change, now, previous.payment_method_id if previous else None)
+                + upgrades.completed(change, SYSTEM, now)
+            ),
             audit.record(
                 change.account_id,
                 SYSTEM,
@@ -335,36 +359,6 @@ def _supersede(change: CardChangeRecord, state: PaymentMethodState) -> str:
     return "superseded"
 
 
-def fail_change(change: CardChangeRecord, code: str) -> str:
-    """The change failed — Stripe refused the card at attachment (declined, or no longer usable), or
-    it was still pending 24 h after the PUT (`validation-timed-out`): the card on file stays, the
-    failure becomes the account's last failed change, and the one writer whose transaction closed the
-    change e-mails the reason and the support path (payments/failures.py)."""
-    state = store.get_state(change.account_id, consistent=True)
-    now = clock.iso(clock.now())
-    pending = (
-        state is not None and state.pending is not None and state.pending.setup_intent_id == change.setup_intent_id
-    )
-    uow = UnitOfWork().add(
-        store.close_change(change, store.FAILED, now, failure_code=code),
-        store.record_failure(change, code, now, was_pending=pending),
-        audit.record(
-            change.account_id, SYSTEM, "payment_method.change_failed", change.setup_intent_id, None, {"code": code}
-        ),
-    )
-    try:
-        uow.commit()
-    except ConcurrentUpdateError:
-        return "already_closed"  # another worker closed it (and told the customer if it failed)
-    failures.card_change_failed(change, code)
-    return "failed"
-
-
-def timed_out(change: CardChangeRecord, now: datetime | None = None) -> bool:
-    """Still pending 24 h after the PUT: the product promises a new card within 24 h."""
-    return (now or clock.now()) - datetime.fromisoformat(change.requested_at) >= VALIDATION_DEADLINE
-
-
 def _send_confirmation(change: CardChangeRecord) -> None:
     """E-mail the billing contact, then write the sent marker: a redelivery after the marker sends
     nothing; only a crash between SES accepting the message and the marker could send it twice."""
@@ -379,6 +373,7 @@ def _send_confirmation(change: CardChangeRecord) -> None:
             **asdict(change.card),
             locale=account.locale,
             replaced=change.replaced_payment_method_id is not None,
+            upgraded=change.purpose == "upgrade" and account.type == "payg",
         )
     )
     message_id = email.send(message)

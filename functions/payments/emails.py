@@ -31,6 +31,7 @@ class CardConfirmation:
     exp_year: int
     locale: str  # en | fr
     replaced: bool = False  # True when it took the place of a previous card
+    upgraded: bool = False  # True when this card upgraded the lite account to pay-as-you-go
 
 
 _BRANDS = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express", "discover": "Discover"}
@@ -50,6 +51,11 @@ _CARD = {
             "{account} (no. {number}). It will be charged for this account's invoices from now on."
         ),
         "replaced": "The previous card was removed from the account.",
+        "upgraded_subject": "{account} is now pay-as-you-go",
+        "upgraded": (
+            "Your account {account} (no. {number}) is now a pay-as-you-go account, linked and billed monthly "
+            "on this card from today."
+        ),
         "footer": (
             "You receive this message because you are the billing contact for this card. If you did not make "
             "this change, contact your account administrator."
@@ -64,6 +70,11 @@ _CARD = {
             "du compte {account} (n° {number}). Elle sera débitée pour les factures de ce compte."
         ),
         "replaced": "L'ancienne carte a été retirée du compte.",
+        "upgraded_subject": "{account} est passé au paiement à l'usage",
+        "upgraded": (
+            "Votre compte {account} (n° {number}) est désormais un compte à l'usage, lié et facturé chaque "
+            "mois sur cette carte à partir d'aujourd'hui."
+        ),
         "footer": (
             "Vous recevez ce message parce que vous êtes le contact de facturation de cette carte. Si vous "
             "n'êtes pas à l'origine de ce changement, contactez l'administrateur de votre compte."
@@ -87,9 +98,13 @@ def card_confirmation(c: CardConfirmation) -> Email:
     body = words["body"].format(**values)
     if c.replaced:
         body = f"{body} {words['replaced']}"
+    subject = words["subject"]
+    if c.upgraded:
+        body = f"{words['upgraded'].format(**values)} {body}"
+        subject = words["upgraded_subject"]
     return compose(
         c.to,
-        words["subject"].format(**values),
+        subject.format(**values),
         c.locale,
         [words["greeting"].format(**values), body],
         footer=[words["footer"], words["sign"]],
@@ -182,6 +197,20 @@ def held_payment(to: str, row: PaymentRecord, payment_intent_id: str) -> Email:
         [
             f"Account {row.account_id}, payment {row.id}, PaymentIntent {payment_intent_id}: {row.failure_message}. "
             "Nothing was applied to the ledger; check the PaymentIntent at Stripe and refund it or apply it by hand."
+        ],
+    )
+
+
+def credit_left_at_closure(to: str, account_id: str, amount: int, currency: str, why: str) -> Email:
+    """A closed account still holds unapplied credit that billow could not send back to a card."""
+    return compose(
+        to,
+        f"[billow] Credit left on closed account {account_id}",
+        "en",
+        [
+            f"Account {account_id} was closed with {format_amount(amount, currency)} of unapplied credit that "
+            f"could not be refunded to the card payments it came from ({why}).",
+            "Return it by another means (an offline refund) or keep it on the account; it stays as credit.",
         ],
     )
 

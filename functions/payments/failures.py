@@ -5,7 +5,8 @@ console). Here: a PayPal payment cancelled or not approved, a 3-D Secure authent
 and a card change whose validation failed — refused by Stripe, or still pending 24 h after the PUT
 (`validation-timed-out`). The off-session declines are the collector's (issue 16).
 
-Each is sent by the one writer whose transaction recorded the failure (the webhook's marker, the
+`fail_change` closes a failed card change (the validator's and the 24 h sweep's one path). Each is
+sent by the one writer whose transaction recorded the failure (the webhook's marker, the
 change's `pending -> failed` condition), so a redelivery sends nothing: at most once. An SES failure
 is logged, never raised: the failure is recorded and shown (GET payments/{id}, GET payment-method).
 """
@@ -13,15 +14,26 @@ is logged, never raised: the failure is recorded and shown (GET payments/{id}, G
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from functions.accounts.service import AccountRecord, get_account
-from functions.core import email
+from functions.core import audit, clock, email
+from functions.core.audit import Actor
 from functions.core.email import Email, compose
+from functions.core.errors import ConcurrentUpdateError
 from functions.core.logs import get_logger
 from functions.core.money import display
+from functions.core.resources import CARD_VALIDATION
 from functions.core.settings import get_settings
+from functions.core.uow import UnitOfWork
+from functions.payments import store
 from functions.payments.emails import brand_name
 from functions.payments.store import CardChangeRecord, PaymentRecord
+
+SYSTEM = Actor(f"system:{CARD_VALIDATION}", "system")
+# A card change still pending this long after the PUT fails (DESIGN §3 v4 Notices).
+VALIDATION_DEADLINE = timedelta(hours=24)
+TIMED_OUT = "validation-timed-out"
 
 # Why a card change failed, for people (GET payment-method's `message`, the e-mail).
 CHANGE_REASONS = {
@@ -151,3 +163,35 @@ def card_change_failed(change: CardChangeRecord, code: str) -> None:
     values = _values(account, card=card, reason=change_reason(code, account.locale), ref="")
     values["name"] = str(change.billing_contact.get("name", "")) or values["name"]
     _send(account, "card", values, to=str(change.billing_contact.get("email", "")))
+
+
+def fail_change(change: CardChangeRecord, code: str) -> str:
+    """The change failed — Stripe refused the card at attachment (declined, or no longer usable), or
+    it was still pending 24 h after the PUT (`validation-timed-out`): the card on file stays, the
+    failure becomes the account's last failed change, and the one writer whose transaction closed the
+    change e-mails the reason and the support path (payments/failures.py)."""
+    state = store.get_state(change.account_id, consistent=True)
+    now = clock.iso(clock.now())
+    pending = (
+        state is not None and state.pending is not None and state.pending.setup_intent_id == change.setup_intent_id
+    )
+    uow = UnitOfWork().add(
+        store.close_change(change, store.FAILED, now, failure_code=code),
+        store.record_failure(change, code, now, was_pending=pending),
+        audit.record(
+            change.account_id, SYSTEM, "payment_method.change_failed", change.setup_intent_id, None, {"code": code}
+        ),
+    )
+    if change.purpose == "upgrade":  # the account stays lite; GET payment-method and the summary say why
+        uow.add(store.set_upgrade(change.account_id, change.setup_intent_id, store.FAILED, now, code))
+    try:
+        UnitOfWork().add(*store.merged(uow.ops)).commit()
+    except ConcurrentUpdateError:
+        return "already_closed"  # another worker closed it (and told the customer if it failed)
+    card_change_failed(change, code)
+    return "failed"
+
+
+def timed_out(change: CardChangeRecord, now: datetime | None = None) -> bool:
+    """Still pending 24 h after the PUT: the product promises a new card within 24 h."""
+    return (now or clock.now()) - datetime.fromisoformat(change.requested_at) >= VALIDATION_DEADLINE

@@ -7,13 +7,13 @@ from typing import Any
 
 from chalice import Blueprint
 
-from functions.accounts.service import account_guard
+from functions.accounts.service import Account, UpdateAccount, account_guard, account_view
 from functions.core import queues
 from functions.core.auth import READ, WRITE
 from functions.core.http import Call, api
 from functions.core.resources import queue_name
 from functions.core.schemas import PageQuery
-from functions.payments import one_time, service, tickets, webhooks
+from functions.payments import lifecycle, one_time, service, tickets, webhooks
 from functions.payments.schemas import (
     CardChangeAccepted,
     CardChangeRequest,
@@ -26,6 +26,7 @@ from functions.payments.schemas import (
     SupportTicketRequest,
     Ticket,
     TicketList,
+    UpgradeRequest,
     WebhookReceived,
 )
 
@@ -42,7 +43,7 @@ PAYMENT_METHOD = "/v1/accounts/{account_id}/payment-method"
     summary="Start adding or changing the card: a Stripe SetupIntent for the console's Stripe.js",
     response=SetupStarted,
     status=201,
-    guard=account_guard("payment_method"),
+    guard=account_guard(),  # lite accounts too: the card of their upgrade
     refuse_card_data=True,
 )
 def start_setup(call: Call, account_id: str) -> SetupStarted:
@@ -83,10 +84,45 @@ def change_card(call: Call, account_id: str) -> CardChangeAccepted:
     scope=READ,
     summary="The card on file (brand, last4, expiry, status) and any pending change",
     response=PaymentMethod,
-    guard=account_guard("payment_method"),
+    guard=account_guard(),  # lite accounts too: their upgrade's state
 )
 def get_payment_method(call: Call, account_id: str) -> PaymentMethod:
     return PaymentMethod.model_validate(service.payment_method(account_id))
+
+
+@api(
+    bp,
+    "PATCH",
+    "/v1/accounts/{account_id}",
+    scope=WRITE,
+    summary="Change the account: name, billing contact, locale, invoice_emails; operators also collection, net_days",
+    body=UpdateAccount,
+    response=Account,
+    guard=account_guard(),
+)
+def update_account(call: Call, account_id: str) -> Account:
+    return account_view(lifecycle.update(call.account, call.body.model_dump(mode="json", exclude_unset=True)))
+
+
+@api(
+    bp,
+    "POST",
+    "/v1/accounts/{account_id}/upgrade",
+    scope=WRITE,
+    summary="Upgrade a lite account to payg with a succeeded SetupIntent; done when the card validates",
+    body=UpgradeRequest,
+    response=CardChangeAccepted,
+    status=202,
+    guard=account_guard(),
+    refuse_card_data=True,
+)
+def upgrade(call: Call, account_id: str) -> CardChangeAccepted:
+    body: UpgradeRequest = call.body
+    contact = body.billing_contact.model_dump(mode="json", exclude_none=True)
+    accepted = lifecycle.request_upgrade(call.account, body.setup_intent_id, contact)
+    return CardChangeAccepted.model_validate(
+        {"status": accepted.status, "setup_intent_id": accepted.setup_intent_id, "card": accepted.card}
+    )
 
 
 @bp.on_sqs_message(queue=queue_name(service.QUEUE), batch_size=10, maximum_concurrency=5)

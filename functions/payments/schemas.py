@@ -57,12 +57,27 @@ class FailedChange(CardView):
     failed_at: str
 
 
+class Upgrade(BaseModel):
+    """A lite account's upgrade to payg through the card flow, as last requested."""
+
+    setup_intent_id: str
+    status: Literal["pending_validation", "completed", "failed"]
+    at: str
+    failure_code: str | None = Field(None, description="failed: why (the card's code, or account-not-lite)")
+
+
 class PaymentMethod(BaseModel):
     card: CardOnFile | None
     pending_change: PendingChange | None
     last_failed_change: FailedChange | None = Field(
         None, description="the last card change that failed, until a newer card is active"
     )
+    upgrade: Upgrade | None = None
+
+
+class UpgradeRequest(CardChangeRequest):
+    """POST /v1/accounts/{id}/upgrade: a succeeded SetupIntent (from POST …/payment-method/setup) and the
+    card's billing contact."""
 
 
 class CardValidationMessage(BaseModel):

@@ -9,6 +9,9 @@ payments/ by what it does:
   refunds      refunds to cards                   ─┘
   webhooks     Stripe's events: payments applied or failed, refunds, disputes
   tickets      support tickets
+  lifecycle    PATCH of the account (collection needs a card), the lite account's upgrade request
+  upgrades     the upgrade's flip when its card validates
+  closure      the unapplied credit left at closure, sent back to card payments
   emails       the domain's e-mails
   store/       the payments table: one model per row kind, the records and ops
 """
@@ -32,6 +35,8 @@ from functions.payments.cards import payment_method as payment_method
 from functions.payments.cards import request_change as request_change
 from functions.payments.cards import start_setup as start_setup
 from functions.payments.cards import validate_change as validate_change
+from functions.payments.closure import CreditReturned as CreditReturned
+from functions.payments.closure import return_leftover_credit as return_leftover_credit
 from functions.payments.issuing import invoice_issued as invoice_issued
 from functions.payments.issuing import invoice_page as invoice_page
 from functions.payments.off_session import OffSessionCharge as OffSessionCharge

@@ -1,15 +1,21 @@
-"""Usage route: metering services post records (scope billing:usage; no customer data)."""
+"""Usage routes: metering services post records (scope billing:usage; no customer data); members read
+the usage view and its CSV, owners set the account's budget."""
 
 from __future__ import annotations
 
 from chalice import Blueprint
 
-from functions.core.auth import USAGE
-from functions.core.http import Call, api
+from functions.accounts.service import account_guard
+from functions.core.auth import READ, USAGE
+from functions.core.http import Call, Raw, api, routes
 from functions.usage import service
-from functions.usage.schemas import UsageBatch, UsageResult
+from functions.usage.schemas import UsageBatch, UsageQuery, UsageResult, UsageView
+
+CSV = "text/csv; charset=utf-8"
+ACCOUNT = "/v1/accounts/{account_id}"
 
 bp = Blueprint(__name__)
+route = routes(bp, guard=account_guard("usage"))
 
 
 @api(
@@ -23,3 +29,17 @@ bp = Blueprint(__name__)
 )
 def post_usage(call: Call) -> UsageResult:
     return service.record_usage(call.body.records)
+
+
+@route("GET", f"{ACCOUNT}/usage", scope=READ, query=UsageQuery, response=UsageView)
+def get_usage(call: Call, account_id: str) -> UsageView:
+    """A period's usage priced as it will be invoiced, by service, metric, device or day"""
+    return service.usage_view(call.account, call.query.period, call.query.group_by)
+
+
+@route("GET", f"{ACCOUNT}/usage.csv", scope=READ, query=UsageQuery, produces=CSV)
+def get_usage_csv(call: Call, account_id: str) -> Raw:
+    """The same usage view as CSV"""
+    text = service.usage_csv(call.account, call.query.period, call.query.group_by)
+    name = f"usage-{call.query.period}-{call.query.group_by}.csv"
+    return Raw(text, CSV, {"Content-Disposition": f'attachment; filename="{name}"'})

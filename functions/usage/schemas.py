@@ -1,22 +1,12 @@
-"""Request and response models of POST /v1/usage."""
+"""Request and response models of POST /v1/usage and of the usage view."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
-
-# ASCII digits only, the whole string: `\d` would take other scripts' digits (Arabic-Indic "12" is 12
-# to Decimal) and `$` a trailing newline.
-_DECIMAL = re.compile(r"[0-9]{1,12}(\.[0-9]{1,12})?")
-
-
-def _unit_amount(value: str) -> str:
-    if not _DECIMAL.fullmatch(value):
-        raise ValueError('a non-negative decimal string of minor units with at most 12 decimal places, e.g. "0.25"')
-    return value
 
 
 def _quantity(value: int | str) -> int | str:
@@ -36,7 +26,8 @@ Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.
 
 
 class UsageRecord(BaseModel):
-    """One metered record (validated strictly from JSON: a float quantity is refused)."""
+    """One metered record (validated strictly from JSON: a float quantity is refused). No price: the rate
+    card prices usage at invoice time."""
 
     model_config = {"extra": "forbid"}
 
@@ -45,8 +36,8 @@ class UsageRecord(BaseModel):
     service: Name
     metric: Name
     quantity: Annotated[int | str, AfterValidator(_quantity)]
-    unit_amount_decimal: Annotated[str, AfterValidator(_unit_amount)]
     occurred_at: datetime
+    device_id: str | None = Field(None, min_length=1, max_length=64)
 
 
 class UsageBatch(BaseModel):
@@ -68,3 +59,38 @@ class UsageResult(BaseModel):
     duplicates: int
     rejected: int
     results: list[RecordResult]
+
+
+# ---- the usage view ---------------------------------------------------------------------------------
+
+
+class UsageQuery(BaseModel):
+    model_config = {"extra": "forbid"}
+    period: str = Field("current", pattern=r"^(current|[0-9]{4}-(0[1-9]|1[0-2]))$", description="current or YYYY-MM")
+    group_by: Literal["service", "metric", "device", "day"] = "metric"
+
+
+class Period(BaseModel):
+    start: date
+    end: date
+
+
+class UsageLine(BaseModel):
+    service: str | None = None
+    metric: str | None = None
+    description: str | None = None
+    device_id: str | None = None
+    day: date | None = None
+    quantity: str | None = None  # None on service groups (metrics of a service do not add up)
+    included: str | None = None
+    billable: str | None = None
+    amount: int
+
+
+class UsageView(BaseModel):
+    account_id: str
+    period: Period
+    currency: str
+    group_by: str
+    lines: list[UsageLine]
+    total: int

@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from functions.core import clock
+from tests.integration.usage_helpers import set_rates
 
 
 def _at(day: date):
@@ -31,6 +32,8 @@ def run(api, queues_and_mail, mint):
 class Run:
     def __init__(self, api, sqs, mint):
         self.api, self.sqs, self.usage_token = api, sqs, mint("meter", "billing:usage")
+        # v4: usage is priced by the rate card, not by its records (tests/integration/usage_helpers.py)
+        set_rates(api, {("cdn", "gb"): "0.015", ("cdn", "transfer"): "1"})
 
     def account(self, on=date(2026, 11, 10), **kw):
         with _at(on):
@@ -86,7 +89,7 @@ class Run:
 
 def test_a_month_with_items_usage_a_cancellation_and_a_credit_makes_one_recurring_invoice(run):
     from functions.core.ledger import audit_account
-    from functions.usage import store as usage_store
+    from functions.usage.store import records as usage_store
 
     acct = run.account(on=date(2026, 11, 3))
     run.post(
@@ -103,7 +106,6 @@ def test_a_month_with_items_usage_a_cancellation_and_a_credit_makes_one_recurrin
             "service": "cdn",
             "metric": "gb",
             "quantity": "333.333333",
-            "unit_amount_decimal": "0.015",
             "occurred_at": "2026-11-15T00:00:00Z",
         }
         for n in range(3)
@@ -372,7 +374,7 @@ def test_a_recurring_invoice_above_the_limit_is_split_into_invoices_within_it(ru
 
     acct = run.account()
     _big_items(run, acct, 40_000_000, 40_000_000, 40_000_000)  # New invoices of 28,000,000 each (21 of 30 days)
-    usage = {"service": "cdn", "metric": "gb", "unit_amount_decimal": "1", "occurred_at": "2026-11-15T00:00:00Z"}
+    usage = {"service": "cdn", "metric": "transfer", "occurred_at": "2026-11-15T00:00:00Z"}
     run.usage(acct, [{"id": "u1", "account_id": acct, "quantity": 30_000_000, **usage}], date(2026, 11, 25))
     # the PDF of the second part fails once: the redelivery finishes that part only
     real_pdf, calls = service.store_pdf, []

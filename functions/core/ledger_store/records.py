@@ -36,6 +36,11 @@ class Line:
     unit_amount: str | None = None
     group: str | None = None
     item_id: str | None = None
+    # usage lines (DESIGN §3 v4 Rate card): the allowance, what is billed past it, and for tiered rates
+    # the tier breakdown as JSON [{start, up_to, quantity, unit_amount_decimal, flat_amount, amount}]
+    included: str | None = None
+    billable: str | None = None
+    tiers: str | None = None
 
 
 @dataclass(frozen=True)

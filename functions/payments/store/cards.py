@@ -6,7 +6,7 @@ and why collection is paused."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from functions.core.db import get_or_none
@@ -61,6 +61,16 @@ class FailedRecord(SetupCard):
 
 
 @dataclass(frozen=True)
+class UpgradeState:
+    """A lite account's upgrade: its SetupIntent, pending_validation | completed | failed (with the code)."""
+
+    setup_intent_id: str
+    status: str
+    at: str
+    failure_code: str | None = None
+
+
+@dataclass(frozen=True)
 class PaymentMethodState:
     account_id: str
     customer_id: str | None
@@ -68,6 +78,7 @@ class PaymentMethodState:
     pending: PendingRecord | None
     collection_paused_by: tuple[str, ...] = ()
     last_failure: FailedRecord | None = None
+    upgrade: UpgradeState | None = None
 
     @property
     def collection_paused(self) -> bool:
@@ -86,6 +97,7 @@ class CardChangeRecord(SetupCard):
     failure_code: str | None = None
     replaced_payment_method_id: str | None = None
     email_sent_at: str | None = None
+    purpose: str | None = None  # "upgrade": validating it upgrades the lite account to payg
 
 
 def _card(m: CardStateModel | CardChangeModel, prefix: str) -> Card:
@@ -116,6 +128,7 @@ def _state(m: CardStateModel) -> PaymentMethodState:
         pending=pending,
         collection_paused_by=tuple(sorted(m.collection_paused_by or ())),
         last_failure=failed,
+        upgrade=record_of(UpgradeState, m, "upgrade_") if m.upgrade_setup_intent_id else None,
     )
 
 
@@ -161,6 +174,7 @@ def put_change(change: CardChangeRecord) -> Op:
         requested_by=change.requested_by,
         gsi1_pk=PENDING_CHANGES if change.status == PENDING else None,
         gsi1_sk=f"{change.requested_at}#{change.account_id}#{change.setup_intent_id}",
+        purpose=change.purpose,
     )
     return put_if_absent(
         model, label="card-change", on_conflict=already("this SetupIntent was just submitted by another request")
@@ -284,3 +298,38 @@ def resume_collection(account_id: str, reason: str) -> Op:
     """Withdraw one reason for pausing (a dispute won); other reasons keep collection paused."""
     model = CardStateModel(account_id, STATE)
     return Op("update", model, actions=[CardStateModel.collection_paused_by.delete({reason})], label="collection")
+
+
+def set_upgrade(account_id: str, setup_intent_id: str, status: str, at: str, failure_code: str | None = None) -> Op:
+    """The account's upgrade state (what GET payment-method and the summary show): requested, completed,
+    or failed with the card's failure code; a newer upgrade request replaces it."""
+    actions = [
+        CardStateModel.upgrade_setup_intent_id.set(setup_intent_id),
+        CardStateModel.upgrade_status.set(status),
+        CardStateModel.upgrade_at.set(at),
+        CardStateModel.upgrade_failure_code.set(failure_code)
+        if failure_code
+        else CardStateModel.upgrade_failure_code.remove(),
+    ]
+    return Op("update", CardStateModel(account_id, STATE), actions=actions, label="upgrade")
+
+
+def merged(ops: list[Op]) -> list[Op]:
+    """`ops` with the updates of one item made one update (DynamoDB refuses two operations on one item in
+    a transaction): their actions joined, their conditions and-ed, the first's conflict and label kept."""
+    out: list[Op] = []
+    by_item: dict[tuple[Any, ...], Op] = {}
+    for op in ops:
+        target = op.target
+        key = (type(target), getattr(target, "pk", None), getattr(target, "sk", None))
+        first = by_item.get(key) if op.kind == "update" else None
+        if first is None:
+            if op.kind == "update":
+                op = replace(op, actions=list(op.actions))
+                by_item[key] = op
+            out.append(op)
+            continue
+        first.actions.extend(op.actions)
+        if op.condition is not None:
+            first.condition = op.condition if first.condition is None else first.condition & op.condition
+    return out

@@ -172,6 +172,11 @@ class CardStateModel(_Row):
     pending_requested_at = UnicodeAttribute(null=True)
     # why collection is paused (e.g. "dispute dp_…"): paused while the set is not empty (DESIGN §3 v4)
     collection_paused_by = UnicodeSetAttribute(null=True)
+    # the lite account's upgrade through the card flow (DESIGN §2 v4): pending_validation | completed | failed
+    upgrade_setup_intent_id = UnicodeAttribute(null=True)
+    upgrade_status = UnicodeAttribute(null=True)
+    upgrade_failure_code = UnicodeAttribute(null=True)
+    upgrade_at = UnicodeAttribute(null=True)
     # the last card change that failed (GET payment-method shows it until a newer card is active)
     failed_setup_intent_id = UnicodeAttribute(null=True)
     failed_brand = UnicodeAttribute(null=True)
@@ -210,6 +215,7 @@ class CardChangeModel(_Row):
     gsi1_pk = UnicodeAttribute(null=True)  # PENDING_CARD_CHANGES while pending
     gsi1_sk = UnicodeAttribute(null=True)  # <requested at>#<account>#<seti_…>
     pending_since = CardChangesPending()
+    purpose = UnicodeAttribute(null=True)  # "upgrade" for a lite account's upgrade; absent: a card change
 
 
 class NoticeModel(_Row):

@@ -1,30 +1,27 @@
-"""Usage table:
+"""Usage records: dedupe markers, the aggregates a line (and the usage view) reads, and period seals.
 
-    pk = REC#<service>#<record id>   sk = REC                     dedupe marker (expires after 400 days)
-    pk = <account>                   sk = AGG#<period>#<service>#<metric>#<unit price>   aggregate
-    pk = <account>                   sk = SEAL#<period>           the period was invoiced: closed to usage
-
-Quantities are stored as integers scaled by 10^6 (QUANTITY_SCALE), never floats; aggregates grow by ADD.
-"""
+An aggregate per (account, period, service, metric) holds the line's quantity; beside it, the same
+quantity per UTC day and per device, so the usage view reads aggregates, never records: its reads do
+not grow with the number of records. Aggregates written before v4 also carry their record's price
+(`unit_amount`, in a 5th part of the sort key): they are priced at it (docs/usage.md)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from fractions import Fraction
 
 from pynamodb.attributes import UnicodeAttribute
-from pynamodb.models import Model
 
 from functions.core import clock
-from functions.core.db import IntegerAttribute, get_or_none, meta
+from functions.core.db import IntegerAttribute, get_or_none
 from functions.core.errors import ConflictError
-from functions.core.money import MAX_AMOUNT
 from functions.core.uow import Op, put_if_absent
+from functions.usage.store.base import UsageItem
 
 QUANTITY_SCALE = 10**6
 MARKER_TTL_SECONDS = 400 * 24 * 3600
+NO_DEVICE = "-"
 
 
 class DuplicateRecordError(ConflictError):
@@ -45,27 +42,23 @@ class LineLimitError(ConflictError):
     code = "amount-too-large"
 
 
-class _Usage(Model):
-    Meta = meta("usage")
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-
-
-class MarkerModel(_Usage):
+class MarkerModel(UsageItem):
     account_id = UnicodeAttribute()
     period = UnicodeAttribute()
     expires_at = IntegerAttribute()
 
 
-class AggregateModel(_Usage):
+class AggregateModel(UsageItem):
     service = UnicodeAttribute()
     metric = UnicodeAttribute()
-    unit_amount = UnicodeAttribute()
+    unit_amount = UnicodeAttribute(null=True)  # only on aggregates written before v4 (priced records)
+    day = UnicodeAttribute(null=True)  # DAY# items
+    device_id = UnicodeAttribute(null=True)  # DEV# items (NO_DEVICE: records without one)
     quantity = IntegerAttribute(default=0)  # scaled by QUANTITY_SCALE
     records = IntegerAttribute(default=0)
 
 
-class SealModel(_Usage):
+class SealModel(UsageItem):
     sealed_at = UnicodeAttribute()
     invoice_id = UnicodeAttribute(null=True)
 
@@ -74,36 +67,27 @@ class SealModel(_Usage):
 class Aggregate:
     service: str
     metric: str
-    unit_amount: str
     quantity_scaled: int
     records: int
+    unit_amount: str | None = None  # a pre-v4 aggregate's own price
+    day: str | None = None
+    device_id: str | None = None
 
     @property
     def quantity(self) -> Decimal:
         return Decimal(self.quantity_scaled) / QUANTITY_SCALE
 
 
-def scale(quantity: int | str) -> int:
+def scale(quantity: int | str | Decimal) -> int:
     return int(Decimal(str(quantity)) * QUANTITY_SCALE)
-
-
-def max_line_quantity(unit_amount: str) -> int | None:
-    """The largest scaled quantity whose line, round_half_up(quantity * unit price), stays within
-    MAX_AMOUNT; None for a price of 0 (no amount to limit). Exact: fractions, never floats.
-    round_half_up(x) <= MAX  <=>  x < MAX + 1/2  <=>  s * P * 2 < (2 * MAX + 1) * SCALE."""
-    price = Fraction(Decimal(unit_amount))
-    if price == 0:
-        return None
-    bound = (2 * MAX_AMOUNT + 1) * QUANTITY_SCALE * price.denominator
-    return (bound - 1) // (2 * price.numerator)
 
 
 def _marker_pk(service: str, record_id: str) -> str:
     return f"REC#{service}#{record_id}"
 
 
-def _agg_sk(period: date, service: str, metric: str, unit_amount: str) -> str:
-    return f"AGG#{period.isoformat()}#{service}#{metric}#{unit_amount}"
+def _agg_sk(period: date, service: str, metric: str) -> str:
+    return f"AGG#{period.isoformat()}#{service}#{metric}"
 
 
 def existing_markers(keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -131,18 +115,12 @@ def put_marker(service: str, record_id: str, account_id: str, period: date) -> O
 
 
 def add_to_aggregate(
-    account_id: str,
-    period: date,
-    service: str,
-    metric: str,
-    unit_amount: str,
-    quantity: int,
-    records: int,
-    limit: int | None = None,
+    account_id: str, period: date, service: str, metric: str, quantity: int, records: int, limit: int | None = None
 ) -> Op:
-    """ADD to the aggregate; with `limit` (max_line_quantity), only while the sum stays within it: the
-    check and the update are one conditional write, so concurrent batches cannot push a line over."""
-    model = AggregateModel(account_id, _agg_sk(period, service, metric, unit_amount))
+    """ADD to the line's aggregate; with `limit` (the largest scaled quantity whose line stays within the
+    amount limit), only while the sum stays within it: the check and the update are one conditional
+    write, so concurrent batches cannot push a line over."""
+    model = AggregateModel(account_id, _agg_sk(period, service, metric))
     condition = None
     if limit is not None:
         if quantity > limit:
@@ -151,7 +129,6 @@ def add_to_aggregate(
     actions = [
         AggregateModel.service.set(service),
         AggregateModel.metric.set(metric),
-        AggregateModel.unit_amount.set(unit_amount),
         AggregateModel.quantity.add(quantity),
         AggregateModel.records.add(records),
     ]
@@ -160,14 +137,40 @@ def add_to_aggregate(
         model,
         actions=actions,
         condition=condition,
-        on_conflict=lambda: LineLimitError(f"the line {service} · {metric} at {unit_amount} is full"),
+        on_conflict=lambda: LineLimitError(f"the line {service} · {metric} is full"),
         label="aggregate",
     )
 
 
-def aggregate_quantity(account_id: str, period: date, service: str, metric: str, unit_amount: str) -> int:
-    """The aggregate's scaled quantity so far (0 when none), strongly consistent."""
-    m = get_or_none(AggregateModel, account_id, _agg_sk(period, service, metric, unit_amount), consistent_read=True)
+def add_to_part(
+    account_id: str,
+    period: date,
+    service: str,
+    metric: str,
+    *,
+    quantity: int,
+    records: int,
+    day: str | None = None,
+    device_id: str | None = None,
+) -> Op:
+    """ADD to the line's share of one UTC day (`day`) or one device (`device_id`, NO_DEVICE for none)."""
+    kind, value = ("DAY", day) if day is not None else ("DEV", device_id)
+    assert value is not None
+    model = AggregateModel(account_id, f"{kind}#{period.isoformat()}#{service}#{metric}#{value}")
+    where = AggregateModel.day.set(value) if kind == "DAY" else AggregateModel.device_id.set(value)
+    actions = [
+        AggregateModel.service.set(service),
+        AggregateModel.metric.set(metric),
+        where,
+        AggregateModel.quantity.add(quantity),
+        AggregateModel.records.add(records),
+    ]
+    return Op("update", model, actions=actions, label="aggregate-part")
+
+
+def aggregate_quantity(account_id: str, period: date, service: str, metric: str) -> int:
+    """The line's scaled quantity so far (0 when none), strongly consistent."""
+    m = get_or_none(AggregateModel, account_id, _agg_sk(period, service, metric), consistent_read=True)
     return 0 if m is None else m.quantity or 0
 
 
@@ -192,8 +195,19 @@ def is_sealed(account_id: str, period: date) -> bool:
     return get_or_none(SealModel, account_id, f"SEAL#{period.isoformat()}", consistent_read=True) is not None
 
 
+def _aggregates(account_id: str, prefix: str) -> list[Aggregate]:
+    result = AggregateModel.query(account_id, AggregateModel.sk.startswith(prefix), consistent_read=True)
+    return [
+        Aggregate(m.service, m.metric, m.quantity or 0, m.records or 0, m.unit_amount, m.day, m.device_id)
+        for m in result
+    ]
+
+
 def aggregates(account_id: str, period: date) -> list[Aggregate]:
-    result = AggregateModel.query(
-        account_id, AggregateModel.sk.startswith(f"AGG#{period.isoformat()}#"), consistent_read=True
-    )
-    return [Aggregate(m.service, m.metric, m.unit_amount, m.quantity, m.records) for m in result]
+    """The period's lines so far: one Query, one item per (service, metric)."""
+    return _aggregates(account_id, f"AGG#{period.isoformat()}#")
+
+
+def parts(account_id: str, period: date, by: str) -> list[Aggregate]:
+    """The period's quantities per UTC day (`by="day"`) or per device (`by="device"`): one Query."""
+    return _aggregates(account_id, f"{'DAY' if by == 'day' else 'DEV'}#{period.isoformat()}#")
