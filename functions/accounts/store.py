@@ -53,7 +53,7 @@ class AccountsModel(Model):
     billing_day = IntegerAttribute(null=True)
     next_recurring_date = UnicodeAttribute(null=True)
     last_recurring_date = UnicodeAttribute(null=True)
-    past_due = BooleanAttribute(null=True)
+    past_due = BooleanAttribute(null=True)  # v3's flag, no longer written: past due lives with the balance
     created_at = UnicodeAttribute(null=True)
     # v4 (absent on accounts created before v4: see AccountRecord)
     collection = UnicodeAttribute(null=True)  # automatic | send_invoice
@@ -241,14 +241,15 @@ def advance_cycle(account_id: str, expected_next: date, new_next: date, last: da
     )
 
 
-def set_past_due(account_id: str, past_due: bool) -> Op:
-    model = AccountsModel(account_id, PROFILE)
+def set_collection(account_id: str, method: str) -> Op:
+    """Store a pre-v4 subscription account's collection method, once (only while none is stored)."""
     return Op(
         "update",
-        model,
-        actions=[AccountsModel.past_due.set(past_due)],
-        condition=AccountsModel.pk.exists(),
-        label="past_due",
+        AccountsModel(account_id, PROFILE),
+        actions=[AccountsModel.collection.set(method)],
+        condition=AccountsModel.pk.exists() & AccountsModel.collection.does_not_exist(),
+        on_conflict=lambda: ConcurrentUpdateError("the account's collection method was set meanwhile"),
+        label="collection",
     )
 
 
@@ -284,6 +285,36 @@ def put_retry(entry: RetryEntry) -> Op:
 
 def delete_retry(account_id: str) -> Op:
     return Op("delete", AccountsModel(account_id, RETRY), label="retry")
+
+
+# Other dated entries of an account on the due index, one per kind (sort key = the kind in capitals;
+# due_pk = <kind>#<shard>): "remind" = the next day a send_invoice invoice of the account needs a
+# reminder or its past-due mark (DESIGN §3 v4).
+SCHEDULE_KINDS = ("remind",)
+
+
+def get_schedule(kind: str, account_id: str) -> date | None:
+    m = get_or_none(AccountsModel, account_id, kind.upper(), consistent_read=True)
+    return None if m is None or not m.due_sk else date.fromisoformat(m.due_sk.split("#")[0])
+
+
+def put_schedule(kind: str, account_id: str, on: date, *, only_if_earlier: bool = False) -> Op:
+    """The account's `kind` entry on the due index, dated `on`; with `only_if_earlier`, only when no
+    entry is dated before it (the op then fails, harmlessly, with ConflictError)."""
+    due_sk = f"{on.isoformat()}#{account_id}"
+    model = AccountsModel(account_id, kind.upper(), due_pk=f"{kind}#{shard_of(account_id)}", due_sk=due_sk)
+    condition = (AccountsModel.pk.does_not_exist() | (AccountsModel.due_sk > due_sk)) if only_if_earlier else None
+    return Op(
+        "put",
+        model,
+        condition=condition,
+        on_conflict=lambda: ConflictError(f"{account_id} has an earlier {kind} entry", code="scheduled-earlier"),
+        label=kind,
+    )
+
+
+def delete_schedule(kind: str, account_id: str) -> Op:
+    return Op("delete", AccountsModel(account_id, kind.upper()), label=kind)
 
 
 def due_page(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from functions.accounts.service import AccountAccess, AccountRecord, current_period, get_device, require_open
+from functions.accounts.service import AccountAccess, AccountRecord, current_period, due_date, get_device, require_open
 from functions.billing_items import schemas, store
 from functions.billing_items.items import device_label, item_view, snapshot
 from functions.billing_items.store import Item
@@ -47,7 +47,8 @@ def provision(access: AccountAccess, idem: IdempotencyContext, body: schemas.Pro
         UnitOfWork().add(*ops(None)).commit()
         return response(None)
     part = ledger.Part(invoice_id, f"New: {body.description}", lines)
-    posting = ledger.prepare(account.id, type="new", parts=[part], period=(starts_on, period_end))
+    due = due_date(account, clock.today())
+    posting = ledger.prepare(account.id, type="new", parts=[part], period=(starts_on, period_end), due_date=due)
 
     def attempt() -> Invoice:
         planned, inv = ledger.post_invoice(posting)
@@ -57,7 +58,7 @@ def provision(access: AccountAccess, idem: IdempotencyContext, body: schemas.Pro
         return inv
 
     inv = retrying(attempt)
-    invoice_issued(account.id, [inv], account=account)
+    invoice_issued(account.id, [inv], account=account)  # its notice; its collection requested (DESIGN §3 v4)
     return response(inv)
 
 

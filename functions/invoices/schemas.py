@@ -140,6 +140,11 @@ class Invoice(BaseModel):
     applications: list[InvoiceApplication]
     applied_to: list[AppliedTo]
     lines: list[InvoiceLine]
+    # DESIGN §3 v4 Collection: below the minimum, carried to the next collection; finished dunning (or 14
+    # days past its due date) — the account is past due while such an invoice is open
+    carried_forward: bool = False
+    past_due: bool = False
+    due_date: date | None = None  # send_invoice accounts' debit invoices (DESIGN §3 v4)
 
 
 class ChargeRequest(Request):
@@ -207,6 +212,9 @@ class InvoiceRow(BaseModel):
     total: int
     amount_paid: int
     balance_due: int
+    carried_forward: bool = False
+    past_due: bool = False
+    due_date: date | None = None
 
 
 class InvoiceList(Page[InvoiceRow]):

@@ -15,6 +15,7 @@ from functions.accounts.service import (
     AccountRecord,
     capabilities,
     current_period,
+    due_date,
     next_recurring_date,
     previous_recurring_date,
     require_open,
@@ -48,9 +49,9 @@ def account_summary(access: AccountAccess) -> schemas.Summary:
             **payments.card_summary(account.id, account.collection, account.net_days),
             "last_recurring_invoice_date": account.last_recurring_date,
             "next_recurring_invoice_date": account.next_recurring_date,
-            # past due after the last failed retry, until paid: once the balance is settled (a payment, a
-            # credit) the flag no longer shows, and the next run clears it
-            "past_due": account.past_due and current > 0,
+            # DESIGN §3 v4: past due while an invoice that finished dunning (or 14 days past its due date)
+            # is open — the ledger counts them on the balance, and closing the last one clears it
+            "past_due": bool(balance and balance.past_due > 0),
             "capabilities": capabilities(account),
         }
     )
@@ -87,7 +88,8 @@ def _post(
 
     account_id = access.account.id
     part = ledger.Part(invoice_id, description, lines)
-    posting = ledger.prepare(account_id, type=type, parts=[part], target_invoice_id=target_invoice_id)
+    due = due_date(access.account, today)
+    posting = ledger.prepare(account_id, type=type, parts=[part], target_invoice_id=target_invoice_id, due_date=due)
 
     def attempt() -> Invoice:
         ops, inv = ledger.post_invoice(posting)
@@ -106,7 +108,7 @@ def _post(
     inv = retrying(attempt)
     if type in ledger.CREDIT_TYPES:
         ledger.settle_unapplied_credit(account_id)
-    payments.invoice_issued(account_id, [inv], account=access.account)
+    payments.invoice_issued(account_id, [inv], account=access.account)  # notice; a debit's collection requested
     return invoice_view(inv, lines)
 
 

@@ -29,7 +29,7 @@ from functions.core.resources import CARD_VALIDATION
 from functions.core.stripe_gateway import StripeRejectedError
 from functions.core.stripe_objects import Card
 from functions.core.uow import UnitOfWork
-from functions.payments import emails, failures, store, upgrades
+from functions.payments import collection_dunning, emails, failures, store, upgrades
 from functions.payments.schemas import CardValidationMessage
 from functions.payments.store import CardChangeRecord, PaymentMethodState
 
@@ -298,6 +298,8 @@ def validate_change(account_id: str, setup_intent_id: str) -> str:
         return "already_closed"
     if change.status == store.ACTIVE and change.email_sent_at is None:
         _send_confirmation(change)
+    if outcome == "activated":  # a collection in dunning retries at once (DESIGN §3 v4 Dunning)
+        collection_dunning.card_added(account_id)
     get_logger().info("card change validated", account_id=account_id, outcome=outcome)
     return outcome
 

@@ -229,11 +229,13 @@ _NOTICE = {
         "subject": "Your {kind} {number} for {account}: {total}",
         "hello": "Hello {name},",
         "issued": "We issued {kind} {number} on {date} for the account {account} (no. {number_account}).",
-        "rows": ("Number", "Date", "Total", "Amount due", "See it online"),
+        "rows": ("Number", "Date", "Total", "Amount due", "See it online", "Due date"),
         "card": "The amount due will be charged shortly to your card {card}.",
         "no_card": "There is no valid card on file: please add one in the console (Payment method) so that we "
         "can charge the amount due.",
         "pay": "Please pay the amount due from the invoice's page in the console.",
+        "pay_by": "Please pay the amount due by {due_date}: from the invoice's page in the console (card or "
+        "PayPal), or by bank transfer quoting the invoice number {number}.",
         "nothing_due": "Nothing is left to pay on it.",
         "credit": "We credited {total} to the account ({description}). It settles open invoices, oldest first; "
         "what is left is kept as credit for your next invoices.",
@@ -254,11 +256,13 @@ _NOTICE = {
         "hello": "Bonjour {name},",
         "issued": "Nous avons émis le document « {kind} » n° {number} le {date} pour le compte {account} "
         "(n° {number_account}).",
-        "rows": ("Numéro", "Date", "Total", "Montant dû", "Consulter en ligne"),
+        "rows": ("Numéro", "Date", "Total", "Montant dû", "Consulter en ligne", "Échéance"),
         "card": "Le montant dû sera prochainement débité sur votre carte {card}.",
         "no_card": "Aucune carte valide n'est enregistrée : ajoutez-en une dans la console (Moyen de paiement) "
         "afin que nous puissions débiter le montant dû.",
         "pay": "Veuillez régler le montant dû depuis la page de la facture dans la console.",
+        "pay_by": "Veuillez régler le montant dû avant le {due_date} : depuis la page de la facture dans la "
+        "console (carte ou PayPal), ou par virement en indiquant le numéro de facture {number}.",
         "nothing_due": "Il ne reste rien à payer.",
         "credit": "Nous avons crédité {total} sur le compte ({description}). Ce crédit règle les factures "
         "ouvertes, de la plus ancienne à la plus récente ; le reste est conservé pour vos prochaines factures.",
@@ -291,6 +295,7 @@ class InvoiceNotice:
     link: str
     how: str
     card: str = ""
+    due_date: datetime.date | None = None  # send_invoice accounts' debit invoices
 
 
 def invoice_notice(n: InvoiceNotice) -> Email:
@@ -306,17 +311,73 @@ def invoice_notice(n: InvoiceNotice) -> Email:
         "total": display(n.total, n.currency, n.locale),
         "description": n.description,
         "card": n.card,
+        "due_date": display_day(n.due_date, n.locale) if n.due_date else "",
     }
     labels = words["rows"]
     rows = [(labels[0], n.number), (labels[1], values["date"]), (labels[2], values["total"])]
     if n.how not in ("credit", "refund"):
         rows.append((labels[3], display(n.due, n.currency, n.locale)))
+    if n.due_date is not None and n.how == "pay":
+        rows.append((labels[5], values["due_date"]))
     rows.append((labels[4], n.link))
+    how = "pay_by" if n.how == "pay" and n.due_date is not None else n.how
     return compose(
         n.to,
         words["subject"].format(**values),
         n.locale,
-        [words["hello"].format(**values) + "\n\n" + words["issued"].format(**values), words[n.how].format(**values)],
+        [words["hello"].format(**values) + "\n\n" + words["issued"].format(**values), words[how].format(**values)],
         rows=rows,
         footer=[words["footer"], words["sign"]],
+    )
+
+
+_REMINDER = {
+    "en": {
+        "subject_before": "Invoice {number} is due on {due_date}",
+        "subject_after": "Invoice {number} is overdue",
+        "hello": "Hello {name},",
+        "before": "Invoice {number} of {date} for the account {account} ({total}) is due on {due_date}; {due} is "
+        "left to pay.",
+        "after": "Invoice {number} of {date} for the account {account} was due on {due_date} and {due} is still "
+        "unpaid. The account will be past due from {past_due_on} if it is not paid by then.",
+        "how": "Pay it in the billing console: {link} — by card or PayPal — or by bank transfer quoting the "
+        "invoice number {number}.",
+        "footer": "Already paid? Thank you: a transfer can take a few days to reach us.",
+    },
+    "fr": {
+        "subject_before": "La facture {number} arrive à échéance le {due_date}",
+        "subject_after": "La facture {number} est échue",
+        "hello": "Bonjour {name},",
+        "before": "La facture {number} du {date} pour le compte {account} ({total}) arrive à échéance le "
+        "{due_date} ; il reste {due} à payer.",
+        "after": "La facture {number} du {date} pour le compte {account} était due le {due_date} et {due} reste "
+        "impayé. Sans règlement d'ici là, le compte sera en retard de paiement à partir du {past_due_on}.",
+        "how": "Réglez-la dans la console de facturation : {link} — par carte ou PayPal — ou par virement en "
+        "indiquant le numéro de facture {number}.",
+        "footer": "Déjà réglée ? Merci : un virement peut mettre quelques jours à nous parvenir.",
+    },
+}
+
+
+def invoice_reminder(account: Any, inv: Any, step: str, link: str, past_due_on: Any) -> Email:
+    """A send_invoice account's reminder (`step` = before | after the due date), in its language."""
+    words = _REMINDER.get(account.locale, _REMINDER["en"])
+    locale = account.locale
+    values = {
+        "name": str(account.billing_contact.get("name", "")),
+        "account": account.name,
+        "number": inv.number,
+        "date": display_day(inv.date, locale),
+        "due_date": display_day(inv.due_date, locale),
+        "past_due_on": display_day(past_due_on, locale),
+        "total": display(inv.total, inv.currency, locale),
+        "due": display(inv.balance_due, inv.currency, locale),
+        "link": link,
+    }
+    return compose(
+        str(account.billing_contact.get("email", "")),
+        words[f"subject_{step}"].format(**values),
+        locale,
+        [words["hello"].format(**values), words[step].format(**values), words["how"].format(**values)],
+        footer=[words["footer"]],
     )

@@ -10,25 +10,27 @@ finds it and sends nothing; a marker whose e-mail SES refused is deleted so the 
 A crash between the marker and SES loses that one notice rather than sending it twice.
 
 The collector (issue 16) hooks its enqueue here too: the one place that knows an invoice was issued.
+On an automatic account, an open debit invoice requests the account's collection (`collection_rows.
+request`: never charged inside the issuing request; the collector runs ~60 s later, so invoices issued
+close together ride in one charge; docs/collections.md). `collection_method` is how an account pays,
+with the migration of subscription accounts from before v4 stored on first use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from functions.accounts.service import AccountRecord, get_account
+from functions.accounts.service import AccountRecord, get_account, set_collection_method
 from functions.core import clock, email
-from functions.core.errors import NotFoundError
+from functions.core.errors import ConcurrentUpdateError, NotFoundError
 from functions.core.ledger import CREDIT_TYPES, Invoice
+from functions.core.links import invoice_page
 from functions.core.logs import get_logger
-from functions.core.settings import get_settings
+from functions.core.uow import UnitOfWork
 from functions.payments import emails, store
 from functions.payments.cards import ChargeableCard, chargeable_card
-
-
-def invoice_page(account_id: str, invoice_id: str) -> str:
-    """The console's page for an invoice (the link every notice carries)."""
-    return f"{get_settings().console_url}/accounts/{account_id}/invoices/{invoice_id}"
+from functions.payments.collection_rows import request
+from functions.payments.reminders import schedule_reminders
 
 
 def collection_of(account: AccountRecord, card: ChargeableCard | None) -> str:
@@ -39,6 +41,21 @@ def collection_of(account: AccountRecord, card: ChargeableCard | None) -> str:
     if account.type == "payg" or card is not None:
         return "automatic"
     return "send_invoice"
+
+
+def collection_method(account: AccountRecord) -> str | None:
+    """How the account pays its debit invoices: "automatic" or "send_invoice" (None: lite). A subscription
+    account from before v4 (no method stored) migrates once, as DESIGN §3 v4 says — automatic when it has
+    a valid card, else send_invoice — and the choice is stored (an operator's choice stored meanwhile
+    stands)."""
+    if account.collection is not None or account.type != "subscription":
+        return account.collection
+    method = collection_of(account, chargeable_card(account.id))
+    try:
+        UnitOfWork().add(set_collection_method(account.id, method)).commit()
+    except ConcurrentUpdateError:
+        return get_account(account.id).collection
+    return method
 
 
 def wants_notice(account: AccountRecord, inv: Invoice, collection: str) -> bool:
@@ -71,6 +88,9 @@ def invoice_issued(
     debits = any(inv.type not in CREDIT_TYPES for inv in invoices)
     card = chargeable_card(account_id) if debits and account.collection != "send_invoice" else None
     collection = collection_of(account, card)
+    if collection == "send_invoice":
+        schedule_reminders(account_id, invoices)  # the due dates' reminders and past-due mark
+    _request_collection(account, invoices, raise_errors)
     for inv in invoices:
         if not to or not wants_notice(account, inv, collection):
             continue
@@ -84,6 +104,21 @@ def invoice_issued(
             get_logger().exception("invoice notice not sent", account_id=account_id, invoice_id=inv.id)
             if raise_errors:
                 raise
+
+
+def _request_collection(account: AccountRecord, invoices: Sequence[Invoice], raise_errors: bool) -> None:
+    """An open debit invoice on an automatic account requests the account's collection (a collection
+    open already makes it a no-op). A failure is logged (raised with `raise_errors`): the invoice is then
+    collected by the account's next collection."""
+    if not any(inv.type not in CREDIT_TYPES and inv.status == "open" for inv in invoices):
+        return
+    try:
+        if collection_method(account) == "automatic":
+            request(account.id)
+    except Exception:
+        get_logger().exception("collection request failed", account_id=account.id)
+        if raise_errors:
+            raise
 
 
 def _notice(
@@ -105,6 +140,7 @@ def _notice(
         link=invoice_page(account.id, inv.id),
         how=_how(inv, collection, card),
         card=f"{emails.brand_name(card.brand)} •••• {card.last4}" if card else "",
+        due_date=inv.due_date,
     )
 
 

@@ -131,6 +131,12 @@ def validate_card(event: Any) -> dict[str, Any]:
     return queues.process_batch(service.QUEUE, event, service.handle_validation_message)
 
 
+@bp.on_sqs_message(queue=queue_name(service.COLLECTIONS_QUEUE), batch_size=10, maximum_concurrency=10)
+def collect(event: Any) -> dict[str, Any]:
+    """The `collections` consumer: each message collects one account's open collection (partial batch failures)."""
+    return queues.process_batch(service.COLLECTIONS_QUEUE, event, service.handle_collection_message)
+
+
 # --- payments, support tickets, webhooks ---------------------------------------------------------
 
 PAYMENTS = "/v1/accounts/{account_id}/payments"

@@ -116,7 +116,9 @@ def test_a_send_invoice_account_is_asked_to_pay_and_invoice_emails_off_keeps_onl
     api = pay.api
     account_id, _ = pay.account(type="subscription")
     first = post(api, account_id, "charges", {"description": "Setup", "amount": 2000})
-    assert "Please pay the amount due from the invoice's page" in text(about(first["number"])[0])
+    asked = text(about(first["number"])[0])
+    assert f"Please pay the amount due by {first['due_date']}" not in asked  # shown as a day, not ISO
+    assert "Please pay the amount due by " in asked and "from the invoice's page in the console" in asked
     AccountsModel(account_id, PROFILE).update(actions=[AccountsModel.invoice_emails.set(False)])
     second = post(api, account_id, "charges", {"description": "Setup 2", "amount": 3000})
     credit = post(api, account_id, "credits", {"amount": 100, "reason": "sorry"})

@@ -493,7 +493,12 @@ def test_lite_accounts_have_no_card_change_but_may_set_up_the_card_of_their_upgr
     # changing the card on file (PUT) stays for billable accounts.
     account_id, token = cards.account(type="lite", linked=False)
     problem(cards.put(account_id, token, "seti_abc"), 403, "capability-unavailable")
-    assert cards.get(account_id, token)[1] == {"card": None, "pending_change": None, "last_failed_change": None, "upgrade": None}
+    assert cards.get(account_id, token)[1] == {
+        "card": None,
+        "pending_change": None,
+        "last_failed_change": None,
+        "upgrade": None,
+    }
     status, started, _ = cards.setup(account_id, token)
     assert status == 201 and started["setup_intent_id"].startswith("seti_")
     keys = {r.idempotency_key for r in cards.stripe.requests("POST", "/v1/customers")}

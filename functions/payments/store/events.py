@@ -162,13 +162,13 @@ def put_event_marker(event_id: str, event_type: str, outcome: str, account_id: s
     )
 
 
-def claim_notice(account_id: str, invoice_id: str, at: str) -> bool:
-    """Claim the right to send an invoice's notice: a conditional put of its marker, written "sent" just
-    before SES is called (`release_notice` takes it back if SES refuses). False when the marker exists
-    (another delivery, or an earlier attempt, sent it)."""
-    model = NoticeModel(
-        account_id, NOTICE + invoice_id, kind="notice", invoice_id=invoice_id, status="sent", sent_at=at
-    )
+def claim_notice(account_id: str, invoice_id: str, at: str, what: str = "") -> bool:
+    """Claim the right to send an invoice's notice (or, with `what`, another message about the invoice
+    sent once, e.g. a reminder: NOTICE#<invoice>#<what>): a conditional put of its marker, written "sent"
+    just before SES is called (`release_notice` takes it back if SES refuses). False when the marker
+    exists (another delivery, or an earlier attempt, sent it)."""
+    key = NOTICE + invoice_id + (f"#{what}" if what else "")
+    model = NoticeModel(account_id, key, kind="notice", invoice_id=invoice_id, status="sent", sent_at=at)
     try:
         model.save(condition=NoticeModel.sk.does_not_exist())
     except PutError as exc:
