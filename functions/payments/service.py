@@ -26,6 +26,7 @@ from functions.accounts.service import AccountAccess
 from functions.core import clock
 from functions.core.idempotency import IdempotencyContext
 from functions.payments import collection_dunning, collection_rows, collections, refunds
+from functions.payments.card_deadline import expire_pending_changes as expire_pending_changes
 from functions.payments.cards import QUEUE as QUEUE
 from functions.payments.cards import CardChangeNotFoundError as CardChangeNotFoundError
 from functions.payments.cards import ChangeAccepted as ChangeAccepted

@@ -440,7 +440,7 @@ class Simulation(RuleBasedStateMachine):
                 source="aws.events", detail_type="Scheduled Event", detail={}, resources=[], region="us-east-1"
             )
             answer = self.env.client.lambda_.invoke("daily_run", scheduled).payload
-            assert answer == {"shards": 32}, answer
+            assert answer["shards"] == 32, answer  # (and the card changes the 24 h sweep failed)
             self.deliver_messages("billing-run", "bill_shard")
             targets = list(self.accounts)
         else:
