@@ -54,7 +54,7 @@ from functions.payments.service import (
     chargeable_card,
     off_session_attempt,
 )
-from functions.usage.service import seal_period, usage_lines
+from functions.usage.service import check_shard, seal_period, usage_lines
 
 RUN_QUEUE = BILLING_RUN
 ACCOUNT_QUEUE = BILLING_ACCOUNT
@@ -96,6 +96,7 @@ def dispatch_shard(shard: int, run_date: date) -> int:
             sent += len(bodies)
             if last_key is None:
                 break
+    check_shard(shard)  # the daily budget check of the shard's accounts with a budget (issue 17)
     return sent
 
 
