@@ -135,12 +135,12 @@ def _email(account: AccountRecord, budget: Budget, start: date, percent: int, es
     store.mark_emailed(account.id, start, percent)
 
 
-def check_after_usage(account_ids: set[str]) -> None:
-    """After a usage batch: check the budget of each account whose usage grew. A failure here never
-    fails the batch (the records are counted; the daily check catches up)."""
-    for account_id in sorted(account_ids):
+def check_after_usage(accounts: dict[str, AccountRecord]) -> None:
+    """After a usage batch: check the budget of each account whose usage grew (as the batch read it). A
+    failure here never fails the batch (the records are counted; the daily check catches up)."""
+    for account_id, account in sorted(accounts.items()):
         try:
-            check(get_account(account_id))
+            check(account)
         except Exception:
             logger.exception("budget check failed", extra={"account_id": account_id})
 

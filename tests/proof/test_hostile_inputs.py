@@ -158,7 +158,8 @@ def test_a_hostile_number_in_a_money_field_is_refused(world, before, operation, 
 
 def test_hostile_usage_quantities_are_rejected_record_by_record_and_nothing_is_counted(world, before):
     """Usage validates records one by one (one bad record never rejects the batch): each hostile
-    quantity is a rejected record, none is stored."""
+    quantity is a rejected record, none is stored. v4: a record naming any price is rejected
+    `price-not-accepted`, whatever the price."""
     arabic_12 = "\u0661\u0662"  # Arabic-Indic digits: Decimal reads them as 12
     quantities = [10**30, -1, "1e400", "NaN", "Infinity", 1.5, True, "1" * 40, "0x10", arabic_12, "3\n"]
     unit_amounts = ["-1", "1e3", "NaN", "1.5\n", arabic_12, "", 0.5]
@@ -169,6 +170,7 @@ def test_hostile_usage_quantities_are_rejected_record_by_record_and_nothing_is_c
     assert status == 200, body
     assert [r["status"] for r in body["results"]] == ["rejected"] * len(records), body["results"]
     assert (body["accepted"], body["duplicates"], body["rejected"]) == (0, 0, len(records))
+    assert [r["reason"] for r in body["results"][len(quantities) :]] == ["price-not-accepted"] * len(unit_amounts)
     assert not effects
 
 

@@ -149,6 +149,10 @@ def build_world(api: Api, helper: Payments, mint: Any) -> World:
     assert status == 200, out
     spare = f"viewer-{a.id}"
     api.member_token(a.id, sub=spare, role="viewer")
+    # v4: usage is priced by the rate card (records carry no price)
+    rate = {"currency": "usd", "unit_amount_decimal": "1.5", "effective_from": "2020-01-01"}
+    status, out, _ = api.call("PUT", "/v1/rates/compute/vcpu-hours", rate, token=api.admin)
+    assert status == 200, out
     return World(
         api=api,
         helper=helper,
@@ -191,7 +195,6 @@ def _usage(w: World) -> dict[str, Any]:
         "service": "compute",
         "metric": "vcpu-hours",
         "quantity": 3,
-        "unit_amount_decimal": "1.5",
         "occurred_at": clock.iso(clock.now()),  # the clock billow reads (BILLOW_TODAY moves it)
     }
     return {"records": [record]}
