@@ -37,29 +37,26 @@ def period_estimate(account: AccountRecord, start: date) -> int:
     return recurring_total(account.id) + usage_total(account.id, account.currency, start)
 
 
-def _view(account: AccountRecord, budget: Budget) -> schemas.BudgetView:
+def _view(account: AccountRecord, budget: Budget | None) -> schemas.BudgetView:
+    """The budget (amount None: none set) with this period's estimate and the thresholds crossed."""
     start, end = current_period(account)
+    thresholds = [] if budget is None else list(budget.thresholds)
+    crossed = [a.percent for a in store.alerts(account.id, start) if a.percent in thresholds] if budget else []
     return schemas.BudgetView(
         account_id=account.id,
         currency=account.currency,
-        amount=budget.amount,
-        thresholds=list(budget.thresholds),
+        amount=None if budget is None else budget.amount,
+        thresholds=thresholds,
         period=schemas.Period(start=start, end=end),
         period_estimate=period_estimate(account, start),
-        crossed=[a.percent for a in store.alerts(account.id, start) if a.percent in budget.thresholds],
-        updated_at=budget.updated_at,
+        crossed=crossed,
+        updated_at=None if budget is None else budget.updated_at,
     )
 
 
-def _require(account_id: str) -> Budget:
-    budget = store.get_budget(account_id)
-    if budget is None:
-        raise NotFoundError("this account has no budget", code="budget-not-found")
-    return budget
-
-
 def get_budget(access: AccountAccess) -> schemas.BudgetView:
-    return _view(access.account, _require(access.account.id))
+    """The budget, or — when none is set — `amount: null` with the estimate all the same."""
+    return _view(access.account, store.get_budget(access.account.id))
 
 
 def put_budget(access: AccountAccess, body: schemas.BudgetIn) -> schemas.BudgetView:
@@ -82,13 +79,17 @@ def put_budget(access: AccountAccess, body: schemas.BudgetIn) -> schemas.BudgetV
     return _view(account, budget)
 
 
-def delete_budget(access: AccountAccess) -> None:
+def delete_budget(access: AccountAccess) -> bool:
+    """Remove the budget (no more alerts); False when there was none (nothing written)."""
     account = access.account
-    before = _require(account.id)
+    before = store.get_budget(account.id)
+    if before is None:
+        return False
     UnitOfWork().add(
         *store.delete_budget(account.id, shard_of(account.id)),
         audit.record(account.id, access.actor, "budget.deleted", account.id, {"amount": before.amount}, None),
     ).commit()
+    return True
 
 
 def check(account: AccountRecord) -> list[int]:

@@ -47,7 +47,7 @@ def get_usage_csv(call: Call, account_id: str) -> Raw:
 
 @route("GET", f"{ACCOUNT}/budget", scope=READ, response=BudgetView)
 def get_budget(call: Call, account_id: str) -> BudgetView:
-    """The monthly budget with this period's estimate and the thresholds crossed"""
+    """The monthly budget (amount null: none) with this period's estimate and the thresholds crossed"""
     return service.get_budget(call.account)
 
 
@@ -60,5 +60,4 @@ def put_budget(call: Call, account_id: str) -> BudgetView:
 @route("DELETE", f"{ACCOUNT}/budget", scope=WRITE, response=BudgetDeleted)
 def delete_budget(call: Call, account_id: str) -> BudgetDeleted:
     """Remove the budget (no more alerts)"""
-    service.delete_budget(call.account)
-    return BudgetDeleted(account_id=account_id)
+    return BudgetDeleted(account_id=account_id, deleted=service.delete_budget(call.account))

@@ -117,14 +117,14 @@ class BudgetIn(BaseModel):
 class BudgetView(BaseModel):
     account_id: str
     currency: str
-    amount: int
+    amount: int | None  # None: no budget set (the estimate is shown all the same)
     thresholds: list[int]
     period: Period
     period_estimate: int  # this period's recurring fees + its usage so far, priced as it will be invoiced
     crossed: list[int]  # the thresholds crossed in this period
-    updated_at: str
+    updated_at: str | None
 
 
 class BudgetDeleted(BaseModel):
     account_id: str
-    deleted: bool = True
+    deleted: bool  # False: there was no budget (nothing changed)

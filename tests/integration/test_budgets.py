@@ -112,7 +112,8 @@ def test_a_lower_budget_is_checked_at_once_and_the_daily_check_resends_a_failed_
 def test_owners_set_budgets_viewers_read_them(budgeted):
     api, account_id, _, _ = budgeted
     viewer = api.member_token(account_id, sub="viewer-1", role="viewer", scopes=("billing:read", "billing:write"))
-    assert _call(api, "GET", account_id, viewer)[1]["code"] == "budget-not-found"
+    none = _call(api, "GET", account_id, viewer)[1]
+    assert (none["amount"], none["thresholds"], none["crossed"], none["period_estimate"]) == (None, [], [], 0)
     status, problem, _ = _call(api, "PUT", account_id, viewer, {"amount": 1000})
     assert (status, problem["code"]) == (403, "role-insufficient")
     for body in (
@@ -126,8 +127,12 @@ def test_owners_set_budgets_viewers_read_them(budgeted):
         assert status == 422, (body, problem)
     assert _call(api, "PUT", account_id, api.admin, {"amount": 1000})[0] == 200
     assert _call(api, "GET", account_id, viewer)[1]["amount"] == 1000
-    assert _call(api, "DELETE", account_id, api.admin)[0] == 200
-    assert _call(api, "GET", account_id, viewer)[0] == 404
+    assert _call(api, "DELETE", account_id, api.admin)[1]["deleted"] is True
+    assert _call(api, "GET", account_id, viewer)[1]["amount"] is None
+    assert _call(api, "DELETE", account_id, api.admin)[1]["deleted"] is False  # nothing to remove
+    with clock.frozen(NOW):
+        events = api.call("GET", f"/v1/accounts/{account_id}/events", token=api.admin)[1]["data"]
+    assert [e["action"] for e in events if e["action"].startswith("budget.")] == ["budget.deleted", "budget.set"]
 
 
 def test_the_estimate_includes_the_recurring_fees(budgeted):

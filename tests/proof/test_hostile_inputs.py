@@ -21,7 +21,7 @@ import app  # noqa: F401  (registers every route in ROUTES)
 from functions.core import clock, cursor, ledger_store
 from functions.core.http import ROUTES
 from tests.integration.payments_helpers import WEBHOOK_SECRET
-from tests.proof.world import SAMPLE_BODIES, World, observed
+from tests.proof.world import RATE_METRIC, SAMPLE_BODIES, World, observed
 
 pytestmark = pytest.mark.xdist_group("proof-hostile")
 
@@ -101,6 +101,7 @@ def spec_of(operation: str):
 
 def path_of(operation: str, w: World, **params: str) -> str:
     defaults = {"account_id": w.a.id, "item_id": w.a.items["linked"], "invoice_id": w.a.invoices[0]}
+    defaults |= {"service": "compute", "metric": RATE_METRIC}  # the rate card's routes (issue 17)
     return operation.split(" ", 1)[1].format(**{**defaults, **params})
 
 
