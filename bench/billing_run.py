@@ -58,7 +58,8 @@ def per_account() -> Counts:
         from functions.billing_run import service
         from functions.core.audit import Actor
         from functions.core.idempotency import IdempotencyContext
-        from functions.usage.service import record_usage
+        from functions.usage.rate_schemas import RateIn
+        from functions.usage.service import record_usage, set_rate
 
         contact = {
             "name": "B",
@@ -80,6 +81,8 @@ def per_account() -> Counts:
             for n in range(2):
                 idem = IdempotencyContext(account.id, "bench", f"k{n}", "bench", "h", 201)
                 provision(access, idem, ProvisionItem(description=f"vm {n}", category="server", recurring_fee=3000))
+            # v4: the rate card prices usage (records carry no price)
+            set_rate(Actor("bench", "operator"), "cdn", "gb", RateIn(currency="usd", unit_amount_decimal="2.5"))
             record_usage(
                 [
                     {
@@ -88,7 +91,6 @@ def per_account() -> Counts:
                         "service": "cdn",
                         "metric": "gb",
                         "quantity": 10,
-                        "unit_amount_decimal": "2.5",
                         "occurred_at": "2026-11-10T00:00:00Z",
                     }
                     for n in range(5)

@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench import billing_run, card_change, cold_start, dynamodb_calls, invoices
+from bench import billing_run, card_change, cold_start, dynamodb_calls, invoices, usage
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     print(billing_run.format_report(billing_run.per_account(), billing_run.shard_reads()))
     print()
     print(card_change.format_report(card_change.run()))
+    print()
+    print(usage.format_report(usage.run()))
     return 0
 
 
