@@ -93,7 +93,7 @@ def _final_invoice(access: AccountAccess) -> ledger.Invoice | None:
         return ledger.get_invoice(account.id, final_invoice_id(account.id))
     today = clock.today()
     start = current_period(account)[0] if account.next_recurring_date else None
-    lines = usage_lines(account.id, start, today) if start else []
+    lines = usage_lines(account.id, account.currency, start, today) if start else []
     parts = [
         ledger.Part(final_invoice_id(account.id, n), f"Final: {start} to {today}", part_lines)
         for n, part_lines in enumerate(ledger.split_lines(lines), 1)
@@ -109,7 +109,8 @@ def _final_invoice(access: AccountAccess) -> ledger.Invoice | None:
         return invoices
 
     invoices = retrying(attempt)
-    # Collection: payments' issuing hook, invoice_issued(...) for each of `invoices` (h/notices), goes here.
+    # The notice, and the collection (the collector hooks its enqueue there): payments' issuing hook.
+    payments.invoice_issued(account.id, invoices, account=account)
     return invoices[0] if invoices else None
 
 

@@ -403,7 +403,6 @@ def usage_record(account_id, n, quantity, day):
         "service": "cdn",
         "metric": "gb",
         "quantity": quantity,
-        "unit_amount_decimal": "0.25",
         "occurred_at": f"{day}T08:00:00Z",
     }
 
@@ -423,6 +422,9 @@ def test_closing_now_cancels_items_with_proration_invoices_usage_to_date_returns
         status, paid, _ = cards.pay(account_id, owner, {"amount": 2100})
         assert status == 201 and paid["status"] == "succeeded", paid
     with at(2026, 11, 12):
+        from tests.integration.usage_helpers import set_rate
+
+        set_rate(api, "cdn", "gb", "0.25")  # usage is priced by the rate card (v4)
         metering = mint("meter", "billing:usage")
         records = [usage_record(account_id, 1, 400, "2026-11-12")]  # 400 x 0.25 = 100
         answer = api.call("POST", "/v1/usage", {"records": records}, token=metering)[1]
@@ -451,6 +453,8 @@ def test_closing_now_cancels_items_with_proration_invoices_usage_to_date_returns
     balance = ledger.get_balance(account_id)
     assert (balance.current, balance.unapplied_credit) == (0, 0)
     cards.audit_ok(account_id)
+    # the final invoice goes through the issuing hook like any other: its notice (and its collection)
+    assert [m for m in cards.mails_to("ada@example.com") if final.number in str(m.subject)]
     assert [e.after["status"] for e in events(account_id, "account.closing")] == ["closing"]
     (closed_event,) = events(account_id, "account.closed")
     assert closed_event.after["final_invoice_id"] == final.id and closed_event.actor == f"owner-{account_id}"
@@ -571,3 +575,18 @@ def test_credit_that_cannot_go_back_to_a_card_stays_and_the_operators_are_emaile
     # closed: no link, no charge; reads and offline money go on
     problem(api.call("POST", f"/v1/accounts/{account['id']}/link", token=api.admin), 409, "account-closed")
     assert summary(api, account["id"])["status"] == "closed"
+
+
+def test_upgrade_and_closure_need_the_write_scope_and_a_closed_lite_account_cannot_upgrade(cards, api):
+    lite_id, owner = cards.account(type="lite", linked=False)
+    reader = api.member_token(lite_id, sub="reader", scopes=("billing:read",))
+    problem(upgrade(cards, lite_id, reader, "seti_abc"), 403, "insufficient-scope")
+    problem(close(api, lite_id, "now", token=reader), 403, "insufficient-scope")
+    assert profile(lite_id).status == "active"
+    status, closed, _ = close(api, lite_id, "now", token=owner)  # a lite account closes at once, no invoice
+    assert status == 200 and (closed["status"], closed["final_invoice_id"]) == ("closed", None)
+    seti = cards.confirmed_setup(lite_id, owner)
+    problem(upgrade(cards, lite_id, owner, seti), 409, "account-closed")
+    problem(patch(api, lite_id, {"collection": "automatic"}, api.admin), 422, "collection-not-allowed")
+    assert patch(api, lite_id, {"locale": "fr"}, owner)[0] == 200  # the profile still changes
+    assert profile(lite_id).type == "lite" and cards.messages() == []
