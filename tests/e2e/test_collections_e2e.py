@@ -231,7 +231,7 @@ def test_an_operator_one_time_charge_is_collected_the_same_way(console, payg):
 
 
 def test_a_charge_below_the_minimum_is_carried_then_collected_with_the_next_as_one_payment(console):
-    account_id, _ = console.account("payg")
+    account_id, contact = console.account("payg")
     small = console.charge(account_id, 20, "Overage: 2 GB egress")
     carried = wait_for(
         lambda: (inv := console.invoice(account_id, small["id"]))["carried_forward"] and inv, "the 0.20 carried"
@@ -250,6 +250,18 @@ def test_a_charge_below_the_minimum_is_carried_then_collected_with_the_next_as_o
     assert payment["amount"] == 3020
     assert sorted(a["amount"] for a in payment["applied_to"]) == [20, 3000]
     assert console.summary(account_id)["balance"]["current"] == 0
+    mails = wait_for(
+        lambda: (
+            [m for m in console.emails(contact) if "Payment received" in (m["subject"] or "")]
+            and console.emails(contact)
+        ),
+        "the receipt",
+    )
+    (small_notice,) = [m for m in mails if small["number"] in (m["subject"] or "")]
+    assert "below the minimum card charge ($0.50)" in small_notice["text"], small_notice["text"]  # carried, not charged
+    assert "charged shortly" not in small_notice["text"], small_notice["text"]
+    (receipt,) = [m for m in mails if "Payment received" in (m["subject"] or "")]
+    assert money(3020) in receipt["subject"] and money(3020) in receipt["text"], receipt
 
 
 def test_a_send_invoice_account_gets_an_email_with_its_due_date_and_no_charge(console):
@@ -279,7 +291,9 @@ def test_a_lite_account_upgraded_through_the_card_flow_becomes_payg_and_linked(c
     account_id, contact = lite["id"], console.contact(lite["id"])
     assert lite["type"] == "lite" and lite["collection"] is None
     seti = console.confirmed_setup(account_id)  # lite accounts may start a SetupIntent for the upgrade
-    accepted = console.ok("POST", f"/v1/accounts/{account_id}/upgrade", {"setup_intent_id": seti, "billing_contact": contact}, status=202)
+    accepted = console.ok(
+        "POST", f"/v1/accounts/{account_id}/upgrade", {"setup_intent_id": seti, "billing_contact": contact}, status=202
+    )
     assert accepted["status"] == "pending_validation"
     upgraded = wait_for(
         lambda: (s := console.summary(account_id))["type"] == "payg" and s, "the account payg once the card validated"
@@ -298,7 +312,10 @@ def test_a_lite_account_upgraded_through_the_card_flow_becomes_payg_and_linked(c
 def test_a_closed_account_refuses_a_new_charge_and_reads_still_work(console, payg):
     account_id = payg["id"]
     closure = console.ok("POST", f"/v1/accounts/{account_id}/closure", {"when": "now"})
-    assert closure["status"] == "closed" and closure["items_cancelled"] == 1, closure
+    assert closure["status"] == "closed" and len(closure["items_cancelled"]) == 1, closure
+    assert closure["credit_left"] == 0 and closure["credit_returned"] > 0  # the unused part back to the card
+    refunded = sum(p["refunded"] for p in console.payments(account_id))
+    assert refunded == closure["credit_returned"], console.payments(account_id)
     refused = console.call("POST", f"/v1/accounts/{account_id}/charges", {"description": "late", "amount": 500})
     assert refused.status_code == 409 and refused.headers["Content-Type"].startswith("application/problem+json")
     assert refused.json()["code"] == "account-closed", refused.text
@@ -310,7 +327,13 @@ def test_a_closed_account_refuses_a_new_charge_and_reads_still_work(console, pay
     invoices = console.ok("GET", f"/v1/accounts/{account_id}/invoices?limit=100")["data"]
     assert {"new", "one_time", "refund"} <= {i["type"] for i in invoices}
     assert console.ok("GET", f"/v1/accounts/{account_id}/payments?limit=100")["data"]
-    assert console.ok("GET", f"/v1/accounts/{account_id}/events?limit=100")["data"][0]["action"] == "account.closed"
+    mails = console.emails(payg["contact"])
+    new_mails = [m for m in mails if m["id"] not in {seen["id"] for seen in payg["mails"]}]
+    assert new_mails, "the closure e-mailed nothing"
+    actions = [e["action"] for e in console.ok("GET", f"/v1/accounts/{account_id}/events?limit=100")["data"]]
+    assert {"account.closing", "account.closed", "item.cancelled"} <= set(actions), actions
+    assert len(invoices) == len(console.ok("GET", f"/v1/accounts/{account_id}/invoices?limit=100")["data"])
+    assert "one_time" not in {i["type"] for i in invoices[:1]}  # the refused charge wrote nothing (newest first)
 
 
 def test_a_double_click_racing_the_collection_never_takes_more_than_owed(console):
@@ -342,6 +365,8 @@ def test_a_double_click_racing_the_collection_never_takes_more_than_owed(console
     wait_for(closed(console, account_id, invoice["id"]), "the invoice paid")
     wait_for(lambda: all(p["status"] != "creating" for p in console.payments(account_id)), "no payment in flight")
 
+    seen = [(r.status_code, r.json().get("code") or r.json().get("status")) for r in answers]
+    (console.stack.local_dir / "double-click.json").write_text(json.dumps(seen))  # for a person to read
     assert all(r.status_code in (201, 409, 422) for r in answers), [(r.status_code, r.text) for r in answers]
     succeeded = [p for p in console.payments(account_id) if p["status"] == "succeeded"]
     assert sum(p["amount"] for p in succeeded) == 5000, succeeded  # never more than owed
