@@ -15,7 +15,7 @@ from typing import Any
 
 from functions.core.clock import display_day
 from functions.core.email import Email, compose
-from functions.core.money import display, format_amount
+from functions.core.money import display, format_amount, minimum_charge
 from functions.payments.store import PaymentRecord
 
 
@@ -231,6 +231,8 @@ _NOTICE = {
         "issued": "We issued {kind} {number} on {date} for the account {account} (no. {number_account}).",
         "rows": ("Number", "Date", "Total", "Amount due", "See it online", "Due date"),
         "card": "The amount due will be charged shortly to your card {card}.",
+        "carried": "What the account owes is below the minimum card charge ({minimum}): it will be charged to your "
+        "card {card} with the next invoice.",
         "no_card": "There is no valid card on file: please add one in the console (Payment method) so that we "
         "can charge the amount due.",
         "pay": "Please pay the amount due from the invoice's page in the console.",
@@ -258,6 +260,8 @@ _NOTICE = {
         "(n° {number_account}).",
         "rows": ("Numéro", "Date", "Total", "Montant dû", "Consulter en ligne", "Échéance"),
         "card": "Le montant dû sera prochainement débité sur votre carte {card}.",
+        "carried": "Le solde du compte est inférieur au débit minimum par carte ({minimum}) : il sera débité sur "
+        "votre carte {card} avec la prochaine facture.",
         "no_card": "Aucune carte valide n'est enregistrée : ajoutez-en une dans la console (Moyen de paiement) "
         "afin que nous puissions débiter le montant dû.",
         "pay": "Veuillez régler le montant dû depuis la page de la facture dans la console.",
@@ -277,7 +281,8 @@ _NOTICE = {
 @dataclass(frozen=True)
 class InvoiceNotice:
     """What the notice of one issued invoice says. `how` is what happens to the amount due: `card`
-    (charged shortly to `card`), `no_card` (automatic, no valid card), `pay` (the customer pays it),
+    (charged shortly to `card`), `carried` (the account owes less than the minimum charge: collected
+    with the next invoice), `no_card` (automatic, no valid card), `pay` (the customer pays it),
     `nothing_due`, or `credit` / `refund` for the money-in documents."""
 
     to: str
@@ -311,6 +316,7 @@ def invoice_notice(n: InvoiceNotice) -> Email:
         "total": display(n.total, n.currency, n.locale),
         "description": n.description,
         "card": n.card,
+        "minimum": display(minimum_charge(n.currency), n.currency, n.locale),
         "due_date": display_day(n.due_date, n.locale) if n.due_date else "",
     }
     labels = words["rows"]

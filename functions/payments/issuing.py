@@ -26,6 +26,7 @@ from functions.core.errors import ConcurrentUpdateError, NotFoundError
 from functions.core.ledger import CREDIT_TYPES, Invoice
 from functions.core.links import invoice_page
 from functions.core.logs import get_logger
+from functions.core.money import minimum_charge
 from functions.core.uow import UnitOfWork
 from functions.payments import emails, store
 from functions.payments.cards import ChargeableCard, chargeable_card
@@ -94,7 +95,7 @@ def invoice_issued(
     for inv in invoices:
         if not to or not wants_notice(account, inv, collection):
             continue
-        message = emails.invoice_notice(_notice(account, inv, to, collection, card))
+        message = emails.invoice_notice(_notice(account, inv, to, collection, card, invoices[-1].balance_after))
         if not store.claim_notice(account_id, inv.id, clock.iso(clock.now())):
             continue  # sent already (a redelivery, a retry)
         try:
@@ -122,8 +123,9 @@ def _request_collection(account: AccountRecord, invoices: Sequence[Invoice], rai
 
 
 def _notice(
-    account: AccountRecord, inv: Invoice, to: str, collection: str, card: ChargeableCard | None
+    account: AccountRecord, inv: Invoice, to: str, collection: str, card: ChargeableCard | None, owed: int
 ) -> emails.InvoiceNotice:
+    """`owed`: the account's balance once these invoices are issued (what its collection would charge)."""
     return emails.InvoiceNotice(
         to=to,
         contact_name=str(account.billing_contact.get("name", "")),
@@ -138,7 +140,7 @@ def _notice(
         due=_due_at_issue(inv),
         description=inv.description,
         link=invoice_page(account.id, inv.id),
-        how=_how(inv, collection, card),
+        how=_how(inv, collection, card, owed),
         card=f"{emails.brand_name(card.brand)} •••• {card.last4}" if card else "",
         due_date=inv.due_date,
     )
@@ -150,11 +152,13 @@ def _due_at_issue(inv: Invoice) -> int:
     return inv.total - sum(a.amount for a in inv.applications if a.kind == "unapplied_credit")
 
 
-def _how(inv: Invoice, collection: str, card: ChargeableCard | None) -> str:
+def _how(inv: Invoice, collection: str, card: ChargeableCard | None, owed: int) -> str:
     if inv.type in CREDIT_TYPES:
         return inv.type  # credit | refund
     if _due_at_issue(inv) <= 0:
         return "nothing_due"
+    if collection == "automatic" and card is not None and owed < minimum_charge(inv.currency):
+        return "carried"  # the collector charges nothing below the minimum: the next invoice takes it
     if collection == "automatic":
         return "card" if card is not None else "no_card"
     return "pay"

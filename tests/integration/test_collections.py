@@ -120,6 +120,24 @@ def test_a_remainder_below_the_minimum_is_carried_then_collected_with_the_next_a
     col.audit_ok(account_id)
 
 
+def test_the_notice_of_an_invoice_below_the_minimum_says_it_is_carried_not_charged_shortly(col):
+    # found by tests/e2e/test_collections_e2e.py: the 0.20 notice promised "charged shortly", then nothing was
+    from tests.integration.test_notices import text
+
+    account_id, _ = col.payg()
+    small = col.charge(account_id, 20)
+    col.drain()
+    nxt = col.charge(account_id, 3000)
+    small_number, next_number = (col.invoice(account_id, i).number for i in (small, nxt))
+    (small_mail,) = [m for m in col.mails_to("ada@example.com") if small_number in m.subject]
+    (next_mail,) = [m for m in col.mails_to("ada@example.com") if next_number in m.subject]
+    assert "below the minimum card charge ($0.50)" in text(small_mail), text(small_mail)
+    assert "charged to your card Visa •••• 4242 with the next invoice" in text(small_mail)
+    assert "charged shortly" not in text(small_mail)
+    # the next invoice takes the account to 30.20: that one is charged shortly (the carried 0.20 with it)
+    assert "will be charged shortly to your card Visa •••• 4242" in text(next_mail), text(next_mail)
+
+
 def test_three_small_invoices_then_a_large_one_collect_the_whole_balance_once(col):
     # the case: three 0.40 invoices below the minimum (HKD 4.00), then 30.40 → 31.60 collected once
     account_id, _ = col.payg(currency="hkd")
