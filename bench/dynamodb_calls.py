@@ -74,13 +74,13 @@ def format_report(rows: list[tuple[str, int, Counts]]) -> str:
 
 def money_flows() -> list[tuple[str, Counts, int]]:
     """The money flows that call Stripe (localstripe behind the local shim): a one-time card payment, an
-    off-session charge (the monthly run's) and a refund to a card, each on an account with a card on file.
+    collection (the collector: the one off-session path) and a refund to a card, each on an account with a card on file.
     Returns (flow, DynamoDB counts, Stripe requests)."""
     from local import stripe_js
 
     rows: list[tuple[str, Counts, int]] = []
     with billow_app(with_stripe=True) as bench:
-        from functions.payments.service import charge_invoice_off_session
+        from functions.payments.service import collect
 
         call, stripe = bench.call, bench.stripe
 
@@ -104,11 +104,8 @@ def money_flows() -> list[tuple[str, Counts, int]]:
             "POST payments (one-time, card on file)",
             lambda: call("POST", f"{base}/payments", {"amount": 3000}, idem=True),
         )
-        invoice = call("POST", f"{base}/charges", {"description": "x", "amount": 2000}, idem=True)["id"]
-        measured(
-            "off-session charge (monthly run)",
-            lambda: charge_invoice_off_session(account_id, invoice, 2000, attempt=1),
-        )
+        call("POST", f"{base}/charges", {"description": "x", "amount": 2000}, idem=True)
+        measured("collection (off-session, receipt)", lambda: collect(account_id))
         refund = {"amount": 1200, "reason": "goodwill", "payment_id": paid["id"]}
         measured("POST refunds (to the card)", lambda: call("POST", f"{base}/refunds", refund, idem=True))
     return rows

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN, CARD_VALIDATION
+from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN, CARD_VALIDATION, COLLECTIONS
 
 TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:DescribeTable")
 BUCKET_READ = ("s3:GetObject",)
@@ -46,16 +46,26 @@ class Grants:
 
 GRANTS: dict[str, Grants] = {
     # Every route: accounts, ledger, invoices (PDF rendered on first request, then presigned GETs),
-    # card changes (sends to card-validation), Stripe webhooks (dispute e-mails), cursors (secret).
-    "api": Grants(tables="read_write", bucket="read_write", send_to=(CARD_VALIDATION,), email=True, secrets=True),
-    # Attaches the card in Stripe, marks it active, e-mails the billing contact once.
-    f"sqs:{CARD_VALIDATION}": Grants(tables="read_write", email=True, secrets=True),
+    # card changes (sends to card-validation), Stripe webhooks (dispute e-mails), cursors (secret), invoices
+    # issued (sends to collections).
+    "api": Grants(
+        tables="read_write", bucket="read_write", send_to=(CARD_VALIDATION, COLLECTIONS), email=True, secrets=True
+    ),
+    # Attaches the card in Stripe, marks it active, e-mails the billing contact once; a collection in
+    # dunning retries at once (sends to collections).
+    f"sqs:{CARD_VALIDATION}": Grants(tables="read_write", send_to=(COLLECTIONS,), email=True, secrets=True),
     # The daily schedule: one message per shard to billing-run; reads nothing.
     "schedule": Grants(send_to=(BILLING_RUN,)),
     # A shard worker: queries the due-accounts index, one message per due account.
     f"sqs:{BILLING_RUN}": Grants(tables="read", send_to=(BILLING_ACCOUNT,)),
-    # An account worker: Recurring invoice, off-session charge, PDF, e-mail.
-    f"sqs:{BILLING_ACCOUNT}": Grants(tables="read_write", bucket="read_write", email=True, secrets=True),
+    # An account worker: Recurring invoice, PDF, e-mail, its collection requested (sends to collections);
+    # a dunning retry found in the due index is collected here.
+    f"sqs:{BILLING_ACCOUNT}": Grants(
+        tables="read_write", bucket="read_write", send_to=(COLLECTIONS,), email=True, secrets=True
+    ),
+    # The collector: one off-session PaymentIntent per collection attempt, the receipt or dunning e-mail,
+    # the next collection (sends to collections).
+    f"sqs:{COLLECTIONS}": Grants(tables="read_write", send_to=(COLLECTIONS,), email=True, secrets=True),
 }
 
 

@@ -19,7 +19,7 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN, CARD_VALIDATION, QUEUES, QueueSpec
+from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN, CARD_VALIDATION, COLLECTIONS, QUEUES, QueueSpec
 from infra.stages import StageSettings
 from infra.suppressions import skip
 
@@ -43,6 +43,8 @@ CONSUMERS: dict[str, ConsumerSettings] = {
     BILLING_RUN: ConsumerSettings(max_concurrency=2, oldest_message_alarm_seconds=60 * 60),
     # Each account makes a few Stripe writes; 10 workers stay far below Stripe's ~100 writes/s.
     BILLING_ACCOUNT: ConsumerSettings(max_concurrency=10, oldest_message_alarm_seconds=6 * 60 * 60),
+    # One Stripe write per collection attempt; messages wait ~60 s by design (DelaySeconds).
+    COLLECTIONS: ConsumerSettings(max_concurrency=10, oldest_message_alarm_seconds=60 * 60),
 }
 DEFAULT_CONSUMER = ConsumerSettings(max_concurrency=5, oldest_message_alarm_seconds=60 * 60)
 

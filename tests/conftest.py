@@ -31,6 +31,7 @@ os.environ.update(
         "BILLOW_SCOPE_PREFIX": "billow/",
         "BILLOW_CURSOR_SECRET": "test-cursor-secret",
         "BILLOW_LOG_LEVEL": "WARNING",
+        "BILLOW_COLLECTION_DELAY_SECONDS": "0",  # the collector's message is delivered at once in tests
     }
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from functions.accounts import lifecycle, store
@@ -86,6 +86,14 @@ def account_guard(capability: str | None = None) -> Callable[[Identity, dict[str
         return access
 
     return guard
+
+
+def due_date(account: AccountRecord, issued_on: date) -> date | None:
+    """When a debit invoice issued on `issued_on` is due: `net_days` later on a send_invoice account;
+    None on an automatic account (it is collected from the card, DESIGN §3 v4)."""
+    if account.collection != "send_invoice":
+        return None
+    return issued_on + timedelta(days=account.net_days if account.net_days is not None else DEFAULT_NET_DAYS)
 
 
 def _account_view(record: AccountRecord) -> dict[str, Any]:
@@ -250,8 +258,10 @@ def advance_cycle(account: AccountRecord, billed_on: date) -> Op:
     return store.advance_cycle(account.id, billed_on, next_recurring_date(account.billing_day, billed_on), billed_on)
 
 
-def mark_past_due(account_id: str, past_due: bool) -> Op:
-    return store.set_past_due(account_id, past_due)
+def set_collection_method(account_id: str, method: str) -> Op:
+    """The op that stores a pre-v4 subscription account's collection method (DESIGN §3 v4 migration: the
+    payments domain decides it, it knows the card)."""
+    return store.set_collection(account_id, method)
 
 
 def get_retry(account_id: str) -> RetryEntry | None:
@@ -264,6 +274,20 @@ def schedule_retry(entry: RetryEntry) -> Op:
 
 def clear_retry(account_id: str) -> Op:
     return store.delete_retry(account_id)
+
+
+def scheduled(kind: str, account_id: str) -> date | None:
+    """The date of the account's `kind` entry on the due index (store.SCHEDULE_KINDS), if any."""
+    return store.get_schedule(kind, account_id)
+
+
+def schedule(kind: str, account_id: str, on: date, *, only_if_earlier: bool = False) -> Op:
+    """Put the account's `kind` entry on the due index at `on`: the shard workers find it on that day."""
+    return store.put_schedule(kind, account_id, on, only_if_earlier=only_if_earlier)
+
+
+def unschedule(kind: str, account_id: str) -> Op:
+    return store.delete_schedule(kind, account_id)
 
 
 # ---- the lifecycle (accounts/lifecycle.py): PATCH, link, upgrade, closure --------------------------

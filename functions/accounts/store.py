@@ -53,7 +53,7 @@ class AccountsModel(Model):
     billing_day = IntegerAttribute(null=True)
     next_recurring_date = UnicodeAttribute(null=True)
     last_recurring_date = UnicodeAttribute(null=True)
-    past_due = BooleanAttribute(null=True)
+    past_due = BooleanAttribute(null=True)  # v3's flag, no longer written: past due lives with the balance
     created_at = UnicodeAttribute(null=True)
     # v4 (absent on accounts created before v4: see AccountRecord)
     collection = UnicodeAttribute(null=True)  # automatic | send_invoice
@@ -241,14 +241,15 @@ def advance_cycle(account_id: str, expected_next: date, new_next: date, last: da
     )
 
 
-def set_past_due(account_id: str, past_due: bool) -> Op:
-    model = AccountsModel(account_id, PROFILE)
+def set_collection(account_id: str, method: str) -> Op:
+    """Store a pre-v4 subscription account's collection method, once (only while none is stored)."""
     return Op(
         "update",
-        model,
-        actions=[AccountsModel.past_due.set(past_due)],
-        condition=AccountsModel.pk.exists(),
-        label="past_due",
+        AccountsModel(account_id, PROFILE),
+        actions=[AccountsModel.collection.set(method)],
+        condition=AccountsModel.pk.exists() & AccountsModel.collection.does_not_exist(),
+        on_conflict=lambda: ConcurrentUpdateError("the account's collection method was set meanwhile"),
+        label="collection",
     )
 
 
@@ -284,6 +285,36 @@ def put_retry(entry: RetryEntry) -> Op:
 
 def delete_retry(account_id: str) -> Op:
     return Op("delete", AccountsModel(account_id, RETRY), label="retry")
+
+
+# Other dated entries of an account on the due index, one per kind (sort key = the kind in capitals;
+# due_pk = <kind>#<shard>): "remind" = the next day a send_invoice invoice of the account needs a
+# reminder or its past-due mark (DESIGN §3 v4).
+SCHEDULE_KINDS = ("remind",)
+
+
+def get_schedule(kind: str, account_id: str) -> date | None:
+    m = get_or_none(AccountsModel, account_id, kind.upper(), consistent_read=True)
+    return None if m is None or not m.due_sk else date.fromisoformat(m.due_sk.split("#")[0])
+
+
+def put_schedule(kind: str, account_id: str, on: date, *, only_if_earlier: bool = False) -> Op:
+    """The account's `kind` entry on the due index, dated `on`; with `only_if_earlier`, only when no
+    entry is dated before it (the op then fails, harmlessly, with ConflictError)."""
+    due_sk = f"{on.isoformat()}#{account_id}"
+    model = AccountsModel(account_id, kind.upper(), due_pk=f"{kind}#{shard_of(account_id)}", due_sk=due_sk)
+    condition = (AccountsModel.pk.does_not_exist() | (AccountsModel.due_sk > due_sk)) if only_if_earlier else None
+    return Op(
+        "put",
+        model,
+        condition=condition,
+        on_conflict=lambda: ConflictError(f"{account_id} has an earlier {kind} entry", code="scheduled-earlier"),
+        label=kind,
+    )
+
+
+def delete_schedule(kind: str, account_id: str) -> Op:
+    return Op("delete", AccountsModel(account_id, kind.upper()), label=kind)
 
 
 def due_page(
@@ -343,54 +374,3 @@ def list_devices(account_id: str, limit: int, after: str | None, route: str) -> 
     )
     devices = [_device(m) for m in result]
     return devices, cursor.encode(account_id, route, {}, result.last_evaluated_key)
-
-
-# ---- the lifecycle: profile changes, link, upgrade, closure (accounts/lifecycle.py) ---------------
-
-_CONFLICT_CODES = {"status": "account-closed", "type": "account-not-lite"}
-
-
-def update_profile(
-    account_id: str,
-    values: dict[str, Any],
-    *,
-    expect: dict[str, Any] | None = None,
-    due: date | bool | None = False,
-) -> Op:
-    """Set profile fields (`None` removes one) only while the account is as `expect`ed (a field's stored
-    value; `status` "active" also matches an account created before v4, which has none). `due`: a date
-    puts the profile on the due index at that date; None takes it off; False leaves it."""
-    actions = []
-    for name, value in values.items():
-        attr = getattr(AccountsModel, name)
-        if value is None:
-            actions.append(attr.remove())
-            continue
-        stored = json.dumps(value, sort_keys=True) if name == "billing_contact" else value
-        actions.append(attr.set(stored.isoformat() if isinstance(stored, date) else stored))
-    if due is None:
-        actions += [AccountsModel.due_pk.remove(), AccountsModel.due_sk.remove()]
-    elif due is not False:
-        assert isinstance(due, date)
-        actions += [
-            AccountsModel.due_pk.set(f"due#{shard_of(account_id)}"),
-            AccountsModel.due_sk.set(f"{due.isoformat()}#{account_id}"),
-        ]
-    condition = AccountsModel.pk.exists()
-    for name, value in (expect or {}).items():
-        matches = getattr(AccountsModel, name) == value
-        if name == "status" and value == "active":
-            matches = matches | AccountsModel.status.does_not_exist()
-        condition = condition & matches
-    field = next(iter(expect or {}), "")
-    return Op(
-        "update",
-        AccountsModel(account_id, PROFILE),
-        actions=actions,
-        condition=condition,
-        on_conflict=lambda: ConflictError(
-            f"the account changed while this request ran ({field})",
-            code=_CONFLICT_CODES.get(field, "concurrent-update"),
-        ),
-        label="profile",
-    )

@@ -3,21 +3,26 @@ anniversary (pending until the next recurring date, ended by the billing run), o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 
-from functions.accounts.service import AccountAccess, AccountRecord
-from functions.billing_items import schemas
+from functions.accounts.service import AccountAccess, AccountRecord, require_open
+from functions.billing_items import schemas, store
 from functions.billing_items.items import changes, device_label, item_view, require_item, snapshot
 from functions.billing_items.store import Item
 from functions.core import audit, clock, ledger
 from functions.core.audit import Actor
 from functions.core.errors import ConcurrentUpdateError, ConflictError
 from functions.core.idempotency import IdempotencyContext
-from functions.core.ids import recurring_invoice_id
-from functions.core.ledger import Line
+from functions.core.ids import derived_id, recurring_invoice_id
+from functions.core.ledger import Invoice, Line
 from functions.core.money import prorate
 from functions.core.uow import Op, UnitOfWork, retrying
+from functions.payments.service import invoice_issued
+
+# The ops that store a cancellation's reply with it (the request's Idempotency-Key record), or none.
+Reply = Callable[[schemas.Cancellation], list[Op]]
 
 
 def cancel(
@@ -28,33 +33,61 @@ def cancel(
     item = require_item(access.account.id, item_id)
     if item.status == "cancelled":
         raise ConflictError(f"item {item.id} is already cancelled", code="item-cancelled")
+
+    def reply(result: schemas.Cancellation) -> list[Op]:
+        return [idem.completed(result.model_dump(mode="json"))]
+
     if when == "anniversary":
-        return _cancel_at_anniversary(access, idem, item, reason)
-    return _cancel_now(access, idem, item, reason)
+        if item.status == "pending_cancellation":
+            raise ConflictError(
+                f"item {item.id} is already set to end on {item.cancel_at}", code="cancellation-pending"
+            )
+        return _cancel_at_anniversary(access, item, reason, reply)
+    return _cancel_now(access, item, reason, lambda: idem.derive("inv"), reply)
 
 
-def _cancel_at_anniversary(
-    access: AccountAccess, idem: IdempotencyContext, item: Item, reason: str | None
-) -> schemas.Cancellation:
+def cancel_all(access: AccountAccess, when: str, reason: str) -> list[str]:
+    """The account's closure (DESIGN §3 v4 Closure): every item not cancelled yet is cancelled `now`
+    (each with its prorated Refund invoice, id derived from the account and the item) or at its
+    anniversary (`end_of_period`: pending until the next recurring date, ended by the run's last
+    invoice). One transaction per item; what is already done is skipped, so a resumed closure finishes
+    only what is left. Returns the ids of the items it changed."""
+    account_id = access.account.id
+    done = []
+    for item in store.billable_items(account_id):
+        if when == "now":
+            _cancel_now(access, item, reason, lambda i=item: derived_id("inv", account_id, "closure", i.id), _no_reply)
+        elif item.status == "active":
+            _cancel_at_anniversary(access, item, reason, _no_reply)
+        else:
+            continue
+        done.append(item.id)
+    return done
+
+
+def _no_reply(result: schemas.Cancellation) -> list[Op]:
+    return []
+
+
+def _cancel_at_anniversary(access: AccountAccess, item: Item, reason: str | None, reply: Reply) -> schemas.Cancellation:
     """Pending until the next recurring date, when the billing run ends it; nothing is refunded."""
     account = access.account
-    if item.status == "pending_cancellation":
-        raise ConflictError(f"item {item.id} is already set to end on {item.cancel_at}", code="cancellation-pending")
     after = replace(item, status="pending_cancellation", cancel_at=account.next_recurring_date, cancel_reason=reason)
     result = schemas.Cancellation(item=item_view(after), refund_invoice_id=None, refund_amount=0)
     UnitOfWork().add(
         *changes(item, after),
         audit.record(account.id, access.actor, "item.cancellation_scheduled", item.id, snapshot(item), snapshot(after)),
-        idem.completed(result.model_dump(mode="json")),
+        *reply(result),
     ).commit()
     return result
 
 
 def _cancel_now(
-    access: AccountAccess, idem: IdempotencyContext, item: Item, reason: str | None
+    access: AccountAccess, item: Item, reason: str | None, derive: Callable[[], str], reply: Reply
 ) -> schemas.Cancellation:
-    """Cancelled today, with a Refund invoice (against the invoice that billed the period) for the unused
-    part, posted in one transaction with the item, the audit event and the stored response."""
+    """Cancelled today, with a Refund invoice (against the invoice that billed the period; its id from
+    `derive`) for the unused part, posted in one transaction with the item, the audit event and the
+    stored response (`reply`)."""
     account = access.account
     today = clock.today()
     item = last_billed(account, item)
@@ -68,7 +101,7 @@ def _cancel_now(
         billed_to=today if item.billed_to and today < item.billed_to else item.billed_to,
         billed_amount=item.billed_amount - refund,
     )
-    refund_id = idem.derive("inv") if refund else None
+    refund_id = derive() if refund else None
     result = schemas.Cancellation(item=item_view(after), refund_invoice_id=refund_id, refund_amount=refund)
 
     def ops(_: object) -> list[Op]:
@@ -82,7 +115,7 @@ def _cancel_now(
                 snapshot(item),
                 {**snapshot(after), "refund_amount": refund, "refund_invoice_id": refund_id},
             ),
-            idem.completed(result.model_dump(mode="json")),
+            *reply(result),
         ]
 
     if not refund or refund_id is None or item.billed_from is None or item.billed_to is None:
@@ -98,14 +131,16 @@ def _cancel_now(
         target_invoice_id=item.billed_invoice_id,
     )
 
-    def attempt() -> None:
+    def attempt() -> Invoice:
         planned, inv = ledger.post_invoice(posting)
         uow = UnitOfWork().add(*planned, *ops(inv))
         # (the outbound event's outbox row joins this transaction here)
         uow.commit()
+        return inv
 
-    retrying(attempt)
+    inv = retrying(attempt)
     ledger.settle_unapplied_credit(account.id)
+    invoice_issued(account.id, [inv], account=account)
     return result
 
 
@@ -139,6 +174,7 @@ def unused_amount(item: Item, today: date) -> int:
 def undo_cancellation(access: AccountAccess, item_id: str) -> schemas.Item:
     """Withdraw a pending anniversary cancellation; the item stays active."""
     account_id = access.account.id
+    require_open(access.account, "keeping its items")
     item = require_item(account_id, item_id)
     if item.status != "pending_cancellation":
         raise ConflictError(f"item {item.id} has no pending cancellation", code="no-pending-cancellation")

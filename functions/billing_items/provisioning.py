@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from functions.accounts.service import AccountAccess, AccountRecord, current_period, get_device
+from functions.accounts.service import AccountAccess, AccountRecord, current_period, due_date, get_device, require_open
 from functions.billing_items import schemas, store
 from functions.billing_items.items import device_label, item_view, snapshot
 from functions.billing_items.store import Item
@@ -15,7 +15,7 @@ from functions.core.idempotency import IdempotencyContext
 from functions.core.ledger import Invoice, Line
 from functions.core.money import prorate
 from functions.core.uow import Op, UnitOfWork, retrying
-from functions.payments.service import chargeable_card
+from functions.payments.service import chargeable_card, invoice_issued
 
 
 def provision(access: AccountAccess, idem: IdempotencyContext, body: schemas.ProvisionItem) -> schemas.ProvisionedItem:
@@ -47,7 +47,8 @@ def provision(access: AccountAccess, idem: IdempotencyContext, body: schemas.Pro
         UnitOfWork().add(*ops(None)).commit()
         return response(None)
     part = ledger.Part(invoice_id, f"New: {body.description}", lines)
-    posting = ledger.prepare(account.id, type="new", parts=[part], period=(starts_on, period_end))
+    due = due_date(account, clock.today())
+    posting = ledger.prepare(account.id, type="new", parts=[part], period=(starts_on, period_end), due_date=due)
 
     def attempt() -> Invoice:
         planned, inv = ledger.post_invoice(posting)
@@ -56,17 +57,23 @@ def provision(access: AccountAccess, idem: IdempotencyContext, body: schemas.Pro
         uow.commit()
         return inv
 
-    return response(retrying(attempt))
+    inv = retrying(attempt)
+    invoice_issued(account.id, [inv], account=account)  # its notice; its collection requested (DESIGN §3 v4)
+    return response(inv)
 
 
 def _check_account(account: AccountRecord, body: schemas.ProvisionItem) -> None:
-    """The account may take this item: its currency, a card on file for paid items of a pay-as-you-go
-    account, and the device, when one is named, is the account's."""
+    """The account may take this item: open (409 `account-closed` while closing or closed), its currency,
+    a valid card on file for paid items of an account collected automatically (payg, or a subscription
+    with `collection: automatic`; DESIGN §3 v4), and the device, when one is named, is the account's."""
+    require_open(account, "provisioning items")
     if body.currency is not None and body.currency != account.currency:
         raise ValidationFailedError(f"this account is billed in {account.currency}", code="currency-mismatch")
-    if account.type == "payg" and (body.recurring_fee or body.setup_fee) and chargeable_card(account.id) is None:
+    paid = bool(body.recurring_fee or body.setup_fee)
+    if paid and account.collection == "automatic" and chargeable_card(account.id) is None:
         raise ValidationFailedError(
-            "pay-as-you-go accounts need a valid card on file before paid items are provisioned",
+            f"{account.type} accounts collected automatically need a valid card on file before paid items are"
+            " provisioned",
             code="payment-method-required",
         )
     if body.device_id is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from functions.billing_items.cancellation import (
     cancel,
+    cancel_all,
     end_due_cancellations,
     last_billed,
     undo_cancellation,
@@ -28,6 +29,7 @@ __all__ = [
     "billable_items",
     "bulk",
     "cancel",
+    "cancel_all",
     "end_due_cancellations",
     "fee_lines",
     "get_item",

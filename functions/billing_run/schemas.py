@@ -18,4 +18,4 @@ class AccountMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
     account_id: str = Field(min_length=1, max_length=64)
     run_date: date
-    kind: Literal["due", "retry"] = "due"
+    kind: Literal["due", "retry", "remind"] = "due"

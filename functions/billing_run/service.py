@@ -9,67 +9,54 @@
   Recurring invoice (fees in advance for active items after anniversary cancellations, usage of the
   past period in arrears, unapplied credit consumed), posted with an id derived from (account, period)
   in ONE transaction with the cycle advance (conditional on the billed date) and the usage seal; then
-  the off-session charge, the PDF and one notice, each recorded as done so a redelivery finishes
-  without repeating any step.
-- `retry_account(account_id, run_date)`: dunning — charge again on the configured days (3, 7, 14 after
-  the invoice by default) with reminders; past due after the last failure, until paid.
+  the PDF, one notice and the invoice's collection requested (payments' `invoice_issued` hook: the
+  collector charges it ~60 s later, with any other invoice open — no charging of the run's own), each
+  recorded as done so a redelivery finishes without repeating any step.
+- A `retry#` entry of the due index (a collection's dunning retry, a lost collection message, a carried
+  balance's write-off date; v3's dunning retries, adopted) goes to the collector (payments.collect).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from functions.accounts.service import (
+    CLOSING,
     SHARDS,
     AccountAccess,
     AccountRecord,
-    RetryEntry,
     advance_cycle,
-    clear_retry,
+    closed_ops,
     due_accounts,
+    due_date,
     get_account,
-    get_retry,
-    mark_past_due,
     next_recurring_date,
     previous_recurring_date,
-    schedule_retry,
 )
 from functions.billing_items.service import billable_items, end_due_cancellations, fee_lines
-from functions.billing_run import emails, store
-from functions.core import email, ledger, queues
+from functions.billing_run import store
+from functions.core import ledger, queues
 from functions.core.audit import Actor
 from functions.core.errors import ConflictError, NotFoundError
 from functions.core.ids import recurring_invoice_id
-from functions.core.logs import get_logger
-from functions.core.money import minimum_charge
 from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN
-from functions.core.settings import get_settings
 from functions.core.uow import UnitOfWork, retrying
-from functions.invoices.service import store_pdf
-from functions.payments.service import (
-    ChargeableCard,
-    charge_invoice_off_session,
-    chargeable_card,
-    off_session_attempt,
-)
+from functions.invoices.service import finish_closure, store_pdf
+from functions.payments.service import REMIND, collect, invoice_issued, remind_invoices
 from functions.usage.service import check_shard, seal_period, usage_lines
 
 RUN_QUEUE = BILLING_RUN
+RUN = Actor("billing-run", "system")
 ACCOUNT_QUEUE = BILLING_ACCOUNT
 PAGE = 100
-
-
-def retry_days() -> tuple[int, ...]:
-    """Days after the invoice when a failed charge is tried again (BILLOW_DUNNING_DAYS, default 3,7,14)."""
-    return get_settings().dunning_days
 
 
 @dataclass(frozen=True)
 class Outcome:
     account_id: str
-    result: str  # invoiced | skipped | charged | declined | requires_action | ...
+    result: str  # invoiced | skipped (a period) | what the collector did (a retry#: dunning, succeeded, ...)
     invoice_id: str | None = None
 
 
@@ -86,7 +73,7 @@ def fan_out(run_date: date) -> int:
 def dispatch_shard(shard: int, run_date: date) -> int:
     """Send one message per due account (and per dunning retry) of a shard; returns how many."""
     sent = 0
-    for kind in ("due", "retry"):
+    for kind in ("due", "retry", REMIND):
         last_key: dict[str, Any] | None = None
         while True:
             ids, last_key = due_accounts(kind, shard, run_date, PAGE, last_key)
@@ -103,7 +90,10 @@ def dispatch_shard(shard: int, run_date: date) -> int:
 def handle_account_message(body: dict[str, Any]) -> Outcome:
     run_date = date.fromisoformat(body["run_date"])
     if body.get("kind") == "retry":
-        return retry_account(body["account_id"], run_date)
+        return Outcome(body["account_id"], collect(body["account_id"], None, run_date))
+    if body.get("kind") == REMIND:
+        sent = remind_invoices(body["account_id"], run_date)
+        return Outcome(body["account_id"], f"reminded {sent}")
     return bill_account(body["account_id"], run_date)
 
 
@@ -143,10 +133,6 @@ def bill_account(account_id: str, run_date: date) -> Outcome:
         return Outcome(account_id, "skipped")
     if account.type == "lite" or account.next_recurring_date is None:
         return Outcome(account_id, "skipped")
-    if account.past_due:
-        balance = ledger.get_balance(account_id)
-        if balance is not None and balance.current <= 0:
-            UnitOfWork().add(mark_past_due(account_id, False)).commit()  # paid since the last failed retry
     outcome = _finish_last(account, run_date)
     while account.next_recurring_date is not None and account.next_recurring_date <= run_date:
         billed_on = account.next_recurring_date
@@ -183,13 +169,20 @@ def _bill_period(account: AccountRecord, billed_on: date, run_date: date) -> Out
     parts = recurring_parts(account_id, billed_on, period_end, lines)
     invoice_id = parts[0].invoice_id
     # dated on its recurring date, even when the run is late or replayed
-    posting = ledger.prepare(account_id, type="recurring", parts=parts, period=(billed_on, period_end), on=billed_on)
+    period = (billed_on, period_end)
+    due = due_date(account, billed_on)
+    posting = ledger.prepare(account_id, type="recurring", parts=parts, period=period, on=billed_on, due_date=due)
+
+    # A closing account's invoice is its last (DESIGN §3 v4 Closure): it closes the account and takes it
+    # off the due index instead of advancing its cycle.
+    closing = account.status == CLOSING
+    cycle = closed_ops(account, RUN, invoice_id) if closing else [advance_cycle(account, billed_on)]
 
     def attempt() -> list[ledger.Invoice]:
         ops, invoices = ledger.post_invoices(posting)
         UnitOfWork().add(
             *ops,
-            advance_cycle(account, billed_on),
+            *cycle,
             seal_period(account_id, usage_start, invoice_id),
             *(store.put_new(account_id, billed_on, p.invoice_id, run_date, n) for n, p in enumerate(parts, 1)),
         ).commit()
@@ -204,7 +197,10 @@ def _bill_period(account: AccountRecord, billed_on: date, run_date: date) -> Out
     fresh = [
         store.Run(account_id, billed_on, p.invoice_id, None, None, False, False, n) for n, p in enumerate(parts, 1)
     ]
-    return _finish_parts(account, billed_on, fresh, invoices, [p.lines for p in parts])
+    outcome = _finish_parts(account, billed_on, fresh, invoices, [p.lines for p in parts])
+    if closing:
+        finish_closure(AccountAccess(account, RUN, "operator"))
+    return outcome
 
 
 def _finish_parts(
@@ -214,13 +210,13 @@ def _finish_parts(
     invoices: list[ledger.Invoice] | None = None,
     lines: list[list[ledger.Line]] | None = None,
 ) -> Outcome:
-    """_finish for each invoice of the period (one, or the parts of a split), in order. The outcome is
-    the first part's, unless a later part's charge did not go through."""
+    """_finish for each invoice of the period (one, or the parts of a split), in order; the outcome is
+    the first part's."""
     outcomes = [
         _finish(account, billed_on, run, invoices[i] if invoices else None, lines[i] if lines else None)
         for i, run in enumerate(runs)
     ]
-    return next((o for o in outcomes[1:] if o.result in ("declined", "requires_action")), outcomes[0])
+    return outcomes[0]
 
 
 def _finish(
@@ -230,148 +226,19 @@ def _finish(
     inv: ledger.Invoice | None = None,
     lines: list[ledger.Line] | None = None,
 ) -> Outcome:
-    """The steps after the invoice, each once: charge, PDF, notice. A first pass uses what it just
-    posted; a redelivery reads the run record and the invoice."""
-    redelivered = inv is None
+    """The steps after the invoice, each once: PDF, notice, the collection requested (`charge` records
+    it: "requested"). A first pass uses what it just posted; a redelivery reads the run record and the
+    invoice."""
     inv = inv or ledger.get_invoice(account.id, run.invoice_id)
     if inv is None:
         return Outcome(account.id, "skipped")
-    card = chargeable_card(account.id)
-    charge, payment_id = run.charge, run.payment_id
-    made = off_session_attempt(account.id, inv.id, 1) if charge is None and redelivered else None
-    if made is not None:  # the charge of a run that failed before recording it (it may have paid the invoice)
-        charge, payment_id = made.status, made.payment_id
-    elif charge is None:
-        charge, payment_id = _charge(account, inv, 1, card)
-        # One retry entry per account: a later part of a split invoice keeps the first part's (the retry
-        # charges the other parts still open after it).
-        if charge in ("declined", "requires_action") and retry_days() and not _earlier_part_retried(run):
-            retry = RetryEntry(account.id, billed_on + timedelta(days=retry_days()[0]), 2, inv.id)
-            UnitOfWork().add(schedule_retry(retry)).commit()
-    due = _due_at_issue(inv)
     if not run.pdf_stored:
-        if charge in ("succeeded", "processing"):
-            inv = ledger.get_invoice(account.id, inv.id) or inv  # the PDF shows the payment applied
         access = AccountAccess(account, Actor("billing-run", "system"), "operator")
         store_pdf(access, inv, lines)
-    if run.charge is None or not run.pdf_stored:
-        store.mark(account.id, billed_on, run.part, charge=charge, payment_id=payment_id, pdf_stored="yes")
-    if not run.notice_sent:
-        retry_on = billed_on + timedelta(days=retry_days()[0]) if retry_days() else None
-        link = payment_page(account.id, payment_id) if charge == "requires_action" and payment_id else ""
-        _send(account, inv, charge, retry=retry_on, due=due, card=card, link=link)
-        store.mark(account.id, billed_on, run.part, notice_sent="yes")
-    return Outcome(account.id, charge, inv.id)
-
-
-def _earlier_part_retried(run: store.Run) -> bool:
-    """Whether the account's retry entry is for an earlier part of the same split invoice."""
-    if run.part == 1:
-        return False
-    entry = get_retry(run.account_id)
-    earlier = {recurring_invoice_id(run.account_id, run.billed_on, n) for n in range(1, run.part)}
-    return entry is not None and entry.invoice_id in earlier
-
-
-def _open_parts(account_id: str, inv: ledger.Invoice) -> list[ledger.Invoice]:
-    """The parts of the split Recurring invoice that come after `inv` and are still owed (none when it
-    was not split): a retry charges them after `inv`."""
-    ids = [r.invoice_id for r in store.get_parts(account_id, inv.date)] if inv.type == "recurring" else []
-    later = ids[ids.index(inv.id) + 1 :] if inv.id in ids else []
-    parts = [ledger.get_invoice(account_id, i) for i in later]
-    return [p for p in parts if p is not None and p.balance_due > 0]
-
-
-def _charge(
-    account: AccountRecord, inv: ledger.Invoice, attempt: int, card: ChargeableCard | None
-) -> tuple[str, str | None]:
-    if inv.balance_due <= 0:
-        return "nothing_due", None
-    if account.type == "subscription" and card is None:
-        return "no_card", None  # subscription accounts without a card pay invoices themselves
-    if inv.balance_due < minimum_charge(account.currency):
-        return "below_minimum", None  # carried forward, never dunned
-    result = charge_invoice_off_session(account.id, inv.id, inv.balance_due, attempt)
-    return result.status, result.payment_id
-
-
-def payment_page(account_id: str, payment_id: str) -> str:
-    """The console's page for a payment, where Stripe.js completes 3-D Secure with the payment's
-    client_secret (GET /v1/accounts/{id}/payments/{payment_id} gives it to the console)."""
-    return f"{get_settings().console_url}/accounts/{account_id}/payments/{payment_id}"
-
-
-def _due_at_issue(inv: ledger.Invoice) -> int:
-    """What the invoice left to pay when it was issued (after unapplied credit, before any payment):
-    what the notice says was charged or is due, the same on a redelivery after the charge."""
-    return inv.total - sum(a.amount for a in inv.applications if a.kind == "unapplied_credit")
-
-
-def _send(
-    account: AccountRecord,
-    inv: ledger.Invoice,
-    outcome: str,
-    retry: date | None = None,
-    link: str = "",
-    due: int | None = None,
-    card: ChargeableCard | None = None,
-) -> None:
-    contact = account.billing_contact or {}
-    notice = emails.Notice(
-        to=contact.get("email", ""),
-        contact_name=contact.get("name", ""),
-        account_name=account.name,
-        locale=account.locale,
-        seller=get_settings().seller_name,
-        number=inv.number,
-        date=inv.date,
-        currency=inv.currency,
-        total=inv.total,
-        due=inv.balance_due if due is None else due,
-        outcome=outcome,
-        card=f"{card.brand} •••• {card.last4}" if card else "",
-        retry=retry,
-        link=link,
-    )
-    if notice.to:
-        email.send(emails.build(notice))
-
-
-# ---- dunning ------------------------------------------------------------------------------------
-
-
-def retry_account(account_id: str, run_date: date) -> Outcome:
-    """A scheduled retry: charge again (attempt n), or stop when the invoice was paid meanwhile."""
-    entry = get_retry(account_id)
-    if entry is None or entry.on > run_date:
-        return Outcome(account_id, "skipped")
-    account = get_account(account_id)
-    first = ledger.get_invoice(account_id, entry.invoice_id)
-    # The invoice, then the later parts of its split (if it was split at the amount limit) still owed.
-    owed = []
-    if first is not None:
-        owed = ([first] if first.balance_due > 0 else []) + _open_parts(account_id, first)
-    if not owed:
-        UnitOfWork().add(clear_retry(account_id), mark_past_due(account_id, False)).commit()
-        return Outcome(account_id, "paid", entry.invoice_id)
-    card = chargeable_card(account_id)
-    for inv in owed:
-        outcome, payment_id = _charge(account, inv, entry.attempt, card)
-        if outcome not in ("succeeded", "processing", "nothing_due"):
-            break
-    days = retry_days()
-    if outcome in ("succeeded", "processing", "nothing_due"):
-        UnitOfWork().add(clear_retry(account_id), mark_past_due(account_id, False)).commit()
-        return Outcome(account_id, outcome, inv.id)
-    # Attempt 1 was the run's own charge; attempt n (n >= 2) happens days[n - 2] days after the invoice.
-    next_index = entry.attempt - 1
-    if next_index < len(days):
-        on = inv.date + timedelta(days=days[next_index])
-        UnitOfWork().add(schedule_retry(RetryEntry(account_id, on, entry.attempt + 1, inv.id))).commit()
-        link = payment_page(account_id, payment_id) if outcome == "requires_action" and payment_id else ""
-        _send(account, inv, "requires_action" if link else "reminder", card=card, link=link)
-        return Outcome(account_id, outcome, inv.id)
-    UnitOfWork().add(clear_retry(account_id), mark_past_due(account_id, True)).commit()
-    _send(account, inv, "past_due", card=card)
-    get_logger().info("account past due", account_id=account_id, invoice_id=inv.id)
-    return Outcome(account_id, "past_due", inv.id)
+        store.mark(account.id, billed_on, run.part, pdf_stored="yes")
+    if not run.notice_sent or run.charge is None:
+        # The invoice notice every issuer sends (payments' invoice_issued: once per invoice, whoever calls
+        # it) and the account's collection requested (a collection already open makes it a no-op).
+        invoice_issued(account.id, [inv], account=account, raise_errors=True)
+        store.mark(account.id, billed_on, run.part, notice_sent="yes", charge="requested")
+    return Outcome(account.id, "invoiced", inv.id)

@@ -1,7 +1,7 @@
 """E-mail: one renderer (`compose`) and the gateway (`send`: SES v2 `SendEmail` with a text and an HTML
 part, from the configured sender).
 
-What a message says belongs to the domain that sends it (payments/emails.py, billing_run/emails.py);
+What a message says belongs to the domain that sends it (payments/emails.py, payments/collection_emails.py);
 how it is laid out is here, once: `compose` turns a subject, paragraphs, optional label/value rows and
 a footer into the text part and the HTML part, escaping everything that goes into the HTML. Amounts
 come formatted by functions/core/money.py `display`.

@@ -42,9 +42,11 @@ def reset_client() -> None:
     queue_url.cache_clear()
 
 
-def send(name: str, body: dict[str, Any]) -> str:
-    """Send one JSON message to the queue `name` (a key of resources.QUEUES); returns its message id."""
-    response = _sqs().send_message(QueueUrl=queue_url(name), MessageBody=json.dumps(body, sort_keys=True))
+def send(name: str, body: dict[str, Any], delay_seconds: int = 0) -> str:
+    """Send one JSON message to the queue `name` (a key of resources.QUEUES), delivered no sooner than
+    `delay_seconds` (SQS: at most 900) from now; returns its message id."""
+    extra = {"DelaySeconds": min(max(delay_seconds, 0), 900)} if delay_seconds else {}
+    response = _sqs().send_message(QueueUrl=queue_url(name), MessageBody=json.dumps(body, sort_keys=True), **extra)
     return str(response["MessageId"])
 
 

@@ -20,13 +20,15 @@ class QueueSpec:
 CARD_VALIDATION = "card-validation"
 BILLING_RUN = "billing-run"
 BILLING_ACCOUNT = "billing-account"
+COLLECTIONS = "collections"
 
 QUEUES: dict[str, QueueSpec] = {
     q.name: q
     for q in (
         QueueSpec(CARD_VALIDATION, "attach and confirm a new card, e-mail the billing contact"),
         QueueSpec(BILLING_RUN, "one message per shard of due accounts for a run date", 300),
-        QueueSpec(BILLING_ACCOUNT, "one message per due account: invoice, charge, PDF, e-mail", 120),
+        QueueSpec(BILLING_ACCOUNT, "one message per due account: invoice, PDF, e-mail, collection requested", 120),
+        QueueSpec(COLLECTIONS, "one message per collection: the account's balance charged off-session once", 120),
     )
 }
 

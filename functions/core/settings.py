@@ -47,6 +47,11 @@ class Settings:
     # console whose payment page a 3-D Secure notice links to.
     dunning_days: tuple[int, ...] = (3, 7, 14)
     console_url: str = "https://console.billow.example"
+    # The collector (DESIGN §3 v4): how long after an invoice its collection waits (invoices issued close
+    # together ride in one charge), and how long a balance below the minimum is carried before it is
+    # written off.
+    collection_delay_seconds: int = 60
+    carry_write_off_days: int = 60
     # Resources named by the deployment (infra/lambdas.py); "" = the bucket derived from the table prefix.
     invoice_bucket: str = ""
     email_from: str = "billing@billow.example"
@@ -96,6 +101,8 @@ def get_settings() -> Settings:
         operator_email=_env("BILLOW_OPERATOR_EMAIL", "billing-ops@billow.example"),
         dunning_days=tuple(int(x) for x in _env("BILLOW_DUNNING_DAYS", "3,7,14").split(",") if x.strip()),
         console_url=_env("BILLOW_CONSOLE_URL", "https://console.billow.example").rstrip("/"),
+        collection_delay_seconds=int(_env("BILLOW_COLLECTION_DELAY_SECONDS", "60")),
+        carry_write_off_days=int(_env("BILLOW_CARRY_WRITE_OFF_DAYS", "60")),
         invoice_bucket=_env("BILLOW_INVOICE_BUCKET", ""),
         email_from=_env("BILLOW_EMAIL_FROM", "billing@billow.example"),
     )

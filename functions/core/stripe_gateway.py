@@ -310,6 +310,17 @@ def get_payment_intent(payment_intent_id: str) -> PaymentIntent | None:
     return None if obj is None else payment_intent_from(obj)
 
 
+def cancel_payment_intent(payment_intent_id: str, idempotency_key: str) -> PaymentIntent:
+    """Cancel a PaymentIntent that can still succeed (requires_action, requires_payment_method, …) before
+    another one is made for the same money. Stripe refuses (StripeRejectedError) when it cannot be
+    cancelled any more — it succeeded or is processing: read it again (`get_payment_intent`) to know."""
+    obj = _call(
+        "payment_intents.cancel",
+        lambda c: c.v1.payment_intents.cancel(payment_intent_id, options={"idempotency_key": idempotency_key}),
+    )
+    return payment_intent_from(obj)
+
+
 def create_refund(*, payment_intent_id: str, amount: int, metadata: dict[str, str], idempotency_key: str) -> Refund:
     """Refund part or all of a PaymentIntent's charge to the card it came from."""
     obj = _call(

@@ -74,6 +74,7 @@ LIST_COLUMNS = [
     "total_minor",
     "amount_paid_minor",
     "balance_due_minor",
+    "due_date",
 ]
 
 
@@ -145,6 +146,7 @@ def invoices_csv(access: AccountAccess, query: schemas.InvoiceCsvQuery, route: s
                     inv.total,
                     inv.amount_paid,
                     inv.balance_due,
+                    inv.due_date.isoformat() if inv.due_date else "",
                 ]
             )
         if last_key is None or len(rows) >= query.limit:

@@ -42,6 +42,7 @@ TEXT: dict[str, dict[str, str]] = {
         "date": "Date",
         "type": "Type",
         "period": "Period",
+        "due_date": "Due date",
         "account": "Account",
         "status": "Status",
         "open": "Open",
@@ -84,6 +85,7 @@ TEXT: dict[str, dict[str, str]] = {
         "date": "Date",
         "type": "Type",
         "period": "Période",
+        "due_date": "Échéance",
         "account": "Compte",
         "status": "Statut",
         "open": "Ouverte",
@@ -223,6 +225,8 @@ def _heading(pdf: Any, inv: Invoice, party: Party, seller: Seller, t: dict[str, 
         (t["account"], str(party.account_number)),
         (t["status"], t[inv.status]),
     ]
+    if inv.due_date is not None:
+        facts.append((t["due_date"], display_day(inv.due_date, locale)))
     for label, value in facts:
         pdf.set_x(pdf.l_margin + width / 2 - 10)
         pdf.set_font("DejaVu", size=8.5)

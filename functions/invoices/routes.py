@@ -8,11 +8,13 @@ from typing import Any
 from chalice import Blueprint
 
 from functions.accounts.service import account_guard
-from functions.core.auth import ADMIN, READ
+from functions.core.auth import ADMIN, READ, WRITE
 from functions.core.http import Call, Raw, api, routes
-from functions.invoices import documents, service, views
+from functions.invoices import closure, documents, service, views
 from functions.invoices.schemas import (
     ChargeRequest,
+    CloseRequest,
+    Closure,
     CreditRequest,
     CreditReturn,
     Invoice,
@@ -112,3 +114,18 @@ def post_refund(call: Call, account_id: str) -> Invoice | CreditReturn:
         body.payment_id,
         return_credit=body.return_credit,
     )
+
+
+@api(
+    bp,
+    "POST",
+    f"{ACCOUNT}/closure",
+    scope=WRITE,
+    body=CloseRequest,
+    response=Closure,
+    idempotent=True,
+    guard=account_guard(),
+)
+def close_account(call: Call, account_id: str) -> Closure:
+    """Close the account now (items cancelled with proration, final invoice) or at the end of its period"""
+    return closure.close_account(call.account, call.idem, call.body.when)

@@ -21,11 +21,28 @@ class SummaryBalance(BaseModel):
 
 
 class SummaryPaymentMethod(BaseModel):
+    type: Literal["card"] = "card"
     brand: str
     last4: str
     exp_month: int
     exp_year: int
     status: Literal["active", "expired"]
+
+
+class SummaryInvoicePayment(BaseModel):
+    """A send_invoice account pays each debit invoice itself, `net_days` after its issue."""
+
+    type: Literal["invoice"] = "invoice"
+    net_days: int
+
+
+class SummaryUpgrade(BaseModel):
+    """A lite account's upgrade to payg through the card flow (also in GET payment-method)."""
+
+    setup_intent_id: str
+    status: Literal["pending_validation", "completed", "failed"]
+    at: str
+    failure_code: str | None = None
 
 
 class Summary(BaseModel):
@@ -37,11 +54,18 @@ class Summary(BaseModel):
     currency: str
     locale: str
     balance: SummaryBalance
-    payment_method: SummaryPaymentMethod | None
+    payment_method: SummaryPaymentMethod | SummaryInvoicePayment | None = Field(
+        description="what the account pays with: its card, or invoices with net days (send_invoice), or null"
+    )
     last_recurring_invoice_date: date | None
     next_recurring_invoice_date: date | None
     past_due: bool
     capabilities: dict[str, bool]
+    status: Literal["active", "closing", "closed"]
+    collection: Literal["automatic", "send_invoice"] | None
+    net_days: int | None
+    invoice_emails: bool
+    upgrade: SummaryUpgrade | None = None
 
 
 InvoiceType = Literal["new", "recurring", "one_time", "credit", "refund"]
@@ -116,6 +140,11 @@ class Invoice(BaseModel):
     applications: list[InvoiceApplication]
     applied_to: list[AppliedTo]
     lines: list[InvoiceLine]
+    # DESIGN §3 v4 Collection: below the minimum, carried to the next collection; finished dunning (or 14
+    # days past its due date) — the account is past due while such an invoice is open
+    carried_forward: bool = False
+    past_due: bool = False
+    due_date: date | None = None  # send_invoice accounts' debit invoices (DESIGN §3 v4)
 
 
 class ChargeRequest(Request):
@@ -183,6 +212,9 @@ class InvoiceRow(BaseModel):
     total: int
     amount_paid: int
     balance_due: int
+    carried_forward: bool = False
+    past_due: bool = False
+    due_date: date | None = None
 
 
 class InvoiceList(Page[InvoiceRow]):
@@ -243,3 +275,26 @@ class CreditReturn(BaseModel):
 
 class RefundResult(RootModel[Invoice | CreditReturn]):
     """POST …/refunds answers the Refund invoice, or with `return_credit` the credit return."""
+
+
+# ---- closure -------------------------------------------------------------------------------------------
+
+
+class CloseRequest(Request):
+    when: Literal["now", "end_of_period"] = Field(
+        description="now: items cancelled today with proration, final invoice, closed; end_of_period: items end "
+        "at their anniversary and the account closes with the run's last invoice"
+    )
+
+
+class Closure(BaseModel):
+    account_id: str
+    status: Literal["closing", "closed"]
+    when: Literal["now", "end_of_period"]
+    closes_on: date | None = Field(description="now: today; end_of_period: the next recurring date")
+    items_cancelled: list[str] = Field(description="items this request cancelled (now) or set to end (end_of_period)")
+    final_invoice_id: str | None = None
+    final_invoice_total: int = 0
+    written_off_invoice_id: str | None = Field(None, description="the Credit writing off a balance below the minimum")
+    credit_returned: int = Field(0, description="unapplied credit sent back to card payments")
+    credit_left: int = Field(0, description="unapplied credit that could not be sent back (operators are told)")

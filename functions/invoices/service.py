@@ -15,8 +15,10 @@ from functions.accounts.service import (
     AccountRecord,
     capabilities,
     current_period,
+    due_date,
     next_recurring_date,
     previous_recurring_date,
+    require_open,
 )
 from functions.billing_items.service import recurring_lines, recurring_total
 from functions.core import audit, clock, ledger
@@ -25,6 +27,7 @@ from functions.core.idempotency import IdempotencyContext
 from functions.core.ledger import Invoice, Line
 from functions.core.uow import Op, UnitOfWork, retrying
 from functions.invoices import schemas
+from functions.invoices.closure import finish_closure as finish_closure  # the run's last invoice of a closing account
 from functions.invoices.documents import store_pdf as store_pdf  # the monthly run stores the PDFs it issues
 from functions.invoices.views import invoice_view, require_invoice
 from functions.payments import service as payments
@@ -43,12 +46,12 @@ def account_summary(access: AccountAccess) -> schemas.Summary:
             **asdict(account),  # number, name, type, linked, currency, locale as they are
             "account_id": account.id,
             "balance": {"current": current, "unapplied_credit": unapplied, "next_estimated": next_estimated},
-            "payment_method": payments.card_summary(account.id),
+            **payments.card_summary(account.id, account.collection, account.net_days),
             "last_recurring_invoice_date": account.last_recurring_date,
             "next_recurring_invoice_date": account.next_recurring_date,
-            # past due after the last failed retry, until paid: once the balance is settled (a payment, a
-            # credit) the flag no longer shows, and the next run clears it
-            "past_due": account.past_due and current > 0,
+            # DESIGN §3 v4: past due while an invoice that finished dunning (or 14 days past its due date)
+            # is open — the ledger counts them on the balance, and closing the last one clears it
+            "past_due": bool(balance and balance.past_due > 0),
             "capabilities": capabilities(account),
         }
     )
@@ -85,7 +88,8 @@ def _post(
 
     account_id = access.account.id
     part = ledger.Part(invoice_id, description, lines)
-    posting = ledger.prepare(account_id, type=type, parts=[part], target_invoice_id=target_invoice_id)
+    due = due_date(access.account, today)
+    posting = ledger.prepare(account_id, type=type, parts=[part], target_invoice_id=target_invoice_id, due_date=due)
 
     def attempt() -> Invoice:
         ops, inv = ledger.post_invoice(posting)
@@ -104,13 +108,16 @@ def _post(
     inv = retrying(attempt)
     if type in ledger.CREDIT_TYPES:
         ledger.settle_unapplied_credit(account_id)
+    payments.invoice_issued(account_id, [inv], account=access.account)  # notice; a debit's collection requested
     return invoice_view(inv, lines)
 
 
 def post_charge(
     access: AccountAccess, idem: IdempotencyContext, description: str, amount: int, currency: str | None
 ) -> schemas.Invoice:
-    """An operator's One-time charge: a One-time invoice for `amount`, open until paid."""
+    """An operator's One-time charge: a One-time invoice for `amount`, open until paid (409
+    `account-closed` while the account is closing or closed)."""
+    require_open(access.account, "charging it")
     check_currency(access, currency)
     return _post(access, idem, type="one_time", description=description, amount=amount, action="charge.posted")
 
@@ -229,6 +236,7 @@ def _refund_to_card(
         return _credit_return(access, done)
     inv = ledger.get_invoice(access.account.id, done.invoice_id)
     assert inv is not None
+    payments.invoice_issued(access.account.id, [inv], account=access.account)
     return invoice_view(inv, ledger.get_lines(access.account.id, inv.id))
 
 

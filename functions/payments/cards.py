@@ -23,20 +23,20 @@ from typing import Any
 
 from functions.accounts.service import AccountAccess, get_account
 from functions.core import audit, clock, email, queues, stripe_gateway
-from functions.core.audit import Actor
 from functions.core.errors import ConcurrentUpdateError, ConflictError, NotFoundError, ValidationFailedError
 from functions.core.logs import get_logger
 from functions.core.resources import CARD_VALIDATION
 from functions.core.stripe_gateway import StripeRejectedError
 from functions.core.stripe_objects import Card
 from functions.core.uow import UnitOfWork
-from functions.payments import emails, store, upgrades
+from functions.payments import collection_dunning, emails, failures, store, upgrades
 from functions.payments.schemas import CardValidationMessage
 from functions.payments.store import CardChangeRecord, PaymentMethodState
 
 QUEUE = CARD_VALIDATION
 PENDING_VALIDATION = "pending_validation"
-SYSTEM = Actor(f"system:{CARD_VALIDATION}", "system")
+SYSTEM = failures.SYSTEM
+TIMED_OUT = failures.TIMED_OUT
 
 
 @dataclass(frozen=True)
@@ -77,12 +77,18 @@ def card_of(state: PaymentMethodState | None) -> ChargeableCard | None:
     )
 
 
-def card_summary(account_id: str) -> dict[str, Any] | None:
-    """The summary's `payment_method`: brand, last4, expiry and status (active | expired), or None."""
+def card_summary(account_id: str, collection: str | None = None, net_days: int | None = None) -> dict[str, Any]:
+    """What the summary shows of how the account pays, from one read of the card state: `payment_method`
+    — the card (type card, brand, last4, expiry, status active | expired), or `{type: "invoice",
+    net_days}` for a send_invoice account, or None — and `upgrade`, a lite account's upgrade (or None)."""
     state = store.get_state(account_id)
-    if state is None or state.card is None:
-        return None
-    return _card_view(state.card.card) | {"status": _status(state.card.card)}
+    upgrade = asdict(state.upgrade) if state is not None and state.upgrade is not None else None
+    method: dict[str, Any] | None = None
+    if collection == "send_invoice":
+        method = {"type": "invoice", "net_days": net_days}
+    elif state is not None and state.card is not None:
+        method = {"type": "card"} | _card_view(state.card.card) | {"status": _status(state.card.card)}
+    return {"payment_method": method, "upgrade": upgrade}
 
 
 def _card_view(card: Card) -> dict[str, Any]:
@@ -179,8 +185,14 @@ def request_change(
     )
     try:
         UnitOfWork().add(
-            store.put_change(change),
-            store.set_pending(change),
+            *store.merged(
+                [store.put_change(change), store.set_pending(change)]
+                + (
+                    [store.set_upgrade(account_id, setup_intent_id, PENDING_VALIDATION, change.requested_at)]
+                    if upgrade
+                    else []
+                )
+            ),
             audit.record(
                 account_id,
                 access.actor,
@@ -188,11 +200,6 @@ def request_change(
                 setup_intent_id,
                 _card_view(state.card.card) if state.card else None,
                 _card_view(card),
-            ),
-            *(
-                [store.set_upgrade(account_id, setup_intent_id, PENDING_VALIDATION, change.requested_at)]
-                if upgrade
-                else []
             ),
         ).commit()
     except ConcurrentUpdateError:
@@ -246,8 +253,17 @@ def payment_method(account_id: str) -> dict[str, Any]:
             "setup_intent_id": state.pending.setup_intent_id,
             "requested_at": state.pending.requested_at,
         }
+    failed = None
+    if state is not None and state.last_failure is not None:
+        f = state.last_failure
+        failed = _card_view(f.card) | {
+            "setup_intent_id": f.setup_intent_id,
+            "code": f.code,
+            "message": failures.change_reason(f.code),
+            "failed_at": f.at,
+        }
     upgrade = asdict(state.upgrade) if state is not None and state.upgrade is not None else None
-    return {"card": card, "pending_change": pending, "upgrade": upgrade}
+    return {"card": card, "pending_change": pending, "last_failed_change": failed, "upgrade": upgrade}
 
 
 # --- the card-validation queue ------------------------------------------------------------------------
@@ -264,6 +280,8 @@ def validate_change(account_id: str, setup_intent_id: str) -> str:
     if change is None:
         raise CardChangeNotFoundError(f"no card change {setup_intent_id} on {account_id}")
     outcome = "already_active"
+    if change.status == store.PENDING and failures.timed_out(change):
+        return failures.fail_change(change, TIMED_OUT)  # too late to keep the promise: never activated after 24 h
     if change.status == store.PENDING:
         state = store.get_state(account_id, consistent=True)
         assert state is not None and state.customer_id, "a pending change implies a customer"
@@ -280,6 +298,8 @@ def validate_change(account_id: str, setup_intent_id: str) -> str:
         return "already_closed"
     if change.status == store.ACTIVE and change.email_sent_at is None:
         _send_confirmation(change)
+    if outcome == "activated":  # a collection in dunning retries at once (DESIGN §3 v4 Dunning)
+        collection_dunning.card_added(account_id)
     get_logger().info("card change validated", account_id=account_id, outcome=outcome)
     return outcome
 
@@ -299,11 +319,14 @@ def _activate(change: CardChangeRecord, state: PaymentMethodState) -> str:
                 previous.payment_method_id, customer_id, idempotency_key=f"pm:detach:{seti}"
             )
     except StripeRejectedError as exc:
-        return _fail(change, exc.code or f"stripe_{exc.http_status}")
+        return failures.fail_change(change, exc.code or f"stripe_{exc.http_status}")
     now = clock.iso(clock.now())
     try:
         UnitOfWork().add(
-            *store.activate(change, now, previous.payment_method_id if previous else None),
+            *store.merged(
+                store.activate(change, now, previous.payment_method_id if previous else None)
+                + upgrades.completed(change, SYSTEM, now)
+            ),
             audit.record(
                 change.account_id,
                 SYSTEM,
@@ -312,7 +335,6 @@ def _activate(change: CardChangeRecord, state: PaymentMethodState) -> str:
                 _card_view(previous.card) | {"payment_method_id": previous.payment_method_id} if previous else None,
                 _card_view(change.card) | {"payment_method_id": change.payment_method_id},
             ),
-            *upgrades.completed(change, SYSTEM, now),
         ).commit()
     except ConcurrentUpdateError:
         # Another delivery activated it, or a newer change replaced it meanwhile: look again.
@@ -337,28 +359,6 @@ def _supersede(change: CardChangeRecord, state: PaymentMethodState) -> str:
     except ConcurrentUpdateError:
         pass  # another delivery closed it
     return "superseded"
-
-
-def _fail(change: CardChangeRecord, code: str) -> str:
-    """Stripe refused the card at attachment (declined, or no longer usable): the card on file stays."""
-    state = store.get_state(change.account_id, consistent=True)
-    uow = UnitOfWork().add(
-        store.close_change(change, store.FAILED, clock.iso(clock.now()), failure_code=code),
-        audit.record(
-            change.account_id, SYSTEM, "payment_method.change_failed", change.setup_intent_id, None, {"code": code}
-        ),
-    )
-    if state is not None and state.pending is not None and state.pending.setup_intent_id == change.setup_intent_id:
-        uow.add(store.clear_pending(change))
-    if change.purpose == "upgrade":  # the account stays lite; GET payment-method and the summary say why
-        uow.add(
-            store.set_upgrade(change.account_id, change.setup_intent_id, store.FAILED, clock.iso(clock.now()), code)
-        )
-    try:
-        uow.commit()
-    except ConcurrentUpdateError:
-        pass
-    return "failed"
 
 
 def _send_confirmation(change: CardChangeRecord) -> None:

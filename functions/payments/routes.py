@@ -24,6 +24,8 @@ from functions.payments.schemas import (
     SetupStarted,
     SupportTicket,
     SupportTicketRequest,
+    Ticket,
+    TicketList,
     UpgradeRequest,
     WebhookReceived,
 )
@@ -129,6 +131,12 @@ def validate_card(event: Any) -> dict[str, Any]:
     return queues.process_batch(service.QUEUE, event, service.handle_validation_message)
 
 
+@bp.on_sqs_message(queue=queue_name(service.COLLECTIONS_QUEUE), batch_size=10, maximum_concurrency=10)
+def collect(event: Any) -> dict[str, Any]:
+    """The `collections` consumer: each message collects one account's open collection (partial batch failures)."""
+    return queues.process_batch(service.COLLECTIONS_QUEUE, event, service.handle_collection_message)
+
+
 # --- payments, support tickets, webhooks ---------------------------------------------------------
 
 PAYMENTS = "/v1/accounts/{account_id}/payments"
@@ -194,6 +202,34 @@ def open_support_ticket(call: Call, account_id: str) -> SupportTicket:
     body: SupportTicketRequest = call.body
     ticket_id = tickets.open_ticket(call.account, body.subject, body.message, body.payment_id, body.invoice_id)
     return SupportTicket(ticket_id=ticket_id)
+
+
+@api(
+    bp,
+    "GET",
+    "/v1/accounts/{account_id}/support-tickets",
+    scope=READ,
+    summary="The account's support tickets, newest first",
+    query=PageQuery,
+    response=TicketList,
+    guard=account_guard(),
+)
+def list_support_tickets(call: Call, account_id: str) -> TicketList:
+    page = tickets.list_tickets(call.account, call.query.limit, call.query.cursor, "support-tickets")
+    return TicketList.model_validate(page)
+
+
+@api(
+    bp,
+    "GET",
+    "/v1/accounts/{account_id}/support-tickets/{ticket_id}",
+    scope=READ,
+    summary="One support ticket of the account",
+    response=Ticket,
+    guard=account_guard(),
+)
+def get_support_ticket(call: Call, account_id: str, ticket_id: str) -> Ticket:
+    return Ticket.model_validate(tickets.get_ticket(call.account, ticket_id))
 
 
 @api(

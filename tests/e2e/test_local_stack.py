@@ -89,6 +89,7 @@ def test_demo_account_summary_with_the_printed_customer_token(local_stack: Local
     assert s["balance"]["next_estimated"] == s["balance"]["current"] + upcoming["total"]
     # seeded through the real card flow: SetupIntent, Stripe.js confirmation, PUT, queue pump
     assert s["payment_method"] == {
+        "type": "card",  # v4: a card, or {type: invoice, net_days} for send_invoice accounts
         "brand": "visa",
         "last4": "4242",
         "exp_month": 12,

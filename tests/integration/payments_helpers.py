@@ -10,9 +10,12 @@ import time
 import uuid
 
 import requests
+from moto.core import DEFAULT_ACCOUNT_ID
 
 from functions.core import ledger
+from functions.payments import store as payment_store
 from local import stripe_js
+from local.queue_pump import sqs_event
 from tests.integration.test_payment_method import Cards
 
 SK = "sk_test_billow_tests"
@@ -72,6 +75,44 @@ class Payments(Cards):
         status, body, _ = self.pay(account_id, token, {"amount": pay_amount})
         assert status == 201 and body["status"] == "succeeded", body
         return account_id, token, invoices, payment_store.get_payment(account_id, body["id"])
+
+    def collection_messages(self):
+        from functions.core.queues import queue_url
+
+        response = self.sqs.receive_message(
+            QueueUrl=queue_url("collections"), MaxNumberOfMessages=10, AttributeNames=["All"], VisibilityTimeout=0
+        )
+        return response.get("Messages", [])
+
+    def deliver_collections(self, messages):
+        from functions.core.queues import queue_url
+
+        arn = f"arn:aws:sqs:us-east-1:{DEFAULT_ACCOUNT_ID}:billow-test-collections"
+        answer = self.client.lambda_.invoke("collect", sqs_event(messages, arn, "us-east-1")).payload
+        failed = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self.sqs.delete_message_batch(
+                QueueUrl=queue_url("collections"),
+                Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)],
+            )
+        return answer
+
+    def drain(self):
+        """Deliver every collections message (and those the collector sends meanwhile); returns how many."""
+        total = 0
+        while messages := self.collection_messages():
+            assert self.deliver_collections(messages) == {"batchItemFailures": []}
+            total += len(messages)
+        return total
+
+    def intents(self):
+        """PaymentIntents created (not their cancels or confirmations)."""
+        return len([r for r in self.stripe.requests("POST", "/v1/payment_intents") if r.path == "/v1/payment_intents"])
+
+    def collection_payments(self, account_id):
+        rows = payment_store.all_payments(account_id)
+        return [p for p in rows if p.source == "off_session"]
 
     def balance(self, account_id):
         return ledger.get_balance(account_id)

@@ -23,7 +23,8 @@ def test_accounts_get_sequential_numbers_and_a_zero_balance(api):
     assert status == 200
     assert summary["balance"] == {"current": 0, "unapplied_credit": 0, "next_estimated": 0}
     assert summary["currency"] == "eur" and summary["locale"] == "fr" and summary["type"] == "subscription"
-    assert summary["payment_method"] is None and summary["past_due"] is False
+    # v4: a new subscription account pays by invoice, net 30 (the summary says so instead of null)
+    assert summary["payment_method"] == {"type": "invoice", "net_days": 30} and summary["past_due"] is False
 
 
 def test_summary_capabilities_follow_type_and_link(api):

@@ -80,6 +80,12 @@ class Run:
 
         return ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
 
+    def recurring_mails(self, account_id):
+        """The e-mails about the account's Recurring invoices (every issued invoice has its notice now:
+        the New and Credit notices are left out)."""
+        numbers = [i["number"] for i in self.invoices(account_id)]
+        return [m for m in self.mails() if any(n in m.subject for n in numbers)]
+
 
 def test_a_month_with_items_usage_a_cancellation_and_a_credit_makes_one_recurring_invoice(run):
     from functions.core.ledger import audit_account
@@ -133,10 +139,13 @@ def test_a_month_with_items_usage_a_cancellation_and_a_credit_makes_one_recurrin
         "2027-01-01",
     )
     assert usage_store.is_sealed(acct, date(2026, 11, 1))
-    assert outcome.result == "no_card"  # a subscription without a card pays its invoices itself
-    (mail,) = run.mails()
+    # v4: the run issues, the collector collects; a new subscription account is send_invoice (pays itself)
+    assert outcome.result == "invoiced"
+    (mail,) = run.recurring_mails(acct)
     assert mail.destinations["ToAddresses"] == ["ada@example.com"] and inv["number"] in mail.subject
-    assert "no valid card" in mail.body
+    # v4: a new subscription account pays by invoice (send_invoice): the notice asks it to pay, with the link
+    assert "Please pay the amount due" in mail.body and f"/accounts/{acct}/invoices/{inv['id']}" in mail.body
+    assert len(run.mails()) == 2 + 1 + 1  # v4: the two New invoices and the Credit have their notices too
     assert run.api.call("GET", f"/v1/accounts/{acct}/invoices/{inv['id']}/pdf", token=run.api.admin)[0] == 200
     assert audit_account(acct).problems == []
 
@@ -150,7 +159,7 @@ def test_the_same_date_three_times_and_a_late_redelivery_make_one_invoice_and_on
         run.bill(acct, date(2026, 12, 1))
     run.bill(acct, date(2026, 12, 2))
     assert len(run.invoices(acct)) == 1
-    assert len(run.mails()) == 1
+    assert len(run.recurring_mails(acct)) == 1 and len(run.mails()) == 2  # and the New invoice's notice
     assert run.summary(acct)["balance"]["current"] == 2100 + 3000
 
 
@@ -172,7 +181,7 @@ def test_a_second_worker_with_a_stale_account_posts_nothing_more(run, monkeypatc
 
     monkeypatch.setattr(service, "get_account", stale_then_fresh)
     run.bill(acct, date(2026, 12, 1))  # thinks the account is still due: the posting's conditions refuse it
-    assert len(run.invoices(acct)) == 1 and len(run.mails()) == 1
+    assert len(run.invoices(acct)) == 1 and len(run.recurring_mails(acct)) == 1
 
 
 def test_a_crash_after_posting_is_finished_by_the_redelivery(run, monkeypatch):
@@ -185,17 +194,20 @@ def test_a_crash_after_posting_is_finished_by_the_redelivery(run, monkeypatch):
     monkeypatch.setattr(service, "store_pdf", lambda *a: (_ for _ in ()).throw(RuntimeError("S3 down")))
     with pytest.raises(RuntimeError):
         run.bill(acct, date(2026, 12, 1))
-    assert len(run.invoices(acct)) == 1 and run.mails() == []
+    assert len(run.invoices(acct)) == 1 and run.recurring_mails(acct) == []
     monkeypatch.undo()
     run.bill(acct, date(2026, 12, 1))
-    assert len(run.invoices(acct)) == 1 and len(run.mails()) == 1
+    assert len(run.invoices(acct)) == 1 and len(run.recurring_mails(acct)) == 1
 
 
 def test_nothing_to_bill_issues_a_closed_zero_invoice_without_a_charge(run):
     acct = run.account()
     outcome = run.bill(acct, date(2026, 12, 1))
     (inv,) = run.invoices(acct)
-    assert (inv["total"], inv["status"]) == (0, "closed") and outcome.result == "nothing_due"
+    assert (inv["total"], inv["status"]) == (0, "closed") and outcome.result == "invoiced"
+    from functions.payments import store as payment_store
+
+    assert payment_store.get_collection(acct).seq == 0  # nothing to collect: no collection opened
 
 
 def test_shards_send_one_message_per_due_account_and_nothing_for_others(run):
@@ -262,43 +274,66 @@ def _payg_with_item(run, pay, number=None):
     return account_id, token
 
 
-def test_a_payg_account_is_charged_once_off_session_for_its_recurring_invoice(card_run):
+def _pi_creates(pay):
+    return len([r for r in pay.stripe.requests("POST", "/v1/payment_intents") if r.path == "/v1/payment_intents"])
+
+
+def test_a_payg_account_is_collected_once_off_session_for_its_recurring_invoice(card_run):
+    # v4 (DESIGN §3 v4 Collection): the run issues the invoice and requests its collection; the collector
+    # charges the whole balance once — the New invoice, left open by v3, closes with it
+    from functions.payments import store as payment_store
+
     run, pay = card_run
     account_id, _ = _payg_with_item(run, pay)
-    before = len(pay.stripe.requests("POST", "/v1/payment_intents"))
+    before = _pi_creates(pay)
     first = run.bill(account_id, date(2026, 12, 1))
     run.bill(account_id, date(2026, 12, 1))
-    assert first.result == "succeeded"
-    assert len(pay.stripe.requests("POST", "/v1/payment_intents")) - before == 1
+    assert first.result == "invoiced" and _pi_creates(pay) == before  # the run charges nothing itself
+    with _at(date(2026, 12, 1)):
+        pay.drain()
+    assert _pi_creates(pay) - before == 1
     (recurring,) = run.invoices(account_id)
     assert recurring["status"] == "closed" and recurring["amount_paid"] == 3000
-    assert run.summary(account_id)["balance"]["current"] == 2100  # the New invoice is still open
+    assert run.summary(account_id)["balance"]["current"] == 0  # the New invoice rode in the same charge
+    (row,) = [p for p in payment_store.all_payments(account_id) if p.source == "off_session"]
+    assert row.amount == 5100
     assert [m for m in run.mails() if recurring["number"] in m.subject]
     assert pay.audit_ok(account_id)
 
 
 def test_a_declined_card_is_retried_on_schedule_then_past_due_until_paid(card_run):
+    # v4: the dunning retries are the collector's; the shard worker sends the retry# entries to it
     from functions.billing_run import service
 
     run, pay = card_run
     account_id, _ = _payg_with_item(run, pay, number="4000000000000341")
-    assert run.bill(account_id, date(2026, 12, 1)).result == "declined"
+    with _at(date(2026, 12, 1)):
+        assert run.bill(account_id, date(2026, 12, 1)).result == "invoiced"
+        pay.drain()
     (recurring,) = run.invoices(account_id)
     assert recurring["status"] == "open"
     with _at(date(2026, 12, 2)):
-        assert service.retry_account(account_id, date(2026, 12, 2)).result == "skipped"  # not yet due
+        assert service.handle_account_message(
+            {"account_id": account_id, "run_date": "2026-12-02", "kind": "retry"}
+        ).result in ("waiting", "dunning")
     outcomes = []
     for day in (date(2026, 12, 4), date(2026, 12, 8), date(2026, 12, 15)):
         sent = sum(service.dispatch_shard(s, day) for s in range(service.SHARDS))
         assert sent >= 1
         with _at(day):
-            outcomes.append(service.retry_account(account_id, day).result)
-    assert outcomes == ["declined", "declined", "past_due"]
+            message = {"account_id": account_id, "run_date": day.isoformat(), "kind": "retry"}
+            outcomes.append(service.handle_account_message(message).result)
+    assert outcomes == ["dunning", "dunning", "past_due"]
     assert run.summary(account_id)["past_due"] is True
-    subjects = [m.subject for m in run.mails() if recurring["number"] in m.subject]
-    assert len(subjects) == 4  # the notice, two reminders, the past-due notice
-    run.post(account_id, "credits", {"amount": 100_000, "reason": "settled by bank transfer"}, date(2026, 12, 20))
-    assert run.summary(account_id)["past_due"] is False
+    subjects = [m.subject for m in run.mails()]
+    # the collector's e-mails: the first decline and two retries' declines, then past due
+    assert sum("Action needed" in s for s in subjects) == 3 and sum("past due" in s for s in subjects) == 1
+    assert sum(recurring["number"] in s for s in subjects) == 1  # the invoice's own notice, once
+    owed = run.summary(account_id)["balance"]["current"]
+    transfer = {"amount": owed, "method": "offline", "reference": "VIR 4471", "received_on": "2026-12-19"}
+    paid = run.post(account_id, "payments", transfer, date(2026, 12, 20))  # v4: a payment, not a Credit
+    assert paid["status"] == "succeeded" and {a["invoice_id"] for a in paid["applied_to"]} >= {recurring["id"]}
+    assert run.summary(account_id)["past_due"] is False and run.summary(account_id)["balance"]["current"] == 0
     pay.audit_ok(account_id)
 
 
@@ -316,10 +351,14 @@ def test_a_card_needing_authentication_gets_a_link_to_the_payment_page(card_run)
         date(2026, 11, 10),
     )
     outcome = run.bill(account_id, date(2026, 12, 1))
-    assert outcome.result == "requires_action"
+    assert outcome.result == "invoiced"
+    with _at(date(2026, 12, 1)):
+        pay.drain()
     (recurring,) = run.invoices(account_id)
     (notice,) = [m for m in run.mails() if recurring["number"] in m.subject]
-    assert f"/accounts/{account_id}/payments/pay_" in notice.body
+    assert f"/accounts/{account_id}/invoices/{recurring['id']}" in notice.body  # the invoice notice
+    (failure,) = [m for m in run.mails() if "Action needed" in m.subject]
+    assert f"/accounts/{account_id}/payments/pay_" in failure.body
     assert recurring["status"] == "open"
 
 
@@ -398,10 +437,10 @@ def test_a_recurring_invoice_above_the_limit_is_split_into_invoices_within_it(ru
         [40_000_000, 40_000_000],
         [40_000_000, 30_000_000],
     ]
-    assert outcome.invoice_id == first["id"] and outcome.result == "no_card"
+    assert outcome.invoice_id == first["id"] and outcome.result == "invoiced"
     assert [r.invoice_id for r in run_store.get_parts(acct, date(2026, 12, 1))] == [first["id"], second["id"]]
     assert run.summary(acct)["balance"]["current"] == 3 * 28_000_000 + 150_000_000
-    mails = run.mails()
+    mails = run.recurring_mails(acct)
     numbers = [n for m in mails for n in (first["number"], second["number"]) if n in m.subject]
     assert sorted(numbers) == [first["number"], second["number"]]
     assert len(mails) == 2  # one notice per invoice, none twice
@@ -410,51 +449,48 @@ def test_a_recurring_invoice_above_the_limit_is_split_into_invoices_within_it(ru
     assert audit_account(acct).problems == []
 
 
-def test_each_part_of_a_split_invoice_is_charged_on_its_own(card_run):
+def test_a_balance_above_the_amount_limit_is_collected_in_charges_within_it(card_run):
+    # v4: a collection charges the balance capped at the amount limit; the rest is the next collection's
     from functions.core import ledger
+    from functions.core.money import MAX_AMOUNT
+    from functions.payments import store as payment_store
 
     run, pay = card_run
     with _at(date(2026, 11, 10)):
         account_id, token = pay.account(type="payg", billing_day=1)
         pay.change_card(account_id, token)
     _big_items(run, account_id, 60_000_000, 60_000_000)
-    before = len(pay.stripe.requests("POST", "/v1/payment_intents"))
+    before = _pi_creates(pay)
     outcome = run.bill(account_id, date(2026, 12, 1))
     run.bill(account_id, date(2026, 12, 1))
-    assert outcome.result == "succeeded"
-    assert len(pay.stripe.requests("POST", "/v1/payment_intents")) - before == 2
-    recurring = run.invoices(account_id)
-    assert (
-        sorted((i["total"], i["status"], i["amount_paid"]) for i in recurring)
-        == [(60_000_000, "closed", 60_000_000)] * 2
-    )
-    # the balance still owed is the two New invoices (42,000,000 each), never above one charge's limit each
-    assert [i["balance_due"] for i in run.invoices(account_id, "new")] == [42_000_000] * 2
-    assert ledger.get_balance(account_id).current == 84_000_000
+    assert outcome.result == "invoiced"
+    with _at(date(2026, 12, 1)):
+        pay.drain()
+    rows = [p for p in payment_store.all_payments(account_id) if p.source == "off_session"]
+    assert sorted(p.amount for p in rows) == sorted([MAX_AMOUNT, MAX_AMOUNT, 204_000_000 - 2 * MAX_AMOUNT])
+    assert _pi_creates(pay) - before == 3
+    assert all(i["status"] == "closed" for i in run.invoices(account_id) + run.invoices(account_id, "new"))
+    assert ledger.get_balance(account_id).current == 0
     pay.audit_ok(account_id)
 
 
-def test_a_declined_split_invoice_is_retried_part_after_part(card_run):
-    from functions.billing_run import service
+def test_a_declined_split_invoice_is_collected_once_a_new_card_is_added(card_run):
+    from functions.payments import store as payment_store
 
     run, pay = card_run
     with _at(date(2026, 11, 10)):
         account_id, token = pay.account(type="payg", billing_day=1)
         pay.change_card(account_id, token, number="4000000000000341")  # attaches, then declines charges
     _big_items(run, account_id, 60_000_000, 60_000_000)
-    assert run.bill(account_id, date(2026, 12, 1)).result == "declined"
-    first, second = (service.recurring_invoice_id(account_id, date(2026, 12, 1), n) for n in (1, 2))
-    entry = service.get_retry(account_id)
-    assert (entry.invoice_id, entry.on, entry.attempt) == (first, date(2026, 12, 4), 2)  # the first part's
+    with _at(date(2026, 12, 1)):
+        run.bill(account_id, date(2026, 12, 1))
+        pay.drain()
+    assert payment_store.get_collection(account_id).state == "dunning"
     with _at(date(2026, 12, 3)):
-        pay.change_card(account_id, token)  # a card that pays
-    with _at(date(2026, 12, 4)):
-        assert service.retry_account(account_id, date(2026, 12, 4)).result == "succeeded"
-    assert [(i["id"], i["status"]) for i in sorted(run.invoices(account_id), key=lambda i: i["number"])] == [
-        (first, "closed"),
-        (second, "closed"),
-    ]
-    assert service.get_retry(account_id) is None
+        pay.change_card(account_id, token)  # a card that pays: the collection retries at once
+        pay.drain()
+    assert all(i["status"] == "closed" for i in run.invoices(account_id))
+    assert payment_store.get_collection(account_id).state == "idle"
     pay.audit_ok(account_id)
 
 
@@ -523,32 +559,35 @@ def test_a_run_four_periods_late_bills_them_all_at_once_and_running_it_again_cha
     run, pay = card_run
     account_id, _ = _payg_with_item(run, pay)  # billing day 1, first recurring date 2026-12-01
     run_date = date(2027, 3, 15)  # the run is late by four periods
-    before = len(pay.stripe.requests("POST", "/v1/payment_intents"))
+    before = _pi_creates(pay)
 
     first = run.bill(account_id, run_date)
     invoices = sorted(run.invoices(account_id), key=lambda i: i["date"])
     assert [i["date"] for i in invoices] == [d.isoformat() for d in CATCH_UP]  # oldest first, each on its date
     assert [i["id"] for i in invoices] == [service.recurring_invoice_id(account_id, d) for d in CATCH_UP]
+    with _at(run_date):
+        pay.drain()  # v4: the collector charges the whole balance once
+    invoices = sorted(run.invoices(account_id), key=lambda i: i["date"])
     assert [(i["status"], i["total"], i["amount_paid"]) for i in invoices] == [("closed", 3000, 3000)] * 4
-    assert len(pay.stripe.requests("POST", "/v1/payment_intents")) - before == 4  # one charge per period
-    assert first.result == "succeeded" and first.invoice_id == invoices[-1]["id"]
+    assert _pi_creates(pay) - before == 1  # one collection for the four periods and the New invoice
+    assert first.result == "invoiced" and first.invoice_id == invoices[-1]["id"]
     summary = run.summary(account_id)
     assert (summary["last_recurring_invoice_date"], summary["next_recurring_invoice_date"]) == (
         "2027-03-01",
         "2027-04-01",
     )
-    assert summary["balance"]["current"] == 2100  # only the New invoice is left to pay
-    assert billing_run_counts(run_date) == {"invoiced": 4, "succeeded": 4}
+    assert summary["balance"]["current"] == 0
+    assert billing_run_counts(run_date) == {"invoiced": 4, "requested": 4}
     mails = len(run.mails())
 
     for _ in range(3):  # the same date again: nothing changes, whatever the lag was
         again = run.bill(account_id, run_date)
-        assert (again.result, again.invoice_id) == ("succeeded", invoices[-1]["id"])
+        assert (again.result, again.invoice_id) == ("invoiced", invoices[-1]["id"])
     run.bill(account_id, date(2027, 2, 10))  # an older date: already billed too
     assert sorted(i["id"] for i in run.invoices(account_id)) == sorted(i["id"] for i in invoices)
-    assert len(pay.stripe.requests("POST", "/v1/payment_intents")) - before == 4
-    assert len(run.mails()) == mails and run.summary(account_id)["balance"]["current"] == 2100
-    assert billing_run_counts(run_date) == {"invoiced": 4, "succeeded": 4}
+    assert _pi_creates(pay) - before == 1
+    assert len(run.mails()) == mails and run.summary(account_id)["balance"]["current"] == 0
+    assert billing_run_counts(run_date) == {"invoiced": 4, "requested": 4}
     assert billing_run_counts(date(2026, 12, 1)) == {}  # the periods count for the run that billed them
     pay.audit_ok(account_id)
 
@@ -571,10 +610,12 @@ def test_a_crash_in_the_middle_of_a_catch_up_is_finished_by_the_redelivery_then_
     monkeypatch.setattr(service, "store_pdf", second_pdf_fails)
     with pytest.raises(RuntimeError):
         run.bill(acct, date(2027, 3, 15))
-    assert len(run.invoices(acct)) == 2 and len(run.mails()) == 1  # the second period posted, not finished
+    assert (
+        len(run.invoices(acct)) == 2 and len(run.recurring_mails(acct)) == 1
+    )  # the second period posted, not finished
     monkeypatch.undo()
     run.bill(acct, date(2027, 3, 15))  # the redelivery
     invoices = run.invoices(acct)
     assert sorted(i["date"] for i in invoices) == [d.isoformat() for d in CATCH_UP]
-    assert len(run.mails()) == 4  # one notice per period, none twice
+    assert len(run.recurring_mails(acct)) == 4  # one notice per period, none twice
     assert run.summary(acct)["balance"]["current"] == 2100 + 4 * 3000

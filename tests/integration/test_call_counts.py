@@ -26,17 +26,21 @@ def _charge(api, account_id, amount=100):
     )
 
 
-def test_a_charge_is_one_transaction_whatever_the_history(api, account):
+def test_a_charge_is_one_transaction_whatever_the_history(api, account, queues_and_mail):
     account_id, _ = account
+    _charge(api, account_id)  # opens the account's collection (v4): the charges below find it open
     for history in (0, 30):
         for _ in range(history):
             _charge(api, account_id)
         with counting() as counts:
             assert _charge(api, account_id)[0] == 201
         assert counts.calls["TransactWriteItems"] == 1, counts.describe()
-        # guard (BatchGetItem), idempotency lookup (GetItem), balance (GetItem), the transaction
-        assert counts.total == 4, counts.describe()
-        assert counts.items_read <= 3
+        # guard (GetItem: an operator), idempotency lookup (GetItem), balance (GetItem), the transaction; then
+        # (v4) the invoice notice: the card on file it names (GetItem) and its sent marker (PutItem); and the
+        # collection row read by the request that finds a collection open already (GetItem)
+        assert counts.total == 7, counts.describe()
+        assert counts.calls["PutItem"] == 1 and counts.reads["payments:PAYMENT_METHOD"] == 1, counts.describe()
+        assert counts.items_read <= 5
 
 
 def test_the_summary_reads_a_fixed_number_of_items_whatever_the_history(api, account):
@@ -99,10 +103,19 @@ BASELINE = {
 }
 
 
-def _assert_counts(flow, counts, calls, reads, items):
-    """Exactly today's figures, and none above the baseline's: calls per operation, read requests per
-    kind of row, items read and written; one transaction per step."""
-    baseline = BASELINE[flow]
+# (v4) What the invoice notice adds to a flow that issues an invoice (payments/issuing.py): its sent
+# marker, one conditional PutItem, after the flow's own transactions; a Refund invoice names no card.
+NOTICE = {"PutItem": 1}
+
+
+def _assert_counts(flow, counts, calls, reads, items, notice=False):
+    """Exactly today's figures, and none above the baseline's (plus the invoice notice's marker where
+    the flow issues an invoice): calls per operation, read requests per kind of row, items read and
+    written; one transaction per step."""
+    baseline = dict(BASELINE[flow])
+    if notice:
+        merged = {op: baseline["calls"].get(op, 0) + NOTICE.get(op, 0) for op in {*baseline["calls"], *NOTICE}}
+        baseline["calls"] = merged
     assert counts.calls["TransactWriteItems"] == 2, counts.describe()
     assert counts.calls == calls, counts.describe()
     assert counts.reads == reads, counts.describe_reads()
@@ -161,31 +174,34 @@ def test_a_one_time_card_payment_reads_and_commits_a_fixed_number_of_times(pay):
     assert counts.other == {("sesv2", "SendEmail"): 1}  # the receipt
 
 
-def test_an_off_session_charge_reads_and_commits_a_fixed_number_of_times(pay):
-    from functions.payments.service import charge_invoice_off_session
+def test_a_collection_reads_and_commits_a_fixed_number_of_times(pay):
+    # v4: the collector replaces v3's charge of one invoice (GetItem 6, Query 1, TransactWriteItems 2);
+    # it adds its own row (read once, moved once with its due-index entry) and the receipt
+    from functions.payments import collections
+    from functions.payments import store as payment_store
 
-    account_id, _, (inv,) = pay.owing(2000)
+    account_id, _, _ = pay.owing(2000)
+    seq = payment_store.get_collection(account_id).seq
 
     with counting() as counts:
-        outcome = charge_invoice_off_session(account_id, inv, 2000, attempt=1)
+        outcome = collections.collect(account_id, seq)
 
-    assert outcome.status == "succeeded", outcome
-    _assert_counts(
-        "off-session charge",
-        counts,
-        # (the reservation uses the room just read, and the settlement of unapplied credit runs only
-        # when the payment leaves credit: ledger:BALANCE 4 -> 2, ledger:INV 3 -> 2)
-        calls={"BatchGetItem": 1, "GetItem": 6, "Query": 1, "TransactWriteItems": 2},
-        reads={
-            "ledger:BALANCE": 2,
-            "ledger:INV": 2,
-            "ledger:Query": 1,
-            "payments:PAY": 2,
-            "payments:PAYMENT_METHOD": 1,
-        },
-        items=(7, 10),
-    )
-    assert counts.other == {}  # no receipt for the monthly run
+    assert outcome == "succeeded", outcome
+    # three transactions: the lease (row + reservation + ...), the apply step, the collection closed with
+    # its due-index entry; the balance read for the room, the apply, and whether a next one is needed
+    calls = {"BatchGetItem": 1, "GetItem": 8, "Query": 1, "TransactWriteItems": 3, "UpdateItem": 1}  # + receipt marker
+    assert counts.calls == calls, counts.describe()
+    assert counts.reads == {
+        "accounts:PROFILE": 1,  # the receipt's contact
+        "ledger:BALANCE": 3,
+        "ledger:INV": 1,
+        "ledger:Query": 1,
+        "payments:COLLECTION": 1,
+        "payments:PAY": 2,
+        "payments:PAYMENT_METHOD": 1,
+    }, counts.describe_reads()
+    assert (counts.items_read, counts.items_written) == (9, 12), counts.describe()
+    assert counts.other == {("sesv2", "SendEmail"): 1}  # one receipt
 
 
 def test_a_refund_to_a_card_reads_and_commits_a_fixed_number_of_times(pay):
@@ -198,7 +214,7 @@ def test_a_refund_to_a_card_reads_and_commits_a_fixed_number_of_times(pay):
     _assert_counts(
         "refund to a card",
         counts,
-        calls={"GetItem": 5, "Query": 1, "TransactWriteItems": 2},
+        calls={"GetItem": 5, "PutItem": 1, "Query": 1, "TransactWriteItems": 2},
         reads={
             "accounts:PROFILE": 1,
             "idempotency": 1,
@@ -207,6 +223,7 @@ def test_a_refund_to_a_card_reads_and_commits_a_fixed_number_of_times(pay):
             "ledger:Query": 1,
             "payments:PAY": 1,
         },
-        items=(5, 12),
+        items=(5, 13),
+        notice=True,
     )
-    assert counts.other == {}
+    assert counts.other == {("sesv2", "SendEmail"): 1}  # (v4) the Refund invoice's notice

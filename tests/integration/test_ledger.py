@@ -405,3 +405,58 @@ def test_money_back_raced_by_a_redelivery_is_placed_once(aws, monkeypatch):
     assert [e.amount for e in ledger_store.entries(account_id) if e.kind == "money_back"] == [2000, 500]
     assert all(ledger.get_invoice(account_id, i.id).balance_due == 100 for i in invoices)
     _assert_invariant(account_id)
+
+
+def _mark_past_due(account_id: str, *invoice_ids: str) -> None:
+    UnitOfWork().add(*ledger.mark_past_due(account_id, invoice_ids)).commit()
+
+
+def test_past_due_lives_with_the_balance_and_clears_when_the_last_marked_invoice_closes(aws):
+    # DESIGN §3 v4 past_due: counted on the balance, moved in the transaction that marks, closes or
+    # reopens a marked invoice — never by a new charge
+    account_id = _account()
+    a, b = _charge(account_id, 1000), _charge(account_id, 500)
+    _mark_past_due(account_id, a.id, b.id)
+    assert ledger.get_balance(account_id).past_due == 2
+    assert ledger.mark_past_due(account_id, [a.id, b.id]) == []  # marked already: nothing to do
+    _charge(account_id, 300)  # a new charge does not touch the count
+    assert ledger.get_balance(account_id).past_due == 2
+    pay = _pay(account_id, 1000)  # closes a
+    assert ledger.get_balance(account_id).past_due == 1
+    _credit(account_id, 500)  # closes b: the last marked one
+    assert ledger.get_balance(account_id).past_due == 0
+    assert ledger.get_invoice(account_id, a.id).past_due is True  # the mark stays on the closed invoice
+    _assert_invariant(account_id)
+    ledger_commit.money_back(account_id, refund_id="re_a", amount=1000, payment_id=pay)  # reopens a
+    assert ledger.get_invoice(account_id, a.id).status == "open"
+    assert ledger.get_balance(account_id).past_due == 1
+    _assert_invariant(account_id)
+
+
+def test_a_mark_racing_the_payment_that_closes_the_invoice_never_leaves_the_count_behind(aws, monkeypatch):
+    account_id = _account()
+    inv = _charge(account_id, 1000)
+    ops = ledger.mark_past_due(account_id, [inv.id])  # read while open
+    _pay(account_id, 1000)  # closes it first
+    with pytest.raises(ConcurrentUpdateError):
+        UnitOfWork().add(*ops).commit()
+    assert ledger.mark_past_due(account_id, [inv.id]) == []
+    # and the other way round: a payment planned before the mark is refused by the mark it did not read
+    other = _charge(account_id, 700)
+    planned, _ = ledger.apply_payment(account_id, payment_id="pay_late", amount=700)
+    _mark_past_due(account_id, other.id)
+    with pytest.raises(ConcurrentUpdateError):
+        UnitOfWork().add(*planned).commit()
+    ledger_commit.apply_payment(account_id, payment_id="pay_late", amount=700)
+    assert ledger.get_balance(account_id).past_due == 0
+    _assert_invariant(account_id)
+
+
+def test_carried_forward_marks_open_invoices_only(aws):
+    account_id = _account()
+    inv, paid = _charge(account_id, 20), _charge(account_id, 40)
+    _pay(account_id, 20)  # closes inv (oldest first)
+    UnitOfWork().add(*ledger.mark_carried_forward(account_id, [inv.id, paid.id])).commit()
+    assert ledger.get_invoice(account_id, inv.id).carried_forward is False
+    assert ledger.get_invoice(account_id, paid.id).carried_forward is True
+    _assert_invariant(account_id)

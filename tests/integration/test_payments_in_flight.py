@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from functions.core import ledger
+from functions.payments import collections
 from functions.payments import store as payment_store
-from functions.payments.service import charge_invoice_off_session
 from local import stripe_js
 from tests.integration.payments_helpers import Payments
 
@@ -87,15 +87,21 @@ def test_a_payment_of_one_invoice_holds_that_invoice(pay):
     pay.audit_ok(account_id)
 
 
+def _collect(account_id):
+    """The account's open collection (its One-time invoices requested it), collected now (v4: the
+    collector is the one off-session path)."""
+    return collections.collect(account_id, payment_store.get_collection(account_id).seq)
+
+
 def test_the_off_session_charge_leaves_what_a_waiting_payment_holds(pay):
-    account_id, token, (inv,) = pay.owing(3000)
+    account_id, token, _ = pay.owing(3000)
     _three_ds(pay, account_id, token, 1000)
     before = _pi_creates(pay)
 
-    outcome = charge_invoice_off_session(account_id, inv, 3000, attempt=1)
+    outcome = _collect(account_id)
 
-    assert outcome.status == "succeeded"
-    row = payment_store.get_payment(account_id, outcome.payment_id)
+    assert outcome == "succeeded"
+    (row,) = [p for p in payment_store.all_payments(account_id) if p.source == "off_session"]
     assert row.amount == 2000 and _pi_creates(pay) == before + 1  # 3000 owed - 1000 in flight
     balance = pay.balance(account_id)
     assert (balance.current, balance.in_flight) == (1000, 1000)
@@ -107,9 +113,10 @@ def test_no_off_session_charge_while_a_payment_holds_everything(pay):
     _three_ds(pay, account_id, token, 3000, invoice_id=inv)
     before = _pi_creates(pay)
 
-    outcome = charge_invoice_off_session(account_id, inv, 3000, attempt=1)
+    outcome = _collect(account_id)
 
-    assert outcome.status == "nothing_due" and outcome.payment_id is None
+    assert outcome == "nothing_due"
+    assert not [p for p in payment_store.all_payments(account_id) if p.source == "off_session"]
     assert _pi_creates(pay) == before
     assert pay.balance(account_id).current == 3000
 

@@ -1,7 +1,7 @@
 """Fault injection (issue 10, deliverable 3): a failure — an error, or a timeout after the work was done
-— at EACH external call of five paths, then the client's retry (same Idempotency-Key) or the queue's
-redelivery, ends in exactly the state of the run without a fault: nothing lost, nothing doubled, and
-`audit_account` (`billow audit`) clean.
+— at EACH external call of six paths (v4: the collector's too), then the client's retry (same
+Idempotency-Key) or the queue's redelivery, ends in exactly the state of the run without a fault:
+nothing lost, nothing doubled, and `audit_account` (`billow audit`) clean.
 
 Each path first runs once without a fault to record its sequence of external calls (DynamoDB, SQS,
 SES, S3 through botocore; Stripe through the gateway's SDK client: tests/proof/faults.py). Then, for
@@ -403,4 +403,47 @@ def test_a_fault_at_any_call_of_billing_an_account_is_repaired_by_the_queues_red
         }
 
     report = _each_case(injector, "billing-run", setup, deliver, finish, final, lambda ctx: _mails(to=ctx["email"]))
-    assert {"s3.PutObject", "sesv2.SendEmail", "stripe.POST /v1/payment_intents"} <= set(report.calls)
+    # v4: the run charges nothing itself; it requests the account's collection (docs/collections.md)
+    assert {"s3.PutObject", "sesv2.SendEmail"} <= set(report.calls)
+    assert "stripe.POST /v1/payment_intents" not in report.calls
+
+
+# --- 6. the collector's consumer (the one off-session path) ------------------------------------------------------
+
+
+def test_a_fault_at_any_call_of_a_collection_is_repaired_by_the_queues_redelivery(faults, run):
+    # a crash at each step of a collection — its row read, the lease, Stripe, the apply step, the receipt,
+    # the close with its due-index entry — ends as the run without a fault: ONE PaymentIntent, the
+    # balance collected once, one receipt at least, the collection closed
+    injector, pay = faults
+    from functions.payments import store as payment_store
+
+    arn = f"arn:aws:sqs:us-east-1:{DEFAULT_ACCOUNT_ID}:billow-test-collections"
+
+    def setup(n):
+        contact = _contact(n)
+        with _at(date(2026, 11, 10)):
+            account_id, token = pay.account(type="payg", billing_day=1, billing_contact=contact)
+            pay.change_card(account_id, token)
+            pay.charge(account_id, 2600)
+            pay.charge(account_id, 1400)
+        seq = payment_store.get_collection(account_id).seq
+        body = json.dumps({"account_id": account_id, "seq": seq})
+        message = {"MessageId": str(uuid.uuid4()), "ReceiptHandle": f"rh-{n}", "Body": body}
+        return {"account": account_id, "message": message, **contact}
+
+    def deliver(ctx):
+        with _at(date(2026, 11, 10)):
+            return pay.client.lambda_.invoke("collect", sqs_event([ctx["message"]], arn, "us-east-1")).payload
+
+    def finish(ctx, first):
+        return _redelivered(lambda: deliver(ctx), first)
+
+    def final(ctx):
+        account_id = ctx["account"]
+        row = payment_store.get_collection(account_id)
+        paid = [(p.amount, p.status) for p in payment_store.all_payments(account_id) if p.source == "off_session"]
+        return {**_common(account_id), "collection": (row.seq, row.state), "payments": paid}
+
+    report = _each_case(injector, "collection", setup, deliver, finish, final, lambda ctx: _mails(to=ctx["email"]))
+    assert {"stripe.POST /v1/payment_intents", "sesv2.SendEmail", "dynamodb.TransactWriteItems"} <= set(report.calls)

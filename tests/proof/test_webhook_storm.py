@@ -27,8 +27,8 @@ from typing import Any
 
 import requests
 
+from functions.payments import collections
 from functions.payments import store as payment_store
-from functions.payments.service import charge_invoice_off_session
 from local import stripe_js
 from tests.integration.conftest import Api, moto_with_tables, queues_and_mail_created
 from tests.integration.payments_helpers import WEBHOOK_SECRET, Payments
@@ -109,12 +109,12 @@ def scripted_day(pay: Payments) -> list[str]:
     )
     assert code == 200
 
-    # Cy: the monthly run's off-session charge of an invoice succeeds; Dee's card is declined at charge.
-    cy, _, (cy_invoice, _older) = pay.owing(2200, 900)
-    assert charge_invoice_off_session(cy, cy_invoice, 2200, attempt=1).status == "succeeded"
-    dee, dee_token, (dee_invoice,) = pay.owing(1800, card=False)
+    # Cy: the collection of its invoices (v4: the one off-session path) succeeds; Dee's card is declined.
+    cy, _, _ = pay.owing(2200, 900)
+    assert collections.collect(cy, payment_store.get_collection(cy).seq) == "succeeded"
+    dee, dee_token, _ = pay.owing(1800, card=False)
     pay.change_card(dee, dee_token, number=stripe_js.DECLINED_AT_CHARGE)
-    assert charge_invoice_off_session(dee, dee_invoice, 1800, attempt=1).status == "declined"
+    assert collections.collect(dee, payment_store.get_collection(dee).seq) == "dunning"
     return [ada, bea, cy, dee]
 
 

@@ -11,6 +11,7 @@ transaction holds commits its earlier steps itself (`money_back`, `settle_unappl
   money      `apply_payment`, `refund_to_card`, `settle_unapplied_credit`
   placement  `money_back`: money refunded to a card (or disputed) placed whatever happened since
   in_flight  `room`, `reserve`, `release`: payments in flight; `reserve_invoice_refund`
+  marks      `mark_past_due`, `mark_carried_forward` (the balance counts past-due invoices), `open_invoices`
   audit      `audit_account`: the invariant recomputed
 
 Signs: New, Recurring, One-time invoices +total; Credit and Refund invoices -total; a payment
@@ -34,6 +35,10 @@ from functions.core.ledger.invoices import post_invoice as post_invoice
 from functions.core.ledger.invoices import post_invoices as post_invoices
 from functions.core.ledger.invoices import prepare as prepare
 from functions.core.ledger.invoices import split_lines as split_lines
+from functions.core.ledger.marks import MarkMovedError as MarkMovedError
+from functions.core.ledger.marks import mark_carried_forward as mark_carried_forward
+from functions.core.ledger.marks import mark_past_due as mark_past_due
+from functions.core.ledger.marks import open_invoices as open_invoices
 from functions.core.ledger.money import apply_payment as apply_payment
 from functions.core.ledger.money import refund_to_card as refund_to_card
 from functions.core.ledger.money import settle_unapplied_credit as settle_unapplied_credit
@@ -60,6 +65,8 @@ from functions.core.ledger_store import Line as Line
 open_balance = ledger_store.open_balance
 get_balance = ledger_store.get_balance
 get_invoice = ledger_store.get_invoice
+open_invoice_ids = ledger_store.all_open_pointer_ids
+set_due_date = ledger_store.set_due_date
 get_lines = ledger_store.get_lines
 list_invoices = ledger_store.list_invoices
 invoice_refunded = ledger_store.get_invoice_refunded

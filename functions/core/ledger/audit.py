@@ -45,6 +45,9 @@ def audit_account(account_id: str) -> AuditResult:
         problems.append("an invoice's status does not match its balance due")
     if any(i.amount_paid + i.balance_due != i.total for i in invoices):
         problems.append("an invoice's amount paid and balance due do not add up to its total")
+    marked = sum(1 for i in open_invoices if i.past_due)
+    if marked != balance.past_due:
+        problems.append(f"{marked} open invoices are marked past due, the balance counts {balance.past_due}")
     if balance.unapplied_credit < 0:
         problems.append(f"unapplied_credit is negative: {balance.unapplied_credit}")
     # DESIGN §3 v4 Amount limits: nothing above what Stripe can charge (MAX_AMOUNT), invoice or line.

@@ -83,6 +83,7 @@ def invoice_header(
         balance_before=balance.current,
         balance_after=balance.current,
         created_at=at,
+        due_date=posting.due_date if type in DEBIT_TYPES else None,
     )
 
 
@@ -107,6 +108,7 @@ class Posting:
     period: tuple[date, date] | None = None
     on: date | None = None
     target_invoice_id: str | None = None
+    due_date: date | None = None
 
 
 def prepare(
@@ -117,12 +119,14 @@ def prepare(
     period: tuple[date, date] | None = None,
     on: date | None = None,
     target_invoice_id: str | None = None,
+    due_date: date | None = None,
 ) -> Posting:
     """Check invoices before any attempt (AmountTooLargeError, 422, nothing written, if a line or an
     invoice's total is above MAX_AMOUNT) and write more than MAX_INLINE_LINES lines ahead by
     BatchWriteItem (the only write outside the invoices' transaction: lines no header points to yet).
     Debit invoices (`parts` may hold several: a split invoice) are dated `on` (default today); a
-    credit or refund invoice is one part, its money applied to `target_invoice_id` first."""
+    credit or refund invoice is one part, its money applied to `target_invoice_id` first. `due_date`:
+    the day a send_invoice account's debit invoices are due (accounts.service.due_date)."""
     if type not in (DEBIT_TYPES if len(parts) != 1 else INVOICE_TYPES):
         raise ValueError(f"{len(parts)} {type} invoices cannot be posted together")
     totals = [_check_limits(part.lines) for part in parts]
@@ -135,7 +139,7 @@ def prepare(
     if not inline:
         for part in parts:
             ledger_store.write_lines_ahead(account_id, part.invoice_id, part.lines)
-    return Posting(account_id, type, parts, totals, inline, period, on, target_invoice_id)
+    return Posting(account_id, type, parts, totals, inline, period, on, target_invoice_id, due_date)
 
 
 def already_posted(invoice_id: str) -> Callable[[], AlreadyPostedError]:
@@ -200,7 +204,9 @@ def post_invoice(posting: Posting) -> tuple[list[Op], Invoice]:
     inv = invoice_header(
         balance, seq, part.invoice_id, posting.type, total, part.description, len(part.lines), posting, at
     )
-    ops, applied, rest = allocate(account_id, total, part.invoice_id, posting.type, posting.target_invoice_id, at)
+    ops, applied, rest, cleared = allocate(
+        account_id, total, part.invoice_id, posting.type, posting.target_invoice_id, at
+    )
     inv.status, inv.balance_due, inv.amount_paid = "closed", 0, total
     inv.applied_to = [{"invoice_id": i, "amount": a} for i, a in applied]
     if rest:
@@ -219,7 +225,7 @@ def post_invoice(posting: Posting) -> tuple[list[Op], Invoice]:
         ops.extend(ledger_store.put_lines_ops(account_id, part.invoice_id, part.lines))
     ops += [
         ledger_store.put_invoice(inv, already_posted(part.invoice_id)),
-        ledger_store.update_balance(balance, after),
+        ledger_store.update_balance(balance, after, past_due_delta=-cleared),
         ledger_store.put_entry(account_id, entry),
     ]
     return ops, inv

@@ -33,7 +33,9 @@ def apply_payment(
         raise ValueError("a payment is greater than zero")
     balance = read_balance(account_id)
     at = clock.iso(clock.now())
-    ops, applied, rest = allocate(account_id, amount, payment_id, kind, target_invoice_id, at, release_target=reserved)
+    ops, applied, rest, cleared = allocate(
+        account_id, amount, payment_id, kind, target_invoice_id, at, release_target=reserved
+    )
     entry = Entry(balance.entry_seq + 1, new_id("entry"), at, kind, payment_id, -amount, balance.current - amount)
     after = replace(
         balance,
@@ -49,7 +51,7 @@ def apply_payment(
     ops += [
         ledger_store.put_ref(account_id, payment_id, entry.seq, posted),
         ledger_store.put_entry(account_id, entry),
-        ledger_store.update_balance(balance, after, in_flight_delta=-reserved),
+        ledger_store.update_balance(balance, after, in_flight_delta=-reserved, past_due_delta=-cleared),
     ]
     return ops, MoneyIn(entry.seq, applied, rest, entry.balance_after, after.unapplied_credit)
 
@@ -100,7 +102,7 @@ def settle_unapplied_credit(account_id: str) -> int:
         if balance.unapplied_credit <= 0:
             return total_applied
         at = clock.iso(clock.now())
-        ops, applied, rest = allocate(
+        ops, applied, rest, cleared = allocate(
             account_id,
             balance.unapplied_credit,
             "unapplied_credit",
@@ -115,7 +117,10 @@ def settle_unapplied_credit(account_id: str) -> int:
         lots = ledger_store.take_credit(balance.credit_lots, used)[1]
         try:
             UnitOfWork().add(
-                *ops, ledger_store.update_balance(balance, replace(balance, unapplied_credit=rest, credit_lots=lots))
+                *ops,
+                ledger_store.update_balance(
+                    balance, replace(balance, unapplied_credit=rest, credit_lots=lots), past_due_delta=-cleared
+                ),
             ).commit()
         except ConcurrentUpdateError:
             continue

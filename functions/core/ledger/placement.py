@@ -62,17 +62,18 @@ def _paid_by(account_id: str, payment_id: str | None, hint_ids: Sequence[str], n
 
 def _reopen(
     account_id: str, amount: int, payment_id: str | None, candidates: Sequence[str], refund_id: str, at: str
-) -> tuple[list[Op], list[tuple[str, int]], set[str]]:
+) -> tuple[list[Op], list[tuple[str, int]], set[str], int]:
     """Take up to `amount` back from the invoices `payment_id`'s money is on (`candidates`, newest first),
     at most MAX_SETTLE_PER_TRANSACTION of them, each read again (consistently) and guarded by its state.
     Each reopened invoice owes again: an application {source: payment, kind: money_back, -x, origin:
-    the refund}. Returns the ops, what was taken where, and the candidates this step leaves with nothing."""
+    the refund}. Returns the ops, what was taken where, the candidates this step leaves with nothing, and
+    how many invoices marked past_due it reopens (the balance's count goes up by as many)."""
     ops: list[Op] = []
     reopened: list[tuple[str, int]] = []
     spent: set[str] = set()
-    remaining = amount
+    remaining, marked = amount, 0
     if not payment_id:
-        return ops, reopened, spent
+        return ops, reopened, spent, marked
     for start in range(0, len(candidates), MAX_SETTLE_PER_TRANSACTION):
         if remaining == 0 or len(reopened) == MAX_SETTLE_PER_TRANSACTION:
             break
@@ -97,11 +98,12 @@ def _reopen(
             ops.append(ledger_store.settle_invoice(inv, after))
             if inv.status != "open":
                 ops.append(ledger_store.put_open(inv))
+                marked += 1 if inv.past_due else 0
             reopened.append((inv.id, take))
             if take == available:
                 spent.add(invoice_id)
             remaining -= take
-    return ops, reopened, spent
+    return ops, reopened, spent, marked
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,7 @@ def _place_step(
     at = clock.iso(clock.now())
     use = min(max(balance.unapplied_credit, 0), left)
     lots = ledger_store.take_credit(balance.credit_lots, use, first=payment_id)[1]
-    ops, reopened, spent = _reopen(account_id, left - use, payment_id, candidates, refund_id, at)
+    ops, reopened, spent, marked = _reopen(account_id, left - use, payment_id, candidates, refund_id, at)
     placed = use + sum(take for _, take in reopened)
     if placed == 0:
         return _Unplaced(progress, total, left)
@@ -159,7 +161,7 @@ def _place_step(
     ops += [
         ledger_store.put_placement(account_id, refund_id, progress, placement, _conflict_error),
         ledger_store.put_entry(account_id, entry),
-        ledger_store.update_balance(balance, after),
+        ledger_store.update_balance(balance, after, past_due_delta=marked),
     ]
     return _Step(ops, result, spent, placement.done)
 

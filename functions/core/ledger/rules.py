@@ -75,13 +75,14 @@ def allocate(
     *,
     release_target: int = 0,
     lots: tuple[ledger_store.CreditLot, ...] | None = None,
-) -> tuple[list[Op], list[tuple[str, int]], int]:
+) -> tuple[list[Op], list[tuple[str, int]], int, int]:
     """The application rule (DESIGN §3), for every caller: money settles the targeted invoice first,
     then open invoices oldest first, at most MAX_SETTLE_PER_TRANSACTION of them; returns the ops,
     what went where, and the rest (which becomes unapplied credit). `release_target`: the payment's
     reservation on the targeted invoice, released in the same transaction (DESIGN §3 v4). Unapplied
     credit being applied passes its `lots`: each application then names the lot it came from
-    (`origin`), oldest first."""
+    (`origin`), oldest first. The last value: how many invoices marked past_due it closes (the caller's
+    balance update takes them off the balance's count, `past_due_delta`)."""
     ids = ledger_store.open_invoice_ids(account_id, MAX_SETTLE_PER_TRANSACTION)
     if target_invoice_id:
         ids = [target_invoice_id] + [i for i in ids if i != target_invoice_id]
@@ -89,7 +90,7 @@ def allocate(
     invoices = {inv.id: inv for inv in ledger_store.get_invoices(account_id, ids)}
     ops: list[Op] = []
     applied: list[tuple[str, int]] = []
-    remaining = amount
+    remaining, cleared = amount, 0
     for invoice_id in ids:
         inv = invoices.get(invoice_id)
         if remaining == 0 or inv is None or inv.status != "open" or inv.balance_due <= 0:
@@ -111,11 +112,12 @@ def allocate(
         ops.append(ledger_store.settle_invoice(inv, after, in_flight_delta=-release))
         if after.status == "closed":
             ops.append(ledger_store.delete_open(inv))
+            cleared += 1 if inv.past_due else 0
         applied.append((invoice_id, take))
         remaining -= take
     if release_target and target_invoice_id and target_invoice_id not in {i for i, _ in applied}:
         ops += ledger_store.release_in_flight(account_id, release_target, target_invoice_id, with_balance=False)
-    return ops, applied, remaining
+    return ops, applied, remaining, cleared
 
 
 @dataclass(frozen=True)

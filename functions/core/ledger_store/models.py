@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
 from functions.core.db import IntegerAttribute, SpecIndex, index_meta, meta
@@ -30,13 +30,15 @@ class _Ledger(Model):
     sk = UnicodeAttribute(range_key=True)
 
 
-class BalanceModel(stored_attributes(Balance, "account_id", "credit_lots", "in_flight"), _Ledger):
+class BalanceModel(stored_attributes(Balance, "account_id", "credit_lots", "in_flight", "past_due"), _Ledger):
     # Payments in flight (DESIGN §3 v4): reserved by a payment's first transaction, released by its apply
     # step or its failure. Absent on balances written before v4 (= 0).
     in_flight = IntegerAttribute(null=True)
     # JSON [[source, amount], ...] oldest first: which payment or Credit/Refund invoice the unapplied
     # credit came from (source null: not known, e.g. credit from before lots were kept); Σ = unapplied_credit.
     credit_lots = UnicodeAttribute(null=True)
+    # Open invoices marked past_due (DESIGN §3 v4); absent = 0.
+    past_due = IntegerAttribute(null=True)
 
 
 class EntryModel(stored_attributes(Entry, "seq"), _Ledger):
@@ -53,13 +55,18 @@ class RefModel(_Ledger):
     invoice_id = UnicodeAttribute(null=True)
 
 
-class InvoiceModel(stored_attributes(Invoice, "account_id", "id", "applications", "applied_to", "in_flight"), _Ledger):
+_INVOICE_OWN = ("account_id", "id", "applications", "applied_to", "in_flight", "past_due", "carried_forward")
+
+
+class InvoiceModel(stored_attributes(Invoice, *_INVOICE_OWN), _Ledger):
     """type: new | recurring | one_time | credit | refund; status: open | closed."""
 
     invoice_id = UnicodeAttribute()
     applications = UnicodeAttribute()  # JSON: money applied to this invoice [{source, kind, amount, at}]
     applied_to = UnicodeAttribute()  # JSON, money-in invoices: [{invoice_id, amount}] and the unapplied rest
     in_flight = IntegerAttribute(null=True)  # payments in flight that target this invoice (absent = 0)
+    past_due = BooleanAttribute(null=True)  # finished dunning or 14 days past due (absent = false)
+    carried_forward = BooleanAttribute(null=True)  # below the minimum, carried to the next collection
     gsi1_pk = UnicodeAttribute()
     gsi1_sk = UnicodeAttribute()
     by_date = InvoicesByDate()

@@ -41,6 +41,7 @@ def balance_of(m: BalanceModel) -> Balance:
         **m.record_values(),
         credit_lots=credit_lots_of(m.credit_lots, m.unapplied_credit),
         in_flight=m.in_flight or 0,
+        past_due=m.past_due or 0,
     )
 
 
@@ -52,6 +53,8 @@ def invoice_of(m: InvoiceModel) -> Invoice:
         applications=[Application(**a) for a in json.loads(m.applications)],
         applied_to=json.loads(m.applied_to),
         in_flight=m.in_flight or 0,
+        past_due=bool(m.past_due),
+        carried_forward=bool(m.carried_forward),
     )
 
 

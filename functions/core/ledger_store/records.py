@@ -24,6 +24,9 @@ class Balance:
     account_number: int
     credit_lots: tuple[CreditLot, ...] = ()  # oldest first; Σ = unapplied_credit (normalised on read)
     in_flight: int = 0
+    # How many open invoices are marked past_due (DESIGN §3 v4): the account is past due while > 0. Moved
+    # only by atomic adds, in the transaction that marks, closes or reopens such an invoice.
+    past_due: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,13 @@ class Invoice:
     applications: list[Application] = field(default_factory=list)
     applied_to: list[dict[str, Any]] = field(default_factory=list)
     in_flight: int = 0
+    # Marks (DESIGN §3 v4 Collection), kept once the invoice is closed: it finished dunning (or is 14 days
+    # past its due date) — counted by the balance's `past_due` while open; it was below the minimum and
+    # is carried to the next collection.
+    past_due: bool = False
+    carried_forward: bool = False
+    # send_invoice accounts' debit invoices: the day it is due (issue + net_days; DESIGN §3 v4)
+    due_date: date | None = None
 
 
 @dataclass(frozen=True)

@@ -63,13 +63,16 @@ def _set_actions(model: Any, after: Any, names: tuple[str, ...], in_flight_delta
     return actions
 
 
-def update_balance(before: Balance, after: Balance, in_flight_delta: int = 0) -> Op:
+def update_balance(before: Balance, after: Balance, in_flight_delta: int = 0, past_due_delta: int = 0) -> Op:
     """Move the balance item from `before` to `after`, only if nobody moved it since `before` was read;
-    `in_flight_delta` (a release: negative) is added atomically, whatever other payments reserved since."""
+    `in_flight_delta` (a release: negative) is added atomically, whatever other payments reserved since;
+    so is `past_due_delta` (past-due invoices closed: negative, reopened: positive)."""
     model = BalanceModel(before.account_id, BALANCE_SK)
     moved = ("current", "unapplied_credit", "entry_seq", "invoice_seq")
     credit_lots = json.dumps([list(lot) for lot in after.credit_lots])
     actions = _set_actions(BalanceModel, after, moved, in_flight_delta, credit_lots=credit_lots)
+    if past_due_delta:
+        actions.append(BalanceModel.past_due.add(past_due_delta))
     condition = (BalanceModel.entry_seq == before.entry_seq) & (BalanceModel.invoice_seq == before.invoice_seq)
     condition &= BalanceModel.unapplied_credit == before.unapplied_credit
     return Op("update", model, actions=actions, condition=condition, on_conflict=_conflict, label="balance")
@@ -232,8 +235,38 @@ def settle_invoice(before: Invoice, after: Invoice, in_flight_delta: int = 0) ->
     applications = json.dumps([application_item(a) for a in after.applications])
     moved = ("status", "amount_paid", "balance_due")
     actions = _set_actions(InvoiceModel, after, moved, in_flight_delta, applications=applications)
-    condition = InvoiceModel.balance_due == before.balance_due
+    # The past_due mark read is still the mark: closing or reopening it moves the balance's count.
+    condition = (InvoiceModel.balance_due == before.balance_due) & _marked(InvoiceModel.past_due, before.past_due)
     return Op("update", model, actions=actions, condition=condition, on_conflict=_conflict, label="settle")
+
+
+def _marked(attribute: Any, marked: bool) -> Any:
+    return attribute == True if marked else attribute.does_not_exist() | (attribute == False)  # noqa: E712
+
+
+def mark_invoice(inv: Invoice, mark: str, on_conflict: Any) -> Op:
+    """Set a mark (`past_due`, `carried_forward`) on an open invoice not marked so yet: refused (on_conflict)
+    when it was closed or marked since it was read."""
+    attribute = getattr(InvoiceModel, mark)
+    return Op(
+        "update",
+        InvoiceModel(inv.account_id, INV + inv.id),
+        actions=[attribute.set(True)],
+        condition=(InvoiceModel.status == "open") & _marked(attribute, False),
+        on_conflict=on_conflict,
+        label=mark,
+    )
+
+
+def add_past_due(account_id: str, count: int) -> Op:
+    """Add `count` invoices to the balance's past-due count (an atomic add: with the marks' own ops)."""
+    return Op(
+        "update",
+        BalanceModel(account_id, BALANCE_SK),
+        actions=[BalanceModel.past_due.add(count)],
+        condition=BalanceModel.pk.exists(),
+        label="past_due",
+    )
 
 
 def reserve_invoice_refund(inv: Invoice, amount: int, on_conflict: Any) -> Op:
@@ -249,3 +282,18 @@ def reserve_invoice_refund(inv: Invoice, amount: int, on_conflict: Any) -> Op:
         raise on_conflict()
     condition = RefundedModel.refunded.does_not_exist() | (RefundedModel.refunded <= inv.total - amount)
     return Op("update", model, actions=actions, condition=condition, on_conflict=on_conflict, label="refunded")
+
+
+def set_due_date(inv: Invoice, due: Any) -> Op:
+    """Give an open invoice a due date (an account switched to send_invoice), only while it is open and
+    has none: a closed or already dated invoice is left as it is (the op fails with ConcurrentUpdateError)."""
+    model = InvoiceModel(inv.account_id, INV + inv.id)
+    condition = (InvoiceModel.status == "open") & InvoiceModel.due_date.does_not_exist()
+    return Op(
+        "update",
+        model,
+        actions=[InvoiceModel.due_date.set(due.isoformat())],
+        condition=condition,
+        on_conflict=_conflict,
+        label="due_date",
+    )

@@ -6,9 +6,11 @@ leave this package.
   refunds   the refund rows (REFUND#)
   events    disputes, support tickets, Stripe webhook dedupe markers
   cards     the card on file, its pending change, each card change, collection paused
+  collections  the collector's row (COLLECTION): its sequence, state, attempt and dates
 """
 
 from functions.payments.store.cards import *  # noqa: F403
+from functions.payments.store.collections import *  # noqa: F403
 from functions.payments.store.events import *  # noqa: F403
 from functions.payments.store.models import *  # noqa: F403
 from functions.payments.store.payments import *  # noqa: F403

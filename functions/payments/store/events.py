@@ -1,19 +1,24 @@
-"""Disputes (DISPUTE#), support tickets (TKT#) and the Stripe webhook dedupe markers (WEBHOOK#…)."""
+"""Disputes (DISPUTE#), support tickets (TKT#), the Stripe webhook dedupe markers (WEBHOOK#…) and the
+invoice notices' sent markers (NOTICE#)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from functions.core.db import get_or_none
+from pynamodb.exceptions import PutError
+
+from functions.core.db import aws_error_code, get_or_none, one_page
 from functions.core.errors import ConflictError
 from functions.core.uow import Op, put_if_absent
 from functions.payments.store.models import (
     DISPUTE,
     EVENT_SK,
+    NOTICE,
     TICKET,
     WEBHOOK,
     DisputeModel,
     EventMarkerModel,
+    NoticeModel,
     TicketModel,
     already,
 )
@@ -88,20 +93,38 @@ def put_ticket(
         created_by=created_by,
         created_at=at,
         status="open",
+        gsi1_pk=f"{account_id}#TKT",
+        gsi1_sk=f"{at}#{ticket_id}",
     )
     return put_if_absent(model, label="ticket", on_conflict=already(f"ticket {ticket_id} already exists"))
 
 
 def get_ticket(account_id: str, ticket_id: str) -> dict[str, Any] | None:
     m = get_or_none(TicketModel, account_id, TICKET + ticket_id, consistent_read=True)
-    if m is None:
-        return None
+    return _ticket(m) if m is not None else None
+
+
+def list_tickets(
+    account_id: str, limit: int, last_key: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One page of the account's tickets, newest first (a bounded Query on the by_created index)."""
+    result = TicketModel.by_created.query(
+        f"{account_id}#TKT", scan_index_forward=False, limit=limit, last_evaluated_key=last_key, page_size=limit
+    )
+    models, last = one_page(result, TicketModel)
+    return [_ticket(m) for m in models], last
+
+
+def _ticket(m: TicketModel) -> dict[str, Any]:
     return {
+        "id": m.sk.removeprefix(TICKET),
+        "account_id": m.pk,
         "subject": m.subject,
         "message": m.message,
         "payment_id": m.payment_id,
         "invoice_id": m.invoice_id,
         "status": m.status,
+        "created_by": m.created_by,
         "created_at": m.created_at,
     }
 
@@ -137,3 +160,31 @@ def put_event_marker(event_id: str, event_type: str, outcome: str, account_id: s
     return put_if_absent(
         model, label="webhook", on_conflict=lambda: EventAlreadyHandledError(f"event {event_id} was already handled")
     )
+
+
+def claim_notice(account_id: str, invoice_id: str, at: str, what: str = "") -> bool:
+    """Claim the right to send an invoice's notice (or, with `what`, another message about the invoice
+    sent once, e.g. a reminder: NOTICE#<invoice>#<what>): a conditional put of its marker, written "sent"
+    just before SES is called (`release_notice` takes it back if SES refuses). False when the marker
+    exists (another delivery, or an earlier attempt, sent it)."""
+    key = NOTICE + invoice_id + (f"#{what}" if what else "")
+    model = NoticeModel(account_id, key, kind="notice", invoice_id=invoice_id, status="sent", sent_at=at)
+    try:
+        model.save(condition=NoticeModel.sk.does_not_exist())
+    except PutError as exc:
+        if aws_error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
+def release_notice(account_id: str, invoice_id: str) -> None:
+    """Give up a claim whose e-mail SES refused, so a later attempt may send it."""
+    NoticeModel(account_id, NOTICE + invoice_id).delete()
+
+
+def get_notice(account_id: str, invoice_id: str) -> dict[str, Any] | None:
+    m = get_or_none(NoticeModel, account_id, NOTICE + invoice_id, consistent_read=True)
+    if m is None:
+        return None
+    return {"status": m.status, "sent_at": m.sent_at}
