@@ -245,3 +245,25 @@ def test_an_accounts_negotiated_rate_comes_before_the_card(metered):
     assert usage_total(account_id, "usd", date(2026, 11, 6)) == 100
     assert usage_total(account_id, "usd", date(2026, 12, 6)) == 40
     assert usage_total(other, "usd", date(2026, 12, 6)) == 100
+
+
+def test_a_card_version_prices_the_periods_that_start_after_it(metered):
+    """A new version added mid-period leaves the period that started before it at the old price (the view
+    and budgets never move under the customer) and prices the next one."""
+    api, account_id, token = metered
+    set_rate(api, "compute", "hours", "10", included_quantity=5)
+    status, _, _ = _put(
+        api,
+        "/v1/rates/compute/hours",
+        {"currency": "usd", "effective_from": "2026-12-01", "included_quantity": 0, **GRADUATED},
+    )
+    assert status == 200
+    records = [
+        _rec(account_id, 1, quantity=20, at="2026-12-05T10:00:00Z"),  # period Nov 6: the first version
+        _rec(account_id, 2, quantity=150, at="2026-12-06T10:00:00Z"),  # period Dec 6: the graduated one
+    ]
+    _usage(api, token, records, at=datetime(2026, 12, 7, tzinfo=UTC))
+    from functions.usage.service import usage_total
+
+    assert usage_total(account_id, "usd", date(2026, 11, 6)) == (20 - 5) * 10
+    assert usage_total(account_id, "usd", date(2026, 12, 6)) == 100 * 10 + 50 * 5 + 200  # 2nd tier's flat

@@ -189,5 +189,18 @@ def test_the_recurring_invoice_bills_what_the_view_shows(metered):
     rows = {r["description"]: r for r in csv.DictReader(io.StringIO(text.decode()))}
     assert rows["Object storage"]["tiers"] == "0-1000: 1000 x 2; 1000-10000: 9000 x 1.5 + 500; 10000-: 2000 x 0.25"
     assert (rows["Compute hours"]["included"], rows["Compute hours"]["billable"]) == ("100", "20.000001")
+    # the PDF shows the allowance and the tiers under the line (rendered from the stored lines)
+    from functions.core import ledger
+    from functions.invoices import render
+
+    stored = ledger.get_lines(account_id, row["id"])
+    invoice = ledger.get_invoice(account_id, row["id"])
+    party = render.Party(name="Acme", account_number=1, contact={"name": "Ada", "email": "a@example.com"})
+    seller = render.Seller(name="billow", address=["1 Cloud St"], email="b@example.com", tax_id="")
+    pdf = render.render_pdf(invoice, stored, party, seller, "en")
+    from pypdf import PdfReader
+
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "100 included · 12000 billable" in text and "Tier 1000\u201310000 + $5.00" in text, text
     # the period is sealed: the view of November still reads the same, and usage for it goes to December
     assert _view(api, account_id, "?period=2026-11&group_by=metric")["total"] == 18552
