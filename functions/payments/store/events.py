@@ -178,9 +178,14 @@ def claim_notice(account_id: str, invoice_id: str, at: str, what: str = "") -> b
     return True
 
 
-def release_notice(account_id: str, invoice_id: str) -> None:
-    """Give up a claim whose e-mail SES refused, so a later attempt may send it."""
-    NoticeModel(account_id, NOTICE + invoice_id).delete()
+def notice_marked(account_id: str, invoice_id: str) -> bool:
+    """Whether the invoice's notice was sent (its marker exists; a consistent read)."""
+    return get_or_none(NoticeModel, account_id, NOTICE + invoice_id, consistent_read=True) is not None
+
+
+def mark_notice(account_id: str, invoice_id: str, at: str) -> None:
+    """The notice's sent marker, written once SES accepted it (a second writer leaves the first)."""
+    claim_notice(account_id, invoice_id, at)
 
 
 def get_notice(account_id: str, invoice_id: str) -> dict[str, Any] | None:
