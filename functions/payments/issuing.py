@@ -3,11 +3,12 @@ issuer once its transaction committed — provisioning (New), the operator's One
 and Refunds, a refund to a card, a cancellation's Credit, the monthly run (Recurring).
 
 It e-mails the billing contact one notice per invoice, unless the account set `invoice_emails: false`
-(a send_invoice account still gets its debit invoices: they are how it is asked to pay). Exactly once
-per invoice, whoever calls it and however often: the notice's marker (payments table, NOTICE#<invoice>)
-is put with a condition (absent) just before SES is called, so a redelivered run or a retried request
-finds it and sends nothing; a marker whose e-mail SES refused is deleted so the next attempt sends it.
-A crash between the marker and SES loses that one notice rather than sending it twice.
+(a send_invoice account still gets its debit invoices: they are how it is asked to pay). Once per
+invoice, whoever calls it and however often: the notice's marker (payments table, NOTICE#<invoice>) is
+read before SES is called and written (conditional put) once SES accepted the message, so a redelivered
+run or a retried request finds it and sends nothing. Like every e-mail of billow it is at-least-once:
+only a failure between SES accepting it and the marker (a lost SES reply, the marker's write failing)
+sends it once more on the redelivery; never fewer (tests/proof/test_faults.py).
 
 The collector (issue 16) hooks its enqueue here too: the one place that knows an invoice was issued.
 On an automatic account, an open debit invoice requests the account's collection (`collection_rows.
@@ -75,10 +76,10 @@ def invoice_issued(
     raise_errors: bool = False,
 ) -> None:
     """Send the notice of each invoice just issued on the account, once each. `account`: the record the
-    caller already read (saves a read). SES failures are logged and the claim released; with
-    `raise_errors` (queue workers, whose redelivery retries) they are raised too.
-    DynamoDB: the account (unless given), the card state (only for a debit on an automatic account)
-    and one conditional PutItem per notice."""
+    caller already read (saves a read). SES failures are logged; with `raise_errors` (queue workers,
+    whose redelivery retries) they are raised too.
+    DynamoDB: the account (unless given), the card state (only for a debit on an automatic account),
+    and per notice its marker read (GetItem) and written (conditional PutItem)."""
     if not invoices:
         return
     try:
@@ -95,16 +96,16 @@ def invoice_issued(
     for inv in invoices:
         if not to or not wants_notice(account, inv, collection):
             continue
-        message = emails.invoice_notice(_notice(account, inv, to, collection, card, invoices[-1].balance_after))
-        if not store.claim_notice(account_id, inv.id, clock.iso(clock.now())):
+        if store.notice_marked(account_id, inv.id):
             continue  # sent already (a redelivery, a retry)
         try:
-            email.send(message)
+            email.send(emails.invoice_notice(_notice(account, inv, to, collection, card, invoices[-1].balance_after)))
         except Exception:
-            store.release_notice(account_id, inv.id)
             get_logger().exception("invoice notice not sent", account_id=account_id, invoice_id=inv.id)
             if raise_errors:
                 raise
+            continue
+        store.mark_notice(account_id, inv.id, clock.iso(clock.now()))
 
 
 def _request_collection(account: AccountRecord, invoices: Sequence[Invoice], raise_errors: bool) -> None:

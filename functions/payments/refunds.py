@@ -32,7 +32,7 @@ from functions.core.ids import is_id
 from functions.core.ledger import AlreadyPostedError, Invoice
 from functions.core.stripe_gateway import StripeRejectedError
 from functions.core.uow import Op, UnitOfWork, retrying
-from functions.payments import charges, store
+from functions.payments import charges, issuing, store
 from functions.payments.store import PaymentRecord, RefundRecord
 
 # What the caller stores as the response, from the completed row and its Refund invoice (None with
@@ -297,8 +297,8 @@ def money_back(account_id: str, refund_id: str, amount: int, payment: PaymentRec
     """Money back on `payment` (a refund made outside billow, a dispute), placed by the ledger once per
     `refund_id`, with `ops` in the transaction that completes it. False when it was placed already."""
 
-    def attempt() -> None:
-        planned, _ = ledger.money_back(
+    def attempt() -> str | None:
+        planned, placed = ledger.money_back(
             account_id,
             refund_id=refund_id,
             amount=amount,
@@ -306,11 +306,16 @@ def money_back(account_id: str, refund_id: str, amount: int, payment: PaymentRec
             settled_invoice_ids=settled_by(payment),
         )
         UnitOfWork().add(*planned, *ops).commit()
+        return placed.invoice_id
 
     try:
-        retrying(attempt)
+        invoice_id = retrying(attempt)
     except AlreadyPostedError:
         return False
+    # what could be placed nowhere else became a One-time invoice "Payment refunded": issued, so noticed
+    inv = ledger.get_invoice(account_id, invoice_id) if invoice_id else None
+    if inv is not None:
+        issuing.invoice_issued(account_id, [inv])
     return True
 
 

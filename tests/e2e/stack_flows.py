@@ -172,7 +172,8 @@ def bill_the_demo_account_once(stack: Any) -> dict[str, Any]:
     assert requests.get(pdf["url"], timeout=30).content.startswith(b"%PDF")
     mails = run_cli(stack.env, "emails", "--json", timeout=60)
     notices = [m for m in json.loads(mails.stdout) if inv["number"] in m["subject"]]
-    assert len(notices) == 1 and "We charged $" in notices[0]["body"], mails.stdout
+    # v4: the invoice notice (payments/issuing.py) names the card it will be charged to
+    assert len(notices) == 1 and "will be charged shortly to your card" in notices[0]["body"], mails.stdout
     again = run_cli(stack.env, "bill", "--date", run_date)
     assert again.returncode == 0 and len(recurring()) == 1 and payment_intents() == before + 1
     audit = run_cli(stack.env, "audit", timeout=60)

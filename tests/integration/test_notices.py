@@ -157,3 +157,26 @@ def test_calling_the_hook_again_sends_nothing_and_an_ses_failure_lets_the_next_c
     service.invoice_issued(account_id, [inv2])
     service.invoice_issued(account_id, [inv2])
     assert len(about(second["number"])) == 1
+
+
+def test_a_payment_refunded_invoice_made_by_money_back_is_noticed_too(pay):
+    # P paid A; the Dashboard refunded P (A reopened); Q paid A again; then P is disputed: P's money is on
+    # no invoice any more, so the money back is a One-time invoice "Payment refunded" — issued, so noticed.
+    import requests
+
+    api = pay.api
+    account_id, token, (a,), p = pay.paid(1000, pay_amount=1000)
+    code, _ = pay.stripe_post("/v1/refunds", {"payment_intent": p.payment_intent_id, "amount": "1000"})
+    assert code == 200
+    (refunded,) = pay.events_for(p.payment_intent_id, "charge.refunded")
+    assert pay.deliver_event(refunded)[0] == 200
+    status, q, _ = pay.pay(account_id, token, {"amount": 1000})
+    assert status == 201 and q["status"] == "succeeded", q
+    requests.post(f"{pay.stripe.url}/_shim/disputes", data={"payment_intent": p.payment_intent_id}, timeout=5)
+    (disputed,) = pay.events_for(p.payment_intent_id, "charge.dispute.created")
+    assert pay.deliver_event(disputed)[0] == 200
+    page = api.call("GET", f"/v1/accounts/{account_id}/invoices?type=one_time", token=api.admin)[1]["data"]
+    (refund_invoice,) = [i for i in page if i["id"] != a]
+    (mail,) = about(refund_invoice["number"])
+    assert "Amount due $10.00" in text(mail)
+    pay.audit_ok(account_id)

@@ -163,10 +163,10 @@ def put_event_marker(event_id: str, event_type: str, outcome: str, account_id: s
 
 
 def claim_notice(account_id: str, invoice_id: str, at: str, what: str = "") -> bool:
-    """Claim the right to send an invoice's notice (or, with `what`, another message about the invoice
-    sent once, e.g. a reminder: NOTICE#<invoice>#<what>): a conditional put of its marker, written "sent"
-    just before SES is called (`release_notice` takes it back if SES refuses). False when the marker
-    exists (another delivery, or an earlier attempt, sent it)."""
+    """Put the sent marker of an invoice's notice (or, with `what`, of another message about the invoice
+    sent once, e.g. a reminder: NOTICE#<invoice>#<what>) if it is absent. True for the first writer,
+    False when the marker exists (another delivery, or an earlier attempt, sent it). Notices write it
+    after SES accepted them (at least once); reminders claim it before sending (at most once)."""
     key = NOTICE + invoice_id + (f"#{what}" if what else "")
     model = NoticeModel(account_id, key, kind="notice", invoice_id=invoice_id, status="sent", sent_at=at)
     try:
@@ -178,9 +178,14 @@ def claim_notice(account_id: str, invoice_id: str, at: str, what: str = "") -> b
     return True
 
 
-def release_notice(account_id: str, invoice_id: str) -> None:
-    """Give up a claim whose e-mail SES refused, so a later attempt may send it."""
-    NoticeModel(account_id, NOTICE + invoice_id).delete()
+def notice_marked(account_id: str, invoice_id: str) -> bool:
+    """Whether the invoice's notice was sent (its marker exists; a consistent read)."""
+    return get_or_none(NoticeModel, account_id, NOTICE + invoice_id, consistent_read=True) is not None
+
+
+def mark_notice(account_id: str, invoice_id: str, at: str) -> None:
+    """The notice's sent marker, written once SES accepted it (a second writer leaves the first)."""
+    claim_notice(account_id, invoice_id, at)
 
 
 def get_notice(account_id: str, invoice_id: str) -> dict[str, Any] | None:
