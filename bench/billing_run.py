@@ -155,7 +155,7 @@ def format_report(account: Counts, shards: list[tuple[int, Counts]]) -> str:
         "",
         f"  DynamoDB: {account.describe()}",
         f"  other AWS calls: {dict(sorted((f'{s}:{o}', n) for (s, o), n in account.other.items()))}",
-        "  (a charged account adds 1 Stripe PaymentIntent and the payment's own DynamoDB writes)",
+        '  (an automatic account\'s invoice is then collected by the collector: "One collection" below)',
         "",
         "Shard workers: items read to find 1,000 due accounts",
     ]
