@@ -1,8 +1,9 @@
 """The monthly run at scale, from counted calls (moto's timings grow with table size, so no times):
 
 - AWS calls per billed account (a subscription account with two items and usage, no card: the invoice,
-  the PDF and the notice; an off-session charge adds one Stripe PaymentIntent and the payment's own
-  writes — counted by tests/integration/test_billing_run.py's card path);
+  the PDF and the notice; on an automatic account the run requests a collection, and the collector's
+  ONE PaymentIntent with its own calls is counted by bench/collector.py (and the money flows of
+  bench/dynamodb_calls.py) and pinned by tests/integration/test_call_counts.py);
 - items read by the shard workers for 1,000 due accounts among 1,000 and among 100,000 accounts
   (seeded with BatchWriteItem);
 - the cost per account-month at AWS list prices, with the arithmetic.
@@ -57,7 +58,8 @@ def per_account() -> Counts:
         from functions.billing_run import service
         from functions.core.audit import Actor
         from functions.core.idempotency import IdempotencyContext
-        from functions.usage.service import record_usage
+        from functions.usage.rate_schemas import RateIn
+        from functions.usage.service import record_usage, set_rate
 
         contact = {
             "name": "B",
@@ -79,6 +81,8 @@ def per_account() -> Counts:
             for n in range(2):
                 idem = IdempotencyContext(account.id, "bench", f"k{n}", "bench", "h", 201)
                 provision(access, idem, ProvisionItem(description=f"vm {n}", category="server", recurring_fee=3000))
+            # v4: the rate card prices usage (records carry no price)
+            set_rate(Actor("bench", "operator"), "cdn", "gb", RateIn(currency="usd", unit_amount_decimal="2.5"))
             record_usage(
                 [
                     {
@@ -87,7 +91,6 @@ def per_account() -> Counts:
                         "service": "cdn",
                         "metric": "gb",
                         "quantity": 10,
-                        "unit_amount_decimal": "2.5",
                         "occurred_at": "2026-11-10T00:00:00Z",
                     }
                     for n in range(5)
@@ -155,7 +158,7 @@ def format_report(account: Counts, shards: list[tuple[int, Counts]]) -> str:
         "",
         f"  DynamoDB: {account.describe()}",
         f"  other AWS calls: {dict(sorted((f'{s}:{o}', n) for (s, o), n in account.other.items()))}",
-        '  (an automatic account\'s invoice is then collected by the collector: "One collection" below)',
+        '  (an automatic account adds its collection: 1 Stripe write, 1 receipt e-mail — "One collection" below)',
         "",
         "Shard workers: items read to find 1,000 due accounts",
     ]

@@ -42,6 +42,12 @@ class Bench:
     stripe: Any = None  # local.stripe_shim.StripeServer, with_stripe only
     sqs: Any = None
     validation_queue: str = ""
+    key: Any = None  # the JWKS's private key: other tokens (e.g. billing:usage) are minted with it
+
+    def mint(self, sub: str, scopes: list[str]) -> str:
+        from local import tokens
+
+        return tokens.mint(self.key, sub, scopes)
 
     def call(self, method: str, path: str, body: Any = None, idem: bool = False) -> Any:
         """One API request as the operator (a fresh Idempotency-Key with `idem`); its JSON answer."""
@@ -102,7 +108,7 @@ def billow_app(with_stripe: bool = False) -> Iterator[Bench]:
             queues.reset_client()
             stripe_gateway.use_client(None)
             db.create_tables(boto3.client("dynamodb", region_name="us-east-1"))
-            bench = Bench(None, admin, stripe)
+            bench = Bench(None, admin, stripe, key=key)
             if with_stripe:
                 bench.sqs = boto3.client("sqs", region_name="us-east-1")
                 bench.validation_queue = bench.sqs.create_queue(QueueName=queue_name(CARD_VALIDATION))["QueueUrl"]

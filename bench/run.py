@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench import billing_run, card_change, cold_start, collector, dynamodb_calls, invoices
+from bench import billing_run, card_change, cold_start, collector, dynamodb_calls, invoices, usage
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     print(collector.format_report(collector.run(), account))
     print()
     print(card_change.format_report(card_change.run()))
+    print()
+    print(usage.format_report(usage.run()))
     return 0
 
 

@@ -136,6 +136,10 @@ def start(ports: stack.Ports, running: Running) -> dict[str, Any]:
         stack.ApiClient(api_url, customer_token), demo.demo_account, stripe.url, stack.DEMO_CARD_CONTACT
     )
     stack.seed_billing_items(stack.ApiClient(api_url, admin_token), demo)
+    meter = stack.ApiClient(api_url, tokens.mint(key, "demo-meter", ["billing:usage"], ttl=ttl))
+    from functions.core import clock  # the stack's clock (BILLOW_TODAY moves it), as the API reads it
+
+    stack.seed_usage_and_budget(stack.ApiClient(api_url, admin_token), meter, demo, clock.iso(clock.now()))
 
     expires = datetime.fromtimestamp(time.time() + ttl, UTC).isoformat(timespec="seconds")
     info: dict[str, Any] = {

@@ -352,8 +352,69 @@ def seed_demo(admin: ApiClient, customer_sub: str = CUSTOMER_SUB) -> DemoData:
     for account_id in (demo.demo_account, demo.lite_account):
         member = admin.grant(account_id, customer_sub, "owner")
         demo.members.append({"account_id": account_id, "sub": member["sub"], "role": member["role"]})
+    seed_rates(admin)
     seed_billing_items_and_invoices(admin, demo)
     return demo
+
+
+# The demo rate card (issue 17): compute with a monthly allowance, graduated object storage, bandwidth by
+# volume, and a flat CDN price. Usd, from before any account (only a first version may start in the past).
+DEMO_RATES: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "compute",
+        "vcpu-hours",
+        {"unit_amount_decimal": "4.5", "included_quantity": 100, "description": "Compute (vCPU hours)"},
+    ),
+    (
+        "object-storage",
+        "gb-month",
+        {
+            "included_quantity": 50,
+            "tiers_mode": "graduated",
+            "tiers": [
+                {"up_to": 1000, "unit_amount_decimal": "2.3"},
+                {"up_to": 10000, "unit_amount_decimal": "1.8", "flat_amount": 500},
+                {"up_to": None, "unit_amount_decimal": "1.2"},
+            ],
+            "description": "Object storage (GB-month)",
+        },
+    ),
+    (
+        "bandwidth",
+        "egress-gb",
+        {
+            "tiers_mode": "volume",
+            "tiers": [
+                {"up_to": 1000, "unit_amount_decimal": "9"},
+                {"up_to": None, "unit_amount_decimal": "7"},
+            ],
+            "description": "Bandwidth (GB out)",
+        },
+    ),
+    ("cdn", "gb", {"unit_amount_decimal": "1.5"}),  # the line reads "cdn · gb" (no description)
+]
+
+
+def seed_rates(admin: ApiClient) -> None:
+    for service, metric, body in DEMO_RATES:
+        admin.put(f"/v1/rates/{service}/{metric}", {"currency": "usd", "effective_from": "2020-01-01", **body})
+
+
+def seed_usage_and_budget(admin: ApiClient, meter: ApiClient, demo: DemoData, now: str) -> None:
+    """The demo account's usage so far and a budget it has passed 80 % of (one alert e-mail per threshold).
+    The account's first billing period starts the day it is created, so its usage is dated `now`."""
+    records = []
+    for n, device in enumerate(demo.devices):
+        records.append(_usage(demo, f"demo-cpu-{n}", "compute", "vcpu-hours", 60 + 25 * n, now, device))
+        records.append(_usage(demo, f"demo-egress-{n}", "bandwidth", "egress-gb", 200 + 150 * n, now, device))
+    records.append(_usage(demo, "demo-storage", "object-storage", "gb-month", 1450, now, None))
+    meter.post("/v1/usage", {"records": records})
+    admin.put(f"/v1/accounts/{demo.demo_account}/budget", {"amount": 70_000, "thresholds": [50, 80, 100]})
+
+
+def _usage(demo: DemoData, rid: str, service: str, metric: str, quantity: int, at: str, device: str | None) -> dict:
+    record = {"id": rid, "account_id": demo.demo_account, "service": service, "metric": metric}
+    return record | {"quantity": quantity, "occurred_at": at} | ({"device_id": device} if device else {})
 
 
 DEMO_CARD_CONTACT = DEMO_CONTACT | {"email": "cards@demo-robotics.example"}

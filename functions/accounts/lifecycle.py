@@ -12,7 +12,7 @@ from dataclasses import asdict, replace
 from datetime import date
 from typing import Any
 
-from functions.accounts import store
+from functions.accounts import profile_store as store
 from functions.accounts.rules import AccountAccess, check_net_days, next_recurring_date
 from functions.accounts.store import AccountRecord
 from functions.core import audit, clock

@@ -9,14 +9,16 @@ from chalice import Blueprint, Cron
 from functions.billing_run import schemas, service
 from functions.core import clock, queues
 from functions.core.resources import queue_name
+from functions.payments.service import expire_pending_changes
 
 bp = Blueprint(__name__)
 
 
 @bp.schedule(Cron(5, 0, "*", "*", "?", "*"), name="daily_run")
 def daily_run(event: Any) -> dict[str, int]:
-    """00:05 UTC: one message per shard for today's run."""
-    return {"shards": service.fan_out(clock.today())}
+    """00:05 UTC: one message per shard for today's run; and the card changes still pending 24 h after
+    their PUT fail (`validation-timed-out`, payments' daily sweep)."""
+    return {"shards": service.fan_out(clock.today()), "card_changes_expired": expire_pending_changes()}
 
 
 @bp.on_sqs_message(queue=queue_name(service.RUN_QUEUE), batch_size=1, name="bill_shard", maximum_concurrency=2)

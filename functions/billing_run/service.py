@@ -45,7 +45,7 @@ from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN
 from functions.core.uow import UnitOfWork, retrying
 from functions.invoices.service import finish_closure, store_pdf
 from functions.payments.service import REMIND, collect, invoice_issued, remind_invoices
-from functions.usage.service import seal_period, usage_lines
+from functions.usage.service import check_shard, seal_period, usage_lines
 
 RUN_QUEUE = BILLING_RUN
 RUN = Actor("billing-run", "system")
@@ -83,6 +83,7 @@ def dispatch_shard(shard: int, run_date: date) -> int:
             sent += len(bodies)
             if last_key is None:
                 break
+    check_shard(shard)  # the daily budget check of the shard's accounts with a budget (issue 17)
     return sent
 
 

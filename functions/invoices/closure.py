@@ -59,7 +59,7 @@ def close_account(access: AccountAccess, idem: IdempotencyContext, when: str) ->
         account = replace(account, status="closing")
     access = replace(access, account=account)
     cancelled = cancel_all(access, when, REASON)
-    if when == "end_of_period":
+    if when == "end_of_period" and account.next_recurring_date is not None:  # no cycle (lite): closes now
         result = schemas.Closure(
             account_id=account.id,
             status=account.status,
@@ -69,7 +69,7 @@ def close_account(access: AccountAccess, idem: IdempotencyContext, when: str) ->
         )
     else:
         invoice = _final_invoice(access)
-        credit = finish_closure(access)
+        written_off, credit = finish_closure(access)
         result = schemas.Closure(
             account_id=account.id,
             status=CLOSED,
@@ -78,6 +78,7 @@ def close_account(access: AccountAccess, idem: IdempotencyContext, when: str) ->
             items_cancelled=cancelled,
             final_invoice_id=invoice.id if invoice else None,
             final_invoice_total=invoice.total if invoice else 0,
+            written_off_invoice_id=written_off,
             credit_returned=credit.returned,
             credit_left=credit.left,
         )
@@ -120,8 +121,9 @@ def _closing_writes(account: AccountRecord, actor: Actor, start: date | None, in
     return [*seal, *closed_ops(account, actor, invoice_id)]
 
 
-def finish_closure(access: AccountAccess) -> payments.CreditReturned:
-    """After the last invoice (the closure's, or the run's at the end of the period): a carried balance
-    below the minimum written off, the unapplied credit left returned to card payments."""
-    # The collector's write_off_below_minimum(account_id) (h/collector) goes here.
-    return payments.return_leftover_credit(access)
+def finish_closure(access: AccountAccess) -> tuple[str | None, payments.CreditReturned]:
+    """After the last invoice (the closure's, or the run's at the end of the period): a balance below the
+    minimum written off (the collector's Credit invoice, reason below-minimum), the unapplied credit left
+    returned to card payments. Returns the write-off's invoice id (or None) and the credit returned."""
+    written_off = payments.write_off_below_minimum(access.account.id, at_closure=True)
+    return written_off, payments.return_leftover_credit(access)

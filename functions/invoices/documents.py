@@ -54,12 +54,12 @@ LINE_COLUMNS = [
     "period_end",
     "quantity",
     "unit_amount",
-    "currency",
-    "amount",
-    "amount_minor",
     "included",
     "billable",
     "tiers",
+    "currency",
+    "amount",
+    "amount_minor",
 ]
 LIST_COLUMNS = [
     "number",
@@ -102,12 +102,12 @@ def invoice_lines_csv(access: AccountAccess, invoice_id: str) -> str:
             line.period_end.isoformat(),
             line.quantity or "1",
             line.unit_amount or "",
-            inv.currency,
-            decimal_amount(line.amount, inv.currency),
-            line.amount,
             line.included or "",
             line.billable or "",
             tiers_text(line.tiers),
+            inv.currency,
+            decimal_amount(line.amount, inv.currency),
+            line.amount,
         ]
         for line in lines
     ]

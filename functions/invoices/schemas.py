@@ -295,5 +295,6 @@ class Closure(BaseModel):
     items_cancelled: list[str] = Field(description="items this request cancelled (now) or set to end (end_of_period)")
     final_invoice_id: str | None = None
     final_invoice_total: int = 0
+    written_off_invoice_id: str | None = Field(None, description="the Credit writing off a balance below the minimum")
     credit_returned: int = Field(0, description="unapplied credit sent back to card payments")
     credit_left: int = Field(0, description="unapplied credit that could not be sent back (operators are told)")

@@ -23,20 +23,20 @@ from typing import Any
 
 from functions.accounts.service import AccountAccess, get_account
 from functions.core import audit, clock, email, queues, stripe_gateway
-from functions.core.audit import Actor
 from functions.core.errors import ConcurrentUpdateError, ConflictError, NotFoundError, ValidationFailedError
 from functions.core.logs import get_logger
 from functions.core.resources import CARD_VALIDATION
 from functions.core.stripe_gateway import StripeRejectedError
 from functions.core.stripe_objects import Card
 from functions.core.uow import UnitOfWork
-from functions.payments import collection_dunning, emails, store, upgrades
+from functions.payments import collection_dunning, emails, failures, store, upgrades
 from functions.payments.schemas import CardValidationMessage
 from functions.payments.store import CardChangeRecord, PaymentMethodState
 
 QUEUE = CARD_VALIDATION
 PENDING_VALIDATION = "pending_validation"
-SYSTEM = Actor(f"system:{CARD_VALIDATION}", "system")
+SYSTEM = failures.SYSTEM
+TIMED_OUT = failures.TIMED_OUT
 
 
 @dataclass(frozen=True)
@@ -253,8 +253,17 @@ def payment_method(account_id: str) -> dict[str, Any]:
             "setup_intent_id": state.pending.setup_intent_id,
             "requested_at": state.pending.requested_at,
         }
+    failed = None
+    if state is not None and state.last_failure is not None:
+        f = state.last_failure
+        failed = _card_view(f.card) | {
+            "setup_intent_id": f.setup_intent_id,
+            "code": f.code,
+            "message": failures.change_reason(f.code),
+            "failed_at": f.at,
+        }
     upgrade = asdict(state.upgrade) if state is not None and state.upgrade is not None else None
-    return {"card": card, "pending_change": pending, "upgrade": upgrade}
+    return {"card": card, "pending_change": pending, "last_failed_change": failed, "upgrade": upgrade}
 
 
 # --- the card-validation queue ------------------------------------------------------------------------
@@ -271,6 +280,8 @@ def validate_change(account_id: str, setup_intent_id: str) -> str:
     if change is None:
         raise CardChangeNotFoundError(f"no card change {setup_intent_id} on {account_id}")
     outcome = "already_active"
+    if change.status == store.PENDING and failures.timed_out(change):
+        return failures.fail_change(change, TIMED_OUT)  # too late to keep the promise: never activated after 24 h
     if change.status == store.PENDING:
         state = store.get_state(account_id, consistent=True)
         assert state is not None and state.customer_id, "a pending change implies a customer"
@@ -308,7 +319,7 @@ def _activate(change: CardChangeRecord, state: PaymentMethodState) -> str:
                 previous.payment_method_id, customer_id, idempotency_key=f"pm:detach:{seti}"
             )
     except StripeRejectedError as exc:
-        return _fail(change, exc.code or f"stripe_{exc.http_status}")
+        return failures.fail_change(change, exc.code or f"stripe_{exc.http_status}")
     now = clock.iso(clock.now())
     try:
         UnitOfWork().add(
@@ -348,28 +359,6 @@ def _supersede(change: CardChangeRecord, state: PaymentMethodState) -> str:
     except ConcurrentUpdateError:
         pass  # another delivery closed it
     return "superseded"
-
-
-def _fail(change: CardChangeRecord, code: str) -> str:
-    """Stripe refused the card at attachment (declined, or no longer usable): the card on file stays."""
-    state = store.get_state(change.account_id, consistent=True)
-    uow = UnitOfWork().add(
-        store.close_change(change, store.FAILED, clock.iso(clock.now()), failure_code=code),
-        audit.record(
-            change.account_id, SYSTEM, "payment_method.change_failed", change.setup_intent_id, None, {"code": code}
-        ),
-    )
-    if state is not None and state.pending is not None and state.pending.setup_intent_id == change.setup_intent_id:
-        uow.add(store.clear_pending(change))
-    if change.purpose == "upgrade":  # the account stays lite; GET payment-method and the summary say why
-        uow.add(
-            store.set_upgrade(change.account_id, change.setup_intent_id, store.FAILED, clock.iso(clock.now()), code)
-        )
-    try:
-        UnitOfWork().add(*store.merged(uow.ops)).commit()
-    except ConcurrentUpdateError:
-        pass
-    return "failed"
 
 
 def _send_confirmation(change: CardChangeRecord) -> None:

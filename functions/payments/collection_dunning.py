@@ -26,7 +26,16 @@ from functions.core.settings import get_settings
 from functions.core.stripe_gateway import StripeRejectedError
 from functions.core.uow import UnitOfWork, retrying
 from functions.payments import charging, collection_emails, store
-from functions.payments.collection_rows import card_label, close, due_entry, notify, request, send, transition
+from functions.payments.collection_rows import (
+    card_label,
+    close,
+    due_entry,
+    notify,
+    payment_id_of,
+    request,
+    send,
+    transition,
+)
 from functions.payments.store import CollectionRecord, PaymentRecord
 
 # Declines Stripe says never to retry (the card is reported lost or stolen, fraud suspected, or the
@@ -141,6 +150,19 @@ def card_added(account_id: str) -> bool:
         send(account_id, row.seq)
         return True
     return False
+
+
+def cancel_collection(account_id: str) -> bool:
+    """The account stops being collected (it switched to send_invoice, DESIGN §3 v4): its collection,
+    open, in dunning or carried, is closed and leaves the due index; a PaymentIntent of its waiting for
+    3-D Secure is cancelled first (one that succeeded meanwhile is applied). Returns whether one was."""
+    row = store.get_collection(account_id)
+    if row.state == store.IDLE:
+        return False
+    for payment_id in {row.last_payment_id, payment_id_of(account_id, row.seq, row.attempt)} - {None}:
+        cancel_previous(account_id, str(payment_id))
+    after = replace(row, state=store.IDLE, retry_on=None, reason="cancelled", updated_at=clock.iso(clock.now()))
+    return transition(row, after, clear_retry(account_id))
 
 
 def carried_due(row: CollectionRecord, on: date) -> str:

@@ -88,14 +88,20 @@ def _lease(row: CollectionRecord, payment_id: str, card: ChargeableCard, on: dat
         read = ledger.room(row.account_id)
         balance, _, room = read
         amount = min(room, MAX_AMOUNT)
+        if amount < minimum_charge(balance.currency) and (raced := store.get_payment(row.account_id, payment_id)):
+            return raced  # what holds the room is this attempt's own row, written by a racer: resume it
         if amount <= 0:
             return close(row, "nothing_due")
         if amount < minimum_charge(balance.currency):
             return carry(row, balance.currency, on)
         try:
             return charging.start(_new_row(row, payment_id, amount, balance.currency, card), None, True, read)
-        except ValidationFailedError:  # a console payment reserved part of it meanwhile: read again
-            continue
+        except ValidationFailedError:
+            # another collector of this same attempt reserved it first (then its row is ours to resume),
+            # or a console payment reserved part of the room meanwhile: read again
+            raced = store.get_payment(row.account_id, payment_id)
+            if raced is not None:
+                return raced
     raise ConcurrentUpdateError("the balance kept moving while the collection was reserved; retry")
 
 

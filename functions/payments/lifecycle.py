@@ -11,6 +11,7 @@ from functions.accounts.service import AccountAccess, AccountRecord, planned_upd
 from functions.core import clock
 from functions.core.errors import ConflictError, ValidationFailedError
 from functions.payments.cards import ChangeAccepted, chargeable_card, request_change
+from functions.payments.collection_dunning import cancel_collection
 from functions.payments.reminders import give_due_dates
 
 
@@ -25,10 +26,10 @@ def update(access: AccountAccess, changes: dict[str, Any]) -> AccountRecord:
     if changed.get("collection") == "automatic" and chargeable_card(account.id) is None:
         raise payment_method_required("collecting this account automatically")
     record = update_account(access, after, changed)
-    # Switching to send_invoice: the collector's cancel_collection(account.id) goes here (h/collector),
-    # so the open collection of an account that now pays by invoice is cancelled.
-    if changed.get("collection") == "send_invoice" and record.net_days is not None:
-        give_due_dates(account.id, clock.today(), record.net_days)  # open invoices due net_days from today
+    if changed.get("collection") == "send_invoice":  # the account now pays by invoice
+        cancel_collection(account.id)  # its open collection cancelled (docs/collections.md)
+        if record.net_days is not None:
+            give_due_dates(account.id, clock.today(), record.net_days)  # open invoices due net_days from today
     return record
 
 

@@ -27,9 +27,10 @@ from functions.core.idempotency import IdempotencyContext
 from functions.core.ids import is_id
 from functions.core.settings import get_settings
 from functions.core.uow import Op, UnitOfWork, retrying
-from functions.payments import cards, charges, charging, store
+from functions.payments import cards, charges, charging, offline, store
 from functions.payments.schemas import PaymentRequest
 from functions.payments.store import PaymentRecord
+from functions.payments.tickets import support_path
 
 # The currencies Stripe's PayPal accepts (https://docs.stripe.com/payments/paypal: presentment currencies).
 PAYPAL_CURRENCIES = frozenset(
@@ -68,6 +69,8 @@ def view(row: PaymentRecord) -> dict[str, Any]:
         "failure": failure,
         "applied_to": row.applied_to,
         "refunded": row.refunded,
+        "reference": row.reference,
+        "received_on": row.received_on,
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }
@@ -81,18 +84,25 @@ def _error_for(row: PaymentRecord) -> BillowError:
             extensions={
                 "payment_id": row.id,
                 "decline_code": code,
-                "support": {
-                    "method": "POST",
-                    "path": f"/v1/accounts/{row.account_id}/support-tickets",
-                    "body": {"subject": f"Declined payment {row.id}", "payment_id": row.id},
-                },
+                "support": _support(row) | {"body": {"subject": f"Declined payment {row.id}", "payment_id": row.id}},
             },
         )
+    # Not a decline: nothing the customer can fix by trying another card, so it points to support too.
     return ValidationFailedError(
-        f"Stripe refused this payment ({row.failure_code}): {row.failure_message or 'use another payment method'}",
+        f"Stripe refused this payment ({row.failure_code}): {row.failure_message or 'use another payment method'}. "
+        "If it happens again, open a support ticket in the console (Support) naming this payment.",
         code="payment-rejected",
-        extensions={"payment_id": row.id},
+        extensions={"payment_id": row.id, "support": _support(row)},
     )
+
+
+def _support(row: PaymentRecord) -> dict[str, Any]:
+    """How to open a support ticket about this payment (the console's Support page posts it)."""
+    return {
+        "method": "POST",
+        "path": support_path(row.account_id),
+        "body": {"subject": f"Payment {row.id}", "payment_id": row.id},
+    }
 
 
 def _check_amount(access: AccountAccess, body: PaymentRequest) -> None:
@@ -114,7 +124,8 @@ def _check_amount(access: AccountAccess, body: PaymentRequest) -> None:
     minimum = money.minimum_charge(account.currency)
     if body.amount < minimum:
         raise ValidationFailedError(
-            f"the minimum payment is {money.format_amount(minimum, account.currency)}",
+            f"the minimum payment is {money.format_amount(minimum, account.currency)}: a smaller amount is not "
+            "charged on its own; it will be collected with the next charge",
             code="amount-below-minimum",
             errors=[FieldError("amount", f"at least {minimum}")],
         )
@@ -196,6 +207,8 @@ def create_payment(access: AccountAccess, idem: IdempotencyContext, body: Paymen
     """Make a one-time payment on the sequence of functions/payments/charges.py; returns the payment
     view (its response is stored with the last write). Raises PaymentDeclinedError (402) when Stripe
     declines: the payment is recorded `failed`."""
+    if body.method == offline.METHOD:  # an operator records money already received: no Stripe
+        return offline.record_offline_payment(access, idem, body, view)
     account = access.account
     payment_id = idem.derive("pay")
     row = store.get_payment(account.id, payment_id) if idem.resumed else None

@@ -24,6 +24,8 @@ from functions.payments.schemas import (
     SetupStarted,
     SupportTicket,
     SupportTicketRequest,
+    Ticket,
+    TicketList,
     UpgradeRequest,
     WebhookReceived,
 )
@@ -200,6 +202,34 @@ def open_support_ticket(call: Call, account_id: str) -> SupportTicket:
     body: SupportTicketRequest = call.body
     ticket_id = tickets.open_ticket(call.account, body.subject, body.message, body.payment_id, body.invoice_id)
     return SupportTicket(ticket_id=ticket_id)
+
+
+@api(
+    bp,
+    "GET",
+    "/v1/accounts/{account_id}/support-tickets",
+    scope=READ,
+    summary="The account's support tickets, newest first",
+    query=PageQuery,
+    response=TicketList,
+    guard=account_guard(),
+)
+def list_support_tickets(call: Call, account_id: str) -> TicketList:
+    page = tickets.list_tickets(call.account, call.query.limit, call.query.cursor, "support-tickets")
+    return TicketList.model_validate(page)
+
+
+@api(
+    bp,
+    "GET",
+    "/v1/accounts/{account_id}/support-tickets/{ticket_id}",
+    scope=READ,
+    summary="One support ticket of the account",
+    response=Ticket,
+    guard=account_guard(),
+)
+def get_support_ticket(call: Call, account_id: str, ticket_id: str) -> Ticket:
+    return Ticket.model_validate(tickets.get_ticket(call.account, ticket_id))
 
 
 @api(

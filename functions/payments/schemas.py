@@ -3,6 +3,7 @@ and the card-validation message."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -49,6 +50,13 @@ class PendingChange(CardView):
     requested_at: str
 
 
+class FailedChange(CardView):
+    setup_intent_id: str
+    code: str = Field(description="validation-timed-out (pending 24 h after the PUT), or Stripe's refusal code")
+    message: str
+    failed_at: str
+
+
 class Upgrade(BaseModel):
     """A lite account's upgrade to payg through the card flow, as last requested."""
 
@@ -61,6 +69,9 @@ class Upgrade(BaseModel):
 class PaymentMethod(BaseModel):
     card: CardOnFile | None
     pending_change: PendingChange | None
+    last_failed_change: FailedChange | None = Field(
+        None, description="the last card change that failed, until a newer card is active"
+    )
     upgrade: Upgrade | None = None
 
 
@@ -84,19 +95,28 @@ PAYMENT_METHOD_ID = r"^pm_[A-Za-z0-9]{1,250}$"
 class PaymentRequest(Request):
     amount: PositiveAmount
     currency: Currency | None = None
-    method: Literal["card", "paypal"] = "card"
+    method: Literal["card", "paypal", "offline"] = "card"
     payment_method_id: str | None = Field(
         None, pattern=PAYMENT_METHOD_ID, description="card: a PaymentMethod from Stripe.js; omit for the card on file"
     )
     return_url: str | None = Field(None, max_length=2000, description="paypal: where PayPal sends the customer back")
     invoice_id: str | None = Field(None, max_length=64, description="settle this invoice first")
+    reference: SingleLine | None = Field(
+        None, min_length=1, max_length=200, description="offline (operators): the transfer's or cheque's reference"
+    )
+    received_on: date | None = Field(None, description="offline (operators): the day the money was received")
 
     @model_validator(mode="after")
     def _method_fields(self) -> PaymentRequest:
-        if self.method == "paypal" and self.payment_method_id is not None:
+        if self.method != "card" and self.payment_method_id is not None:
             raise ValueError("payment_method_id is for card payments")
-        if self.method == "card" and self.return_url is not None:
+        if self.method != "paypal" and self.return_url is not None:
             raise ValueError("return_url is for PayPal payments")
+        offline = (self.reference, self.received_on)
+        if self.method == "offline" and None in offline:
+            raise ValueError("an offline payment needs reference and received_on")
+        if self.method != "offline" and offline != (None, None):
+            raise ValueError("reference and received_on are for offline payments")
         return self
 
 
@@ -121,8 +141,8 @@ class Payment(BaseModel):
     account_id: str
     amount: int
     currency: str
-    method: Literal["card", "paypal"]
-    source: Literal["one_time", "off_session"]
+    method: Literal["card", "paypal", "offline"]
+    source: Literal["one_time", "off_session", "offline"]
     status: Literal["processing", "requires_action", "succeeded", "failed", "held"]
     invoice_id: str | None
     card: PaymentCard | None
@@ -133,6 +153,8 @@ class Payment(BaseModel):
     failure: PaymentFailure | None
     applied_to: list[PaymentApplied]
     refunded: int
+    reference: str | None = Field(None, description="offline: the transfer's or cheque's reference")
+    received_on: str | None = Field(None, description="offline: the day the money was received")
     created_at: str
     updated_at: str
 
@@ -151,6 +173,23 @@ class SupportTicketRequest(Request):
 
 class SupportTicket(BaseModel):
     ticket_id: str
+
+
+class Ticket(BaseModel):
+    id: str
+    account_id: str
+    subject: str
+    message: str
+    payment_id: str | None
+    invoice_id: str | None
+    status: str
+    created_by: str | None
+    created_at: str
+
+
+class TicketList(BaseModel):
+    data: list[Ticket]
+    next_cursor: str | None
 
 
 class WebhookReceived(BaseModel):

@@ -26,6 +26,7 @@ from functions.accounts.service import AccountAccess
 from functions.core import clock
 from functions.core.idempotency import IdempotencyContext
 from functions.payments import collection_dunning, collection_rows, collections, refunds
+from functions.payments.card_deadline import expire_pending_changes as expire_pending_changes
 from functions.payments.cards import QUEUE as QUEUE
 from functions.payments.cards import CardChangeNotFoundError as CardChangeNotFoundError
 from functions.payments.cards import ChangeAccepted as ChangeAccepted
@@ -85,6 +86,12 @@ def handle_collection_message(body: dict[str, Any]) -> None:
 def card_added(account_id: str) -> bool:
     """A new card was validated: a collection in dunning retries at once (DESIGN §3 v4 Dunning)."""
     return collection_dunning.card_added(account_id)
+
+
+def cancel_collection(account_id: str) -> bool:
+    """Stop collecting the account (it now pays by invoice): its collection closed, out of the due index,
+    a PaymentIntent waiting for 3-D Secure cancelled. Returns whether one was under way."""
+    return collection_dunning.cancel_collection(account_id)
 
 
 def write_off_below_minimum(account_id: str, *, at_closure: bool = False) -> str | None:

@@ -1,11 +1,14 @@
 """Support tickets (POST /v1/accounts/{id}/support-tickets): stored with card-number-like digit runs
 redacted, written with an audit event (so they appear in the account's events), and e-mailed to the
-support address from settings."""
+support address from settings. Members (viewers too) list them newest first and read one; every
+failure e-mail and a refusal that is not a decline point here (SUPPORT_PATH)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from functions.accounts.service import AccountAccess
-from functions.core import audit, clock, email
+from functions.core import audit, clock, cursor, email
 from functions.core.card_data import redact_card_numbers
 from functions.core.errors import NotFoundError
 from functions.core.idempotency import IdempotencyContext
@@ -17,6 +20,27 @@ from functions.core.uow import UnitOfWork
 from functions.payments import emails, store
 
 REDACTED = "[redacted card number]"
+
+
+def support_path(account_id: str) -> str:
+    """Where a customer opens a ticket: the API route the console's Support page posts to."""
+    return f"/v1/accounts/{account_id}/support-tickets"
+
+
+def list_tickets(access: AccountAccess, limit: int, after: str | None, route: str) -> dict[str, Any]:
+    """One page of the account's tickets, newest first, with the signed cursor of the next."""
+    account_id = access.account.id
+    last_key = cursor.decode(after, account_id, route, {})
+    rows, last = store.list_tickets(account_id, limit, last_key)
+    return {"data": rows, "next_cursor": cursor.encode(account_id, route, {}, last)}
+
+
+def get_ticket(access: AccountAccess, ticket_id: str) -> dict[str, Any]:
+    """One of the account's tickets; another account's (or an unknown) id is 404."""
+    found = store.get_ticket(access.account.id, ticket_id) if is_id(ticket_id, "tkt") else None
+    if found is None:
+        raise NotFoundError(f"no ticket {ticket_id} on this account", code="ticket-not-found")
+    return found
 
 
 def redact(text: str) -> str:

@@ -26,7 +26,7 @@ from functions.core.secrets import STRIPE_WEBHOOK_SECRET, get_secret
 from functions.core.settings import get_settings
 from functions.core.text import same_secret
 from functions.core.uow import Op, UnitOfWork, retrying
-from functions.payments import charging, emails, refunds, store
+from functions.payments import charging, emails, failures, refunds, store
 from functions.payments.store import EventAlreadyHandledError, PaymentRecord
 
 TOLERANCE_SECONDS = 300  # Stripe's libraries' default
@@ -131,11 +131,18 @@ def _payment_intent(event_id: str, event_type: str, payment_intent_id: str) -> s
         UnitOfWork().add(*reply.ops, marker).commit()
         return reply
 
-    after = charging.finish(retrying(attempt, ledger.APPLY_ATTEMPTS))
+    reply = retrying(attempt, ledger.APPLY_ATTEMPTS)
+    after = charging.finish(reply)
     if succeeded:
         charging.ensure_receipt(row.account_id, row.id, intent.id)
         return "applied"
-    return "failed" if after.status == store.FAILED else "no_change"
+    if after.status != store.FAILED:
+        return "no_change"
+    if reply.effect == "recorded" and after.source == "one_time":
+        # this delivery recorded the failure of a console payment (PayPal cancelled, 3-D Secure failed)
+        # after its request answered: tell the customer why, and the support path — once
+        failures.payment_failed(after)
+    return "failed"
 
 
 def _receipt_owed(obj: dict[str, Any]) -> None:

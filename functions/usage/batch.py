@@ -12,7 +12,7 @@ from functions.core.errors import NotFoundError
 from functions.core.ids import is_id
 from functions.usage import schemas
 from functions.usage.periods import Periods
-from functions.usage.pricing import max_quantity_scaled
+from functions.usage.pricing import Price, max_quantity_scaled
 from functions.usage.rates import Rate, RateBook
 from functions.usage.store import records as store
 from functions.usage.store.records import NO_DEVICE
@@ -55,7 +55,7 @@ class Batch:
         self.devices: dict[tuple[str, str], bool] = {}
         self.periods = Periods()
         self.rates = RateBook()
-        self.limits: dict[int, int | None] = {}
+        self.limits: dict[Price, int | None] = {}
 
     def account(self, account_id: str) -> AccountRecord | None:
         if account_id not in self.accounts:
@@ -77,7 +77,7 @@ class Batch:
 
     def limit(self, rate: Rate) -> int | None:
         """The largest scaled quantity of a line at this rate within the amount limit (None: no limit)."""
-        key = id(rate.version)
+        key = rate.price  # frozen, hashable: the same price has the same limit
         if key not in self.limits:
             self.limits[key] = max_quantity_scaled(rate.price, store.QUANTITY_SCALE, LINE_CEILING)
         return self.limits[key]

@@ -19,6 +19,7 @@ from datetime import UTC, date, timedelta
 
 from pydantic import ValidationError
 
+from functions.accounts.service import AccountRecord
 from functions.usage import schemas
 from functions.usage.batch import UNKNOWN_METRIC, Accepted, Batch, reject
 from functions.usage.counting import count_group
@@ -81,7 +82,7 @@ def check(index: int, raw: object, batch: Batch) -> Accepted | schemas.RecordRes
     return Accepted(index, record.model_copy(update={"occurred_at": occurred}), account, occurred.date())
 
 
-def record_usage(raw_records: list[dict]) -> tuple[schemas.UsageResult, set[str]]:
+def record_usage(raw_records: list[dict]) -> tuple[schemas.UsageResult, dict[str, AccountRecord]]:
     """Count a batch of up to 500 records; answer per record (accepted, duplicate, rejected with why).
     Also the accounts whose usage grew (for the budget check)."""
     batch = Batch()
@@ -105,7 +106,7 @@ def record_usage(raw_records: list[dict]) -> tuple[schemas.UsageResult, set[str]
         count_group(key, members, batch, results)
 
     ordered = [results[i] for i in range(len(raw_records))]
-    grown = {a.account.id for a in valid if results[a.index].status == "accepted"}
+    grown = {a.account.id: a.account for a in valid if results[a.index].status == "accepted"}
     return (
         schemas.UsageResult(
             accepted=sum(r.status == "accepted" for r in ordered),

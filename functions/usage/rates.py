@@ -13,7 +13,7 @@ period uses the version in force on its first day.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -181,11 +181,15 @@ class RateBook:
             v for v in self._accounts[account_id] if (v.service, v.metric, v.currency) == (service, metric, currency)
         ]
         chosen = _in_force(own, period_start)
-        if chosen is None or chosen.price is None:
+        if chosen is None or chosen.price is None or chosen.description is None:
             if (service, metric) not in self._card:
                 self._card[(service, metric)] = store.versions(None, service, metric)
             card = [v for v in self._card[(service, metric)] if v.currency in (currency, ANY_CURRENCY)]
-            chosen = _in_force(card, period_start)
+            on_card = _in_force(card, period_start)
+            if chosen is None or chosen.price is None:
+                chosen = on_card
+            elif on_card is not None and on_card.description:  # a negotiated rate keeps the card's text
+                chosen = replace(chosen, description=on_card.description)
         if chosen is None or chosen.price is None:
             return None
         return Rate(chosen.price, chosen.description or f"{service} · {metric}", chosen)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from functions.accounts.service import account_guard
-from functions.core.auth import READ, USAGE
+from functions.core.auth import READ, USAGE, WRITE
 from functions.core.http import Call, Raw, api, routes
 from functions.usage import service
-from functions.usage.schemas import UsageBatch, UsageQuery, UsageResult, UsageView
+from functions.usage.schemas import BudgetDeleted, BudgetIn, BudgetView, UsageBatch, UsageQuery, UsageResult, UsageView
 
 CSV = "text/csv; charset=utf-8"
 ACCOUNT = "/v1/accounts/{account_id}"
@@ -43,3 +43,21 @@ def get_usage_csv(call: Call, account_id: str) -> Raw:
     text = service.usage_csv(call.account, call.query.period, call.query.group_by)
     name = f"usage-{call.query.period}-{call.query.group_by}.csv"
     return Raw(text, CSV, {"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@route("GET", f"{ACCOUNT}/budget", scope=READ, response=BudgetView)
+def get_budget(call: Call, account_id: str) -> BudgetView:
+    """The monthly budget (amount null: none) with this period's estimate and the thresholds crossed"""
+    return service.get_budget(call.account)
+
+
+@route("PUT", f"{ACCOUNT}/budget", scope=WRITE, body=BudgetIn, response=BudgetView)
+def put_budget(call: Call, account_id: str) -> BudgetView:
+    """Set the monthly budget and its alert thresholds (percent; default 50, 80, 100)"""
+    return service.put_budget(call.account, call.body)
+
+
+@route("DELETE", f"{ACCOUNT}/budget", scope=WRITE, response=BudgetDeleted)
+def delete_budget(call: Call, account_id: str) -> BudgetDeleted:
+    """Remove the budget (no more alerts)"""
+    return BudgetDeleted(account_id=account_id, deleted=service.delete_budget(call.account))

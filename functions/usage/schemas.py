@@ -94,3 +94,37 @@ class UsageView(BaseModel):
     group_by: str
     lines: list[UsageLine]
     total: int
+
+
+# ---- budgets ------------------------------------------------------------------------------------------
+
+
+def _thresholds(value: list[int]) -> list[int]:
+    if len(set(value)) != len(value):
+        raise ValueError("each threshold once")
+    return sorted(value)
+
+
+class BudgetIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    amount: int = Field(gt=0, le=99_999_999, description="the monthly budget, minor units of the account's currency")
+    thresholds: Annotated[list[Annotated[int, Field(ge=1, le=1000)]], AfterValidator(_thresholds)] = Field(
+        default_factory=lambda: [50, 80, 100], min_length=1, max_length=10, description="percent of the budget"
+    )
+    currency: str | None = Field(None, description="the account's currency, if given")
+
+
+class BudgetView(BaseModel):
+    account_id: str
+    currency: str
+    amount: int | None  # None: no budget set (the estimate is shown all the same)
+    thresholds: list[int]
+    period: Period
+    period_estimate: int  # this period's recurring fees + its usage so far, priced as it will be invoiced
+    crossed: list[int]  # the thresholds crossed in this period
+    updated_at: str | None
+
+
+class BudgetDeleted(BaseModel):
+    account_id: str
+    deleted: bool  # False: there was no budget (nothing changed)

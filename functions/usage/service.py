@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import date
 
 from functions.core.uow import Op
-from functions.usage import ingest, schemas
+from functions.usage import budgets, ingest, schemas
+from functions.usage.budgets import check_shard, delete_budget, get_budget, put_budget
 from functions.usage.lines import UsageOverLimitError, priced_usage, usage_lines, usage_total
 from functions.usage.periods import cycle_start
 from functions.usage.rates import rate_card, retire_rate, set_rate
@@ -19,8 +20,12 @@ from functions.usage.view import usage_csv, usage_view
 
 __all__ = [
     "UsageOverLimitError",
+    "check_shard",
     "cycle_start",
+    "delete_budget",
+    "get_budget",
     "priced_usage",
+    "put_budget",
     "rate_card",
     "record_usage",
     "retire_rate",
@@ -35,7 +40,8 @@ __all__ = [
 
 def record_usage(raw_records: list[dict]) -> schemas.UsageResult:
     """Count a batch of up to 500 records; answer per record (accepted, duplicate, rejected with why)."""
-    result, _grown = ingest.record_usage(raw_records)
+    result, grown = ingest.record_usage(raw_records)
+    budgets.check_after_usage(grown)  # the budgets of the accounts whose usage grew (DESIGN §3 v4 Budgets)
     return result
 
 

@@ -132,8 +132,7 @@ def bill_the_demo_account_once(stack: Any) -> dict[str, Any]:
             "account_id": demo,
             "service": "cdn",
             "metric": "gb",
-            "quantity": 1000,
-            "unit_amount_decimal": "1.5",
+            "quantity": 1000,  # priced by the demo rate card: 1.5 cents a GB (v4: no price in records)
             "occurred_at": used_at,
         }
         for n in range(2)
@@ -150,6 +149,9 @@ def bill_the_demo_account_once(stack: Any) -> dict[str, Any]:
         page = requests.get(f"{api}/v1/accounts/{demo}/invoices?type=recurring", headers=admin, timeout=30)
         return page.json()["data"]
 
+    view = requests.get(f"{api}/v1/accounts/{demo}/usage?group_by=metric", headers=admin, timeout=30).json()
+    shown = {line["description"]: line["amount"] for line in view["lines"] if line["amount"] > 0}
+    assert shown["cdn · gb"] == 3000 and "Compute (vCPU hours)" in shown, view  # the demo's seeded usage too
     before = payment_intents()
     result = run_cli(stack.env, "bill", "--date", run_date)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -159,6 +161,10 @@ def bill_the_demo_account_once(stack: Any) -> dict[str, Any]:
     usage = [line for line in detail["lines"] if line["description"] == "cdn · gb"]
     assert len(usage) == 1 and usage[0]["amount"] == 3000, detail["lines"]  # 2,000 GB x 1.5 cents
     assert usage[0]["period_end"] == run_date  # usage in arrears: the period that ends on the run date
+    billed = {
+        line["description"]: line["amount"] for line in detail["lines"] if (line["group"] or "").startswith("Service: ")
+    }
+    assert billed == shown, (billed, shown)  # the Recurring invoice bills what the usage view showed
     assert "Load balancer" in {line["description"] for line in detail["lines"]}
     assert inv["date"] == run_date and inv["status"] == "closed" and inv["balance_due"] == 0  # charged
     assert payment_intents() == before + 1

@@ -319,3 +319,42 @@ def test_ctrl_c_stops_everything_and_frees_the_ports(local_stack: LocalStack):
     )
     assert result.returncode == 1
     assert "make run" in result.stderr
+
+
+def test_the_demo_usage_shows_in_the_view_and_its_budget_alert_was_sent_once(local_stack: LocalStack):
+    """Issue 17 over the running stack: the demo rate card priced the seeded usage (no price in records),
+    the view shows it by metric and by device, and the demo budget's 80 % threshold sent one e-mail."""
+    info = local_stack.info
+    demo, token = info["accounts"]["demo"], info["tokens"]["customer"]["token"]
+    # the seeded usage is in the account's first period (the one starting the month it was created; a
+    # test that ran `billow bill` before this one moved the account on to the next period)
+    events = local_stack.get(f"/v1/accounts/{demo}/events?limit=100", token).json()["data"]
+    created = next(e["at"] for e in events if e["action"] == "account.created")
+    month = created[:7]
+    view = local_stack.get(f"/v1/accounts/{demo}/usage?period={month}&group_by=metric", token).json()
+    lines = {(line["service"], line["metric"]): line for line in view["lines"]}
+    compute = lines[("compute", "vcpu-hours")]
+    assert (compute["included"], compute["billable"]) == ("100", str(60 + 85 + 110 - 100))
+    assert view["total"] == sum(line["amount"] for line in view["lines"]) > 0
+    by_device = local_stack.get(f"/v1/accounts/{demo}/usage?period={month}&group_by=device", token).json()
+    assert by_device["total"] == view["total"] and {line["device_id"] for line in by_device["lines"]} >= set(
+        info["devices"]
+    )
+    crossed = [
+        e["after"]["percent"]
+        for e in events
+        if e["action"] == "usage.budget_threshold_crossed" and e["after"]["period_start"] == view["period"]["start"]
+    ]
+    # the demo budget of $700 against about $675 (96 %) once seeded: 50 and 80, each once (100 too when a
+    # test posted more usage in that period)
+    assert sorted(crossed)[:2] == [50, 80] and len(crossed) == len(set(crossed)), events
+    result = subprocess.run(
+        [str(BILLOW), "emails", "--to", "billing@demo-robotics.example", "--json"],
+        env=local_stack.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    alerts = [m for m in json.loads(result.stdout) if "80 % of your budget" in m["subject"]]
+    assert len(alerts) == 1, result.stdout

@@ -6,7 +6,7 @@ moto and localstripe behind the local shim; every refusal is problem+json and wr
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -590,3 +590,34 @@ def test_upgrade_and_closure_need_the_write_scope_and_a_closed_lite_account_cann
     problem(patch(api, lite_id, {"collection": "automatic"}, api.admin), 422, "collection-not-allowed")
     assert patch(api, lite_id, {"locale": "fr"}, owner)[0] == 200  # the profile still changes
     assert profile(lite_id).type == "lite" and cards.messages() == []
+
+
+def test_a_balance_below_the_minimum_at_closure_is_written_off(api, queues_and_mail):
+    from functions.core import ledger
+
+    account = api.create_account(type="subscription")
+    charge = {"description": "Small fee", "amount": 20}  # below usd's 50 minimum charge
+    assert api.call("POST", f"/v1/accounts/{account['id']}/charges", charge, token=api.admin, headers=key())[0] == 201
+    status, closed, _ = close(api, account["id"], "now")
+    assert status == 200 and closed["status"] == "closed", closed
+    credit = ledger.get_invoice(account["id"], closed["written_off_invoice_id"])
+    assert (credit.type, credit.total) == ("credit", 20)
+    assert ledger.get_balance(account["id"]).current == 0
+    assert ledger.audit_account(account["id"]).problems == []
+
+
+def test_switching_to_send_invoice_cancels_the_open_collection_and_gives_due_dates(cards, api):
+    from functions.core import clock, ledger
+    from functions.payments import store as payments_store
+
+    account_id, owner = cards.account(type="subscription", collection="automatic")
+    cards.change_card(account_id, owner)
+    status, provisioned, _ = provision(api, account_id)
+    assert status == 201
+    assert payments_store.get_collection(account_id).state == "open"  # the New invoice's collection, not run yet
+    status, data, _ = patch(api, account_id, {"collection": "send_invoice", "net_days": 10}, api.admin)
+    assert status == 200 and (data["collection"], data["net_days"]) == ("send_invoice", 10)
+    row = payments_store.get_collection(account_id)
+    assert (row.state, row.reason) == ("idle", "send_invoice")
+    new_invoice = ledger.get_invoice(account_id, provisioned["invoice_id"])
+    assert new_invoice.status == "open" and new_invoice.due_date == clock.today() + timedelta(days=10)

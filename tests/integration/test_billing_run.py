@@ -329,8 +329,11 @@ def test_a_declined_card_is_retried_on_schedule_then_past_due_until_paid(card_ru
     # the collector's e-mails: the first decline and two retries' declines, then past due
     assert sum("Action needed" in s for s in subjects) == 3 and sum("past due" in s for s in subjects) == 1
     assert sum(recurring["number"] in s for s in subjects) == 1  # the invoice's own notice, once
-    run.post(account_id, "credits", {"amount": 100_000, "reason": "goodwill"}, date(2026, 12, 20))
-    assert run.summary(account_id)["past_due"] is False
+    owed = run.summary(account_id)["balance"]["current"]
+    transfer = {"amount": owed, "method": "offline", "reference": "VIR 4471", "received_on": "2026-12-19"}
+    paid = run.post(account_id, "payments", transfer, date(2026, 12, 20))  # v4: a payment, not a Credit
+    assert paid["status"] == "succeeded" and {a["invoice_id"] for a in paid["applied_to"]} >= {recurring["id"]}
+    assert run.summary(account_id)["past_due"] is False and run.summary(account_id)["balance"]["current"] == 0
     pay.audit_ok(account_id)
 
 

@@ -372,7 +372,12 @@ def test_the_same_setup_intent_submitted_twice_is_one_change(cards):
 
 
 def _nothing_changed(cards, api, account_id, token):
-    assert cards.get(account_id, token)[1] == {"card": None, "pending_change": None, "upgrade": None}
+    assert cards.get(account_id, token)[1] == {
+        "card": None,
+        "pending_change": None,
+        "last_failed_change": None,
+        "upgrade": None,
+    }
     assert cards.messages() == []
     _, events, _ = api.call("GET", f"/v1/accounts/{account_id}/events", token=token)
     assert not [e for e in events["data"] if e["action"].startswith("payment_method.")]
@@ -474,7 +479,12 @@ def test_card_numbers_in_a_body_are_refused_and_never_logged(cards):
     assert text.count('"status":400') == 3, text  # each refusal was logged...
     for digits in ("4242 4242", "4242-4242", "4000002760003184", "4242"):
         assert digits not in text  # ...without the body
-    assert cards.get(account_id, token)[1] == {"card": None, "pending_change": None, "upgrade": None}
+    assert cards.get(account_id, token)[1] == {
+        "card": None,
+        "pending_change": None,
+        "last_failed_change": None,
+        "upgrade": None,
+    }
 
 
 def test_lite_accounts_have_no_card_change_but_may_set_up_the_card_of_their_upgrade(cards):
@@ -483,7 +493,12 @@ def test_lite_accounts_have_no_card_change_but_may_set_up_the_card_of_their_upgr
     # changing the card on file (PUT) stays for billable accounts.
     account_id, token = cards.account(type="lite", linked=False)
     problem(cards.put(account_id, token, "seti_abc"), 403, "capability-unavailable")
-    assert cards.get(account_id, token)[1] == {"card": None, "pending_change": None, "upgrade": None}
+    assert cards.get(account_id, token)[1] == {
+        "card": None,
+        "pending_change": None,
+        "last_failed_change": None,
+        "upgrade": None,
+    }
     status, started, _ = cards.setup(account_id, token)
     assert status == 201 and started["setup_intent_id"].startswith("seti_")
     keys = {r.idempotency_key for r in cards.stripe.requests("POST", "/v1/customers")}

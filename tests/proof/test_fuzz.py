@@ -89,6 +89,9 @@ def _seeded_ids(stack: LocalStack, admin: str) -> dict[str, list[str]]:
         "invoice_id": [i["id"] for i in get(f"/v1/accounts/{demo}/invoices?limit=100")["data"]],
         "payment_id": [p["id"] for p in get(f"/v1/accounts/{demo}/payments?limit=100")["data"]],
         "device_id": list(stack.info["devices"]),
+        # the rate card's routes: the demo card's services and metrics (local/stack.py DEMO_RATES)
+        "service": ["compute", "object-storage", "bandwidth", "cdn"],
+        "metric": ["vcpu-hours", "gb-month", "egress-gb", "gb"],
     }
 
 

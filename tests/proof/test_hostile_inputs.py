@@ -21,7 +21,7 @@ import app  # noqa: F401  (registers every route in ROUTES)
 from functions.core import clock, cursor, ledger_store
 from functions.core.http import ROUTES
 from tests.integration.payments_helpers import WEBHOOK_SECRET
-from tests.proof.world import SAMPLE_BODIES, World, observed
+from tests.proof.world import RATE_METRIC, SAMPLE_BODIES, World, observed
 
 pytestmark = pytest.mark.xdist_group("proof-hostile")
 
@@ -101,6 +101,7 @@ def spec_of(operation: str):
 
 def path_of(operation: str, w: World, **params: str) -> str:
     defaults = {"account_id": w.a.id, "item_id": w.a.items["linked"], "invoice_id": w.a.invoices[0]}
+    defaults |= {"service": "compute", "metric": RATE_METRIC}  # the rate card's routes (issue 17)
     return operation.split(" ", 1)[1].format(**{**defaults, **params})
 
 
@@ -158,7 +159,8 @@ def test_a_hostile_number_in_a_money_field_is_refused(world, before, operation, 
 
 def test_hostile_usage_quantities_are_rejected_record_by_record_and_nothing_is_counted(world, before):
     """Usage validates records one by one (one bad record never rejects the batch): each hostile
-    quantity is a rejected record, none is stored."""
+    quantity is a rejected record, none is stored. v4: a record naming any price is rejected
+    `price-not-accepted`, whatever the price."""
     arabic_12 = "\u0661\u0662"  # Arabic-Indic digits: Decimal reads them as 12
     quantities = [10**30, -1, "1e400", "NaN", "Infinity", 1.5, True, "1" * 40, "0x10", arabic_12, "3\n"]
     unit_amounts = ["-1", "1e3", "NaN", "1.5\n", arabic_12, "", 0.5]
@@ -169,6 +171,7 @@ def test_hostile_usage_quantities_are_rejected_record_by_record_and_nothing_is_c
     assert status == 200, body
     assert [r["status"] for r in body["results"]] == ["rejected"] * len(records), body["results"]
     assert (body["accepted"], body["duplicates"], body["rejected"]) == (0, 0, len(records))
+    assert [r["reason"] for r in body["results"][len(quantities) :]] == ["price-not-accepted"] * len(unit_amounts)
     assert not effects
 
 

@@ -9,11 +9,13 @@ one of them reaches the handler unless something refuses it first.
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -30,7 +32,8 @@ from functions.core.http import RouteSpec
 from functions.core.resources import bucket_name
 from functions.invoices.schemas import ChargeRequest, CreditRequest, RefundRequest
 from functions.payments.schemas import CardChangeRequest, PaymentRequest, SupportTicketRequest
-from functions.usage.schemas import UsageBatch
+from functions.usage.rate_schemas import RateIn
+from functions.usage.schemas import BudgetIn, UsageBatch
 from tests.integration.conftest import Api, moto_with_tables, queues_and_mail_created
 from tests.integration.payments_helpers import Payments
 from tests.integration.test_invoices import _post as admin_post
@@ -149,6 +152,19 @@ def build_world(api: Api, helper: Payments, mint: Any) -> World:
     assert status == 200, out
     spare = f"viewer-{a.id}"
     api.member_token(a.id, sub=spare, role="viewer")
+    # v4: usage is priced by the rate card (records carry no price)
+    rate = {"currency": "usd", "unit_amount_decimal": "1.5", "effective_from": "2020-01-01"}
+    for metric in ("vcpu-hours", RATE_METRIC):
+        status, out, _ = api.call("PUT", f"/v1/rates/compute/{metric}", rate, token=api.admin)
+        assert status == 200, out
+    # what the rate and budget routes act on: A's own rate of RATE_METRIC (from tomorrow: its retirement
+    # by the matrix's DELETE is dated today) and A's budget (the matrix's DELETE removes it)
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    own = {"unit_amount_decimal": "1.2", "effective_from": tomorrow}
+    status, out, _ = api.call("PUT", f"/v1/accounts/{a.id}/rates/compute/{RATE_METRIC}", own, token=api.admin)
+    assert status == 200, out
+    status, out, _ = api.call("PUT", f"/v1/accounts/{a.id}/budget", {"amount": 100_000}, token=api.admin)
+    assert status == 200, out
     return World(
         api=api,
         helper=helper,
@@ -184,6 +200,17 @@ ITEM_FOR = {
 }
 
 
+# The rate routes' (service, metric): a metric of its own, so retiring it leaves the usage route's alone.
+RATE_METRIC = "auth-matrix"
+_RATE_DAYS = itertools.count(1)
+
+
+def _rate(w: World) -> dict[str, Any]:
+    """A new version each time (versions are immutable): a later effective date every call."""
+    start = clock.today() + timedelta(days=365 + next(_RATE_DAYS))
+    return {"currency": "usd", "unit_amount_decimal": "1.5", "effective_from": start.isoformat()}
+
+
 def _usage(w: World) -> dict[str, Any]:
     record = {
         "id": str(uuid.uuid4()),
@@ -191,7 +218,6 @@ def _usage(w: World) -> dict[str, Any]:
         "service": "compute",
         "metric": "vcpu-hours",
         "quantity": 3,
-        "unit_amount_decimal": "1.5",
         "occurred_at": clock.iso(clock.now()),  # the clock billow reads (BILLOW_TODAY moves it)
     }
     return {"records": [record]}
@@ -216,6 +242,8 @@ SAMPLE_BODIES: dict[type[BaseModel], Callable[[World], dict[str, Any]]] = {
     RefundRequest: lambda w: {"amount": 100, "reason": "goodwill", "invoice_id": w.a.invoices[1]},
     SupportTicketRequest: lambda w: {"subject": "Help", "message": "Please call me", "payment_id": w.a.payments[0]},
     UsageBatch: _usage,
+    RateIn: _rate,
+    BudgetIn: lambda w: {"amount": 50_000, "thresholds": [50, 80, 100]},
 }
 
 
@@ -237,6 +265,8 @@ def build_request(spec: RouteSpec, w: World) -> Request:
         "item_id": w.a.items[ITEM_FOR.get(spec.operation, "linked")],
         "invoice_id": w.a.invoices[0],
         "payment_id": w.a.payments[0],
+        "service": "compute",
+        "metric": RATE_METRIC,
     }
     path = spec.path.format(**params)
     body = None

@@ -44,7 +44,25 @@ GRADUATED = Price(
 )
 
 
+DOCS = Price(
+    included=Decimal(50),
+    tiers_mode="graduated",
+    tiers=(Tier(Decimal(1000), "2.3"), Tier(Decimal(10000), "1.8", 500), Tier(None, "1.2")),
+)
+
+
 def test_the_worked_example_of_docs_usage():
+    line = price(DOCS, Decimal(12050))
+    assert (line.included, line.billable) == (50, 12000)
+    assert [(p.quantity, p.amount) for p in line.tiers] == [(1000, 2300), (9000, 16700), (2000, 2400)]
+    assert line.amount == 21400
+    volume = Price(included=Decimal(50), tiers_mode="volume", tiers=DOCS.tiers)
+    assert price(volume, Decimal(12050)).amount == 14400
+    assert price(volume, Decimal(1050)).amount == 2300  # 1,000 billable: the first tier's bound, inclusive
+    assert price(volume, Decimal("1051.5")).amount == 2303  # 1,001.5 x 1.8 + 500 = 2,302.7
+
+
+def test_tiers_with_an_allowance():
     # 12,100 GB with 100 included: 12,000 billable = 1,000 x 2 + 9,000 x 1.5 + 500 flat + 2,000 x 0.25
     line = price(GRADUATED, Decimal(12100))
     assert (line.quantity, line.included, line.billable) == (12100, 100, 12000)

@@ -24,6 +24,9 @@ from functions.payments.store.models import (
     set_once,
 )
 
+# The index partition of the card changes still pending (DESIGN §3 v4: failed after 24 h).
+PENDING_CHANGES = "PENDING_CARD_CHANGES"
+
 # The card's four stored fields (Stripe's own view of a card), kept under a prefix of the card state:
 # `card_` for the card on file, `pending_` for the pending change ("" on a card change's own item).
 CARD_FIELDS = ("brand", "last4", "exp_month", "exp_year")
@@ -50,6 +53,14 @@ class PendingRecord(SetupCard):
 
 
 @dataclass(frozen=True)
+class FailedRecord(SetupCard):
+    """The last card change that failed: its card, the failure's code, when."""
+
+    code: str
+    at: str
+
+
+@dataclass(frozen=True)
 class UpgradeState:
     """A lite account's upgrade: its SetupIntent, pending_validation | completed | failed (with the code)."""
 
@@ -66,6 +77,7 @@ class PaymentMethodState:
     card: CardOnFileRecord | None
     pending: PendingRecord | None
     collection_paused_by: tuple[str, ...] = ()
+    last_failure: FailedRecord | None = None
     upgrade: UpgradeState | None = None
 
     @property
@@ -106,12 +118,16 @@ def _state(m: CardStateModel) -> PaymentMethodState:
     pending = None
     if m.pending_setup_intent_id:
         pending = record_of(PendingRecord, m, "pending_", card=_card(m, "pending_"))
+    failed = None
+    if m.failed_setup_intent_id:
+        failed = record_of(FailedRecord, m, "failed_", card=_card(m, "failed_"))
     return PaymentMethodState(
         account_id=m.pk,
         customer_id=m.customer_id,
         card=card,
         pending=pending,
         collection_paused_by=tuple(sorted(m.collection_paused_by or ())),
+        last_failure=failed,
         upgrade=record_of(UpgradeState, m, "upgrade_") if m.upgrade_setup_intent_id else None,
     )
 
@@ -156,6 +172,8 @@ def put_change(change: CardChangeRecord) -> Op:
         status=change.status,
         requested_at=change.requested_at,
         requested_by=change.requested_by,
+        gsi1_pk=PENDING_CHANGES if change.status == PENDING else None,
+        gsi1_sk=f"{change.requested_at}#{change.account_id}#{change.setup_intent_id}",
         purpose=change.purpose,
     )
     return put_if_absent(
@@ -191,6 +209,7 @@ def activate(change: CardChangeRecord, at: str, replaced_payment_method_id: str 
             CardStateModel.card_activated_at.set(at),
             CardStateModel.card_billing_contact.set(json.dumps(change.billing_contact, sort_keys=True)),
             *_forget_pending(),
+            *_forget_failure(),
         ],
         condition=CardStateModel.pending_setup_intent_id == change.setup_intent_id,
         on_conflict=already("the pending card change changed while it was validated"),
@@ -206,8 +225,14 @@ def close_change(
     failure_code: str | None = None,
     replaced_payment_method_id: str | None = None,
 ) -> Op:
-    """Move a pending change to its final status (active, superseded or failed)."""
-    actions = [CardChangeModel.status.set(status), CardChangeModel.closed_at.set(at)]
+    """Move a pending change to its final status (active, superseded or failed); it leaves the list of
+    pending changes (the index keys go)."""
+    actions = [
+        CardChangeModel.status.set(status),
+        CardChangeModel.closed_at.set(at),
+        CardChangeModel.gsi1_pk.remove(),
+        CardChangeModel.gsi1_sk.remove(),
+    ]
     if failure_code:
         actions.append(CardChangeModel.failure_code.set(failure_code))
     if replaced_payment_method_id:
@@ -222,17 +247,36 @@ def close_change(
     )
 
 
-def clear_pending(change: CardChangeRecord) -> Op:
-    """Forget the pending change if it is still this one (a failed validation)."""
-    return Op(
-        "update",
-        CardStateModel(change.account_id, STATE),
-        actions=[
-            *_forget_pending(),
-        ],
-        condition=CardStateModel.pending_setup_intent_id == change.setup_intent_id,
-        label="pending",
+def _forget_failure() -> list[Any]:
+    """The actions that clear the last failed change of the card state (a newer card is active)."""
+    fields = ("setup_intent_id", *CARD_FIELDS, "code", "at")
+    return [getattr(CardStateModel, f"failed_{name}").remove() for name in fields]
+
+
+def record_failure(change: CardChangeRecord, code: str, at: str, *, was_pending: bool) -> Op:
+    """The change's failure becomes the account's last failed change (GET payment-method shows it);
+    `was_pending`: it is still the account's pending change, forgotten in the same update (only while
+    it is: a newer request keeps its own)."""
+    actions = [
+        CardStateModel.failed_setup_intent_id.set(change.setup_intent_id),
+        *_set_card("failed_", change.card),
+        CardStateModel.failed_code.set(code),
+        CardStateModel.failed_at.set(at),
+    ]
+    condition = None
+    if was_pending:
+        actions += _forget_pending()
+        condition = CardStateModel.pending_setup_intent_id == change.setup_intent_id
+    return Op("update", CardStateModel(change.account_id, STATE), actions=actions, condition=condition, label="pending")
+
+
+def pending_changes_before(cutoff: str, limit: int = 100) -> list[tuple[str, str]]:
+    """(account, SetupIntent) of the card changes still pending that were requested before `cutoff`
+    (an ISO time), oldest first, at most `limit` (a Query on the sparse list, never a Scan)."""
+    query = CardChangeModel.pending_since.query(
+        PENDING_CHANGES, CardChangeModel.gsi1_sk < cutoff, limit=limit, page_size=limit
     )
+    return [(m.pk, m.sk.removeprefix(CHANGE)) for m in query]
 
 
 def mark_email_sent(change: CardChangeRecord, message_id: str, at: str) -> None:

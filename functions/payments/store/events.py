@@ -7,7 +7,7 @@ from typing import Any
 
 from pynamodb.exceptions import PutError
 
-from functions.core.db import aws_error_code, get_or_none
+from functions.core.db import aws_error_code, get_or_none, one_page
 from functions.core.errors import ConflictError
 from functions.core.uow import Op, put_if_absent
 from functions.payments.store.models import (
@@ -93,20 +93,38 @@ def put_ticket(
         created_by=created_by,
         created_at=at,
         status="open",
+        gsi1_pk=f"{account_id}#TKT",
+        gsi1_sk=f"{at}#{ticket_id}",
     )
     return put_if_absent(model, label="ticket", on_conflict=already(f"ticket {ticket_id} already exists"))
 
 
 def get_ticket(account_id: str, ticket_id: str) -> dict[str, Any] | None:
     m = get_or_none(TicketModel, account_id, TICKET + ticket_id, consistent_read=True)
-    if m is None:
-        return None
+    return _ticket(m) if m is not None else None
+
+
+def list_tickets(
+    account_id: str, limit: int, last_key: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One page of the account's tickets, newest first (a bounded Query on the by_created index)."""
+    result = TicketModel.by_created.query(
+        f"{account_id}#TKT", scan_index_forward=False, limit=limit, last_evaluated_key=last_key, page_size=limit
+    )
+    models, last = one_page(result, TicketModel)
+    return [_ticket(m) for m in models], last
+
+
+def _ticket(m: TicketModel) -> dict[str, Any]:
     return {
+        "id": m.sk.removeprefix(TICKET),
+        "account_id": m.pk,
         "subject": m.subject,
         "message": m.message,
         "payment_id": m.payment_id,
         "invoice_id": m.invoice_id,
         "status": m.status,
+        "created_by": m.created_by,
         "created_at": m.created_at,
     }
 

@@ -8,9 +8,11 @@ names are what is stored). Models never leave the store package.
   pk=WEBHOOK#<evt_…>  sk=EVENT             EventMarkerModel: a Stripe event handled (dedupe marker)
   pk=<account>        sk=PAYMENT_METHOD    CardStateModel: the Stripe customer, the card on file, the
                                            pending change and why collection is paused
-  pk=<account>        sk=CHANGE#<seti_…>   CardChangeModel: one card change per SetupIntent
+  pk=<account>        sk=CHANGE#<seti_…>   CardChangeModel: one card change per SetupIntent (while
+                                           pending, gsi1_pk=PENDING_CARD_CHANGES: the 24 h sweep's list)
   pk=<account>        sk=NOTICE#<inv_…>    NoticeModel: an invoice's notice, claimed before it is sent
-Payments carry gsi1_pk=<account>#PAY, gsi1_sk=<created at>#<id> (index `by_created`: newest first).
+Payments carry gsi1_pk=<account>#PAY, gsi1_sk=<created at>#<id> (index `by_created`: newest first);
+tickets the same with <account>#TKT.
 Only brand, last4 and expiry of a card are ever stored; Stripe keeps the card itself.
 """
 
@@ -69,8 +71,10 @@ class PaymentModel(_Row):
     payment_id = UnicodeAttribute(null=True)
     amount = IntegerAttribute(null=True)
     currency = UnicodeAttribute(null=True)
-    method = UnicodeAttribute(null=True)  # card | paypal
-    source = UnicodeAttribute(null=True)  # one_time | off_session
+    method = UnicodeAttribute(null=True)  # card | paypal | offline
+    source = UnicodeAttribute(null=True)  # one_time | off_session | offline
+    reference = UnicodeAttribute(null=True)  # offline: the bank transfer's or cheque's reference
+    received_on = UnicodeAttribute(null=True)  # offline: the day the money was received (ISO date)
     status = UnicodeAttribute(null=True)
     invoice_id = UnicodeAttribute(null=True)  # the invoice the payment targets
     payment_intent_id = UnicodeAttribute(null=True)
@@ -119,6 +123,15 @@ class DisputeModel(_Row):
     updated_at = UnicodeAttribute(null=True)
 
 
+class TicketsByCreated(SpecIndex):
+    """The same index as the payments' (by_created), keyed <account>#TKT for tickets: its own class, so
+    each model's index returns its own items."""
+
+    Meta = index_meta("payments", "by_created")
+    gsi1_pk = UnicodeAttribute(hash_key=True)
+    gsi1_sk = UnicodeAttribute(range_key=True)
+
+
 class TicketModel(_Row):
     kind = UnicodeAttribute(null=True)  # "ticket"
     subject = UnicodeAttribute(null=True)
@@ -128,6 +141,9 @@ class TicketModel(_Row):
     status = UnicodeAttribute(null=True)
     created_by = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute(null=True)
+    gsi1_pk = UnicodeAttribute(null=True)  # <account>#TKT
+    gsi1_sk = UnicodeAttribute(null=True)  # <created at>#<ticket id>: newest first, never rewritten
+    by_created = TicketsByCreated()
 
 
 class EventMarkerModel(_Row):
@@ -161,6 +177,23 @@ class CardStateModel(_Row):
     upgrade_status = UnicodeAttribute(null=True)
     upgrade_failure_code = UnicodeAttribute(null=True)
     upgrade_at = UnicodeAttribute(null=True)
+    # the last card change that failed (GET payment-method shows it until a newer card is active)
+    failed_setup_intent_id = UnicodeAttribute(null=True)
+    failed_brand = UnicodeAttribute(null=True)
+    failed_last4 = UnicodeAttribute(null=True)
+    failed_exp_month = IntegerAttribute(null=True)
+    failed_exp_year = IntegerAttribute(null=True)
+    failed_code = UnicodeAttribute(null=True)
+    failed_at = UnicodeAttribute(null=True)
+
+
+class CardChangesPending(SpecIndex):
+    """The payments table's by_created index, keyed PENDING_CARD_CHANGES for card changes while they are
+    pending (the keys are removed when the change closes: a sparse list the daily sweep reads)."""
+
+    Meta = index_meta("payments", "by_created")
+    gsi1_pk = UnicodeAttribute(hash_key=True)
+    gsi1_sk = UnicodeAttribute(range_key=True)
 
 
 class CardChangeModel(_Row):
@@ -179,6 +212,9 @@ class CardChangeModel(_Row):
     replaced_payment_method_id = UnicodeAttribute(null=True)  # the card this one took the place of
     email_message_id = UnicodeAttribute(null=True)
     email_sent_at = UnicodeAttribute(null=True)
+    gsi1_pk = UnicodeAttribute(null=True)  # PENDING_CARD_CHANGES while pending
+    gsi1_sk = UnicodeAttribute(null=True)  # <requested at>#<account>#<seti_…>
+    pending_since = CardChangesPending()
     purpose = UnicodeAttribute(null=True)  # "upgrade" for a lite account's upgrade; absent: a card change
 
 

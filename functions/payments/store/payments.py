@@ -49,6 +49,10 @@ class PaymentRecord:
     # Reserved on the balance's (and the targeted invoice's) in-flight totals by the row's first
     # transaction; set back to 0 by the transaction that releases it (apply step or failure).
     reserved: int = 0
+    # An offline payment (a bank transfer or cheque an operator records): its reference and the day
+    # the money was received (ISO date).
+    reference: str | None = None
+    received_on: str | None = None
 
 
 def _payment(m: PaymentModel) -> PaymentRecord:
