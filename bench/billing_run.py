@@ -2,8 +2,8 @@
 
 - AWS calls per billed account (a subscription account with two items and usage, no card: the invoice,
   the PDF and the notice; on an automatic account the run requests a collection, and the collector's
-  ONE PaymentIntent with its own calls is counted by bench/dynamodb_calls.py's money flows and pinned by
-  tests/integration/test_call_counts.py);
+  ONE PaymentIntent with its own calls is counted by bench/collector.py (and the money flows of
+  bench/dynamodb_calls.py) and pinned by tests/integration/test_call_counts.py);
 - items read by the shard workers for 1,000 due accounts among 1,000 and among 100,000 accounts
   (seeded with BatchWriteItem);
 - the cost per account-month at AWS list prices, with the arithmetic.
@@ -158,8 +158,7 @@ def format_report(account: Counts, shards: list[tuple[int, Counts]]) -> str:
         "",
         f"  DynamoDB: {account.describe()}",
         f"  other AWS calls: {dict(sorted((f'{s}:{o}', n) for (s, o), n in account.other.items()))}",
-        "  (an automatic account adds its collection: 1 Stripe write, 14 DynamoDB calls, 1 SQS send + 1",
-        "   receive, 1 receipt e-mail — the 'collection' line of the money flows below)",
+        '  (an automatic account adds its collection: 1 Stripe write, 1 receipt e-mail — "One collection" below)',
         "",
         "Shard workers: items read to find 1,000 due accounts",
     ]

@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench import billing_run, card_change, cold_start, dynamodb_calls, invoices, usage
+from bench import billing_run, card_change, cold_start, collector, dynamodb_calls, invoices, usage
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,7 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(invoices.format_report(invoices.list_page_reads(), invoices.pdf_times()))
     print()
-    print(billing_run.format_report(billing_run.per_account(), billing_run.shard_reads()))
+    account = billing_run.per_account()
+    print(billing_run.format_report(account, billing_run.shard_reads()))
+    print()
+    print(collector.format_report(collector.run(), account))
     print()
     print(card_change.format_report(card_change.run()))
     print()
