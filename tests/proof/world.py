@@ -23,15 +23,15 @@ import pytest
 from pydantic import BaseModel
 
 from bench.ddb_counter import Counts, counting
-from functions.accounts.schemas import CreateAccount, CreateDevice, GrantMember, RevokeMember
+from functions.accounts.schemas import CreateAccount, CreateDevice, GrantMember, RevokeMember, UpdateAccount
 from functions.billing_items import store as items_store
 from functions.billing_items.schemas import BulkRequest, CancelRequest, LinkDevice, ProvisionItem
 from functions.core import clock, ledger_store
 from functions.core.auth import SCOPES
 from functions.core.http import RouteSpec
 from functions.core.resources import bucket_name
-from functions.invoices.schemas import ChargeRequest, CreditRequest, RefundRequest
-from functions.payments.schemas import CardChangeRequest, PaymentRequest, SupportTicketRequest
+from functions.invoices.schemas import ChargeRequest, CloseRequest, CreditRequest, RefundRequest
+from functions.payments.schemas import CardChangeRequest, PaymentRequest, SupportTicketRequest, UpgradeRequest
 from functions.usage.rate_schemas import RateIn
 from functions.usage.schemas import BudgetIn, UsageBatch
 from tests.integration.conftest import Api, moto_with_tables, queues_and_mail_created
@@ -65,11 +65,12 @@ class Tenant:
     items: dict[str, str] = field(default_factory=dict)  # role in the tests -> item id
     invoices: list[str] = field(default_factory=list)
     payments: list[str] = field(default_factory=list)
+    tickets: list[str] = field(default_factory=list)
     name: str = ""
     email: str = ""
 
     def owned_ids(self) -> set[str]:
-        return {self.id, *self.devices, *self.items.values(), *self.invoices, *self.payments}
+        return {self.id, *self.devices, *self.items.values(), *self.invoices, *self.payments, *self.tickets}
 
 
 @dataclass
@@ -83,6 +84,10 @@ class World:
     revoked_token: str
     spare_member: str  # a viewer of A, for DELETE members
     fresh_setup_intent: str  # confirmed by Stripe.js, not yet submitted: for PUT payment-method
+    # The lifecycle routes act on accounts of their own (a lite account each), so that every positive case
+    # succeeds whatever the order: upgrading, closing or unlinking account A would change what the others see.
+    account_for: dict[str, str] = field(default_factory=dict)
+    upgrade_setup_intent: str = ""  # confirmed for the lite account that POST …/upgrade acts on
 
     def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> tuple[int, Any, dict[str, str]]:
         return self.api.call(method, path, body, **kwargs)
@@ -140,6 +145,10 @@ def _tenant(api: Api, helper: Payments, name: str, email: str) -> Tenant:
     status, paid, _ = helper.pay(account_id, tenant.owner_token, {"amount": 2_000})
     assert status == 201 and paid["status"] == "succeeded", paid
     tenant.payments.append(paid["id"])
+    ticket = {"subject": "Invoice question", "message": "Who do I call?"}
+    status, opened, _ = api.call("POST", f"/v1/accounts/{account_id}/support-tickets", ticket, token=tenant.owner_token)
+    assert status == 201, opened
+    tenant.tickets.append(opened["ticket_id"])
     return tenant
 
 
@@ -165,6 +174,7 @@ def build_world(api: Api, helper: Payments, mint: Any) -> World:
     assert status == 200, out
     status, out, _ = api.call("PUT", f"/v1/accounts/{a.id}/budget", {"amount": 100_000}, token=api.admin)
     assert status == 200, out
+    account_for, upgrade_setup_intent = _lifecycle_accounts(api, helper)
     return World(
         api=api,
         helper=helper,
@@ -175,7 +185,25 @@ def build_world(api: Api, helper: Payments, mint: Any) -> World:
         revoked_token=revoked_token,
         spare_member=spare,
         fresh_setup_intent=helper.confirmed_setup(a.id, a.owner_token),
+        account_for=account_for,
+        upgrade_setup_intent=upgrade_setup_intent,
     )
+
+
+def _lifecycle_accounts(api: Api, helper: Payments) -> tuple[dict[str, str], str]:
+    """A lite account per lifecycle route (upgrade, closure, link, unlink: linked or not as the route
+    needs), and a SetupIntent confirmed for the one being upgraded."""
+    wanted = {
+        "PATCH /v1/accounts/{account_id}": False,
+        "POST /v1/accounts/{account_id}/upgrade": False,
+        "POST /v1/accounts/{account_id}/closure": False,
+        "POST /v1/accounts/{account_id}/link": False,
+        "DELETE /v1/accounts/{account_id}/link": True,
+    }
+    accounts = {op: api.create_account(type="lite", linked=linked)["id"] for op, linked in wanted.items()}
+    upgrading = accounts["POST /v1/accounts/{account_id}/upgrade"]
+    owner = api.member_token(upgrading, sub=f"owner-{upgrading}")
+    return accounts, helper.confirmed_setup(upgrading, owner)
 
 
 @pytest.fixture(scope="module")
@@ -244,6 +272,9 @@ SAMPLE_BODIES: dict[type[BaseModel], Callable[[World], dict[str, Any]]] = {
     UsageBatch: _usage,
     RateIn: _rate,
     BudgetIn: lambda w: {"amount": 50_000, "thresholds": [50, 80, 100]},
+    UpdateAccount: lambda w: {"locale": "fr", "invoice_emails": False},
+    UpgradeRequest: lambda w: {"setup_intent_id": w.upgrade_setup_intent, "billing_contact": CONTACT},
+    CloseRequest: lambda w: {"when": "now"},
 }
 
 
@@ -261,10 +292,11 @@ class Request:
 def build_request(spec: RouteSpec, w: World) -> Request:
     """The request the route's declaration describes, with account A's real ids and a valid body."""
     params = {
-        "account_id": w.a.id,
+        "account_id": w.account_for.get(spec.operation, w.a.id),
         "item_id": w.a.items[ITEM_FOR.get(spec.operation, "linked")],
         "invoice_id": w.a.invoices[0],
         "payment_id": w.a.payments[0],
+        "ticket_id": w.a.tickets[0],
         "service": "compute",
         "metric": RATE_METRIC,
     }
