@@ -618,6 +618,6 @@ def test_switching_to_send_invoice_cancels_the_open_collection_and_gives_due_dat
     status, data, _ = patch(api, account_id, {"collection": "send_invoice", "net_days": 10}, api.admin)
     assert status == 200 and (data["collection"], data["net_days"]) == ("send_invoice", 10)
     row = payments_store.get_collection(account_id)
-    assert (row.state, row.reason) == ("idle", "send_invoice")
+    assert (row.state, row.reason) == ("idle", "cancelled")  # the collector's cancel_collection
     new_invoice = ledger.get_invoice(account_id, provisioned["invoice_id"])
     assert new_invoice.status == "open" and new_invoice.due_date == clock.today() + timedelta(days=10)
