@@ -97,6 +97,7 @@ def paypal_payment_approved(
 
 
 BILLOW = Path(sys.executable).parent / "billow"
+COLLECTED_WITHIN = 90.0  # seconds: the collector's default delay (60 s) and the queue pump
 
 
 def run_cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -166,16 +167,23 @@ def bill_the_demo_account_once(stack: Any) -> dict[str, Any]:
     }
     assert billed == shown, (billed, shown)  # the Recurring invoice bills what the usage view showed
     assert "Load balancer" in {line["description"] for line in detail["lines"]}
-    assert inv["date"] == run_date and inv["status"] == "closed" and inv["balance_due"] == 0  # charged
+    assert inv["date"] == run_date
+    # v4: the run charges nothing itself; the collector does, after its delay (60 s unless the stack's
+    # BILLOW_COLLECTION_DELAY_SECONDS says otherwise), with ONE PaymentIntent for the account's balance
+    deadline = time.monotonic() + COLLECTED_WITHIN
+    while inv["status"] != "closed" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        inv = requests.get(f"{api}/v1/accounts/{demo}/invoices/{inv['id']}", headers=admin, timeout=30).json()
+    assert inv["status"] == "closed" and inv["balance_due"] == 0, inv  # collected
     assert payment_intents() == before + 1
     pdf = requests.get(f"{api}/v1/accounts/{demo}/invoices/{inv['id']}/pdf", headers=admin, timeout=30).json()
     assert requests.get(pdf["url"], timeout=30).content.startswith(b"%PDF")
     mails = run_cli(stack.env, "emails", "--json", timeout=60)
     notices = [m for m in json.loads(mails.stdout) if inv["number"] in m["subject"]]
-    # v4: the invoice notice (payments/issuing.py) names the card it will be charged to
     assert len(notices) == 1 and "will be charged shortly to your card" in notices[0]["body"], mails.stdout
+    assert any((m["subject"] or "").startswith("Payment received") for m in json.loads(mails.stdout))  # receipt
     again = run_cli(stack.env, "bill", "--date", run_date)
     assert again.returncode == 0 and len(recurring()) == 1 and payment_intents() == before + 1
     audit = run_cli(stack.env, "audit", timeout=60)
-    assert audit.returncode == 0, audit.stdout
+    assert audit.returncode == 0, audit.stdout + audit.stderr
     return detail
