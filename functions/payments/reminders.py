@@ -11,7 +11,7 @@ the dates after issue, for every open invoice that has a due date:
 One entry per account on the due index (kind "remind") holds the next of these dates over all its open
 invoices: `schedule_reminders` brings it forward when an invoice is issued, the shard workers of the daily run
 find it on its day and `remind_invoices` does what is due, then moves the entry to the next date (or removes it).
-Each reminder is sent once (a sent marker written first); a paid invoice gets none.
+Each reminder is sent once, never lost (its marker written after SES accepted it); a paid invoice gets none.
 """
 
 from __future__ import annotations
@@ -102,8 +102,10 @@ def _open_with_due_date(account_id: str) -> list[tuple[Invoice, date]]:
 
 
 def _send_once(account: AccountRecord, inv: Invoice, due: date, step: str) -> int:
-    if not store.claim_notice(inv.account_id, inv.id, clock.iso(clock.now()), what=f"remind-{step}"):
+    what = f"remind-{step}"
+    if store.notice_marked(inv.account_id, inv.id, what):
         return 0
     past_due_on = due + timedelta(days=PAST_DUE_DAYS)
     email.send(emails.invoice_reminder(account, inv, step, invoice_page(inv.account_id, inv.id), past_due_on))
+    store.mark_notice(inv.account_id, inv.id, clock.iso(clock.now()), what)
     return 1

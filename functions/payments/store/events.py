@@ -165,8 +165,8 @@ def put_event_marker(event_id: str, event_type: str, outcome: str, account_id: s
 def claim_notice(account_id: str, invoice_id: str, at: str, what: str = "") -> bool:
     """Put the sent marker of an invoice's notice (or, with `what`, of another message about the invoice
     sent once, e.g. a reminder: NOTICE#<invoice>#<what>) if it is absent. True for the first writer,
-    False when the marker exists (another delivery, or an earlier attempt, sent it). Notices write it
-    after SES accepted them (at least once); reminders claim it before sending (at most once)."""
+    False when the marker exists (another delivery, or an earlier attempt, sent it). Notices and
+    reminders write it after SES accepted them (`mark_notice`): at least once, never lost."""
     key = NOTICE + invoice_id + (f"#{what}" if what else "")
     model = NoticeModel(account_id, key, kind="notice", invoice_id=invoice_id, status="sent", sent_at=at)
     try:
@@ -178,14 +178,15 @@ def claim_notice(account_id: str, invoice_id: str, at: str, what: str = "") -> b
     return True
 
 
-def notice_marked(account_id: str, invoice_id: str) -> bool:
-    """Whether the invoice's notice was sent (its marker exists; a consistent read)."""
-    return get_or_none(NoticeModel, account_id, NOTICE + invoice_id, consistent_read=True) is not None
+def notice_marked(account_id: str, invoice_id: str, what: str = "") -> bool:
+    """Whether the invoice's notice (or its message `what`) was sent (its marker exists; a consistent read)."""
+    key = NOTICE + invoice_id + (f"#{what}" if what else "")
+    return get_or_none(NoticeModel, account_id, key, consistent_read=True) is not None
 
 
-def mark_notice(account_id: str, invoice_id: str, at: str) -> None:
-    """The notice's sent marker, written once SES accepted it (a second writer leaves the first)."""
-    claim_notice(account_id, invoice_id, at)
+def mark_notice(account_id: str, invoice_id: str, at: str, what: str = "") -> None:
+    """The sent marker, written once SES accepted the message (a second writer leaves the first)."""
+    claim_notice(account_id, invoice_id, at, what)
 
 
 def get_notice(account_id: str, invoice_id: str) -> dict[str, Any] | None:
