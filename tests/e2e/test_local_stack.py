@@ -85,7 +85,12 @@ def test_demo_account_summary_with_the_printed_customer_token(local_stack: Local
     assert {i["type"] for i in invoices} == {"one_time", "credit", "new"} and len(invoices) == 3 + 5
     assert s["balance"]["current"] == sum(i["balance_due"] for i in invoices) > 11080
     upcoming = local_stack.get(f"/v1/accounts/{demo}/invoices/upcoming", token).json()
-    assert upcoming["total"] == 42_000 + 9_000 + 2_500 + 1_500 + 900
+    # v4: the five items' fees in advance, plus the seeded usage priced by the demo rate card (issue 17)
+    fees = [line for line in upcoming["lines"] if line["item_id"]]
+    usage = [line for line in upcoming["lines"] if not line["item_id"]]
+    assert sum(line["amount"] for line in fees) == 42_000 + 9_000 + 2_500 + 1_500 + 900
+    assert usage and all(line["billable"] is not None for line in usage)
+    assert upcoming["total"] == sum(line["amount"] for line in upcoming["lines"])
     assert s["balance"]["next_estimated"] == s["balance"]["current"] + upcoming["total"]
     # seeded through the real card flow: SetupIntent, Stripe.js confirmation, PUT, queue pump
     assert s["payment_method"] == {
@@ -302,25 +307,6 @@ def test_billow_bill_issues_and_charges_the_recurring_invoice_once(local_stack: 
     bill_the_demo_account_once(local_stack)
 
 
-def test_ctrl_c_stops_everything_and_frees_the_ports(local_stack: LocalStack):
-    started = time.monotonic()
-    code = local_stack.stop(timeout=10)
-    assert code == 0, local_stack.output()[-2000:]
-    assert time.monotonic() - started < 5
-    assert all(port_is_free(port) for port in local_stack.ports.values()), local_stack.ports
-    assert not (local_stack.local_dir / "stack.json").exists()
-    # with the stack gone, the CLI says how to start it instead of failing obscurely
-    result = subprocess.run(
-        [str(BILLOW), "token", "--account", local_stack.info["accounts"]["demo"]],
-        env=local_stack.env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode == 1
-    assert "make run" in result.stderr
-
-
 def test_the_demo_usage_shows_in_the_view_and_its_budget_alert_was_sent_once(local_stack: LocalStack):
     """Issue 17 over the running stack: the demo rate card priced the seeded usage (no price in records),
     the view shows it by metric and by device, and the demo budget's 80 % threshold sent one e-mail."""
@@ -358,3 +344,22 @@ def test_the_demo_usage_shows_in_the_view_and_its_budget_alert_was_sent_once(loc
     )
     alerts = [m for m in json.loads(result.stdout) if "80 % of your budget" in m["subject"]]
     assert len(alerts) == 1, result.stdout
+
+
+def test_ctrl_c_stops_everything_and_frees_the_ports(local_stack: LocalStack):
+    started = time.monotonic()
+    code = local_stack.stop(timeout=10)
+    assert code == 0, local_stack.output()[-2000:]
+    assert time.monotonic() - started < 5
+    assert all(port_is_free(port) for port in local_stack.ports.values()), local_stack.ports
+    assert not (local_stack.local_dir / "stack.json").exists()
+    # with the stack gone, the CLI says how to start it instead of failing obscurely
+    result = subprocess.run(
+        [str(BILLOW), "token", "--account", local_stack.info["accounts"]["demo"]],
+        env=local_stack.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert "make run" in result.stderr

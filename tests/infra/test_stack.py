@@ -311,9 +311,12 @@ def test_the_api_role_has_exactly_its_grants(prod):
     assert not any(a.startswith("s3:Delete") for a in actions)
     assert "dynamodb:Scan" not in actions
     sends = [s for s in statements if "sqs:SendMessage" in _actions([s])]
-    assert [s["Resource"]["Fn::GetAtt"][0] for s in sends] == [
-        logical_id(prod, "AWS::SQS::Queue", QueueName=f"{settings('prod').table_prefix}card-validation")
-    ]
+    # the card-validation queue (PUT payment-method) and the collections queue (an invoice issued by a
+    # request on an automatic account requests its collection, docs/collections.md)
+    assert sorted(s["Resource"]["Fn::GetAtt"][0] for s in sends) == sorted(
+        logical_id(prod, "AWS::SQS::Queue", QueueName=f"{settings('prod').table_prefix}{name}")
+        for name in ("card-validation", "collections")
+    )
     assert not any(a.startswith("sqs:Receive") for a in actions)
     assert {"ses:SendEmail", "secretsmanager:GetSecretValue"} <= actions
 

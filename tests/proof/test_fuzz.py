@@ -83,11 +83,19 @@ def _seeded_ids(stack: LocalStack, admin: str) -> dict[str, list[str]]:
         timeout=30,
     )
     assert paid.status_code == 201, paid.text
+    ticket = requests.post(
+        f"{stack.api}/v1/accounts/{demo}/support-tickets",
+        json={"subject": "Fuzz", "message": "A question about my invoice"},
+        headers={"Authorization": f"Bearer {admin}"},
+        timeout=30,
+    )
+    assert ticket.status_code == 201, ticket.text
     return {
         "account_id": [demo, demo, demo, lite],  # the ids below are the demo account's; lite has none
         "item_id": [i["id"] for i in get(f"/v1/accounts/{demo}/billing-items?view=all&limit=100")["data"]],
         "invoice_id": [i["id"] for i in get(f"/v1/accounts/{demo}/invoices?limit=100")["data"]],
         "payment_id": [p["id"] for p in get(f"/v1/accounts/{demo}/payments?limit=100")["data"]],
+        "ticket_id": [ticket.json()["ticket_id"]],
         "device_id": list(stack.info["devices"]),
         # the rate card's routes: the demo card's services and metrics (local/stack.py DEMO_RATES)
         "service": ["compute", "object-storage", "bandwidth", "cdn"],
