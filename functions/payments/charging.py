@@ -14,17 +14,19 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from functions.accounts.service import get_account
+from functions.accounts.service import AccountRecord, get_account
 from functions.core import audit, clock, email, ledger, stripe_gateway
 from functions.core.audit import Actor
-from functions.core.errors import ConcurrentUpdateError
+from functions.core.errors import ConcurrentUpdateError, NotFoundError, ValidationFailedError
 from functions.core.idempotency import IdempotencyContext
+from functions.core.ids import is_id
 from functions.core.ledger import MoneyIn
 from functions.core.logs import get_logger
 from functions.core.settings import get_settings
 from functions.core.stripe_gateway import PaymentIntent, StripeRejectedError
 from functions.core.uow import Op, UnitOfWork, retrying
 from functions.payments import charges, emails, store
+from functions.payments.schemas import PaymentRequest
 from functions.payments.store import PaymentRecord
 
 SYSTEM = Actor("system:payments", "system")
@@ -354,3 +356,19 @@ def ensure_receipt(account_id: str, payment_id: str, payment_intent_id: str) -> 
     row = store.get_payment(account_id, payment_id)
     if row is not None and row.payment_intent_id == payment_intent_id:
         send_receipt(row)
+
+
+def check_target(account: AccountRecord, body: PaymentRequest) -> None:
+    """The currency (the account's, if given) and the targeted invoice (this account's, open, a debit)
+    of a payment request: the same for card, PayPal and offline payments."""
+    if body.currency is not None and body.currency != account.currency:
+        raise ValidationFailedError(
+            f"this account is billed in {account.currency}; omit currency or send {account.currency}",
+            code="currency-mismatch",
+        )
+    if body.invoice_id is not None:
+        inv = ledger.get_invoice(account.id, body.invoice_id) if is_id(body.invoice_id, "inv") else None
+        if inv is None:
+            raise NotFoundError(f"no invoice {body.invoice_id} on this account", code="invoice-not-found")
+        if inv.type not in ledger.DEBIT_TYPES or inv.status != "open":
+            raise ValidationFailedError(f"invoice {inv.number} has nothing to pay", code="invoice-not-payable")

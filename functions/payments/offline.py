@@ -17,11 +17,10 @@ from typing import Any
 
 from functions.accounts.service import AccountAccess
 from functions.core import audit, clock, ledger
-from functions.core.errors import FieldError, ForbiddenError, NotFoundError, ValidationFailedError
+from functions.core.errors import FieldError, ForbiddenError, ValidationFailedError
 from functions.core.idempotency import IdempotencyContext
-from functions.core.ids import is_id
 from functions.core.uow import UnitOfWork, retrying
-from functions.payments import store
+from functions.payments import charging, store
 from functions.payments.schemas import PaymentRequest
 from functions.payments.store import PaymentRecord
 
@@ -95,20 +94,9 @@ def _check(access: AccountAccess, body: PaymentRequest) -> None:
             "offline payments (bank transfers, cheques) are recorded by billing operators; pay by card or PayPal",
             code="offline-payment-not-allowed",
         )
-    account = access.account
-    if body.currency is not None and body.currency != account.currency:
-        raise ValidationFailedError(
-            f"this account is billed in {account.currency}; omit currency or send {account.currency}",
-            code="currency-mismatch",
-        )
+    charging.check_target(access.account, body)
     if body.received_on is not None and body.received_on > clock.today():
         raise ValidationFailedError(
             "received_on is the day the money was received: not after today",
             errors=[FieldError("received_on", f"on or before {clock.today().isoformat()}")],
         )
-    if body.invoice_id is not None:
-        inv = ledger.get_invoice(account.id, body.invoice_id) if is_id(body.invoice_id, "inv") else None
-        if inv is None:
-            raise NotFoundError(f"no invoice {body.invoice_id} on this account", code="invoice-not-found")
-        if inv.type not in ledger.DEBIT_TYPES or inv.status != "open":
-            raise ValidationFailedError(f"invoice {inv.number} has nothing to pay", code="invoice-not-payable")

@@ -110,17 +110,7 @@ def _check_amount(access: AccountAccess, body: PaymentRequest) -> None:
     ceiling (the balance, or the invoice's balance due, less the payments in flight) is checked by the
     reservation, atomically with the row (charging.ensure_row)."""
     account = access.account
-    if body.currency is not None and body.currency != account.currency:
-        raise ValidationFailedError(
-            f"this account is billed in {account.currency}; omit currency or send {account.currency}",
-            code="currency-mismatch",
-        )
-    if body.invoice_id is not None:
-        inv = ledger.get_invoice(account.id, body.invoice_id) if is_id(body.invoice_id, "inv") else None
-        if inv is None:
-            raise NotFoundError(f"no invoice {body.invoice_id} on this account", code="invoice-not-found")
-        if inv.type not in ledger.DEBIT_TYPES or inv.status != "open":
-            raise ValidationFailedError(f"invoice {inv.number} has nothing to pay", code="invoice-not-payable")
+    charging.check_target(account, body)
     minimum = money.minimum_charge(account.currency)
     if body.amount < minimum:
         raise ValidationFailedError(
