@@ -4,12 +4,12 @@ past due until the invoice is paid — all found by the daily run's shard worker
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from functions.core import clock
+from tests.integration.test_billing_run import Run
 
 ISSUED = date(2026, 11, 10)
 
@@ -18,36 +18,17 @@ def _at(day: date):
     return clock.frozen(datetime(day.year, day.month, day.day, 0, 5, tzinfo=UTC))
 
 
-class Books:
-    def __init__(self, api):
-        self.api = api
-
-    def account(self, **kw):
-        with _at(ISSUED):
-            return self.api.create_account(**{"type": "subscription", "billing_day": 1, **kw})["id"]
+class Books(Run):
+    """The billing run's test helpers (accounts on 2026-11-10, subscription, billing day 1), posting on
+    the issue day unless told otherwise."""
 
     def post(self, account_id, path, body, on=ISSUED):
-        with _at(on):
-            status, data, _ = self.api.call(
-                "POST",
-                f"/v1/accounts/{account_id}/{path}",
-                body,
-                token=self.api.admin,
-                headers={"Idempotency-Key": str(uuid.uuid4())},
-            )
-        assert status in (200, 201), data
-        return data
-
-    def invoice(self, account_id, invoice_id):
-        return self.api.call("GET", f"/v1/accounts/{account_id}/invoices/{invoice_id}", token=self.api.admin)[1]
-
-    def summary(self, account_id):
-        return self.api.call("GET", f"/v1/accounts/{account_id}/summary", token=self.api.admin)[1]
+        return super().post(account_id, path, body, on)
 
 
 @pytest.fixture
-def books(api, queues_and_mail):
-    return Books(api)
+def books(api, queues_and_mail, mint):
+    return Books(api, queues_and_mail, mint)
 
 
 def _mails():
