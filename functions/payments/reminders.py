@@ -64,9 +64,8 @@ def give_due_dates(account_id: str, switched_on: date, net_days: int) -> int:
     closed or dated meanwhile is left alone); then their reminders are scheduled. Returns how many."""
     due = switched_on + timedelta(days=net_days)
     dated = []
-    for inv_id in ledger.open_invoice_ids(account_id):
-        inv = ledger.get_invoice(account_id, inv_id)
-        if inv is None or inv.status != "open" or inv.due_date is not None or inv.type not in ledger.DEBIT_TYPES:
+    for inv in ledger.all_open_invoices(account_id):
+        if inv.due_date is not None or inv.type not in ledger.DEBIT_TYPES:
             continue
         try:
             UnitOfWork().add(ledger.set_due_date(inv, due)).commit()
@@ -97,8 +96,7 @@ def remind_invoices(account_id: str, today: date) -> int:
 
 
 def _open_with_due_date(account_id: str) -> list[tuple[Invoice, date]]:
-    invoices = (ledger.get_invoice(account_id, i) for i in ledger.open_invoice_ids(account_id))
-    return [(inv, inv.due_date) for inv in invoices if inv is not None and inv.status == "open" and inv.due_date]
+    return [(inv, inv.due_date) for inv in ledger.all_open_invoices(account_id) if inv.due_date]
 
 
 def _send_once(account: AccountRecord, inv: Invoice, due: date, step: str) -> int:

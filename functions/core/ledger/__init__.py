@@ -36,6 +36,7 @@ from functions.core.ledger.invoices import post_invoices as post_invoices
 from functions.core.ledger.invoices import prepare as prepare
 from functions.core.ledger.invoices import split_lines as split_lines
 from functions.core.ledger.marks import MarkMovedError as MarkMovedError
+from functions.core.ledger.marks import all_open_invoices as all_open_invoices
 from functions.core.ledger.marks import mark_carried_forward as mark_carried_forward
 from functions.core.ledger.marks import mark_past_due as mark_past_due
 from functions.core.ledger.marks import open_invoices as open_invoices
@@ -65,7 +66,6 @@ from functions.core.ledger_store import Line as Line
 open_balance = ledger_store.open_balance
 get_balance = ledger_store.get_balance
 get_invoice = ledger_store.get_invoice
-open_invoice_ids = ledger_store.all_open_pointer_ids
 set_due_date = ledger_store.set_due_date
 get_lines = ledger_store.get_lines
 list_invoices = ledger_store.list_invoices

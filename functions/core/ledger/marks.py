@@ -59,6 +59,14 @@ def mark_carried_forward(account_id: str, invoice_ids: Sequence[str]) -> list[Op
 
 def open_invoices(account_id: str, limit: int) -> list[Invoice]:
     """The oldest open debit invoices, at most `limit`, in order (consistent reads)."""
-    ids = ledger_store.open_invoice_ids(account_id, limit)
+    return _headers(account_id, ledger_store.open_invoice_ids(account_id, limit))
+
+
+def all_open_invoices(account_id: str) -> list[Invoice]:
+    """Every open debit invoice of the account, oldest first (consistent reads)."""
+    return _headers(account_id, ledger_store.all_open_pointer_ids(account_id))
+
+
+def _headers(account_id: str, ids: list[str]) -> list[Invoice]:
     invoices = {inv.id: inv for inv in ledger_store.get_invoices(account_id, ids)}
     return [invoices[i] for i in ids if i in invoices and invoices[i].status == "open"]
