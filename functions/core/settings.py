@@ -55,6 +55,8 @@ class Settings:
     # Resources named by the deployment (infra/lambdas.py); "" = the bucket derived from the table prefix.
     invoice_bucket: str = ""
     email_from: str = "billing@billow.example"
+    # The EventBridge bus outbound events are put on (infra/ names it); "" = derived from the table prefix.
+    event_bus: str = ""
 
 
 def _env(name: str, default: str | None = None) -> str:
@@ -105,6 +107,7 @@ def get_settings() -> Settings:
         carry_write_off_days=int(_env("BILLOW_CARRY_WRITE_OFF_DAYS", "60")),
         invoice_bucket=_env("BILLOW_INVOICE_BUCKET", ""),
         email_from=_env("BILLOW_EMAIL_FROM", "billing@billow.example"),
+        event_bus=_env("BILLOW_EVENT_BUS", ""),
     )
 
 
