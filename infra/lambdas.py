@@ -114,6 +114,7 @@ class AppFunctions(Construct):
                 "BILLOW_JWT_ISSUER": self.issuer.issuer,
                 "BILLOW_JWKS_URL": self.issuer.jwks_url,
                 "BILLOW_JWT_AUDIENCE": self.issuer.audience,
+                "BILLOW_CORS_ORIGINS": ",".join(self.stage.console_origins),
             }
         )
         return env
