@@ -87,6 +87,7 @@ class ConsoleSite:
     fixture_url: str  # the harness's own test page (tests/browser/fixtures/console/)
     config: dict[str, Any]  # the config.json both serve
     stack: Any  # tests.e2e.conftest.LocalStack
+    fixture_server: Any = None  # local.console_server.ConsoleServer of the test pages (set_config)
 
     def user(self, who: str) -> dict[str, Any]:
         """A demo user of config.json: "customer" (Demo Robotics, payg), "lite" (Lite Lab), "operator"."""
