@@ -80,3 +80,16 @@ def test_each_demo_user_signs_in_with_a_token_the_api_accepts(console_site, who)
         timeout=10,
     )
     assert response.status_code == 200, response.text
+
+
+def test_axe_finds_no_serious_violation_on_the_test_page_and_the_labelled_card_element(page, console_site):
+    from tests.browser.harness import axe_violations
+
+    sign_in(page, console_site, "customer", base=console_site.fixture_url)
+    page.get_by_role("status").filter(has_text="Signed in").wait_for()
+    page.evaluate("location.hash = '#/card'")
+    page.get_by_role("status").filter(has_text="Card ready").wait_for()
+    assert axe_violations(page) == []
+    # the check can fail: an unlabelled input is a critical violation
+    page.evaluate("document.querySelector('main').append(Object.assign(document.createElement('input'), {id: 'bare'}))")
+    assert any(v.startswith("label (critical)") for v in axe_violations(page))
