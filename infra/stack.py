@@ -77,7 +77,7 @@ class BillowStack(Stack):
         api.add_property_override("Name", name)
         api.add_property_override("StageName", config.api_gateway_stage)
         api.add_property_override("EndpointConfiguration", config.api_gateway_endpoint_type)
-        api.add_property_override("GatewayResponses", sam_gateway_responses())
+        api.add_property_override("GatewayResponses", sam_gateway_responses(self.stage.console_origins))
         api.add_property_override(
             "MethodSettings",
             [
