@@ -236,3 +236,30 @@ def local_text(text: str | None, locale: str) -> str:
             values["description"] = local_text(values["description"], locale)
         return words(locale)[key].format(**values)
     return text
+
+
+def payment_text(
+    locale: str,
+    *,
+    method: str,
+    day: date,
+    brand: str | None = None,
+    last4: str | None = None,
+    reference: str | None = None,
+) -> str:
+    """A payment as documents name it: "Card payment of Dec 6, 2026, Visa ···4242", "PayPal payment of
+    …", "Transfer received Dec 6, 2026, ref. ACME-42" (an offline payment: its day received)."""
+    t, when = words(locale), display_day(day, locale)
+    if method == "paypal":
+        return t["paypal_payment"].format(date=when)
+    if method == "offline":
+        return t["offline_payment"].format(date=when, reference=reference or "")
+    if method == "card":
+        return t["card_payment"].format(date=when, card=card(brand, last4, locale))
+    return t["some_payment"].format(date=when)
+
+
+def document_text(locale: str, invoice_type: str, number: str) -> str:
+    """An invoice as documents name it: "Credit note 3-000043", "Refund 3-000044", "Invoice 3-000042"."""
+    key = {"credit": "credit_doc", "refund": "refund_doc"}.get(invoice_type, "invoice_doc")
+    return words(locale)[key].format(number=number)
