@@ -6,7 +6,7 @@ functions/core/money.py `display` (one formatter by locale), days by functions/c
 - `period(start, end, locale)`: a period as people read it, with its INCLUSIVE last day: billow stores
   periods half-open (`[start, end)`, the next period starts on `end`), a document shows `end - 1 day`
   ("Dec 6 - Dec 9, 2026", then "Dec 10, 2026 - Jan 9, 2027", with an en dash); a one-day period is that day.
-- `card(brand, last4)`: a card as every document names it, "Visa ···4242" (`brand_name` capitalises).
+- `card(brand, last4)`: a card as every document names it, "Visa •••• 4242" (`brand_name` capitalises).
 - `local_text(text, locale)`: the words billow itself stored in lines and groups ("Device: rack-1",
   "Unassigned · software", "VM · setup", "Unused VM", "(part 1 of 2)", "Service: cdn") in the reader's
   language, and never an internal id ("Device dev_…" of a deleted device reads "Removed device").
@@ -22,6 +22,7 @@ from datetime import date, timedelta
 from functions.core.clock import display_day
 
 DASH = "\u2013"  # en dash between the days of a period
+NBSP = "\u00a0"
 _MONTHS_FR_SHORT = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."]
 
 TEXT: dict[str, dict[str, str]] = {
@@ -76,6 +77,9 @@ TEXT: dict[str, dict[str, str]] = {
         "from_credit_of": "Account credit from {source}",
         "money_back": "Money returned: {source}",
         "card_fallback": "card",
+        "paid_one": "invoice {numbers}",
+        "paid_many": "invoices {numbers}",
+        "and": "and",
         # the words billow stores in lines and groups (`local_text`)
         "device": "Device: {name}",
         "device_gone": "Removed device",
@@ -139,6 +143,9 @@ TEXT: dict[str, dict[str, str]] = {
         "from_credit_of": "Crédit du compte issu de : {source}",
         "money_back": "Somme restituée : {source}",
         "card_fallback": "carte",
+        "paid_one": "la facture {numbers}",
+        "paid_many": "les factures {numbers}",
+        "and": "et",
         "device": "Appareil : {name}",
         "device_gone": "Appareil supprimé",
         "unassigned": "Sans appareil · {category}",
@@ -169,8 +176,9 @@ def period(start: date, end: date, locale: str) -> str:
     end = last_day(start, end)
     if start == end:
         return display_day(start, locale)
-    if start.year != end.year:
-        return f"{display_day(start, locale)} {DASH} {display_day(end, locale)}"
+    if start.year != end.year:  # each day kept whole on its line (no-break spaces): a wrap falls at the dash
+        first, last = (display_day(day, locale).replace(" ", NBSP) for day in (start, end))
+        return f"{first} {DASH} {last}"
     if locale == "fr":
         first, last = _MONTHS_FR_SHORT[start.month - 1], _MONTHS_FR_SHORT[end.month - 1]
         return f"{start.day} {first} {DASH} {end.day} {last} {end.year}"
@@ -197,9 +205,9 @@ def brand_name(brand: str | None) -> str:
 
 
 def card(brand: str | None, last4: str | None, locale: str = "en") -> str:
-    """A card as every document names it: "Visa ···4242" (no brand known: "card ···4242")."""
+    """A card as every document names it: "Visa •••• 4242" (no brand known: "card •••• 4242")."""
     name = brand_name(brand) or words(locale)["card_fallback"]
-    return f"{name} ···{last4}" if last4 else name
+    return f"{name} •••• {last4}" if last4 else name
 
 
 # The words billow stores in lines and groups, recognised by their English form (the form written in
@@ -247,7 +255,7 @@ def payment_text(
     last4: str | None = None,
     reference: str | None = None,
 ) -> str:
-    """A payment as documents name it: "Card payment of Dec 6, 2026, Visa ···4242", "PayPal payment of
+    """A payment as documents name it: "Card payment of Dec 6, 2026, Visa •••• 4242", "PayPal payment of
     …", "Transfer received Dec 6, 2026, ref. ACME-42" (an offline payment: its day received)."""
     t, when = words(locale), display_day(day, locale)
     if method == "paypal":
@@ -263,3 +271,56 @@ def document_text(locale: str, invoice_type: str, number: str) -> str:
     """An invoice as documents name it: "Credit note 3-000043", "Refund 3-000044", "Invoice 3-000042"."""
     key = {"credit": "credit_doc", "refund": "refund_doc"}.get(invoice_type, "invoice_doc")
     return words(locale)[key].format(number=number)
+
+
+def invoices_named(numbers: list[str] | tuple[str, ...], locale: str) -> str:
+    """Invoices by number: "invoice 3-000042", "invoices 3-000042, 3-000043 and 3-000044" ("" for none)."""
+    t = words(locale)
+    if not numbers:
+        return ""
+    if len(numbers) == 1:
+        return t["paid_one"].format(numbers=numbers[0])
+    listed = f"{', '.join(numbers[:-1])} {t['and']} {numbers[-1]}"
+    return t["paid_many"].format(numbers=listed)
+
+
+# Why a payment took no money (Stripe's decline and error codes), for people; any other code reads
+# as the general reason: a customer's e-mail never shows a raw code.
+DECLINES: dict[str, dict[str, str]] = {
+    "en": {
+        "insufficient_funds": "insufficient funds",
+        "card_declined": "the bank declined it",
+        "generic_decline": "the bank declined it",
+        "do_not_honor": "the bank declined it",
+        "expired_card": "the card has expired",
+        "incorrect_cvc": "the security code was refused",
+        "processing_error": "the bank could not process it",
+        "authentication_required": "your bank asks you to confirm it",
+        "payment_intent_authentication_failure": "the authentication failed",
+        "no_card": "no valid card on file",
+        "lost_card": "the card was reported lost",
+        "stolen_card": "the card was reported stolen",
+        "": "the payment was refused",
+    },
+    "fr": {
+        "insufficient_funds": "provision insuffisante",
+        "card_declined": "la banque l'a refusé",
+        "generic_decline": "la banque l'a refusé",
+        "do_not_honor": "la banque l'a refusé",
+        "expired_card": "la carte a expiré",
+        "incorrect_cvc": "le code de sécurité a été refusé",
+        "processing_error": "la banque n'a pas pu le traiter",
+        "authentication_required": "votre banque demande de le confirmer",
+        "payment_intent_authentication_failure": "l'authentification a échoué",
+        "no_card": "aucune carte valide enregistrée",
+        "lost_card": "la carte a été déclarée perdue",
+        "stolen_card": "la carte a été déclarée volée",
+        "": "le paiement a été refusé",
+    },
+}
+
+
+def decline_reason(code: str | None, locale: str) -> str:
+    """A decline or error code as people read it ("insufficient_funds" -> "provision insuffisante")."""
+    reasons = DECLINES.get(locale, DECLINES["en"])
+    return reasons.get(code or "", reasons[""])

@@ -91,7 +91,7 @@ def render_pdf(
 ) -> bytes:
     """The invoice as a PDF a customer can file: seller, customer, number, date, type, period, lines
     grouped by device or service with their periods, totals, what was applied (`described`: each
-    payment's or document's description by its id — "Card payment of Dec 6, 2026, Visa ···4242",
+    payment's or document's description by its id — "Card payment of Dec 6, 2026, Visa •••• 4242",
     "Credit note 3-000043"; an id is never shown), balance due, page numbers."""
     t = words(locale)
     described = described or {}
@@ -148,12 +148,12 @@ def _heading(pdf: Any, inv: Invoice, party: Party, seller: Seller, locale: str) 
     width = pdf.epw
     top = pdf.get_y()
     pdf.set_font(FONT, "B", 15)
-    pdf.multi_cell(width / 2, 7, single_line(seller.name), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(width / 2, 7, single_line(seller.name), new_x="LMARGIN", new_y="NEXT", align="L")
     pdf.set_font(FONT, size=8.5)
     pdf.set_text_color(70)
     for line in [*seller.address, seller.email, seller.tax_id]:
         if line:
-            pdf.multi_cell(width / 2, 4.2, single_line(line), new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(width / 2, 4.2, single_line(line), new_x="LMARGIN", new_y="NEXT", align="L")
     seller_bottom = pdf.get_y()
     title = {"credit": t["credit_title"], "refund": t["refund_title"]}.get(inv.type, t["invoice"])
     pdf.set_xy(pdf.l_margin + width / 2, top)
@@ -188,13 +188,13 @@ def _bill_to(pdf: Any, party: Party, t: Mapping[str, str]) -> None:
     pdf.cell(0, 5, t["bill_to"].upper(), new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(30)
     pdf.set_font(FONT, "B", 10.5)
-    pdf.multi_cell(0, 5.5, single_line(party.name), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 5.5, single_line(party.name), new_x="LMARGIN", new_y="NEXT", align="L")
     pdf.set_font(FONT, size=9)
     contact = party.contact or {}
     address = contact.get("address") or {}
     for line in (contact.get("name"), *_address_lines(address), contact.get("email")):
         if line:
-            pdf.multi_cell(0, 4.5, single_line(str(line)), new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(0, 4.5, single_line(str(line)), new_x="LMARGIN", new_y="NEXT", align="L")
     pdf.ln(6)
 
 

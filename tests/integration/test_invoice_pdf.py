@@ -10,39 +10,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-import boto3
 import pytest
 import requests
 from pypdf import PdfReader
 
 from functions.core import clock
+from tests.integration.documents_helpers import moto_stack
 
 
 @pytest.fixture
 def moto_api(mint, monkeypatch):
-    from chalice.test import Client
-
-    from functions.core import db
-    from functions.core.resources import bucket_name
-    from functions.invoices import store
-    from local import moto_server
-    from tests.integration.conftest import Api
-
-    server, url = moto_server.start(0)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-    db.reset_connections()
-    store.reset_client()
-    db.create_tables(boto3.client("dynamodb", region_name="us-east-1"))
-    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket_name())
-    from app import app
-
-    try:
-        with Client(app) as client:
-            yield Api(client, mint), url
-    finally:
-        db.reset_connections()
-        store.reset_client()
-        moto_server.stop(server)
+    yield from moto_stack(mint, monkeypatch)
 
 
 def _text(pdf: bytes) -> str:
@@ -175,7 +153,7 @@ def _documents():
     applications = [
         Application("pay_aaaaaaaaaaaaaaaaaaaa", "payment", 10_000, "2026-12-02T00:00:00.000Z"),
         Application("inv_cccccccccccccccccccc", "credit", 2_500, "2026-12-02T00:00:00.000Z"),
-        Application("unapplied_credit", "unapplied_credit", 1_000, "2026-12-02T00:00:00.000Z", "pay_bbbbbbbbbbbbbbbbbbbb"),
+        Application("unapplied_credit", "unapplied_credit", 1_000, "2026-12-02T00:00:00.000Z", "pay_" + "b" * 20),
     ]
     common = dict(account_id="acct_x", date=date(2026, 12, 1), subtotal=subtotal, amount_paid=13_500)
     common |= dict(description="", line_count=len(lines), created_at="2026-12-01T00:05:00.000Z")
@@ -192,12 +170,12 @@ def _documents():
     contact = {"name": "Ada Lovelace", "email": "ada@example.com"}
     described = {
         "en": {
-            "pay_aaaaaaaaaaaaaaaaaaaa": "Card payment of Dec 2, 2026, Visa ···4242",
+            "pay_aaaaaaaaaaaaaaaaaaaa": "Card payment of Dec 2, 2026, Visa •••• 4242",
             "pay_bbbbbbbbbbbbbbbbbbbb": "PayPal payment of Nov 20, 2026",
             "inv_cccccccccccccccccccc": "Credit note 3-000040",
         },
         "fr": {
-            "pay_aaaaaaaaaaaaaaaaaaaa": "Paiement par carte du 2 décembre 2026, Visa ···4242",
+            "pay_aaaaaaaaaaaaaaaaaaaa": "Paiement par carte du 2 décembre 2026, Visa •••• 4242",
             "pay_bbbbbbbbbbbbbbbbbbbb": "Paiement PayPal du 20 novembre 2026",
             "inv_cccccccccccccccccccc": "Avoir 3-000040",
             "inv_x": "Facture 3-000042",
