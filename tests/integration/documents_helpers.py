@@ -135,11 +135,13 @@ def described(locale: str) -> dict[str, str]:
 def english_fragments() -> list[str]:
     """The catalogue's English (core/catalogue.py and every customer e-mail's table): each string's parts
     between placeholders that the French string of the same key does not also hold, 4 letters or more."""
-    from functions.payments import collection_emails, emails, failures
+    from functions.payments import closure, collection_emails, emails, failures
+    from functions.usage import budget_emails
 
     pairs: list[tuple[str, str]] = []
     tables = [catalogue.TEXT, emails._CARD, emails._RECEIPT, emails._NOTICE, emails._REMINDER]
-    tables += [collection_emails.TEXT, failures._TEXT, failures.CHANGE_REASONS]
+    tables += [collection_emails.TEXT, failures._TEXT, failures.CHANGE_REASONS, catalogue.DECLINES]
+    tables += [closure._RETURNED, budget_emails.TEXT]
     for table in tables:
         for key, en in table["en"].items():
             fr = table["fr"][key]

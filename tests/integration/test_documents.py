@@ -98,7 +98,8 @@ def _french_emails() -> list[str]:
     """Every e-mail a French customer can receive, built by its module, as text."""
     from types import SimpleNamespace
 
-    from functions.payments import collection_emails, emails, failures
+    from functions.payments import closure, collection_emails, emails, failures
+    from functions.usage import budget_emails
 
     contact = {"name": "Ada", "email": "ada@example.com"}
     account = SimpleNamespace(locale="fr", name="Démo", number=7, billing_contact=contact, id="acct_x")
@@ -133,7 +134,17 @@ def _french_emails() -> list[str]:
         }
         values["reason"] = "la banque l'a refusée"
         mails.append(failures.failure_email(failures.Failure("a@x", "fr", kind, values, "card_declined")))
+    paid = SimpleNamespace(method="card", brand="visa", last4="4242", currency="eur", created_at="2026-12-06T09:00:00Z")
+    mails.append(closure.credit_returned(account, [(replace_ns(paid, received_on=None), 1000)]))
+    budget = SimpleNamespace(locale="fr", name="Démo", billing_contact=contact, currency="eur")
+    mails.append(budget_emails.alert_email(budget, 10_000, 80, 8_000, date(2026, 12, 1)))
     return [f"{m.subject}\n{m.text}" for m in mails]
+
+
+def replace_ns(ns, **changes):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**(vars(ns) | changes))
 
 
 def test_no_english_word_of_the_catalogue_in_a_french_document():
