@@ -25,9 +25,8 @@ from functions.core.money import minimum_charge
 from functions.core.settings import get_settings
 from functions.core.stripe_gateway import StripeRejectedError
 from functions.core.uow import Planned, UnitOfWork, retrying
-from functions.payments import charging, collection_emails, store
+from functions.payments import charging, collection_emails, receipts, store
 from functions.payments.collection_rows import (
-    card_label,
     close,
     due_entry,
     notify,
@@ -83,7 +82,7 @@ def failed(row: CollectionRecord, pay: PaymentRecord | None, code: str, on: date
     kind = code if code in ("no_card", "authentication_required") else "declined"
     link = payment_page(row.account_id, pay.id) if kind == "authentication_required" and pay else ""
     kind = "requires_action" if kind == "authentication_required" else kind
-    card = card_label(pay) if pay else ""
+    card = receipts.card_label(pay) if pay else ""
     # the e-mail first: a failure is sent again by the redelivery (at least once), never lost
     notify(row.account_id, collection_emails.Message(kind, amount, currency, card, code, retry_on, link))
     events = collection_failed(row.account_id, opened, row.attempt, code, retry_on)

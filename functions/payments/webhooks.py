@@ -26,7 +26,7 @@ from functions.core.secrets import STRIPE_WEBHOOK_SECRET, get_secret
 from functions.core.settings import get_settings
 from functions.core.text import same_secret
 from functions.core.uow import Op, UnitOfWork, retrying
-from functions.payments import charging, emails, failures, refunds, store
+from functions.payments import charging, emails, failures, receipts, refunds, store
 from functions.payments.store import EventAlreadyHandledError, PaymentRecord
 
 TOLERANCE_SECONDS = 300  # Stripe's libraries' default
@@ -134,7 +134,7 @@ def _payment_intent(event_id: str, event_type: str, payment_intent_id: str) -> s
     reply = retrying(attempt, ledger.APPLY_ATTEMPTS)
     after = charging.finish(reply)
     if succeeded:
-        charging.ensure_receipt(row.account_id, row.id, intent.id)
+        receipts.ensure_receipt(row.account_id, row.id, intent.id)
         return "applied"
     if after.status != store.FAILED:
         return "no_change"
@@ -152,7 +152,7 @@ def _receipt_owed(obj: dict[str, Any]) -> None:
     metadata = obj.get("metadata") or {}
     account_id, payment_id = metadata.get("billow_account_id"), metadata.get("billow_payment_id")
     if isinstance(account_id, str) and isinstance(payment_id, str) and obj.get("id"):
-        charging.ensure_receipt(account_id, payment_id, str(obj["id"]))
+        receipts.ensure_receipt(account_id, payment_id, str(obj["id"]))
 
 
 def _charge_refunded(event_id: str, event_type: str, charge_id: str) -> str:
