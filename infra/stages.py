@@ -35,6 +35,7 @@ STACK_PROVIDED_ENV = frozenset(
         "BILLOW_EMAIL_FROM",
         "BILLOW_SECRETS_ARN",
         "BILLOW_CURSOR_SECRET",
+        "BILLOW_EVENT_BUS",
     }
 )
 
