@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from functions.core import clock, outbox
+from tests.integration.events_helpers import conforms
 from tests.integration.test_billing_items import Setup
 from tests.integration.test_budgets import _call, _usage, budgeted  # noqa: F401 (fixture)
 
@@ -15,6 +16,8 @@ def _new(account_id: str, since: int) -> list[tuple[str, dict]]:
     """The account's events after sequence `since`, checked gapless from 1: (type, object)."""
     events = outbox.events_of(account_id)
     assert [e["sequence"] for e in events] == list(range(1, len(events) + 1))
+    for event in events:
+        conforms(event)
     return [(e["type"], e["data"]["object"]) for e in events if e["sequence"] > since]
 
 
@@ -103,6 +106,8 @@ def test_billing_run_completed_once_per_run_date_and_shard(aws, queues_and_mail)
     assert service.completed(3, run_date, 0) is False  # a redelivered shard message: recorded once
     assert service.completed(4, run_date, 2) is True
     events = outbox.events_of(outbox.RUN_SPACE)
+    for event in events:
+        conforms(event)
     assert [(e["sequence"], e["type"], e["account_id"]) for e in events] == [
         (1, "billing_run.completed", None),
         (2, "billing_run.completed", None),
