@@ -52,3 +52,11 @@ def test_the_publisher_is_triggered_by_the_stream_with_retries_bisect_and_an_on_
 def test_every_function_knows_the_bus(prod):
     for props in (r["Properties"] for r in resources(prod, "AWS::Serverless::Function").values()):
         assert "BILLOW_EVENT_BUS" in props["Environment"]["Variables"]
+
+
+def test_events_the_publisher_gives_up_on_raise_an_alarm(prod):
+    prefix = settings("prod").table_prefix
+    failures_id = logical_id(prod, "AWS::SQS::Queue", QueueName=f"{prefix}events-publish-failures")
+    alarms = [a["Properties"] for a in resources(prod, "AWS::CloudWatch::Alarm").values()]
+    dimension = [{"Name": "QueueName", "Value": {"Fn::GetAtt": [failures_id, "QueueName"]}}]
+    assert any(a.get("Dimensions") == dimension and a["Threshold"] == 1 for a in alarms)

@@ -80,11 +80,14 @@ def injector(api, queues_and_mail, outbound):  # noqa: F811
 def test_a_failure_at_each_call_of_a_charge_leaves_the_change_and_its_event_together(api, injector):
     """An error or a lost reply at every external call of a charge, then the client's retry with the same
     key: one invoice and one invoice.issued, sequences gapless — never one without the other."""
+    assert _charge(api, api.create_account()["id"], "warm-up")[0] == 201  # the per-process caches (queue URLs)
     account = api.create_account()
     with injector.recording() as calls:
-        assert _charge(api, account["id"], "warm-up")[0] == 201
+        assert _charge(api, account["id"], "recorded")[0] == 201
     assert "dynamodb.TransactWriteItems" in calls
     for index, label in enumerate(list(calls)):
+        if not label.startswith("dynamodb."):  # the notice's e-mail, the collection's message: not the outbox's
+            continue
         for kind in KINDS:
             account_id = api.create_account()["id"]
             key = str(uuid.uuid4())
