@@ -95,7 +95,7 @@ def test_refunds_and_disputes_write_payment_refunded_and_dispute_created(pay, ou
     mark = _last(account_id)
     code, _ = pay.stripe_post("/v1/refunds", {"payment_intent": row.payment_intent_id, "amount": "500"})
     assert code == 200
-    (event,) = pay.events_for(row.payment_intent_id, "charge.refunded")
+    event = pay.events_for(row.payment_intent_id, "charge.refunded")[-1]  # the first: billow's own refund
     assert pay.deliver_event(event)[1]["outcome"] == "money_back"
     assert pay.deliver_event(event)[1]["outcome"] == "duplicate"
     (obj,) = [o for k, o in _types_since(outbound, account_id, mark) if k == "payment.refunded"]
