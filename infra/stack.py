@@ -57,7 +57,13 @@ class BillowStack(Stack):
         ).functions
         api_name = self._configure_api()
         self.monitoring = Monitoring(
-            self, "Monitoring", stage=stage, messaging=self.messaging, functions=self.functions, api_name=api_name
+            self,
+            "Monitoring",
+            stage=stage,
+            messaging=self.messaging,
+            functions=self.functions,
+            api_name=api_name,
+            publish_failures=self.outbound.failures,
         )
         CfnOutput(self, "InvoiceBucket", value=self.data.bucket.bucket_name)
         CfnOutput(self, "SecretArn", value=self.data.secret.secret_arn)

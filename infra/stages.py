@@ -36,6 +36,7 @@ STACK_PROVIDED_ENV = frozenset(
         "BILLOW_SECRETS_ARN",
         "BILLOW_CURSOR_SECRET",
         "BILLOW_CORS_ORIGINS",
+        "BILLOW_EVENT_BUS",
     }
 )
 _ORIGIN = re.compile(r"(https://[a-z0-9.-]+(:\d{1,5})?|http://(localhost|127\.0\.0\.1)(:\d{1,5})?)")

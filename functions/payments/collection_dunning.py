@@ -229,8 +229,7 @@ def write_off_below_minimum(account_id: str, on: date | None = None, *, at_closu
         event = audit.record(
             account_id, charging.SYSTEM, "invoice.written_off", inv.id, None, {"reason": BELOW_MINIMUM, "amount": room}
         )
-        UnitOfWork().add(*ops, event).commit()
-        # (the outbound event's outbox row joins this transaction here)
+        UnitOfWork().add(*ops, event).commit()  # the Credit invoice's outbound events are in `ops`
         return inv.id
 
     try:
