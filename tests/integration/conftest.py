@@ -156,3 +156,6 @@ def queues_and_mail_created() -> Iterator[Any]:
     yield sqs
     email.reset_client()
     queues.reset_client()
+
+
+from tests.integration.webhook_helpers import webhooks  # noqa: E402, F401 - fixture: outbound webhooks (issue 19)
