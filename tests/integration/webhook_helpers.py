@@ -68,6 +68,9 @@ def pump(sqs, seconds: float = 20.0, until: Callable[[], bool] = lambda: False) 
             answer = queues.process_batch(QUEUE, records, lambda body: outcomes.append(deliverer.handle(body)))
             if not answer["batchItemFailures"]:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            else:  # as after the visibility timeout, without waiting for it
+                outcomes.append("raised")
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
         if got:
             continue
         attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
