@@ -34,6 +34,7 @@ STACK_PROVIDED_ENV = frozenset(
         "BILLOW_INVOICE_BUCKET",
         "BILLOW_EMAIL_FROM",
         "BILLOW_SECRETS_ARN",
+        "BILLOW_WEBHOOK_KMS_KEY",
         "BILLOW_CURSOR_SECRET",
     }
 )
