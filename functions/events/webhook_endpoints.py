@@ -15,7 +15,8 @@ from functions.core.errors import FieldError, ValidationFailedError, found
 from functions.core.idempotency import IdempotencyContext
 from functions.core.ids import is_id, new_id
 from functions.core.uow import UnitOfWork, retrying
-from functions.events import schemas, signing, ssrf, webhook_secrets
+from functions.events import signing, ssrf, webhook_secrets
+from functions.events import webhook_schemas as schemas
 from functions.events import webhook_store as store
 from functions.events.webhook_types import ALL, EVENT_TYPES, MAX_EVENT_TYPES
 

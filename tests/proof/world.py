@@ -30,7 +30,7 @@ from functions.core import clock, ledger_store
 from functions.core.auth import SCOPES
 from functions.core.http import RouteSpec
 from functions.core.resources import bucket_name
-from functions.events.schemas import EndpointIn, EndpointPatch, RedeliverIn
+from functions.events.webhook_schemas import EndpointIn, EndpointPatch, RedeliverIn
 from functions.invoices.schemas import ChargeRequest, CloseRequest, CreditRequest, RefundRequest
 from functions.payments.schemas import CardChangeRequest, PaymentRequest, SupportTicketRequest, UpgradeRequest
 from functions.usage.rate_schemas import RateIn

@@ -12,7 +12,8 @@ from functions.core.errors import ConflictError, NotFoundError
 from functions.core.idempotency import IdempotencyContext
 from functions.core.resources import WEBHOOK_DELIVERIES
 from functions.core.uow import UnitOfWork
-from functions.events import deliverer, schemas
+from functions.events import deliverer
+from functions.events import webhook_schemas as schemas
 from functions.events import webhook_store as store
 from functions.events.webhook_endpoints import AUDIT, create, delete, get, list_page, rotate, update, view
 
