@@ -115,6 +115,7 @@ class AppFunctions(Construct):
                 "BILLOW_INVOICE_BUCKET": self.data.bucket.bucket_name,
                 "BILLOW_EMAIL_FROM": self.stage.email_from,
                 "BILLOW_SECRETS_ARN": self.data.secret.secret_arn,
+                "BILLOW_WEBHOOK_KMS_KEY": self.data.webhook_key.key_arn,
                 "BILLOW_JWT_ISSUER": self.issuer.issuer,
                 "BILLOW_JWKS_URL": self.issuer.jwks_url,
                 "BILLOW_JWT_AUDIENCE": self.issuer.audience,
@@ -157,6 +158,10 @@ class AppFunctions(Construct):
             self.data.secret.grant_read(role)
         if grants.put_events:
             self.outbound.grant_put(role)
+        if grants.webhook_key == "encrypt":
+            self.data.webhook_key.grant(role, "kms:Encrypt")
+        elif grants.webhook_key == "decrypt":
+            self.data.webhook_key.grant(role, "kms:Decrypt")
 
         config = self.stage.function_config(decl.chalice_name)
         fn = self.app.get_resource(decl.logical_id)
