@@ -189,6 +189,7 @@ def create_aws_resources(moto_url: str) -> dict[str, Any]:
     client("ses").verify_email_identity(EmailAddress=sender)
 
     from local.event_bus import create_event_bus
+
     # the KMS key that encrypts webhook endpoint secrets (functions/events/webhook_secrets.py)
     kms = client("kms")
     key_alias = webhook_key()

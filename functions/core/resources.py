@@ -64,6 +64,8 @@ def event_bus_name() -> str:
 def event_tap_queue_name() -> str:
     """The queue the local stack's and the tests' rule sends every event of the bus to (never deployed)."""
     return f"{get_settings().table_prefix}{EVENT_TAP_QUEUE}"
+
+
 def webhook_key() -> str:
     """The KMS key (id, ARN or alias) that encrypts webhook endpoint secrets."""
     settings = get_settings()
