@@ -7,6 +7,8 @@
                                              memory; billow's webhook endpoint registered with it
   API              :$BILLOW_API_PORT  (8000)  `chalice local --stage local`, in-process (local/api_server.py
                                              says why), with AWS_ENDPOINT_URL pointing at moto
+  console          :$BILLOW_CONSOLE_PORT (3000) console/ (local/console_server.py; the next free port when
+                                             taken, and the API's CORS origins follow it)
   queue pump                                 every `on_sqs_message` handler fed from its queue in moto
                                              (local/queue_pump.py), as Lambda's event source mappings do
 
@@ -37,6 +39,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from local import console as console_app
 from local import moto_server, stack, tokens
 from local.jwks_server import serve_jwks
 from local.queue_pump import QueuePump
@@ -103,6 +106,12 @@ def start(ports: stack.Ports, running: Running) -> dict[str, Any]:
     running.started("stripe", stripe.stop)
     webhook_secret = f"whsec_{secrets.token_hex(24)}"
     os.environ.update(stack.stripe_env(stripe.url, webhook_secret))
+
+    try:
+        console_server = console_app.start_server(ports.console)  # sets the API's CORS origins: before app.py
+    except OSError as exc:
+        raise _bind_error("the console", ports.console, stack.PORT_ENV["console"], exc) from None
+    running.started("console", console_server.stop)
 
     from local import api_server
 
@@ -171,6 +180,7 @@ def start(ports: stack.Ports, running: Running) -> dict[str, Any]:
         "resources": resources,
     }
     info["curl"] = curl_examples(info)
+    info["console"] = console_app.publish(console_server, info)
     stack.write_stack_info(info)
     return info
 
@@ -208,6 +218,8 @@ def curl_examples(info: dict[str, Any]) -> list[dict[str, str]]:
 def print_banner(info: dict[str, Any]) -> None:
     urls = Table.grid(padding=(0, 2))
     urls.add_row("API", info["api_url"])
+    if info.get("console"):
+        urls.add_row("console", info["console"]["url"])
     urls.add_row("OpenAPI", info["openapi_url"])
     urls.add_row("moto (AWS)", info["moto_url"])
     urls.add_row("JWKS", info["jwks_url"])
@@ -235,6 +247,10 @@ def print_banner(info: dict[str, Any]) -> None:
         console.print(f"[dim]# {example['what']}[/]")
         console.print(example["cmd"])
     console.print()
+    if info.get("console"):
+        console.print(f"[bold]Console[/]: {info['console']['url']}  — sign in as the demo customer in one click:")
+        console.print(info["console"]["signin_url"])
+        console.print()
     console.print("[green]Ready.[/] Ctrl-C stops everything.")
 
 

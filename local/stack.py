@@ -25,12 +25,13 @@ REPO_DIR = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 STAGE = "local"
 
-DEFAULT_PORTS = {"moto": 5000, "api": 8000, "jwks": 8421, "stripe": 8420}
+DEFAULT_PORTS = {"moto": 5000, "api": 8000, "jwks": 8421, "stripe": 8420, "console": 3000}
 PORT_ENV = {
     "moto": "BILLOW_MOTO_PORT",
     "api": "BILLOW_API_PORT",
     "jwks": "BILLOW_JWKS_PORT",
     "stripe": "BILLOW_STRIPE_PORT",
+    "console": "BILLOW_CONSOLE_PORT",
 }
 
 READ_WRITE = ["billing:read", "billing:write"]
@@ -67,6 +68,7 @@ class Ports:
     api: int
     jwks: int
     stripe: int
+    console: int = DEFAULT_PORTS["console"]  # taken: the console server tries the next ports
 
     @classmethod
     def from_env(cls) -> Ports:

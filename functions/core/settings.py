@@ -55,6 +55,9 @@ class Settings:
     # Resources named by the deployment (infra/lambdas.py); "" = the bucket derived from the table prefix.
     invoice_bucket: str = ""
     email_from: str = "billing@billow.example"
+    # CORS (DESIGN §8, functions/core/cors.py): the browser origins of the stage's consoles. Only the local
+    # and test stages have a default (the console `make run` serves); a deployed stage names its own.
+    cors_origins: tuple[str, ...] = ()
 
 
 def _env(name: str, default: str | None = None) -> str:
@@ -105,7 +108,19 @@ def get_settings() -> Settings:
         carry_write_off_days=int(_env("BILLOW_CARRY_WRITE_OFF_DAYS", "60")),
         invoice_bucket=_env("BILLOW_INVOICE_BUCKET", ""),
         email_from=_env("BILLOW_EMAIL_FROM", "billing@billow.example"),
+        cors_origins=_origins(_env("BILLOW_CORS_ORIGINS", "")),
     )
+
+
+LOCAL_CONSOLE_ORIGINS = ("http://127.0.0.1:3000", "http://localhost:3000")
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    """BILLOW_CORS_ORIGINS (comma-separated origins, no trailing slash); unset on the local and test
+    stages: the console `make run` serves by default (local/run.py adds the port it bound)."""
+    if value.strip():
+        return tuple(origin.rstrip("/") for origin in _split(value))
+    return LOCAL_CONSOLE_ORIGINS if os.environ.get("BILLOW_STAGE", "local") in ("local", "test") else ()
 
 
 def reset_settings() -> None:
