@@ -1,6 +1,7 @@
 // Stripe.js, loaded from the Stripe side named in config.json (never bundled: card data must go from
 // the browser to Stripe only). Deployed: https://js.stripe.com/v3/. Locally: the Stripe port serves
 // localstripe's Stripe.js at /js.stripe.com/v3/ (with the calls the local Stripe side completes).
+// config.json's `stripeJsUrl` names the script; without it, it derives from `stripeUrl`.
 
 import { getLocale } from "./i18n.js";
 
@@ -8,6 +9,7 @@ let loading = null;
 let instance = null;
 
 export function stripeJsUrl(config) {
+  if (config.stripeJsUrl) return config.stripeJsUrl;
   const base = String(config.stripeUrl || "https://js.stripe.com").replace(/\/+$/, "");
   return /^https:\/\/js\.stripe\.com$/.test(base) ? `${base}/v3/` : `${base}/js.stripe.com/v3/`;
 }

@@ -67,7 +67,7 @@ export async function render(ctx) {
           "ul",
           { class: "plain" },
           config.demoUsers.map((user) =>
-            h("li", {}, h("button", { type: "button", class: "secondary", onclick: () => attempt(user.token, user.accountId) }, user.label)),
+            h("li", {}, h("button", { type: "button", class: "secondary", onclick: () => attempt(user.token, user.account || user.accountId) }, user.label || user.id)),
           ),
         ),
       ),

@@ -1,0 +1,116 @@
+"""What the console's page tests share: the API as the customer sees it (to compare the pages with), the
+signed-in page several tests reuse, the card Element, axe-core, money as the console shows it."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from axe_playwright_python.sync_playwright import Axe
+
+from tests.browser.harness import ConsoleSite, PageWatch
+
+# The card Element's own frame is Stripe's (deployed, an iframe; locally localstripe's plain inputs):
+# axe is run on everything else (DESIGN §8).
+CARD_ELEMENT = "#card-element"
+SERIOUS = {"serious", "critical"}
+
+
+@dataclass
+class Customer:
+    """A user's view of the API: the same token and account the page signed in with."""
+
+    site: ConsoleSite
+    token: str
+    account: str
+
+    @classmethod
+    def of(cls, site: ConsoleSite, who: str = "customer") -> Customer:
+        user = site.user(who)
+        return cls(site, user["token"], user["account"])
+
+    def call(self, method: str, path: str, body: Any = None, **headers: str) -> Any:
+        response = requests.request(
+            method,
+            f"{self.site.config['apiUrl']}/v1/accounts/{self.account}{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {self.token}", **headers},
+            timeout=30,
+        )
+        assert response.status_code < 400, f"{method} {path}: {response.status_code} {response.text}"
+        return response.json() if response.content else None
+
+    def get(self, path: str) -> Any:
+        return self.call("GET", path)
+
+    def balance(self) -> int:
+        return self.get("/summary")["balance"]["current"]
+
+    def payments(self) -> list[dict[str, Any]]:
+        return self.get("/payments?limit=100")["data"]
+
+    def items(self, view: str = "all") -> list[dict[str, Any]]:
+        return self.get(f"/billing-items?view={view}&limit=100")["data"]
+
+    def devices(self) -> list[dict[str, Any]]:
+        return self.get("/devices?limit=100")["data"]
+
+
+@dataclass
+class SignedIn:
+    """One signed-in page shared by the tests that do not interfere (one browser context per module)."""
+
+    page: Any
+    watch: PageWatch
+    customer: Customer
+
+    def open(self, route: str, ready: str) -> Any:
+        """Go to `#/route` and wait for the selector `ready`."""
+        self.page.goto(f"{self.customer.site.url}/#/{route}")
+        self.page.wait_for_selector(ready)
+        return self.page
+
+
+def usd(minor: int) -> str:
+    """An amount as the console shows it in English (en-US): $1,234.56, -$5.00."""
+    sign = "-" if minor < 0 else ""
+    return f"{sign}${abs(minor) / 100:,.2f}"
+
+
+def fill_card(page: Any, number: str, exp: str = "12/34", cvc: str = "123", postal: str = "02110") -> None:
+    """Type a test card into the card Element (locally localstripe's inputs; with real Stripe, its iframe)."""
+    card = page.locator(CARD_ELEMENT)
+    month, year = exp.split("/")
+    card.locator("input[placeholder=number]").fill(number)
+    card.locator("input[placeholder=exp_month]").fill(month)
+    card.locator("input[placeholder=exp_year]").fill(year)
+    card.locator("input[placeholder=cvc]").fill(cvc)
+    card.locator("input[placeholder=postal_code]").fill(postal)
+
+
+def serious_violations(page: Any) -> list[str]:
+    """axe-core's serious and critical violations on the page, the card Element's frame aside."""
+    results = Axe().run(page, context={"exclude": [[CARD_ELEMENT]]})
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v.get("impact") in SERIOUS
+    ]
+
+
+def wait_until(check, timeout: float = 15.0, every: float = 0.2) -> Any:
+    """Poll `check()` until it returns something truthy (the queue pump and webhooks work in the background)."""
+    deadline = time.monotonic() + timeout
+    value = check()
+    while not value and time.monotonic() < deadline:
+        time.sleep(every)
+        value = check()
+    return value
+
+
+def digits(text: str) -> int:
+    """The minor units a formatted amount shows ("1 234,56 $US" → 123456)."""
+    return int(re.sub(r"\D", "", text))
