@@ -16,8 +16,8 @@ const ROUTES = [
   { path: /^\/payment-method$/, page: "payment-method", title: "pm.title", nav: "nav.paymentMethod", needs: "payment_method" },
   { path: /^\/items$/, page: "items", title: "items.title", nav: "nav.items", needs: "billing_items" },
   { path: /^\/usage$/, page: "usage", title: "usage.title", nav: "nav.usage", needs: "usage" },
-  { path: /^\/support$/, page: "support", title: "support.title", nav: "nav.support", lite: true },
   { path: /^\/upgrade$/, page: "upgrade", title: "upgrade.title", nav: "nav.upgrade", lite: true, liteOnly: true },
+  { path: /^\/support$/, page: "support", title: "support.title", nav: "nav.support", lite: true },
 ];
 const NAV_HREF = {
   overview: "#/overview",

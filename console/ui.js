@@ -21,7 +21,7 @@ export function errorMessage(error) {
  */
 export function resultArea() {
   const polite = h("div", { class: "result", role: "status", "aria-live": "polite" });
-  const alert = h("div", { class: "result result-error", role: "alert", "aria-live": "assertive" });
+  const alert = h("div", { class: "result-error", role: "alert", "aria-live": "assertive" });
   const el = h("div", { class: "results" }, polite, alert);
   return {
     el,

@@ -190,7 +190,8 @@ export async function render(ctx) {
       return;
     }
     pending = null;
-    const redirect = payment.next_action && payment.next_action.redirect_to_url && payment.next_action.redirect_to_url.url;
+    const next = payment.next_action || {};
+    const redirect = next.type === "redirect_to_url" ? next.url || (next.redirect_to_url && next.redirect_to_url.url) : null;
     if (m === "paypal" && redirect) {
       sessionStorage.setItem(PAYPAL_PENDING, JSON.stringify({ paymentId: payment.id, before }));
       result.say(t("pay.redirecting"));

@@ -43,7 +43,9 @@ def invoice_pdf(access: AccountAccess, invoice_id: str) -> schemas.PdfLink:
         store_pdf(access, inv)
     seconds = get_settings().pdf_url_seconds
     expires = clock.now() + timedelta(seconds=seconds)
-    return schemas.PdfLink(url=store.pdf_url(access.account.id, inv.id, seconds), expires_at=clock.iso(expires))
+    return schemas.PdfLink(
+        url=store.pdf_url(access.account.id, inv.id, seconds, f"{inv.number}.pdf"), expires_at=clock.iso(expires)
+    )
 
 
 LINE_COLUMNS = [

@@ -68,8 +68,18 @@ class SignedIn:
     customer: Customer
 
     def open(self, route: str, ready: str) -> Any:
-        """Go to `#/route` and wait for the selector `ready`."""
-        self.page.goto(f"{self.customer.site.url}/#/{route}")
+        """Go to `#/route`, drawn afresh (the page's main area is emptied first, so `ready` is the new
+        page's, even when the same page was shown), and wait for the selector `ready`."""
+        url = f"{self.customer.site.url}/#/{route}"
+        self.page.evaluate(
+            """(hash) => {
+                document.getElementById("main").replaceChildren();
+                if (location.hash === hash) window.dispatchEvent(new HashChangeEvent("hashchange"));
+                else location.hash = hash;
+            }""",
+            f"#/{route}",
+        )
+        assert self.page.url == url
         self.page.wait_for_selector(ready)
         return self.page
 
