@@ -5,6 +5,7 @@ import { acct, get } from "../api.js";
 import { clear, downloadBlob, field, h, select, table } from "../dom.js";
 import { date, money, t } from "../i18n.js";
 import { busy, pageTitle, pager, resultArea } from "../ui.js";
+import { summaryFacts } from "./overview.js";
 
 export const TYPES = ["new", "recurring", "one_time", "credit", "refund"];
 
@@ -101,7 +102,7 @@ export async function render(ctx) {
     }
   });
 
-  main.append(pageTitle(t("invoices.title")), form, listArea, pages.el, h("p", { class: "actions" }, csv), result.el);
+  main.append(pageTitle(t("invoices.title")), h("section", { "aria-label": t("overview.title"), class: "summary" }, summaryFacts(ctx.summary, "invoices-")), form, listArea, pages.el, h("p", { class: "actions" }, csv), result.el);
   await pages.reset();
   return null;
 }

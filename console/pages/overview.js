@@ -21,10 +21,27 @@ function stat(id, label, value, minor) {
   );
 }
 
+/** The billing summary the product shows on the overview and on the invoices page. */
+export function summaryFacts(s, prefix = "") {
+  const b = s.balance;
+  const balanceText = b.current < 0 ? `${money(-b.current, s.currency)} ${t("overview.credit")}` : money(b.current, s.currency);
+  return h(
+    "dl",
+    { class: "stats" },
+    stat(`${prefix}balance-current`, t("overview.balance"), balanceText, b.current),
+    stat(`${prefix}balance-next`, t("overview.nextEstimated"), money(b.next_estimated, s.currency), b.next_estimated),
+    b.unapplied_credit
+      ? stat(`${prefix}balance-unapplied`, t("overview.unapplied"), money(b.unapplied_credit, s.currency), b.unapplied_credit)
+      : null,
+    stat(`${prefix}payment-method`, t("overview.paymentMethod"), paymentMethod(s.payment_method)),
+    stat(`${prefix}last-recurring`, t("overview.lastRecurring"), date(s.last_recurring_invoice_date)),
+    stat(`${prefix}next-recurring`, t("overview.nextRecurring"), date(s.next_recurring_invoice_date)),
+  );
+}
+
 export async function render(ctx) {
   const s = ctx.summary;
   const { main } = ctx;
-  const b = s.balance;
   main.append(pageTitle(t("overview.title")));
   if (s.past_due) {
     main.append(
@@ -38,24 +55,12 @@ export async function render(ctx) {
   if (s.status && s.status !== "active") {
     main.append(h("p", { class: "banner" }, t("overview.closing", { status: s.status })));
   }
-  const balanceText = b.current < 0 ? `${money(-b.current, s.currency)} ${t("overview.credit")}` : money(b.current, s.currency);
-  main.append(
-    h(
-      "dl",
-      { class: "stats" },
-      stat("balance-current", t("overview.balance"), balanceText, b.current),
-      stat("balance-next", t("overview.nextEstimated"), money(b.next_estimated, s.currency), b.next_estimated),
-      b.unapplied_credit ? stat("balance-unapplied", t("overview.unapplied"), money(b.unapplied_credit, s.currency), b.unapplied_credit) : null,
-      stat("payment-method", t("overview.paymentMethod"), paymentMethod(s.payment_method)),
-      stat("last-recurring", t("overview.lastRecurring"), date(s.last_recurring_invoice_date)),
-      stat("next-recurring", t("overview.nextRecurring"), date(s.next_recurring_invoice_date)),
-    ),
-  );
+  main.append(summaryFacts(s));
   main.append(
     h(
       "p",
       { class: "actions" },
-      b.current > 0 ? h("a", { class: "button", href: "#/pay" }, t("overview.payNow")) : null,
+      s.balance.current > 0 ? h("a", { class: "button", href: "#/pay" }, t("overview.payNow")) : null,
       h("a", { class: "button secondary", href: "#/invoices" }, t("overview.seeInvoices")),
     ),
   );
