@@ -90,7 +90,9 @@ export async function render(ctx) {
     main.append(h("p", { role: "status" }, t("pay.nothingDue", { balance: money(s.balance.current, s.currency) })));
     return null;
   }
-  const card = s.payment_method && s.payment_method.type !== "invoice" && s.payment_method.status === "active" ? s.payment_method : null;
+  // the card on file (an account paying by invoice may have one too: the summary then shows net days)
+  const onFile = s.capabilities.payment_method ? (await get(acct("/payment-method"))).card : null;
+  const card = onFile && onFile.status === "active" ? onFile : null;
   const amount = h("input", { name: "amount", type: "text", inputmode: "decimal", autocomplete: "off", required: true, value: amountInput(max, s.currency) });
   const amountChoice = h(
     "fieldset",

@@ -1,34 +1,10 @@
-"""The console for other people and other journeys, each on a page of its own: PayPal (the page leaves for
-the approval URL and comes back: a new page load, so the customer signs in again), the Lite account
-(its upgrade path, no billing options), an account whose locale is French, the sign-in page."""
+"""The console for other people, each on a page of its own: the Lite account (its upgrade path, no billing
+options), an account whose locale is French, the sign-in page."""
 
 from __future__ import annotations
 
-from tests.browser.console_helpers import Customer, digits, fill_card, serious_violations, usd, wait_until
+from tests.browser.console_helpers import Customer, digits, fill_card, serious_violations, wait_until
 from tests.browser.harness import screenshot, sign_in
-
-
-def test_pay_by_paypal_then_come_back_and_see_the_new_balance(page, console_site):
-    customer = Customer.of(console_site)
-    before = customer.balance()
-    sign_in(page, console_site)
-    page.wait_for_selector("#balance-current")
-    page.goto(f"{console_site.url}/#/pay")
-    page.get_by_label("PayPal").check()
-    page.get_by_label("Amount to pay (USD)").fill("7.00")
-    page.get_by_role("button", name="Continue to PayPal").click()
-    # PayPal (the local approval URL) approves and sends the browser back to the console's return page;
-    # that is a new page load, so the token (memory only) is gone: the console asks to sign in again
-    page.wait_for_url("**/#/signin")
-    sign_in(page, console_site)
-    result = page.locator("#payment-result")
-    result.wait_for(timeout=30_000)
-    assert "#/pay/return" in page.url
-    assert result.get_attribute("data-status") == "succeeded"
-    payment = customer.get(f"/payments/{result.get_attribute('data-payment-id')}")
-    assert (payment["method"], payment["amount"], payment["status"]) == ("paypal", 700, "succeeded")
-    assert customer.balance() == before - 700
-    assert f"New balance: {usd(before - 700)}" in result.inner_text()
 
 
 def test_a_lite_account_sees_no_billing_options_only_its_upgrade(page, console_site):

@@ -13,8 +13,16 @@ from collections.abc import Iterator
 import pytest
 
 from tests.browser.conftest import PAGE, WATCH
-from tests.browser.console_helpers import Customer, SignedIn, fill_card, serious_violations, usd
-from tests.browser.harness import TIMEOUT_MS, PageWatch, screenshot, sign_in
+from tests.browser.console_helpers import (
+    Customer,
+    SignedIn,
+    fill_card,
+    paying_account,
+    serious_violations,
+    signin_url,
+    usd,
+)
+from tests.browser.harness import TIMEOUT_MS, PageWatch, screenshot
 
 # Every page of a payg account, with what shows it is ready (screenshots and axe).
 PAGES = [
@@ -29,16 +37,22 @@ PAGES = [
 
 
 @pytest.fixture(scope="module")
-def signed_in_page(chromium, console_site) -> Iterator[SignedIn]:
+def account(console_site) -> Customer:
+    """The tests' own account, paying by invoice (console_helpers.paying_account says why)."""
+    return paying_account(console_site)
+
+
+@pytest.fixture(scope="module")
+def signed_in_page(chromium, account) -> Iterator[SignedIn]:
     context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     watch = PageWatch()
     watch.attach(page)
-    sign_in(page, console_site, "customer")
+    page.goto(signin_url(account))
     page.wait_for_selector("#balance-current")
     try:
-        yield SignedIn(page, watch, Customer.of(console_site))
+        yield SignedIn(page, watch, account)
     finally:
         context.close()
 
@@ -63,8 +77,8 @@ def test_the_overview_shows_the_balance_and_summary_the_api_gives(shared):
     assert int(balance.get_attribute("data-minor")) == summary["balance"]["current"]
     assert balance.inner_text() == usd(summary["balance"]["current"])
     assert page.locator("#balance-next").inner_text() == usd(summary["balance"]["next_estimated"])
-    card = summary["payment_method"]
-    assert f"ending in {card['last4']}" in page.locator("#payment-method").inner_text()
+    assert summary["payment_method"] == {"type": "invoice", "net_days": 30}
+    assert page.locator("#payment-method").inner_text() == "By invoice, due 30 days after issue"
     assert page.locator("#account-name").inner_text() == f"Account {summary['name']} (no. {summary['number']})"
     assert (page.locator("#past-due").count() == 1) == summary["past_due"]
 
@@ -86,6 +100,30 @@ def test_pay_part_of_the_balance_with_a_new_card_through_stripe_js(shared):
     assert f"New balance: {usd(before - 1234)}" in result.inner_text()
     payment = shared.customer.get(f"/payments/{result.get_attribute('data-payment-id')}")
     assert (payment["amount"], payment["method"], payment["card"]["last4"]) == (1234, "card", "4242")
+
+
+def test_pay_by_paypal_then_come_back_and_see_the_new_balance(page, account):
+    """On a page of its own: the page leaves for the approval URL and comes back (a new page load)."""
+    customer = account
+    before = customer.balance()
+    page.goto(signin_url(customer))
+    page.wait_for_selector("#balance-current")
+    page.goto(f"{customer.site.url}/#/pay")
+    page.get_by_label("PayPal").check()
+    page.get_by_label("Amount to pay (USD)").fill("7.00")
+    page.get_by_role("button", name="Continue to PayPal").click()
+    # PayPal (the local approval URL) approves and sends the browser back to the console's return page;
+    # that is a new page load, so the token (memory only) is gone: the console asks to sign in again
+    page.wait_for_url("**/#/signin")
+    page.goto(signin_url(customer))
+    result = page.locator("#payment-result")
+    result.wait_for(timeout=30_000)
+    assert "#/pay/return" in page.url
+    assert result.get_attribute("data-status") == "succeeded"
+    payment = customer.get(f"/payments/{result.get_attribute('data-payment-id')}")
+    assert (payment["method"], payment["amount"], payment["status"]) == ("paypal", 700, "succeeded")
+    assert customer.balance() == before - 700
+    assert f"New balance: {usd(before - 700)}" in result.inner_text()
 
 
 def test_an_amount_billow_refuses_shows_its_problem_detail(shared):
