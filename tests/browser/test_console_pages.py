@@ -102,6 +102,38 @@ def test_pay_part_of_the_balance_with_a_new_card_through_stripe_js(shared):
     assert (payment["amount"], payment["method"], payment["card"]["last4"]) == (1234, "card", "4242")
 
 
+def test_a_card_that_asks_for_3d_secure_is_confirmed_with_stripe_js_then_applied(shared):
+    before = shared.customer.balance()
+    page = shared.open("pay", "#pay-form")
+    page.get_by_label("Amount to pay (USD)").fill("6.50")
+    page.get_by_label("Another card").check()
+    fill_card(page, "4000002760003184")  # Stripe's test card that always asks for authentication
+    page.get_by_role("button", name="Pay by card").click()
+    page.get_by_role("status").filter(has_text="Your bank asks you to confirm").wait_for()
+    page.get_by_role("button", name="Complete authentication").click()  # Stripe.js's 3-D Secure step
+    result = page.locator("#payment-result")
+    result.wait_for(timeout=20_000)
+    assert result.get_attribute("data-status") == "succeeded"
+    assert shared.customer.balance() == before - 650
+
+
+def test_a_declined_card_shows_billow_s_detail_and_the_support_path(shared):
+    shared.watch.expect_status(402)
+    before = shared.customer.balance()
+    page = shared.open("pay", "#pay-form")
+    page.get_by_label("Amount to pay (USD)").fill("5.00")
+    page.get_by_label("Another card").check()
+    fill_card(page, "4000000000000002")  # declined
+    page.get_by_role("button", name="Pay by card").click()
+    alert = page.get_by_role("alert").filter(has_text="declined")
+    alert.wait_for()
+    link = alert.get_by_role("link", name="Open a support ticket about this payment")
+    assert "#/support?payment=pay_" in link.get_attribute("href")
+    assert shared.customer.balance() == before
+    link.click()
+    assert page.get_by_label("Payment id (optional)").input_value().startswith("pay_")
+
+
 def test_pay_by_paypal_then_come_back_and_see_the_new_balance(page, account):
     """On a page of its own: the page leaves for the approval URL and comes back (a new page load)."""
     customer = account
