@@ -123,7 +123,7 @@ def test_a_declined_card_shows_billow_s_detail_and_the_support_path(shared):
     page = shared.open("pay", "#pay-form")
     page.get_by_label("Amount to pay (USD)").fill("5.00")
     page.get_by_label("Another card").check()
-    fill_card(page, "4000000000000002")  # declined
+    fill_card(page, "4000000000000341")  # accepted by Stripe.js, declined when charged
     page.get_by_role("button", name="Pay by card").click()
     alert = page.get_by_role("alert").filter(has_text="declined")
     alert.wait_for()
