@@ -56,11 +56,14 @@ export async function loadSummary() {
 /** Sign in with an access token for `accountId`; throws the API's error when the token is refused. */
 export async function signInWith(token, accountId) {
   api.signIn(token, accountId);
+  state.signingIn = true; // a 401 now is a refused sign-in (shown by the form), not an ended session
   try {
     await loadSummary();
   } catch (error) {
     api.signOut();
     throw error;
+  } finally {
+    state.signingIn = false;
   }
   try {
     localStorage.setItem(ACCOUNT, accountId);
@@ -248,7 +251,9 @@ async function boot() {
   api.configure(state.config);
   setLocale(initialLocale(state.config.locale || (navigator.language || "en").slice(0, 2)));
   onLocaleChange(() => route());
-  api.onUnauthorized(() => signOut(t("signin.again")));
+  api.onUnauthorized(() => {
+    if (!state.signingIn) signOut(t("signin.again"));
+  });
   window.addEventListener("hashchange", () => route());
   const search = new URLSearchParams(location.search);
   if (state.config.cognito && search.has("code")) {

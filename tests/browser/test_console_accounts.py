@@ -22,12 +22,13 @@ def test_a_lite_account_sees_no_billing_options_only_its_upgrade(page, console_s
     assert serious_violations(page) == []
     screenshot(page, "upgrade")
 
-    page.get_by_label("Full name").fill("Alan Turing")
-    page.get_by_label("E-mail").fill("alan@lite.example")
-    page.get_by_label("Address", exact=True).fill("2 Bletchley Park")
-    page.get_by_label("City").fill("Milton Keynes")
-    page.get_by_label("Postal code").fill("MK3 6EB")
-    page.get_by_label("Country (2 letters)").fill("GB")
+    contact = page.get_by_role("group", name="Billing address")
+    contact.get_by_label("Full name").fill("Alan Turing")
+    contact.get_by_label("E-mail").fill("alan@lite.example")
+    contact.get_by_label("Address", exact=True).fill("2 Bletchley Park")
+    contact.get_by_label("City").fill("Milton Keynes")
+    contact.get_by_label("Postal code").fill("MK3 6EB")
+    contact.get_by_label("Country (2 letters)").fill("GB")
     fill_card(page, "4242424242424242", postal="MK3 6EB")
     page.get_by_role("button", name="Upgrade").click()
     result = page.locator("#upgrade-result")
@@ -63,12 +64,18 @@ def test_an_account_whose_locale_is_french_reads_french_labels_and_amounts(page,
         customer.call("PATCH", "", {"locale": "en"})
 
 
-def test_the_sign_in_page_passes_axe_and_signs_in_with_a_token(page, console_site):
+def test_the_sign_in_page_passes_axe_refuses_a_bad_token_and_signs_in_with_a_good_one(page, console_site, page_watch):
+    page_watch.expect_status(401)  # the bad token, on purpose
     page.goto(f"{console_site.url}/#/signin")
     page.wait_for_selector("#signin-form")
     assert serious_violations(page) == []
     screenshot(page, "signin")
     user = console_site.user("customer")
+    page.get_by_label("Access token").fill("not-a-token")
+    page.get_by_label("Account id").fill(user["account"])
+    page.get_by_role("button", name="Sign in").click()
+    assert "Sign-in failed" in page.get_by_role("alert").filter(has_text="Sign-in failed").inner_text()
+    assert page.url.endswith("#/signin")
     page.get_by_label("Access token").fill(user["token"])
     page.get_by_label("Account id").fill(user["account"])
     page.get_by_role("button", name="Sign in").click()

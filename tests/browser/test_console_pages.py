@@ -171,7 +171,9 @@ def test_an_amount_billow_refuses_shows_its_problem_detail(shared):
 
 def test_change_the_card_with_confirm_card_setup_until_it_is_active(shared):
     page = shared.open("payment-method", "#card-form")
-    assert page.get_by_label("Full name").input_value()  # prefilled from the card on file's contact
+    assert (
+        page.get_by_role("group", name="Billing address").get_by_label("Full name").input_value()
+    )  # prefilled from the card on file's contact
     fill_card(page, "5555555555554444", exp="11/33")
     page.get_by_role("button", name="Save the card").click()
     result = page.locator("#card-result")
