@@ -12,6 +12,7 @@ const ROUTES = [
   { path: /^\/invoices$/, page: "invoices", title: "invoices.title", nav: "nav.invoices", needs: "invoices" },
   { path: /^\/invoices\/([A-Za-z0-9_-]+)$/, page: "invoice", title: "invoices.title", needs: "invoices" },
   { path: /^\/pay$/, page: "pay", title: "pay.title", nav: "nav.pay", needs: "payments" },
+  { path: /^\/payments\/([A-Za-z0-9_-]+)$/, page: "payment", title: "payment.title", needs: "payments" },
   { path: /^\/pay\/return$/, page: "pay-return", title: "pay.returnTitle", needs: "payments" },
   { path: /^\/payment-method$/, page: "payment-method", title: "pm.title", nav: "nav.paymentMethod", needs: "payment_method" },
   { path: /^\/items$/, page: "items", title: "items.title", nav: "nav.items", needs: "billing_items" },
@@ -239,15 +240,33 @@ function renderShell(root, r) {
   clear(root, ...shell.filter(Boolean));
 }
 
+// The links billow's e-mails carry are paths (functions/core/links.py): /accounts/{id}/invoices/{id},
+// /accounts/{id}/payments/{id}, /accounts/{id}/support. The host serves index.html for them; here they
+// become the hash route, and the account is remembered for the sign-in form.
+const DEEP_LINK = /^(.*?)\/accounts\/(acct_[A-Za-z0-9]+)\/(invoices|payments|support)(?:\/([A-Za-z0-9_-]+))?\/?$/;
+
+function followDeepLink() {
+  const link = location.pathname.match(DEEP_LINK);
+  if (!link) return;
+  const [, base, account, page, id] = link;
+  try {
+    localStorage.setItem(ACCOUNT, account);
+  } catch {
+    /* the form asks for it */
+  }
+  history.replaceState(null, "", `${base}/#/${page}${id ? `/${id}` : ""}`);
+}
+
 async function boot() {
   const root = document.getElementById("app");
   try {
-    const response = await fetch("config.json", { cache: "no-store" });
+    const response = await fetch(new URL("config.json", import.meta.url), { cache: "no-store" });
     state.config = await response.json();
   } catch {
     clear(root, h("main", { id: "main" }, h("p", { role: "alert" }, "config.json could not be read.")));
     return;
   }
+  followDeepLink();
   api.configure(state.config);
   setLocale(initialLocale(state.config.locale || (navigator.language || "en").slice(0, 2)));
   onLocaleChange(() => route());

@@ -117,6 +117,29 @@ def test_a_card_that_asks_for_3d_secure_is_confirmed_with_stripe_js_then_applied
     assert shared.customer.balance() == before - 650
 
 
+def test_a_payment_waiting_for_3d_secure_is_completed_from_its_page(shared):
+    """The page an e-mail links to when a payment waits for the bank (functions/core/links.payment_page)."""
+    from local import stripe_js
+
+    c = shared.customer
+    before = c.balance()
+    pm = stripe_js.create_payment_method(
+        c.site.config["stripeUrl"], c.site.config["publishableKey"], stripe_js.REQUIRES_AUTHENTICATION
+    )
+    body = {"amount": 333, "method": "card", "payment_method_id": pm}
+    waiting = c.call("POST", "/payments", body, **{"Idempotency-Key": uuid.uuid4().hex})
+    assert waiting["status"] == "requires_action"
+    page = shared.open(f"payments/{waiting['id']}", "#payment-confirm")
+    assert page.locator("#payment-status").inner_text() == "waiting for your confirmation"
+    page.get_by_role("button", name="Confirm the payment").click()
+    page.get_by_role("button", name="Complete authentication").click()
+    result = page.locator("#payment-result")
+    result.wait_for(timeout=20_000)
+    assert result.get_attribute("data-status") == "succeeded"
+    assert c.get(f"/payments/{waiting['id']}")["status"] == "succeeded"
+    assert c.balance() == before - 333
+
+
 def test_a_declined_card_shows_billow_s_detail_and_the_support_path(shared):
     shared.watch.expect_status(402)
     before = shared.customer.balance()
