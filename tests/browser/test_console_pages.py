@@ -131,6 +131,8 @@ def test_a_payment_waiting_for_3d_secure_is_completed_from_its_page(shared):
     assert waiting["status"] == "requires_action"
     page = shared.open(f"payments/{waiting['id']}", "#payment-confirm")
     assert page.locator("#payment-status").inner_text() == "waiting for your confirmation"
+    assert serious_violations(page) == []
+    screenshot(page, "payment")
     page.get_by_role("button", name="Confirm the payment").click()
     page.get_by_role("button", name="Complete authentication").click()
     result = page.locator("#payment-result")
@@ -174,6 +176,8 @@ def test_pay_by_paypal_then_come_back_and_see_the_new_balance(page, account):
     result = page.locator("#payment-result")
     result.wait_for(timeout=30_000)
     assert "#/pay/return" in page.url
+    assert serious_violations(page) == []
+    screenshot(page, "pay-return")
     assert result.get_attribute("data-status") == "succeeded"
     payment = customer.get(f"/payments/{result.get_attribute('data-payment-id')}")
     assert (payment["method"], payment["amount"], payment["status"]) == ("paypal", 700, "succeeded")
@@ -412,6 +416,13 @@ def test_a_dropped_first_reply_is_retried_with_the_same_idempotency_key(shared):
     shared.watch.console_errors[:] = [e for e in shared.watch.console_errors if e not in dropped]
 
 
+def test_the_invoice_page_passes_axe_and_is_photographed(shared):
+    invoice = shared.customer.get("/invoices?type=new&limit=100")["data"][0]
+    page = shared.open(f"invoices/{invoice['id']}", "#invoice-pdf")
+    assert serious_violations(page) == []
+    screenshot(page, "invoice")
+
+
 @pytest.mark.parametrize("route, ready", PAGES)
 def test_every_page_passes_axe_and_is_photographed(shared, route, ready):
     page = shared.open(route, ready)
@@ -428,5 +439,5 @@ def test_every_page_fits_a_375_px_screen(shared):
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 375, f"#/{route} is {width} px wide at 375 px"
         assert page.get_by_role("navigation", name="Billing").is_visible()
-        screenshot(page, f"375-{route.split('/')[0]}")
+        screenshot(page, f"375-{route.replace('invoices/', 'invoice-').split('/')[0]}")
     assert serious_violations(page) == []
