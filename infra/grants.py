@@ -14,6 +14,10 @@ reviewed edit of this table, never by a wildcard.
 - send_to: queues it sends to (SendMessage, GetQueueUrl, GetQueueAttributes).
 - email: ses:SendEmail/SendRawEmail from the sender identity only.
 - secrets: reading the one secret (Stripe keys, webhook secret, cursor key).
+- put_events: events:PutEvents on the stack's event bus only (outbound events, DESIGN §7).
+
+A stream consumer ("stream:<table>") is granted reading its table's stream by its event source (infra/
+lambdas.py), and sending what it gives up on to its on-failure queue; nothing else unless listed here.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class Grants:
     send_to: tuple[str, ...] = ()
     email: bool = False
     secrets: bool = False
+    put_events: bool = False
 
 
 GRANTS: dict[str, Grants] = {
@@ -66,6 +71,9 @@ GRANTS: dict[str, Grants] = {
     # The collector: one off-session PaymentIntent per collection attempt, the receipt or dunning e-mail,
     # the next collection (sends to collections).
     f"sqs:{COLLECTIONS}": Grants(tables="read_write", send_to=(COLLECTIONS,), email=True, secrets=True),
+    # The publisher: the outbox's stream records (the event is in the record's NewImage: no table read), each
+    # event put on the stack's bus.
+    "stream:events": Grants(put_events=True),
 }
 
 

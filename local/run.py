@@ -11,6 +11,8 @@
                                              taken, and the API's CORS origins follow it)
   queue pump                                 every `on_sqs_message` handler fed from its queue in moto
                                              (local/queue_pump.py), as Lambda's event source mappings do
+  stream pump                                the outbox table's stream fed to the publisher, which puts
+                                             each event on moto's EventBridge bus (local/stream_pump.py)
 
 Then it seeds demo data through the API (a card on file too, through the real card flow), prints
 URLs, ids, tokens and example curl lines, and writes them to .local/stack.json (or
@@ -43,6 +45,7 @@ from local import console as console_app
 from local import moto_server, stack, tokens
 from local.jwks_server import serve_jwks
 from local.queue_pump import QueuePump
+from local.stream_pump import StreamPump
 from local.stripe_shim import StripeServer
 
 console = Console(soft_wrap=True, highlight=False)
@@ -135,6 +138,9 @@ def start(ports: stack.Ports, running: Running) -> dict[str, Any]:
     sqs = boto3.client("sqs", endpoint_url=moto_url, region_name="us-east-1")
     pump = QueuePump(app_obj, sqs, log=lambda line: console.print(f"[yellow]{line}[/]")).start()
     running.started("queue pump", pump.stop)
+    # the outbox's stream to the publisher (EventBridge), as Lambda's DynamoDB event source does
+    stream_pump = StreamPump(app_obj, log=lambda line: console.print(f"[yellow]{line}[/]")).start()
+    running.started("stream pump", stream_pump.stop)
 
     ttl = stack.TOKEN_TTL
     admin_token = tokens.mint(key, stack.OPERATOR_SUB, stack.ADMIN_SCOPES, ttl=ttl)

@@ -139,7 +139,8 @@ def apply_aws_env(moto_url: str) -> None:
 
 
 def create_aws_resources(moto_url: str) -> dict[str, Any]:
-    """Every table, queue (+ DLQ), the invoice bucket and the verified SES sender, in moto at `moto_url`.
+    """Every table, queue (+ DLQ), the invoice bucket, the verified SES sender and the event bus (with its
+    tap queue), in moto at `moto_url`.
 
     Names come from functions/core (tables.py, resources.py) and the current settings, so call this
     after the stage's environment is applied.
@@ -185,11 +186,15 @@ def create_aws_resources(moto_url: str) -> dict[str, Any]:
     sender = email_sender()
     client("ses").verify_email_identity(EmailAddress=sender)
 
+    from local.event_bus import create_event_bus
+
     return {
         "tables": [table_name(name) for name in TABLES],
         "queues": queues,
         "bucket": bucket,
         "email_sender": sender,
+        # outbound events (DESIGN §7): the bus, and the tap queue a rule copies every billow event to
+        "event_bus": create_event_bus(client("events"), sqs),
     }
 
 

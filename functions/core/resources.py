@@ -33,6 +33,11 @@ QUEUES: dict[str, QueueSpec] = {
 }
 
 BUCKET = "invoices"
+# The EventBridge bus of outbound events (DESIGN §7), and what the local stack and tests hang on it: a rule
+# sending every billow event to a queue they read (in AWS, consumers add their own rules).
+EVENT_BUS = "events"
+EVENT_SOURCE = "billow"
+EVENT_TAP_QUEUE = "events-tap"
 
 
 def queue_name(name: str) -> str:
@@ -46,6 +51,16 @@ def dlq_name(name: str) -> str:
 def bucket_name() -> str:
     settings = get_settings()
     return settings.invoice_bucket or f"{settings.table_prefix}{BUCKET}"
+
+
+def event_bus_name() -> str:
+    settings = get_settings()
+    return settings.event_bus or f"{settings.table_prefix}{EVENT_BUS}"
+
+
+def event_tap_queue_name() -> str:
+    """The queue the local stack's and the tests' rule sends every event of the bus to (never deployed)."""
+    return f"{get_settings().table_prefix}{EVENT_TAP_QUEUE}"
 
 
 def email_sender() -> str:

@@ -58,6 +58,8 @@ class Settings:
     # CORS (DESIGN §8, functions/core/cors.py): the browser origins of the stage's consoles. Only the local
     # and test stages have a default (the console `make run` serves); a deployed stage names its own.
     cors_origins: tuple[str, ...] = ()
+    # The EventBridge bus outbound events are put on (infra/ names it); "" = derived from the table prefix.
+    event_bus: str = ""
 
 
 def _env(name: str, default: str | None = None) -> str:
@@ -109,6 +111,7 @@ def get_settings() -> Settings:
         invoice_bucket=_env("BILLOW_INVOICE_BUCKET", ""),
         email_from=_env("BILLOW_EMAIL_FROM", "billing@billow.example"),
         cors_origins=_origins(_env("BILLOW_CORS_ORIGINS", "")),
+        event_bus=_env("BILLOW_EVENT_BUS", ""),
     )
 
 

@@ -156,3 +156,12 @@ def queues_and_mail_created() -> Iterator[Any]:
     yield sqs
     email.reset_client()
     queues.reset_client()
+
+
+@pytest.fixture
+def outbound(aws):
+    """Outbound events in this test's moto: the bus + tap queue, and the stream pump that publishes the
+    outbox (tests/integration/events_helpers.py)."""
+    from tests.integration.events_helpers import Events
+
+    return Events()
