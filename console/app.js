@@ -275,12 +275,12 @@ async function boot() {
   });
   window.addEventListener("hashchange", () => route());
   const search = new URLSearchParams(location.search);
-  if (state.config.cognito && search.has("code")) {
+  if (state.config.cognito && (search.has("code") || search.has("error"))) {
     clear(root, h("main", { id: "main" }, h("p", { role: "status" }, t("signin.completing"))));
     try {
       const { completeSignIn } = await import("./cognito.js");
-      const token = await completeSignIn(state.config);
-      history.replaceState(null, "", location.pathname + (location.hash || "#/overview"));
+      const token = await completeSignIn(state.config); // it also takes the code out of the address bar
+      if (!token) throw new Error("no sign-in to complete");
       const accountId = accountFromToken(token) || rememberedAccount();
       if (accountId) {
         await signInWith(token, accountId);
