@@ -56,7 +56,8 @@ export async function render(ctx) {
     event.preventDefault();
     attempt(token.value.trim(), account.value.trim());
   });
-  main.append(form);
+  // deployed (Cognito configured) the token form is a fallback for support staff, folded away
+  main.append(config.cognito ? h("details", {}, h("summary", {}, t("signin.local")), form) : form);
   if (Array.isArray(config.demoUsers) && config.demoUsers.length) {
     main.append(
       h(
