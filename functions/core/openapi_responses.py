@@ -6,7 +6,6 @@ headers, and the OAuth 2.0 scheme of Cognito with billow's scopes."""
 from __future__ import annotations
 
 import inspect
-import re
 from typing import Any
 
 from functions.core.http import RouteSpec
@@ -56,7 +55,10 @@ HEADERS = {
         "schema": {"type": "string", "enum": ["true"]},
     },
     "Retry-After": {
-        "description": "seconds to wait before retrying the same request (same Idempotency-Key)",
+        "description": (
+            "seconds to wait before retrying the same request (same Idempotency-Key); sent with 503, 429 and "
+            "the retryable 409s (`idempotency-in-progress`, `concurrent-update`)"
+        ),
         "schema": {"type": "integer", "minimum": 0},
     },
     "Location": {"description": "the created resource's URL", "schema": {"type": "string"}},
@@ -102,11 +104,13 @@ def problem_codes(spec: RouteSpec) -> dict[str, list[str]]:
             add(403, "capability-unavailable")
         if spec.scope == "billing:admin":
             add(404, "account-not-found")
-    for i, param in enumerate(re.findall(r"{(\w+)}", spec.path)):
-        if param == "account_id":
-            continue
-        before = spec.path.split("{")[i].rstrip("/").rsplit("/", 1)[-1]
-        add(404, f"{param[:-3]}-not-found" if param.endswith("_id") else f"{singular(before)}-not-found")
+    before = ""
+    for segment in spec.path.split("/"):
+        param = segment.strip("{}")
+        if not segment.startswith("{"):
+            before = segment
+        elif param != "account_id":  # an unknown account is the guard's (above)
+            add(404, f"{param[:-3]}-not-found" if param.endswith("_id") else f"{singular(before)}-not-found")
     if spec.refuse_card_data:
         add(400, "card-data-not-accepted")
     if spec.body is not None:
