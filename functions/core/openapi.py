@@ -90,7 +90,7 @@ def _success(
         schema = {"type": "string"}
     else:
         schema = {"type": "object"}
-    value = example(schema, components) if spec.produces == JSON else CSV_EXAMPLE
+    value = example(schema, components, answer=True) if spec.produces == JSON else CSV_EXAMPLE
     success["content"] = {spec.produces: {"schema": schema, "example": value}}
     success["headers"] = success_headers(spec, item_route(spec, routes) is not None)
     return success

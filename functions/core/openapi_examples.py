@@ -127,12 +127,15 @@ def _number(schema: dict[str, Any], name: str) -> int | float:
     return value if schema.get("type") == "integer" else float(value)
 
 
-def example(schema: dict[str, Any], components: dict[str, Any], name: str = "", owner: str = "") -> Any:
+def example(
+    schema: dict[str, Any], components: dict[str, Any], name: str = "", owner: str = "", *, answer: bool = False
+) -> Any:
     """A value valid against `schema` (refs resolved in `components`), realistic for a field `name` of
-    the schema `owner`."""
+    the schema `owner`. An `answer` (a response) has every field, as billow serializes them, null where
+    a field is usually null; a request leaves out the optional fields that default to null."""
     if "$ref" in schema:
         ref = schema["$ref"].rsplit("/", 1)[-1]
-        return example(components[ref], components, name, ref)
+        return example(components[ref], components, name, ref, answer=answer)
     for key in ("examples",):
         if schema.get(key):
             return schema[key][0]
@@ -146,16 +149,16 @@ def example(schema: dict[str, Any], components: dict[str, Any], name: str = "", 
             if name in _USUALLY_NULL and any(b.get("type") == "null" for b in schema[key]):
                 return None
             branches = [b for b in schema[key] if b.get("type") != "null"] or schema[key]
-            return example(branches[0], components, name, owner)
+            return example(branches[0], components, name, owner, answer=answer)
     if "allOf" in schema:
-        return example(schema["allOf"][0], components, name, owner)
+        return example(schema["allOf"][0], components, name, owner, answer=answer)
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object" or "properties" in schema:
-        return _object(schema, components, owner)
+        return _object(schema, components, owner, answer)
     if kind == "array":
-        item = example(schema.get("items", {}), components, singular_field(name), owner)
+        item = example(schema.get("items", {}), components, singular_field(name), owner, answer=answer)
         if "threshold" in name:
             return [50, 80, 100][: max(1, schema.get("maxItems", 3))]
         return [item] * max(1, schema.get("minItems", 1))
@@ -172,13 +175,22 @@ def singular_field(name: str) -> str:
     return name[:-1] if name.endswith("s") else name
 
 
-def _object(schema: dict[str, Any], components: dict[str, Any], owner: str) -> dict[str, Any]:
+def _object(schema: dict[str, Any], components: dict[str, Any], owner: str, answer: bool) -> dict[str, Any]:
     properties = schema.get("properties", {})
     if not properties and isinstance(schema.get("additionalProperties"), dict):
-        return {"compute": example(schema["additionalProperties"], components, "", owner)}
+        return {"compute": example(schema["additionalProperties"], components, "", owner, answer=answer)}
     required = set(schema.get("required", []))
-    return {
-        key: example(prop, components, key, owner)
-        for key, prop in properties.items()
-        if key in required or prop.get("default", "") is not None  # an optional field left null is left out
-    }
+    out = {}
+    for key, prop in properties.items():
+        if key in required or prop.get("default", "") is not None:
+            out[key] = example(prop, components, key, owner, answer=answer)
+        elif answer:  # serialized, though usually null: a value when it is an id or an amount, else null
+            out[key] = example(prop, components, key, owner, answer=answer) if _keep(key) else None
+    if not out and properties:  # a PATCH of optional fields: change one of them
+        key = next(iter(properties))
+        out[key] = example(properties[key], components, key, owner, answer=answer)
+    return out
+
+
+def _keep(name: str) -> bool:
+    return name.endswith("_id") or name in _STRINGS or bool(_MONEY.search(name))
