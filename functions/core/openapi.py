@@ -135,7 +135,7 @@ def build_document(routes: list[RouteSpec] | None = None) -> dict[str, Any]:
         ref_template="#/components/schemas/{model}",
     )
     ref = {model: key_map[(model, mode)]["$ref"] for (model, mode) in key_map}
-    schemas = distinct_enum_titles(dict(defs.get("$defs", {})))
+    schemas = plain_text(distinct_enum_titles(dict(defs.get("$defs", {}))))
     schemas["Problem"] = PROBLEM_SCHEMA
     paths: dict[str, dict[str, Any]] = {}
     for spec in routes:
@@ -162,6 +162,27 @@ def distinct_enum_titles(schemas: dict[str, Any]) -> dict[str, Any]:
         for prop in schema.get("properties", {}).values():
             if "enum" in prop and f"{owner}{_pascal(prop.get('title', ''))}" in schemas:
                 prop["title"] = f"{prop.get('title', '')} Kind"
+    return schemas
+
+
+# what functions/core/request_parsing.py refuses in any string of a body (422 validation-failed)
+PLAIN_TEXT = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069]*$"
+
+
+def plain_text(schemas: dict[str, Any]) -> dict[str, Any]:
+    """Free-text string fields say they refuse control and bidirectional-override characters."""
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "string" and not {"pattern", "enum", "const", "format"} & node.keys():
+                node["pattern"] = PLAIN_TEXT
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(schemas)
     return schemas
 
 

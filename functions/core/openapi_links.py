@@ -6,7 +6,8 @@ stateful client (schemathesis) chains every route, those added later included:
   `{"id": "pay_…"}` and …/payments/{payment_id} exists), or else `<schema>_id` (an Invoice's `id`);
 - any field (at most two objects or lists deep) named like a path parameter (`item_id`, `service`) is one;
 - an operation B is linked from A when every path parameter of B is found in A's answer or A's own path,
-  and at least one comes from the answer.
+  and at least one comes from the answer (an answer whose `id` is its own path's id counts: after
+  PATCH /v1/accounts/{account_id} or POST …/link, every route of that account).
 """
 
 from __future__ import annotations
@@ -72,7 +73,9 @@ def add_links(paths: dict[str, dict[str, Any]], components: dict[str, Any]) -> N
             continue
         ctx = (path, every_param, set(paths))
         sources = _sources(schema, components, ctx, "", 3)
-        own = set(_PARAM.findall(path))
+        # an answer that IS the object of its own path's last id (PATCH or link an account answers the
+        # account) names it afresh: the calls that follow a change can take the id from it
+        own = set(_PARAM.findall(path)) - {p for p, pointer in sources.items() if pointer == "/id"}
         links = {}
         for target_path, _target_method, target in operations:
             needed = _PARAM.findall(target_path)

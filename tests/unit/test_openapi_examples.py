@@ -125,7 +125,7 @@ def test_every_error_response_lists_its_problem_codes_and_each_is_documented(doc
     assert "idempotency-key-reuse" in payment["422"]["x-problem-codes"]
     assert "card-data-not-accepted" in payment["400"]["x-problem-codes"]
     item = document["paths"]["/v1/accounts/{account_id}/billing-items/{item_id}"]["get"]["responses"]
-    assert item["404"]["x-problem-codes"] == ["item-not-found"]
+    assert item["404"]["x-problem-codes"] == ["account-not-found", "item-not-found"]
     assert item["403"]["x-problem-codes"] == ["insufficient-scope", "not-a-member", "capability-unavailable"]
 
 
