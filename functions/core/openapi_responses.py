@@ -113,6 +113,12 @@ def problem_codes(spec: RouteSpec) -> dict[str, list[str]]:
     if spec.refuse_card_data:
         add(400, "card-data-not-accepted")
     if spec.body is not None:
+        fields = spec.body.model_fields
+        for name in fields:  # an id the body refers to: unknown (or another account's) is 404
+            if name.endswith("_id"):
+                add(404, f"{name[:-3].replace('_', '-')}-not-found")
+        if "currency" in fields and "account_id" in spec.path:
+            add(422, "currency-mismatch")  # DESIGN §2: given, it must be the account's
         add(400, "malformed-json")
         add(415, "unsupported-media-type")
         add(422, "validation-failed")

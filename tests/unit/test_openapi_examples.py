@@ -180,3 +180,26 @@ def test_links_chain_the_ids_one_call_returns_into_the_next(document):
     assert payment["getPayment"]["parameters"]["payment_id"] == "$response.body#/id"
     invoices = links_of(document, f"{account}/invoices", "get")
     assert invoices["getInvoice"]["parameters"]["invoice_id"] == "$response.body#/data/0/id"
+
+
+def test_declared_and_body_derived_problem_codes(document):
+    charges = document["paths"]["/v1/accounts/{account_id}/charges"]["post"]["responses"]
+    assert charges["409"]["x-problem-codes"] == ["idempotency-in-progress", "account-closed"]
+    assert "currency-mismatch" in charges["422"]["x-problem-codes"]
+    ticket = document["paths"]["/v1/accounts/{account_id}/support-tickets"]["post"]["responses"]
+    assert {"payment-not-found", "invoice-not-found"} <= set(ticket["404"]["x-problem-codes"])
+
+
+def test_location_names_the_created_object_where_a_get_route_reads_it():
+    from functions.core.http import location
+
+    def spec(method: str, path: str) -> Any:
+        return next(s for s in ROUTES if s.method == method and s.path == path)
+
+    created = spec("POST", "/v1/accounts/{account_id}/payments")
+    params = {"account_id": "acct_3k2m7qz4wd5e6hxr2nap"}
+    assert location(created, {"id": "pay_aaaaaaaaaaaaaaaaaaaa"}, params) == {
+        "Location": "/v1/accounts/acct_3k2m7qz4wd5e6hxr2nap/payments/pay_aaaaaaaaaaaaaaaaaaaa"
+    }
+    assert location(spec("POST", "/v1/accounts"), {"id": "acct_x"}, {}) == {}  # no GET /v1/accounts/{id}
+    assert location(spec("GET", "/v1/accounts/{account_id}/payments"), {"id": "pay_x"}, params) == {}
