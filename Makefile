@@ -71,9 +71,11 @@ format: $(STAMP)
 package: $(STAMP)
 	$(BIN)/python -m local.package build/package
 
-## synth: the CloudFormation template of every deployable stage in infra/cdk.out (offline: CDK + node)
+## synth: the CloudFormation template of every deployable stage in infra/cdk.out (offline: CDK + node); each
+## stage's settings from infra/settings/<stage>.json (docs/deploy.md). One stage: make synth STAGE=prod
+## [SETTINGS=path/to/prod.json]. A missing or placeholder setting fails it, one line per value.
 synth: package
-	$(BIN)/python -m infra.app
+	$(BIN)/python -m infra.app $(if $(STAGE),--stage $(STAGE)) $(if $(SETTINGS),--settings $(SETTINGS))
 
 ## bench: benchmarks that print figures (not part of make test)
 bench: package
