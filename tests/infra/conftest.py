@@ -2,7 +2,8 @@
 
 - `package_dir`: build/package, the zip `make package` builds and CDK deploys. It is rebuilt (exactly as
   `make package`, ~20-40 s) when missing or when its sam.json no longer declares what the Chalice app
-  registers (a handler added, a trigger changed); code-only edits do not change what the stack is made
+  registers (a handler added, a trigger changed), or when requirements.lock changed; code-only edits do
+  not change what the stack is made
   of, so they do not force a rebuild here (tests/unit/test_package.py checks the zip itself).
 - `synthesized`: the real app's dev and prod stacks, from that package, with the complete test settings
   (tests/infra/settings/<stage>.json: every value a deployed stage needs, none a placeholder).
@@ -92,6 +93,9 @@ def _neutral_env(tmp: Path) -> dict[str, str]:
 def _package_is_current() -> bool:
     import app
 
+    built_lock = BUILT / "requirements.lock"  # the lock the zip was built from (local/package.py copies it)
+    if not built_lock.is_file() or built_lock.read_bytes() != (ROOT / "requirements.lock").read_bytes():
+        return False
     try:
         template = sam.read_template(BUILT)
         return sam.template_declarations(template, QUEUES) == sam.app_declarations(app.app, QUEUES)
