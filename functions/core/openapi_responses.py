@@ -6,6 +6,7 @@ headers, and the OAuth 2.0 scheme of Cognito with billow's scopes."""
 from __future__ import annotations
 
 import inspect
+from itertools import pairwise
 from typing import Any
 
 from functions.core.http import ROUTES, RouteSpec
@@ -102,7 +103,7 @@ def _id_resources() -> dict[str, str]:
     out: dict[str, str] = {}
     for route in ROUTES:
         segments = route.path.split("/")
-        for before, segment in zip(segments, segments[1:], strict=False):
+        for before, segment in pairwise(segments):
             if segment.startswith("{") and not before.startswith("{"):
                 out.setdefault(segment.strip("{}"), _resource(before))
     return out
