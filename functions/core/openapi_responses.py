@@ -145,6 +145,9 @@ def problem_codes(spec: RouteSpec) -> dict[str, list[str]]:
         add(415, "unsupported-media-type")
         add(422, "validation-failed")
     if spec.query is not None:
+        for name in spec.query.model_fields:  # a filter by an unknown id (device_id) is 404 too
+            if name.endswith("_id"):
+                add(404, f"{_id_resources().get(name, name[:-3].replace('_', '-'))}-not-found")
         add(422, "validation-failed")
         if "cursor" in spec.query.model_fields:
             add(400, "invalid-cursor")
