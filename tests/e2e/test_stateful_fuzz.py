@@ -71,6 +71,19 @@ def _machine(stack: LocalStack, record: dict[str, Any]) -> Any:
 
             self.control.__class__ = StartWithoutIds
 
+        def before_call(self, case: Any) -> None:
+            # Hypothesis favours the simplest values: the first enum member and False, i.e. lite, unlinked
+            # accounts, which have no items, payments or invoices (403 capability-unavailable). Two
+            # accounts in three are made billable and linked (the rest stay as generated), so the links
+            # lead somewhere; no id is ever supplied by the test.
+            if f"{case.operation.method.upper()} {case.operation.path}" == root and isinstance(case.body, dict):
+                record["created"] += 1
+                if record["created"] % 3:
+                    case.body.update(type=("payg", "subscription")[record["created"] % 2], linked=True)
+                    if case.body["type"] == "payg":
+                        case.body.pop("collection", None)
+                        case.body.pop("net_days", None)
+
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
             return {"headers": {"Authorization": f"Bearer {operator}"}, "timeout": 30}
 
@@ -113,6 +126,7 @@ def test_a_stateful_run_reaches_2xx_on_most_operations(local_stack):
         "server_errors": [],
         "undocumented": [],
         "undeclared": defaultdict(set),
+        "created": 0,
     }
     machine = _machine(local_stack, record)
     run_settings = settings(
