@@ -47,6 +47,7 @@ from local.jwks_server import serve_jwks
 from local.queue_pump import QueuePump
 from local.stream_pump import StreamPump
 from local.stripe_shim import StripeServer
+from local.webhook_receiver import WebhookReceiver
 
 console = Console(soft_wrap=True, highlight=False)
 
@@ -144,6 +145,13 @@ def start(ports: stack.Ports, running: Running) -> dict[str, Any]:
 
     ttl = stack.TOKEN_TTL
     admin_token = tokens.mint(key, stack.OPERATOR_SUB, stack.ADMIN_SCOPES, ttl=ttl)
+    try:
+        receiver = WebhookReceiver(stack.HOST, ports.receiver).start()
+    except OSError as exc:
+        raise _bind_error("the webhook receiver", ports.receiver, stack.PORT_ENV["receiver"], exc) from None
+    running.started("webhook receiver", receiver.stop)
+    endpoint = stack.register_receiver(stack.ApiClient(api_url, admin_token), receiver.url)
+    receiver.secrets.append(endpoint["secret"])
     customer_token = tokens.mint(key, stack.CUSTOMER_SUB, stack.READ_WRITE, ttl=ttl)
     outsider_token = tokens.mint(key, stack.OUTSIDER_SUB, stack.READ_WRITE, ttl=ttl)
     demo = stack.seed_demo(stack.ApiClient(api_url, admin_token))
@@ -184,6 +192,11 @@ def start(ports: stack.Ports, running: Running) -> dict[str, Any]:
             "expires_at": expires,
         },
         "resources": resources,
+        "webhooks": {
+            "receiver_url": receiver.url,
+            "events_url": f"http://{stack.HOST}:{receiver.port}/events",
+            "endpoint_id": endpoint["id"],
+        },
     }
     info["curl"] = curl_examples(info)
     info["console"] = console_app.publish(console_server, info)
@@ -218,6 +231,7 @@ def curl_examples(info: dict[str, Any]) -> list[dict[str, str]]:
             '-H "Authorization: Bearer $CUSTOMER_TOKEN"',
         },
         {"what": "the e-mails the stack sent", "cmd": "billow emails"},
+        {"what": "the outbound events the local webhook receiver got (signatures checked)", "cmd": "billow events"},
     ]
 
 
@@ -237,6 +251,8 @@ def print_banner(info: dict[str, Any]) -> None:
     )
     urls.add_row("lite", info["accounts"]["lite"])
     urls.add_row("customer sub", f"{stack.CUSTOMER_SUB} (owner of both)")
+    hooks = info["webhooks"]
+    urls.add_row("webhook receiver", f"{hooks['receiver_url']}  (endpoint {hooks['endpoint_id']}, every type)")
     urls.add_row("stack file", str(stack.stack_file()))
     if info.get("today_moved_to"):
         urls.add_row("calendar", f"moved to {info['today_moved_to']} (BILLOW_TODAY)")

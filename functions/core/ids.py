@@ -8,7 +8,7 @@ import re
 import secrets
 from datetime import date
 
-PREFIXES = ("acct", "dev", "item", "inv", "pay", "tkt", "evt", "ref", "entry")
+PREFIXES = ("acct", "dev", "item", "inv", "pay", "tkt", "evt", "ref", "entry", "we")
 _BODY_LEN = 20
 _ID_RE = re.compile(r"^(?P<prefix>[a-z]+)_(?P<body>[a-z2-7]{20})$")
 

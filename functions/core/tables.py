@@ -107,6 +107,13 @@ TABLES: dict[str, TableSpec] = {
             owner="billing_run",
             purpose="per account and billed period: the Recurring invoice and which steps are done",
         ),
+        TableSpec(
+            name="webhooks",
+            owner="events",
+            ttl_attribute="expires_at",
+            purpose="outbound webhook endpoints (secrets KMS-encrypted), each (event, endpoint) delivery and its "
+            "attempts (TTL 30 days)",
+        ),
     )
 }
 

@@ -165,3 +165,6 @@ def outbound(aws):
     from tests.integration.events_helpers import Events
 
     return Events()
+
+
+from tests.integration.webhook_helpers import webhooks  # noqa: E402, F401 - fixture: outbound webhooks (issue 19)
