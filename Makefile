@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TOOLS := $(VENV)/infra-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: run test test-dates soak lint format package synth bench clean
+.PHONY: run test test-dates soak lint format package synth bench clean chromium
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,8 +25,19 @@ $(TOOLS_STAMP): requirements-infra-tools.txt | $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m local.run
 
-## test: lint (ruff, the import contracts of pyproject.toml) and the whole suite (unit, integration, e2e, infra: CDK assertions, cfn-lint, checkov)
-test: $(STAMP) $(TOOLS_STAMP)
+## chromium: Debian's chromium for the console's browser tests (tests/browser): installed when missing and
+## this user may (root); otherwise stop with the one command to run. BILLOW_CHROMIUM names another binary.
+CHROMIUM_INSTALL := apt-get install -y chromium
+chromium:
+	@if [ -n "$$BILLOW_CHROMIUM" ]; then \
+		command -v "$$BILLOW_CHROMIUM" >/dev/null || { echo "BILLOW_CHROMIUM=$$BILLOW_CHROMIUM is not an executable"; exit 1; }; \
+	elif [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(CHROMIUM_INSTALL); \
+		else echo "The console's browser tests need Debian's chromium. Run:  sudo $(CHROMIUM_INSTALL)"; exit 1; fi; \
+	fi
+
+## test: lint (ruff, the import contracts of pyproject.toml) and the whole suite (unit, integration, e2e, browser, infra: CDK assertions, cfn-lint, checkov)
+test: $(STAMP) $(TOOLS_STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache

@@ -51,6 +51,7 @@ class Data(Construct):
             deletion_protection=True,
             time_to_live_attribute=spec.ttl_attribute,
             removal_policy=RemovalPolicy.RETAIN,
+            stream=dynamodb.StreamViewType[spec.stream] if spec.stream else None,
         )
         for index in spec.indexes:
             table.add_global_secondary_index(

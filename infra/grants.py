@@ -14,6 +14,10 @@ reviewed edit of this table, never by a wildcard.
 - send_to: queues it sends to (SendMessage, GetQueueUrl, GetQueueAttributes).
 - email: ses:SendEmail/SendRawEmail from the sender identity only.
 - secrets: reading the one secret (Stripe keys, webhook secret, cursor key).
+- put_events: events:PutEvents on the stack's event bus only (outbound events, DESIGN §7).
+
+A stream consumer ("stream:<table>") is granted reading its table's stream by its event source (infra/
+lambdas.py), and sending what it gives up on to its on-failure queue; nothing else unless listed here.
 - webhook_key: the KMS key of webhook endpoint secrets: "encrypt" (kms:Encrypt; registering and rotating
   endpoints) or "decrypt" (kms:Decrypt; signing deliveries) — the API never decrypts a stored secret.
 """
@@ -44,6 +48,7 @@ class Grants:
     send_to: tuple[str, ...] = ()
     email: bool = False
     secrets: bool = False
+    put_events: bool = False
     webhook_key: str = ""  # "" | "encrypt" | "decrypt"
 
 
@@ -75,6 +80,9 @@ GRANTS: dict[str, Grants] = {
     # The collector: one off-session PaymentIntent per collection attempt, the receipt or dunning e-mail,
     # the next collection (sends to collections).
     f"sqs:{COLLECTIONS}": Grants(tables="read_write", send_to=(COLLECTIONS,), email=True, secrets=True),
+    # The publisher: the outbox's stream records (the event is in the record's NewImage), each event put on
+    # the stack's bus, then one webhook delivery queued per subscribed endpoint (reads the endpoints).
+    "stream:events": Grants(put_events=True, tables="read", send_to=(WEBHOOK_DELIVERIES,)),
     # The webhook deliverer: reads the endpoint, decrypts its secrets, POSTs, records the attempt; the next
     # attempt is a delayed message to its own queue; an endpoint failing for 5 days e-mails the operators.
     f"sqs:{WEBHOOK_DELIVERIES}": Grants(

@@ -25,12 +25,13 @@ REPO_DIR = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 STAGE = "local"
 
-DEFAULT_PORTS = {"moto": 5000, "api": 8000, "jwks": 8421, "stripe": 8420, "receiver": 8422}
+DEFAULT_PORTS = {"moto": 5000, "api": 8000, "jwks": 8421, "stripe": 8420, "console": 3000, "receiver": 8422}
 PORT_ENV = {
     "moto": "BILLOW_MOTO_PORT",
     "api": "BILLOW_API_PORT",
     "jwks": "BILLOW_JWKS_PORT",
     "stripe": "BILLOW_STRIPE_PORT",
+    "console": "BILLOW_CONSOLE_PORT",
     "receiver": "BILLOW_RECEIVER_PORT",  # the local webhook receiver (local/webhook_receiver.py)
 }
 
@@ -68,7 +69,8 @@ class Ports:
     api: int
     jwks: int
     stripe: int
-    receiver: int = 8422
+    console: int = DEFAULT_PORTS["console"]  # taken: the console server tries the next ports
+    receiver: int = DEFAULT_PORTS["receiver"]
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -139,7 +141,8 @@ def apply_aws_env(moto_url: str) -> None:
 
 
 def create_aws_resources(moto_url: str) -> dict[str, Any]:
-    """Every table, queue (+ DLQ), the invoice bucket and the verified SES sender, in moto at `moto_url`.
+    """Every table, queue (+ DLQ), the invoice bucket, the verified SES sender and the event bus (with its
+    tap queue), in moto at `moto_url`.
 
     Names come from functions/core (tables.py, resources.py) and the current settings, so call this
     after the stage's environment is applied.
@@ -185,6 +188,8 @@ def create_aws_resources(moto_url: str) -> dict[str, Any]:
     sender = email_sender()
     client("ses").verify_email_identity(EmailAddress=sender)
 
+    from local.event_bus import create_event_bus
+
     # the KMS key that encrypts webhook endpoint secrets (functions/events/webhook_secrets.py)
     kms = client("kms")
     key_alias = webhook_key()
@@ -197,6 +202,8 @@ def create_aws_resources(moto_url: str) -> dict[str, Any]:
         "queues": queues,
         "bucket": bucket,
         "email_sender": sender,
+        # outbound events (DESIGN §7): the bus, and the tap queue a rule copies every billow event to
+        "event_bus": create_event_bus(client("events"), sqs),
         "webhook_key": key_alias,
     }
 

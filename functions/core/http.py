@@ -19,7 +19,7 @@ from typing import Any
 from chalice import Blueprint, Response
 from pydantic import BaseModel
 
-from functions.core import idempotency
+from functions.core import cors, idempotency
 from functions.core.auth import Identity, authenticate
 from functions.core.errors import BillowError, ForbiddenError, ServiceUnavailableError
 from functions.core.ids import is_id
@@ -247,9 +247,30 @@ def api(
             return handle(spec, fn, bp.current_request, params)
 
         bp.route(path, methods=[method], content_types=[JSON, "application/merge-patch+json"])(view)
+        _answer_preflights(bp, path)
         return fn
 
     return decorator
+
+
+_PREFLIGHT_PATHS: set[str] = set()
+
+
+def _answer_preflights(bp: Blueprint, path: str) -> None:
+    """An OPTIONS route on `path` (once per path, on the first blueprint that declares it) answering CORS
+    preflights (functions/core/cors.py). It is not an API operation: not in ROUTES, nor in the OpenAPI
+    document, and it needs no token (browsers send preflights without one)."""
+    if path in _PREFLIGHT_PATHS:
+        return
+    _PREFLIGHT_PATHS.add(path)
+
+    def preflight(**params: str) -> Response:
+        methods = {spec.method for spec in ROUTES if spec.path == path}
+        headers = cors.preflight_headers(bp.current_request.headers, methods)
+        return Response(body="", status_code=204, headers=headers)
+
+    preflight.__name__ = f"preflight_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}"
+    bp.route(path, methods=["OPTIONS"])(preflight)
 
 
 def routes(bp: Blueprint, **shared: Any) -> Callable[..., Callable[[Callable[..., Any]], Callable[..., Any]]]:

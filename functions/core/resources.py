@@ -36,6 +36,11 @@ QUEUES: dict[str, QueueSpec] = {
 }
 
 BUCKET = "invoices"
+# The EventBridge bus of outbound events (DESIGN §7), and what the local stack and tests hang on it: a rule
+# sending every billow event to a queue they read (in AWS, consumers add their own rules).
+EVENT_BUS = "events"
+EVENT_SOURCE = "billow"
+EVENT_TAP_QUEUE = "events-tap"
 
 
 def queue_name(name: str) -> str:
@@ -55,6 +60,16 @@ def webhook_key() -> str:
     """The KMS key (id, ARN or alias) that encrypts webhook endpoint secrets."""
     settings = get_settings()
     return settings.webhook_kms_key or f"alias/{settings.table_prefix}webhooks"
+
+
+def event_bus_name() -> str:
+    settings = get_settings()
+    return settings.event_bus or f"{settings.table_prefix}{EVENT_BUS}"
+
+
+def event_tap_queue_name() -> str:
+    """The queue the local stack's and the tests' rule sends every event of the bus to (never deployed)."""
+    return f"{get_settings().table_prefix}{EVENT_TAP_QUEUE}"
 
 
 def email_sender() -> str:

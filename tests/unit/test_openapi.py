@@ -10,7 +10,14 @@ from functions.core.openapi import build_document
 
 
 def _app_operations() -> set[tuple[str, str]]:
-    return {(method, path) for path, methods in app.routes.items() for method in methods}
+    """The API's operations: every route but the CORS preflights (OPTIONS on every path, functions/core/cors.py),
+    which are transport, not operations, and stay out of the document (tests/unit/test_cors.py)."""
+    return {(method, path) for path, methods in app.routes.items() for method in methods if method != "OPTIONS"}
+
+
+def test_every_path_answers_preflights_and_the_document_has_no_options_operation():
+    assert {path for path, methods in app.routes.items() if "OPTIONS" in methods} == set(app.routes)
+    assert all("options" not in ops for ops in build_document()["paths"].values())
 
 
 def test_the_document_is_valid_openapi_3_1():
