@@ -59,7 +59,16 @@ class OutboundEvents(Construct):
         self, scope: Construct, construct_id: str, table: dynamodb.ITable, function_arn: str, role: iam.IRole
     ) -> lambda_.CfnEventSourceMapping:
         """The publisher's trigger: the outbox table's stream (the role may read it and report failures)."""
-        table.grant_stream_read(role)
+        # What Lambda's poller needs, on this table's streams only (CDK's grant_stream_read would add
+        # ListStreams on "*")
+        streams = f"{table.table_arn}/stream/*"
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+                resources=[table.table_stream_arn],
+            )
+        )
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["dynamodb:ListStreams"], resources=[streams]))
         self.failures.grant_send_messages(role)
         return lambda_.CfnEventSourceMapping(
             scope,

@@ -120,6 +120,7 @@ class AppFunctions(Construct):
                 "BILLOW_JWKS_URL": self.issuer.jwks_url,
                 "BILLOW_JWT_AUDIENCE": self.issuer.audience,
                 "BILLOW_EVENT_BUS": self.outbound.bus.event_bus_name,
+                "BILLOW_CORS_ORIGINS": ",".join(self.stage.console_origins),
             }
         )
         return env

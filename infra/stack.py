@@ -57,7 +57,13 @@ class BillowStack(Stack):
         ).functions
         api_name = self._configure_api()
         self.monitoring = Monitoring(
-            self, "Monitoring", stage=stage, messaging=self.messaging, functions=self.functions, api_name=api_name
+            self,
+            "Monitoring",
+            stage=stage,
+            messaging=self.messaging,
+            functions=self.functions,
+            api_name=api_name,
+            publish_failures=self.outbound.failures,
         )
         CfnOutput(self, "InvoiceBucket", value=self.data.bucket.bucket_name)
         CfnOutput(self, "SecretArn", value=self.data.secret.secret_arn)
@@ -77,7 +83,7 @@ class BillowStack(Stack):
         api.add_property_override("Name", name)
         api.add_property_override("StageName", config.api_gateway_stage)
         api.add_property_override("EndpointConfiguration", config.api_gateway_endpoint_type)
-        api.add_property_override("GatewayResponses", sam_gateway_responses())
+        api.add_property_override("GatewayResponses", sam_gateway_responses(self.stage.console_origins))
         api.add_property_override(
             "MethodSettings",
             [

@@ -36,8 +36,11 @@ STACK_PROVIDED_ENV = frozenset(
         "BILLOW_SECRETS_ARN",
         "BILLOW_WEBHOOK_KMS_KEY",
         "BILLOW_CURSOR_SECRET",
+        "BILLOW_CORS_ORIGINS",
+        "BILLOW_EVENT_BUS",
     }
 )
+_ORIGIN = re.compile(r"(https://[a-z0-9.-]+(:\d{1,5})?|http://(localhost|127\.0\.0\.1)(:\d{1,5})?)")
 
 
 class StageError(ValueError):
@@ -72,6 +75,9 @@ class StageSettings:
     existing_issuer: ExistingIssuer | None
     account: str | None = None
     region: str | None = None
+    # the browser origins of the stage's consoles: CORS (BILLOW_CORS_ORIGINS), and the origin API Gateway's
+    # own error responses carry when there is exactly one (infra/gateway.py)
+    console_origins: tuple[str, ...] = ()
     chalice_config: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -136,6 +142,19 @@ def _issuer(raw: Any, stage: str) -> ExistingIssuer | None:
     return issuer
 
 
+def _console_origins(raw: Any, stage: str) -> tuple[str, ...]:
+    """consoleOrigins: browser origins (scheme, host, port; no path), https — http only for a console on
+    this machine (localhost, 127.0.0.1)."""
+    origins = tuple(raw or ())
+    bad = [o for o in origins if not isinstance(o, str) or not _ORIGIN.fullmatch(o)]
+    if bad:
+        raise StageError(
+            f"stage {stage!r}: consoleOrigins {bad} are not origins (https://host[:port], no path or trailing "
+            "slash; http only for localhost or 127.0.0.1)"
+        )
+    return origins
+
+
 def stage_settings(name: str, context: dict[str, Any], chalice_config: dict[str, Any]) -> StageSettings:
     stages = context.get(STAGES_KEY) or {}
     check_agreement(stages, chalice_config)
@@ -164,6 +183,7 @@ def stage_settings(name: str, context: dict[str, Any], chalice_config: dict[str,
         console_callback_urls=tuple(raw.get("consoleCallbackUrls") or ()),
         console_logout_urls=tuple(raw.get("consoleLogoutUrls") or ()),
         existing_issuer=_issuer(raw.get("jwtIssuer"), name),
+        console_origins=_console_origins(raw.get("consoleOrigins"), name),
         account=raw.get("account") or None,
         region=raw.get("region") or None,
         chalice_config=chalice_config,

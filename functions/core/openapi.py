@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from functions.core.http import ROUTES, RouteSpec
+from functions.core.http import JSON, ROUTES, RouteSpec
 from functions.core.problems import PROBLEM
 
 _PARAM = re.compile(r"{(\w+)}")
@@ -98,6 +98,31 @@ def _operation(spec: RouteSpec, ref: dict[type[BaseModel], str]) -> dict[str, An
     return op
 
 
+# The OpenAPI document's `webhooks` (DESIGN §7): event type -> (its payload model, summary), registered by
+# the events domain (functions/events/schemas.py) when its routes are imported.
+WEBHOOKS: dict[str, tuple[type[BaseModel], str]] = {}
+
+
+def webhook(event_type: str, payload: type[BaseModel], summary: str) -> None:
+    """Describe one outbound event type in the document's `webhooks`."""
+    WEBHOOKS[event_type] = (payload, summary)
+
+
+def _webhooks(ref: dict[type[BaseModel], str]) -> dict[str, Any]:
+    return {
+        event_type: {
+            "post": {
+                "summary": summary,
+                "description": "Standard Webhooks headers: webhook-id (the event id), webhook-timestamp, "
+                "webhook-signature (v1,<base64 HMAC-SHA256>). Answer 2xx; anything else is retried.",
+                "requestBody": {"required": True, "content": {JSON: {"schema": {"$ref": ref[payload]}}}},
+                "responses": {"2XX": {"description": "received"}},
+            }
+        }
+        for event_type, (payload, summary) in sorted(WEBHOOKS.items())
+    }
+
+
 def build_document(routes: list[RouteSpec] | None = None) -> dict[str, Any]:
     routes = ROUTES if routes is None else routes
     models: list[type[BaseModel]] = []
@@ -105,6 +130,9 @@ def build_document(routes: list[RouteSpec] | None = None) -> dict[str, Any]:
         for model in (spec.body, spec.response):
             if model is not None and model not in models:
                 models.append(model)
+    for payload, _ in WEBHOOKS.values():
+        if payload not in models:
+            models.append(payload)
     key_map, defs = models_json_schema(
         [(m, "validation" if any(s.body is m for s in routes) else "serialization") for m in models],
         ref_template="#/components/schemas/{model}",
@@ -124,6 +152,7 @@ def build_document(routes: list[RouteSpec] | None = None) -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "paths": paths,
+        "webhooks": _webhooks(ref),
         "components": {
             "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},

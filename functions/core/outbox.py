@@ -14,8 +14,9 @@ rest of the plan never depends on the counter, and keeps its own conditions). So
 - the event item is immutable; the table's stream (NEW_IMAGE) feeds the publisher
   (functions/events/publisher.py), which puts each event on the EventBridge bus, at least once.
 
-Items (table `events`): `pk`=<account id> | `run`; `sk`=`SEQ` (the counter: `last`) or
-`EVT#<sequence, 12 digits>` (an event). Events expire after RETENTION_DAYS (TTL); counters never do.
+Items (table `events`): `pk`=<account id> | `run`; `sk`=`SEQ` (the counter: `last`),
+`EVT#<sequence, 12 digits>` (an event) or `ONCE#<key>` (an event recorded once per key: `once`).
+Events expire after RETENTION_DAYS (TTL); counters never do.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from functions.core import clock
 from functions.core.db import IntegerAttribute, SpecIndex, index_meta, meta
 from functions.core.errors import ConcurrentUpdateError
 from functions.core.ids import outbound_event_id
-from functions.core.uow import Op, Planned
+from functions.core.uow import Op, Planned, put_if_absent
 
 API_VERSION = "v1"
 # The billing run's events (`billing_run.completed`) are about no account: their own sequence space.
@@ -96,6 +97,10 @@ class CounterModel(_Outbox):
     last = IntegerAttribute()  # the last sequence number taken in this space
 
 
+class MarkerModel(_Outbox):
+    """ONCE#<key>: an event recorded once per key (`once`)."""
+
+
 class EventModel(_Outbox):
     event_id = UnicodeAttribute()
     type = UnicodeAttribute()
@@ -134,6 +139,21 @@ def event(account_id: str, type: str, obj: dict[str, Any]) -> Planned:
 def run_event(type: str, obj: dict[str, Any]) -> Planned:
     """An event about no account (`billing_run.completed`): account_id null, the run's own sequence."""
     return _planned(Draft(RUN_SPACE, None, type, obj))
+
+
+class AlreadyRecordedError(ConcurrentUpdateError):
+    """The event `once(...)` guards was written before (a redelivered message): nothing to record."""
+
+
+def _recorded() -> AlreadyRecordedError:
+    return AlreadyRecordedError("this event was recorded already")
+
+
+def once(space: str, key: str) -> Op:
+    """A marker that makes an event of a redelivered message be recorded once (`billing_run.completed` per
+    (run date, shard)): put if absent in the event's transaction; a second time the commit raises
+    AlreadyRecordedError (catch it: nothing was written)."""
+    return put_if_absent(MarkerModel(space, f"ONCE#{key}"), label="outbox_once", on_conflict=_recorded)
 
 
 def _planned(draft: Draft) -> Planned:

@@ -25,9 +25,8 @@ from functions.core.money import minimum_charge
 from functions.core.settings import get_settings
 from functions.core.stripe_gateway import StripeRejectedError
 from functions.core.uow import Planned, UnitOfWork, retrying
-from functions.payments import charging, collection_emails, store
+from functions.payments import charging, collection_emails, receipts, store
 from functions.payments.collection_rows import (
-    card_label,
     close,
     due_entry,
     notify,
@@ -83,7 +82,7 @@ def failed(row: CollectionRecord, pay: PaymentRecord | None, code: str, on: date
     kind = code if code in ("no_card", "authentication_required") else "declined"
     link = payment_page(row.account_id, pay.id) if kind == "authentication_required" and pay else ""
     kind = "requires_action" if kind == "authentication_required" else kind
-    card = card_label(pay) if pay else ""
+    card = receipts.card_label(pay) if pay else ""
     # the e-mail first: a failure is sent again by the redelivery (at least once), never lost
     notify(row.account_id, collection_emails.Message(kind, amount, currency, card, code, retry_on, link))
     events = collection_failed(row.account_id, opened, row.attempt, code, retry_on)
@@ -230,8 +229,7 @@ def write_off_below_minimum(account_id: str, on: date | None = None, *, at_closu
         event = audit.record(
             account_id, charging.SYSTEM, "invoice.written_off", inv.id, None, {"reason": BELOW_MINIMUM, "amount": room}
         )
-        UnitOfWork().add(*ops, event).commit()
-        # (the outbound event's outbox row joins this transaction here)
+        UnitOfWork().add(*ops, event).commit()  # the Credit invoice's outbound events are in `ops`
         return inv.id
 
     try:

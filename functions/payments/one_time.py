@@ -190,8 +190,8 @@ def create_payment(access: AccountAccess, idem: IdempotencyContext, body: Paymen
 
     def attempt() -> charging.Reply:  # 3. the final write: the row, the ledger, the audit, the reply
         reply = charging.record_reply(account.id, payment_id, answer.value, answer.rejected)
+        # the outbound events (payment.succeeded|failed|requires_action, invoice.paid …) are in reply.ops
         uow = UnitOfWork().add(*reply.ops, _reply(idem, reply.row))
-        # (the outbound event's outbox row joins this transaction here)
         uow.commit()
         return reply
 

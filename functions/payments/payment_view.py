@@ -61,3 +61,34 @@ def card_change_object(change: CardChangeRecord, status: str, failure_code: str 
 
 def card_event(type: str, change: CardChangeRecord, status: str, failure_code: str | None = None) -> Planned:
     return outbox.event(change.account_id, type, card_change_object(change, status, failure_code))
+
+
+def refund_object(
+    refund_id: str, payment_id: str, amount: int, currency: str, reason: str, **more: Any
+) -> dict[str, Any]:
+    """Money refunded to a card, as payment.refunded carries it: the refund, naming its payment (fetch the
+    payment for its new `refunded` total)."""
+    return {
+        "id": refund_id,
+        "object": "refund",
+        "payment_id": payment_id,
+        "amount": amount,
+        "currency": currency,
+        "reason": reason,
+        "status": "succeeded",
+        **more,
+    }
+
+
+def dispute_object(dispute: Any, payment_id: str, at: str) -> dict[str, Any]:
+    """A dispute as dispute.created carries it (the Stripe dispute's id, amount, reason, status)."""
+    return {
+        "id": dispute.id,
+        "object": "dispute",
+        "payment_id": payment_id,
+        "amount": dispute.amount,
+        "currency": dispute.currency,
+        "reason": dispute.reason,
+        "status": dispute.status,
+        "created_at": at,
+    }

@@ -373,7 +373,8 @@ def test_each_kind_of_function_gets_its_grants(workers_prod):
     assert {"s3:PutObject", "ses:SendEmail", "dynamodb:PutItem"} <= _actions(
         _policy_statements(workers_prod, account_id)
     )
-    assert set(GRANTS) == {"api", "schedule"} | {f"sqs:{q}" for q in QUEUES}
+    # (issue 19) + the outbox stream's consumer, the publisher of outbound events
+    assert set(GRANTS) == {"api", "schedule", "stream:events"} | {f"sqs:{q}" for q in QUEUES}
 
 
 def test_the_daily_run_fires_at_0005_utc_with_a_dlq_and_alarms(workers_prod):

@@ -76,3 +76,20 @@ def test_an_existing_issuer_must_be_complete_and_https(context, chalice):
     broken[STAGES_KEY]["prod"]["jwtIssuer"] = {"issuer": "https://issuer"}
     with pytest.raises(StageError, match="jwksUrl"):
         stage_settings("prod", broken, chalice)
+
+
+def test_console_origins_are_origins_https_or_this_machine(context, chalice):
+    assert stage_settings("prod", context, chalice).console_origins == ("https://console.billow.example",)
+    assert stage_settings("dev", context, chalice).console_origins == ("http://localhost:3000",)
+    for bad in ("https://console.example/", "http://console.example", "https://console.example/app", "*"):
+        broken = copy.deepcopy(context)
+        broken[STAGES_KEY]["prod"]["consoleOrigins"] = [bad]
+        with pytest.raises(StageError, match="consoleOrigins"):
+            stage_settings("prod", broken, chalice)
+
+
+def test_a_chalice_stage_may_not_set_the_cors_origins_the_stack_provides(context, chalice):
+    clash = copy.deepcopy(chalice)
+    clash["stages"]["dev"]["environment_variables"]["BILLOW_CORS_ORIGINS"] = "https://elsewhere"
+    with pytest.raises(StageError, match="BILLOW_CORS_ORIGINS"):
+        check_agreement(context[STAGES_KEY], clash)

@@ -10,6 +10,13 @@ import boto3
 from functions.core import outbox
 
 
+def conforms(event: dict[str, Any]) -> None:
+    """The event is what the OpenAPI document's `webhooks` says its type carries."""
+    from functions.events.schemas import ENVELOPES
+
+    ENVELOPES[event["type"]].model_validate(event)
+
+
 class Events:
     def __init__(self) -> None:
         from app import app
@@ -36,8 +43,12 @@ class Events:
 
     @staticmethod
     def of(account_id: str) -> list[dict[str, Any]]:
-        """Every outbox event of the account, in sequence order."""
-        return outbox.events_of(account_id)
+        """Every outbox event of the account, in sequence order, each valid against its type's payload
+        schema (the OpenAPI document's `webhooks`)."""
+        events = outbox.events_of(account_id)
+        for event in events:
+            conforms(event)
+        return events
 
     @staticmethod
     def types(account_id: str) -> list[str]:

@@ -70,6 +70,7 @@ from functions.core.ledger_store import Line as Line
 open_balance = ledger_store.open_balance
 get_balance = ledger_store.get_balance
 get_invoice = ledger_store.get_invoice
+get_invoices = ledger_store.get_invoices
 set_due_date = ledger_store.set_due_date
 get_lines = ledger_store.get_lines
 list_invoices = ledger_store.list_invoices

@@ -225,11 +225,14 @@ def post_invoice(posting: Posting) -> tuple[list[Op | Planned], Invoice]:
     )
     if posting.inline:
         ops.extend(ledger_store.put_lines_ops(account_id, part.invoice_id, part.lines))
+    paid = [op for op in ops if isinstance(op, Planned)]  # invoice.paid of what it settled: after its issue
+    ops = [op for op in ops if not isinstance(op, Planned)]
     ops += [
         ledger_store.put_invoice(inv, already_posted(part.invoice_id)),
         ledger_store.update_balance(balance, after, past_due_delta=-cleared),
         ledger_store.put_entry(account_id, entry),
         *outbound.issued(inv),
+        *paid,
         *outbound.past_due_moved(balance, -cleared),
     ]
     return ops, inv
