@@ -4,7 +4,8 @@ For every AWS::Serverless::Function in sam.json (infra/sam.py says what it is):
 
 - its own IAM role with its grants (infra/grants.py) and its own log group (retention set);
 - a name `billow-<stage>-<function>`, the stage's environment (Chalice's config for that stage, since
-  the package is built once for all stages) plus what the stack provides (bucket, sender, secret, issuer);
+  the package is built once for all stages) plus the stage's settings file (seller, addresses, console
+  origins: infra/settings.py) and what the stack provides (bucket, secret, issuer);
 - memory and timeout from the Chalice stage; a queue consumer's timeout from its queue spec instead,
   the same number its queue's visibility timeout derives from;
 - on its SQS event, which Chalice writes with the queue's name as it was at packaging time: the queue of
@@ -110,10 +111,10 @@ class AppFunctions(Construct):
 
     def _environment(self, decl: FunctionDecl) -> dict[str, str]:
         env = dict(self.stage.function_config(decl.chalice_name).environment_variables)
+        env.update(self.stage.settings_env)  # seller, addresses, console origins (infra/settings.py)
         env.update(
             {
                 "BILLOW_INVOICE_BUCKET": self.data.bucket.bucket_name,
-                "BILLOW_EMAIL_FROM": self.stage.email_from,
                 "BILLOW_SECRETS_ARN": self.data.secret.secret_arn,
                 "BILLOW_WEBHOOK_KMS_KEY": self.data.webhook_key.key_arn,
                 "BILLOW_JWT_ISSUER": self.issuer.issuer,

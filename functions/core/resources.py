@@ -56,12 +56,6 @@ def bucket_name() -> str:
     return settings.invoice_bucket or f"{settings.table_prefix}{BUCKET}"
 
 
-def webhook_key() -> str:
-    """The KMS key (id, ARN or alias) that encrypts webhook endpoint secrets."""
-    settings = get_settings()
-    return settings.webhook_kms_key or f"alias/{settings.table_prefix}webhooks"
-
-
 def event_bus_name() -> str:
     settings = get_settings()
     return settings.event_bus or f"{settings.table_prefix}{EVENT_BUS}"
@@ -70,6 +64,12 @@ def event_bus_name() -> str:
 def event_tap_queue_name() -> str:
     """The queue the local stack's and the tests' rule sends every event of the bus to (never deployed)."""
     return f"{get_settings().table_prefix}{EVENT_TAP_QUEUE}"
+
+
+def webhook_key() -> str:
+    """The KMS key (id, ARN or alias) that encrypts webhook endpoint secrets."""
+    settings = get_settings()
+    return settings.webhook_kms_key or f"alias/{settings.table_prefix}webhooks"
 
 
 def email_sender() -> str:

@@ -17,7 +17,7 @@ from infra import sam
 from infra.grants import GRANTS, TABLE_WRITE
 from infra.messaging import VISIBILITY_FACTOR, consumer_settings
 from infra.stages import STACK_PROVIDED_ENV, load_chalice_config, stage_settings
-from tests.infra.conftest import EXISTING_ISSUER
+from tests.infra.conftest import EXISTING_ISSUER, TEST_CONTEXT
 
 
 def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -38,9 +38,7 @@ def logical_id(template: dict[str, Any], kind: str, **match: Any) -> str:
 
 
 def settings(stage: str):
-    from infra.stages import load_cdk_context
-
-    return stage_settings(stage, load_cdk_context(), load_chalice_config())
+    return stage_settings(stage, TEST_CONTEXT, load_chalice_config())
 
 
 # ---- tables: from the one table spec ------------------------------------------------------------
@@ -276,6 +274,13 @@ def test_the_environment_is_the_chalice_stage_plus_what_the_stack_provides(synth
         assert {k: env[k] for k in chalice.environment_variables} == chalice.environment_variables
         assert set(env) == set(chalice.environment_variables) | (STACK_PROVIDED_ENV - {"BILLOW_CURSOR_SECRET"})
         assert env["BILLOW_STAGE"] == stage
+        assert {k: env[k] for k in config.settings_env} == config.settings_env
+        assert env["BILLOW_SELLER_NAME"] == "Nimbus Test Hosting SAS"
+        assert env["BILLOW_SELLER_ADDRESS"] == "4 quai des Chartrons|33000 Bordeaux|France"
+        assert env["BILLOW_CORS_ORIGINS"] == env["BILLOW_PAYPAL_RETURN_ORIGINS"] == ",".join(config.console_origins)
+        assert env["BILLOW_CONSOLE_URL"] == config.console_origins[0]
+        assert env["BILLOW_EMAIL_FROM"] == config.email_from
+        assert not [v for v in env.values() if isinstance(v, str) and ("billow.example" in v or "localhost" in v)]
         assert props["MemorySize"] == chalice.lambda_memory_size
         if not any(e["Type"] == "SQS" for e in (props.get("Events") or {}).values()):
             assert props["Timeout"] == chalice.lambda_timeout

@@ -45,7 +45,7 @@ def test_protected_routes_document_their_scope_and_problem_responses():
         if spec.scope is None:
             assert op["security"] == []
             continue
-        assert op["security"] == [{"bearer": [spec.scope]}]
+        assert op["security"] == [{"cognito": [spec.scope]}, {"bearer": [spec.scope]}]
         assert op["x-billow-scope"] == spec.scope
         for status in ("401", "403", "default"):
             assert op["responses"][status]["content"]["application/problem+json"]
