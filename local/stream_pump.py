@@ -51,6 +51,7 @@ class StreamPump:
         self.streams = streams_client(region)
         self._iterators: dict[str, str | None] = {}
         self._shards_read_at = 0.0
+        self._last: dict[str, str] = {}  # per shard: the sequence number of the last record handled
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.published = 0
@@ -70,6 +71,13 @@ class StreamPump:
                 )["ShardIterator"]
         return self._iterators
 
+    def _after(self, shard_id: str) -> str | None:
+        """An iterator just after the last record handled (from the start when none was)."""
+        where = {"ShardIteratorType": "TRIM_HORIZON"}
+        if shard_id in self._last:
+            where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self._last[shard_id]}
+        return self.streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **where)["ShardIterator"]
+
     def _event(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         return {"Records": [{**r, "eventSourceARN": self.stream_arn, "awsRegion": self.region} for r in records]}
 
@@ -82,10 +90,15 @@ class StreamPump:
             answer = self.streams.get_records(ShardIterator=iterator, Limit=100)
             records = answer.get("Records", [])
             if not records:
-                self._iterators[shard_id] = answer.get("NextShardIterator")
+                # A fresh iterator after the last record handled, not NextShardIterator: moto restores a
+                # table's copy when a transaction is cancelled (its stream shard included), and an iterator
+                # of the replaced shard never sees another record.
+                self._iterators[shard_id] = self._after(shard_id) or answer.get("NextShardIterator")
                 continue
             done = self._handle(records)
             handled += done
+            if done:
+                self._last[shard_id] = records[done - 1]["dynamodb"]["SequenceNumber"]
             if done == len(records):
                 self._iterators[shard_id] = answer.get("NextShardIterator")
             else:  # start again at the first record not handled, as Lambda does
