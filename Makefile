@@ -6,27 +6,45 @@ STAMP := $(VENV)/.installed
 TOOLS := $(VENV)/infra-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: run test test-dates soak lint format package synth bench clean
+.PHONY: run test test-dates soak lint format package synth bench clean chromium lock
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt pyproject.toml
+# The venv installs the dev lock (requirements-dev.lock: requirements-dev.txt + requirements-infra.txt,
+# every package pinned with its hashes); `make lock` refreshes the locks after a requirements*.txt change.
+$(STAMP): requirements-dev.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip<26.3"  # chalice 1.34 requires pip<26.3
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -r requirements-infra.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-# cfn-lint (+ SAM translator) and checkov pin older boto3/pydantic than billow's: their own venv.
-$(TOOLS_STAMP): requirements-infra-tools.txt | $(STAMP)
+# cfn-lint (+ SAM translator) and checkov pin older boto3/pydantic than billow's: their own venv and lock.
+$(TOOLS_STAMP): requirements-infra-tools.lock | $(STAMP)
 	test -x $(TOOLS)/bin/python || $(PY) -m venv $(TOOLS)
-	$(TOOLS)/bin/python -m pip install --quiet -r requirements-infra-tools.txt
+	$(TOOLS)/bin/python -m pip install --quiet --require-hashes -r requirements-infra-tools.lock
 	touch $(TOOLS_STAMP)
+
+## lock: recompile requirements.lock (Lambda), requirements-dev.lock and requirements-infra-tools.lock with
+## hashes (pip-tools; PyPI only) after any change to a requirements*.txt; tests/unit/test_locks.py fails until then
+lock: $(STAMP)
+	$(BIN)/python -m local.lock
 
 ## run: start the local stack on 127.0.0.1 (moto, Stripe side, API on :8000, queue pump) in the foreground
 run: $(STAMP)
 	$(BIN)/python -m local.run
 
-## test: lint (ruff, the import contracts of pyproject.toml) and the whole suite (unit, integration, e2e, infra: CDK assertions, cfn-lint, checkov)
-test: $(STAMP) $(TOOLS_STAMP)
+## chromium: Debian's chromium for the console's browser tests (tests/browser): installed when missing and
+## this user may (root); otherwise stop with the one command to run. BILLOW_CHROMIUM names another binary.
+CHROMIUM_INSTALL := apt-get install -y chromium
+chromium:
+	@if [ -n "$$BILLOW_CHROMIUM" ]; then \
+		command -v "$$BILLOW_CHROMIUM" >/dev/null || { echo "BILLOW_CHROMIUM=$$BILLOW_CHROMIUM is not an executable"; exit 1; }; \
+	elif [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(CHROMIUM_INSTALL); \
+		else echo "The console's browser tests need Debian's chromium. Run:  sudo $(CHROMIUM_INSTALL)"; exit 1; fi; \
+	fi
+
+## test: lint (ruff, the import contracts of pyproject.toml) and the whole suite (unit, integration, e2e, browser, infra: CDK assertions, cfn-lint, checkov)
+test: $(STAMP) $(TOOLS_STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
@@ -56,13 +74,16 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## package: the Lambda zip (chalice package + precompiled bytecode) in build/package
+## package: the Lambda zip in build/package: requirements.lock installed hash-checked for Lambda's platform,
+## chalice package with an empty requirements file, precompiled bytecode (local/package.py)
 package: $(STAMP)
 	$(BIN)/python -m local.package build/package
 
-## synth: the CloudFormation template of every deployable stage in infra/cdk.out (offline: CDK + node)
+## synth: the CloudFormation template of every deployable stage in infra/cdk.out (offline: CDK + node); each
+## stage's settings from infra/settings/<stage>.json (docs/deploy.md). One stage: make synth STAGE=prod
+## [SETTINGS=path/to/prod.json]. A missing or placeholder setting fails it, one line per value.
 synth: package
-	$(BIN)/python -m infra.app
+	$(BIN)/python -m infra.app $(if $(STAGE),--stage $(STAGE)) $(if $(SETTINGS),--settings $(SETTINGS))
 
 ## bench: benchmarks that print figures (not part of make test)
 bench: package

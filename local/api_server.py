@@ -13,9 +13,11 @@ through chalice's own CLI factory and config loader, and swap in a LocalGateway 
   the chalice CLI does), so BILLOW_TABLE_PREFIX etc. come from the stage, over inherited values;
 - vendor/ is put on sys.path, routes are validated as `chalice deploy` would (validate_routes);
 - the app is made a LocalChalice (thread-local current_request) and served by chalice's threaded
-  LocalDevServer with its request handler, Lambda event conversion, CORS preflight and
-  Lambda context (timeout and memory from the config); only a client hanging up mid-response is
-  no longer printed as a traceback.
+  LocalDevServer with its request handler, Lambda event conversion and Lambda context (timeout and
+  memory from the config); only a client hanging up mid-response is no longer printed as a traceback.
+
+What it changes besides: OPTIONS is passed to the app (billow answers CORS preflights itself, for the
+stage's origins: functions/core/cors.py), and its own 404/405 problems carry the CORS headers.
 
 What it drops: the auto-reloader (the launcher is restarted instead). In AWS, API Gateway's own
 responses for unknown paths are made problem+json by gateway responses in the CDK stack.
@@ -100,6 +102,11 @@ class ProblemGateway(LocalGateway):
         except ValueError:
             raise RouteNotFound(path) from None
 
+    def _has_user_defined_options_method(self, lambda_event: Any) -> bool:
+        """OPTIONS always reaches the app: billow answers CORS preflights itself (functions/core/cors.py),
+        for the stage's origins; chalice local would otherwise answer them from Chalice's `cors=`."""
+        return True
+
 
 class ProblemRequestHandler(ChaliceRequestHandler):
     """chalice local's request handler, using ProblemGateway."""
@@ -159,6 +166,15 @@ class ProblemRequestHandler(ChaliceRequestHandler):
         self.end_headers()
         if getattr(self, "command", None) != "HEAD":
             self.wfile.write(body)
+
+    def _send_error_response(self, error: LocalGatewayException) -> None:
+        """The gateway's own errors (no route matches, a method it has no handler for) carry the CORS
+        headers too, as the CDK stack's gateway responses do: a console reads their problem+json."""
+        from functions.core.cors import add_cors_headers
+
+        headers = dict(error.headers)
+        add_cors_headers({k.lower(): v for k, v in self.headers.items()}, headers)
+        self._send_http_response(error.CODE, headers, error.body)
 
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
         """The access line without the query string, as API Gateway's access log has none

@@ -7,8 +7,12 @@
                                              memory; billow's webhook endpoint registered with it
   API              :$BILLOW_API_PORT  (8000)  `chalice local --stage local`, in-process (local/api_server.py
                                              says why), with AWS_ENDPOINT_URL pointing at moto
+  console          :$BILLOW_CONSOLE_PORT (3000) console/ (local/console_server.py; the next free port when
+                                             taken, and the API's CORS origins follow it)
   queue pump                                 every `on_sqs_message` handler fed from its queue in moto
                                              (local/queue_pump.py), as Lambda's event source mappings do
+  stream pump                                the outbox table's stream fed to the publisher, which puts
+                                             each event on moto's EventBridge bus (local/stream_pump.py)
 
 Then it seeds demo data through the API (a card on file too, through the real card flow), prints
 URLs, ids, tokens and example curl lines, and writes them to .local/stack.json (or
@@ -37,10 +41,13 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from local import console as console_app
 from local import moto_server, stack, tokens
 from local.jwks_server import serve_jwks
 from local.queue_pump import QueuePump
+from local.stream_pump import StreamPump
 from local.stripe_shim import StripeServer
+from local.webhook_receiver import WebhookReceiver
 
 console = Console(soft_wrap=True, highlight=False)
 
@@ -104,6 +111,12 @@ def start(ports: stack.Ports, running: Running) -> dict[str, Any]:
     webhook_secret = f"whsec_{secrets.token_hex(24)}"
     os.environ.update(stack.stripe_env(stripe.url, webhook_secret))
 
+    try:
+        console_server = console_app.start_server(ports.console)  # sets the API's CORS origins: before app.py
+    except OSError as exc:
+        raise _bind_error("the console", ports.console, stack.PORT_ENV["console"], exc) from None
+    running.started("console", console_server.stop)
+
     from local import api_server
 
     # Applies the stage's env vars (table prefix, issuer, audience) to os.environ and imports app.py.
@@ -126,9 +139,19 @@ def start(ports: stack.Ports, running: Running) -> dict[str, Any]:
     sqs = boto3.client("sqs", endpoint_url=moto_url, region_name="us-east-1")
     pump = QueuePump(app_obj, sqs, log=lambda line: console.print(f"[yellow]{line}[/]")).start()
     running.started("queue pump", pump.stop)
+    # the outbox's stream to the publisher (EventBridge), as Lambda's DynamoDB event source does
+    stream_pump = StreamPump(app_obj, log=lambda line: console.print(f"[yellow]{line}[/]")).start()
+    running.started("stream pump", stream_pump.stop)
 
     ttl = stack.TOKEN_TTL
     admin_token = tokens.mint(key, stack.OPERATOR_SUB, stack.ADMIN_SCOPES, ttl=ttl)
+    try:
+        receiver = WebhookReceiver(stack.HOST, ports.receiver).start()
+    except OSError as exc:
+        raise _bind_error("the webhook receiver", ports.receiver, stack.PORT_ENV["receiver"], exc) from None
+    running.started("webhook receiver", receiver.stop)
+    endpoint = stack.register_receiver(stack.ApiClient(api_url, admin_token), receiver.url)
+    receiver.secrets.append(endpoint["secret"])
     customer_token = tokens.mint(key, stack.CUSTOMER_SUB, stack.READ_WRITE, ttl=ttl)
     outsider_token = tokens.mint(key, stack.OUTSIDER_SUB, stack.READ_WRITE, ttl=ttl)
     demo = stack.seed_demo(stack.ApiClient(api_url, admin_token))
@@ -169,8 +192,14 @@ def start(ports: stack.Ports, running: Running) -> dict[str, Any]:
             "expires_at": expires,
         },
         "resources": resources,
+        "webhooks": {
+            "receiver_url": receiver.url,
+            "events_url": f"http://{stack.HOST}:{receiver.port}/events",
+            "endpoint_id": endpoint["id"],
+        },
     }
     info["curl"] = curl_examples(info)
+    info["console"] = console_app.publish(console_server, info)
     stack.write_stack_info(info)
     return info
 
@@ -202,12 +231,15 @@ def curl_examples(info: dict[str, Any]) -> list[dict[str, str]]:
             '-H "Authorization: Bearer $CUSTOMER_TOKEN"',
         },
         {"what": "the e-mails the stack sent", "cmd": "billow emails"},
+        {"what": "the outbound events the local webhook receiver got (signatures checked)", "cmd": "billow events"},
     ]
 
 
 def print_banner(info: dict[str, Any]) -> None:
     urls = Table.grid(padding=(0, 2))
     urls.add_row("API", info["api_url"])
+    if info.get("console"):
+        urls.add_row("console", info["console"]["url"])
     urls.add_row("OpenAPI", info["openapi_url"])
     urls.add_row("moto (AWS)", info["moto_url"])
     urls.add_row("JWKS", info["jwks_url"])
@@ -219,6 +251,8 @@ def print_banner(info: dict[str, Any]) -> None:
     )
     urls.add_row("lite", info["accounts"]["lite"])
     urls.add_row("customer sub", f"{stack.CUSTOMER_SUB} (owner of both)")
+    hooks = info["webhooks"]
+    urls.add_row("webhook receiver", f"{hooks['receiver_url']}  (endpoint {hooks['endpoint_id']}, every type)")
     urls.add_row("stack file", str(stack.stack_file()))
     if info.get("today_moved_to"):
         urls.add_row("calendar", f"moved to {info['today_moved_to']} (BILLOW_TODAY)")
@@ -235,6 +269,10 @@ def print_banner(info: dict[str, Any]) -> None:
         console.print(f"[dim]# {example['what']}[/]")
         console.print(example["cmd"])
     console.print()
+    if info.get("console"):
+        console.print(f"[bold]Console[/]: {info['console']['url']}  — sign in as the demo customer in one click:")
+        console.print(info["console"]["signin_url"])
+        console.print()
     console.print("[green]Ready.[/] Ctrl-C stops everything.")
 
 

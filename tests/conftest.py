@@ -82,8 +82,15 @@ def mint(signing_key):
 _PACKAGE_TESTS = ("tests/infra/", "tests/unit/test_package.py")
 
 
+# The console's browser tests share one local stack and one Chromium per session: one worker runs them all.
+_BROWSER_TESTS = "tests/browser/"
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.nodeid.startswith(_PACKAGE_TESTS):
             item.add_marker(pytest.mark.xdist_group("package"))
+        elif item.nodeid.startswith(_BROWSER_TESTS):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+            item.add_marker(pytest.mark.browser)

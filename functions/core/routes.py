@@ -8,8 +8,9 @@ from typing import Any
 from chalice import Blueprint, Response
 from pydantic import BaseModel
 
-from functions.core import errors
+from functions.core import cors, errors
 from functions.core.http import Call, api
+from functions.core.logs import get_logger
 from functions.core.openapi import build_document
 from functions.core.problems import PROBLEM, problem_response
 
@@ -28,6 +29,20 @@ def health(call: Call) -> Health:
 @api(bp, "GET", "/v1/openapi.json", scope=None, summary="This API's OpenAPI 3.1 document")
 def openapi_document(call: Call) -> dict[str, Any]:
     return build_document()
+
+
+@bp.middleware("http")
+def cors_on_every_response(event: Any, get_response: Any) -> Response:
+    """CORS headers on every response, errors included (functions/core/cors.py). Registered before the
+    middleware below, so it wraps it and sees the problem+json that replaced Chalice's own errors; an
+    exception escaping the routes (none should) is answered here too, so even that reply carries them."""
+    try:
+        response = get_response(event)
+    except Exception:
+        get_logger().exception("unhandled error outside a route")
+        response = problem_response(errors.BillowError("an internal error occurred; it has been logged"))
+    cors.add_cors_headers(getattr(event, "headers", None), response.headers)
+    return response
 
 
 _CHALICE_ERRORS: dict[int, type[errors.BillowError]] = {

@@ -94,7 +94,8 @@ def invoice_pdf(access: AccountAccess, invoice_id: str) -> schemas.PdfLink:
         store_pdf(access, inv, sources=sources)
     seconds = get_settings().pdf_url_seconds
     expires = clock.now() + timedelta(seconds=seconds)
-    return schemas.PdfLink(url=store.pdf_url(account.id, inv.id, seconds), expires_at=clock.iso(expires))
+    url = store.pdf_url(account.id, inv.id, seconds, f"{inv.number}.pdf")
+    return schemas.PdfLink(url=url, expires_at=clock.iso(expires))
 
 
 LINE_COLUMNS = [

@@ -54,15 +54,18 @@ def put_pdf(account_id: str, invoice_id: str, pdf: bytes, filename: str, fingerp
         Key=_key(account_id, invoice_id),
         Body=pdf,
         ContentType="application/pdf",
-        ContentDisposition=f'inline; filename="{filename}"',
+        ContentDisposition=f'attachment; filename="{filename}"',
         Metadata={"fingerprint": fingerprint},
         ServerSideEncryption="AES256",
     )
 
 
-def pdf_url(account_id: str, invoice_id: str, seconds: int) -> str:
-    return str(
-        _s3().generate_presigned_url(
-            "get_object", Params={"Bucket": bucket_name(), "Key": _key(account_id, invoice_id)}, ExpiresIn=seconds
-        )
-    )
+def pdf_url(account_id: str, invoice_id: str, seconds: int, filename: str) -> str:
+    """A presigned GET whose answer says `attachment` (DESIGN §8: the console's browser downloads it), also
+    for PDFs stored before their own Content-Disposition said so."""
+    params = {
+        "Bucket": bucket_name(),
+        "Key": _key(account_id, invoice_id),
+        "ResponseContentDisposition": f'attachment; filename="{filename}"',
+    }
+    return str(_s3().generate_presigned_url("get_object", Params=params, ExpiresIn=seconds))

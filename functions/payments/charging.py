@@ -24,8 +24,9 @@ from functions.core.ledger import MoneyIn
 from functions.core.logs import get_logger
 from functions.core.settings import get_settings
 from functions.core.stripe_gateway import PaymentIntent, StripeRejectedError
-from functions.core.uow import Op, UnitOfWork, retrying
+from functions.core.uow import Op, Planned, UnitOfWork, retrying
 from functions.payments import charges, emails, receipts, store
+from functions.payments.payment_view import payment_event
 from functions.payments.schemas import PaymentRequest
 from functions.payments.store import PaymentRecord
 
@@ -211,7 +212,9 @@ def record_reply(
     if after.status == store.FAILED and row.reserved:
         released, after = release_ops(row), replace(after, reserved=0)
     action = "payment.failed" if after.status == store.FAILED else f"payment.{after.status}"
-    ops = [store.save_payment(row, after), *released, _audit(row, after, action)]
+    ops: list[Op | Planned] = [store.save_payment(row, after), *released, _audit(row, after, action)]
+    if action in ("payment.failed", "payment.requires_action") and row.status != after.status:
+        ops.append(payment_event(action, after))
     return Reply(ops, after, "recorded")
 
 
@@ -258,9 +261,8 @@ def _plan_apply(row: PaymentRecord, intent: PaymentIntent) -> Reply:
         reserved=0,
         updated_at=clock.iso(clock.now()),
     )
-    return Reply(
-        [store.save_payment(row, after), *ops, _audit(row, after, "payment.succeeded")], after, "applied", money
-    )
+    ops = [store.save_payment(row, after), *ops, _audit(row, after, "payment.succeeded")]
+    return Reply([*ops, payment_event("payment.succeeded", after)], after, "applied", money)
 
 
 def _plan_hold(row: PaymentRecord, intent: PaymentIntent) -> Reply:

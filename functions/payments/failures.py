@@ -27,6 +27,7 @@ from functions.core.resources import CARD_VALIDATION
 from functions.core.settings import get_settings
 from functions.core.uow import UnitOfWork
 from functions.payments import store
+from functions.payments.payment_view import card_event
 from functions.payments.store import CardChangeRecord, PaymentRecord
 
 SYSTEM = Actor(f"system:{CARD_VALIDATION}", "system")
@@ -180,6 +181,7 @@ def fail_change(change: CardChangeRecord, code: str) -> str:
         audit.record(
             change.account_id, SYSTEM, "payment_method.change_failed", change.setup_intent_id, None, {"code": code}
         ),
+        card_event("payment_method.validation_failed", change, store.FAILED, code),
     )
     if change.purpose == "upgrade":  # the account stays lite; GET payment-method and the summary say why
         uow.add(store.set_upgrade(change.account_id, change.setup_intent_id, store.FAILED, now, code))

@@ -19,7 +19,7 @@ import json
 import re
 from typing import Any
 
-from functions.core import audit, clock, email, ledger, stripe_gateway
+from functions.core import audit, clock, email, ledger, outbox, stripe_gateway
 from functions.core.errors import BadRequestError
 from functions.core.logs import get_logger
 from functions.core.secrets import STRIPE_WEBHOOK_SECRET, get_secret
@@ -27,6 +27,7 @@ from functions.core.settings import get_settings
 from functions.core.text import same_secret
 from functions.core.uow import Op, UnitOfWork, retrying
 from functions.payments import charging, emails, failures, receipts, refunds, store
+from functions.payments.payment_view import dispute_object, refund_object
 from functions.payments.store import EventAlreadyHandledError, PaymentRecord
 
 TOLERANCE_SECONDS = 300  # Stripe's libraries' default
@@ -210,6 +211,13 @@ def _post_money_back(account_id: str, payment_id: str, refund: stripe_gateway.Re
             {"refunded": row.refunded},
             {"refunded": row.refunded + refund.amount, "stripe_refund_id": refund.id},
         ),
+        outbox.event(
+            account_id,
+            "payment.refunded",
+            refund_object(
+                refund.id, payment_id, refund.amount, row.currency, "outside_billow", stripe_refund_id=refund.id
+            ),
+        ),
     ]
     return refunds.money_back(account_id, refund.id, refund.amount, row, ops)
 
@@ -292,6 +300,7 @@ def _dispute_created(event_id: str, event_type: str, dispute_id: str) -> str:
             None,
             {"dispute_id": dispute.id, "amount": dispute.amount, "reason": dispute.reason},
         ),
+        outbox.event(row.account_id, "dispute.created", dispute_object(dispute, row.id, at)),
         _marker(event_id, event_type, row.account_id, "dispute_recorded"),
     ]
     if not refunds.money_back(row.account_id, dispute.id, dispute.amount, row, ops):

@@ -252,7 +252,7 @@ def test_a_pdf_downloaded_open_then_paid_reads_paid_under_the_same_file_name(mot
     assert "Status Paid" in after and "Balance due $0.00" in after, after
     assert "Transfer received Dec 6, 2026, ref. ACME-42 -$42.00" in after, after
     assert "pay_" not in after and "inv_" not in after
-    assert name_before == name_after == f'inline; filename="{charge["number"]}.pdf"'
+    assert name_before == name_after == f'attachment; filename="{charge["number"]}.pdf"'
 
 
 def test_the_line_csv_names_its_units_and_the_period_s_last_day(moto_api):

@@ -54,6 +54,8 @@ def test_a_french_invoice_pdf_downloads_from_its_presigned_url_and_reads_right(m
     assert parse_qs(urlparse(link["url"]).query)["X-Amz-Expires"] == ["300"]  # moto does not enforce it
     response = requests.get(link["url"], timeout=10)
     assert response.status_code == 200 and response.content.startswith(b"%PDF")
+    # a browser following the link downloads the file (the console's "Download PDF")
+    assert response.headers["Content-Disposition"] == f'attachment; filename="{charge["number"]}.pdf"'
     text = _text(response.content)
     for expected in (
         "FACTURE",

@@ -110,3 +110,28 @@ def test_what_http_server_refuses_itself_is_problem_json(server, raw):
 def test_known_methods_still_reach_the_app(server):
     status, _, body = _request(server, "GET", "/v1/things/t_9")
     assert (status, json.loads(body)) == (200, {"id": "t_9"})
+
+
+def _with_origin(server: tuple[str, int], method: str, path: str, origin: str):
+    conn = http.client.HTTPConnection(*server, timeout=10)
+    conn.request(method, path, headers={"Origin": origin, "Access-Control-Request-Method": "GET"})
+    response = conn.getresponse()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+
+
+def test_options_reaches_the_app_instead_of_chalice_local_s_own_preflight_answer(server):
+    """billow answers preflights itself (functions/core/cors.py): this app declares no OPTIONS route, so
+    the app's 405 comes back — chalice local would have answered 200 `Allow-Methods: OPTIONS` itself."""
+    status, headers, _ = _with_origin(server, "OPTIONS", "/v1/health", "http://127.0.0.1:3000")
+    assert status == 405
+    assert headers.get("access-control-allow-methods") != "OPTIONS"
+
+
+def test_the_server_s_own_404_carries_cors_for_a_console_origin_only(server):
+    status, headers, body = _with_origin(server, "GET", "/v1/nowhere", "http://127.0.0.1:3000")
+    _problem(status, headers, body, (404, "route-not-found"))
+    assert headers["access-control-allow-origin"] == "http://127.0.0.1:3000"
+    assert headers["vary"] == "Origin"
+    status, headers, body = _with_origin(server, "GET", "/v1/nowhere", "https://evil.example")
+    _problem(status, headers, body, (404, "route-not-found"))
+    assert "access-control-allow-origin" not in headers
