@@ -153,7 +153,7 @@ def invoice_lines_csv(access: AccountAccess, invoice_id: str) -> str:
         [
             inv.number,
             catalogue.local_text(line.group, locale),
-            catalogue.local_text(line.description, locale),
+            render.line_description(line, locale),
             line.period_start.isoformat(),
             catalogue.last_day(line.period_start, line.period_end).isoformat(),
             line.quantity or "1",

@@ -245,10 +245,18 @@ def _lines_table(pdf: Any, lines: list[Line], cur: str, locale: str) -> None:
                 table.row(cells)
 
 
+def line_description(line: Line, locale: str) -> str:
+    """A line's description for people: billow's own words translated on the lines billow wrote (a
+    billing item's or usage's: with an item or a group); a charge's or credit's description, typed by an
+    operator, as typed (an operator's "Unused hours" stays itself)."""
+    text = single_line(line.description)
+    return local_text(text, locale) if line.item_id or line.group else text
+
+
 def _line_cells(line: Line, cur: str, locale: str) -> list[str]:
     unit = display_unit_price(line.unit_amount, cur, locale) if line.unit_amount is not None else ""
     when = period(line.period_start, line.period_end, locale)
-    description = local_text(single_line(line.description), locale)
+    description = line_description(line, locale)
     return [description, when, line.quantity or "1", unit, display(line.amount, cur, locale)]
 
 

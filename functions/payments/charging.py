@@ -299,7 +299,8 @@ def finish(reply: Reply, account: Any = None) -> PaymentRecord:
             ledger.settle_unapplied_credit(row.account_id)
         get_logger().info("payment applied", account_id=row.account_id, payment_id=row.id, amount=row.amount)
         try:
-            row = receipts.send_receipt(row, account)
+            numbers = list(reply.money.numbers) if reply.money is not None else None
+            row = receipts.send_receipt(row, account, numbers)
         except Exception:  # the money is applied and its reply stored; the webhook sends the receipt
             get_logger().exception("receipt e-mail failed", account_id=row.account_id, payment_id=row.id)
     elif reply.effect == "held":

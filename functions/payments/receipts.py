@@ -33,9 +33,10 @@ def card_label(row: PaymentRecord, locale: str = "en") -> str:
     return catalogue.card(row.brand, row.last4, locale)
 
 
-def message(account: Any, row: PaymentRecord) -> email.Email:
-    """The receipt of `row` (a succeeded payment of the console or of the collector)."""
-    numbers = paid_numbers(row)
+def message(account: Any, row: PaymentRecord, numbers: list[str] | None = None) -> email.Email:
+    """The receipt of `row` (a succeeded payment of the console or of the collector); `numbers`: the
+    invoices it paid, when the apply step just read them (else read here)."""
+    numbers = sorted(numbers) if numbers is not None else paid_numbers(row)
     if row.source == "one_time":
         return emails.receipt(account, row, numbers)
     receipt = collection_emails.Message(
@@ -44,14 +45,14 @@ def message(account: Any, row: PaymentRecord) -> email.Email:
     return collection_emails.build(account, receipt, get_settings().console_url)
 
 
-def send_receipt(row: PaymentRecord, account: Any = None) -> PaymentRecord:
+def send_receipt(row: PaymentRecord, account: Any = None, numbers: list[str] | None = None) -> PaymentRecord:
     """Send the receipt of a succeeded payment once its money is applied, then mark it; returns the row
     as marked. A failure raises (the caller logs it, or answers Stripe 5xx so the webhook comes again)."""
     if row.source not in SOURCES or row.status != store.SUCCEEDED or row.receipt_sent_at:
         return row
     account = account or get_account(row.account_id)
     if account.billing_contact.get("email"):
-        email.send(message(account, row))
+        email.send(message(account, row, numbers))
     at = clock.iso(clock.now())
     store.mark_receipt_sent(row, at)
     return replace(row, receipt_sent_at=at)

@@ -83,6 +83,10 @@ def test_billow_s_own_words_are_translated_and_people_s_words_kept():
         "Part non utilisée : Machine virtuelle",
     ):
         assert french in fr, french
+    # what an operator typed on a charge is shown as typed, even when it reads like billow's words
+    inv, lines = invoices()["one_time"]
+    typed = render.render_pdf(inv, [replace(lines[0], description="Unused hours")], PARTY, SELLER, "fr", {})
+    assert "Unused hours" in text(typed)
 
 
 def test_periods_show_their_inclusive_last_day():

@@ -149,7 +149,7 @@ def _documents():
         Line("IPv4 <supplémentaire>", 500, date(2026, 12, 15), date(2027, 1, 1), group="Device: rack-1"),
         Line("Object storage GB-month", 1_234, date(2026, 11, 1), date(2026, 12, 1), "4936", "0.25", "Service: s3"),
         Line("Egress GB", 99, date(2026, 11, 1), date(2026, 12, 1), "1234.5", "0.08", "Service: s3"),
-        Line("Support plan · setup", 4_900, date(2026, 12, 1), date(2027, 2, 1)),
+        Line("Support plan · setup", 4_900, date(2026, 12, 1), date(2027, 2, 1), item_id="item_x"),
     ]
     subtotal = sum(line.amount for line in lines)
     applications = [

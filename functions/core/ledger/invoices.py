@@ -206,7 +206,7 @@ def post_invoice(posting: Posting) -> tuple[list[Op | Planned], Invoice]:
     inv = invoice_header(
         balance, seq, part.invoice_id, posting.type, total, part.description, len(part.lines), posting, at
     )
-    ops, applied, rest, cleared = allocate(
+    ops, applied, rest, cleared, _ = allocate(
         account_id, total, part.invoice_id, posting.type, posting.target_invoice_id, at
     )
     inv.status, inv.balance_due, inv.amount_paid = "closed", 0, total

@@ -34,7 +34,7 @@ def apply_payment(
         raise ValueError("a payment is greater than zero")
     balance = read_balance(account_id)
     at = clock.iso(clock.now())
-    ops, applied, rest, cleared = allocate(
+    ops, applied, rest, cleared, numbers = allocate(
         account_id, amount, payment_id, kind, target_invoice_id, at, release_target=reserved
     )
     entry = Entry(balance.entry_seq + 1, new_id("entry"), at, kind, payment_id, -amount, balance.current - amount)
@@ -55,7 +55,7 @@ def apply_payment(
         ledger_store.update_balance(balance, after, in_flight_delta=-reserved, past_due_delta=-cleared),
         *outbound.past_due_moved(balance, -cleared),
     ]
-    return ops, MoneyIn(entry.seq, applied, rest, entry.balance_after, after.unapplied_credit)
+    return ops, MoneyIn(entry.seq, applied, rest, entry.balance_after, after.unapplied_credit, numbers)
 
 
 def refund_to_card(
@@ -105,7 +105,7 @@ def settle_unapplied_credit(account_id: str) -> int:
         if balance.unapplied_credit <= 0:
             return total_applied
         at = clock.iso(clock.now())
-        ops, applied, rest, cleared = allocate(
+        ops, applied, rest, cleared, _ = allocate(
             account_id,
             balance.unapplied_credit,
             "unapplied_credit",

@@ -57,6 +57,7 @@ class MoneyIn:
     unapplied: int
     balance_after: int
     credit_after: int = 0  # the account's unapplied credit once committed: > 0, settle it further
+    numbers: tuple[str, ...] = ()  # the settled invoices' numbers, in `applied`'s order (the receipt names them)
 
 
 def read_balance(account_id: str) -> Balance:
@@ -76,14 +77,15 @@ def allocate(
     *,
     release_target: int = 0,
     lots: tuple[ledger_store.CreditLot, ...] | None = None,
-) -> tuple[list[Op], list[tuple[str, int]], int, int]:
+) -> tuple[list[Op], list[tuple[str, int]], int, int, tuple[str, ...]]:
     """The application rule (DESIGN §3), for every caller: money settles the targeted invoice first,
     then open invoices oldest first, at most MAX_SETTLE_PER_TRANSACTION of them; returns the ops,
     what went where, and the rest (which becomes unapplied credit). `release_target`: the payment's
     reservation on the targeted invoice, released in the same transaction (DESIGN §3 v4). Unapplied
     credit being applied passes its `lots`: each application then names the lot it came from
     (`origin`), oldest first. The last value: how many invoices marked past_due it closes (the caller's
-    balance update takes them off the balance's count, `past_due_delta`)."""
+    balance update takes them off the balance's count, `past_due_delta`); then the settled invoices'
+    numbers (read here anyway: a receipt names them without reading them again)."""
     ids = ledger_store.open_invoice_ids(account_id, MAX_SETTLE_PER_TRANSACTION)
     if target_invoice_id:
         ids = [target_invoice_id] + [i for i in ids if i != target_invoice_id]
@@ -119,7 +121,7 @@ def allocate(
         remaining -= take
     if release_target and target_invoice_id and target_invoice_id not in {i for i, _ in applied}:
         ops += ledger_store.release_in_flight(account_id, release_target, target_invoice_id, with_balance=False)
-    return ops, applied, remaining, cleared
+    return ops, applied, remaining, cleared, tuple(invoices[i].number for i, _ in applied)
 
 
 @dataclass(frozen=True)
