@@ -179,7 +179,7 @@ def build_world(api: Api, helper: Payments, mint: Any) -> World:
     status, out, _ = api.call("PUT", f"/v1/accounts/{a.id}/budget", {"amount": 100_000}, token=api.admin)
     assert status == 200, out
     account_for, upgrade_setup_intent = _lifecycle_accounts(api, helper)
-    webhooks = _webhooks(api)
+    webhooks = _webhooks(api, a.id)
     return World(
         api=api,
         helper=helper,
@@ -199,7 +199,7 @@ def build_world(api: Api, helper: Payments, mint: Any) -> World:
 WEBHOOK_URL = "http://127.0.0.1:9/hooks"  # the test stage accepts the loopback receiver; nothing is POSTed
 
 
-def _webhooks(api: Api) -> dict[str, str]:
+def _webhooks(api: Api, account_id: str) -> dict[str, str]:
     from functions.events import webhook_secrets
     from functions.events import webhook_store as store
 
@@ -213,16 +213,11 @@ def _webhooks(api: Api) -> dict[str, str]:
         )
         assert status == 201, out
         ids[role] = out["id"]
-    ids["event"] = "evt_" + "w" * 20
-    event = {
-        "id": ids["event"],
-        "type": "invoice.issued",
-        "created_at": "2026-12-01T00:00:00.000Z",
-        "account_id": None,
-        "sequence": 1,
-        "data": {"object": {}},
-        "api_version": "v1",
-    }
+    # a real outbound event of A's (GET /v1/events/{event_id} reads it from the outbox), delivered once
+    status, out, _ = api.call("GET", f"/v1/events?account_id={account_id}&limit=1", token=api.admin)
+    assert status == 200 and out["data"], out
+    event = out["data"][0]
+    ids["event"] = event["id"]
     store.save_delivery(store.Delivery(ids["event"], ids["endpoint"], event, "delivered", 1))
     return ids
 
