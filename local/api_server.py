@@ -129,6 +129,16 @@ class ProblemRequestHandler(ChaliceRequestHandler):
             return self._method_not_allowed
         raise AttributeError(name)
 
+    def _generic_handle(self) -> None:
+        """chalice local reads the body with int(Content-Length) and drops the connection on a value that is
+        not a number; API Gateway answers 400: so does this server (problem+json, connection closed)."""
+        try:
+            int(self.headers.get("content-length", "0"))
+        except ValueError:
+            self.send_error(400, "Content-Length is not a number")
+            return
+        super()._generic_handle()
+
     def _method_not_allowed(self) -> None:
         try:
             self._parse_payload()  # read any body, so the next request on this connection starts clean
