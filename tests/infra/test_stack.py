@@ -13,7 +13,7 @@ from functions.core import secrets
 from functions.core.auth import SCOPES
 from functions.core.resources import QUEUES
 from functions.core.tables import TABLES
-from infra import sam
+from infra import budgets, sam
 from infra.grants import GRANTS, TABLE_WRITE
 from infra.messaging import VISIBILITY_FACTOR, consumer_settings
 from infra.stages import STACK_PROVIDED_ENV, load_chalice_config, stage_settings
@@ -272,7 +272,11 @@ def test_the_environment_is_the_chalice_stage_plus_what_the_stack_provides(synth
         chalice = config.function_config(decl.chalice_name)
         env = props["Environment"]["Variables"]
         assert {k: env[k] for k in chalice.environment_variables} == chalice.environment_variables
-        assert set(env) == set(chalice.environment_variables) | (STACK_PROVIDED_ENV - {"BILLOW_CURSOR_SECRET"})
+        consumer = any(e["Type"] == "SQS" for e in (props.get("Events") or {}).values())
+        not_here = {"BILLOW_CURSOR_SECRET"} | (set() if consumer else {"BILLOW_MESSAGE_BUDGET_SECONDS"})
+        assert set(env) == set(chalice.environment_variables) | (STACK_PROVIDED_ENV - not_here)
+        retry = budgets.API_STRIPE if decl.is_api else budgets.WORKER_STRIPE
+        assert env["BILLOW_STRIPE_MAX_ATTEMPTS"] == str(retry.attempts)
         assert env["BILLOW_STAGE"] == stage
         assert {k: env[k] for k in config.settings_env} == config.settings_env
         assert env["BILLOW_SELLER_NAME"] == "Nimbus Test Hosting SAS"
