@@ -128,9 +128,14 @@ def test_queue_policies_refuse_anything_but_tls(prod):
 # ---- bucket, secret, sender -------------------------------------------------------------------------
 
 
+def _invoice_bucket(template: dict[str, Any]) -> str:
+    (found,) = [k for k, r in resources(template, "AWS::S3::Bucket").items() if "DataInvoices" in k]
+    return found
+
+
 def test_the_invoice_bucket_is_private_encrypted_tls_only_versioned_and_has_a_lifecycle(prod):
     template = Template.from_json(prod)
-    template.resource_count_is("AWS::S3::Bucket", 1)
+    template.resource_count_is("AWS::S3::Bucket", 2)  # the invoices, and the hosted console's (test_console.py)
     template.has_resource(
         "AWS::S3::Bucket",
         {
@@ -164,7 +169,8 @@ def test_the_invoice_bucket_is_private_encrypted_tls_only_versioned_and_has_a_li
             },
         },
     )
-    statements = props_of(prod, "AWS::S3::BucketPolicy")["PolicyDocument"]["Statement"]
+    invoices = _invoice_bucket(prod)
+    statements = props_of(prod, "AWS::S3::BucketPolicy", Bucket={"Ref": invoices})["PolicyDocument"]["Statement"]
     denies = [s for s in statements if s["Effect"] == "Deny"]
     assert {json.dumps(s["Condition"], sort_keys=True) for s in denies} == {
         json.dumps({"Bool": {"aws:SecureTransport": "false"}}),
