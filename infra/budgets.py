@@ -25,7 +25,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN, CARD_VALIDATION, COLLECTIONS, QUEUES
+from functions.core.resources import (
+    BILLING_ACCOUNT,
+    BILLING_RUN,
+    CARD_VALIDATION,
+    COLLECTIONS,
+    QUEUES,
+    WEBHOOK_DELIVERIES,
+)
+from functions.core.settings import Settings
 from functions.core.stripe_gateway import BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS
 
 API_GATEWAY_LIMIT_SECONDS = 29.0
@@ -82,6 +90,11 @@ class Worker:
     queue: str
     stripe_calls: int  # per message, worst case
     why: str
+    other_seconds: float = 0.0  # another outbound call's bound (a webhook POST: connect + read timeouts)
+
+
+# A webhook delivery's POST: urllib3 timeouts of webhook_timeout_seconds to connect and to read.
+WEBHOOK_POST_SECONDS = 2 * Settings.__dataclass_fields__["webhook_timeout_seconds"].default
 
 
 WORKERS: dict[str, Worker] = {
@@ -89,6 +102,9 @@ WORKERS: dict[str, Worker] = {
     COLLECTIONS: Worker(COLLECTIONS, 3, "PaymentIntent look-up, create, cancel of the superseded one"),
     BILLING_ACCOUNT: Worker(BILLING_ACCOUNT, 0, "issues the invoice; the charge is the collector's (collections)"),
     BILLING_RUN: Worker(BILLING_RUN, 0, "lists a shard's due accounts"),
+    WEBHOOK_DELIVERIES: Worker(
+        WEBHOOK_DELIVERIES, 0, "one signed POST to the endpoint (no Stripe call)", other_seconds=WEBHOOK_POST_SECONDS
+    ),
 }
 
 
@@ -97,7 +113,10 @@ def api_worst_seconds(path: Path, retry: StripeRetry = API_STRIPE) -> float:
 
 
 def message_worst_seconds(queue: str, retry: StripeRetry = WORKER_STRIPE) -> float:
-    return WORKERS[queue].stripe_calls * retry.worst_call_seconds() + AWS_ALLOWANCE_SECONDS
+    if queue not in WORKERS:
+        raise KeyError(f"queue {queue!r} has no time budget: add it to infra/budgets.py WORKERS")
+    worker = WORKERS[queue]
+    return worker.stripe_calls * retry.worst_call_seconds() + worker.other_seconds + AWS_ALLOWANCE_SECONDS
 
 
 def consumer_timeout_seconds(queue: str) -> int:

@@ -9,7 +9,7 @@
   stage's Cognito domain (its hosted UI and token endpoint), plus HSTS, nosniff, no framing, no referrer;
 - console/ deployed as it is (a BucketDeployment), with the deployed config.json written by the stack
   from its own values: apiUrl, the publishable key (settings), and Cognito {domain, clientId,
-  redirectUri, scopes}; console/config.json of `make run` is never uploaded.
+  redirectUri, scope}; console/config.json of `make run` is never uploaded.
 
 Without a custom domain, the console's origin is the distribution's domain, known only once it exists:
 the API's CORS origins, PayPal returns, e-mail links and Cognito's callback URLs come from the settings'
@@ -166,7 +166,7 @@ class ConsoleSite(Construct):
                 "domain": cognito.base_url,
                 "clientId": cognito.client_id,
                 "redirectUri": f"{self.origin}/",
-                "scopes": list(CONSOLE_SCOPES),
+                "scope": " ".join(CONSOLE_SCOPES),  # console/cognito.js: OAuth's space-separated scope
             }
             if cognito
             else None,

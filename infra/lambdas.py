@@ -17,6 +17,7 @@ For every AWS::Serverless::Function in sam.json (infra/sam.py says what it is):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_iam as iam
@@ -25,6 +26,7 @@ from constructs import Construct
 
 from infra.budgets import function_environment
 from infra.data import Data
+from infra.events import OutboundEvents
 from infra.grants import BUCKET_READ, BUCKET_WRITE, TABLE_READ, TABLE_WRITE, grants_for
 from infra.identity import IssuerSettings
 from infra.messaging import Messaging, consumer_settings
@@ -101,9 +103,11 @@ class AppFunctions(Construct):
         data: Data,
         messaging: Messaging,
         issuer: IssuerSettings,
+        outbound: OutboundEvents,
     ) -> None:
         super().__init__(scope, construct_id)
         self.stage, self.app, self.data, self.messaging, self.issuer = stage, app, data, messaging, issuer
+        self.outbound = outbound
         self.functions = [self._deploy(decl) for decl in decls]
 
     def _environment(self, decl: FunctionDecl) -> dict[str, str]:
@@ -115,9 +119,12 @@ class AppFunctions(Construct):
             {
                 "BILLOW_INVOICE_BUCKET": self.data.bucket.bucket_name,
                 "BILLOW_SECRETS_ARN": self.data.secret.secret_arn,
+                "BILLOW_WEBHOOK_KMS_KEY": self.data.webhook_key.key_arn,
                 "BILLOW_JWT_ISSUER": self.issuer.issuer,
                 "BILLOW_JWKS_URL": self.issuer.jwks_url,
                 "BILLOW_JWT_AUDIENCE": self.issuer.audience,
+                "BILLOW_EVENT_BUS": self.outbound.bus.event_bus_name,
+                "BILLOW_CORS_ORIGINS": ",".join(self.stage.console_origins),
             }
         )
         return env
@@ -153,6 +160,12 @@ class AppFunctions(Construct):
             )
         if grants.secrets:
             self.data.secret.grant_read(role)
+        if grants.put_events:
+            self.outbound.grant_put(role)
+        if grants.webhook_key == "encrypt":
+            self.data.webhook_key.grant(role, "kms:Encrypt")
+        elif grants.webhook_key == "decrypt":
+            self.data.webhook_key.grant(role, "kms:Decrypt")
 
         config = self.stage.function_config(decl.chalice_name)
         fn = self.app.get_resource(decl.logical_id)
@@ -184,8 +197,22 @@ class AppFunctions(Construct):
         skip(fn, *FUNCTION_SKIPS)
         if not decl.schedules:  # invoked synchronously or by an event source mapping: no Lambda DLQ applies
             skip(fn, "CKV_AWS_116")
+        if decl.stream:
+            self._stream_trigger(decl, name, fn, role)
         # The role's policy must exist before the function: its event source mapping checks queue access.
         policy = role.node.try_find_child("DefaultPolicy")
         if policy is not None:
             fn.node.add_dependency(policy)
         return DeployedFunction(decl=decl, name=name, role=role, log_group=logs_)
+
+    def _stream_trigger(self, decl: FunctionDecl, name: str, fn: Any, role: iam.Role) -> None:
+        """The function's DynamoDB stream event source (infra/events.py), created after the function and
+        after its role may read the stream."""
+        assert decl.stream is not None
+        mapping = self.outbound.stream_source(
+            self, f"Stream-{decl.logical_id}", self.data.tables[decl.stream], name, role
+        )
+        mapping.node.add_dependency(fn)
+        policy = role.node.try_find_child("DefaultPolicy")
+        if policy is not None:
+            mapping.node.add_dependency(policy)

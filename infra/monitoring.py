@@ -36,6 +36,7 @@ class Monitoring(Construct):
         messaging: Messaging,
         functions: list[DeployedFunction],
         api_name: str,
+        publish_failures: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(self, "Alarms", topic_name=f"billow-{stage.name}-alarms", enforce_ssl=True)
@@ -48,6 +49,12 @@ class Monitoring(Construct):
 
         for name, dlq in messaging.dlqs.items():
             self._dlq_alarm(f"Dlq-{name}", dlq, f"messages in {dlq.queue_name}: the {name} consumer gave up on them")
+        if publish_failures is not None:  # outbound events the publisher could not put on the bus (infra/events.py)
+            self._dlq_alarm(
+                "Dlq-events-publish",
+                publish_failures,
+                "outbound events the publisher gave up on after 24 h: still in the outbox (docs/events.md)",
+            )
         for name, queue in messaging.queues.items():
             limit = consumer_settings(name).oldest_message_alarm_seconds
             self._alarm(

@@ -46,10 +46,14 @@ STACK_PROVIDED_ENV = (
             "BILLOW_STRIPE_MAX_ATTEMPTS",
             "BILLOW_STRIPE_TIMEOUT_SECONDS",
             "BILLOW_MESSAGE_BUDGET_SECONDS",
+            "BILLOW_WEBHOOK_KMS_KEY",
+            "BILLOW_CORS_ORIGINS",
+            "BILLOW_EVENT_BUS",
         }
     )
     | SETTINGS_ENV
 )
+_ORIGIN = re.compile(r"(https://[a-z0-9.-]+(:\d{1,5})?|http://(localhost|127\.0\.0\.1)(:\d{1,5})?)")
 
 
 class StageError(ValueError):
@@ -169,6 +173,19 @@ def _issuer(raw: Any, stage: str) -> ExistingIssuer | None:
     return issuer
 
 
+def _console_origins(raw: Any, stage: str) -> tuple[str, ...]:
+    """consoleOrigins: browser origins (scheme, host, port; no path), https — http only for a console on
+    this machine (localhost, 127.0.0.1)."""
+    origins = tuple(raw or ())
+    bad = [o for o in origins if not isinstance(o, str) or not _ORIGIN.fullmatch(o)]
+    if bad:
+        raise StageError(
+            f"stage {stage!r}: consoleOrigins {bad} are not origins (https://host[:port], no path or trailing "
+            "slash; http only for localhost or 127.0.0.1)"
+        )
+    return origins
+
+
 def settings_source(name: str, context: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The raw settings of a stage and where they came from: the context's in-memory settings, the one
     file named by billow:settingsFile, or <billow:settingsDir>/<stage>.json (infra/settings/ by default)."""
@@ -216,7 +233,7 @@ def stage_settings(name: str, context: dict[str, Any], chalice_config: dict[str,
         invoice_retention_days=int(raw.get("invoiceRetentionDays", 3653)),
         log_retention_days=int(raw.get("logRetentionDays", 365)),
         cognito_domain_prefix=raw.get("cognitoDomainPrefix") or None,
-        console_origins=tuple(o.rstrip("/") for o in raw["consoleOrigins"]),
+        console_origins=_console_origins([o.rstrip("/") for o in raw["consoleOrigins"]], name),
         existing_issuer=_issuer(raw.get("jwtIssuer"), name),
         console_hosting=ConsoleHosting(
             domain_name=hosting.get("domainName") or None,

@@ -61,6 +61,18 @@ class Settings:
     # CORS (DESIGN §8, functions/core/cors.py): the browser origins of the stage's consoles. Only the local
     # and test stages have a default (the console `make run` serves); a deployed stage names its own.
     cors_origins: tuple[str, ...] = ()
+    # The EventBridge bus outbound events are put on (infra/ names it); "" = derived from the table prefix.
+    event_bus: str = ""
+    # Outbound webhooks (DESIGN §7, docs/events.md "Webhooks"): the KMS key that encrypts endpoint secrets
+    # ("" = the alias derived from the table prefix), each POST's timeout, the retry schedule (first
+    # retry after `webhook_retry_base_seconds`, x4 each time up to the cap, for about the window) and how
+    # long an endpoint may fail before it is disabled.
+    webhook_kms_key: str = ""
+    webhook_timeout_seconds: float = 10.0
+    webhook_retry_base_seconds: int = 30
+    webhook_retry_cap_seconds: int = 12 * 3600
+    webhook_retry_window_seconds: int = 3 * 86400
+    webhook_disable_after_seconds: int = 5 * 86400
 
 
 def _env(name: str, default: str | None = None) -> str:
@@ -113,6 +125,13 @@ def get_settings() -> Settings:
         invoice_bucket=_env("BILLOW_INVOICE_BUCKET", ""),
         email_from=_env("BILLOW_EMAIL_FROM", "billing@billow.example"),
         cors_origins=_origins(_env("BILLOW_CORS_ORIGINS", "")),
+        event_bus=_env("BILLOW_EVENT_BUS", ""),
+        webhook_kms_key=_env("BILLOW_WEBHOOK_KMS_KEY", ""),
+        webhook_timeout_seconds=float(_env("BILLOW_WEBHOOK_TIMEOUT_SECONDS", "10")),
+        webhook_retry_base_seconds=int(_env("BILLOW_WEBHOOK_RETRY_BASE_SECONDS", "30")),
+        webhook_retry_cap_seconds=int(_env("BILLOW_WEBHOOK_RETRY_CAP_SECONDS", str(12 * 3600))),
+        webhook_retry_window_seconds=int(_env("BILLOW_WEBHOOK_RETRY_WINDOW_SECONDS", str(3 * 86400))),
+        webhook_disable_after_seconds=int(_env("BILLOW_WEBHOOK_DISABLE_AFTER_SECONDS", str(5 * 86400))),
     )
 
 

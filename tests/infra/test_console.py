@@ -114,7 +114,7 @@ def test_the_deployed_config_json_comes_from_the_stacks_values(synthesized, stag
     assert config["publishableKey"].startswith("pk_test_51NimbusCi")
     assert client in config["cognito"]["clientId"]
     assert "amazoncognito.com" in config["cognito"]["domain"]
-    assert config["cognito"]["scopes"] == ["openid", "email", "billow/billing:read", "billow/billing:write"]
+    assert config["cognito"]["scope"] == "openid email billow/billing:read billow/billing:write"
     assert config["demoUsers"] == []
     expected_redirect = "https://billing.nimbus-ci.fr/" if stage == "prod" else "ConsoleDistribution"
     assert expected_redirect in config["cognito"]["redirectUri"]

@@ -19,9 +19,47 @@ def render(template: str) -> dict:
     return json.loads(template.replace(MESSAGE, json.dumps('Missing "Authentication" Token')))
 
 
-def test_the_stack_sets_every_gateway_response(prod):
-    (api,) = [r["Properties"] for r in prod["Resources"].values() if r["Type"] == "AWS::Serverless::Api"]
-    assert api["GatewayResponses"] == sam_gateway_responses()
+# The test settings (tests/infra/settings/): dev has one console origin, prod two.
+DEV_CONSOLE = "https://billing-dev.nimbus-ci.fr"
+PROD_CONSOLES = ("https://billing.nimbus-ci.fr", "https://admin.nimbus-ci.fr")
+
+
+def _api(template: dict) -> dict:
+    (api,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Api"]
+    return api
+
+
+def test_the_stack_sets_every_gateway_response(synthesized):
+    assert _api(synthesized.templates["dev"])["GatewayResponses"] == sam_gateway_responses((DEV_CONSOLE,))
+    assert _api(synthesized.templates["prod"])["GatewayResponses"] == sam_gateway_responses(PROD_CONSOLES)
+
+
+def test_with_one_console_origin_every_gateway_response_carries_it_in_the_synthesized_template(synthesized):
+    """DESIGN §8: API Gateway's own errors can carry one fixed origin, so they do when the stage has one."""
+    for response_type, response in _api(synthesized.templates["dev"])["GatewayResponses"].items():
+        headers = response["ResponseParameters"]["Headers"]
+        assert headers["Access-Control-Allow-Origin"] == f"'{DEV_CONSOLE}'", response_type
+        assert headers["Vary"] == "'Origin'"
+        assert headers["Access-Control-Expose-Headers"] == "'X-Request-Id, Idempotent-Replayed, Retry-After, Location'"
+    for response in _api(synthesized.templates["prod"])["GatewayResponses"].values():
+        assert not any(h.startswith("Access-Control-") for h in response["ResponseParameters"]["Headers"])
+
+
+def test_with_several_or_no_console_origins_gateway_responses_carry_none():
+    for origins in ((), ("https://a.example", "https://b.example")):
+        for response in sam_gateway_responses(origins).values():
+            assert not any(h.startswith("Access-Control-") for h in response["ResponseParameters"]["Headers"])
+
+
+def test_the_functions_get_the_stage_s_console_origins_for_cors(synthesized):
+    for stage, origins in (("dev", (DEV_CONSOLE,)), ("prod", PROD_CONSOLES)):
+        template = synthesized.templates[stage]
+        functions = [
+            r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"
+        ]
+        assert functions
+        for fn in functions:
+            assert fn["Environment"]["Variables"]["BILLOW_CORS_ORIGINS"] == ",".join(origins)
 
 
 @pytest.mark.parametrize("response_type", sorted(GATEWAY_PROBLEMS))

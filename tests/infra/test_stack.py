@@ -327,13 +327,15 @@ def test_the_api_role_has_exactly_its_grants(prod):
     assert "dynamodb:Scan" not in actions
     sends = [s for s in statements if "sqs:SendMessage" in _actions([s])]
     # the card-validation queue (PUT payment-method) and the collections queue (an invoice issued by a
-    # request on an automatic account requests its collection, docs/collections.md)
+    # request on an automatic account requests its collection, docs/collections.md) and the webhook
+    # deliveries queue (POST /v1/events/{id}/redeliver)
     assert sorted(s["Resource"]["Fn::GetAtt"][0] for s in sends) == sorted(
         logical_id(prod, "AWS::SQS::Queue", QueueName=f"{settings('prod').table_prefix}{name}")
-        for name in ("card-validation", "collections")
+        for name in ("card-validation", "collections", "webhook-deliveries")
     )
     assert not any(a.startswith("sqs:Receive") for a in actions)
-    assert {"ses:SendEmail", "secretsmanager:GetSecretValue"} <= actions
+    assert {"ses:SendEmail", "secretsmanager:GetSecretValue", "kms:Encrypt"} <= actions
+    assert "kms:Decrypt" not in actions  # the API stores endpoint secrets; only the deliverer reads them
 
 
 # ---- queue consumers and the schedule (a stand-in app with the handlers other issues add) -----------
@@ -386,7 +388,8 @@ def test_each_kind_of_function_gets_its_grants(workers_prod):
     assert {"s3:PutObject", "ses:SendEmail", "dynamodb:PutItem"} <= _actions(
         _policy_statements(workers_prod, account_id)
     )
-    assert set(GRANTS) == {"api", "schedule"} | {f"sqs:{q}" for q in QUEUES}
+    # (issue 19) + the outbox stream's consumer, the publisher of outbound events
+    assert set(GRANTS) == {"api", "schedule", "stream:events"} | {f"sqs:{q}" for q in QUEUES}
 
 
 def test_the_daily_run_fires_at_0005_utc_with_a_dlq_and_alarms(workers_prod):

@@ -84,3 +84,29 @@ def test_an_existing_issuer_must_be_complete_and_https(context, chalice):
     broken[STAGES_KEY]["prod"]["jwtIssuer"] = {"issuer": "https://issuer"}
     with pytest.raises(StageError, match="jwksUrl"):
         stage_settings("prod", broken, chalice)
+
+
+def test_console_origins_are_origins_https_or_this_machine(context, chalice):
+    # v4 (issue 20): a deployed stage's origins come from its settings file; the local ones are placeholders
+    prod = ("https://billing.nimbus-ci.fr", "https://admin.nimbus-ci.fr")
+    assert stage_settings("prod", context, chalice).console_origins == prod
+    assert stage_settings("dev", context, chalice).console_origins == ("https://billing-dev.nimbus-ci.fr",)
+    for bad in (
+        "https://console.example/",
+        "http://console.example",
+        "https://console.example/app",
+        "*",
+        "http://localhost:3000",
+        "https://console.billow.example",
+    ):
+        broken = copy.deepcopy(context)
+        broken[STAGES_KEY]["prod"]["consoleOrigins"] = [bad]
+        with pytest.raises(StageError, match="consoleOrigins"):
+            stage_settings("prod", broken, chalice)
+
+
+def test_a_chalice_stage_may_not_set_the_cors_origins_the_stack_provides(context, chalice):
+    clash = copy.deepcopy(chalice)
+    clash["stages"]["dev"]["environment_variables"]["BILLOW_CORS_ORIGINS"] = "https://elsewhere"
+    with pytest.raises(StageError, match="BILLOW_CORS_ORIGINS"):
+        check_agreement(context[STAGES_KEY], clash)
