@@ -19,9 +19,8 @@ def render(template: str) -> dict:
     return json.loads(template.replace(MESSAGE, json.dumps('Missing "Authentication" Token')))
 
 
-# The test settings (tests/infra/settings/): dev has one console origin, prod two.
-DEV_CONSOLE = "https://billing-dev.nimbus-ci.fr"
-PROD_CONSOLES = ("https://billing.nimbus-ci.fr", "https://admin.nimbus-ci.fr")
+DEV_CONSOLE = ("https://billing-dev.nimbus-ci.fr",)  # tests/infra/settings/dev.json: one console origin
+PROD_CONSOLES = ("https://billing.nimbus-ci.fr", "https://admin.nimbus-ci.fr")  # prod.json: two
 
 
 def _api(template: dict) -> dict:
@@ -30,7 +29,7 @@ def _api(template: dict) -> dict:
 
 
 def test_the_stack_sets_every_gateway_response(synthesized):
-    assert _api(synthesized.templates["dev"])["GatewayResponses"] == sam_gateway_responses((DEV_CONSOLE,))
+    assert _api(synthesized.templates["dev"])["GatewayResponses"] == sam_gateway_responses(DEV_CONSOLE)
     assert _api(synthesized.templates["prod"])["GatewayResponses"] == sam_gateway_responses(PROD_CONSOLES)
 
 
@@ -38,28 +37,27 @@ def test_with_one_console_origin_every_gateway_response_carries_it_in_the_synthe
     """DESIGN §8: API Gateway's own errors can carry one fixed origin, so they do when the stage has one."""
     for response_type, response in _api(synthesized.templates["dev"])["GatewayResponses"].items():
         headers = response["ResponseParameters"]["Headers"]
-        assert headers["Access-Control-Allow-Origin"] == f"'{DEV_CONSOLE}'", response_type
+        assert headers["Access-Control-Allow-Origin"] == f"'{DEV_CONSOLE[0]}'", response_type
         assert headers["Vary"] == "'Origin'"
         assert headers["Access-Control-Expose-Headers"] == "'X-Request-Id, Idempotent-Replayed, Retry-After, Location'"
+
+
+def test_with_several_or_no_console_origins_gateway_responses_carry_none(synthesized):
     for response in _api(synthesized.templates["prod"])["GatewayResponses"].values():
+        assert not any(h.startswith("Access-Control-") for h in response["ResponseParameters"]["Headers"])
+    for response in sam_gateway_responses(()).values():
         assert not any(h.startswith("Access-Control-") for h in response["ResponseParameters"]["Headers"])
 
 
-def test_with_several_or_no_console_origins_gateway_responses_carry_none():
-    for origins in ((), ("https://a.example", "https://b.example")):
-        for response in sam_gateway_responses(origins).values():
-            assert not any(h.startswith("Access-Control-") for h in response["ResponseParameters"]["Headers"])
-
-
 def test_the_functions_get_the_stage_s_console_origins_for_cors(synthesized):
-    for stage, origins in (("dev", (DEV_CONSOLE,)), ("prod", PROD_CONSOLES)):
+    for stage, origins in (("dev", DEV_CONSOLE), ("prod", PROD_CONSOLES)):
         template = synthesized.templates[stage]
         functions = [
             r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"
         ]
         assert functions
         for fn in functions:
-            assert fn["Environment"]["Variables"]["BILLOW_CORS_ORIGINS"] == ",".join(origins)
+            assert fn["Environment"]["Variables"]["BILLOW_CORS_ORIGINS"] == ",".join(origins), stage
 
 
 @pytest.mark.parametrize("response_type", sorted(GATEWAY_PROBLEMS))
