@@ -46,6 +46,7 @@ from infra.stages import (
 
 INFRA = ROOT / "infra"
 DEFAULT_OUTDIR = INFRA / "cdk.out"
+CONSOLE_DIR_KEY = "billow:consoleDir"  # the console app deployed by a stage that hosts it (console/)
 
 
 def build_app(
@@ -65,6 +66,7 @@ def build_app(
     if where[SETTINGS_FILE_KEY] and len(names) != 1:
         raise StageError(f"one settings file ({where[SETTINGS_FILE_KEY]}) for {len(names)} stages: name one stage")
     work_dir = Path(app.outdir) / "billow"
+    console_dir = Path(str(app.node.try_get_context(CONSOLE_DIR_KEY) or ROOT / "console"))
     settings, problems = [], []
     for name in names:  # every stage's problems at once, not the first stage's only
         try:
@@ -74,7 +76,7 @@ def build_app(
     if problems:
         raise StageError("\n".join(problems))
     for stage in settings:
-        BillowStack(app, stage=stage, package_dir=package_dir, work_dir=work_dir)
+        BillowStack(app, stage=stage, package_dir=package_dir, work_dir=work_dir, console_dir=console_dir)
     return app
 
 

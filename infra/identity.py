@@ -24,6 +24,7 @@ from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
 from functions.core.auth import ADMIN, READ, USAGE, WRITE
+from infra.console import CognitoConsole
 from infra.stages import StageSettings
 
 RESOURCE_SERVER = "billow"  # the scope prefix the app strips is f"{RESOURCE_SERVER}/"
@@ -40,6 +41,8 @@ class Identity(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, stage: StageSettings) -> None:
         super().__init__(scope, construct_id)
         self.user_pool: cognito.UserPool | None = None
+        self.console: CognitoConsole | None = None  # the hosted UI and client the console signs in with
+        self.console_client: cognito.UserPoolClient | None = None
         if stage.existing_issuer:
             existing = stage.existing_issuer
             self.settings = IssuerSettings(existing.issuer, existing.jwks_url, ",".join(existing.audiences))
@@ -126,6 +129,8 @@ class Identity(Construct):
             o_auth=cognito.OAuthSettings(flows=cognito.OAuthFlows(client_credentials=True), scopes=oauth_scopes(USAGE)),
             **common,
         )
+        self.console = CognitoConsole(base_url=domain.base_url(), client_id=console.user_pool_client_id)
+        self.console_client = console
         issuer = f"https://{pool.user_pool_provider_url}"  # ProviderURL has no scheme
         stack = Stack.of(self)  # outputs at the stack's top level: plain names for scripts and docs
         CfnOutput(stack, "UserPoolId", value=pool.user_pool_id)

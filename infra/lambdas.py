@@ -24,6 +24,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.budgets import function_environment
 from infra.data import Data
 from infra.events import OutboundEvents
 from infra.grants import BUCKET_READ, BUCKET_WRITE, TABLE_READ, TABLE_WRITE, grants_for
@@ -112,6 +113,8 @@ class AppFunctions(Construct):
     def _environment(self, decl: FunctionDecl) -> dict[str, str]:
         env = dict(self.stage.function_config(decl.chalice_name).environment_variables)
         env.update(self.stage.settings_env)  # seller, addresses, console origins (infra/settings.py)
+        # Stripe retries within this function's time budget (infra/budgets.py)
+        env.update(function_environment(is_api=decl.is_api, queue=decl.sqs[0].queue if decl.sqs else None))
         env.update(
             {
                 "BILLOW_INVOICE_BUCKET": self.data.bucket.bucket_name,

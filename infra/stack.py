@@ -11,6 +11,7 @@ from constructs import Construct
 
 from functions.core.resources import QUEUES
 from infra import sam
+from infra.console import ConsoleSite
 from infra.data import Data
 from infra.events import OutboundEvents
 from infra.gateway import ACCESS_LOG_FORMAT, sam_gateway_responses
@@ -26,7 +27,9 @@ REST_API = "RestAPI"  # Chalice's logical id of the AWS::Serverless::Api
 
 
 class BillowStack(Stack):
-    def __init__(self, scope: Construct, *, stage: StageSettings, package_dir: Path, work_dir: Path) -> None:
+    def __init__(
+        self, scope: Construct, *, stage: StageSettings, package_dir: Path, work_dir: Path, console_dir: Path
+    ) -> None:
         env = Environment(account=stage.account, region=stage.region) if stage.account or stage.region else None
         super().__init__(
             scope,
@@ -65,6 +68,7 @@ class BillowStack(Stack):
             api_name=api_name,
             publish_failures=self.outbound.failures,
         )
+        self.console = self._console(console_dir) if stage.console_hosting else None
         CfnOutput(self, "InvoiceBucket", value=self.data.bucket.bucket_name)
         CfnOutput(self, "SecretArn", value=self.data.secret.secret_arn)
         CfnOutput(self, "JwtIssuer", value=self.identity.settings.issuer)
@@ -73,6 +77,23 @@ class BillowStack(Stack):
         if identity is not None and stage.email_domain:
             for number, record in enumerate(identity.dkim_records, start=1):
                 CfnOutput(self, f"DkimCname{number}", value=f"{record.name} CNAME {record.value}")
+
+    def _console(self, console_dir: Path) -> ConsoleSite:
+        """The console on S3 + CloudFront (infra/console.py), signing in through this stage's Cognito."""
+        stage_path = self.stage.function_config("api_handler").api_gateway_stage
+        origin = Fn.sub(f"https://${{{REST_API}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}")
+        site = ConsoleSite(
+            self,
+            "Console",
+            stage=self.stage,
+            api_origin=origin,
+            api_url=Fn.join("", [origin, f"/{stage_path}/"]),
+            cognito=self.identity.console,
+            console_dir=console_dir,
+        )
+        # Cognito's callback URLs stay the settings' consoleOrigins: naming the distribution there would be a
+        # cycle (console client -> distribution -> CSP -> API -> API function's audience -> console client).
+        return site
 
     def _configure_api(self) -> str:
         """Name, stage, throttling, logs and problem+json gateway responses of Chalice's REST API."""

@@ -42,6 +42,10 @@ STACK_PROVIDED_ENV = (
             "BILLOW_EMAIL_FROM",
             "BILLOW_SECRETS_ARN",
             "BILLOW_CURSOR_SECRET",
+            # the Stripe retries and a consumer's per-message reserve: each function's budget (infra/budgets.py)
+            "BILLOW_STRIPE_MAX_ATTEMPTS",
+            "BILLOW_STRIPE_TIMEOUT_SECONDS",
+            "BILLOW_MESSAGE_BUDGET_SECONDS",
             "BILLOW_WEBHOOK_KMS_KEY",
             "BILLOW_CORS_ORIGINS",
             "BILLOW_EVENT_BUS",

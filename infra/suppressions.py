@@ -34,7 +34,15 @@ REASONS: dict[str, str] = {
     "CKV_AWS_149": "The secret uses the AWS-managed Secrets Manager key: one reader (billow's roles, granted by "
     "ARN) and no cross-account use, so a CMK would add $1/month and a key policy for nothing.",
     "CKV_AWS_18": "No server access logs: they need a second bucket; invoice PDFs are read through the API "
-    "(access-logged) and 5-minute presigned URLs; enable CloudTrail S3 data events if an audit needs more.",
+    "(access-logged) and 5-minute presigned URLs, the console's static files through CloudFront only (OAC); "
+    "enable CloudTrail S3 data events if an audit needs more.",
+    # CloudFront (the console, infra/console.py)
+    "CKV_AWS_68": "No WAF on the console's distribution: it serves public static files only (every call with "
+    "data goes to the API, throttled per stage); a web ACL costs $5/month plus per request.",
+    "CKV_AWS_86": "No CloudFront access logs for the console's static files: they need a log bucket and hold "
+    "no billing data; the API's access log records every call that does.",
+    "CKV_AWS_174": "CloudFront's own domain (no custom domain set) uses its default certificate, which keeps "
+    "TLS 1.0 for old clients; a stage with consoleHosting.domainName gets TLSv1.2_2021.",
     "CKV_AWS_119": "DynamoDB tables are encrypted with the AWS-managed key (aws/dynamodb), which keeps "
     "point-in-time recovery and exports working without a key policy; a CMK adds $1/month per stage.",
     "CKV_AWS_27": "The queues are encrypted at rest with SSE-SQS (SqsManagedSseEnabled), which this check does "

@@ -61,16 +61,32 @@ def send_batch(name: str, bodies: list[dict[str, Any]]) -> int:
     return len(bodies)
 
 
+def _deadline(context: Any) -> Callable[[], bool] | None:
+    """A check 'too little time is left to start another message', or None without a budget or context."""
+    reserve_ms = get_settings().message_budget_seconds * 1000
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not reserve_ms or remaining is None:
+        return None
+    return lambda: remaining() < reserve_ms
+
+
 def process_batch(queue: str, records: Iterable[Any], handle: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     """Run `handle(body)` on each record of an SQS batch; the partial batch response for Lambda.
 
     A record whose body is not a JSON object, or whose handler raises, is reported failed; the
-    others succeeded. Handlers must be idempotent: SQS delivers at least once.
+    others succeeded. Handlers must be idempotent: SQS delivers at least once. With a Lambda context
+    (Chalice's SQSEvent.context) and settings.message_budget_seconds set, a record is started only while
+    at least that much time is left; the rest are reported failed unstarted and come back after the
+    visibility timeout (the time budget of infra/budgets.py: a batch never runs into the timeout).
     """
     failures = []
+    deadline = _deadline(getattr(records, "context", None))
     for record in records:
         raw = record.to_dict() if hasattr(record, "to_dict") else record
         message_id = raw.get("messageId", "")
+        if deadline is not None and deadline():
+            failures.append({"itemIdentifier": message_id})
+            continue
         receive_count = raw.get("attributes", {}).get("ApproximateReceiveCount")
         try:
             body = json.loads(raw["body"])

@@ -26,7 +26,8 @@ WEBHOOK_DELIVERIES = "webhook-deliveries"
 QUEUES: dict[str, QueueSpec] = {
     q.name: q
     for q in (
-        QueueSpec(CARD_VALIDATION, "attach and confirm a new card, e-mail the billing contact"),
+        # 120 s: a message's worst case is 4 Stripe calls with the workers' retries (infra/budgets.py)
+        QueueSpec(CARD_VALIDATION, "attach and confirm a new card, e-mail the billing contact", 120),
         QueueSpec(BILLING_RUN, "one message per shard of due accounts for a run date", 300),
         QueueSpec(BILLING_ACCOUNT, "one message per due account: invoice, PDF, e-mail, collection requested", 120),
         QueueSpec(COLLECTIONS, "one message per collection: the account's balance charged off-session once", 120),

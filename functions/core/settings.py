@@ -39,6 +39,9 @@ class Settings:
     stripe_api_base: str = ""
     stripe_max_attempts: int = 4  # per Stripe call, on 429 and network errors (same idempotency key)
     stripe_timeout_seconds: float = 10.0
+    # A queue consumer starts the next message of a batch only with this much time left (0: no limit); the
+    # stack sets it per consumer to one message's worst case (infra/budgets.py).
+    message_budget_seconds: float = 0.0
     # Payments: where PayPal may send the customer back to (origins), and who hears about tickets/disputes.
     paypal_return_origins: tuple[str, ...] = ()
     support_email: str = "support@billow.example"
@@ -109,6 +112,7 @@ def get_settings() -> Settings:
         stripe_api_base=_env("BILLOW_STRIPE_API_BASE", "").rstrip("/"),
         stripe_max_attempts=max(1, int(_env("BILLOW_STRIPE_MAX_ATTEMPTS", "4"))),
         stripe_timeout_seconds=float(_env("BILLOW_STRIPE_TIMEOUT_SECONDS", "10")),
+        message_budget_seconds=float(_env("BILLOW_MESSAGE_BUDGET_SECONDS", "0")),
         paypal_return_origins=_split(
             _env("BILLOW_PAYPAL_RETURN_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000,http://localhost:3000")
         ),

@@ -35,7 +35,11 @@ from infra.stages import SETTINGS_DIR_KEY, STAGES_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_SETTINGS = Path(__file__).resolve().parent / "settings"
-TEST_CONTEXT = {SETTINGS_DIR_KEY: str(TEST_SETTINGS)}
+# The console app a hosting stage deploys: console/ once it has its page, else a one-page stand-in.
+CONSOLE_DIR = (
+    ROOT / "console" if (ROOT / "console" / "index.html").is_file() else Path(__file__).parent / "console_standin"
+)
+TEST_CONTEXT = {SETTINGS_DIR_KEY: str(TEST_SETTINGS), "billow:consoleDir": str(CONSOLE_DIR)}
 CHALICE_CLI = "import sys; from chalice.cli import main; sys.exit(main())"
 BUILT = ROOT / "build" / "package"
 EXISTING_ISSUER = {
@@ -169,7 +173,7 @@ def workers_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def workers(workers_package: Path, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     prod = read_settings_file(TEST_SETTINGS / "prod.json") | {"jwtIssuer": EXISTING_ISSUER, "consoleHosting": False}
-    context = {"billow:packageDir": str(workers_package), STAGES_KEY: {"prod": prod}}
+    context = {"billow:packageDir": str(workers_package), STAGES_KEY: {"prod": prod}, **TEST_CONTEXT}
     return _synth(tmp_path_factory.mktemp("cdk.out-workers"), stages=["prod"], context=context)
 
 

@@ -13,7 +13,7 @@ from functions.core import secrets
 from functions.core.auth import SCOPES
 from functions.core.resources import QUEUES
 from functions.core.tables import TABLES
-from infra import sam
+from infra import budgets, sam
 from infra.grants import GRANTS, TABLE_WRITE
 from infra.messaging import VISIBILITY_FACTOR, consumer_settings
 from infra.stages import STACK_PROVIDED_ENV, load_chalice_config, stage_settings
@@ -128,9 +128,14 @@ def test_queue_policies_refuse_anything_but_tls(prod):
 # ---- bucket, secret, sender -------------------------------------------------------------------------
 
 
+def _invoice_bucket(template: dict[str, Any]) -> str:
+    (found,) = [k for k, r in resources(template, "AWS::S3::Bucket").items() if "DataInvoices" in k]
+    return found
+
+
 def test_the_invoice_bucket_is_private_encrypted_tls_only_versioned_and_has_a_lifecycle(prod):
     template = Template.from_json(prod)
-    template.resource_count_is("AWS::S3::Bucket", 1)
+    template.resource_count_is("AWS::S3::Bucket", 2)  # the invoices, and the hosted console's (test_console.py)
     template.has_resource(
         "AWS::S3::Bucket",
         {
@@ -164,7 +169,8 @@ def test_the_invoice_bucket_is_private_encrypted_tls_only_versioned_and_has_a_li
             },
         },
     )
-    statements = props_of(prod, "AWS::S3::BucketPolicy")["PolicyDocument"]["Statement"]
+    invoices = _invoice_bucket(prod)
+    statements = props_of(prod, "AWS::S3::BucketPolicy", Bucket={"Ref": invoices})["PolicyDocument"]["Statement"]
     denies = [s for s in statements if s["Effect"] == "Deny"]
     assert {json.dumps(s["Condition"], sort_keys=True) for s in denies} == {
         json.dumps({"Bool": {"aws:SecureTransport": "false"}}),
@@ -272,7 +278,11 @@ def test_the_environment_is_the_chalice_stage_plus_what_the_stack_provides(synth
         chalice = config.function_config(decl.chalice_name)
         env = props["Environment"]["Variables"]
         assert {k: env[k] for k in chalice.environment_variables} == chalice.environment_variables
-        assert set(env) == set(chalice.environment_variables) | (STACK_PROVIDED_ENV - {"BILLOW_CURSOR_SECRET"})
+        consumer = any(e["Type"] == "SQS" for e in (props.get("Events") or {}).values())
+        not_here = {"BILLOW_CURSOR_SECRET"} | (set() if consumer else {"BILLOW_MESSAGE_BUDGET_SECONDS"})
+        assert set(env) == set(chalice.environment_variables) | (STACK_PROVIDED_ENV - not_here)
+        retry = budgets.API_STRIPE if decl.is_api else budgets.WORKER_STRIPE
+        assert env["BILLOW_STRIPE_MAX_ATTEMPTS"] == str(retry.attempts)
         assert env["BILLOW_STAGE"] == stage
         assert {k: env[k] for k in config.settings_env} == config.settings_env
         assert env["BILLOW_SELLER_NAME"] == "Nimbus Test Hosting SAS"
@@ -449,7 +459,7 @@ def test_alarms_cover_every_dlq_queue_backlog_function_and_api_5xx(synthesized):
     scheduled = [
         f for f in functions if any(e["Type"] == "Schedule" for e in (f["Properties"].get("Events") or {}).values())
     ]
-    # every DLQ, the scheduled one, and (issue 19) the outbound events publisher's on-failure queue
+    # a DLQ per queue, the scheduled DLQ, and the event publisher's on-failure queue (infra/events.py)
     assert by_metric["ApproximateNumberOfMessagesVisible"] == len(QUEUES) + (1 if scheduled else 0) + 1
     assert by_metric.get("Invocations", 0) == len(scheduled)
     assert by_metric["ApproximateAgeOfOldestMessage"] == len(QUEUES)

@@ -87,10 +87,18 @@ def test_an_existing_issuer_must_be_complete_and_https(context, chalice):
 
 
 def test_console_origins_are_origins_https_or_this_machine(context, chalice):
-    prod = ("https://billing.nimbus-ci.fr", "https://admin.nimbus-ci.fr")  # tests/infra/settings/prod.json
+    # v4 (issue 20): a deployed stage's origins come from its settings file; the local ones are placeholders
+    prod = ("https://billing.nimbus-ci.fr", "https://admin.nimbus-ci.fr")
     assert stage_settings("prod", context, chalice).console_origins == prod
     assert stage_settings("dev", context, chalice).console_origins == ("https://billing-dev.nimbus-ci.fr",)
-    for bad in ("https://console.example/", "http://console.example", "https://console.example/app", "*"):
+    for bad in (
+        "https://console.example/",
+        "http://console.example",
+        "https://console.example/app",
+        "*",
+        "http://localhost:3000",
+        "https://console.billow.example",
+    ):
         broken = copy.deepcopy(context)
         broken[STAGES_KEY]["prod"]["consoleOrigins"] = [bad]
         with pytest.raises(StageError, match="consoleOrigins"):
