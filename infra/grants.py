@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN, CARD_VALIDATION, COLLECTIONS
+from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN, CARD_VALIDATION, COLLECTIONS, SES_FEEDBACK
 
 TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:DescribeTable")
 BUCKET_READ = ("s3:GetObject",)
@@ -66,6 +66,8 @@ GRANTS: dict[str, Grants] = {
     # The collector: one off-session PaymentIntent per collection attempt, the receipt or dunning e-mail,
     # the next collection (sends to collections).
     f"sqs:{COLLECTIONS}": Grants(tables="read_write", send_to=(COLLECTIONS,), email=True, secrets=True),
+    # SES bounces and complaints: the suppression row written, the operators e-mailed.
+    f"sqs:{SES_FEEDBACK}": Grants(tables="read_write", email=True),
 }
 
 

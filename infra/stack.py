@@ -15,6 +15,7 @@ from infra.data import Data
 from infra.gateway import ACCESS_LOG_FORMAT, sam_gateway_responses
 from infra.identity import Identity
 from infra.lambdas import AppFunctions, log_group
+from infra.mail import Mail
 from infra.messaging import Messaging
 from infra.monitoring import Monitoring
 from infra.packaged_app import PackagedChaliceApp
@@ -40,6 +41,7 @@ class BillowStack(Stack):
         self.data = Data(self, "Data", stage=stage)
         self.messaging = Messaging(self, "Messaging", stage=stage)
         self.identity = Identity(self, "Identity", stage=stage)
+        self.mail = Mail(self, "Mail", stage=stage, messaging=self.messaging)
         self.app = PackagedChaliceApp(self, "App", package_dir=package_dir, template_dir=work_dir / stage.stack_name)
         self.decls = sam.functions(self.app.template, QUEUES)
         self.functions = AppFunctions(

@@ -37,7 +37,7 @@ from functions.accounts.service import (
 )
 from functions.billing_items.service import billable_items, end_due_cancellations, fee_lines
 from functions.billing_run import store
-from functions.core import ledger, queues
+from functions.core import ledger, metrics, queues
 from functions.core.audit import Actor
 from functions.core.errors import ConflictError, NotFoundError
 from functions.core.ids import recurring_invoice_id
@@ -94,7 +94,13 @@ def handle_account_message(body: dict[str, Any]) -> Outcome:
     if body.get("kind") == REMIND:
         sent = remind_invoices(body["account_id"], run_date)
         return Outcome(body["account_id"], f"reminded {sent}")
-    return bill_account(body["account_id"], run_date)
+    try:
+        outcome = bill_account(body["account_id"], run_date)
+    except Exception:
+        metrics.run_account(billed=False)  # the message comes back; a DLQ'd one alarms on its own
+        raise
+    metrics.run_account(billed=True)
+    return outcome
 
 
 # ---- the Recurring invoice ----------------------------------------------------------------------

@@ -58,6 +58,10 @@ class Settings:
     # CORS (DESIGN §8, functions/core/cors.py): the browser origins of the stage's consoles. Only the local
     # and test stages have a default (the console `make run` serves); a deployed stage names its own.
     cors_origins: tuple[str, ...] = ()
+    # Observability (docs/operations.md): the SES configuration set every e-mail names ("" locally: none).
+    ses_configuration_set: str = ""
+    # X-Ray through Powertools Tracer (functions/core/tracing.py): on in deployed functions only.
+    tracing: bool = False
 
 
 def _env(name: str, default: str | None = None) -> str:
@@ -109,6 +113,8 @@ def get_settings() -> Settings:
         invoice_bucket=_env("BILLOW_INVOICE_BUCKET", ""),
         email_from=_env("BILLOW_EMAIL_FROM", "billing@billow.example"),
         cors_origins=_origins(_env("BILLOW_CORS_ORIGINS", "")),
+        ses_configuration_set=_env("BILLOW_SES_CONFIGURATION_SET", ""),
+        tracing=_env("BILLOW_TRACING", "0") == "1",
     )
 
 
