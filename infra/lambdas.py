@@ -169,10 +169,8 @@ class AppFunctions(Construct):
         fn.add_property_override("Environment.Variables", self._environment(decl))
         fn.add_property_override("LoggingConfig", {"LogGroup": logs_.log_group_name})
         fn.add_property_override("Tracing", "Active")
-        # X-Ray's write actions take no resource (AWS: "*" only), as AWSXRayDaemonWriteAccess grants them
-        role.add_to_policy(
-            iam.PolicyStatement(actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"])
-        )
+        # X-Ray's write actions take no resource ("*" only): AWS's managed policy for exactly them
+        role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name("AWSXRayDaemonWriteAccess"))
         tags = dict(self.app.template["Resources"][decl.logical_id]["Properties"].get("Tags") or {})
         if "aws-chalice" in tags:  # the package is built with --stage prod; say which stage this is
             tags["aws-chalice"] = tags["aws-chalice"].replace("stage=prod", f"stage={self.stage.name}")

@@ -59,12 +59,26 @@ class BillowStack(Stack):
             self, "Monitoring", stage=stage, messaging=self.messaging, functions=self.functions, api_name=api_name
         )
         CfnOutput(self, "InvoiceBucket", value=self.data.bucket.bucket_name)
+        self._operator_outputs()
         CfnOutput(self, "SecretArn", value=self.data.secret.secret_arn)
         CfnOutput(self, "JwtIssuer", value=self.identity.settings.issuer)
         identity = self.data.email_identity
         if identity is not None and stage.email_domain:
             for number, record in enumerate(identity.dkim_records, start=1):
                 CfnOutput(self, f"DkimCname{number}", value=f"{record.name} CNAME {record.value}")
+
+    def _operator_outputs(self) -> None:
+        """What `billow --stage <stage> …` reads (local/deployed.py): the tables' prefix, every queue's and
+        DLQ's URL, and the functions' names (the daily run's under `DailyRunFunction`)."""
+        CfnOutput(self, "TablePrefix", value=self.stage.table_prefix)
+        for name in self.messaging.queues:
+            key = "".join(part.title() for part in name.split("-"))
+            CfnOutput(self, f"QueueUrl{key}", value=self.messaging.queues[name].queue_url)
+            CfnOutput(self, f"DlqUrl{key}", value=self.messaging.dlqs[name].queue_url)
+        for fn in self.functions:
+            CfnOutput(self, f"Function{fn.decl.logical_id}", value=fn.name)
+            if fn.decl.schedules:
+                CfnOutput(self, "DailyRunFunction", value=fn.name)
 
     def _configure_api(self) -> str:
         """Name, stage, throttling, logs and problem+json gateway responses of Chalice's REST API."""

@@ -63,6 +63,17 @@ class Outcome:
 # ---- fan-out ------------------------------------------------------------------------------------
 
 
+def manual_run_date(event: dict[str, Any]) -> date | None:
+    """The `date` of a manual invocation of the daily run (`{"date": "YYYY-MM-DD"}`); None for the
+    schedule's own event. A date that is not YYYY-MM-DD fails the invocation (nothing is sent)."""
+    value = event.get("date")
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != 10:
+        raise ValueError("the daily run's manual date must be YYYY-MM-DD")
+    return date.fromisoformat(value)
+
+
 def fan_out(run_date: date) -> int:
     """One message per shard; the run date travels in the messages."""
     for shard in range(SHARDS):
