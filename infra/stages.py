@@ -35,6 +35,8 @@ STACK_PROVIDED_ENV = frozenset(
         "BILLOW_EMAIL_FROM",
         "BILLOW_SECRETS_ARN",
         "BILLOW_CURSOR_SECRET",
+        "BILLOW_TRACING",
+        "BILLOW_SES_CONFIGURATION_SET",
     }
 )
 

@@ -471,6 +471,6 @@ def test_every_function_is_traced_and_every_mail_names_the_configuration_set(syn
     assert resources(template, "AWS::CloudWatch::Dashboard")
     alarms = resources(template, "AWS::CloudWatch::Alarm").values()
     described = [a["Properties"].get("AlarmDescription", "") for a in alarms]
-    assert all("Runbook: docs/operations.md#" in d for d in described), described
+    assert all("Runbook: docs/operations.md#" in json.dumps(d) for d in described), described
     billow = {a["Properties"]["MetricName"] for a in alarms if a["Properties"].get("Namespace") == "billow"}
     assert billow == {a.metric for a in BUSINESS_ALARMS}
