@@ -6,20 +6,27 @@ STAMP := $(VENV)/.installed
 TOOLS := $(VENV)/infra-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: run test test-dates soak lint format package synth bench clean chromium
+.PHONY: run test test-dates soak lint format package synth bench clean chromium lock
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-infra.txt pyproject.toml
+# The venv installs the dev lock (requirements-dev.lock: requirements-dev.txt + requirements-infra.txt,
+# every package pinned with its hashes); `make lock` refreshes the locks after a requirements*.txt change.
+$(STAMP): requirements-dev.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip<26.3"  # chalice 1.34 requires pip<26.3
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -r requirements-infra.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-# cfn-lint (+ SAM translator) and checkov pin older boto3/pydantic than billow's: their own venv.
-$(TOOLS_STAMP): requirements-infra-tools.txt | $(STAMP)
+# cfn-lint (+ SAM translator) and checkov pin older boto3/pydantic than billow's: their own venv and lock.
+$(TOOLS_STAMP): requirements-infra-tools.lock | $(STAMP)
 	test -x $(TOOLS)/bin/python || $(PY) -m venv $(TOOLS)
-	$(TOOLS)/bin/python -m pip install --quiet -r requirements-infra-tools.txt
+	$(TOOLS)/bin/python -m pip install --quiet --require-hashes -r requirements-infra-tools.lock
 	touch $(TOOLS_STAMP)
+
+## lock: recompile requirements.lock (Lambda), requirements-dev.lock and requirements-infra-tools.lock with
+## hashes (pip-tools; PyPI only) after any change to a requirements*.txt; tests/unit/test_locks.py fails until then
+lock: $(STAMP)
+	$(BIN)/python -m local.lock
 
 ## run: start the local stack on 127.0.0.1 (moto, Stripe side, API on :8000, queue pump) in the foreground
 run: $(STAMP)
@@ -67,13 +74,16 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## package: the Lambda zip (chalice package + precompiled bytecode) in build/package
+## package: the Lambda zip in build/package: requirements.lock installed hash-checked for Lambda's platform,
+## chalice package with an empty requirements file, precompiled bytecode (local/package.py)
 package: $(STAMP)
 	$(BIN)/python -m local.package build/package
 
-## synth: the CloudFormation template of every deployable stage in infra/cdk.out (offline: CDK + node)
+## synth: the CloudFormation template of every deployable stage in infra/cdk.out (offline: CDK + node); each
+## stage's settings from infra/settings/<stage>.json (docs/deploy.md). One stage: make synth STAGE=prod
+## [SETTINGS=path/to/prod.json]. A missing or placeholder setting fails it, one line per value.
 synth: package
-	$(BIN)/python -m infra.app
+	$(BIN)/python -m infra.app $(if $(STAGE),--stage $(STAGE)) $(if $(SETTINGS),--settings $(SETTINGS))
 
 ## bench: benchmarks that print figures (not part of make test)
 bench: package

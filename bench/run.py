@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench import billing_run, card_change, cold_start, collector, dynamodb_calls, invoices, tracing, usage
+from bench import billing_run, card_change, cold_start, collector, dynamodb_calls, invoices, tracing, usage, webhooks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     print(card_change.format_report(card_change.run()))
     print()
     print(usage.format_report(usage.run()))
+    print()
+    print(webhooks.format_report(webhooks.run()))
     return 0
 
 

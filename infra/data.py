@@ -7,6 +7,7 @@ import json
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ses as ses
@@ -31,6 +32,7 @@ class Data(Construct):
         self.tables = {name: self._table(spec) for name, spec in TABLES.items()}
         self.bucket = self._bucket()
         self.secret = self._secret()
+        self.webhook_key = self._webhook_key()
         self.email_identity: ses.EmailIdentity | None = None  # None when the identity already exists
         self.email_identity_arn = self._email_identity()
 
@@ -49,6 +51,7 @@ class Data(Construct):
             deletion_protection=True,
             time_to_live_attribute=spec.ttl_attribute,
             removal_policy=RemovalPolicy.RETAIN,
+            stream=dynamodb.StreamViewType[spec.stream] if spec.stream else None,
         )
         for index in spec.indexes:
             table.add_global_secondary_index(
@@ -107,6 +110,18 @@ class Data(Construct):
         )
         skip(secret, "CKV_AWS_149")
         return secret
+
+    def _webhook_key(self) -> kms.Key:
+        """The customer-managed key that encrypts webhook endpoint secrets (functions/events/webhook_secrets.py),
+        rotated yearly; each ciphertext is bound to its endpoint by the encryption context."""
+        return kms.Key(
+            self,
+            "WebhookSecretsKey",
+            alias=f"alias/billow-{self.stage.name}-webhooks",
+            description="billow: webhook endpoint signing secrets",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
 
     def _email_identity(self) -> str:
         """The SES identity the app sends from (its ARN, for grants)."""

@@ -74,11 +74,27 @@ def problem_template(problem: GatewayProblem) -> str:
     )
 
 
-def sam_gateway_responses() -> dict[str, dict[str, object]]:
+def cors_headers(console_origins: tuple[str, ...]) -> dict[str, str]:
+    """CORS on API Gateway's own answers (DESIGN §8). A gateway response's headers are fixed values (no
+    per-request echo of the Origin as billow's middleware does, functions/core/cors.py), so they carry
+    the stage's console origin only when it has exactly one; with several, none (a console then sees
+    these rare errors as network errors)."""
+    if len(console_origins) != 1:
+        return {}
+    from functions.core.cors import EXPOSE_HEADERS
+
+    return {
+        "Access-Control-Allow-Origin": f"'{console_origins[0]}'",
+        "Access-Control-Expose-Headers": f"'{', '.join(EXPOSE_HEADERS)}'",
+        "Vary": "'Origin'",
+    }
+
+
+def sam_gateway_responses(console_origins: tuple[str, ...] = ()) -> dict[str, dict[str, object]]:
     """GatewayResponses for an AWS::Serverless::Api (header values are quoted literals, as API Gateway wants)."""
     out: dict[str, dict[str, object]] = {}
     for response_type, problem in GATEWAY_PROBLEMS.items():
-        headers = {"Content-Type": f"'{PROBLEM}'", "Cache-Control": "'no-store'"}
+        headers = {"Content-Type": f"'{PROBLEM}'", "Cache-Control": "'no-store'", **cors_headers(console_origins)}
         if problem.status == 401:
             headers["WWW-Authenticate"] = "'Bearer realm=\"billow\"'"
         if problem.status == 429:

@@ -14,13 +14,26 @@ reviewed edit of this table, never by a wildcard.
 - send_to: queues it sends to (SendMessage, GetQueueUrl, GetQueueAttributes).
 - email: ses:SendEmail/SendRawEmail from the sender identity only.
 - secrets: reading the one secret (Stripe keys, webhook secret, cursor key).
+- put_events: events:PutEvents on the stack's event bus only (outbound events, DESIGN §7).
+
+A stream consumer ("stream:<table>") is granted reading its table's stream by its event source (infra/
+lambdas.py), and sending what it gives up on to its on-failure queue; nothing else unless listed here.
+- webhook_key: the KMS key of webhook endpoint secrets: "encrypt" (kms:Encrypt; registering and rotating
+  endpoints) or "decrypt" (kms:Decrypt; signing deliveries) — the API never decrypts a stored secret.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN, CARD_VALIDATION, COLLECTIONS, SES_FEEDBACK
+from functions.core.resources import (
+    BILLING_ACCOUNT,
+    BILLING_RUN,
+    CARD_VALIDATION,
+    COLLECTIONS,
+    SES_FEEDBACK,
+    WEBHOOK_DELIVERIES,
+)
 
 TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:DescribeTable")
 BUCKET_READ = ("s3:GetObject",)
@@ -42,14 +55,22 @@ class Grants:
     send_to: tuple[str, ...] = ()
     email: bool = False
     secrets: bool = False
+    put_events: bool = False
+    webhook_key: str = ""  # "" | "encrypt" | "decrypt"
 
 
 GRANTS: dict[str, Grants] = {
     # Every route: accounts, ledger, invoices (PDF rendered on first request, then presigned GETs),
     # card changes (sends to card-validation), Stripe webhooks (dispute e-mails), cursors (secret), invoices
-    # issued (sends to collections).
+    # issued (sends to collections), webhook endpoints (their secrets encrypted; redelivery sends to
+    # webhook-deliveries).
     "api": Grants(
-        tables="read_write", bucket="read_write", send_to=(CARD_VALIDATION, COLLECTIONS), email=True, secrets=True
+        tables="read_write",
+        bucket="read_write",
+        send_to=(CARD_VALIDATION, COLLECTIONS, WEBHOOK_DELIVERIES),
+        email=True,
+        secrets=True,
+        webhook_key="encrypt",
     ),
     # Attaches the card in Stripe, marks it active, e-mails the billing contact once; a collection in
     # dunning retries at once (sends to collections).
@@ -68,6 +89,14 @@ GRANTS: dict[str, Grants] = {
     f"sqs:{COLLECTIONS}": Grants(tables="read_write", send_to=(COLLECTIONS,), email=True, secrets=True),
     # SES bounces and complaints: the suppression row written, the operators e-mailed.
     f"sqs:{SES_FEEDBACK}": Grants(tables="read_write", email=True),
+    # The publisher: the outbox's stream records (the event is in the record's NewImage: no table read), each
+    # event put on the stack's bus.
+    "stream:events": Grants(put_events=True),
+    # The webhook deliverer: reads the endpoint, decrypts its secrets, POSTs, records the attempt; the next
+    # attempt is a delayed message to its own queue; an endpoint failing for 5 days e-mails the operators.
+    f"sqs:{WEBHOOK_DELIVERIES}": Grants(
+        tables="read_write", send_to=(WEBHOOK_DELIVERIES,), email=True, webhook_key="decrypt"
+    ),
 }
 
 

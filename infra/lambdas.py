@@ -4,7 +4,8 @@ For every AWS::Serverless::Function in sam.json (infra/sam.py says what it is):
 
 - its own IAM role with its grants (infra/grants.py) and its own log group (retention set);
 - a name `billow-<stage>-<function>`, the stage's environment (Chalice's config for that stage, since
-  the package is built once for all stages) plus what the stack provides (bucket, sender, secret, issuer);
+  the package is built once for all stages) plus the stage's settings file (seller, addresses, console
+  origins: infra/settings.py) and what the stack provides (bucket, secret, issuer);
 - memory and timeout from the Chalice stage; a queue consumer's timeout from its queue spec instead,
   the same number its queue's visibility timeout derives from;
 - on its SQS event, which Chalice writes with the queue's name as it was at packaging time: the queue of
@@ -16,6 +17,7 @@ For every AWS::Serverless::Function in sam.json (infra/sam.py says what it is):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -23,6 +25,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.data import Data
+from infra.events import OutboundEvents
 from infra.grants import BUCKET_READ, BUCKET_WRITE, TABLE_READ, TABLE_WRITE, grants_for
 from infra.identity import IssuerSettings
 from infra.mail import configuration_set_name
@@ -100,23 +103,28 @@ class AppFunctions(Construct):
         data: Data,
         messaging: Messaging,
         issuer: IssuerSettings,
+        outbound: OutboundEvents,
     ) -> None:
         super().__init__(scope, construct_id)
         self.stage, self.app, self.data, self.messaging, self.issuer = stage, app, data, messaging, issuer
+        self.outbound = outbound
         self.functions = [self._deploy(decl) for decl in decls]
 
     def _environment(self, decl: FunctionDecl) -> dict[str, str]:
         env = dict(self.stage.function_config(decl.chalice_name).environment_variables)
+        env.update(self.stage.settings_env)  # seller, addresses, console origins (infra/settings.py)
         env.update(
             {
                 "BILLOW_INVOICE_BUCKET": self.data.bucket.bucket_name,
-                "BILLOW_EMAIL_FROM": self.stage.email_from,
                 "BILLOW_SECRETS_ARN": self.data.secret.secret_arn,
+                "BILLOW_WEBHOOK_KMS_KEY": self.data.webhook_key.key_arn,
                 "BILLOW_JWT_ISSUER": self.issuer.issuer,
                 "BILLOW_JWKS_URL": self.issuer.jwks_url,
                 "BILLOW_JWT_AUDIENCE": self.issuer.audience,
                 "BILLOW_TRACING": "1",  # X-Ray active tracing below; the SDK loads on first use
                 "BILLOW_SES_CONFIGURATION_SET": configuration_set_name(self.stage),
+                "BILLOW_EVENT_BUS": self.outbound.bus.event_bus_name,
+                "BILLOW_CORS_ORIGINS": ",".join(self.stage.console_origins),
             }
         )
         return env
@@ -159,6 +167,12 @@ class AppFunctions(Construct):
             )
         if grants.secrets:
             self.data.secret.grant_read(role)
+        if grants.put_events:
+            self.outbound.grant_put(role)
+        if grants.webhook_key == "encrypt":
+            self.data.webhook_key.grant(role, "kms:Encrypt")
+        elif grants.webhook_key == "decrypt":
+            self.data.webhook_key.grant(role, "kms:Decrypt")
 
         config = self.stage.function_config(decl.chalice_name)
         fn = self.app.get_resource(decl.logical_id)
@@ -193,8 +207,22 @@ class AppFunctions(Construct):
         skip(fn, *FUNCTION_SKIPS)
         if not decl.schedules:  # invoked synchronously or by an event source mapping: no Lambda DLQ applies
             skip(fn, "CKV_AWS_116")
+        if decl.stream:
+            self._stream_trigger(decl, name, fn, role)
         # The role's policy must exist before the function: its event source mapping checks queue access.
         policy = role.node.try_find_child("DefaultPolicy")
         if policy is not None:
             fn.node.add_dependency(policy)
         return DeployedFunction(decl=decl, name=name, role=role, log_group=logs_)
+
+    def _stream_trigger(self, decl: FunctionDecl, name: str, fn: Any, role: iam.Role) -> None:
+        """The function's DynamoDB stream event source (infra/events.py), created after the function and
+        after its role may read the stream."""
+        assert decl.stream is not None
+        mapping = self.outbound.stream_source(
+            self, f"Stream-{decl.logical_id}", self.data.tables[decl.stream], name, role
+        )
+        mapping.node.add_dependency(fn)
+        policy = role.node.try_find_child("DefaultPolicy")
+        if policy is not None:
+            mapping.node.add_dependency(policy)

@@ -19,7 +19,15 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN, CARD_VALIDATION, COLLECTIONS, QUEUES, QueueSpec
+from functions.core.resources import (
+    BILLING_ACCOUNT,
+    BILLING_RUN,
+    CARD_VALIDATION,
+    COLLECTIONS,
+    QUEUES,
+    WEBHOOK_DELIVERIES,
+    QueueSpec,
+)
 from infra.stages import StageSettings
 from infra.suppressions import skip
 
@@ -45,6 +53,8 @@ CONSUMERS: dict[str, ConsumerSettings] = {
     BILLING_ACCOUNT: ConsumerSettings(max_concurrency=10, oldest_message_alarm_seconds=6 * 60 * 60),
     # One Stripe write per collection attempt; messages wait ~60 s by design (DelaySeconds).
     COLLECTIONS: ConsumerSettings(max_concurrency=10, oldest_message_alarm_seconds=60 * 60),
+    # One POST of at most 10 s per message; retries wait as delayed messages (not counted until visible).
+    WEBHOOK_DELIVERIES: ConsumerSettings(max_concurrency=10, oldest_message_alarm_seconds=30 * 60),
 }
 DEFAULT_CONSUMER = ConsumerSettings(max_concurrency=5, oldest_message_alarm_seconds=60 * 60)
 

@@ -94,6 +94,7 @@ class Monitoring(Construct):
         messaging: Messaging,
         functions: list[DeployedFunction],
         api_name: str,
+        publish_failures: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(self, "Alarms", topic_name=f"billow-{stage.name}-alarms", enforce_ssl=True)
@@ -109,6 +110,13 @@ class Monitoring(Construct):
                 f"Dlq-{name}",
                 dlq,
                 f"messages in {dlq.queue_name}: the {name} consumer gave up on them. {runbook('dead-letter-queues')}",
+            )
+        if publish_failures is not None:  # outbound events the publisher could not put on the bus (infra/events.py)
+            self._dlq_alarm(
+                "Dlq-events-publish",
+                publish_failures,
+                "outbound events the publisher gave up on after 24 h: still in the outbox (docs/events.md). "
+                f"{runbook('dead-letter-queues')}",
             )
         for name, queue in messaging.queues.items():
             limit = consumer_settings(name).oldest_message_alarm_seconds

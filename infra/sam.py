@@ -19,6 +19,10 @@ from typing import Any
 SAM_FUNCTION = "AWS::Serverless::Function"
 API_HANDLER = "APIHandler"
 API_HANDLER_STRING = "app.app"
+# Functions Chalice declares without a trigger (`lambda_function`) whose trigger the stack adds: a DynamoDB
+# stream of a spec'd table (Chalice's on_dynamodb_record needs the stream's ARN at import time, which only
+# the stack knows). The publisher of outbound events reads the outbox's stream (functions/events/).
+STREAM_FUNCTIONS = {"publish_events": "events"}
 
 
 class TemplateError(ValueError):
@@ -45,6 +49,7 @@ class FunctionDecl:
     handler: str  # app.app for the REST API, app.<function> otherwise
     sqs: tuple[SqsTrigger, ...] = ()
     schedules: tuple[ScheduleTrigger, ...] = ()
+    stream: str | None = None  # the table whose stream triggers it (STREAM_FUNCTIONS)
 
     @property
     def chalice_name(self) -> str:
@@ -62,6 +67,8 @@ class FunctionDecl:
             return "api"
         if self.sqs:
             return f"sqs:{self.sqs[0].queue}"
+        if self.stream:
+            return f"stream:{self.stream}"
         return "schedule"
 
 
@@ -115,12 +122,14 @@ def functions(template: dict[str, Any], queue_names: Iterable[str]) -> list[Func
                     f"{logical_id}: event type {kind!r} has no grants or patches in infra/ yet; add them "
                     "(infra/grants.py, infra/app_functions.py) before deploying it"
                 )
-        decl = FunctionDecl(logical_id, str(props["Handler"]), tuple(sqs), tuple(schedules))
+        handler = str(props["Handler"])
+        stream = STREAM_FUNCTIONS.get(handler.rsplit(".", 1)[-1]) if not sqs and not schedules else None
+        decl = FunctionDecl(logical_id, handler, tuple(sqs), tuple(schedules), stream)
         if len(sqs) > 1 or (sqs and schedules):
             raise TemplateError(
                 f"{logical_id}: one function, one trigger (found {len(sqs)} queues, {len(schedules)} schedules)"
             )
-        if not decl.is_api and not sqs and not schedules:
+        if not decl.is_api and not sqs and not schedules and not stream:
             raise TemplateError(f"{logical_id}: a function with no trigger; infra/ does not know what it may access")
         out.append(decl)
     return sorted(out, key=lambda f: f.logical_id)
@@ -131,7 +140,12 @@ def app_declarations(app: Any, queue_names: Iterable[str]) -> set[tuple[Any, ...
     queue_names = tuple(queue_names)
     out: set[tuple[Any, ...]] = {(API_HANDLER_STRING, "api")} if app.routes else set()
     for fn in app.pure_lambda_functions:
-        out.add((fn.handler_string, "function"))
+        name = fn.handler_string.rsplit(".", 1)[-1]
+        out.add(
+            (fn.handler_string, "stream", STREAM_FUNCTIONS[name])
+            if name in STREAM_FUNCTIONS
+            else (fn.handler_string, "function")
+        )
     for source in app.event_sources:
         kind = type(source).__name__
         if kind == "SQSEventConfig":
@@ -154,4 +168,6 @@ def template_declarations(template: dict[str, Any], queue_names: Iterable[str]) 
             out.add((fn.handler, "api"))
         out |= {(fn.handler, "sqs", t.queue, t.batch_size) for t in fn.sqs}
         out |= {(fn.handler, "schedule", t.expression) for t in fn.schedules}
+        if fn.stream:
+            out.add((fn.handler, "stream", fn.stream))
     return out

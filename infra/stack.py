@@ -12,6 +12,7 @@ from constructs import Construct
 from functions.core.resources import QUEUES
 from infra import sam
 from infra.data import Data
+from infra.events import OutboundEvents
 from infra.gateway import ACCESS_LOG_FORMAT, sam_gateway_responses
 from infra.identity import Identity
 from infra.lambdas import AppFunctions, log_group
@@ -32,7 +33,7 @@ class BillowStack(Stack):
             scope,
             stage.stack_name,
             env=env,
-            description=f"billow {stage.name}: billing API, workers, tables, queues, invoice bucket (infra/)",
+            description=f"billow {stage.name}: billing API, workers, tables, queues, bucket, event bus (infra/)",
             termination_protection=True,
         )
         Tags.of(self).add("app", "billow")
@@ -42,6 +43,7 @@ class BillowStack(Stack):
         self.messaging = Messaging(self, "Messaging", stage=stage)
         self.identity = Identity(self, "Identity", stage=stage)
         self.mail = Mail(self, "Mail", stage=stage, messaging=self.messaging)
+        self.outbound = OutboundEvents(self, "Events", stage=stage)
         self.app = PackagedChaliceApp(self, "App", package_dir=package_dir, template_dir=work_dir / stage.stack_name)
         self.decls = sam.functions(self.app.template, QUEUES)
         self.functions = AppFunctions(
@@ -53,15 +55,23 @@ class BillowStack(Stack):
             data=self.data,
             messaging=self.messaging,
             issuer=self.identity.settings,
+            outbound=self.outbound,
         ).functions
         api_name = self._configure_api()
         self.monitoring = Monitoring(
-            self, "Monitoring", stage=stage, messaging=self.messaging, functions=self.functions, api_name=api_name
+            self,
+            "Monitoring",
+            stage=stage,
+            messaging=self.messaging,
+            functions=self.functions,
+            api_name=api_name,
+            publish_failures=self.outbound.failures,
         )
         CfnOutput(self, "InvoiceBucket", value=self.data.bucket.bucket_name)
         self._operator_outputs()
         CfnOutput(self, "SecretArn", value=self.data.secret.secret_arn)
         CfnOutput(self, "JwtIssuer", value=self.identity.settings.issuer)
+        CfnOutput(self, "EventBus", value=self.outbound.bus.event_bus_name)
         identity = self.data.email_identity
         if identity is not None and stage.email_domain:
             for number, record in enumerate(identity.dkim_records, start=1):
@@ -89,7 +99,7 @@ class BillowStack(Stack):
         api.add_property_override("Name", name)
         api.add_property_override("StageName", config.api_gateway_stage)
         api.add_property_override("EndpointConfiguration", config.api_gateway_endpoint_type)
-        api.add_property_override("GatewayResponses", sam_gateway_responses())
+        api.add_property_override("GatewayResponses", sam_gateway_responses(self.stage.console_origins))
         api.add_property_override(
             "MethodSettings",
             [

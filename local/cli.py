@@ -252,6 +252,50 @@ def emails(
     out.print(f"{len(mails)} e-mail{'s' if len(mails) != 1 else ''}{f' to {to}' if to else ''}")
 
 
+@app.command()
+def events(
+    type_: Annotated[str | None, typer.Option("--type", help="Only events of this type, e.g. invoice.issued.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (with each event) instead of a table.")] = False,
+) -> None:
+    """Outbound events the local webhook receiver got (make run registers it for every type), oldest first,
+    each with its signature checked against the endpoint's secret."""
+    import requests
+
+    info = stack.read_stack_info()
+    hooks = (info or {}).get("webhooks") or {}
+    if not hooks.get("events_url"):
+        fail(f"the local stack is not running (no {stack.stack_file()}): start it with `make run`")
+    try:
+        got = requests.get(hooks["events_url"], timeout=10).json()
+    except (requests.RequestException, ValueError) as exc:
+        fail(f"the webhook receiver at {hooks['events_url']} did not answer ({type(exc).__name__}): is the stack up?")
+    if type_:
+        got = [e for e in got if e.get("type") == type_]
+    if as_json:
+        typer.echo(json.dumps(got, indent=2, ensure_ascii=False))
+        return
+    table = Table("#", "received", "type", "account", "seq", "event id", "signature")
+    for n, e in enumerate(got, 1):
+        signature = "[green]valid[/]" if e["signature_valid"] else "[red]INVALID[/]"
+        table.add_row(
+            str(n),
+            e["received_at"],
+            e["type"] or "?",
+            e["account_id"] or "-",
+            str(e["sequence"]),
+            e["id"] or "?",
+            signature,
+        )
+    out.print(table)
+    invalid = sum(1 for e in got if not e["signature_valid"])
+    out.print(
+        f"{len(got)} event{'s' if len(got) != 1 else ''}{f' of type {type_}' if type_ else ''}"
+        f"{f', {invalid} with an invalid signature' if invalid else ''}"
+    )
+    if invalid:
+        raise typer.Exit(1)
+
+
 def _queue_depth(sqs: Any, url: str) -> int:
     attrs = sqs.get_queue_attributes(
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]

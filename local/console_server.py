@@ -51,9 +51,21 @@ class _Handler(SimpleHTTPRequestHandler):
         ".woff2": "font/woff2",
     }
 
-    def __init__(self, *args: Any, config: dict[str, Any] | None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, config: dict[str, Any] | None, fallback: Path | None = None, **kwargs: Any) -> None:
         self._config = config
+        self._fallback = fallback
         super().__init__(*args, **kwargs)
+
+    def translate_path(self, path: str) -> str:
+        """A file missing from the served folder is looked up in the fallback folder (the harness's test
+        pages import console/ modules next to their own)."""
+        local = super().translate_path(path)
+        if self._fallback is not None and not os.path.exists(local):
+            relative = os.path.relpath(local, self.directory)
+            candidate = os.path.join(self._fallback, relative)
+            if not relative.startswith("..") and os.path.isfile(candidate):
+                return candidate
+        return local
 
     def do_GET(self) -> None:
         if self.path.split("?", 1)[0] == "/config.json" and self._config is not None:
@@ -86,10 +98,17 @@ class _Handler(SimpleHTTPRequestHandler):
 class ConsoleServer:
     """A static server in a daemon thread: `url` (its origin), `stop()`."""
 
-    def __init__(self, root: Path = CONSOLE_DIR, port: int = 3000, config: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path = CONSOLE_DIR,
+        port: int = 3000,
+        config: dict[str, Any] | None = None,
+        fallback: Path | None = None,
+    ) -> None:
         self.root = Path(root)
         self.config = config
-        handler = partial(_Handler, directory=str(self.root), config=config)
+        self.fallback = fallback
+        handler = partial(_Handler, directory=str(self.root), config=config, fallback=fallback)
         self.server = _bind(handler, port)
         self.port = self.server.server_address[1]
         self.url = f"http://{HOST}:{self.port}"
@@ -102,7 +121,9 @@ class ConsoleServer:
     def set_config(self, config: dict[str, Any]) -> None:
         """The config served from now on (the launcher knows the tokens only after the API is up)."""
         self.config = config
-        self.server.RequestHandlerClass = partial(_Handler, directory=str(self.root), config=config)  # type: ignore[assignment]
+        self.server.RequestHandlerClass = partial(  # type: ignore[assignment]
+            _Handler, directory=str(self.root), config=config, fallback=self.fallback
+        )
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -5,27 +5,32 @@ Usage: ``python -m local.package OUT_DIR`` (``make package`` uses ``build/packag
 
 Steps, and why:
 
-1. **Stage** a snapshot of what Chalice packages (``app.py``, ``requirements.txt``,
-   ``.chalice/config.json``, ``chalicelib/`` if any, ``vendor/`` with its symlinks kept, and
-   ``functions/``, the symlink's target) in a temporary project, leaving out ``__pycache__`` and
-   ``*.pyc``. Chalice walks ``vendor/`` and copies every file it finds, so running it on the work tree
-   would ship whatever bytecode the tests left in ``functions/__pycache__``; it would also cache one
-   ~26 MB zip per edit in the work tree's ``.chalice/deployments``, and it would race with whoever is
-   editing ``functions/`` at the time. The cost is that every build resolves requirements.txt again
-   (a few seconds with pip's wheel cache; the first build on a machine downloads the manylinux
-   wheels from PyPI).
-2. **chalice package --stage prod** in that staged project, with a neutral AWS environment (region
+1. **Stage** a snapshot of what Chalice packages (``app.py``, ``.chalice/config.json``,
+   ``chalicelib/`` if any, ``vendor/`` with its symlinks kept, and ``functions/``, the symlink's
+   target) in a temporary project, leaving out ``__pycache__`` and ``*.pyc``. Chalice walks ``vendor/``
+   and copies every file it finds, so running it on the work tree would ship whatever bytecode the
+   tests left in ``functions/__pycache__``; it would also cache one ~26 MB zip per edit in the work
+   tree's ``.chalice/deployments``, and it would race with whoever is editing ``functions/`` at the time.
+2. **The locked dependencies** (DESIGN §9): ``requirements.lock`` (``make lock``: pip-compile with
+   hashes) is downloaded into a wheelhouse (``build/wheels``) and installed from it into the staged
+   ``vendor/``, both with ``--require-hashes --no-deps --only-binary=:all: --platform
+   manylinux2014_x86_64 --python-version 3.11`` (Lambda's python3.11 runs on Amazon Linux 2, glibc
+   2.26: manylinux2014 wheels, never newer). A file whose hash is not in the lock fails the build.
+   Chalice is given an EMPTY requirements.txt: its own resolution re-downloads any wheel it judges
+   unfit for Lambda without checking a hash. The first build on a machine downloads the wheels from
+   PyPI; later ones find them in the wheelhouse (pip still reads the index pages).
+3. **chalice package --stage prod** in that staged project, with a neutral AWS environment (region
    us-east-1, no profile, no config or credentials files: packaging never calls AWS). Chalice picks
    the Lambda runtime from the interpreter running it, so this module must run under the runtime's
    Python (3.11 for billow); the build fails if ``sam.json`` names another runtime, because the
    bytecode compiled below would then be ignored by Lambda.
-3. **Check the vendor symlink was followed**: Chalice 1.x walks ``vendor/`` with
+4. **Check the vendor symlink was followed**: Chalice 1.x walks ``vendor/`` with
    ``followlinks=True``, so ``vendor/functions -> ../functions`` puts ``functions/`` at the zip's root.
    Every ``functions/**/*.py`` of the snapshot must be in the zip, byte for byte; should a Chalice
    version stop following symlinks, the build copies ``functions/`` in itself and says so, rather
    than shipping an app that cannot import. Nothing from ``local/``, ``tests/``, ``bench/`` or
    ``infra/`` may be in the zip (the build fails if it is).
-4. **Bytecode**: extract, delete any ``__pycache__``/``.pyc``/``.pyo`` that came in, then run
+5. **Bytecode**: extract, delete any ``__pycache__``/``.pyc``/``.pyo`` that came in, then run
    ``python -m compileall -q --invalidation-mode unchecked-hash`` over the whole tree (our code and
    the dependencies). Lambda's ``/var/task`` is read-only, so without shipped bytecode every cold
    start compiles every imported module and cannot cache the result; timestamp-based pycs would be
@@ -34,9 +39,9 @@ Steps, and why:
    objects are rewritten to ``/var/task/...`` (``-s``/``-p``) and ``PYTHONHASHSEED=0`` keeps
    frozenset constants in a stable order, so the bytecode does not depend on the build directory
    or the run.
-5. **Re-zip deterministically**: entries sorted by name, every timestamp 1980-01-01 00:00:00, mode
-   0644, deflate level 9, no directory entries. The same sources, requirements and Python give a
-   byte-identical zip (its sha256 is printed).
+6. **Re-zip deterministically**: entries sorted by name, every timestamp 1980-01-01 00:00:00, mode
+   0644, deflate level 9, no directory entries. The same sources, lock and Python give a
+   byte-identical zip (its sha256 is printed). The lock it was built from is copied next to it.
 """
 
 from __future__ import annotations
@@ -61,7 +66,10 @@ LAMBDA_TASK_ROOT = "/var/task"
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 # What Chalice reads from a project: the app, its requirements and config, chalicelib/ and vendor/,
 # plus functions/, which vendor/functions links to.
-STAGED_FILES = ("app.py", "requirements.txt", ".chalice/config.json")
+STAGED_FILES = ("app.py", ".chalice/config.json")
+LOCK = "requirements.lock"
+WHEELHOUSE = ROOT / "build" / "wheels"
+PLATFORM = "manylinux2014_x86_64"  # Amazon Linux 2 (glibc 2.26), where Lambda's python3.11 runs
 STAGED_DIRS = ("chalicelib", "vendor", "functions")
 FORBIDDEN_TOP_LEVEL = ("local", "tests", "bench", "infra")
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
@@ -101,9 +109,62 @@ def stage_project(project: Path, stage_dir: Path) -> None:
         source = project / name
         if source.is_dir():
             shutil.copytree(source, stage_dir / name, symlinks=True, ignore=_ignore_bytecode)
+    # Chalice resolves requirements.txt itself, unchecked: it gets none (the lock is installed in vendor/).
+    (stage_dir / "requirements.txt").write_text("")
     for link in (stage_dir / "vendor").rglob("*"):
         if link.is_symlink() and not link.exists():
             raise PackageError(f"vendor/{link.relative_to(stage_dir / 'vendor')} points outside the staged project")
+
+
+def _pip_platform_args(lock: Path) -> list[str]:
+    return [
+        "--require-hashes",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--platform",
+        PLATFORM,
+        "--python-version",
+        f"{sys.version_info.major}.{sys.version_info.minor}",
+        "--implementation",
+        "cp",
+        "--disable-pip-version-check",
+        "--no-input",
+        "-r",
+        str(lock),
+    ]
+
+
+def download_lock(lock: Path, wheelhouse: Path) -> None:
+    """Every wheel of the lock, for Lambda's platform, into the wheelhouse (hash-checked)."""
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(wheelhouse), *_pip_platform_args(lock)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise PackageError(f"pip download of {lock.name} failed:\n{result.stdout}{result.stderr}")
+
+
+def install_lock(lock: Path, target: Path, wheelhouse: Path) -> None:
+    """Install the lock into target from the wheelhouse only (no index): --require-hashes, --no-deps,
+    Lambda's platform. Console scripts (target/bin) are not shipped."""
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-compile",  # bytecode is compiled once, below, for the whole tree
+        "--no-index",
+        "--find-links",
+        str(wheelhouse),
+        "--target",
+        str(target),
+        *_pip_platform_args(lock),
+    ]
+    env = {k: v for k, v in os.environ.items() if k not in ("PIP_FIND_LINKS", "PIP_CONSTRAINT")}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0:
+        raise PackageError(f"pip install of {lock.name} failed:\n{result.stdout}{result.stderr}")
+    shutil.rmtree(target / "bin", ignore_errors=True)
 
 
 def _neutral_aws_env(scratch: Path) -> dict[str, str]:
@@ -224,14 +285,22 @@ def write_zip(tree: Path, zip_path: Path) -> int:
     return len(names)
 
 
-def build_package(out_dir: Path, project: Path = ROOT, log: Callable[[str], object] = print) -> PackageInfo:
+def build_package(
+    out_dir: Path, project: Path = ROOT, log: Callable[[str], object] = print, wheelhouse: Path = WHEELHOUSE
+) -> PackageInfo:
     started = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
+    lock = project / LOCK
+    if not lock.is_file():
+        raise PackageError(f"{lock} is missing: run `make lock`")
     with tempfile.TemporaryDirectory(prefix="billow-package-") as scratch_name:
         scratch = Path(scratch_name)
         stage_dir, chalice_out, tree = scratch / "project", scratch / "chalice-out", scratch / "tree"
         stage_dir.mkdir()
         stage_project(project, stage_dir)
+        log(f"{LOCK}: pip install --require-hashes --platform {PLATFORM} into vendor/ …")
+        download_lock(lock, wheelhouse)
+        install_lock(lock, stage_dir / "vendor", wheelhouse)
         log(f"chalice package --stage {STAGE} ({RUNTIME}) …")
         run_chalice_package(stage_dir, chalice_out, scratch)
         sam_path = chalice_out / "sam.json"
@@ -253,6 +322,7 @@ def build_package(out_dir: Path, project: Path = ROOT, log: Callable[[str], obje
         zip_path, final_sam = out_dir / "deployment.zip", out_dir / "sam.json"
         os.replace(partial_zip, zip_path)
         os.replace(partial_sam, final_sam)
+        shutil.copyfile(lock, out_dir / LOCK)  # what this zip was built from (tests/infra compare it)
         files = _files(tree)
     digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()
     return PackageInfo(

@@ -11,6 +11,8 @@
                                              taken, and the API's CORS origins follow it)
   queue pump                                 every `on_sqs_message` handler fed from its queue in moto
                                              (local/queue_pump.py), as Lambda's event source mappings do
+  stream pump                                the outbox table's stream fed to the publisher, which puts
+                                             each event on moto's EventBridge bus (local/stream_pump.py)
 
 Then it seeds demo data through the API (a card on file too, through the real card flow), prints
 URLs, ids, tokens and example curl lines, and writes them to .local/stack.json (or
@@ -43,7 +45,9 @@ from local import console as console_app
 from local import moto_server, stack, tokens
 from local.jwks_server import serve_jwks
 from local.queue_pump import QueuePump
+from local.stream_pump import StreamPump
 from local.stripe_shim import StripeServer
+from local.webhook_receiver import WebhookReceiver
 
 console = Console(soft_wrap=True, highlight=False)
 
@@ -135,9 +139,19 @@ def start(ports: stack.Ports, running: Running) -> dict[str, Any]:
     sqs = boto3.client("sqs", endpoint_url=moto_url, region_name="us-east-1")
     pump = QueuePump(app_obj, sqs, log=lambda line: console.print(f"[yellow]{line}[/]")).start()
     running.started("queue pump", pump.stop)
+    # the outbox's stream to the publisher (EventBridge), as Lambda's DynamoDB event source does
+    stream_pump = StreamPump(app_obj, log=lambda line: console.print(f"[yellow]{line}[/]")).start()
+    running.started("stream pump", stream_pump.stop)
 
     ttl = stack.TOKEN_TTL
     admin_token = tokens.mint(key, stack.OPERATOR_SUB, stack.ADMIN_SCOPES, ttl=ttl)
+    try:
+        receiver = WebhookReceiver(stack.HOST, ports.receiver).start()
+    except OSError as exc:
+        raise _bind_error("the webhook receiver", ports.receiver, stack.PORT_ENV["receiver"], exc) from None
+    running.started("webhook receiver", receiver.stop)
+    endpoint = stack.register_receiver(stack.ApiClient(api_url, admin_token), receiver.url)
+    receiver.secrets.append(endpoint["secret"])
     customer_token = tokens.mint(key, stack.CUSTOMER_SUB, stack.READ_WRITE, ttl=ttl)
     outsider_token = tokens.mint(key, stack.OUTSIDER_SUB, stack.READ_WRITE, ttl=ttl)
     demo = stack.seed_demo(stack.ApiClient(api_url, admin_token))
@@ -178,6 +192,11 @@ def start(ports: stack.Ports, running: Running) -> dict[str, Any]:
             "expires_at": expires,
         },
         "resources": resources,
+        "webhooks": {
+            "receiver_url": receiver.url,
+            "events_url": f"http://{stack.HOST}:{receiver.port}/events",
+            "endpoint_id": endpoint["id"],
+        },
     }
     info["curl"] = curl_examples(info)
     info["console"] = console_app.publish(console_server, info)
@@ -212,6 +231,7 @@ def curl_examples(info: dict[str, Any]) -> list[dict[str, str]]:
             '-H "Authorization: Bearer $CUSTOMER_TOKEN"',
         },
         {"what": "the e-mails the stack sent", "cmd": "billow emails"},
+        {"what": "the outbound events the local webhook receiver got (signatures checked)", "cmd": "billow events"},
     ]
 
 
@@ -231,6 +251,8 @@ def print_banner(info: dict[str, Any]) -> None:
     )
     urls.add_row("lite", info["accounts"]["lite"])
     urls.add_row("customer sub", f"{stack.CUSTOMER_SUB} (owner of both)")
+    hooks = info["webhooks"]
+    urls.add_row("webhook receiver", f"{hooks['receiver_url']}  (endpoint {hooks['endpoint_id']}, every type)")
     urls.add_row("stack file", str(stack.stack_file()))
     if info.get("today_moved_to"):
         urls.add_row("calendar", f"moved to {info['today_moved_to']} (BILLOW_TODAY)")

@@ -25,13 +25,14 @@ REPO_DIR = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 STAGE = "local"
 
-DEFAULT_PORTS = {"moto": 5000, "api": 8000, "jwks": 8421, "stripe": 8420, "console": 3000}
+DEFAULT_PORTS = {"moto": 5000, "api": 8000, "jwks": 8421, "stripe": 8420, "console": 3000, "receiver": 8422}
 PORT_ENV = {
     "moto": "BILLOW_MOTO_PORT",
     "api": "BILLOW_API_PORT",
     "jwks": "BILLOW_JWKS_PORT",
     "stripe": "BILLOW_STRIPE_PORT",
     "console": "BILLOW_CONSOLE_PORT",
+    "receiver": "BILLOW_RECEIVER_PORT",  # the local webhook receiver (local/webhook_receiver.py)
 }
 
 READ_WRITE = ["billing:read", "billing:write"]
@@ -69,6 +70,7 @@ class Ports:
     jwks: int
     stripe: int
     console: int = DEFAULT_PORTS["console"]  # taken: the console server tries the next ports
+    receiver: int = DEFAULT_PORTS["receiver"]
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -139,7 +141,8 @@ def apply_aws_env(moto_url: str) -> None:
 
 
 def create_aws_resources(moto_url: str) -> dict[str, Any]:
-    """Every table, queue (+ DLQ), the invoice bucket and the verified SES sender, in moto at `moto_url`.
+    """Every table, queue (+ DLQ), the invoice bucket, the verified SES sender and the event bus (with its
+    tap queue), in moto at `moto_url`.
 
     Names come from functions/core (tables.py, resources.py) and the current settings, so call this
     after the stage's environment is applied.
@@ -147,7 +150,7 @@ def create_aws_resources(moto_url: str) -> dict[str, Any]:
     import boto3
 
     from functions.core.db import create_tables
-    from functions.core.resources import QUEUES, bucket_name, dlq_name, email_sender, queue_name
+    from functions.core.resources import QUEUES, bucket_name, dlq_name, email_sender, queue_name, webhook_key
     from functions.core.tables import TABLES, table_name
 
     fake = aws_env(moto_url)
@@ -185,11 +188,23 @@ def create_aws_resources(moto_url: str) -> dict[str, Any]:
     sender = email_sender()
     client("ses").verify_email_identity(EmailAddress=sender)
 
+    from local.event_bus import create_event_bus
+
+    # the KMS key that encrypts webhook endpoint secrets (functions/events/webhook_secrets.py)
+    kms = client("kms")
+    key_alias = webhook_key()
+    if key_alias not in {a["AliasName"] for a in kms.list_aliases()["Aliases"]}:
+        key_id = kms.create_key(Description="billow webhook endpoint secrets (local)")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=key_alias, TargetKeyId=key_id)
+
     return {
         "tables": [table_name(name) for name in TABLES],
         "queues": queues,
         "bucket": bucket,
         "email_sender": sender,
+        # outbound events (DESIGN §7): the bus, and the tap queue a rule copies every billow event to
+        "event_bus": create_event_bus(client("events"), sqs),
+        "webhook_key": key_alias,
     }
 
 
@@ -235,6 +250,13 @@ def register_webhook(stripe_url: str, api_url: str, secret: str) -> str:
 
 
 # --- HTTP ----------------------------------------------------------------------------------------
+
+
+def register_receiver(admin: ApiClient, receiver_url: str) -> dict[str, Any]:
+    """The local webhook receiver registered as an endpoint for every event type; the answer carries its
+    secret (shown this once), which the receiver verifies signatures with."""
+    body = {"url": receiver_url, "event_types": ["*"], "description": "the local receiver (make run)"}
+    return admin.post("/v1/webhook-endpoints", body, {"Idempotency-Key": f"local-receiver-{receiver_url}"})
 
 
 def wait_for(url: str, timeout: float = 30.0, expect: int = 200) -> None:

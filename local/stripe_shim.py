@@ -22,6 +22,9 @@ The shim then adds only what localstripe lacks, each addition copying a Stripe b
   expire after 24 hours. GET and DELETE ignore the header, as Stripe does.
 - **The request log** (the Dashboard's Developers → Logs): every request's method, path and status,
   which the tests and `make bench` read to count Stripe calls.
+- **The local Stripe.js** (local/stripe_js_additions.py + .js): localstripe's Stripe.js with
+  createPaymentMethod, confirmCardPayment and confirmCardSetup completed, and the publishable-key
+  calls they make (confirm and retrieve a PaymentIntent with its client secret).
 - **Payments** (local/stripe_additions.py): PayPal PaymentIntents with a local approval URL, declines
   that carry the PaymentIntent, 402 `authentication_required` off-session, `return_url` and refund
   `reason` accepted, `charge.refunded` events, disputes raised and closed by tests, refunds that fail
@@ -46,7 +49,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from local import stripe_additions
+from local import stripe_additions, stripe_js_additions
 
 HOST = "127.0.0.1"
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
@@ -205,6 +208,7 @@ def build_app(state: ShimState) -> web.Application:
             _idempotency(state),
             server.error_middleware,
             stripe_additions.public_middleware(state.additions),
+            stripe_js_additions.middleware(),
             server.auth_middleware,
             stripe_additions.api_middleware(state.additions),
         ]

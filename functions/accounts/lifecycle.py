@@ -14,8 +14,9 @@ from typing import Any
 
 from functions.accounts import profile_store as store
 from functions.accounts.rules import AccountAccess, check_net_days, next_recurring_date
+from functions.accounts.schemas import account_view
 from functions.accounts.store import AccountRecord
-from functions.core import audit, clock
+from functions.core import audit, clock, outbox
 from functions.core.audit import Actor
 from functions.core.errors import ConflictError, FieldError, ForbiddenError, ValidationFailedError
 from functions.core.uow import Op, UnitOfWork
@@ -83,6 +84,11 @@ def _collection_change(account: AccountRecord, changes: dict[str, Any]) -> dict[
     return {"collection": collection, "net_days": check_net_days(collection, net_days)}
 
 
+def account_object(record: AccountRecord) -> dict[str, Any]:
+    """The account as outbound events carry it (account.*): as the API shows it."""
+    return account_view(record).model_dump(mode="json")
+
+
 def update_account(
     access: AccountAccess, after: AccountRecord, changed: dict[str, Any], extra: Sequence[Op] = ()
 ) -> AccountRecord:
@@ -94,6 +100,7 @@ def update_account(
     UnitOfWork().add(
         store.update_profile(account.id, changed, expect={"status": account.status}),
         audit.record(account.id, access.actor, "account.updated", account.id, _view(account, changed), changed),
+        outbox.event(account.id, "account.updated", account_object(after)),
         *extra,
     ).commit()
     return after
@@ -124,6 +131,7 @@ def set_linked(access: AccountAccess, linked: bool, has_active_items: Callable[[
             {"linked": account.linked},
             {"linked": linked},
         ),
+        outbox.event(account.id, "account.updated", account_object(after)),
     ).commit()
     return after
 
@@ -160,6 +168,7 @@ def upgrade_ops(account: AccountRecord, actor: Actor, on: date, reason: str) -> 
             due=after.next_recurring_date,
         ),
         audit.record(account.id, actor, "account.upgraded", reason, _view(account, fields), values),
+        outbox.event(account.id, "account.upgraded", account_object(after)),
     ]
     return after, ops
 
@@ -181,6 +190,7 @@ def closing_ops(access: AccountAccess, when: str) -> list[Op]:
             {"status": account.status},
             {"status": CLOSING, "when": when},
         ),
+        outbox.event(account.id, "account.updated", account_object(replace(account, status=CLOSING))),
     ]
 
 
@@ -201,5 +211,11 @@ def closed_ops(account: AccountRecord, actor: Actor, final_invoice_id: str | Non
             account.id,
             {"status": CLOSING},
             {"status": CLOSED, "final_invoice_id": final_invoice_id, "closed_on": clock.today().isoformat()},
+        ),
+        outbox.event(
+            account.id,
+            "account.closed",
+            account_object(replace(account, status=CLOSED, next_recurring_date=None))
+            | {"final_invoice_id": final_invoice_id},
         ),
     ]

@@ -45,6 +45,7 @@ M = TypeVar("M", bound=BaseModel)
     body=CreateAccount,
     response=Account,
     status=201,
+    problems=((422, "collection-not-allowed"),),
 )
 def create_account(call: Call) -> Account:
     body: CreateAccount = call.body
@@ -74,7 +75,16 @@ def grant_member(call: Call, account_id: str) -> Member:
     return _view(Member, service.grant_member(call.account, call.body.sub, call.body.role))
 
 
-@api(bp, "DELETE", f"{ACCOUNT}/members", scope=ADMIN, body=RevokeMember, response=Member, guard=guard)
+@api(
+    bp,
+    "DELETE",
+    f"{ACCOUNT}/members",
+    scope=ADMIN,
+    body=RevokeMember,
+    response=Member,
+    guard=guard,
+    problems=((404, "member-not-found"),),
+)
 def revoke_member(call: Call, account_id: str) -> Member:
     """Revoke a caller's access (operator)"""
     return _view(Member, service.revoke_member(call.account, call.body.sub))

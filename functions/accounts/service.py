@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from functions.accounts import lifecycle, store, suppression
+from functions.accounts.lifecycle import account_object as account_object
 from functions.accounts.rules import DEFAULT_NET_DAYS as DEFAULT_NET_DAYS
 from functions.accounts.rules import AccountAccess as AccountAccess
 from functions.accounts.rules import check_net_days as check_net_days
@@ -17,7 +18,7 @@ from functions.accounts.schemas import Account as Account
 from functions.accounts.schemas import UpdateAccount as UpdateAccount
 from functions.accounts.schemas import account_view as account_view
 from functions.accounts.store import AccountRecord, DeviceRecord, MemberRecord
-from functions.core import audit, clock, ledger
+from functions.core import audit, clock, ledger, outbox
 from functions.core.audit import Actor, Event
 from functions.core.auth import ADMIN, WRITE, Identity
 from functions.core.errors import (
@@ -142,6 +143,7 @@ def create_account(
             store.put_account(record),
             ledger.open_balance(account_id, currency, record.number),
             audit.record(account_id, actor, "account.created", account_id, None, _account_view(record)),
+            outbox.event(account_id, "account.created", account_object(record)),
         )
         try:
             uow.commit()

@@ -9,7 +9,7 @@ from datetime import date
 
 from functions.accounts.service import AccountAccess, AccountRecord, require_open
 from functions.billing_items import schemas, store
-from functions.billing_items.items import changes, device_label, item_view, require_item, snapshot
+from functions.billing_items.items import changes, device_label, item_event, item_view, require_item, snapshot
 from functions.billing_items.store import Item
 from functions.core import audit, clock, ledger
 from functions.core.audit import Actor
@@ -77,6 +77,7 @@ def _cancel_at_anniversary(access: AccountAccess, item: Item, reason: str | None
     UnitOfWork().add(
         *changes(item, after),
         audit.record(account.id, access.actor, "item.cancellation_scheduled", item.id, snapshot(item), snapshot(after)),
+        item_event("billing_item.cancellation_scheduled", after),
         *reply(result),
     ).commit()
     return result
@@ -115,6 +116,7 @@ def _cancel_now(
                 snapshot(item),
                 {**snapshot(after), "refund_amount": refund, "refund_invoice_id": refund_id},
             ),
+            item_event("billing_item.cancelled", after),
             *reply(result),
         ]
 
@@ -133,8 +135,7 @@ def _cancel_now(
 
     def attempt() -> Invoice:
         planned, inv = ledger.post_invoice(posting)
-        uow = UnitOfWork().add(*planned, *ops(inv))
-        # (the outbound event's outbox row joins this transaction here)
+        uow = UnitOfWork().add(*planned, *ops(inv))  # billing_item.cancelled + the Refund invoice's events
         uow.commit()
         return inv
 
@@ -182,6 +183,7 @@ def undo_cancellation(access: AccountAccess, item_id: str) -> schemas.Item:
     UnitOfWork().add(
         *changes(item, after),
         audit.record(account_id, access.actor, "item.cancellation_withdrawn", item.id, snapshot(item), snapshot(after)),
+        item_event("billing_item.cancellation_undone", after),
     ).commit()
     return item_view(after)
 
@@ -204,6 +206,7 @@ def end_due_cancellations(items: list[Item], on: date) -> None:
                     snapshot(item),
                     snapshot(after),
                 ),
+                item_event("billing_item.cancelled", after),
             ).commit()
         except ConcurrentUpdateError:
             continue  # another worker ended it first

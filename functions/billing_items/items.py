@@ -9,14 +9,19 @@ from typing import Any
 from functions.accounts.service import AccountAccess, get_device
 from functions.billing_items import schemas, store
 from functions.billing_items.store import Item
-from functions.core import cursor
+from functions.core import cursor, outbox
 from functions.core.errors import NotFoundError, ValidationFailedError
 from functions.core.ids import is_id
-from functions.core.uow import Op
+from functions.core.uow import Op, Planned
 
 
 def item_view(item: Item) -> schemas.Item:
     return schemas.Item.model_validate({k: v for k, v in asdict(item).items() if k in schemas.Item.model_fields})
+
+
+def item_event(type: str, item: Item) -> Planned:
+    """The outbox row of an item's change (billing_item.*): the item as the API shows it."""
+    return outbox.event(item.account_id, type, item_view(item).model_dump(mode="json"))
 
 
 def snapshot(item: Item) -> dict[str, Any]:

@@ -6,15 +6,16 @@ from dataclasses import replace
 
 from functions.accounts.service import AccountAccess, get_device
 from functions.billing_items import schemas, store
-from functions.billing_items.items import item_view, require_item, snapshot
+from functions.billing_items.items import item_event, item_view, require_item, snapshot
 from functions.billing_items.store import Item
 from functions.core import audit
 from functions.core.errors import ConflictError, ValidationFailedError
 from functions.core.idempotency import IdempotencyContext
 from functions.core.uow import UnitOfWork
 
-# Items changed per transaction in a bulk call: 25 item puts + one audit event + the idempotency
-# record stay far inside DynamoDB's 100-item transaction limit.
+# Items changed per transaction in a bulk call: 25 item puts + their 25 outbound events (billing_item.
+# associated|dissociated) + the outbox counter + one audit event + the idempotency record = 53 items, far
+# inside DynamoDB's 100-item transaction limit (DESIGN §7: chunks sized so their events fit).
 BULK_CHUNK = 25
 
 
@@ -37,6 +38,7 @@ def link(access: AccountAccess, item_id: str, device_id: str | None) -> schemas.
     UnitOfWork().add(
         store.put_changed(item, after),
         audit.record(account_id, access.actor, action, item.id, snapshot(item), snapshot(after)),
+        item_event(f"billing_{action}", after),
     ).commit()
     return item_view(after)
 
@@ -79,7 +81,7 @@ def bulk(access: AccountAccess, idem: IdempotencyContext, body: schemas.BulkRequ
         elif n == 0:
             uow.add(idem.started())
         for before, after in chunk:
-            uow.add(store.put_changed(before, after))
+            uow.add(store.put_changed(before, after), item_event(f"billing_item.{body.action}d", after))
         if chunk:
             uow.add(
                 audit.record(

@@ -7,7 +7,7 @@ from datetime import date
 
 from functions.accounts.service import AccountAccess, AccountRecord, current_period, due_date, get_device, require_open
 from functions.billing_items import schemas, store
-from functions.billing_items.items import device_label, item_view, snapshot
+from functions.billing_items.items import device_label, item_event, item_view, snapshot
 from functions.billing_items.store import Item
 from functions.core import audit, clock, ledger
 from functions.core.errors import ValidationFailedError
@@ -52,8 +52,7 @@ def provision(access: AccountAccess, idem: IdempotencyContext, body: schemas.Pro
 
     def attempt() -> Invoice:
         planned, inv = ledger.post_invoice(posting)
-        uow = UnitOfWork().add(*planned, *ops(inv))
-        # (the outbound event's outbox row joins this transaction here)
+        uow = UnitOfWork().add(*planned, *ops(inv))  # billing_item.provisioned + invoice.issued (ledger)
         uow.commit()
         return inv
 
@@ -167,4 +166,5 @@ def _item_ops(access: AccountAccess, item: Item, inv: Invoice | None) -> list[Op
                 "invoice_id": inv.id if inv else None,
             },
         ),
+        item_event("billing_item.provisioned", item),
     ]

@@ -83,13 +83,13 @@ def undo_cancellation(call: Call, account_id: str, item_id: str) -> Item:
 LINK = "/v1/accounts/{account_id}/link"
 
 
-@api(bp, "POST", LINK, scope=ADMIN, response=Account, guard=account_guard())
+@api(bp, "POST", LINK, scope=ADMIN, response=Account, guard=account_guard(), problems=((409, "account-closed"),))
 def link_account(call: Call, account_id: str) -> Account:
     """Link the account's infrastructure side (operator); 409 account-closed while closing or closed"""
     return account_view(set_linked(call.account, True, service.has_active_items))
 
 
-@api(bp, "DELETE", LINK, scope=ADMIN, response=Account, guard=account_guard())
+@api(bp, "DELETE", LINK, scope=ADMIN, response=Account, guard=account_guard(), problems=((409, "items-active"),))
 def unlink_account(call: Call, account_id: str) -> Account:
     """Unlink the account (operator); 409 items-active while billing items are not cancelled"""
     return account_view(set_linked(call.account, False, service.has_active_items))

@@ -23,6 +23,7 @@ from functions.billing_items.items import (
 from functions.billing_items.links import BULK_CHUNK, bulk, link
 from functions.billing_items.provisioning import provision
 from functions.billing_items.recurring import billable_items, fee_lines, recurring_lines
+from functions.billing_items.schemas import Item as Item  # outbound events' payload (events/schemas.py)
 
 __all__ = [
     "BULK_CHUNK",

@@ -37,7 +37,7 @@ from functions.accounts.service import (
 )
 from functions.billing_items.service import billable_items, end_due_cancellations, fee_lines
 from functions.billing_run import store
-from functions.core import ledger, metrics, queues
+from functions.core import ledger, metrics, outbox, queues
 from functions.core.audit import Actor
 from functions.core.errors import ConflictError, NotFoundError
 from functions.core.ids import recurring_invoice_id
@@ -95,7 +95,26 @@ def dispatch_shard(shard: int, run_date: date) -> int:
             if last_key is None:
                 break
     check_shard(shard)  # the daily budget check of the shard's accounts with a budget (issue 17)
+    completed(shard, run_date, sent)
     return sent
+
+
+def completed(shard: int, run_date: date, dispatched: int) -> bool:
+    """billing_run.completed, once per (run date, shard) whatever the redeliveries: every due account,
+    dunning retry and reminder of the shard has its message (account_id null, the run's own sequence)."""
+    key = f"{run_date.isoformat()}#{shard}"
+    done = {
+        "object": "billing_run",
+        "run_date": run_date.isoformat(),
+        "shard": shard,
+        "shards": SHARDS,
+        "accounts_dispatched": dispatched,
+    }
+    try:
+        UnitOfWork().add(outbox.once(outbox.RUN_SPACE, key), outbox.run_event("billing_run.completed", done)).commit()
+    except outbox.AlreadyRecordedError:
+        return False
+    return True
 
 
 def handle_account_message(body: dict[str, Any]) -> Outcome:
@@ -118,8 +137,10 @@ def handle_account_message(body: dict[str, Any]) -> Outcome:
 
 
 # A Recurring invoice whose total would pass the amount limit (MAX_AMOUNT) is split into at most this
-# many invoices, all posted in one transaction (4 items each, with the balance, the cycle and the seal).
-MAX_PARTS = 20
+# many invoices, all posted in one transaction: per part its header, open pointer, entry and run record and
+# its outbound events (invoice.issued, maybe invoice.paid), up to MAX_INLINE_LINES (40) lines in all, the
+# balance, the cycle, the seal, the outbox counter: 9 x 6 + 40 + 4 <= 100 (issue 19: 9, was 20 before events).
+MAX_PARTS = 9
 
 
 def recurring_parts(account_id: str, billed_on: date, period_end: date, lines: list[ledger.Line]) -> list[ledger.Part]:

@@ -112,6 +112,8 @@ def table_definition(name: str) -> dict[str, Any]:
         gsis.append({"IndexName": index.name, "KeySchema": schema, "Projection": {"ProjectionType": index.projection}})
     if gsis:
         request["GlobalSecondaryIndexes"] = gsis
+    if spec.stream:
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": spec.stream}
     request["AttributeDefinitions"] = [{"AttributeName": a, "AttributeType": "S"} for a in sorted(attrs)]
     return request
 

@@ -45,6 +45,7 @@ class RouteSpec:
     guard: Callable[..., Any] | None = None
     refuse_card_data: bool = False
     produces: str = JSON
+    problems: tuple[tuple[int, str], ...] = ()  # (status, code) the route's own errors, beyond those its shape implies
 
     @property
     def operation(self) -> str:
@@ -82,7 +83,7 @@ def _json_response(status: int, body: Any, request_id: str, extra: dict[str, str
     return Response(body=json.dumps(body), status_code=status, headers=headers)
 
 
-def _render(spec: RouteSpec, result: Any, call: Call) -> Response:
+def _render(spec: RouteSpec, result: Any, call: Call, params: dict[str, str]) -> Response:
     if isinstance(result, Response):
         return result
     if isinstance(result, Raw):
@@ -90,9 +91,30 @@ def _render(spec: RouteSpec, result: Any, call: Call) -> Response:
         return Response(body=result.body, status_code=spec.status, headers=headers)
     if call.idem is not None and call.idem.stored_body is not None:
         # Answer exactly what was stored with the work, so a replay is byte-for-byte the same reply.
-        return _json_response(spec.status, call.idem.stored_body, call.request_id)
-    body = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
-    return _json_response(spec.status, body, call.request_id)
+        body = call.idem.stored_body
+    else:
+        body = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+    return _json_response(spec.status, body, call.request_id, location(spec, body, params))
+
+
+def item_route(spec: RouteSpec, routes: list[RouteSpec]) -> str | None:
+    """The GET route reading back what a POST answering 201/202 created: its path plus one `{id}`."""
+    if spec.method != "POST" or spec.status not in (201, 202) or "id" not in getattr(spec.response, "model_fields", {}):
+        return None
+    for other in routes:
+        rest = other.path[len(spec.path) :] if other.path.startswith(spec.path) else ""
+        if other.method == "GET" and rest.startswith("/{") and rest.count("/") == 1 and rest.endswith("}"):
+            return other.path
+    return None
+
+
+def location(spec: RouteSpec, body: Any, params: dict[str, str]) -> dict[str, str]:
+    """`Location` of a created object that has a GET route (POST …/payments → …/payments/{payment_id})."""
+    target = item_route(spec, ROUTES)
+    if target is None or not isinstance(body, dict) or not isinstance(body.get("id"), str):
+        return {}
+    name = _PATH_PARAM.findall(target)[-1]
+    return {"Location": concrete_path(target, {**params, name: body["id"]})}
 
 
 def _request_id(request: Any) -> str:
@@ -187,7 +209,7 @@ def _handle(spec: RouteSpec, fn: Callable[..., Any], request: Any, params: dict[
         if replay is None:
             raise
         return _replayed(replay, request_id)
-    return _render(spec, result, call)
+    return _render(spec, result, call, params)
 
 
 _PATH_PARAM = re.compile(r"{(\w+)}")
@@ -220,6 +242,7 @@ def api(
     guard: Callable[..., Any] | None = None,
     refuse_card_data: bool = False,
     produces: str = JSON,
+    problems: tuple[tuple[int, str], ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a route: registers it on the blueprint and in ROUTES (OpenAPI, scope table). Its summary
     is `summary`, or else the route function's docstring."""
@@ -242,6 +265,7 @@ def api(
             guard=guard,
             refuse_card_data=refuse_card_data,
             produces=produces,
+            problems=problems,
         )
         ROUTES.append(spec)
 

@@ -8,13 +8,28 @@ import re
 import secrets
 from datetime import date
 
-PREFIXES = ("acct", "dev", "item", "inv", "pay", "tkt", "evt", "ref", "entry")
+PREFIXES = ("acct", "dev", "item", "inv", "pay", "tkt", "evt", "ref", "entry", "we")
 _BODY_LEN = 20
 _ID_RE = re.compile(r"^(?P<prefix>[a-z]+)_(?P<body>[a-z2-7]{20})$")
 
 
-def _encode(raw: bytes) -> str:
-    return base64.b32encode(raw).decode("ascii").lower().rstrip("=")[:_BODY_LEN]
+# Outbound events (functions/core/outbox.py) are `evt_` + 26 characters; audit events (core/audit.py) are
+# `evt_` + 20: the two can never be equal, and an id says which it is.
+_EVENT_BODY_LEN = 26
+_EVENT_ID_RE = re.compile(r"^evt_[a-z2-7]{26}$")
+
+
+def _encode(raw: bytes, length: int = _BODY_LEN) -> str:
+    return base64.b32encode(raw).decode("ascii").lower().rstrip("=")[:length]
+
+
+def outbound_event_id() -> str:
+    """A fresh outbound event id, `evt_` + 26 characters (130 bits): never an audit event's (20)."""
+    return f"evt_{_encode(secrets.token_bytes(20), _EVENT_BODY_LEN)}"
+
+
+def is_outbound_event_id(value: object) -> bool:
+    return isinstance(value, str) and bool(_EVENT_ID_RE.match(value))
 
 
 def new_id(prefix: str) -> str:

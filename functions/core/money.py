@@ -3,8 +3,8 @@
 Amounts are written out here, and only here, in three forms:
 - `display` (and `display_unit_price`): for people, in the reader's language — "$1,234.56" in English,
   "1 234,56 €" in French. Every e-mail, PDF and console-facing text a customer reads uses it.
-- `decimal_amount`: for machines, "1234.56" (no symbol, no grouping) — the CSV exports' decimal
-  columns beside their `_minor` twins.
+- `decimal_amount` (and `decimal_unit_price`): for machines, "1234.56" (no symbol, no grouping) — the
+  CSV exports' decimal columns beside their `_minor` twins.
 - `format_amount`: "1,234.56 USD", language-neutral, for the API's problem details and the e-mails to
   billow's own operators.
 """
@@ -101,6 +101,13 @@ def decimal_amount(amount: int, currency: str) -> str:
     """For machines (CSV): 123456 usd -> '1234.56', -5 eur -> '-0.05', 500 jpy -> '500'."""
     sign, whole, frac = _parts(amount, currency)
     return f"{sign}{whole}" + (f".{frac}" if frac else "")
+
+
+def decimal_unit_price(unit_amount: str, currency: str) -> str:
+    """For machines (CSV): a unit price in minor units ("2.5" cents) in major units, every decimal kept:
+    "0.025" usd, "25" jpy."""
+    value = Decimal(unit_amount).scaleb(-exponent(currency)).normalize()
+    return format(value, "f")
 
 
 def display(amount: int, currency: str, locale: str) -> str:

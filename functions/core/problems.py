@@ -12,6 +12,8 @@ from chalice import Response
 from functions.core.errors import BillowError
 
 PROBLEM = "application/problem+json"
+# codes that mean "the same request will work later": their answer says when (seconds), as 503s do
+RETRY_LATER = {"idempotency-in-progress": 5, "concurrent-update": 1, "service-unavailable": 2}
 
 
 def problem_body(err: BillowError) -> dict[str, Any]:
@@ -32,6 +34,8 @@ def problem_response(err: BillowError, request_id: str | None = None) -> Respons
         headers["X-Request-Id"] = request_id
     if err.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="billow"'
+    if err.status == 503 or err.code in RETRY_LATER:
+        headers["Retry-After"] = str(RETRY_LATER.get(err.code, 2))
     return Response(body=json.dumps(problem_body(err)), status_code=err.status, headers=headers)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from functions.core.money import MoneyError, check_amount, check_currency
+from functions.core.money import CURRENCIES, MAX_AMOUNT, MoneyError, check_amount, check_currency
 from functions.core.text import single_line
 
 
@@ -25,9 +25,19 @@ def _positive_amount(value: int) -> int:
         raise ValueError(str(exc)) from None
 
 
-Currency = Annotated[str, AfterValidator(_currency), Field(description="lowercase ISO 4217 code", examples=["usd"])]
+# The OpenAPI document states what the validators accept (json_schema_extra: documentation only, the
+# validators decide), so clients and fuzzers send what billow takes.
+Currency = Annotated[
+    str,
+    AfterValidator(_currency),
+    Field(description="lowercase ISO 4217 code", examples=["usd"], json_schema_extra={"enum": sorted(CURRENCIES)}),
+]
 # A strictly positive amount in minor units (the body parser runs strict: floats and strings are refused).
-PositiveAmount = Annotated[int, AfterValidator(_positive_amount), Field(description="minor units, > 0")]
+PositiveAmount = Annotated[
+    int,
+    AfterValidator(_positive_amount),
+    Field(description="minor units, > 0", json_schema_extra={"minimum": 1, "maximum": MAX_AMOUNT}),
+]
 
 # A field shown on one line (a name, a subject, a description or reason printed on an invoice line or
 # in an e-mail Subject): line breaks, tabs and other control characters collapse into one space on the
@@ -62,6 +72,9 @@ class Page(BaseModel, Generic[T]):
 
 # A billing contact: the account's (accounts) and a card's billing address (payments).
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# as the document states it: no control or bidirectional-override characters either (the body parser's rule)
+_NOT = "@\\s\\x00-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069"
+EMAIL_PATTERN = f"^[^{_NOT}]+@[^{_NOT}]+\\.[^{_NOT}]+$"
 
 
 def _email(value: str) -> str:
@@ -82,10 +95,10 @@ class Address(Request):
     city: SingleLine = Field(min_length=1, max_length=100)
     state: SingleLine | None = Field(None, max_length=100)
     postal_code: SingleLine = Field(min_length=1, max_length=20)
-    country: Annotated[str, AfterValidator(_country)]
+    country: Annotated[str, AfterValidator(_country), Field(json_schema_extra={"pattern": "^[A-Z]{2}$"})]
 
 
 class BillingContact(Request):
     name: SingleLine = Field(min_length=1, max_length=200)
-    email: Annotated[str, AfterValidator(_email), Field(max_length=254)]
+    email: Annotated[str, AfterValidator(_email), Field(max_length=254, json_schema_extra={"pattern": EMAIL_PATTERN})]
     address: Address

@@ -62,6 +62,18 @@ class Settings:
     ses_configuration_set: str = ""
     # X-Ray through Powertools Tracer (functions/core/tracing.py): on in deployed functions only.
     tracing: bool = False
+    # The EventBridge bus outbound events are put on (infra/ names it); "" = derived from the table prefix.
+    event_bus: str = ""
+    # Outbound webhooks (DESIGN §7, docs/events.md "Webhooks"): the KMS key that encrypts endpoint secrets
+    # ("" = the alias derived from the table prefix), each POST's timeout, the retry schedule (first
+    # retry after `webhook_retry_base_seconds`, x4 each time up to the cap, for about the window) and how
+    # long an endpoint may fail before it is disabled.
+    webhook_kms_key: str = ""
+    webhook_timeout_seconds: float = 10.0
+    webhook_retry_base_seconds: int = 30
+    webhook_retry_cap_seconds: int = 12 * 3600
+    webhook_retry_window_seconds: int = 3 * 86400
+    webhook_disable_after_seconds: int = 5 * 86400
 
 
 def _env(name: str, default: str | None = None) -> str:
@@ -115,6 +127,13 @@ def get_settings() -> Settings:
         cors_origins=_origins(_env("BILLOW_CORS_ORIGINS", "")),
         ses_configuration_set=_env("BILLOW_SES_CONFIGURATION_SET", ""),
         tracing=_env("BILLOW_TRACING", "0") == "1",
+        event_bus=_env("BILLOW_EVENT_BUS", ""),
+        webhook_kms_key=_env("BILLOW_WEBHOOK_KMS_KEY", ""),
+        webhook_timeout_seconds=float(_env("BILLOW_WEBHOOK_TIMEOUT_SECONDS", "10")),
+        webhook_retry_base_seconds=int(_env("BILLOW_WEBHOOK_RETRY_BASE_SECONDS", "30")),
+        webhook_retry_cap_seconds=int(_env("BILLOW_WEBHOOK_RETRY_CAP_SECONDS", str(12 * 3600))),
+        webhook_retry_window_seconds=int(_env("BILLOW_WEBHOOK_RETRY_WINDOW_SECONDS", str(3 * 86400))),
+        webhook_disable_after_seconds=int(_env("BILLOW_WEBHOOK_DISABLE_AFTER_SECONDS", str(5 * 86400))),
     )
 
 

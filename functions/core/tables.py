@@ -30,6 +30,8 @@ class TableSpec:
     indexes: tuple[IndexSpec, ...] = ()
     ttl_attribute: str | None = None
     purpose: str = ""
+    # DynamoDB Streams view type (e.g. NEW_IMAGE) when the table's changes feed a consumer, else None
+    stream: str | None = None
 
 
 TABLES: dict[str, TableSpec] = {
@@ -68,6 +70,20 @@ TABLES: dict[str, TableSpec] = {
             purpose="e-mail addresses SES reported a hard bounce or a complaint for: never written to again",
         ),
         TableSpec(
+            name="events",
+            owner="core",
+            indexes=(
+                # the event id -> the event (GET /v1/events/{event_id})
+                IndexSpec("by_id", "event_id"),
+                # events -> <created at>#<event id>: every event, newest first (GET /v1/events)
+                IndexSpec("by_created", "gsi1_pk", "gsi1_sk"),
+            ),
+            ttl_attribute="expires_at",
+            stream="NEW_IMAGE",
+            purpose="the outbox: outbound events (docs/events.md), one sequence counter per account and one for "
+            "the billing run; its stream feeds the publisher (EventBridge)",
+        ),
+        TableSpec(
             name="payments",
             owner="payments",
             # <account>#PAY -> <created at>#<payment id>: an account's payments, newest first
@@ -96,6 +112,13 @@ TABLES: dict[str, TableSpec] = {
             name="billing_runs",
             owner="billing_run",
             purpose="per account and billed period: the Recurring invoice and which steps are done",
+        ),
+        TableSpec(
+            name="webhooks",
+            owner="events",
+            ttl_attribute="expires_at",
+            purpose="outbound webhook endpoints (secrets KMS-encrypted), each (event, endpoint) delivery and its "
+            "attempts (TTL 30 days)",
         ),
     )
 }

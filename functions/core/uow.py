@@ -35,6 +35,10 @@ IDEMPOTENCY_LABEL = "idem"
 _KIND_ORDER = {"check": 0, "delete": 1, "put": 2, "update": 3}
 # How often an attempt is read, planned and committed again when another writer moved a record first.
 ATTEMPTS = 8
+# How often a transaction whose only failed ops are Planned ones is resolved and committed again; the labels
+# of the ops Planned items resolve to start with PLANNED_LABEL.
+REPLANS = 8
+PLANNED_LABEL = "planned:"
 
 T = TypeVar("T")
 
@@ -68,6 +72,32 @@ class Op:
             raise ValueError(self.kind)
 
 
+@dataclass
+class Planned:
+    """An item of the transaction whose op is only known at commit, from every item of its kind in the same
+    unit of work: the outbox's events (functions/core/outbox.py), whose sequence numbers are allocated from
+    one counter read per account. `resolve(values)` turns the values of every Planned item sharing that
+    `resolve` into ops. A store or planner returns it beside its Ops; nothing else changes for the caller."""
+
+    value: Any
+    resolve: Callable[[list[Any]], list[Op]]
+    kind: str = "planned"
+    target: Any = None
+    label: str = "planned"
+
+
+def expanded(items: list[Any]) -> list[Op]:
+    """The ops of a transaction: its Ops as they are, then each kind of Planned item resolved once."""
+    ops = [item for item in items if not isinstance(item, Planned)]
+    groups: dict[Any, list[Any]] = {}
+    for item in items:
+        if isinstance(item, Planned):
+            groups.setdefault(item.resolve, []).append(item.value)
+    for resolve, values in groups.items():
+        ops.extend(resolve(values))
+    return ops
+
+
 def put_if_absent(model: Any, *, label: str, on_conflict: Callable[[], BillowError] = _default_conflict) -> Op:
     """Put `model` only if no item has its key yet, else the transaction fails with `on_conflict`'s error
     (by default ConcurrentUpdateError): "put if absent", for the rows a request creates."""
@@ -79,18 +109,38 @@ class UnitOfWork:
     """Collects ops and commits them atomically. One instance per business operation."""
 
     def __init__(self) -> None:
-        self.ops: list[Op] = []
+        self.ops: list[Op | Planned] = []
 
-    def add(self, *ops: Op) -> UnitOfWork:
+    def add(self, *ops: Op | Planned) -> UnitOfWork:
         self.ops.extend(ops)
         return self
 
     def commit(self) -> None:
+        """Commit every op in one TransactWriteItems. When only ops resolved from Planned items failed (the
+        outbox's sequence counter moved: another change of the account committed first), or DynamoDB
+        cancelled the transaction for a conflict, the Planned items are resolved again from fresh reads
+        and the transaction tried again (REPLANS times): their values never depend on those reads, and
+        every other op keeps its own condition."""
         if not self.ops:
             return
-        if len(self.ops) > MAX_TRANSACTION_ITEMS:
-            raise ValueError(f"{len(self.ops)} items exceed one transaction's {MAX_TRANSACTION_ITEMS}")
-        ordered = sorted(self.ops, key=lambda op: _KIND_ORDER[op.kind])
+        replans = REPLANS if any(isinstance(item, Planned) for item in self.ops) else 1
+        for n in range(replans):
+            try:
+                ops = self._commit_once()
+                break
+            except _ReplanError as exc:
+                if n == replans - 1:
+                    raise exc.error from exc
+                time.sleep(random.uniform(0, 0.01 * n))  # noqa: S311 - jitter, not a secret
+        for op in ops:
+            if op.on_commit is not None:
+                op.on_commit()
+
+    def _commit_once(self) -> list[Op]:
+        ops = expanded(self.ops)  # the outbox reads its counters here: inside the caller's attempt
+        if len(ops) > MAX_TRANSACTION_ITEMS:
+            raise ValueError(f"{len(ops)} items exceed one transaction's {MAX_TRANSACTION_ITEMS}")
+        ordered = sorted(ops, key=lambda op: _KIND_ORDER[op.kind])
         try:
             with TransactWrite(connection=connection()) as tw:
                 for op in ordered:
@@ -102,17 +152,26 @@ class UnitOfWork:
                 for op, reason in zip(ordered, reasons, strict=False)
                 if reason is not None and reason.code == "ConditionalCheckFailed"
             ]
-            if failed:
+            own = [op for op in failed if not op.label.startswith(PLANNED_LABEL)]
+            if own:
                 # A failed Idempotency-Key record means a duplicate of this request won the race: that
                 # decides the error (replay or 409 in progress), not the records the duplicate changed.
-                raise next((op for op in failed if op.label == IDEMPOTENCY_LABEL), failed[0]).on_conflict() from exc
+                raise next((op for op in own if op.label == IDEMPOTENCY_LABEL), own[0]).on_conflict() from exc
+            if failed:
+                raise _ReplanError(failed[0].on_conflict()) from exc
             if aws_error_code(exc) == "TransactionCanceledException":
                 # TransactionConflict: another transaction touched the same items; safe to retry.
-                raise _default_conflict() from exc
+                raise _ReplanError(_default_conflict()) from exc
             raise
-        for op in self.ops:
-            if op.on_commit is not None:
-                op.on_commit()
+        return ops
+
+
+class _ReplanError(Exception):
+    """Only ops resolved from Planned items failed (or a TransactionConflict): resolve them again."""
+
+    def __init__(self, error: BillowError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def retrying(attempt: Callable[[], T], attempts: int = ATTEMPTS) -> T:

@@ -105,8 +105,7 @@ def _final_invoice(access: AccountAccess) -> ledger.Invoice | None:
         ops, invoices = ledger.post_invoices(posting) if posting else ([], [])
         first = invoices[0].id if invoices else None
         uow = UnitOfWork().add(*ops, *_closing_writes(account, access.actor, start, first))
-        # (the outbound event's outbox row joins this transaction here)
-        uow.commit()
+        uow.commit()  # outbound events: invoice.issued (in `ops`), account.closed (closed_ops)
         return invoices
 
     invoices = retrying(attempt)

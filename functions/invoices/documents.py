@@ -1,20 +1,32 @@
-"""The invoice as documents: its PDF (rendered by functions/invoices/render.py on first request, or by
-the monthly run when it issues a Recurring invoice, and kept in S3 behind short-lived presigned URLs)
-and the CSV exports of one invoice's lines and of the filtered list. CSV amounts come twice: a decimal
-for people and spreadsheets (functions/core/money.py `decimal_amount`) and minor units for machines."""
+"""The invoice as documents: its PDF (functions/invoices/render.py) kept in S3 behind short-lived
+presigned URLs, and the CSV exports of one invoice's lines and of the filtered list.
+
+A stored PDF is never stale (docs/invoices.md, "PDF"): it carries, as S3 metadata, the fingerprint of
+everything it shows that can change — status, amounts paid and due, what was applied (payments,
+credits, refunds, money returned) and where a Credit or Refund went, the account's name, contact and
+language, the layout's version. The PDF route computes the invoice's fingerprint now; when the stored
+one differs (or there is none) it renders again, under the same key and the same file name
+(`<number>.pdf`), then presigns. The monthly run stores the Recurring invoices it issues the same way.
+
+CSV amounts come twice: a decimal for people and spreadsheets (functions/core/money.py
+`decimal_amount`) and minor units for machines, every column naming its unit (`unit_amount` /
+`unit_amount_minor`, `amount` / `amount_minor`)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from datetime import timedelta
+from dataclasses import asdict
+from datetime import date, timedelta
 
 from functions.accounts.service import AccountAccess
-from functions.core import clock, cursor, ledger
+from functions.core import catalogue, clock, cursor, ledger
 from functions.core.ledger import Invoice, Line
-from functions.core.money import decimal_amount
+from functions.core.money import decimal_amount, decimal_unit_price
 from functions.core.settings import get_settings
 from functions.invoices import render, schemas, store
 from functions.invoices.views import require_invoice
+from functions.payments import service as payments
 
 
 def _party(access: AccountAccess) -> render.Party:
@@ -27,23 +39,63 @@ def _seller() -> render.Seller:
     return render.Seller(name=s.seller_name, address=s.seller_address, email=s.seller_email, tax_id=s.seller_tax_id)
 
 
-def store_pdf(access: AccountAccess, inv: Invoice, lines: list[Line] | None = None) -> None:
-    """Render the invoice's PDF and put it in S3 (the monthly run calls this when it issues one, with
-    the lines it has just posted)."""
+def described(account_id: str, inv: Invoice, locale: str) -> dict[str, str]:
+    """Each payment and invoice the invoice's applications (or a Credit's or Refund's targets) name, as
+    the documents describe it: by method and day, or by type and number (`catalogue.payment_text`,
+    `catalogue.document_text`). One GetItem per payment, one BatchGetItem for the invoices."""
+    refs = {ref for a in inv.applications for ref in (a.source, a.origin) if ref}
+    refs |= {str(target["invoice_id"]) for target in inv.applied_to if target.get("invoice_id")}
+    out = {}
+    for payment_id in sorted(ref for ref in refs if ref.startswith("pay_")):
+        pay = payments.get_payment(account_id, payment_id)
+        if pay is not None:
+            day = date.fromisoformat((pay.received_on or pay.created_at)[:10])
+            out[payment_id] = catalogue.payment_text(
+                locale, method=pay.method, day=day, brand=pay.brand, last4=pay.last4, reference=pay.reference
+            )
+    for other in ledger.get_invoices(account_id, sorted(ref for ref in refs if ref.startswith("inv_"))):
+        out[other.id] = catalogue.document_text(locale, other.type, other.number)
+    return out
+
+
+def fingerprint(inv: Invoice, party: render.Party, locale: str, sources: dict[str, str]) -> str:
+    """What the PDF shows that can change, hashed: a stored PDF with another fingerprint is stale."""
+    state = asdict(inv)
+    for moving in ("in_flight", "past_due", "carried_forward"):  # not shown on the document
+        state.pop(moving, None)
+    shown = {"v": render.LAYOUT_VERSION, "invoice": state, "party": asdict(party), "locale": locale, "src": sources}
+    return hashlib.sha256(json.dumps(shown, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def store_pdf(
+    access: AccountAccess, inv: Invoice, lines: list[Line] | None = None, sources: dict[str, str] | None = None
+) -> str:
+    """Render the invoice's PDF and put it in S3 with its fingerprint (the monthly run calls this when
+    it issues one, with the lines it has just posted); returns the fingerprint."""
+    account = access.account
     if lines is None:
-        lines = ledger.get_lines(access.account.id, inv.id)
-    pdf = render.render_pdf(inv, lines, _party(access), _seller(), access.account.locale)
-    store.put_pdf(access.account.id, inv.id, pdf, f"{inv.number}.pdf")
+        lines = ledger.get_lines(account.id, inv.id)
+    if sources is None:
+        sources = described(account.id, inv, account.locale)
+    party = _party(access)
+    pdf = render.render_pdf(inv, lines, party, _seller(), account.locale, sources)
+    print_ = fingerprint(inv, party, account.locale, sources)
+    store.put_pdf(account.id, inv.id, pdf, f"{inv.number}.pdf", print_)
+    return print_
 
 
 def invoice_pdf(access: AccountAccess, invoice_id: str) -> schemas.PdfLink:
-    """A presigned URL to the invoice's PDF, rendered on first request and kept in S3 afterwards."""
-    inv = require_invoice(access.account.id, invoice_id)
-    if not store.pdf_exists(access.account.id, inv.id):
-        store_pdf(access, inv)
+    """A presigned URL to the invoice's PDF as it stands now: rendered again when the stored one's
+    fingerprint is not the invoice's (a payment, a credit, a refund, its status changed since)."""
+    account = access.account
+    inv = require_invoice(account.id, invoice_id)
+    sources = described(account.id, inv, account.locale)
+    if store.pdf_fingerprint(account.id, inv.id) != fingerprint(inv, _party(access), account.locale, sources):
+        store_pdf(access, inv, sources=sources)
     seconds = get_settings().pdf_url_seconds
     expires = clock.now() + timedelta(seconds=seconds)
-    return schemas.PdfLink(url=store.pdf_url(access.account.id, inv.id, seconds), expires_at=clock.iso(expires))
+    url = store.pdf_url(account.id, inv.id, seconds, f"{inv.number}.pdf")
+    return schemas.PdfLink(url=url, expires_at=clock.iso(expires))
 
 
 LINE_COLUMNS = [
@@ -51,12 +103,13 @@ LINE_COLUMNS = [
     "group",
     "description",
     "period_start",
-    "period_end",
+    "period_last_day",
     "quantity",
     "unit_amount",
+    "unit_amount_minor",
     "included",
     "billable",
-    "tiers",
+    "tiers_minor",
     "currency",
     "amount",
     "amount_minor",
@@ -90,17 +143,21 @@ def tiers_text(tiers: str | None) -> str:
 
 
 def invoice_lines_csv(access: AccountAccess, invoice_id: str) -> str:
-    """The invoice's lines as CSV: amounts both as decimals (for people) and minor units (for machines)."""
+    """The invoice's lines as CSV: amounts both as decimals (for people) and minor units (for machines),
+    each column naming its unit; the period's last day inclusive; billow's own words in the account's
+    language (the PDF's catalogue)."""
+    locale = access.account.locale
     inv = require_invoice(access.account.id, invoice_id)
     lines = ledger.get_lines(access.account.id, inv.id)
     rows = [
         [
             inv.number,
-            line.group or "",
-            line.description,
+            catalogue.local_text(line.group, locale),
+            catalogue.local_text(line.description, locale),
             line.period_start.isoformat(),
-            line.period_end.isoformat(),
+            catalogue.last_day(line.period_start, line.period_end).isoformat(),
             line.quantity or "1",
+            decimal_unit_price(line.unit_amount, inv.currency) if line.unit_amount else "",
             line.unit_amount or "",
             line.included or "",
             line.billable or "",

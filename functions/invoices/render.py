@@ -1,121 +1,34 @@
-"""Invoice documents: the PDF (fpdf2, embedded DejaVu Sans so €, £, ¥ and accents render) and the
-CSV writer. English or French by the account's locale; amounts and dates as functions/core/money.py
-`display` and functions/core/clock.py `display_day` write them (the e-mails use the same). Pure
-functions of the invoice: no I/O.
+"""Invoice documents: the PDF (fpdf2; DejaVu Sans embedded, with CJK fallbacks and Arabic shaping when a
+document needs them: functions/invoices/typefaces.py) and the CSV writer. English or French by the
+account's locale: every word from functions/core/catalogue.py (the e-mails use the same catalogue),
+amounts by functions/core/money.py `display`, days by functions/core/clock.py `display_day`, periods
+with their inclusive last day (`catalogue.period`). Pure functions of the invoice: no I/O.
 
 `render_pdf` draws the document top to bottom, a function per part: `_document` (page, fonts, the
 footer on every page), `_heading` (seller, title, the invoice's facts), `_bill_to`, `_lines_table`
-(lines grouped by device or service) and `_totals` (rows from `_total_rows`)."""
+(lines grouped by device or service) and `_totals` (rows from `_total_rows`). Layout rules (docs/invoices.md):
+names and descriptions wrap, amounts never do — the amount columns are as wide as their widest amount."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
+from functions.core.catalogue import DASH, local_text, period, words
 from functions.core.clock import display_day
-from functions.core.ledger import Invoice, Line
+from functions.core.ledger import Application, Invoice, Line
 from functions.core.money import display, display_unit_price
 from functions.core.text import single_line
+from functions.invoices import typefaces
 
-FONTS = Path(__file__).with_name("fonts")
-DASH = "\u2013"  # en dash between the dates of a period
-
-_MONTHS_FR_SHORT = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."]
-
-TEXT: dict[str, dict[str, str]] = {
-    "en": {
-        "new": "New invoice",
-        "recurring": "Recurring invoice",
-        "one_time": "One-time charges",
-        "credit": "Credit note",
-        "refund": "Refund",
-        "invoice": "INVOICE",
-        "credit_title": "CREDIT NOTE",
-        "refund_title": "REFUND",
-        "number": "Number",
-        "date": "Date",
-        "type": "Type",
-        "period": "Period",
-        "due_date": "Due date",
-        "account": "Account",
-        "status": "Status",
-        "open": "Open",
-        "closed": "Closed",
-        "bill_to": "Bill to",
-        "description": "Description",
-        "qty": "Qty",
-        "unit": "Unit price",
-        "included": "included",
-        "billable": "billable",
-        "tier": "Tier",
-        "amount": "Amount",
-        "general": "General",
-        "subtotal": "Subtotal",
-        "tax": "Tax",
-        "total": "Total",
-        "applied": "Payments and credits applied",
-        "applied_to": "Applied to",
-        "balance_due": "Balance due",
-        "unapplied": "Left as account credit",
-        "page": "Page {n} of {nb}",
-        "payment": "Payment",
-        "credit_src": "Credit",
-        "refund_src": "Refund",
-        "unapplied_credit": "Account credit",
-        "thanks": "Amounts in {cur}. Questions about this invoice: {email}.",
-        "balance_before": "Account balance before",
-        "balance_after": "Account balance after",
-    },
-    "fr": {
-        "new": "Nouvelle facture",
-        "recurring": "Facture récurrente",
-        "one_time": "Frais ponctuels",
-        "credit": "Avoir",
-        "refund": "Remboursement",
-        "invoice": "FACTURE",
-        "credit_title": "AVOIR",
-        "refund_title": "REMBOURSEMENT",
-        "number": "Numéro",
-        "date": "Date",
-        "type": "Type",
-        "period": "Période",
-        "due_date": "Échéance",
-        "account": "Compte",
-        "status": "Statut",
-        "open": "Ouverte",
-        "closed": "Soldée",
-        "bill_to": "Facturé à",
-        "description": "Désignation",
-        "qty": "Qté",
-        "unit": "Prix unitaire",
-        "included": "inclus",
-        "billable": "facturable",
-        "tier": "Palier",
-        "amount": "Montant",
-        "general": "Général",
-        "subtotal": "Sous-total",
-        "tax": "TVA",
-        "total": "Total",
-        "applied": "Paiements et avoirs imputés",
-        "applied_to": "Imputé sur",
-        "balance_due": "Reste à payer",
-        "unapplied": "Laissé en crédit sur le compte",
-        "page": "Page {n} sur {nb}",
-        "payment": "Paiement",
-        "credit_src": "Avoir",
-        "refund_src": "Remboursement",
-        "unapplied_credit": "Crédit du compte",
-        "thanks": "Montants en {cur}. Pour toute question sur cette facture : {email}.",
-        "balance_before": "Solde du compte avant",
-        "balance_after": "Solde du compte après",
-    },
-}
+FONT = typefaces.MAIN
+# Bump when the layout changes: every stored PDF is then rendered again on its next download.
+LAYOUT_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -154,27 +67,50 @@ def _groups(lines: Iterable[Line]) -> list[tuple[str | None, list[Line]]]:
     return list(groups.items())
 
 
-def render_pdf(inv: Invoice, lines: list[Line], party: Party, seller: Seller, locale: str) -> bytes:
+def _texts(lines: list[Line], party: Party, seller: Seller, described: Mapping[str, str]) -> list[str]:
+    """Every free text the document shows (for the fonts it needs)."""
+    contact = party.contact or {}
+    address = contact.get("address") or {}
+    return [
+        party.name,
+        seller.name,
+        *seller.address,
+        *(str(v) for v in (*contact.values(), *address.values()) if isinstance(v, str)),
+        *(f"{line.description}{line.group or ''}" for line in lines),
+        *described.values(),
+    ]
+
+
+def render_pdf(
+    inv: Invoice,
+    lines: list[Line],
+    party: Party,
+    seller: Seller,
+    locale: str,
+    described: Mapping[str, str] | None = None,
+) -> bytes:
     """The invoice as a PDF a customer can file: seller, customer, number, date, type, period, lines
-    grouped by device or service with their periods, totals, what was applied, balance due, page numbers."""
-    t = TEXT.get(locale, TEXT["en"])
-    pdf = _document(inv, seller, t)
-    _heading(pdf, inv, party, seller, t, locale)
+    grouped by device or service with their periods, totals, what was applied (`described`: each
+    payment's or document's description by its id — "Card payment of Dec 6, 2026, Visa •••• 4242",
+    "Credit note 3-000043"; an id is never shown), balance due, page numbers."""
+    t = words(locale)
+    described = described or {}
+    pdf = _document(inv, seller, t, _texts(lines, party, seller, described))
+    _heading(pdf, inv, party, seller, locale)
     _bill_to(pdf, party, t)
-    _lines_table(pdf, lines, inv.currency, t, locale)
-    _totals(pdf, _total_rows(inv, t, locale))
+    _lines_table(pdf, lines, inv.currency, locale)
+    _totals(pdf, _total_rows(inv, locale, described))
     return bytes(pdf.output())
 
 
-def _document(inv: Invoice, seller: Seller, t: dict[str, str]) -> Any:
+def _document(inv: Invoice, seller: Seller, t: Mapping[str, str], texts: list[str]) -> Any:
     """An A4 fpdf2 document with the fonts, the margins and a footer on every page (the amounts'
     currency, whom to ask, the invoice number and "page n of N"); its first page added."""
-    from fpdf import FPDF
 
-    class Document(FPDF):
+    class Document(typefaces.document_class()):  # type: ignore[misc]
         def footer(self) -> None:
             self.set_y(-14)
-            self.set_font("DejaVu", size=7.5)
+            self.set_font(FONT, size=7.5)
             self.set_text_color(110)
             self.cell(0, 4, t["thanks"].format(cur=inv.currency.upper(), email=seller.email), align="L")
             self.cell(
@@ -190,8 +126,7 @@ def _document(inv: Invoice, seller: Seller, t: dict[str, str]) -> Any:
     pdf.set_creation_date(datetime.fromisoformat(inv.created_at.replace("Z", "+00:00")))
     pdf.set_title(f"{t['invoice'].title()} {inv.number}")
     pdf.set_author(seller.name)
-    pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
-    pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    typefaces.add_fonts(pdf, texts)
     pdf.set_margins(16, 16, 16)
     pdf.set_auto_page_break(True, margin=20)
     pdf.alias_nb_pages("{nb}")
@@ -199,70 +134,100 @@ def _document(inv: Invoice, seller: Seller, t: dict[str, str]) -> Any:
     return pdf
 
 
-def _heading(pdf: Any, inv: Invoice, party: Party, seller: Seller, t: dict[str, str], locale: str) -> None:
+def status_label(inv: Invoice, locale: str) -> str:
+    """Open / Paid for an invoice; a closed Credit or Refund was Issued (it is never "paid")."""
+    t = words(locale)
+    if inv.status == "closed" and inv.type in ("credit", "refund"):
+        return t["closed_credit"]
+    return t.get(inv.status, inv.status)
+
+
+def _heading(pdf: Any, inv: Invoice, party: Party, seller: Seller, locale: str) -> None:
     """The seller on the left; the document's title and its facts (number, date, type, ...) on the right."""
+    t = words(locale)
     width = pdf.epw
     top = pdf.get_y()
-    pdf.set_font("DejaVu", "B", 15)
-    pdf.cell(width / 2, 7, seller.name, new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("DejaVu", size=8.5)
+    pdf.set_font(FONT, "B", 15)
+    pdf.multi_cell(width / 2, 7, single_line(seller.name), new_x="LMARGIN", new_y="NEXT", align="L")
+    pdf.set_font(FONT, size=8.5)
     pdf.set_text_color(70)
     for line in [*seller.address, seller.email, seller.tax_id]:
         if line:
-            pdf.cell(width / 2, 4.2, line, new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(width / 2, 4.2, single_line(line), new_x="LMARGIN", new_y="NEXT", align="L")
     seller_bottom = pdf.get_y()
     title = {"credit": t["credit_title"], "refund": t["refund_title"]}.get(inv.type, t["invoice"])
     pdf.set_xy(pdf.l_margin + width / 2, top)
     pdf.set_text_color(20, 60, 120)
-    pdf.set_font("DejaVu", "B", 20)
+    pdf.set_font(FONT, "B", 20)
     pdf.cell(width / 2, 9, title, align="R", new_x="LEFT", new_y="NEXT")
     pdf.set_text_color(30)
     facts = [
         (t["number"], inv.number),
         (t["date"], display_day(inv.date, locale)),
         (t["type"], t[inv.type]),
-        (t["period"], short_period(inv.period_start, inv.period_end, locale)),
+        (t["period"], period(inv.period_start, inv.period_end, locale)),
         (t["account"], str(party.account_number)),
-        (t["status"], t[inv.status]),
+        (t["status"], status_label(inv, locale)),
     ]
     if inv.due_date is not None:
         facts.append((t["due_date"], display_day(inv.due_date, locale)))
     for label, value in facts:
         pdf.set_x(pdf.l_margin + width / 2 - 10)
-        pdf.set_font("DejaVu", size=8.5)
+        pdf.set_font(FONT, size=8.5)
         pdf.cell(28, 5, label, align="R")
-        pdf.set_font("DejaVu", "B", 8.5)
+        pdf.set_font(FONT, "B", 8.5)
         pdf.cell(width / 2 - 18, 5, value, align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.set_y(max(pdf.get_y(), seller_bottom) + 6)
 
 
-def _bill_to(pdf: Any, party: Party, t: dict[str, str]) -> None:
-    """The customer: the account's name, then its billing contact's name, postal address and e-mail."""
-    pdf.set_font("DejaVu", "B", 8)
+def _bill_to(pdf: Any, party: Party, t: Mapping[str, str]) -> None:
+    """The customer: the account's name, then its billing contact's name, postal address and e-mail —
+    each wrapped within the page however long it is."""
+    pdf.set_font(FONT, "B", 8)
     pdf.set_text_color(110)
     pdf.cell(0, 5, t["bill_to"].upper(), new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(30)
-    pdf.set_font("DejaVu", "B", 10.5)
-    pdf.cell(0, 5.5, single_line(party.name), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("DejaVu", size=9)
+    pdf.set_font(FONT, "B", 10.5)
+    pdf.multi_cell(0, 5.5, single_line(party.name), new_x="LMARGIN", new_y="NEXT", align="L")
+    pdf.set_font(FONT, size=9)
     contact = party.contact or {}
     address = contact.get("address") or {}
     for line in (contact.get("name"), *_address_lines(address), contact.get("email")):
         if line:
-            pdf.cell(0, 4.5, single_line(str(line)), new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(0, 4.5, single_line(str(line)), new_x="LMARGIN", new_y="NEXT", align="L")
     pdf.ln(6)
 
 
-def _lines_table(pdf: Any, lines: list[Line], cur: str, t: dict[str, str], locale: str) -> None:
+def _column_widths(pdf: Any, rows: list[list[str]]) -> tuple[float, ...]:
+    """(description, period, qty, unit, amount): the last three as wide as their widest text (an amount
+    never wraps: "98 765,43 SEK" fits whole), at least their usual width; description takes the rest."""
+    pdf.set_font(FONT, "B", 8.5)
+    fixed = [16.0, 28.0, 26.0]
+    for row in rows:
+        for i, text in enumerate(row[2:]):
+            fixed[i] = max(fixed[i], pdf.get_string_width(text) + 4)
+    period_w = 42.0
+    return (pdf.epw - period_w - sum(fixed), period_w, *fixed)
+
+
+def _lines_table(pdf: Any, lines: list[Line], cur: str, locale: str) -> None:
     """The lines in a table, grouped by device or service, each group headed by its subtotal."""
     from fpdf.fonts import FontFace
 
+    t = words(locale)
+    rows: list[tuple[str, list[str]]] = [("head", [t["description"], t["period"], t["qty"], t["unit"], t["amount"]])]
+    for group, members in _groups(lines):
+        label = local_text(single_line(group), locale) if group else t["general"]
+        rows.append(("group", [label, "", "", "", display(sum(line.amount for line in members), cur, locale)]))
+        for line in members:
+            rows.append(("line", _line_cells(line, cur, locale)))
+            rows += [("line", cells) for cells in _usage_rows(line, cur, t, locale)]
     pdf.set_draw_color(200)
     heading = FontFace(emphasis="BOLD", color=255, fill_color=(20, 60, 120))
     group_style = FontFace(emphasis="BOLD", fill_color=(232, 238, 247))
-    widths = (66, 42, 16, 28, 26)
     with pdf.table(
-        col_widths=widths,
+        col_widths=_column_widths(pdf, [cells for _, cells in rows]),
+        width=pdf.epw,
         text_align=("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT"),
         line_height=5.2,
         headings_style=heading,
@@ -270,25 +235,24 @@ def _lines_table(pdf: Any, lines: list[Line], cur: str, t: dict[str, str], local
         borders_layout="HORIZONTAL_LINES",
         padding=1.2,
     ) as table:
-        pdf.set_font("DejaVu", size=8.5)
-        table.row([t["description"], t["period"], t["qty"], t["unit"], t["amount"]])
-        for group, members in _groups(lines):
-            row = table.row(style=group_style)
-            row.cell(single_line(group) if group else t["general"], colspan=4)
-            row.cell(display(sum(line.amount for line in members), cur, locale))
-            for line in members:
-                table.row(_line_cells(line, cur, locale))
-                for cells in _usage_rows(line, cur, t, locale):
-                    table.row(cells)
+        pdf.set_font(FONT, size=8.5)
+        for kind, cells in rows:
+            if kind == "group":
+                row = table.row(style=group_style)
+                row.cell(cells[0], colspan=4)
+                row.cell(cells[4])
+            else:
+                table.row(cells)
 
 
 def _line_cells(line: Line, cur: str, locale: str) -> list[str]:
     unit = display_unit_price(line.unit_amount, cur, locale) if line.unit_amount is not None else ""
-    period = short_period(line.period_start, line.period_end, locale)
-    return [single_line(line.description), period, line.quantity or "1", unit, display(line.amount, cur, locale)]
+    when = period(line.period_start, line.period_end, locale)
+    description = local_text(single_line(line.description), locale)
+    return [description, when, line.quantity or "1", unit, display(line.amount, cur, locale)]
 
 
-def _usage_rows(line: Line, cur: str, t: dict[str, str], locale: str) -> list[list[str]]:
+def _usage_rows(line: Line, cur: str, t: Mapping[str, str], locale: str) -> list[list[str]]:
     """Under a usage line: its allowance and billable quantity, and a tiered rate's breakdown."""
     rows = []
     if line.included not in (None, "0"):
@@ -302,10 +266,23 @@ def _usage_rows(line: Line, cur: str, t: dict[str, str], locale: str) -> list[li
     return rows
 
 
-def _total_rows(inv: Invoice, t: dict[str, str], locale: str) -> list[tuple[str, str, bool]]:
+def applied_label(application: Application, locale: str, described: Mapping[str, str]) -> str:
+    """What settled an invoice, for people: the payment's day and method, the document's number — or,
+    not known, the kind of money alone ("Payment"); never an id, never a raw kind like money_back."""
+    t = words(locale)
+    if application.kind == "unapplied_credit":
+        origin = described.get(application.origin or "")
+        return t["from_credit_of"].format(source=origin) if origin else t["from_credit"]
+    source = described.get(application.source)
+    if application.kind == "money_back":
+        return t["money_back"].format(source=source or t["payment"])
+    return source or {"credit": t["credit"], "refund": t["refund"]}.get(application.kind, t["payment"])
+
+
+def _total_rows(inv: Invoice, locale: str, described: Mapping[str, str]) -> list[tuple[str, str, bool]]:
     """(label, amount, strong) under the lines: the totals; where a Credit or Refund went, or what was
     applied to an invoice and its balance due; the account's balance before and after."""
-    cur = inv.currency
+    t, cur = words(locale), inv.currency
     rows: list[tuple[str, str, bool]] = [
         (t["subtotal"], display(inv.subtotal, cur, locale), False),
         (t["tax"], display(inv.total - inv.subtotal, cur, locale), False),
@@ -313,13 +290,14 @@ def _total_rows(inv: Invoice, t: dict[str, str], locale: str) -> list[tuple[str,
     ]
     if inv.type in ("credit", "refund"):
         for target in inv.applied_to:
-            label = f"{t['applied_to']} {target['invoice_id']}" if target["invoice_id"] else t["unapplied"]
+            target_id = target["invoice_id"]
+            label = f"{t['applied_to']} {described.get(target_id, '')}".strip() if target_id else t["unapplied"]
             rows.append((label, display(target["amount"], cur, locale), False))
     else:
         for application in inv.applications:
-            source = t.get(f"{application.kind}_src") or t.get(application.kind) or application.kind
-            label = source if application.source == "unapplied_credit" else f"{source} {application.source}"
-            rows.append((label, display(-application.amount, cur, locale), False))
+            rows.append(
+                (applied_label(application, locale, described), display(-application.amount, cur, locale), False)
+            )
         rows.append((t["balance_due"], display(inv.balance_due, cur, locale), True))
     rows.append((t["balance_before"], display(inv.balance_before, cur, locale), False))
     rows.append((t["balance_after"], display(inv.balance_after, cur, locale), False))
@@ -327,29 +305,25 @@ def _total_rows(inv: Invoice, t: dict[str, str], locale: str) -> list[tuple[str,
 
 
 def _totals(pdf: Any, rows: list[tuple[str, str, bool]]) -> None:
-    """The total rows, right-aligned, all on one page (a new page first when they would not fit)."""
+    """The total rows, right-aligned, all on one page (a new page first when they would not fit): the
+    amounts in a column as wide as the widest (never wrapped), 4 mm from their labels."""
     pdf.ln(4)
-    width = pdf.epw
+    pdf.set_font(FONT, "B", 10)
+    value_w = max([30.0, *(pdf.get_string_width(value) + 2 for _, value, _ in rows)])
+    label_w = min(110.0, pdf.epw - value_w) - 4
     if pdf.will_page_break(6 * len(rows)):
         pdf.add_page()
     for label, value, strong in rows:
-        pdf.set_x(pdf.l_margin + width - 110)
-        pdf.set_font("DejaVu", "B" if strong else "", 10 if strong else 8.5)
+        pdf.set_font(FONT, "B" if strong else "", 10 if strong else 8.5)
         pdf.set_text_color(30 if strong else 60)
-        pdf.cell(80, 6 if strong else 5, label, align="R")
-        pdf.cell(30, 6 if strong else 5, value, align="R", new_x="LMARGIN", new_y="NEXT")
-
-
-def short_period(start: date, end: date, locale: str) -> str:
-    """A line's period, compact: "Dec 1 - Dec 31, 2026" / "1 déc. - 31 déc. 2026" (with an en dash)."""
-    if start == end:
-        return display_day(start, locale)
-    if start.year != end.year:
-        return f"{display_day(start, locale)} {DASH} {display_day(end, locale)}"
-    if locale == "fr":
-        first, last = _MONTHS_FR_SHORT[start.month - 1], _MONTHS_FR_SHORT[end.month - 1]
-        return f"{start.day} {first} {DASH} {end.day} {last} {end.year}"
-    return f"{start.strftime('%b')} {start.day} {DASH} {end.strftime('%b')} {end.day}, {end.year}"
+        height = 6 if strong else 5
+        top = pdf.get_y()
+        wrapped = pdf.multi_cell(label_w, height, label, align="R", dry_run=True, output="LINES")
+        pdf.set_x(pdf.l_margin + pdf.epw - value_w - 4 - label_w)
+        pdf.multi_cell(label_w, height, label, align="R", new_x="RIGHT", new_y="TOP")
+        pdf.set_xy(pdf.l_margin + pdf.epw - value_w, top)
+        pdf.cell(value_w, height, value, align="R")
+        pdf.set_xy(pdf.l_margin, top + height * len(wrapped))
 
 
 # ---- CSV -----------------------------------------------------------------------------------------

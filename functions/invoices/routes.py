@@ -44,7 +44,9 @@ def get_summary(call: Call, account_id: str) -> Summary:
     return service.account_summary(call.account)
 
 
-@route("POST", f"{ACCOUNT}/charges", body=ChargeRequest, response=Invoice, **OPERATOR)
+@route(
+    "POST", f"{ACCOUNT}/charges", body=ChargeRequest, response=Invoice, problems=((409, "account-closed"),), **OPERATOR
+)
 def post_charge(call: Call, account_id: str) -> Invoice:
     """Post a One-time charge (operator): a One-time invoice"""
     body: ChargeRequest = call.body
@@ -125,6 +127,7 @@ def post_refund(call: Call, account_id: str) -> Invoice | CreditReturn:
     response=Closure,
     idempotent=True,
     guard=account_guard(),
+    problems=((409, "account-closed"),),
 )
 def close_account(call: Call, account_id: str) -> Closure:
     """Close the account now (items cancelled with proration, final invoice) or at the end of its period"""

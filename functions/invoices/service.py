@@ -104,8 +104,7 @@ def _post(
             idem.completed(view.model_dump(mode="json")),
             *extra,
         )
-        # (the outbound event's outbox row joins this transaction here)
-        uow.commit()
+        uow.commit()  # the invoice's outbound events (invoice.issued, invoice.paid) are in `ops` (core.ledger)
         return inv
 
     inv = retrying(attempt)

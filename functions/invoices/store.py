@@ -1,4 +1,5 @@
-"""Invoice artefacts in S3: each invoice's PDF, rendered once, read through short-lived presigned URLs.
+"""Invoice artefacts in S3: each invoice's PDF with the fingerprint of the state it shows (S3 metadata
+`fingerprint`: functions/invoices/documents.py re-renders a stale one), read through short-lived presigned URLs.
 
 Invoice records, lines and the ledger belong to core (they move money and commit in core's unit of
 work); this domain reads them through core and owns only the rendered documents."""
@@ -35,30 +36,36 @@ def _key(account_id: str, invoice_id: str) -> str:
     return f"invoices/{account_id}/{invoice_id}.pdf"
 
 
-def pdf_exists(account_id: str, invoice_id: str) -> bool:
+def pdf_fingerprint(account_id: str, invoice_id: str) -> str | None:
+    """The stored PDF's fingerprint ("" for a PDF stored before fingerprints); None: no PDF stored."""
     try:
-        _s3().head_object(Bucket=bucket_name(), Key=_key(account_id, invoice_id))
-        return True
+        head = _s3().head_object(Bucket=bucket_name(), Key=_key(account_id, invoice_id))
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return False
+            return None
         raise
+    return str(head.get("Metadata", {}).get("fingerprint", ""))
 
 
-def put_pdf(account_id: str, invoice_id: str, pdf: bytes, filename: str) -> None:
+def put_pdf(account_id: str, invoice_id: str, pdf: bytes, filename: str, fingerprint: str) -> None:
+    """The PDF under its one key, with a stable file name (`<number>.pdf`) whatever its version."""
     _s3().put_object(
         Bucket=bucket_name(),
         Key=_key(account_id, invoice_id),
         Body=pdf,
         ContentType="application/pdf",
-        ContentDisposition=f'inline; filename="{filename}"',
+        ContentDisposition=f'attachment; filename="{filename}"',
+        Metadata={"fingerprint": fingerprint},
         ServerSideEncryption="AES256",
     )
 
 
-def pdf_url(account_id: str, invoice_id: str, seconds: int) -> str:
-    return str(
-        _s3().generate_presigned_url(
-            "get_object", Params={"Bucket": bucket_name(), "Key": _key(account_id, invoice_id)}, ExpiresIn=seconds
-        )
-    )
+def pdf_url(account_id: str, invoice_id: str, seconds: int, filename: str) -> str:
+    """A presigned GET whose answer says `attachment` (DESIGN §8: the console's browser downloads it), also
+    for PDFs stored before their own Content-Disposition said so."""
+    params = {
+        "Bucket": bucket_name(),
+        "Key": _key(account_id, invoice_id),
+        "ResponseContentDisposition": f'attachment; filename="{filename}"',
+    }
+    return str(_s3().generate_presigned_url("get_object", Params=params, ExpiresIn=seconds))

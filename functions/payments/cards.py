@@ -30,6 +30,7 @@ from functions.core.stripe_gateway import StripeRejectedError
 from functions.core.stripe_objects import Card
 from functions.core.uow import UnitOfWork
 from functions.payments import collection_dunning, emails, failures, store, upgrades
+from functions.payments.payment_view import card_event
 from functions.payments.schemas import CardValidationMessage
 from functions.payments.store import CardChangeRecord, PaymentMethodState
 
@@ -335,6 +336,7 @@ def _activate(change: CardChangeRecord, state: PaymentMethodState) -> str:
                 _card_view(previous.card) | {"payment_method_id": previous.payment_method_id} if previous else None,
                 _card_view(change.card) | {"payment_method_id": change.payment_method_id},
             ),
+            card_event("payment_method.updated", change, store.ACTIVE),
         ).commit()
     except ConcurrentUpdateError:
         # Another delivery activated it, or a newer change replaced it meanwhile: look again.

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from functions.accounts.service import AccountRecord, get_account
+from functions.accounts.service import AccountRecord
 from functions.core import audit, clock, email, ledger, metrics, stripe_gateway
 from functions.core.audit import Actor
 from functions.core.errors import ConcurrentUpdateError, NotFoundError, ValidationFailedError
@@ -24,8 +24,9 @@ from functions.core.ledger import MoneyIn
 from functions.core.logs import get_logger
 from functions.core.settings import get_settings
 from functions.core.stripe_gateway import PaymentIntent, StripeRejectedError
-from functions.core.uow import Op, UnitOfWork, retrying
-from functions.payments import charges, emails, store
+from functions.core.uow import Op, Planned, UnitOfWork, retrying
+from functions.payments import charges, emails, receipts, store
+from functions.payments.payment_view import payment_event
 from functions.payments.schemas import PaymentRequest
 from functions.payments.store import PaymentRecord
 
@@ -211,7 +212,9 @@ def record_reply(
     if after.status == store.FAILED and row.reserved:
         released, after = release_ops(row), replace(after, reserved=0)
     action = "payment.failed" if after.status == store.FAILED else f"payment.{after.status}"
-    ops = [store.save_payment(row, after), *released, _audit(row, after, action)]
+    ops: list[Op | Planned] = [store.save_payment(row, after), *released, _audit(row, after, action)]
+    if action in ("payment.failed", "payment.requires_action") and row.status != after.status:
+        ops.append(payment_event(action, after))
     return Reply(ops, after, "recorded")
 
 
@@ -258,9 +261,8 @@ def _plan_apply(row: PaymentRecord, intent: PaymentIntent) -> Reply:
         reserved=0,
         updated_at=clock.iso(clock.now()),
     )
-    return Reply(
-        [store.save_payment(row, after), *ops, _audit(row, after, "payment.succeeded")], after, "applied", money
-    )
+    ops = [store.save_payment(row, after), *ops, _audit(row, after, "payment.succeeded")]
+    return Reply([*ops, payment_event("payment.succeeded", after)], after, "applied", money)
 
 
 def _plan_hold(row: PaymentRecord, intent: PaymentIntent) -> Reply:
@@ -289,8 +291,8 @@ def _plan_hold(row: PaymentRecord, intent: PaymentIntent) -> Reply:
 
 def finish(reply: Reply, account: Any = None) -> PaymentRecord:
     """What follows the after-Stripe step's commit: applied money settles unapplied credit further (the
-    capped continuation) and a one-time payment's receipt goes out (`account`: the account already read,
-    if any); a held payment alarms the operators. Returns the row."""
+    capped continuation) and the payment's receipt goes out (payments/receipts.py; `account`: the account
+    already read, if any); a held payment alarms the operators. Returns the row (its receipt marked)."""
     row = reply.row
     _count(reply)
     if reply.effect == "applied":
@@ -298,7 +300,7 @@ def finish(reply: Reply, account: Any = None) -> PaymentRecord:
             ledger.settle_unapplied_credit(row.account_id)
         get_logger().info("payment applied", account_id=row.account_id, payment_id=row.id, amount=row.amount)
         try:
-            send_receipt(row, account)
+            row = receipts.send_receipt(row, account)
         except Exception:  # the money is applied and its reply stored; the webhook sends the receipt
             get_logger().exception("receipt e-mail failed", account_id=row.account_id, payment_id=row.id)
     elif reply.effect == "held":
@@ -347,28 +349,6 @@ def _alarm_held(row: PaymentRecord) -> None:
         email.send(emails.held_payment(get_settings().operator_email, row, row.payment_intent_id or ""))
     except Exception:  # the hold is recorded and logged at error level: the alarm still fires
         get_logger().exception("held-payment e-mail failed", account_id=row.account_id, payment_id=row.id)
-
-
-def send_receipt(row: PaymentRecord, account: Any = None) -> None:
-    """The receipt e-mail of a one-time payment, at least once: sent, then its marker written. A
-    failure raises; nothing is lost: until the marker exists, every delivery of Stripe's
-    `payment_intent.succeeded` webhook for the payment sends it (`ensure_receipt`), and Stripe
-    redelivers a webhook until it is answered 2xx. Only a crash between SES accepting the receipt
-    and the marker being written sends it twice."""
-    if row.source != "one_time" or row.status != store.SUCCEEDED or row.receipt_sent_at:
-        return
-    account = account or get_account(row.account_id)
-    if account.billing_contact.get("email"):
-        email.send(emails.receipt(account, row))
-    store.mark_receipt_sent(row, clock.iso(clock.now()))
-
-
-def ensure_receipt(account_id: str, payment_id: str, payment_intent_id: str) -> None:
-    """Send the receipt of a succeeded one-time payment if it has not been sent (the webhook's part of
-    the at-least-once receipt); raises when it cannot, so the webhook is answered 5xx and redelivered."""
-    row = store.get_payment(account_id, payment_id)
-    if row is not None and row.payment_intent_id == payment_intent_id:
-        send_receipt(row)
 
 
 def check_target(account: AccountRecord, body: PaymentRequest) -> None:

@@ -17,17 +17,16 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 from functions.accounts.service import clear_retry, get_retry
-from functions.core import audit, clock, ledger, metrics, stripe_gateway
+from functions.core import audit, clock, ledger, metrics, outbox, stripe_gateway
 from functions.core.ids import derived_id
 from functions.core.links import payment_page
 from functions.core.logs import get_logger
 from functions.core.money import minimum_charge
 from functions.core.settings import get_settings
 from functions.core.stripe_gateway import StripeRejectedError
-from functions.core.uow import UnitOfWork, retrying
-from functions.payments import charging, collection_emails, store
+from functions.core.uow import Planned, UnitOfWork, retrying
+from functions.payments import charging, collection_emails, receipts, store
 from functions.payments.collection_rows import (
-    card_label,
     close,
     due_entry,
     notify,
@@ -83,12 +82,33 @@ def failed(row: CollectionRecord, pay: PaymentRecord | None, code: str, on: date
     kind = code if code in ("no_card", "authentication_required") else "declined"
     link = payment_page(row.account_id, pay.id) if kind == "authentication_required" and pay else ""
     kind = "requires_action" if kind == "authentication_required" else kind
-    card = card_label(pay) if pay else ""
+    card = receipts.card_label(pay) if pay else ""
     # the e-mail first: a failure is sent again by the redelivery (at least once), never lost
     notify(row.account_id, collection_emails.Message(kind, amount, currency, card, code, retry_on, link))
-    if transition(row, after, due_entry(row.account_id, retry_on, after.attempt)):
+    events = collection_failed(row.account_id, opened, row.attempt, code, retry_on)
+    if transition(row, after, due_entry(row.account_id, retry_on, after.attempt), *events):
         metrics.collection("retrying")
     return "dunning"
+
+
+def collection_failed(
+    account_id: str, opened: date, attempt: int, code: str, retry_on: date | None, invoices: list | None = None
+) -> list[Planned]:
+    """invoice.collection_failed for each open invoice the failed attempt was collecting (those issued up to
+    the collection's opening): the invoice, its attempt count, the failure code and the next attempt's
+    day (None: dunning is over)."""
+    if invoices is None:
+        invoices = ledger.open_invoices(account_id, ledger.MAX_SETTLE_PER_TRANSACTION)
+    # dunning over: these invoices are marked past due in the same transaction
+    collected = [replace(inv, past_due=retry_on is None or inv.past_due) for inv in invoices if inv.date <= opened]
+    extra = {
+        "attempt_count": attempt,
+        "failure_code": code,
+        "next_payment_attempt": retry_on.isoformat() if retry_on else None,
+    }
+    return [
+        outbox.event(account_id, "invoice.collection_failed", ledger.invoice_object(inv) | extra) for inv in collected
+    ]
 
 
 def _owed(account_id: str, pay: PaymentRecord | None) -> tuple[int, str]:
@@ -107,7 +127,8 @@ def past_due(row: CollectionRecord, pay: PaymentRecord | None, code: str) -> str
     def attempt() -> bool:
         invoices = ledger.open_invoices(row.account_id, ledger.MAX_SETTLE_PER_TRANSACTION)
         marks = ledger.mark_past_due(row.account_id, [inv.id for inv in invoices if inv.date <= opened])
-        return transition(row, after, *marks, clear_retry(row.account_id))
+        events = collection_failed(row.account_id, opened, row.attempt, code, None, invoices)
+        return transition(row, after, *events, *marks, clear_retry(row.account_id))
 
     amount, currency = _owed(row.account_id, pay)
     notify(row.account_id, collection_emails.Message("past_due", amount, currency, reason=code))  # at least once
@@ -210,8 +231,7 @@ def write_off_below_minimum(account_id: str, on: date | None = None, *, at_closu
         event = audit.record(
             account_id, charging.SYSTEM, "invoice.written_off", inv.id, None, {"reason": BELOW_MINIMUM, "amount": room}
         )
-        UnitOfWork().add(*ops, event).commit()
-        # (the outbound event's outbox row joins this transaction here)
+        UnitOfWork().add(*ops, event).commit()  # the Credit invoice's outbound events are in `ops`
         return inv.id
 
     try:

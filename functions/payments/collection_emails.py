@@ -9,6 +9,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
+from functions.core import catalogue
 from functions.core.clock import display_day
 from functions.core.email import Email, compose
 from functions.core.money import display
@@ -19,8 +20,9 @@ TEXT = {
         "subject_failed": "Action needed: we could not collect {amount} for {account}",
         "subject_past_due": "Your account {account} is past due",
         "hello": "Hello {name},",
-        "receipt": "We charged {amount} to your card {card} for the open invoices of the account {account}. "
-        "Payment reference: {payment_id}. Thank you.",
+        "receipt": "We charged {amount} to your card {card} for the account {account}: it paid {invoices}. Thank you.",
+        "receipt_credit": "We charged {amount} to your card {card} for the account {account}: it is kept as credit "
+        "for the account's next invoices. Thank you.",
         "declined": "Your card {card} was declined for {amount} ({reason}). We will try again on {retry}; you can "
         "also pay now or change the card in the console: {console}.",
         "requires_action": "Your bank asks you to confirm the payment of {amount}: open {link} to complete it. "
@@ -37,8 +39,10 @@ TEXT = {
         "subject_failed": "Action requise : nous n'avons pas pu encaisser {amount} pour {account}",
         "subject_past_due": "Votre compte {account} est en retard de paiement",
         "hello": "Bonjour {name},",
-        "receipt": "Nous avons débité {amount} sur votre carte {card} pour les factures ouvertes du compte "
-        "{account}. Référence du paiement : {payment_id}. Merci.",
+        "receipt": "Nous avons débité {amount} sur votre carte {card} pour le compte {account} : il règle "
+        "{invoices}. Merci.",
+        "receipt_credit": "Nous avons débité {amount} sur votre carte {card} pour le compte {account} : il est "
+        "conservé en crédit pour les prochaines factures du compte. Merci.",
         "declined": "Votre carte {card} a été refusée pour {amount} ({reason}). Nous réessaierons le {retry} ; vous "
         "pouvez aussi payer ou changer de carte dans la console : {console}.",
         "requires_action": "Votre banque demande de confirmer le paiement de {amount} : ouvrez {link} pour le "
@@ -62,7 +66,7 @@ class Message:
     reason: str = ""
     retry: datetime.date | None = None
     link: str = ""
-    payment_id: str = ""
+    invoices: tuple[str, ...] = ()  # a receipt: the numbers of the invoices it paid
 
 
 def build(account: Any, message: Message, console: str) -> Email:
@@ -73,18 +77,19 @@ def build(account: Any, message: Message, console: str) -> Email:
         "account": account.name,
         "amount": display(message.amount, message.currency, account.locale),
         "card": message.card,
-        "reason": message.reason or "",
+        "reason": catalogue.decline_reason(message.reason, account.locale),
         "retry": display_day(message.retry, account.locale) if message.retry else "",
         "link": message.link,
         "console": console,
-        "payment_id": message.payment_id,
+        "invoices": catalogue.invoices_named(message.invoices, account.locale),
     }
+    kind = "receipt_credit" if message.kind == "receipt" and not message.invoices else message.kind
     subject = {"receipt": "subject_receipt", "past_due": "subject_past_due"}.get(message.kind, "subject_failed")
     footer = [t["sign"]] if message.kind == "receipt" else [t["support"], t["sign"]]
     return compose(
         str(account.billing_contact["email"]),
         t[subject].format(**values),
         account.locale,
-        [t["hello"].format(**values), t[message.kind].format(**values)],
+        [t["hello"].format(**values), t[kind].format(**values)],
         footer=footer,
     )

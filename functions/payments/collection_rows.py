@@ -16,7 +16,7 @@ from functions.core.money import minimum_charge
 from functions.core.resources import COLLECTIONS
 from functions.core.settings import get_settings
 from functions.core.uow import Op, UnitOfWork, retrying
-from functions.payments import collection_emails, store
+from functions.payments import collection_emails, receipts, store
 from functions.payments.store import CollectionRecord, PaymentRecord
 
 QUEUE = COLLECTIONS
@@ -69,13 +69,12 @@ def transition(before: CollectionRecord, after: CollectionRecord, *ops: Op) -> b
 
 
 def close(row: CollectionRecord, outcome: str, pay: PaymentRecord | None = None) -> str:
-    """The collection is over (its entry leaves the due index): one receipt for a payment — sent, then its
-    marker on the payment row, BEFORE the close, so a failure is sent again by the redelivery (at least
-    once) — and the next collection opened at once if invoices issued meanwhile left more to collect."""
+    """The collection is over (its entry leaves the due index): the payment's ONE receipt — sent by the
+    apply step's `charging.finish` (payments/receipts.py); sent here, then marked, BEFORE the close if that
+    failed, so a failure is sent again by the redelivery (at least once) — and the next collection opened
+    at once if invoices issued meanwhile left more to collect."""
     if pay is not None and pay.receipt_sent_at is None:
-        message = collection_emails.Message("receipt", pay.amount, pay.currency, card_label(pay), payment_id=pay.id)
-        notify(row.account_id, message)
-        store.mark_receipt_sent(pay, clock.iso(clock.now()))
+        receipts.send_receipt(pay)
     after = replace(row, state=store.IDLE, retry_on=None, reason=outcome, updated_at=clock.iso(clock.now()))
     if transition(row, after, clear_retry(row.account_id)):
         if outcome == "succeeded":
@@ -109,10 +108,6 @@ def carry(row: CollectionRecord, currency: str, on: date) -> str:
 
     retrying(attempt)
     return "carried"
-
-
-def card_label(pay: PaymentRecord) -> str:
-    return f"{(pay.brand or 'card').title()} •••• {pay.last4 or ''}".strip()
 
 
 def notify(account_id: str, message: collection_emails.Message) -> None:

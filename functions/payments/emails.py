@@ -10,9 +10,11 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from functions.core import catalogue
 from functions.core.clock import display_day
 from functions.core.email import Email, compose
 from functions.core.money import display, format_amount, minimum_charge
@@ -34,12 +36,7 @@ class CardConfirmation:
     upgraded: bool = False  # True when this card upgraded the lite account to pay-as-you-go
 
 
-_BRANDS = {"visa": "Visa", "mastercard": "Mastercard", "amex": "American Express", "discover": "Discover"}
-
-
-def brand_name(brand: str) -> str:
-    """A card brand as people write it ("visa" -> "Visa")."""
-    return _BRANDS.get(brand.lower(), brand.title())
+brand_name = catalogue.brand_name  # a card brand as people write it ("visa" -> "Visa"), one rule everywhere
 
 
 _CARD = {
@@ -53,8 +50,8 @@ _CARD = {
         "replaced": "The previous card was removed from the account.",
         "upgraded_subject": "{account} is now pay-as-you-go",
         "upgraded": (
-            "Your account {account} (no. {number}) is now a pay-as-you-go account, linked and billed monthly "
-            "on this card from today."
+            "Your account {account} (no. {number}) is now a pay-as-you-go account, billed monthly on this card "
+            "from today."
         ),
         "footer": (
             "You receive this message because you are the billing contact for this card. If you did not make "
@@ -72,8 +69,8 @@ _CARD = {
         "replaced": "L'ancienne carte a été retirée du compte.",
         "upgraded_subject": "{account} est passé au paiement à l'usage",
         "upgraded": (
-            "Votre compte {account} (n° {number}) est désormais un compte à l'usage, lié et facturé chaque "
-            "mois sur cette carte à partir d'aujourd'hui."
+            "Votre compte {account} (n° {number}) est désormais un compte à l'usage, facturé chaque mois sur "
+            "cette carte à partir d'aujourd'hui."
         ),
         "footer": (
             "Vous recevez ce message parce que vous êtes le contact de facturation de cette carte. Si vous "
@@ -115,43 +112,42 @@ _RECEIPT = {
     "en": {
         "subject": "Payment received: {amount} for {account}",
         "hello": "Hello {name},",
-        "body": (
-            "We received your payment of {amount} ({method}) for the account {account} (no. {number}). "
-            "Payment reference: {payment_id}."
-        ),
+        "body": "We received your payment of {amount} ({method}) for the account {account} (no. {number}).",
+        "paid": "It paid {invoices}.",
+        "credit": "It is kept as credit for the account's next invoices.",
         "thanks": "Thank you.",
         "sign": "The billing team",
     },
     "fr": {
         "subject": "Paiement reçu : {amount} pour {account}",
         "hello": "Bonjour {name},",
-        "body": (
-            "Nous avons bien reçu votre paiement de {amount} ({method}) pour le compte {account} (n° {number}). "
-            "Référence du paiement : {payment_id}."
-        ),
+        "body": "Nous avons bien reçu votre paiement de {amount} ({method}) pour le compte {account} (n° {number}).",
+        "paid": "Il règle {invoices}.",
+        "credit": "Il est conservé en crédit pour les prochaines factures du compte.",
         "thanks": "Merci.",
         "sign": "L'équipe facturation",
     },
 }
 
 
-def receipt(account: Any, row: PaymentRecord) -> Email:
-    """The receipt of a one-time payment, once the money is applied."""
+def receipt(account: Any, row: PaymentRecord, numbers: Sequence[str] = ()) -> Email:
+    """The receipt of a one-time payment, once the money is applied: what it paid, by invoice number."""
     words = _RECEIPT.get(account.locale, _RECEIPT["en"])
-    method = "PayPal" if row.method == "paypal" else f"{(row.brand or 'card').title()} •••• {row.last4 or ''}".strip()
+    method = "PayPal" if row.method == "paypal" else catalogue.card(row.brand, row.last4, account.locale)
     values = {
         "name": str(account.billing_contact.get("name", "")),
         "amount": display(row.amount, row.currency, account.locale),
         "method": method,
         "account": account.name,
         "number": str(account.number),
-        "payment_id": row.id,
+        "invoices": catalogue.invoices_named(list(numbers), account.locale),
     }
+    paid = words["paid"] if numbers else words["credit"]
     return compose(
         str(account.billing_contact["email"]),
         words["subject"].format(**values),
         account.locale,
-        [words["hello"].format(**values), words["body"].format(**values), words["thanks"]],
+        [words["hello"].format(**values), f"{words['body']} {paid}".format(**values), words["thanks"]],
         footer=[words["sign"]],
     )
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from functions.accounts.service import AccountRecord, get_account
-from functions.core import audit, clock, email
+from functions.core import audit, catalogue, clock, email
 from functions.core.audit import Actor
 from functions.core.email import Email, compose
 from functions.core.errors import ConcurrentUpdateError
@@ -27,7 +27,7 @@ from functions.core.resources import CARD_VALIDATION
 from functions.core.settings import get_settings
 from functions.core.uow import UnitOfWork
 from functions.payments import store
-from functions.payments.emails import brand_name
+from functions.payments.payment_view import card_event
 from functions.payments.store import CardChangeRecord, PaymentRecord
 
 SYSTEM = Actor(f"system:{CARD_VALIDATION}", "system")
@@ -113,7 +113,7 @@ def failure_email(f: Failure) -> Email:
     ref = t["ref"].format(ref=f.values["ref"]) if f.values.get("ref") else ""
     paragraphs = [t["hello"].format(**f.values), t[f.kind].format(**f.values)]
     if f.reason and f.kind != "card":
-        paragraphs.append(t["reason"].format(reason=f.reason))
+        paragraphs.append(t["reason"].format(reason=catalogue.decline_reason(f.reason, f.locale)))
     paragraphs += [t["retry"], t["support"].format(ref=ref)]
     link = f"{get_settings().console_url}/accounts/{f.values['account_id']}/support"
     return compose(
@@ -149,17 +149,17 @@ def payment_failed(row: PaymentRecord) -> None:
     """A console payment that failed after the request answered (PayPal cancelled, 3-D Secure failed)."""
     account = get_account(row.account_id)
     kind = "paypal" if row.method == "paypal" else "3ds"
-    card = f"{brand_name(row.brand or 'card')} •••• {row.last4}" if row.last4 else ""
+    card = catalogue.card(row.brand, row.last4, account.locale) if row.last4 else ""
     amount = display(row.amount, row.currency, account.locale)
-    values = _values(account, amount=amount, card=card, ref=row.id)
-    _send(account, kind, values, row.failure_message or row.decline_code or row.failure_code or "")
+    values = _values(account, amount=amount, card=card, ref="")  # never an internal id in a customer's e-mail
+    _send(account, kind, values, row.decline_code or row.failure_code or "")  # a code, told in words
 
 
 def card_change_failed(change: CardChangeRecord, code: str) -> None:
     """A card change whose validation failed (Stripe refused it, or 24 h passed): told to the billing
     contact given with the change, as its confirmation would have been."""
     account = get_account(change.account_id)
-    card = f"{brand_name(change.card.brand)} •••• {change.card.last4}"
+    card = catalogue.card(change.card.brand, change.card.last4, account.locale)
     values = _values(account, card=card, reason=change_reason(code, account.locale), ref="")
     values["name"] = str(change.billing_contact.get("name", "")) or values["name"]
     _send(account, "card", values, to=str(change.billing_contact.get("email", "")))
@@ -181,6 +181,7 @@ def fail_change(change: CardChangeRecord, code: str) -> str:
         audit.record(
             change.account_id, SYSTEM, "payment_method.change_failed", change.setup_intent_id, None, {"code": code}
         ),
+        card_event("payment_method.validation_failed", change, store.FAILED, code),
     )
     if change.purpose == "upgrade":  # the account stays lite; GET payment-method and the summary say why
         uow.add(store.set_upgrade(change.account_id, change.setup_intent_id, store.FAILED, now, code))

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from functions.accounts.service import AccountRecord, get_account, set_collection_method
-from functions.core import clock, email, metrics
+from functions.core import catalogue, clock, email, metrics
 from functions.core.errors import ConcurrentUpdateError, NotFoundError
 from functions.core.ledger import CREDIT_TYPES, Invoice
 from functions.core.links import invoice_page
@@ -141,10 +141,10 @@ def _notice(
         currency=inv.currency,
         total=inv.total,
         due=_due_at_issue(inv),
-        description=inv.description,
+        description=catalogue.local_text(inv.description, account.locale),
         link=invoice_page(account.id, inv.id),
         how=_how(inv, collection, card, owed),
-        card=f"{emails.brand_name(card.brand)} •••• {card.last4}" if card else "",
+        card=catalogue.card(card.brand, card.last4, account.locale) if card else "",
         due_date=inv.due_date,
     )
 

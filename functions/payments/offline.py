@@ -21,6 +21,7 @@ from functions.core.errors import FieldError, ForbiddenError, ValidationFailedEr
 from functions.core.idempotency import IdempotencyContext
 from functions.core.uow import UnitOfWork, retrying
 from functions.payments import charging, store
+from functions.payments.payment_view import payment_event
 from functions.payments.schemas import PaymentRequest
 from functions.payments.store import PaymentRecord
 
@@ -75,8 +76,8 @@ def record_offline_payment(
             *ops,
             audit.record(account.id, access.actor, "payment.offline_recorded", payment_id, None, after),
             idem.completed(view(final)),
+            payment_event("payment.succeeded", final),  # with the invoice.paid events in `ops`
         )
-        # (the outbound event's outbox row joins this transaction here)
         uow.commit()
         return final, money
 

@@ -28,6 +28,7 @@ from functions.core.ids import is_id
 from functions.core.settings import get_settings
 from functions.core.uow import Op, UnitOfWork, retrying
 from functions.payments import cards, charges, charging, offline, store
+from functions.payments.payment_view import view as view
 from functions.payments.schemas import PaymentRequest
 from functions.payments.store import PaymentRecord
 from functions.payments.tickets import support_path
@@ -46,34 +47,6 @@ _DECLINE_MESSAGES = {
     "authentication_required": "The bank asks for authentication: complete it, or use another card.",
 }
 _DEFAULT_DECLINE = "The card was declined by the bank. Use another card, contact your bank, or open a support ticket."
-
-
-def view(row: PaymentRecord) -> dict[str, Any]:
-    """The payment as the API shows it (`creating` is shown as `processing`: Stripe has it in hand)."""
-    failure = None
-    if row.status in (store.FAILED, store.HELD) or row.decline_code:
-        failure = {"code": row.failure_code, "decline_code": row.decline_code, "message": row.failure_message}
-    status = store.PROCESSING if row.status == store.CREATING else row.status
-    return {
-        "id": row.id,
-        "account_id": row.account_id,
-        "amount": row.amount,
-        "currency": row.currency,
-        "method": row.method,
-        "source": row.source,
-        "status": status,
-        "invoice_id": row.invoice_id,
-        "card": {"brand": row.brand, "last4": row.last4} if row.last4 else None,
-        "next_action": row.next_action if row.status == store.REQUIRES_ACTION else None,
-        "client_secret": row.client_secret if row.status == store.REQUIRES_ACTION else None,
-        "failure": failure,
-        "applied_to": row.applied_to,
-        "refunded": row.refunded,
-        "reference": row.reference,
-        "received_on": row.received_on,
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-    }
 
 
 def _error_for(row: PaymentRecord) -> BillowError:
@@ -217,8 +190,8 @@ def create_payment(access: AccountAccess, idem: IdempotencyContext, body: Paymen
 
     def attempt() -> charging.Reply:  # 3. the final write: the row, the ledger, the audit, the reply
         reply = charging.record_reply(account.id, payment_id, answer.value, answer.rejected)
+        # the outbound events (payment.succeeded|failed|requires_action, invoice.paid …) are in reply.ops
         uow = UnitOfWork().add(*reply.ops, _reply(idem, reply.row))
-        # (the outbound event's outbox row joins this transaction here)
         uow.commit()
         return reply
 

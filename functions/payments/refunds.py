@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from functions.accounts.service import AccountAccess
-from functions.core import audit, clock, ledger, stripe_gateway
+from functions.core import audit, clock, ledger, outbox, stripe_gateway
 from functions.core.audit import Actor
 from functions.core.errors import BillowError, NotFoundError, ValidationFailedError
 from functions.core.idempotency import IdempotencyContext
@@ -33,6 +33,7 @@ from functions.core.ledger import AlreadyPostedError, Invoice
 from functions.core.stripe_gateway import StripeRejectedError
 from functions.core.uow import Op, UnitOfWork, retrying
 from functions.payments import charges, issuing, store
+from functions.payments.payment_view import refund_object
 from functions.payments.store import PaymentRecord, RefundRecord
 
 # What the caller stores as the response, from the completed row and its Refund invoice (None with
@@ -88,8 +89,8 @@ def refund_payment(
 
     def attempt() -> Booking:  # 3. the final write: the row, the ledger, the audit, the reply
         booking = book(rows(), refund, access.actor)
+        # the outbound events (payment.refunded, the Refund invoice's) are in booking.ops: one transaction
         uow = UnitOfWork().add(*booking.ops, charges.reply(idem, render(booking.row, booking.invoice)))
-        # (the outbound event's outbox row joins this transaction here)
         uow.commit()
         return booking
 
@@ -224,15 +225,33 @@ def book(record: RefundRecord, refund: stripe_gateway.Refund, actor: Actor) -> B
     if inv is not None:
         after |= {"invoice_id": inv.id, "number": inv.number}
     action = "refund.credit_returned" if record.return_credit else "refund.to_card"
+    currency = inv.currency if inv is not None else _currency(account_id)
+    refunded = refund_object(
+        record.id,
+        record.payment_id,
+        record.amount,
+        currency,
+        record.reason,
+        stripe_refund_id=refund.id,
+        invoice_id=inv.id if inv is not None else None,
+        return_credit=record.return_credit,
+        created_at=record.created_at,
+    )
     return Booking(
         [
             store.complete_refund(record, refund.id),
             *ops,
             audit.record(account_id, actor, action, inv.id if inv else record.id, None, after),
+            outbox.event(account_id, "payment.refunded", refunded),
         ],
         replace(record, status=store.SUCCEEDED, stripe_refund_id=refund.id),
         inv,
     )
+
+
+def _currency(account_id: str) -> str:
+    balance = ledger.get_balance(account_id)
+    return balance.currency if balance is not None else ""
 
 
 def _plan_ledger(record: RefundRecord, refund: stripe_gateway.Refund) -> tuple[list[Op], Invoice | None]:

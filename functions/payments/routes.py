@@ -99,6 +99,7 @@ def get_payment_method(call: Call, account_id: str) -> PaymentMethod:
     body=UpdateAccount,
     response=Account,
     guard=account_guard(),
+    problems=((422, "nothing-to-update"), (422, "collection-not-allowed")),
 )
 def update_account(call: Call, account_id: str) -> Account:
     return account_view(lifecycle.update(call.account, call.body.model_dump(mode="json", exclude_unset=True)))
@@ -115,6 +116,7 @@ def update_account(call: Call, account_id: str) -> Account:
     status=202,
     guard=account_guard(),
     refuse_card_data=True,
+    problems=((409, "account-closed"), (409, "account-not-lite")),
 )
 def upgrade(call: Call, account_id: str) -> CardChangeAccepted:
     body: UpgradeRequest = call.body
@@ -154,6 +156,7 @@ PAYMENTS = "/v1/accounts/{account_id}/payments"
     idempotent=True,
     guard=account_guard("payments"),
     refuse_card_data=True,
+    problems=((422, "amount-below-minimum"),),
 )
 def create_payment(call: Call, account_id: str) -> Payment:
     return Payment.model_validate(one_time.create_payment(call.account, call.idem, call.body))

@@ -50,7 +50,9 @@ from functions.payments.reminders import REMIND as REMIND
 from functions.payments.reminders import give_due_dates as give_due_dates
 from functions.payments.reminders import remind_invoices as remind_invoices
 from functions.payments.reminders import schedule_reminders as schedule_reminders
+from functions.payments.schemas import Payment as Payment  # outbound events' payload (events/schemas.py)
 from functions.payments.store import RefundRecord as RefundRecord
+from functions.payments.store import get_payment as get_payment
 
 COLLECTIONS_QUEUE = collection_rows.QUEUE
 request_collection = collection_rows.request

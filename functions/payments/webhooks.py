@@ -19,14 +19,15 @@ import json
 import re
 from typing import Any
 
-from functions.core import audit, clock, email, ledger, metrics, stripe_gateway
+from functions.core import audit, clock, email, ledger, metrics, outbox, stripe_gateway
 from functions.core.errors import BadRequestError
 from functions.core.logs import get_logger
 from functions.core.secrets import STRIPE_WEBHOOK_SECRET, get_secret
 from functions.core.settings import get_settings
 from functions.core.text import same_secret
 from functions.core.uow import Op, UnitOfWork, retrying
-from functions.payments import charging, emails, failures, refunds, store
+from functions.payments import charging, emails, failures, receipts, refunds, store
+from functions.payments.payment_view import dispute_object, refund_object
 from functions.payments.store import EventAlreadyHandledError, PaymentRecord
 
 TOLERANCE_SECONDS = 300  # Stripe's libraries' default
@@ -140,7 +141,7 @@ def _payment_intent(event_id: str, event_type: str, payment_intent_id: str) -> s
     reply = retrying(attempt, ledger.APPLY_ATTEMPTS)
     after = charging.finish(reply)
     if succeeded:
-        charging.ensure_receipt(row.account_id, row.id, intent.id)
+        receipts.ensure_receipt(row.account_id, row.id, intent.id)
         return "applied"
     if after.status != store.FAILED:
         return "no_change"
@@ -158,7 +159,7 @@ def _receipt_owed(obj: dict[str, Any]) -> None:
     metadata = obj.get("metadata") or {}
     account_id, payment_id = metadata.get("billow_account_id"), metadata.get("billow_payment_id")
     if isinstance(account_id, str) and isinstance(payment_id, str) and obj.get("id"):
-        charging.ensure_receipt(account_id, payment_id, str(obj["id"]))
+        receipts.ensure_receipt(account_id, payment_id, str(obj["id"]))
 
 
 def _charge_refunded(event_id: str, event_type: str, charge_id: str) -> str:
@@ -215,6 +216,13 @@ def _post_money_back(account_id: str, payment_id: str, refund: stripe_gateway.Re
             payment_id,
             {"refunded": row.refunded},
             {"refunded": row.refunded + refund.amount, "stripe_refund_id": refund.id},
+        ),
+        outbox.event(
+            account_id,
+            "payment.refunded",
+            refund_object(
+                refund.id, payment_id, refund.amount, row.currency, "outside_billow", stripe_refund_id=refund.id
+            ),
         ),
     ]
     return refunds.money_back(account_id, refund.id, refund.amount, row, ops)
@@ -298,6 +306,7 @@ def _dispute_created(event_id: str, event_type: str, dispute_id: str) -> str:
             None,
             {"dispute_id": dispute.id, "amount": dispute.amount, "reason": dispute.reason},
         ),
+        outbox.event(row.account_id, "dispute.created", dispute_object(dispute, row.id, at)),
         _marker(event_id, event_type, row.account_id, "dispute_recorded"),
     ]
     if not refunds.money_back(row.account_id, dispute.id, dispute.amount, row, ops):

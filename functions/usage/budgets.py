@@ -13,7 +13,7 @@ from datetime import date
 
 from functions.accounts.service import SHARDS, AccountAccess, AccountRecord, current_period, get_account
 from functions.billing_items.service import recurring_total
-from functions.core import audit, clock, email
+from functions.core import audit, clock, email, outbox
 from functions.core.audit import Actor
 from functions.core.errors import NotFoundError, ValidationFailedError
 from functions.core.logs import get_logger
@@ -105,21 +105,23 @@ def check(account: AccountRecord) -> list[int]:
     for percent in budget.thresholds:
         if estimate * 100 < percent * budget.amount:
             break  # thresholds are sorted: the others are higher
-        if percent not in alerts and _record(account, start, percent, estimate):
+        if percent not in alerts and _record(account, start, percent, estimate, budget.amount):
             newly.append(percent)
         if percent in newly or (percent in alerts and alerts[percent].emailed_at is None):
             _email(account, budget, start, percent, estimate)
     return newly
 
 
-def _record(account: AccountRecord, start: date, percent: int, estimate: int) -> bool:
-    """The alert and its audit event in one transaction; False when another check recorded it first."""
+def _record(account: AccountRecord, start: date, percent: int, estimate: int, amount: int) -> bool:
+    """The alert, its audit event and its outbound event in one transaction; False when another check
+    recorded it first."""
     after = {"period_start": start.isoformat(), "percent": percent, "period_estimate": estimate}
+    crossed = {"account_id": account.id, **after, "budget_amount": amount, "currency": account.currency}
     uow = UnitOfWork().add(
         store.put_alert(account.id, start, percent, estimate),
         audit.record(account.id, SYSTEM, "usage.budget_threshold_crossed", account.id, None, after),
+        outbox.event(account.id, "usage.budget_threshold_crossed", crossed),
     )
-    # (the outbound event's outbox row joins this transaction here)
     try:
         uow.commit()
     except AlertExistsError:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from local.console_server import ConsoleServer
+from local.console_server import CONSOLE_DIR, ConsoleServer
 from tests.browser.harness import FIXTURE_PAGES, TIMEOUT_MS, ConsoleSite, PageWatch, chromium_path, screenshot
 from tests.e2e.conftest import start_local_stack
 
@@ -31,13 +31,19 @@ PAGE = pytest.StashKey[Any]()
 
 @pytest.fixture(scope="session")
 def console_site(tmp_path_factory) -> Iterator[ConsoleSite]:
-    pages = ConsoleServer(FIXTURE_PAGES, port=0).start()
+    pages = ConsoleServer(FIXTURE_PAGES, port=0, fallback=CONSOLE_DIR).start()  # + console/'s modules
     origins = f"{pages.url},http://localhost:{pages.port}"
     try:
         with start_local_stack(tmp_path_factory, BILLOW_CORS_ORIGINS=origins) as stack:
             config = json.loads(Path(stack.info["console"]["config_path"]).read_text())
             pages.set_config(config)
-            yield ConsoleSite(url=stack.info["console"]["url"], fixture_url=pages.url, config=config, stack=stack)
+            yield ConsoleSite(
+                url=stack.info["console"]["url"],
+                fixture_url=pages.url,
+                config=config,
+                stack=stack,
+                fixture_server=pages,
+            )
     finally:
         pages.stop()
 

@@ -87,6 +87,7 @@ class ConsoleSite:
     fixture_url: str  # the harness's own test page (tests/browser/fixtures/console/)
     config: dict[str, Any]  # the config.json both serve
     stack: Any  # tests.e2e.conftest.LocalStack
+    fixture_server: Any = None  # local.console_server.ConsoleServer of the test pages (set_config)
 
     def user(self, who: str) -> dict[str, Any]:
         """A demo user of config.json: "customer" (Demo Robotics, payg), "lite" (Lite Lab), "operator"."""
@@ -113,3 +114,23 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# The card Element's own frame is Stripe's to make accessible (DESIGN §8); the local one is labelled
+# (local/stripe_js_additions.js) and checked like the rest, so a page may pass its selector when it
+# embeds Stripe's real iframe.
+STRIPE_FRAMES = ("iframe[name^='__privateStripeFrame']",)
+
+
+def axe_violations(page: Any, impacts: tuple[str, ...] = ("serious", "critical")) -> list[str]:
+    """axe-core's violations of the given impacts on the page as it is now (Stripe's frames aside), one
+    line each: rule, impact, the first offending elements."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    context = {"exclude": [[selector] for selector in STRIPE_FRAMES]}
+    results = Axe().run(page, context=context)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:3]]}"
+        for v in results.response["violations"]
+        if v.get("impact") in impacts
+    ]

@@ -19,8 +19,8 @@ def test_one_click_sign_in_then_the_overview_shows_the_balance_the_api_gives(pag
         headers={"Authorization": f"Bearer {user['token']}"},
         timeout=10,
     ).json()
+    page.get_by_role("status").filter(has_text="Signed in").wait_for()  # set once the overview is drawn
     balance = page.locator("#balance")
-    assert balance.get_attribute("data-minor", timeout=10_000) is not None
     assert int(balance.get_attribute("data-minor")) == summary["balance"]["current"]
     assert balance.inner_text() == f"${summary['balance']['current'] / 100:,.2f}"
     assert page.locator("#account-name").inner_text() == "Demo Robotics"
@@ -80,3 +80,44 @@ def test_each_demo_user_signs_in_with_a_token_the_api_accepts(console_site, who)
         timeout=10,
     )
     assert response.status_code == 200, response.text
+
+
+def test_axe_finds_no_serious_violation_on_the_test_page_and_the_labelled_card_element(page, console_site):
+    from tests.browser.harness import axe_violations
+
+    sign_in(page, console_site, "customer", base=console_site.fixture_url)
+    page.get_by_role("status").filter(has_text="Signed in").wait_for()
+    page.evaluate("location.hash = '#/card'")
+    page.get_by_role("status").filter(has_text="Card ready").wait_for()
+    assert axe_violations(page) == []
+    # the check can fail: an unlabelled input is a critical violation
+    page.evaluate("document.querySelector('main').append(Object.assign(document.createElement('input'), {id: 'bare'}))")
+    assert any(v.startswith("label (critical)") for v in axe_violations(page))
+
+
+def test_a_write_with_an_idempotency_key_passes_the_preflight_and_its_replay_is_readable(page, console_site):
+    """Authorization + Content-Type: application/json + Idempotency-Key make Chromium send a real preflight;
+    the replay's Idempotent-Replayed header is one the page may read (Access-Control-Expose-Headers)."""
+    from tests.e2e.stack_flows import new_account
+
+    info = console_site.stack.info
+    admin = info["tokens"]["admin"]["token"]
+    account_id = new_account(info["api_url"], {"Authorization": f"Bearer {admin}"}, "Browser CORS")
+    page.goto(f"{console_site.fixture_url}/")
+    post = """async ([url, token]) => {
+        const call = () => fetch(url, {
+            method: "POST",
+            headers: {Authorization: `Bearer ${token}`, "Content-Type": "application/json",
+                      "Idempotency-Key": "browser-cors-1"},
+            body: JSON.stringify({description: "Consulting", amount: 1234}),
+        });
+        const first = await call();
+        const again = await call();
+        return [first.status, (await first.json()).id,
+                again.status, again.headers.get("Idempotent-Replayed"), again.headers.get("X-Request-Id")];
+    }"""
+    first, invoice, again, replayed, request_id = page.evaluate(
+        post, [f"{info['api_url']}/v1/accounts/{account_id}/charges", admin]
+    )
+    assert (first, again, replayed) == (201, 201, "true")
+    assert invoice.startswith("inv_") and request_id

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 45
+START_TIMEOUT = 90  # the demo seeding takes ~10 s idle; a loaded 2-core CI machine (make test: two workers) is slower
 
 
 def free_port() -> int:
@@ -101,7 +101,7 @@ def local_stack(tmp_path_factory) -> Iterator[LocalStack]:
 def start_local_stack(tmp_path_factory, **extra_env: str) -> Iterator[LocalStack]:
     """`python -m local.run` on free ports, until it prints Ready; stopped (SIGINT) on exit."""
     local_dir = tmp_path_factory.mktemp("billow-local")
-    ports = {name: free_port() for name in ("moto", "api", "jwks", "stripe", "console")}
+    ports = {name: free_port() for name in ("moto", "api", "jwks", "stripe", "console", "receiver")}
     env = clean_env(
         BILLOW_LOCAL_DIR=str(local_dir),
         BILLOW_MOTO_PORT=str(ports["moto"]),
@@ -110,6 +110,7 @@ def start_local_stack(tmp_path_factory, **extra_env: str) -> Iterator[LocalStack
         BILLOW_STRIPE_PORT=str(ports["stripe"]),
         BILLOW_CONSOLE_PORT=str(ports["console"]),
         BILLOW_CONSOLE_CONFIG=str(local_dir / "console-config.json"),  # never the repo's console/config.json
+        BILLOW_RECEIVER_PORT=str(ports["receiver"]),
         PYTHONUNBUFFERED="1",
         **extra_env,
     )

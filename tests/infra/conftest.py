@@ -2,9 +2,11 @@
 
 - `package_dir`: build/package, the zip `make package` builds and CDK deploys. It is rebuilt (exactly as
   `make package`, ~20-40 s) when missing or when its sam.json no longer declares what the Chalice app
-  registers (a handler added, a trigger changed); code-only edits do not change what the stack is made
+  registers (a handler added, a trigger changed), or when requirements.lock changed; code-only edits do
+  not change what the stack is made
   of, so they do not force a rebuild here (tests/unit/test_package.py checks the zip itself).
-- `synthesized`: the real app's dev and prod stacks, from that package.
+- `synthesized`: the real app's dev and prod stacks, from that package, with the complete test settings
+  (tests/infra/settings/<stage>.json: every value a deployed stage needs, none a placeholder).
 - `workers`: the prod stack of a stand-in app that already has what other issues will add — the
   card-validation, billing-run and billing-account consumers and the daily schedule at 00:05 UTC —
   packaged by the real `chalice package`, and an existing JWT issuer passed in through the context.
@@ -28,9 +30,12 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from functions.core.resources import QUEUES
 from infra import sam
-from infra.stages import STAGES_KEY, load_cdk_context
+from infra.settings import read_settings_file
+from infra.stages import SETTINGS_DIR_KEY, STAGES_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
+TEST_SETTINGS = Path(__file__).resolve().parent / "settings"
+TEST_CONTEXT = {SETTINGS_DIR_KEY: str(TEST_SETTINGS)}
 CHALICE_CLI = "import sys; from chalice.cli import main; sys.exit(main())"
 BUILT = ROOT / "build" / "package"
 EXISTING_ISSUER = {
@@ -88,6 +93,9 @@ def _neutral_env(tmp: Path) -> dict[str, str]:
 def _package_is_current() -> bool:
     import app
 
+    built_lock = BUILT / "requirements.lock"  # the lock the zip was built from (local/package.py copies it)
+    if not built_lock.is_file() or built_lock.read_bytes() != (ROOT / "requirements.lock").read_bytes():
+        return False
     try:
         template = sam.read_template(BUILT)
         return sam.template_declarations(template, QUEUES) == sam.app_declarations(app.app, QUEUES)
@@ -134,7 +142,7 @@ def _synth(outdir: Path, *, stages: list[str], context: dict[str, Any] | None = 
 
 @pytest.fixture(scope="session")
 def synthesized(package_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    return _synth(tmp_path_factory.mktemp("cdk.out"), stages=["dev", "prod"])
+    return _synth(tmp_path_factory.mktemp("cdk.out"), stages=["dev", "prod"], context=TEST_CONTEXT)
 
 
 @pytest.fixture(scope="session")
@@ -160,9 +168,8 @@ def workers_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def workers(workers_package: Path, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    stages = json.loads(json.dumps(load_cdk_context()[STAGES_KEY]))
-    stages["prod"]["jwtIssuer"] = EXISTING_ISSUER
-    context = {"billow:packageDir": str(workers_package), STAGES_KEY: stages}
+    prod = read_settings_file(TEST_SETTINGS / "prod.json") | {"jwtIssuer": EXISTING_ISSUER, "consoleHosting": False}
+    context = {"billow:packageDir": str(workers_package), STAGES_KEY: {"prod": prod}}
     return _synth(tmp_path_factory.mktemp("cdk.out-workers"), stages=["prod"], context=context)
 
 

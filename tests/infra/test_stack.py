@@ -17,7 +17,7 @@ from infra import sam
 from infra.grants import GRANTS, TABLE_WRITE
 from infra.messaging import VISIBILITY_FACTOR, consumer_settings
 from infra.stages import STACK_PROVIDED_ENV, load_chalice_config, stage_settings
-from tests.infra.conftest import EXISTING_ISSUER
+from tests.infra.conftest import EXISTING_ISSUER, TEST_CONTEXT
 
 
 def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -38,9 +38,7 @@ def logical_id(template: dict[str, Any], kind: str, **match: Any) -> str:
 
 
 def settings(stage: str):
-    from infra.stages import load_cdk_context
-
-    return stage_settings(stage, load_cdk_context(), load_chalice_config())
+    return stage_settings(stage, TEST_CONTEXT, load_chalice_config())
 
 
 # ---- tables: from the one table spec ------------------------------------------------------------
@@ -276,6 +274,13 @@ def test_the_environment_is_the_chalice_stage_plus_what_the_stack_provides(synth
         assert {k: env[k] for k in chalice.environment_variables} == chalice.environment_variables
         assert set(env) == set(chalice.environment_variables) | (STACK_PROVIDED_ENV - {"BILLOW_CURSOR_SECRET"})
         assert env["BILLOW_STAGE"] == stage
+        assert {k: env[k] for k in config.settings_env} == config.settings_env
+        assert env["BILLOW_SELLER_NAME"] == "Nimbus Test Hosting SAS"
+        assert env["BILLOW_SELLER_ADDRESS"] == "4 quai des Chartrons|33000 Bordeaux|France"
+        assert env["BILLOW_CORS_ORIGINS"] == env["BILLOW_PAYPAL_RETURN_ORIGINS"] == ",".join(config.console_origins)
+        assert env["BILLOW_CONSOLE_URL"] == config.console_origins[0]
+        assert env["BILLOW_EMAIL_FROM"] == config.email_from
+        assert not [v for v in env.values() if isinstance(v, str) and ("billow.example" in v or "localhost" in v)]
         assert props["MemorySize"] == chalice.lambda_memory_size
         if not any(e["Type"] == "SQS" for e in (props.get("Events") or {}).values()):
             assert props["Timeout"] == chalice.lambda_timeout
@@ -312,13 +317,15 @@ def test_the_api_role_has_exactly_its_grants(prod):
     assert "dynamodb:Scan" not in actions
     sends = [s for s in statements if "sqs:SendMessage" in _actions([s])]
     # the card-validation queue (PUT payment-method) and the collections queue (an invoice issued by a
-    # request on an automatic account requests its collection, docs/collections.md)
+    # request on an automatic account requests its collection, docs/collections.md) and the webhook
+    # deliveries queue (POST /v1/events/{id}/redeliver)
     assert sorted(s["Resource"]["Fn::GetAtt"][0] for s in sends) == sorted(
         logical_id(prod, "AWS::SQS::Queue", QueueName=f"{settings('prod').table_prefix}{name}")
-        for name in ("card-validation", "collections")
+        for name in ("card-validation", "collections", "webhook-deliveries")
     )
     assert not any(a.startswith("sqs:Receive") for a in actions)
-    assert {"ses:SendEmail", "secretsmanager:GetSecretValue"} <= actions
+    assert {"ses:SendEmail", "secretsmanager:GetSecretValue", "kms:Encrypt"} <= actions
+    assert "kms:Decrypt" not in actions  # the API stores endpoint secrets; only the deliverer reads them
 
 
 # ---- queue consumers and the schedule (a stand-in app with the handlers other issues add) -----------
@@ -371,7 +378,8 @@ def test_each_kind_of_function_gets_its_grants(workers_prod):
     assert {"s3:PutObject", "ses:SendEmail", "dynamodb:PutItem"} <= _actions(
         _policy_statements(workers_prod, account_id)
     )
-    assert set(GRANTS) == {"api", "schedule"} | {f"sqs:{q}" for q in QUEUES}
+    # (issue 19) + the outbox stream's consumer, the publisher of outbound events
+    assert set(GRANTS) == {"api", "schedule", "stream:events"} | {f"sqs:{q}" for q in QUEUES}
 
 
 def test_the_daily_run_fires_at_0005_utc_with_a_dlq_and_alarms(workers_prod):

@@ -156,3 +156,15 @@ def queues_and_mail_created() -> Iterator[Any]:
     yield sqs
     email.reset_client()
     queues.reset_client()
+
+
+@pytest.fixture
+def outbound(aws):
+    """Outbound events in this test's moto: the bus + tap queue, and the stream pump that publishes the
+    outbox (tests/integration/events_helpers.py)."""
+    from tests.integration.events_helpers import Events
+
+    return Events()
+
+
+from tests.integration.webhook_helpers import webhooks  # noqa: E402, F401 - fixture: outbound webhooks (issue 19)

@@ -455,6 +455,10 @@ def test_closing_now_cancels_items_with_proration_invoices_usage_to_date_returns
     cards.audit_ok(account_id)
     # the final invoice goes through the issuing hook like any other: its notice (and its collection)
     assert [m for m in cards.mails_to("ada@example.com") if final.number in str(m.subject)]
+    # issue 22: the customer is told where the credit went: the amount and the payment, never an id
+    (returned,) = [m for m in cards.mails_to("ada@example.com") if "Credit returned" in str(m.subject)]
+    assert "$10.00: Card payment of Nov 10, 2026, Visa •••• 4242" in returned.body, returned.body
+    assert "pay_" not in returned.body and "ref_" not in returned.body
     assert [e.after["status"] for e in events(account_id, "account.closing")] == ["closing"]
     (closed_event,) = events(account_id, "account.closed")
     assert closed_event.after["final_invoice_id"] == final.id and closed_event.actor == f"owner-{account_id}"

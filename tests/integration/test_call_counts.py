@@ -38,10 +38,11 @@ def test_a_charge_is_one_transaction_whatever_the_history(api, account, queues_a
         # guard (GetItem: an operator), idempotency lookup (GetItem), balance (GetItem), the transaction; then
         # (v4) the invoice notice: the card on file it names (GetItem), its sent marker read (GetItem) and
         # written (PutItem); and the collection row read by the request that finds a collection open
-        # already (GetItem)
-        assert counts.total == 8, counts.describe()
+        # already (GetItem); (issue 19) the outbox's sequence counter (GetItem) for invoice.issued
+        assert counts.total == 9, counts.describe()
         assert counts.calls["PutItem"] == 1 and counts.reads["payments:PAYMENT_METHOD"] == 1, counts.describe()
-        assert counts.items_read <= 5
+        assert counts.reads["events:SEQ"] == 1, counts.describe_reads()
+        assert counts.items_read <= 6
 
 
 def test_the_summary_reads_a_fixed_number_of_items_whatever_the_history(api, account):
@@ -109,13 +110,21 @@ BASELINE = {
 # Refund invoice names no card.
 NOTICE = {"GetItem": 1, "PutItem": 1}
 NOTICE_READS = {"payments:NOTICE": 1}
+# (v4, issue 19) What the outbox adds to each transaction that writes outbound events: its account's
+# sequence counter read once (GetItem `events:SEQ`, consistent); its writes (the events and the counter)
+# ride in the flow's own TransactWriteItems (DESIGN §7).
+OUTBOX = "GetItem"
 
 
-def _assert_counts(flow, counts, calls, reads, items, notice=False):
+def _assert_counts(flow, counts, calls, reads, items, notice=False, outbox=0):
     """Exactly today's figures, and none above the baseline's (plus the invoice notice's marker where
-    the flow issues an invoice): calls per operation, read requests per kind of row, items read and
-    written; one transaction per step."""
+    the flow issues an invoice, and the outbox's counter read per transaction with events): calls per
+    operation, read requests per kind of row, items read and written; one transaction per step."""
     baseline = dict(BASELINE[flow])
+    if outbox:
+        baseline["calls"] = {**baseline["calls"], OUTBOX: baseline["calls"].get(OUTBOX, 0) + outbox}
+        baseline["reads"] = baseline["reads"] | {"events:SEQ": outbox}
+        baseline["items"] = (baseline["items"][0] + outbox, baseline["items"][1])
     if notice:
         merged = {op: baseline["calls"].get(op, 0) + NOTICE.get(op, 0) for op in {*baseline["calls"], *NOTICE}}
         baseline["calls"] = merged
@@ -162,8 +171,9 @@ def test_a_one_time_card_payment_reads_and_commits_a_fixed_number_of_times(pay):
         counts,
         # (the settlement of unapplied credit after the apply step runs only when the payment leaves
         # credit: ledger:BALANCE 3 -> 2)
-        calls={"BatchGetItem": 2, "GetItem": 5, "Query": 1, "TransactWriteItems": 2, "UpdateItem": 1},
+        calls={"BatchGetItem": 2, "GetItem": 6, "Query": 1, "TransactWriteItems": 2, "UpdateItem": 1},
         reads={
+            "events:SEQ": 1,  # payment.succeeded + invoice.paid in the apply step's transaction
             "accounts:MEMBER": 1,
             "accounts:PROFILE": 1,
             "idempotency": 1,
@@ -173,7 +183,8 @@ def test_a_one_time_card_payment_reads_and_commits_a_fixed_number_of_times(pay):
             "payments:PAY": 1,
             "payments:PAYMENT_METHOD": 1,
         },
-        items=(8, 12),
+        items=(9, 15),
+        outbox=1,
     )
     assert counts.other == {("sesv2", "SendEmail"): 1}  # the receipt
 
@@ -193,10 +204,12 @@ def test_a_collection_reads_and_commits_a_fixed_number_of_times(pay):
     assert outcome == "succeeded", outcome
     # three transactions: the lease (row + reservation + ...), the apply step, the collection closed with
     # its due-index entry; the balance read for the room, the apply, and whether a next one is needed
-    calls = {"BatchGetItem": 1, "GetItem": 8, "Query": 1, "TransactWriteItems": 3, "UpdateItem": 1}  # + receipt marker
+    # + receipt marker; (issue 19) + the outbox counter of the apply step's events
+    calls = {"BatchGetItem": 1, "GetItem": 9, "Query": 1, "TransactWriteItems": 3, "UpdateItem": 1}
     assert counts.calls == calls, counts.describe()
     assert counts.reads == {
         "accounts:PROFILE": 1,  # the receipt's contact
+        "events:SEQ": 1,
         "ledger:BALANCE": 3,
         "ledger:INV": 1,
         "ledger:Query": 1,
@@ -204,7 +217,8 @@ def test_a_collection_reads_and_commits_a_fixed_number_of_times(pay):
         "payments:PAY": 2,
         "payments:PAYMENT_METHOD": 1,
     }, counts.describe_reads()
-    assert (counts.items_read, counts.items_written) == (9, 12), counts.describe()
+    # (issue 19) + the counter read; + payment.succeeded, invoice.paid and the counter written
+    assert (counts.items_read, counts.items_written) == (10, 15), counts.describe()
     assert counts.other == {("sesv2", "SendEmail"): 1}  # one receipt
 
 
@@ -218,8 +232,9 @@ def test_a_refund_to_a_card_reads_and_commits_a_fixed_number_of_times(pay):
     _assert_counts(
         "refund to a card",
         counts,
-        calls={"GetItem": 6, "PutItem": 1, "Query": 1, "TransactWriteItems": 2},
+        calls={"GetItem": 7, "PutItem": 1, "Query": 1, "TransactWriteItems": 2},
         reads={
+            "events:SEQ": 1,
             "accounts:PROFILE": 1,
             "idempotency": 1,
             "ledger:BALANCE": 1,
@@ -228,7 +243,8 @@ def test_a_refund_to_a_card_reads_and_commits_a_fixed_number_of_times(pay):
             "payments:NOTICE": 1,
             "payments:PAY": 1,
         },
-        items=(5, 13),
+        items=(6, 15),
         notice=True,
+        outbox=1,
     )
     assert counts.other == {("sesv2", "SendEmail"): 1}  # (v4) the Refund invoice's notice

@@ -5,6 +5,8 @@ a new card retrying at once, past_due with the balance; redeliveries and races m
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -189,7 +191,19 @@ def test_no_card_enters_dunning_a_new_card_retries_at_once(col):
     assert col.intents() - before == 1
     assert col.invoice(account_id, invoice_id).status == "closed"
     assert payment_store.get_collection(account_id).state == "idle"
+    _one_receipt_naming(col, account_id, invoice_id)
     col.audit_ok(account_id)
+
+
+def _one_receipt_naming(col, account_id, invoice_id, subject="Payment received", address="ada@example.com"):
+    """Issue 22: the retry that succeeded sent ONE receipt, naming the invoice it paid by its number and
+    no internal id."""
+    receipts = [m for m in col.mails_to(address) if subject in m.subject]
+    assert len(receipts) == 1, [m.subject for m in col.mails_to(address)]
+    body = re.sub(r"[ \t\n]+", " ", html.unescape(re.sub(r"<[^>]+>", " ", receipts[0].body))).strip()
+    assert col.invoice(account_id, invoice_id).number in body, body
+    assert "pay_" not in body and "inv_" not in body, body
+    return body
 
 
 def test_a_declined_card_is_dunned_on_schedule_then_past_due_until_paid_and_a_new_charge_does_not_bring_it_back(col):
@@ -292,6 +306,24 @@ def test_a_refused_cancel_because_the_customer_completed_it_applies_that_money_i
     assert col.intents() == before  # no second PaymentIntent
     assert payment_store.get_payment(account_id, first.id).status == "succeeded"
     assert col.invoice(account_id, invoice_id).status == "closed"
+    _one_receipt_naming(col, account_id, invoice_id)  # issue 22: this success was silent before
+    col.audit_ok(account_id)
+
+
+def test_a_french_retry_on_a_replaced_card_sends_one_receipt_in_french(col):
+    """Issue 22: "declined, we will try again on …", then the retry succeeds on the card the customer
+    replaced: one receipt, in the account's language, naming the invoice."""
+    account_id, token = col.payg(card=stripe_js.DECLINED_AT_CHARGE, locale="fr", currency="eur")
+    with _at(date(2026, 11, 10)):
+        invoice_id = col.charge(account_id, 2500)
+        col.drain()
+    assert payment_store.get_collection(account_id).state == "dunning"
+    with _at(date(2026, 11, 11)):
+        col.change_card(account_id, token)  # a good card: the retry goes at once
+        col.drain()
+    assert col.invoice(account_id, invoice_id).status == "closed"
+    body = _one_receipt_naming(col, account_id, invoice_id, subject="Paiement reçu")
+    assert "25,00\u00a0€" in body and "Visa •••• 4242" in body and "il règle la facture" in body, body
     col.audit_ok(account_id)
 
 

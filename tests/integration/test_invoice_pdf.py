@@ -10,39 +10,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-import boto3
 import pytest
 import requests
 from pypdf import PdfReader
 
 from functions.core import clock
+from tests.integration.documents_helpers import moto_stack
 
 
 @pytest.fixture
 def moto_api(mint, monkeypatch):
-    from chalice.test import Client
-
-    from functions.core import db
-    from functions.core.resources import bucket_name
-    from functions.invoices import store
-    from local import moto_server
-    from tests.integration.conftest import Api
-
-    server, url = moto_server.start(0)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-    db.reset_connections()
-    store.reset_client()
-    db.create_tables(boto3.client("dynamodb", region_name="us-east-1"))
-    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket_name())
-    from app import app
-
-    try:
-        with Client(app) as client:
-            yield Api(client, mint), url
-    finally:
-        db.reset_connections()
-        store.reset_client()
-        moto_server.stop(server)
+    yield from moto_stack(mint, monkeypatch)
 
 
 def _text(pdf: bytes) -> str:
@@ -76,6 +54,8 @@ def test_a_french_invoice_pdf_downloads_from_its_presigned_url_and_reads_right(m
     assert parse_qs(urlparse(link["url"]).query)["X-Amz-Expires"] == ["300"]  # moto does not enforce it
     response = requests.get(link["url"], timeout=10)
     assert response.status_code == 200 and response.content.startswith(b"%PDF")
+    # a browser following the link downloads the file (the console's "Download PDF")
+    assert response.headers["Content-Disposition"] == f'attachment; filename="{charge["number"]}.pdf"'
     text = _text(response.content)
     for expected in (
         "FACTURE",
@@ -165,23 +145,23 @@ def _documents():
     from functions.invoices import render
 
     lines = [
-        Line("Serveur bare-metal — 2 Xeon", 30_000, date(2026, 12, 1), date(2026, 12, 31), group="Device: rack-1"),
-        Line("IPv4 <supplémentaire>", 500, date(2026, 12, 15), date(2026, 12, 31), group="Device: rack-1"),
-        Line("Object storage GB-month", 1_234, date(2026, 11, 1), date(2026, 11, 30), "4936", "0.25", "Usage"),
-        Line("Egress GB", 99, date(2026, 11, 1), date(2026, 11, 30), "1234.5", "0.08", "Usage"),
-        Line("Support plan", 4_900, date(2026, 12, 1), date(2027, 1, 31)),
+        Line("Serveur bare-metal — 2 Xeon", 30_000, date(2026, 12, 1), date(2027, 1, 1), group="Device: rack-1"),
+        Line("IPv4 <supplémentaire>", 500, date(2026, 12, 15), date(2027, 1, 1), group="Device: rack-1"),
+        Line("Object storage GB-month", 1_234, date(2026, 11, 1), date(2026, 12, 1), "4936", "0.25", "Service: s3"),
+        Line("Egress GB", 99, date(2026, 11, 1), date(2026, 12, 1), "1234.5", "0.08", "Service: s3"),
+        Line("Support plan · setup", 4_900, date(2026, 12, 1), date(2027, 2, 1)),
     ]
     subtotal = sum(line.amount for line in lines)
     applications = [
         Application("pay_aaaaaaaaaaaaaaaaaaaa", "payment", 10_000, "2026-12-02T00:00:00.000Z"),
         Application("inv_cccccccccccccccccccc", "credit", 2_500, "2026-12-02T00:00:00.000Z"),
-        Application("unapplied_credit", "unapplied_credit", 1_000, "2026-12-02T00:00:00.000Z"),
+        Application("unapplied_credit", "unapplied_credit", 1_000, "2026-12-02T00:00:00.000Z", "pay_" + "b" * 20),
     ]
     common = dict(account_id="acct_x", date=date(2026, 12, 1), subtotal=subtotal, amount_paid=13_500)
     common |= dict(description="", line_count=len(lines), created_at="2026-12-01T00:05:00.000Z")
     tax = 7_347
     invoice = dict(common, id="inv_x", number="3-000042", type="recurring", status="open")
-    invoice |= dict(period_start=date(2026, 12, 1), period_end=date(2026, 12, 31), total=subtotal + tax)
+    invoice |= dict(period_start=date(2026, 12, 1), period_end=date(2027, 1, 1), total=subtotal + tax)
     invoice |= dict(balance_due=subtotal + tax - 13_500, balance_before=1_000, balance_after=subtotal + tax - 12_500)
     credit = dict(common, id="inv_y", number="3-000043", type="credit", status="closed", total=-5_000)
     credit |= dict(period_start=date(2026, 12, 3), period_end=date(2026, 12, 3), subtotal=-5_000, amount_paid=0)
@@ -190,6 +170,19 @@ def _documents():
     us = {"line1": "1 Main St", "city": "Boston", "state": "MA", "postal_code": "02110", "country": "US"}
     fr = {"line1": "3 place Bellecour", "line2": "Bât. B", "city": "Lyon", "postal_code": "69002", "country": "FR"}
     contact = {"name": "Ada Lovelace", "email": "ada@example.com"}
+    described = {
+        "en": {
+            "pay_aaaaaaaaaaaaaaaaaaaa": "Card payment of Dec 2, 2026, Visa •••• 4242",
+            "pay_bbbbbbbbbbbbbbbbbbbb": "PayPal payment of Nov 20, 2026",
+            "inv_cccccccccccccccccccc": "Credit note 3-000040",
+        },
+        "fr": {
+            "pay_aaaaaaaaaaaaaaaaaaaa": "Paiement par carte du 2 décembre 2026, Visa •••• 4242",
+            "pay_bbbbbbbbbbbbbbbbbbbb": "Paiement PayPal du 20 novembre 2026",
+            "inv_cccccccccccccccccccc": "Avoir 3-000040",
+            "inv_x": "Facture 3-000042",
+        },
+    }
     return {
         "recurring_en": (
             Invoice(**invoice, currency="usd", applications=applications),
@@ -197,6 +190,7 @@ def _documents():
             render.Party("Acme Robotics", 1042, contact | {"address": us}),
             seller,
             "en",
+            described["en"],
         ),
         "recurring_fr": (
             Invoice(**invoice, currency="eur", applications=applications),
@@ -204,6 +198,7 @@ def _documents():
             render.Party("Démo Robotique SARL", 1043, contact | {"address": fr}),
             seller,
             "fr",
+            described["fr"],
         ),
         "credit_fr": (
             Invoice(
@@ -215,6 +210,7 @@ def _documents():
             render.Party("Démo Robotique SARL", 1043, contact | {"address": fr}),
             seller,
             "fr",
+            described["fr"],
         ),
     }
 

@@ -187,7 +187,10 @@ def test_the_recurring_invoice_bills_what_the_view_shows(metered):
     assert (lines["Compute hours"]["unit_amount"], lines["Compute hours"]["tiers"]) == ("2.5", None)
     assert lines["Bandwidth"]["unit_amount"] == "1.5" and len(lines["Bandwidth"]["tiers"]) == 1
     rows = {r["description"]: r for r in csv.DictReader(io.StringIO(text.decode()))}
-    assert rows["Object storage"]["tiers"] == "0-1000: 1000 x 2; 1000-10000: 9000 x 1.5 + 500; 10000-: 2000 x 0.25"
+    tiers = "0-1000: 1000 x 2; 1000-10000: 9000 x 1.5 + 500; 10000-: 2000 x 0.25"
+    assert rows["Object storage"]["tiers_minor"] == tiers  # issue 22: the column names its unit
+    # issue 22: the unit price in major units beside its minor-unit twin (2.5 cents = $0.025)
+    assert (rows["Compute hours"]["unit_amount"], rows["Compute hours"]["unit_amount_minor"]) == ("0.025", "2.5")
     assert (rows["Compute hours"]["included"], rows["Compute hours"]["billable"]) == ("100", "20.000001")
     # the PDF shows the allowance and the tiers under the line (rendered from the stored lines)
     from functions.core import ledger

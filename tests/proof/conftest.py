@@ -12,5 +12,6 @@ from tests.integration.conftest import (  # noqa: F401  (fixture re-exports: mot
     client,
     queues_and_mail,
     stripe_server,
+    webhooks,
 )
 from tests.proof.world import world  # noqa: F401  (fixture: a module's own seeded accounts A and B)

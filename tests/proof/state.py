@@ -9,7 +9,9 @@ from typing import Any
 
 def account_state(account_id: str, *, numbers: bool = True) -> dict[str, Any]:
     """Balances, ledger entries (kind, amount, in order), invoices (number, type, status, total,
-    balance_due, oldest first) and payments (amount, method, source, status, refunded). With
+    balance_due, oldest first), payments (amount, method, source, status, refunded) and (issue 19) the
+    account's outbound events (sequence, type), checked gapless: an event per change, none lost or
+    doubled, whatever failed on the way. With
     `numbers=False` an invoice number keeps only its per-account sequence (accounts made in one moto
     get different account numbers)."""
     from functions.core import ledger, ledger_store
@@ -27,7 +29,18 @@ def account_state(account_id: str, *, numbers: bool = True) -> dict[str, Any]:
             for i in invoices
         ],
         "payments": sorted((p.amount, p.method, p.source, p.status, p.refunded) for p in rows),
+        "events": outbound_events(account_id),
     }
+
+
+def outbound_events(account_id: str) -> list[tuple[int, str]]:
+    """The account's outbox (sequence, type), in order; its sequences are 1..n (DESIGN §7)."""
+    from functions.core import outbox
+
+    events = [(e["sequence"], e["type"]) for e in outbox.events_of(account_id)]
+    assert [s for s, _ in events] == list(range(1, len(events) + 1)), events
+    assert outbox.last_sequence(account_id) == len(events), events
+    return events
 
 
 def stripe_payment_intents(account_id: str) -> list[Any]:

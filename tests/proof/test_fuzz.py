@@ -100,7 +100,23 @@ def _seeded_ids(stack: LocalStack, admin: str) -> dict[str, list[str]]:
         # the rate card's routes: the demo card's services and metrics (local/stack.py DEMO_RATES)
         "service": ["compute", "object-storage", "bandwidth", "cdn"],
         "metric": ["vcpu-hours", "gb-month", "egress-gb", "gb"],
+        # the webhook routes (issue 19): the receiver make run registered
+        "endpoint_id": [stack.info["webhooks"]["endpoint_id"]],
+        "DELETE endpoint_id": [_endpoint(stack, admin) for _ in range(3)],
+        "event_id": ["evt_" + "f" * 20],  # none is known here: the redelivery's not-found path
     }
+
+
+def _endpoint(stack: LocalStack, admin: str) -> str:
+    """A webhook endpoint of the fuzz's own (to the local receiver), for DELETE to remove."""
+    created = requests.post(
+        f"{stack.api}/v1/webhook-endpoints",
+        json={"url": stack.info["webhooks"]["receiver_url"], "event_types": ["invoice.issued"]},
+        headers={"Authorization": f"Bearer {admin}", "Idempotency-Key": str(uuid.uuid4())},
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +149,9 @@ def _strategy(target: Target, operation: Any, path: str) -> st.SearchStrategy:
     """Positive and negative cases; path parameters mostly the seeded real ids (to reach the handlers),
     sometimes generated (to hit the guard and the not-found paths)."""
     names = _PARAM.findall(path)
-    real = st.fixed_dictionaries({n: st.sampled_from(target.ids[n]) for n in names})
+    # an id a DELETE removes has its own pool ("DELETE <name>"), so the other methods still reach the handlers
+    pools = {n: target.ids.get(f"{operation.method.upper()} {n}") or target.ids[n] for n in names}
+    real = st.fixed_dictionaries({n: st.sampled_from(pool) for n, pool in pools.items()})
 
     def with_real(mode: GenerationMode) -> st.SearchStrategy:
         return real.flatmap(lambda p: operation.as_strategy(mode, path_parameters=p))

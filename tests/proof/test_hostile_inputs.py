@@ -102,6 +102,7 @@ def spec_of(operation: str):
 def path_of(operation: str, w: World, **params: str) -> str:
     defaults = {"account_id": w.a.id, "item_id": w.a.items["linked"], "invoice_id": w.a.invoices[0]}
     defaults |= {"service": "compute", "metric": RATE_METRIC}  # the rate card's routes (issue 17)
+    defaults |= {"endpoint_id": w.webhooks["endpoint"], "event_id": w.webhooks["event"]}  # webhooks (issue 19)
     return operation.split(" ", 1)[1].format(**{**defaults, **params})
 
 

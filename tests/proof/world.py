@@ -30,6 +30,7 @@ from functions.core import clock, ledger_store
 from functions.core.auth import SCOPES
 from functions.core.http import RouteSpec
 from functions.core.resources import bucket_name
+from functions.events.webhook_schemas import EndpointIn, EndpointPatch, RedeliverIn
 from functions.invoices.schemas import ChargeRequest, CloseRequest, CreditRequest, RefundRequest
 from functions.payments.schemas import CardChangeRequest, PaymentRequest, SupportTicketRequest, UpgradeRequest
 from functions.usage.rate_schemas import RateIn
@@ -88,6 +89,9 @@ class World:
     # succeeds whatever the order: upgrading, closing or unlinking account A would change what the others see.
     account_for: dict[str, str] = field(default_factory=dict)
     upgrade_setup_intent: str = ""  # confirmed for the lite account that POST …/upgrade acts on
+    # webhook endpoints: "endpoint" for the routes that read or change one, "doomed" for DELETE; "event" has
+    # a delivery to "endpoint" (what POST /v1/events/{event_id}/redeliver sends again)
+    webhooks: dict[str, str] = field(default_factory=dict)
 
     def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> tuple[int, Any, dict[str, str]]:
         return self.api.call(method, path, body, **kwargs)
@@ -175,6 +179,7 @@ def build_world(api: Api, helper: Payments, mint: Any) -> World:
     status, out, _ = api.call("PUT", f"/v1/accounts/{a.id}/budget", {"amount": 100_000}, token=api.admin)
     assert status == 200, out
     account_for, upgrade_setup_intent = _lifecycle_accounts(api, helper)
+    webhooks = _webhooks(api)
     return World(
         api=api,
         helper=helper,
@@ -187,7 +192,39 @@ def build_world(api: Api, helper: Payments, mint: Any) -> World:
         fresh_setup_intent=helper.confirmed_setup(a.id, a.owner_token),
         account_for=account_for,
         upgrade_setup_intent=upgrade_setup_intent,
+        webhooks=webhooks,
     )
+
+
+WEBHOOK_URL = "http://127.0.0.1:9/hooks"  # the test stage accepts the loopback receiver; nothing is POSTed
+
+
+def _webhooks(api: Api) -> dict[str, str]:
+    from functions.events import webhook_secrets
+    from functions.events import webhook_store as store
+
+    webhook_secrets.reset_client()
+    webhook_secrets.create_key()
+    ids = {}
+    for role in ("endpoint", "doomed"):
+        body = {"url": WEBHOOK_URL, "event_types": ["*"]}
+        status, out, _ = api.call(
+            "POST", "/v1/webhook-endpoints", body, token=api.admin, headers={"Idempotency-Key": str(uuid.uuid4())}
+        )
+        assert status == 201, out
+        ids[role] = out["id"]
+    ids["event"] = "evt_" + "w" * 20
+    event = {
+        "id": ids["event"],
+        "type": "invoice.issued",
+        "created_at": "2026-12-01T00:00:00.000Z",
+        "account_id": None,
+        "sequence": 1,
+        "data": {"object": {}},
+        "api_version": "v1",
+    }
+    store.save_delivery(store.Delivery(ids["event"], ids["endpoint"], event, "delivered", 1))
+    return ids
 
 
 def _lifecycle_accounts(api: Api, helper: Payments) -> tuple[dict[str, str], str]:
@@ -275,6 +312,9 @@ SAMPLE_BODIES: dict[type[BaseModel], Callable[[World], dict[str, Any]]] = {
     UpdateAccount: lambda w: {"locale": "fr", "invoice_emails": False},
     UpgradeRequest: lambda w: {"setup_intent_id": w.upgrade_setup_intent, "billing_contact": CONTACT},
     CloseRequest: lambda w: {"when": "now"},
+    EndpointIn: lambda w: {"url": WEBHOOK_URL, "event_types": ["invoice.issued"], "description": "CRM"},
+    EndpointPatch: lambda w: {"description": "renamed"},
+    RedeliverIn: lambda w: {},
 }
 
 
@@ -299,6 +339,10 @@ def build_request(spec: RouteSpec, w: World) -> Request:
         "ticket_id": w.a.tickets[0],
         "service": "compute",
         "metric": RATE_METRIC,
+        "endpoint_id": w.webhooks[
+            "doomed" if spec.operation == "DELETE /v1/webhook-endpoints/{endpoint_id}" else "endpoint"
+        ],
+        "event_id": w.webhooks["event"],
     }
     path = spec.path.format(**params)
     body = None

@@ -65,7 +65,7 @@ def receipt(locale, amount=123456, currency="eur"):
         locale=locale, name="Acme", number=7, billing_contact={"name": "Ada", "email": "ada@example.com"}
     )
     row = SimpleNamespace(method="card", brand="visa", last4="4242", amount=amount, currency=currency, id="pay_1")
-    return build(account, row)
+    return build(account, row, ["3-000042"])
 
 
 def test_the_receipt_writes_its_amount_as_the_invoice_notices_do():
@@ -78,6 +78,6 @@ def test_the_receipt_writes_its_amount_as_the_invoice_notices_do():
     assert english.subject == "Payment received: $35.00 for Acme"
     assert english.text == (
         "Hello Ada,\n\nWe received your payment of $35.00 (Visa •••• 4242) for the account Acme (no. 7). "
-        "Payment reference: pay_1.\n\nThank you.\n\nThe billing team\n"
+        "It paid invoice 3-000042.\n\nThank you.\n\nThe billing team\n"
     )
     assert '<html lang="en">' in english.html and "$35.00" in english.html

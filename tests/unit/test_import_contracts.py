@@ -59,7 +59,8 @@ def test_a_forbidden_import_is_caught(tmp_path, module, forbidden_import, broken
 # pays for them only when used) and the route loader (issue 21, docs/architecture.md "Route table").
 # boto3 is one of them: DynamoDB goes through PynamoDB/botocore; boto3 builds the SQS, SES, S3 and
 # Secrets Manager clients, which most requests never touch.
-LAZY_LIBRARIES = ("jwt", "stripe", "fpdf", "aws_lambda_powertools", "aws_xray_sdk", "boto3")
+# fontTools: fpdf2's font reader, read by the PDF's fallback-font check (functions/invoices/typefaces.py).
+LAZY_LIBRARIES = ("jwt", "stripe", "fpdf", "fontTools", "aws_lambda_powertools", "aws_xray_sdk", "boto3")
 ROUTE_LOADER = "functions/core/route_loader.py"
 # nothing pending: payments/ was reorganised by what it does (issue 15)
 PENDING: tuple[str, ...] = ()

@@ -45,7 +45,7 @@ def test_protected_routes_document_their_scope_and_problem_responses():
         if spec.scope is None:
             assert op["security"] == []
             continue
-        assert op["security"] == [{"bearer": [spec.scope]}]
+        assert op["security"] == [{"cognito": [spec.scope]}, {"bearer": [spec.scope]}]
         assert op["x-billow-scope"] == spec.scope
         for status in ("401", "403", "default"):
             assert op["responses"][status]["content"]["application/problem+json"]
@@ -61,3 +61,19 @@ def test_request_schemas_refuse_unknown_fields():
             ref = document["paths"][spec.path][spec.method.lower()]["requestBody"]["content"]["application/json"]
             name = ref["schema"]["$ref"].rsplit("/", 1)[-1]
             assert schemas[name].get("additionalProperties") is False, name
+
+
+def test_the_webhooks_section_describes_every_outbound_event_type():
+    """DESIGN §7: the OpenAPI document's `webhooks` holds one entry per event type, each with its payload."""
+    import app  # noqa: F401 - registers the events domain's payloads
+    from functions.core.openapi import build_document
+    from functions.core.outbox import EVENT_TYPES
+
+    document = build_document()
+    assert sorted(document["webhooks"]) == sorted(EVENT_TYPES)
+    for event_type, entry in document["webhooks"].items():
+        ref = entry["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        schema = document["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+        assert schema["properties"]["type"]["const"] == event_type
+        data = document["components"]["schemas"][schema["properties"]["data"]["$ref"].rsplit("/", 1)[-1]]
+        assert "$ref" in data["properties"]["object"]

@@ -3,8 +3,8 @@
 The zip is built once for this module by `python -m local.package build/package` (as `make package`),
 unless build/package/deployment.zip is newer than every file the package is made from (then that one
 is checked, as it is the zip CDK deploys, and the infra tests reuse what this module built). A build
-runs `chalice package`, which resolves requirements.txt with pip (PyPI, or pip's cache): about 15 s on
-the reference machine.
+installs requirements.lock (hash-checked, from build/wheels once downloaded) and runs `chalice package`
+with an empty requirements file: about 30 s on the reference machine once the wheels are there.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BUILT_ZIP = ROOT / "build" / "package" / "deployment.zip"
 # Everything the zip is made from; a directory's own mtime changes when a file in it is added or removed.
-SOURCE_FILES = ("app.py", "requirements.txt", ".chalice/config.json", "local/package.py")
+SOURCE_FILES = ("app.py", "requirements.lock", ".chalice/config.json", "local/package.py")
 SOURCE_DIRS = ("functions", "chalicelib", "vendor")
 TAG = sys.implementation.cache_tag  # cpython-311: the test runs on the Lambda runtime's Python
 NEVER_SHIPPED = ("local", "tests", "bench", "infra")
@@ -160,3 +160,64 @@ def test_the_app_imports_from_the_unpacked_zip_alone(unpacked: Path, tmp_path: P
     assert "/v1/health" in report["routes"]
     assert report["outside"] == [], "modules loaded from outside the package and the standard library"
     assert bytecode_state() == before, "the interpreter recompiled shipped modules instead of using their pyc"
+
+
+# ---- the locked dependencies (DESIGN §9) ---------------------------------------------------------------
+
+
+def _locked() -> dict[str, str]:
+    from local.lock import pins
+
+    return pins((ROOT / "requirements.lock").read_text())
+
+
+def test_the_zip_holds_exactly_the_locked_distributions_at_their_versions(unpacked: Path) -> None:
+    from local.lock import normalize
+
+    shipped = {}
+    for dist_info in unpacked.glob("*.dist-info"):
+        name, version = dist_info.name.removesuffix(".dist-info").rsplit("-", 1)
+        shipped[normalize(name)] = version
+    assert shipped == _locked()
+    assert not (unpacked / "bin").exists(), "console scripts are not shipped"
+    # boto3 and botocore come from the lock, not from Lambda's runtime
+    assert (unpacked / "boto3" / "__init__.py").is_file() and (unpacked / "botocore" / "__init__.py").is_file()
+
+
+def _lock_line(name: str) -> tuple[str, list[str]]:
+    text = (ROOT / "requirements.lock").read_text()
+    block = text[text.index(f"\n{name}==") + 1 :].split("\n\n")[0]
+    block = block.split("\n    # via")[0]
+    import re
+
+    return block.splitlines()[0].split(" ")[0], re.findall(r"--hash=sha256:([0-9a-f]{64})", block)
+
+
+def test_a_changed_hash_fails_the_package_install_offline(package_zip: Path, tmp_path: Path) -> None:
+    """The package step's install (local/package.py install_lock: --require-hashes, --no-deps, Lambda's
+    platform) from the wheelhouse the build filled, with no index: one altered hash fails it; the
+    lock's own hashes install the same wheel (so the failure is the hash, not a missing file)."""
+    from local.package import WHEELHOUSE, PackageError, install_lock
+
+    pin, hashes = _lock_line("six")
+    assert list(WHEELHOUSE.glob("six-*.whl")), "the build downloads the lock's wheels into build/wheels"
+    altered = [h[:-1] + ("0" if h[-1] != "0" else "1") for h in hashes]
+    bad = tmp_path / "bad.lock"
+    bad.write_text(f"{pin} " + " ".join(f"--hash=sha256:{h}" for h in altered) + "\n")
+    with pytest.raises(PackageError, match=r"(?s)DO NOT MATCH THE HASHES.*six"):
+        install_lock(bad, tmp_path / "bad-target", WHEELHOUSE)
+    assert not (tmp_path / "bad-target" / "six.py").exists()
+    good = tmp_path / "good.lock"
+    good.write_text(f"{pin} " + " ".join(f"--hash=sha256:{h}" for h in hashes) + "\n")
+    install_lock(good, tmp_path / "good-target", WHEELHOUSE)
+    assert (tmp_path / "good-target" / "six.py").is_file()
+
+
+def test_an_unhashed_lock_line_fails_too(package_zip: Path, tmp_path: Path) -> None:
+    from local.package import WHEELHOUSE, PackageError, install_lock
+
+    pin, _ = _lock_line("six")
+    lock = tmp_path / "unhashed.lock"
+    lock.write_text(f"{pin}\n")
+    with pytest.raises(PackageError, match=r"(?i)hash"):
+        install_lock(lock, tmp_path / "target", WHEELHOUSE)

@@ -61,5 +61,14 @@ def test_create_table_requests_follow_the_spec():
 
 def test_every_table_has_an_owner_and_a_purpose():
     for spec in TABLES.values():
-        assert spec.owner in {"core", "accounts", "payments", "billing_items", "usage", "invoices", "billing_run"}
+        assert spec.owner in {
+            "core",
+            "accounts",
+            "payments",
+            "billing_items",
+            "usage",
+            "invoices",
+            "billing_run",
+            "events",
+        }
         assert spec.purpose

@@ -13,6 +13,8 @@ transaction holds commits its earlier steps itself (`money_back`, `settle_unappl
   in_flight  `room`, `reserve`, `release`: payments in flight; `reserve_invoice_refund`
   marks      `mark_past_due`, `mark_carried_forward` (the balance counts past-due invoices), `open_invoices`
   audit      `audit_account`: the invariant recomputed
+  outbound   the outbound events its changes imply (invoice.issued, invoice.paid, account.past_due …),
+             planned in the same ops (functions/core/outbox.py, docs/events.md)
 
 Signs: New, Recurring, One-time invoices +total; Credit and Refund invoices -total; a payment
 -amount; money refunded to a card +amount (`money_back`, `refund_to_card`).
@@ -43,6 +45,8 @@ from functions.core.ledger.marks import open_invoices as open_invoices
 from functions.core.ledger.money import apply_payment as apply_payment
 from functions.core.ledger.money import refund_to_card as refund_to_card
 from functions.core.ledger.money import settle_unapplied_credit as settle_unapplied_credit
+from functions.core.ledger.outbound import invoice_event as invoice_event
+from functions.core.ledger.outbound import invoice_object as invoice_object
 from functions.core.ledger.placement import PAYMENT_REFUNDED as PAYMENT_REFUNDED
 from functions.core.ledger.placement import PlacementMovedError as PlacementMovedError
 from functions.core.ledger.placement import held_by as held_by
@@ -66,6 +70,7 @@ from functions.core.ledger_store import Line as Line
 open_balance = ledger_store.open_balance
 get_balance = ledger_store.get_balance
 get_invoice = ledger_store.get_invoice
+get_invoices = ledger_store.get_invoices
 set_due_date = ledger_store.set_due_date
 get_lines = ledger_store.get_lines
 list_invoices = ledger_store.list_invoices

@@ -10,6 +10,7 @@ from datetime import date
 
 from functions.core import clock, ledger_store
 from functions.core.ids import new_id
+from functions.core.ledger import outbound
 from functions.core.ledger.rules import (
     DEBIT_TYPES,
     INVOICE_TYPES,
@@ -21,7 +22,7 @@ from functions.core.ledger.rules import (
 )
 from functions.core.ledger_store import Application, Balance, Entry, Invoice, Line
 from functions.core.money import MAX_AMOUNT
-from functions.core.uow import Op
+from functions.core.uow import Op, Planned
 
 
 def _check_limits(lines: Sequence[Line]) -> int:
@@ -146,7 +147,7 @@ def already_posted(invoice_id: str) -> Callable[[], AlreadyPostedError]:
     return lambda: AlreadyPostedError(f"invoice {invoice_id} is already posted")
 
 
-def post_invoices(posting: Posting) -> tuple[list[Op], list[Invoice]]:
+def post_invoices(posting: Posting) -> tuple[list[Op | Planned], list[Invoice]]:
     """Plan debit invoices in ONE transaction: consecutive numbers, headers, lines, one entry each and
     the balance, so a split invoice (DESIGN §3 v4 Amount limits) is all posted or not at all and its
     numbering stays gapless. Each consumes unapplied credit in turn. Returns the ops (the caller adds
@@ -154,7 +155,7 @@ def post_invoices(posting: Posting) -> tuple[list[Op], list[Invoice]]:
     account_id = posting.account_id
     balance = read_balance(account_id)
     at = clock.iso(clock.now())
-    ops: list[Op] = []
+    ops: list[Op | Planned] = []
     invoices: list[Invoice] = []
     now = balance
     for part, total in zip(posting.parts, posting.totals, strict=True):
@@ -177,6 +178,7 @@ def post_invoices(posting: Posting) -> tuple[list[Op], list[Invoice]]:
         if posting.inline:
             ops.extend(ledger_store.put_lines_ops(account_id, part.invoice_id, part.lines))
         ops.append(ledger_store.put_invoice(inv, already_posted(part.invoice_id)))
+        ops.extend(outbound.issued(inv))
         invoices.append(inv)
         now = replace(
             now,
@@ -190,7 +192,7 @@ def post_invoices(posting: Posting) -> tuple[list[Op], list[Invoice]]:
     return ops, invoices
 
 
-def post_invoice(posting: Posting) -> tuple[list[Op], Invoice]:
+def post_invoice(posting: Posting) -> tuple[list[Op | Planned], Invoice]:
     """Plan one invoice: a debit invoice consumes unapplied credit; a credit or refund invoice is issued
     closed and its money is applied (target first, then oldest open; the rest becomes unapplied credit,
     which `settle_unapplied_credit` applies further once committed). Returns the ops and the invoice."""
@@ -223,9 +225,14 @@ def post_invoice(posting: Posting) -> tuple[list[Op], Invoice]:
     )
     if posting.inline:
         ops.extend(ledger_store.put_lines_ops(account_id, part.invoice_id, part.lines))
+    paid = [op for op in ops if isinstance(op, Planned)]  # invoice.paid of what it settled: after its issue
+    ops = [op for op in ops if not isinstance(op, Planned)]
     ops += [
         ledger_store.put_invoice(inv, already_posted(part.invoice_id)),
         ledger_store.update_balance(balance, after, past_due_delta=-cleared),
         ledger_store.put_entry(account_id, entry),
+        *outbound.issued(inv),
+        *paid,
+        *outbound.past_due_moved(balance, -cleared),
     ]
     return ops, inv

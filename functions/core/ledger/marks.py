@@ -13,12 +13,14 @@ Both stay on the header once the invoice is closed (its history)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from functions.core import ledger_store
 from functions.core.errors import ConcurrentUpdateError
+from functions.core.ledger import outbound
 from functions.core.ledger.rules import DEBIT_TYPES
 from functions.core.ledger_store import Invoice
-from functions.core.uow import Op
+from functions.core.uow import Op, Planned
 
 
 class MarkMovedError(ConcurrentUpdateError):
@@ -38,23 +40,31 @@ def _unmarked(account_id: str, invoice_ids: Sequence[str], mark: str) -> list[In
     ]
 
 
-def mark_past_due(account_id: str, invoice_ids: Sequence[str]) -> list[Op]:
+def mark_past_due(account_id: str, invoice_ids: Sequence[str]) -> list[Op | Planned]:
     """The ops that mark the open debit invoices among `invoice_ids` past due (those closed, or marked
     already, are left out) and add them to the balance's count — to commit in one transaction, with the
     caller's own rows; a mark that moved meanwhile cancels it (MarkMovedError: read again, `retrying`).
-    No invoice left to mark: no ops."""
+    No invoice left to mark: no ops. The account becoming past due is its event (account.past_due)."""
     invoices = _unmarked(account_id, invoice_ids, "past_due")
     if not invoices:
         return []
     ops = [ledger_store.mark_invoice(inv, "past_due", _moved) for inv in invoices]
-    return [*ops, ledger_store.add_past_due(account_id, len(invoices))]
+    balance = ledger_store.get_balance(account_id, consistent=True)
+    read = balance.past_due if balance is not None else 0
+    ops.append(ledger_store.add_past_due(account_id, len(invoices), read))
+    if balance is not None:
+        ops.extend(outbound.past_due_moved(balance, len(invoices)))
+    return ops
 
 
-def mark_carried_forward(account_id: str, invoice_ids: Sequence[str]) -> list[Op]:
+def mark_carried_forward(account_id: str, invoice_ids: Sequence[str]) -> list[Op | Planned]:
     """The ops that mark the open debit invoices among `invoice_ids` `carried_forward` (below the minimum:
-    the next collection includes them). Nothing moves on the balance."""
+    the next collection includes them), each with its event invoice.carried_forward. Nothing moves on
+    the balance."""
     invoices = _unmarked(account_id, invoice_ids, "carried_forward")
-    return [ledger_store.mark_invoice(inv, "carried_forward", _moved) for inv in invoices]
+    ops: list[Op | Planned] = [ledger_store.mark_invoice(inv, "carried_forward", _moved) for inv in invoices]
+    events = [outbound.invoice_event("invoice.carried_forward", replace(inv, carried_forward=True)) for inv in invoices]
+    return [*ops, *events]
 
 
 def open_invoices(account_id: str, limit: int) -> list[Invoice]:

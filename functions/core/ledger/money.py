@@ -8,6 +8,7 @@ from dataclasses import replace
 from functions.core import clock, ledger_store
 from functions.core.errors import ConcurrentUpdateError
 from functions.core.ids import new_id
+from functions.core.ledger import outbound
 from functions.core.ledger.invoices import Part, Posting, already_posted, invoice_header
 from functions.core.ledger.rules import AlreadyPostedError, MoneyIn, allocate, read_balance
 from functions.core.ledger_store import Entry, Invoice, Line
@@ -52,6 +53,7 @@ def apply_payment(
         ledger_store.put_ref(account_id, payment_id, entry.seq, posted),
         ledger_store.put_entry(account_id, entry),
         ledger_store.update_balance(balance, after, in_flight_delta=-reserved, past_due_delta=-cleared),
+        *outbound.past_due_moved(balance, -cleared),
     ]
     return ops, MoneyIn(entry.seq, applied, rest, entry.balance_after, after.unapplied_credit)
 
@@ -88,6 +90,7 @@ def refund_to_card(
         ledger_store.put_entry(account_id, back),
         ledger_store.put_ref(account_id, refund_id, back.seq, posted),
         ledger_store.update_balance(balance, after),
+        *outbound.issued(inv),
     ]
     return ops, inv
 
@@ -121,6 +124,7 @@ def settle_unapplied_credit(account_id: str) -> int:
                 ledger_store.update_balance(
                     balance, replace(balance, unapplied_credit=rest, credit_lots=lots), past_due_delta=-cleared
                 ),
+                *outbound.past_due_moved(balance, -cleared),
             ).commit()
         except ConcurrentUpdateError:
             continue

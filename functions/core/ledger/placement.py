@@ -12,6 +12,7 @@ from functools import partial
 from functions.core import clock, ledger_store
 from functions.core.errors import ConcurrentUpdateError
 from functions.core.ids import derived_id, new_id
+from functions.core.ledger import outbound
 from functions.core.ledger.invoices import Part, post_invoice, prepare
 from functions.core.ledger.rules import (
     DEBIT_TYPES,
@@ -162,6 +163,7 @@ def _place_step(
         ledger_store.put_placement(account_id, refund_id, progress, placement, _conflict_error),
         ledger_store.put_entry(account_id, entry),
         ledger_store.update_balance(balance, after, past_due_delta=marked),
+        *outbound.past_due_moved(balance, marked),
     ]
     return _Step(ops, result, spent, placement.done)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 from functions.core import ledger_store
 from functions.core.errors import ConflictError, NotFoundError, ValidationFailedError
+from functions.core.ledger import outbound
 from functions.core.ledger_store import Application, Balance
 from functions.core.uow import Op
 
@@ -112,6 +113,7 @@ def allocate(
         ops.append(ledger_store.settle_invoice(inv, after, in_flight_delta=-release))
         if after.status == "closed":
             ops.append(ledger_store.delete_open(inv))
+            ops.append(outbound.invoice_event("invoice.paid", after))
             cleared += 1 if inv.past_due else 0
         applied.append((invoice_id, take))
         remaining -= take

@@ -71,10 +71,12 @@ def update_balance(before: Balance, after: Balance, in_flight_delta: int = 0, pa
     moved = ("current", "unapplied_credit", "entry_seq", "invoice_seq")
     credit_lots = json.dumps([list(lot) for lot in after.credit_lots])
     actions = _set_actions(BalanceModel, after, moved, in_flight_delta, credit_lots=credit_lots)
-    if past_due_delta:
-        actions.append(BalanceModel.past_due.add(past_due_delta))
     condition = (BalanceModel.entry_seq == before.entry_seq) & (BalanceModel.invoice_seq == before.invoice_seq)
     condition &= BalanceModel.unapplied_credit == before.unapplied_credit
+    if past_due_delta:
+        actions.append(BalanceModel.past_due.add(past_due_delta))
+        # the count read is still the count: account.past_due / account.restored follow from it (ledger/outbound.py)
+        condition &= past_due_is(before.past_due)
     return Op("update", model, actions=actions, condition=condition, on_conflict=_conflict, label="balance")
 
 
@@ -258,13 +260,21 @@ def mark_invoice(inv: Invoice, mark: str, on_conflict: Any) -> Op:
     )
 
 
-def add_past_due(account_id: str, count: int) -> Op:
-    """Add `count` invoices to the balance's past-due count (an atomic add: with the marks' own ops)."""
+def past_due_is(count: int) -> Any:
+    """The balance's past-due count is `count` (absent = 0)."""
+    attribute = BalanceModel.past_due
+    return (attribute.does_not_exist() | (attribute == 0)) if count == 0 else attribute == count
+
+
+def add_past_due(account_id: str, count: int, read: int) -> Op:
+    """Add `count` invoices to the balance's past-due count (with the marks' own ops), only while it is still
+    `read`: whether the account just became past due (its event) follows from that count."""
     return Op(
         "update",
         BalanceModel(account_id, BALANCE_SK),
         actions=[BalanceModel.past_due.add(count)],
-        condition=BalanceModel.pk.exists(),
+        condition=BalanceModel.pk.exists() & past_due_is(read),
+        on_conflict=_conflict,
         label="past_due",
     )
 

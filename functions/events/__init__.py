@@ -1,0 +1,1 @@
+"""Outbound events (DESIGN §7): the publisher to EventBridge, the events routes, webhook endpoints and deliveries."""

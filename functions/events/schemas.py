@@ -1,0 +1,192 @@
+"""Outbound events' request and response models: GET /v1/events and the OpenAPI `webhooks` payloads."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from functions.accounts.service import Account
+from functions.billing_items.service import Item
+from functions.core.openapi import webhook
+from functions.core.outbox import EVENT_TYPES
+from functions.core.schemas import PageQuery
+from functions.payments.service import Payment
+
+EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
+
+
+class EventData(BaseModel):
+    object: dict[str, Any] = Field(description="the resource as the API shows it, without invoice lines")
+
+
+class OutboundEvent(BaseModel):
+    """An outbound event (DESIGN §7), as published to EventBridge and delivered to webhook endpoints."""
+
+    model_config = ConfigDict(title="OutboundEvent")
+
+    id: str = Field(description="evt_ + 26 characters (audit events have 20): dedupe on it")
+    type: EventType
+    created_at: str
+    account_id: str | None = Field(description="null for billing_run.completed")
+    sequence: int = Field(description="gapless per account (billing_run.completed: per run space); order by it")
+    data: EventData
+    api_version: Literal["v1"]
+
+
+class OutboundEventList(BaseModel):
+    data: list[OutboundEvent]
+    next_cursor: str | None
+
+
+class EventsQuery(PageQuery):
+    type: EventType | None = None
+    account_id: str | None = Field(None, max_length=64)
+
+
+# ---- the payloads of the OpenAPI document's `webhooks` (one per event type) ---------------------------
+
+
+class InvoiceObject(BaseModel):
+    """An invoice header as events carry it: no lines (`line_count` says how many to fetch)."""
+
+    id: str
+    account_id: str
+    number: str
+    type: Literal["new", "recurring", "one_time", "credit", "refund"]
+    status: Literal["open", "closed"]
+    date: date
+    period_start: date
+    period_end: date
+    currency: str
+    subtotal: int
+    total: int
+    amount_paid: int
+    balance_due: int
+    description: str
+    line_count: int
+    balance_before: int
+    balance_after: int
+    created_at: str
+    applications: list[dict[str, Any]]
+    applied_to: list[dict[str, Any]]
+    past_due: bool = False
+    carried_forward: bool = False
+    due_date: date | None = None
+
+
+class InvoiceCollectionFailedObject(InvoiceObject):
+    attempt_count: int
+    failure_code: str
+    next_payment_attempt: date | None = Field(description="null: dunning is over (the invoice is past due)")
+
+
+class AccountClosedObject(Account):
+    final_invoice_id: str | None
+
+
+class PastDueObject(BaseModel):
+    id: str = Field(description="the account")
+    past_due: bool
+    past_due_invoices: int
+
+
+class RefundObject(BaseModel):
+    id: str = Field(description="billow's refund id (ref_…), or Stripe's for a refund made outside billow")
+    object: Literal["refund"]
+    payment_id: str
+    amount: int
+    currency: str
+    reason: str
+    status: Literal["succeeded"]
+    stripe_refund_id: str | None = None
+    invoice_id: str | None = None
+    return_credit: bool = False
+    created_at: str | None = None
+
+
+class CardChangeObject(BaseModel):
+    account_id: str
+    setup_intent_id: str
+    type: Literal["card"]
+    card: dict[str, Any] = Field(description="brand, last4, exp_month, exp_year")
+    status: Literal["active", "failed"]
+    purpose: str | None
+    requested_at: str
+    failure_code: str | None
+
+
+class BudgetCrossedObject(BaseModel):
+    account_id: str
+    period_start: date
+    percent: int
+    period_estimate: int
+    budget_amount: int
+    currency: str
+
+
+class BillingRunObject(BaseModel):
+    object: Literal["billing_run"]
+    run_date: date
+    shard: int
+    shards: int
+    accounts_dispatched: int
+
+
+class DisputeObject(BaseModel):
+    id: str
+    object: Literal["dispute"]
+    payment_id: str
+    amount: int
+    currency: str
+    reason: str | None
+    status: str
+    created_at: str
+
+
+PAYLOADS: dict[str, type[BaseModel]] = {
+    "account.created": Account,
+    "account.updated": Account,
+    "account.upgraded": Account,
+    "account.closed": AccountClosedObject,
+    "account.past_due": PastDueObject,
+    "account.restored": PastDueObject,
+    "invoice.issued": InvoiceObject,
+    "invoice.paid": InvoiceObject,
+    "invoice.collection_failed": InvoiceCollectionFailedObject,
+    "invoice.carried_forward": InvoiceObject,
+    "payment.succeeded": Payment,
+    "payment.failed": Payment,
+    "payment.requires_action": Payment,
+    "payment.refunded": RefundObject,
+    "payment_method.updated": CardChangeObject,
+    "payment_method.validation_failed": CardChangeObject,
+    "billing_item.provisioned": Item,
+    "billing_item.associated": Item,
+    "billing_item.dissociated": Item,
+    "billing_item.cancellation_scheduled": Item,
+    "billing_item.cancellation_undone": Item,
+    "billing_item.cancelled": Item,
+    "usage.budget_threshold_crossed": BudgetCrossedObject,
+    "billing_run.completed": BillingRunObject,
+    "dispute.created": DisputeObject,
+}
+
+
+def _payload(type: str, model: type[BaseModel]) -> type[BaseModel]:
+    """The event envelope of one type, its `data.object` typed (named e.g. InvoiceIssuedEvent)."""
+    name = "".join(part.title() for part in type.replace(".", "_").split("_"))
+    data = create_model(f"{name}Data", object=(model, ...))
+    return create_model(
+        f"{name}Event",
+        __base__=OutboundEvent,
+        type=(Literal[type], ...),  # type: ignore[valid-type]
+        data=(data, ...),
+    )
+
+
+# Each type's envelope model: the `webhooks` payloads, and what tests validate every written event against.
+ENVELOPES: dict[str, type[BaseModel]] = {t: _payload(t, PAYLOADS[t]) for t in EVENT_TYPES}
+for _type, _model in ENVELOPES.items():
+    webhook(_type, _model, f"{_type}: sent to webhook endpoints and put on the event bus")

@@ -1,0 +1,105 @@
+"""The events domain's front door for webhooks: what the publisher, the routes and the queue consumer
+call. `fan_out(event)` after an event is published; `handle_delivery_message` for each queue message;
+the endpoint operations for the operator routes (webhook_endpoints.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.core import audit, clock, cursor, queues
+from functions.core.audit import Actor
+from functions.core.errors import ConflictError, NotFoundError
+from functions.core.idempotency import IdempotencyContext
+from functions.core.resources import WEBHOOK_DELIVERIES
+from functions.core.uow import UnitOfWork
+from functions.events import deliverer
+from functions.events import webhook_schemas as schemas
+from functions.events import webhook_store as store
+from functions.events.webhook_endpoints import AUDIT, create, delete, get, list_page, rotate, update, view
+
+__all__ = [
+    "QUEUE",
+    "create",
+    "delete",
+    "deliveries",
+    "endpoint",
+    "fan_out",
+    "handle_delivery_message",
+    "list_page",
+    "redeliver",
+    "rotate",
+    "update",
+]
+QUEUE = WEBHOOK_DELIVERIES
+BATCH = 10  # SQS SendMessageBatch's limit
+
+
+def endpoint(endpoint_id: str) -> schemas.WebhookEndpoint:
+    return view(get(endpoint_id))
+
+
+def fan_out(event: dict[str, Any]) -> int:
+    """Queue one delivery of `event` per enabled endpoint subscribed to its type (one Query, then one
+    SendMessageBatch per 10 endpoints); returns how many. Safe to call again for the same event (the
+    publisher's own retries): a delivery already made is not repeated (deliverer, step 3)."""
+    targets = [e.id for e in store.all_endpoints() if e.enabled and e.subscribed(event["type"])]
+    bodies = [deliverer.message(event, endpoint_id) for endpoint_id in targets]
+    for start in range(0, len(bodies), BATCH):
+        queues.send_batch(QUEUE, bodies[start : start + BATCH])
+    return len(bodies)
+
+
+def handle_delivery_message(body: dict[str, Any]) -> None:
+    deliverer.handle(body)
+
+
+def deliveries(endpoint_id: str, limit: int, after: str | None) -> schemas.AttemptList:
+    """One page of the endpoint's delivery attempts, newest first (status, duration, response code)."""
+    get(endpoint_id)
+    route = "GET /v1/webhook-endpoints/{endpoint_id}/deliveries"
+    last_key = cursor.decode(after, endpoint_id, route, {})
+    attempts, last = store.attempts_page(endpoint_id, limit, last_key)
+    data = [
+        schemas.DeliveryAttempt(
+            event_id=a.event_id,
+            event_type=a.event_type,
+            attempt=a.attempt,
+            status=a.status,
+            status_code=a.status_code,
+            duration_ms=a.duration_ms,
+            error=a.error,
+            at=a.at,
+        )
+        for a in attempts
+    ]
+    return schemas.AttemptList(data=data, next_cursor=cursor.encode(endpoint_id, route, {}, last))
+
+
+def redeliver(
+    actor: Actor, event_id: str, endpoint_id: str | None, idem: IdempotencyContext | None, find_event: Any = None
+) -> schemas.Redelivery:
+    """Send an event again now: to `endpoint_id`, or to every enabled endpoint subscribed to its type. The
+    event is read from its earlier deliveries, else from `find_event(event_id)` (the outbox)."""
+    known = store.deliveries_of(event_id)
+    event = known[0].event if known else (find_event(event_id) if find_event else None)
+    if event is None:
+        raise NotFoundError(f"no event {event_id}", code="event-not-found")
+    if endpoint_id is not None:
+        one = get(endpoint_id)
+        if not one.enabled:
+            raise ConflictError(
+                "this endpoint is disabled: enable it first (PATCH enabled: true)", code="webhook-endpoint-disabled"
+            )
+        targets = [one]
+    else:
+        targets = [e for e in store.all_endpoints() if e.enabled and e.subscribed(event["type"])]
+    attempts = {d.endpoint_id: d.attempts for d in known}
+    now = clock.transport_epoch_seconds()
+    for target in targets:  # sent before the record: a retried request sends again (receivers dedupe)
+        deliverer.enqueue(deliverer.message(event, target.id, attempts.get(target.id, 0) + 1, 0, True), now)
+    answer = schemas.Redelivery(event_id=event_id, endpoint_ids=[t.id for t in targets])
+    work = UnitOfWork().add(audit.record(AUDIT, actor, "event.redelivered", event_id, None, answer.model_dump()))
+    if idem is not None:
+        work.add(idem.completed(answer.model_dump(mode="json")))
+    work.commit()
+    return answer

@@ -1,0 +1,133 @@
+"""The local stream pump: what Lambda's DynamoDB Streams event source does in AWS, for the outbox.
+
+It reads the stream of moto's `events` table shard by shard from the oldest record (TRIM_HORIZON),
+builds the event Lambda would send (the same record shape: eventName, dynamodb.NewImage,
+SequenceNumber, eventSourceARN…), calls the publisher handler in-process and, as Lambda does with
+`ReportBatchItemFailures`, moves past what succeeded; a reported failure (or a raise) is retried from
+that record on the next poll. `drain()` for tests, `start()`/`stop()` for the launcher.
+
+botocore ≥ 1.40 sends DynamoDB Streams calls to an account-based endpoint moto does not route; the client
+is pointed at moto's server (AWS_ENDPOINT_URL) or, in-process, at the classic streams endpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from local.queue_pump import LambdaContext
+
+
+def streams_client(region: str = "us-east-1") -> Any:
+    import boto3
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or f"https://streams.dynamodb.{region}.amazonaws.com"
+    return boto3.client("dynamodbstreams", region_name=region, endpoint_url=endpoint)
+
+
+class StreamPump:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        handler_name: str = "publish_events",
+        table: str | None = None,
+        region: str = "us-east-1",
+        log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+    ) -> None:
+        import boto3
+
+        from functions.core.tables import table_name
+
+        self.app, self.handler_name, self.region, self.log = app, handler_name, region, log
+        dynamodb = boto3.client("dynamodb", region_name=region)
+        self.stream_arn = dynamodb.describe_table(TableName=table or table_name("events"))["Table"]["LatestStreamArn"]
+        self.streams = streams_client(region)
+        self._iterators: dict[str, str | None] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.published = 0
+        self.failed_batches = 0
+
+    def _shard_iterators(self) -> dict[str, str | None]:
+        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            if shard["ShardId"] not in self._iterators:
+                self._iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+        return self._iterators
+
+    def _event(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"Records": [{**r, "eventSourceARN": self.stream_arn, "awsRegion": self.region} for r in records]}
+
+    def pump_once(self) -> int:
+        """One GetRecords per shard, the handler called on what came; returns the records handled."""
+        handled = 0
+        for shard_id, iterator in list(self._shard_iterators().items()):
+            if iterator is None:
+                continue
+            answer = self.streams.get_records(ShardIterator=iterator, Limit=100)
+            records = answer.get("Records", [])
+            if not records:
+                self._iterators[shard_id] = answer.get("NextShardIterator")
+                continue
+            done = self._handle(records)
+            handled += done
+            if done == len(records):
+                self._iterators[shard_id] = answer.get("NextShardIterator")
+            else:  # start again at the first record not handled, as Lambda does
+                self._iterators[shard_id] = self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn,
+                    ShardId=shard_id,
+                    ShardIteratorType="AT_SEQUENCE_NUMBER",
+                    SequenceNumber=records[done]["dynamodb"]["SequenceNumber"],
+                )["ShardIterator"]
+                break
+        return handled
+
+    def _handle(self, records: list[dict[str, Any]]) -> int:
+        """How many records, from the first, the handler got through."""
+        handler = self.app.handler_map[self.handler_name]
+        try:
+            answer = handler(self._event(records), LambdaContext(self.handler_name))
+        except Exception as exc:
+            self.log(f"stream pump: {self.handler_name} raised {type(exc).__name__}; the batch will be retried")
+            self.failed_batches += 1
+            return 0
+        failures = [f["itemIdentifier"] for f in (answer or {}).get("batchItemFailures", [])]
+        if not failures:
+            self.published += len(records)
+            return len(records)
+        self.failed_batches += 1
+        first = next(n for n, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] in failures)
+        self.published += first
+        return first
+
+    def drain(self, max_rounds: int = 50) -> None:
+        for _ in range(max_rounds):
+            if not self.pump_once():
+                return
+
+    def start(self, interval: float = 0.3) -> StreamPump:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.pump_once()
+                except Exception as exc:
+                    if self._stop.is_set():
+                        return
+                    self.log(f"stream pump: {type(exc).__name__}: {exc}")
+                self._stop.wait(interval)
+
+        self._thread = threading.Thread(target=loop, name="pump-events-stream", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
