@@ -81,6 +81,13 @@ def test_a_correlation_id_set_on_an_api_request_reaches_the_worker_logs_and_the_
     (mail,) = pay.sent[sent_before:]
     assert mail["Destination"]["ToAddresses"] == [CONTACT["email"]]
     assert mail["Content"]["Simple"]["Headers"] == [{"Name": "X-Billow-Correlation-Id", "Value": correlation}]
+    # and the outbound event the worker emitted (issue 19's outbox) carries it too
+    from functions.core import outbox
+
+    (updated,) = [e for e in outbox.events_of(account_id) if e["type"] == "payment_method.updated"]
+    assert updated["correlation_id"] == correlation
+    (created,) = [e for e in outbox.events_of(account_id) if e["type"] == "account.created"]
+    assert created["correlation_id"] != correlation  # another request: its own id
 
 
 def test_a_request_without_x_request_id_is_correlated_by_its_request_id(pay, log_lines):
