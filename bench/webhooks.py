@@ -1,4 +1,4 @@
-"""Outbound webhooks (docs/events.md "Webhooks"), counted in-process (moto, the local receiver on a loopback
+"""Outbound webhooks (docs/events.md, "Webhooks"), counted in-process (moto, the local receiver on a loopback
 port; no time is measured):
 
 - fan-out of one event to one subscribed endpoint (what the publisher calls after its EventBridge put);

@@ -21,6 +21,11 @@ export function signIn(token, accountId) {
   session.accountId = accountId;
 }
 
+/** The same person (token) on another account they are a member of (a link naming `?account=`). */
+export function switchAccount(accountId) {
+  session.accountId = accountId;
+}
+
 export function signOut() {
   session.token = null;
   session.accountId = null;

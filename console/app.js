@@ -172,6 +172,15 @@ export async function route() {
   if (state.controller) state.controller.abort();
   state.controller = new AbortController();
   const signal = state.controller.signal;
+  const linked = query.get("account"); // e-mail links name the account: #/invoices/inv_…?account=acct_…
+  if (linked && /^acct_[A-Za-z0-9]+$/.test(linked) && linked !== api.accountId()) {
+    try {
+      localStorage.setItem(ACCOUNT, linked);
+    } catch {
+      /* the form asks for it */
+    }
+    if (api.isSignedIn()) api.switchAccount(linked);
+  }
   if (r && !r.public && !api.isSignedIn()) {
     try {
       sessionStorage.setItem(NEXT, location.hash);

@@ -89,9 +89,9 @@ GRANTS: dict[str, Grants] = {
     f"sqs:{COLLECTIONS}": Grants(tables="read_write", send_to=(COLLECTIONS,), email=True, secrets=True),
     # SES bounces and complaints: the suppression row written, the operators e-mailed.
     f"sqs:{SES_FEEDBACK}": Grants(tables="read_write", email=True),
-    # The publisher: the outbox's stream records (the event is in the record's NewImage: no table read), each
-    # event put on the stack's bus.
-    "stream:events": Grants(put_events=True),
+    # The publisher: the outbox's stream records (the event is in the record's NewImage), each event put on
+    # the stack's bus, then one webhook delivery queued per subscribed endpoint (reads the endpoints).
+    "stream:events": Grants(put_events=True, tables="read", send_to=(WEBHOOK_DELIVERIES,)),
     # The webhook deliverer: reads the endpoint, decrypts its secrets, POSTs, records the attempt; the next
     # attempt is a delayed message to its own queue; an endpoint failing for 5 days e-mails the operators.
     f"sqs:{WEBHOOK_DELIVERIES}": Grants(

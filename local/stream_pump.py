@@ -15,10 +15,13 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from local.queue_pump import LambdaContext
+
+SHARDS_EVERY = 30.0  # seconds between two listings of the stream's shards
 
 
 def streams_client(region: str = "us-east-1") -> Any:
@@ -47,12 +50,19 @@ class StreamPump:
         self.stream_arn = dynamodb.describe_table(TableName=table or table_name("events"))["Table"]["LatestStreamArn"]
         self.streams = streams_client(region)
         self._iterators: dict[str, str | None] = {}
+        self._shards_read_at = 0.0
+        self._last: dict[str, str] = {}  # per shard: the sequence number of the last record handled
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.published = 0
         self.failed_batches = 0
 
     def _shard_iterators(self) -> dict[str, str | None]:
+        """Each shard's next iterator; the stream's shards are listed again every SHARDS_EVERY seconds (a
+        new shard starts from its oldest record), not on every poll: each call waits on moto's lock."""
+        if self._iterators and time.monotonic() - self._shards_read_at < SHARDS_EVERY:
+            return self._iterators
+        self._shards_read_at = time.monotonic()
         shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
         for shard in shards:
             if shard["ShardId"] not in self._iterators:
@@ -60,6 +70,13 @@ class StreamPump:
                     StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
                 )["ShardIterator"]
         return self._iterators
+
+    def _after(self, shard_id: str) -> str | None:
+        """An iterator just after the last record handled (from the start when none was)."""
+        where = {"ShardIteratorType": "TRIM_HORIZON"}
+        if shard_id in self._last:
+            where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self._last[shard_id]}
+        return self.streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **where)["ShardIterator"]
 
     def _event(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         return {"Records": [{**r, "eventSourceARN": self.stream_arn, "awsRegion": self.region} for r in records]}
@@ -73,10 +90,15 @@ class StreamPump:
             answer = self.streams.get_records(ShardIterator=iterator, Limit=100)
             records = answer.get("Records", [])
             if not records:
-                self._iterators[shard_id] = answer.get("NextShardIterator")
+                # A fresh iterator after the last record handled, not NextShardIterator: moto restores a
+                # table's copy when a transaction is cancelled (its stream shard included), and an iterator
+                # of the replaced shard never sees another record.
+                self._iterators[shard_id] = self._after(shard_id) or answer.get("NextShardIterator")
                 continue
             done = self._handle(records)
             handled += done
+            if done:
+                self._last[shard_id] = records[done - 1]["dynamodb"]["SequenceNumber"]
             if done == len(records):
                 self._iterators[shard_id] = answer.get("NextShardIterator")
             else:  # start again at the first record not handled, as Lambda does
@@ -112,16 +134,17 @@ class StreamPump:
             if not self.pump_once():
                 return
 
-    def start(self, interval: float = 0.3) -> StreamPump:
+    def start(self, interval: float = 0.3, idle: float = 1.0) -> StreamPump:
         def loop() -> None:
             while not self._stop.is_set():
+                handled = 0
                 try:
-                    self.pump_once()
+                    handled = self.pump_once()
                 except Exception as exc:
                     if self._stop.is_set():
                         return
                     self.log(f"stream pump: {type(exc).__name__}: {exc}")
-                self._stop.wait(interval)
+                self._stop.wait(interval if handled else idle)
 
         self._thread = threading.Thread(target=loop, name="pump-events-stream", daemon=True)
         self._thread.start()

@@ -4,9 +4,11 @@
 delivery's Standard Webhooks signature with the endpoint's secret (functions/events/signing.py `verify`,
 the `standardwebhooks` package), keeps what it got in memory, and answers:
 
-    POST /            a delivery: 204 when the signature is valid, 400 when not (kept, marked invalid)
+    POST /hooks       a delivery: 204 when the signature is valid, 400 when not (kept, marked invalid)
     GET  /events      what it got, oldest first: [{id, type, account_id, sequence, signature_valid,
-                      received_at, attempt_headers: {webhook-id, webhook-timestamp}, event}]
+                      received_at, headers: {webhook-id, webhook-timestamp, webhook-signature}, event}]
+    POST /script      {"account_id", "fail": n, "status": 500}: answer the next n deliveries of that
+                      account's events with `status` (the e2e's "a receiver answering 500 twice")
 
 Tests script its answers: `fail_next(n, status)` answers the next n deliveries with `status`, `hang`
 sleeps past the deliverer's timeout, `redirect` answers 302, `huge` sends a body of many megabytes.
@@ -32,6 +34,7 @@ class WebhookReceiver:
         self.requests = 0
         self.script: list[str] = []  # one entry per coming delivery: "500", "hang", "redirect", "huge"
         self.hang_seconds = 15.0
+        self.fail_for: dict[str, list[str]] = {}  # account id -> scripted answers for its events
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
@@ -67,15 +70,19 @@ class WebhookReceiver:
                 break
             except Exception:  # noqa: S112 - another secret may match (rotation)
                 continue
+        try:
+            event = json.loads(body)
+        except ValueError:
+            event = {}
         with self._lock:
             self.requests += 1
-            behaviour = self.script.pop(0) if self.script else "ok"
+            scripted = self.fail_for.get(str(event.get("account_id")) if isinstance(event, dict) else "")
+            if scripted:
+                behaviour = scripted.pop(0)
+            else:
+                behaviour = self.script.pop(0) if self.script else "ok"
             if behaviour == "ok":
-                try:
-                    event = json.loads(body)
-                except ValueError:
-                    event = {}
-                self.received.append(_entry(event, headers, valid))
+                self.received.append(_entry(event if isinstance(event, dict) else {}, headers, valid))
         return behaviour, valid
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -95,6 +102,11 @@ class WebhookReceiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                if self.path == "/script":
+                    order = json.loads(body)
+                    with receiver._lock:
+                        receiver.fail_for[order["account_id"]] = [str(order.get("status", 500))] * int(order["fail"])
+                    return self._answer(204, b"")
                 behaviour, valid = receiver._take(body, {k.lower(): v for k, v in self.headers.items()})
                 if behaviour == "hang":
                     time.sleep(receiver.hang_seconds)

@@ -133,14 +133,18 @@ def webhook(event_type: str, payload: type[BaseModel], summary: str) -> None:
     WEBHOOKS[event_type] = (payload, summary)
 
 
-def _webhooks(ref: dict[type[BaseModel], str]) -> dict[str, Any]:
+def _webhooks(ref: dict[type[BaseModel], str], components: dict[str, Any]) -> dict[str, Any]:
+    def body(payload: type[BaseModel]) -> dict[str, Any]:
+        schema = {"$ref": ref[payload]}
+        return {"schema": schema, "example": example(schema, components, answer=True)}
+
     return {
         event_type: {
             "post": {
                 "summary": summary,
                 "description": "Standard Webhooks headers: webhook-id (the event id), webhook-timestamp, "
                 "webhook-signature (v1,<base64 HMAC-SHA256>). Answer 2xx; anything else is retried.",
-                "requestBody": {"required": True, "content": {JSON: {"schema": {"$ref": ref[payload]}}}},
+                "requestBody": {"required": True, "content": {JSON: body(payload)}},
                 "responses": {"2XX": {"description": "received"}},
             }
         }
@@ -163,7 +167,7 @@ def build_document(routes: list[RouteSpec] | None = None) -> dict[str, Any]:
         ref_template="#/components/schemas/{model}",
     )
     ref = {model: key_map[(model, mode)]["$ref"] for (model, mode) in key_map}
-    schemas = plain_text(distinct_enum_titles(dict(defs.get("$defs", {}))))
+    schemas = plain_text(distinct_enum_titles(titled_as_named(dict(defs.get("$defs", {})))))
     schemas["Problem"] = PROBLEM_SCHEMA
     paths: dict[str, dict[str, Any]] = {}
     for spec in routes:
@@ -178,9 +182,19 @@ def build_document(routes: list[RouteSpec] | None = None) -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "paths": paths,
-        "webhooks": _webhooks(ref),
+        "webhooks": _webhooks(ref, schemas),
         "components": {"schemas": schemas, "headers": HEADERS, "securitySchemes": SECURITY_SCHEMES},
     }
+
+
+def titled_as_named(schemas: dict[str, Any]) -> dict[str, Any]:
+    """Each schema titled with its own name: generators name models by title, and one model class
+    specialised per event type (`AccountCreatedEvent`, … all titled `OutboundEvent`) made
+    openapi-python-client refuse the duplicates and drop the responses using them."""
+    for name, schema in schemas.items():
+        if schema.get("title", name) != name:
+            schema["title"] = name
+    return schemas
 
 
 def distinct_enum_titles(schemas: dict[str, Any]) -> dict[str, Any]:

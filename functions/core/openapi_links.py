@@ -3,7 +3,8 @@ associate it, cancel it; list invoices → get the first one). Derived from the 
 stateful client (schemathesis) chains every route, those added later included:
 
 - an answer's `id` names the parameter of its own path plus `/{param}` (POST …/payments answers
-  `{"id": "pay_…"}` and …/payments/{payment_id} exists), or else `<schema>_id` (an Invoice's `id`);
+  `{"id": "pay_…"}` and …/payments/{payment_id} exists), or else the parameter of the GET route that
+  answers that schema (an Invoice's `id` is GET …/invoices/{invoice_id}'s `invoice_id`);
 - any field (at most two objects or lists deep) named like a path parameter (`item_id`, `service`) is one;
 - an operation B is linked from A when every path parameter of B is found in A's answer or A's own path,
   and at least one comes from the answer (an answer whose `id` is its own path's id counts: after
@@ -18,27 +19,38 @@ from typing import Any
 _PARAM = re.compile(r"{(\w+)}")
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-
-
-def _id_param(path: str, owner: str, params: set[str], paths: set[str]) -> str | None:
+def _id_param(path: str, owner: str, paths: set[str], readers: dict[str, str]) -> str | None:
     for candidate in paths:
         if candidate.startswith(path + "/{") and candidate.count("/") == path.count("/") + 1:
             return _PARAM.findall(candidate[len(path) :])[0]
-    words = _snake(owner).split("_")
-    for start in range(len(words)):  # ProvisionedItem → item_id, SupportTicket → ticket_id
-        name = "_".join(words[start:]) + "_id"
-        if name in params:
-            return name
-    return None
+    return readers.get(owner)  # an Invoice's id is what GET …/invoices/{invoice_id} takes
+
+
+def _readers(paths: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """schema name → the id parameter of the path whose object it is (`Invoice` → invoice_id from GET
+    …/invoices/{invoice_id}; `Account` → account_id from PATCH /v1/accounts/{account_id}), GETs first."""
+    out: dict[str, str] = {}
+    for method in ("get", "patch", "put", "delete"):
+        for path, ops in paths.items():
+            segments = path.split("/")
+            if method not in ops or not segments[-1].startswith("{") or segments[-2].startswith("{"):
+                continue
+            ok = next((r for s, r in ops[method]["responses"].items() if s.startswith("2")), {})
+            ref = ok.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref", "")
+            if ref:
+                out.setdefault(ref.rsplit("/", 1)[-1], segments[-1].strip("{}"))
+    return out
 
 
 def _sources(
-    schema: dict[str, Any], components: dict[str, Any], ctx: tuple[str, set[str], set[str]], pointer: str, depth: int
+    schema: dict[str, Any],
+    components: dict[str, Any],
+    ctx: tuple[str, set[str], set[str], dict[str, str]],
+    pointer: str,
+    depth: int,
 ) -> dict[str, str]:
     """param name → JSON pointer of the first field in `schema` that carries it."""
-    path, params, paths = ctx
+    path, params, paths, readers = ctx
     owner = ""
     if "$ref" in schema:
         owner = schema["$ref"].rsplit("/", 1)[-1]
@@ -53,7 +65,7 @@ def _sources(
     for name, prop in schema.get("properties", {}).items():
         if any(b.get("type") == "null" for b in prop.get("anyOf", [])) and name in params:
             continue  # a nullable id cannot be counted on to call anything
-        param = _id_param(path, owner, params, paths) if name == "id" else name if name in params else None
+        param = _id_param(path, owner, paths, readers) if name == "id" else name if name in params else None
         if param is not None:
             found.setdefault(param, f"{pointer}/{name}")
         elif depth > 0 and name not in ("errors",):
@@ -65,13 +77,14 @@ def _sources(
 def add_links(paths: dict[str, dict[str, Any]], components: dict[str, Any]) -> None:
     """Set `links` on every success response from which another operation can be called."""
     every_param = {p for path in paths for p in _PARAM.findall(path)}
+    readers = _readers(paths)
     operations = [(path, method, op) for path, ops in paths.items() for method, op in ops.items()]
     for path, _method, op in operations:
         response = next((r for s, r in op["responses"].items() if s.startswith("2")), None)
         schema = ((response or {}).get("content") or {}).get("application/json", {}).get("schema")
         if schema is None:
             continue
-        ctx = (path, every_param, set(paths))
+        ctx = (path, every_param, set(paths), readers)
         sources = _sources(schema, components, ctx, "", 3)
         # an answer that IS the object of its own path's last id (PATCH or link an account answers the
         # account) names it afresh: the calls that follow a change can take the id from it

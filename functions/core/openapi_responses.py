@@ -6,9 +6,10 @@ headers, and the OAuth 2.0 scheme of Cognito with billow's scopes."""
 from __future__ import annotations
 
 import inspect
+from itertools import pairwise
 from typing import Any
 
-from functions.core.http import RouteSpec
+from functions.core.http import ROUTES, RouteSpec
 from functions.core.openapi_names import singular
 from functions.core.problems import PROBLEM
 
@@ -87,6 +88,27 @@ def _guard_capability(spec: RouteSpec) -> Any:
     return inspect.getclosurevars(spec.guard).nonlocals.get("capability")
 
 
+def _resource(segment: str) -> str:
+    """The resource a collection segment holds, as its not-found code names it: `invoices` → invoice,
+    `webhook-endpoints` → webhook-endpoint, `billing-items` → item, `support-tickets` → ticket."""
+    word = singular(segment)
+    for qualifier in ("billing-", "support-"):
+        word = word.removeprefix(qualifier)
+    return word
+
+
+def _id_resources() -> dict[str, str]:
+    """path parameter → the resource of the collection before it, over every route (`endpoint_id` →
+    webhook-endpoint): a body's `endpoint_id` is unknown with the same code as the path's."""
+    out: dict[str, str] = {}
+    for route in ROUTES:
+        segments = route.path.split("/")
+        for before, segment in pairwise(segments):
+            if segment.startswith("{") and not before.startswith("{"):
+                out.setdefault(segment.strip("{}"), _resource(before))
+    return out
+
+
 def problem_codes(spec: RouteSpec) -> dict[str, list[str]]:
     """status → the problem codes this route can answer with, from what it declares."""
     codes: dict[str, list[str]] = {}
@@ -109,20 +131,23 @@ def problem_codes(spec: RouteSpec) -> dict[str, list[str]]:
         if not segment.startswith("{"):
             before = segment
         elif param != "account_id":  # an unknown account is the guard's (above)
-            add(404, f"{param[:-3]}-not-found" if param.endswith("_id") else f"{singular(before)}-not-found")
+            add(404, f"{_resource(before)}-not-found")
     if spec.refuse_card_data:
         add(400, "card-data-not-accepted")
     if spec.body is not None:
         fields = spec.body.model_fields
         for name in fields:  # an id the body refers to: unknown (or another account's) is 404
             if name.endswith("_id"):
-                add(404, f"{name[:-3].replace('_', '-')}-not-found")
+                add(404, f"{_id_resources().get(name, name[:-3].replace('_', '-'))}-not-found")
         if "currency" in fields and "account_id" in spec.path:
             add(422, "currency-mismatch")  # DESIGN §2: given, it must be the account's
         add(400, "malformed-json")
         add(415, "unsupported-media-type")
         add(422, "validation-failed")
     if spec.query is not None:
+        for name in spec.query.model_fields:  # a filter by an unknown id (device_id) is 404 too
+            if name.endswith("_id"):
+                add(404, f"{_id_resources().get(name, name[:-3].replace('_', '-'))}-not-found")
         add(422, "validation-failed")
         if "cursor" in spec.query.model_fields:
             add(400, "invalid-cursor")

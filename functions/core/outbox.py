@@ -232,11 +232,6 @@ def allocate(drafts: list[Draft]) -> list[Op]:
     return ops
 
 
-def items_per_event(events: int, spaces: int = 1) -> int:
-    """Transaction items `events` events in `spaces` spaces take: one each, plus one counter per space."""
-    return events + (spaces if events else 0)
-
-
 # ---- reading -----------------------------------------------------------------------------------------
 
 

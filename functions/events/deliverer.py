@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from functions.core import clock, email, metrics, queues
@@ -38,11 +39,24 @@ MAX_DELAY_SECONDS = 900  # SQS's DelaySeconds limit
 def retry_delays() -> list[int]:
     """The nominal wait before each retry (the n-th entry: after attempt n), adding up to the window."""
     s = get_settings()
+    return list(_delays(s.webhook_retry_base_seconds, s.webhook_retry_cap_seconds, s.webhook_retry_window_seconds))
+
+
+@lru_cache(maxsize=8)
+def _delays(base: int, cap: int, window: int) -> tuple[int, ...]:
     delays: list[int] = []
-    while sum(delays) < s.webhook_retry_window_seconds:
-        nominal = min(s.webhook_retry_base_seconds * 4 ** len(delays), s.webhook_retry_cap_seconds)
-        delays.append(min(nominal, s.webhook_retry_window_seconds - sum(delays)))
-    return delays
+    total, step = 0, max(1, base)
+    while total < window:
+        delay = min(step, max(1, cap), window - total)
+        delays.append(delay)
+        total += delay
+        step = min(step * 4, max(1, cap))
+    return tuple(delays)
+
+
+def retry_count() -> int:
+    s = get_settings()
+    return len(_delays(s.webhook_retry_base_seconds, s.webhook_retry_cap_seconds, s.webhook_retry_window_seconds))
 
 
 def message(event: dict[str, Any], endpoint_id: str, attempt: int = 1, not_before: int = 0, redelivery: bool = False):
@@ -124,7 +138,7 @@ def _record(endpoint, event, attempt: int, result: webhook_http.Attempt, state, 
             at,
         )
     )
-    retrying = not result.ok and attempt <= len(retry_delays())
+    retrying = not result.ok and attempt <= retry_count()
     after = _state(state, event, endpoint.id, status if not retrying else "retrying", attempt)
     store.save_delivery(
         replace(after, last_attempt_at=at, last_status_code=result.status_code, last_error=result.error)
@@ -142,9 +156,8 @@ def _record(endpoint, event, attempt: int, result: webhook_http.Attempt, state, 
 
 
 def _after_failure(endpoint: store.Endpoint, body: dict[str, Any], attempt: int, now: int) -> None:
-    delays = retry_delays()
-    if attempt <= len(delays):
-        wait = max(1, round(delays[attempt - 1] * random.uniform(0.8, 1.2)))  # noqa: S311 - jitter
+    if attempt <= retry_count():
+        wait = max(1, round(retry_delays()[attempt - 1] * random.uniform(0.8, 1.2)))  # noqa: S311 - jitter
         enqueue(message(body["event"], endpoint.id, attempt + 1, now + wait, bool(body.get("redelivery"))), now)
     if endpoint.failing_since is None:
         store.mark_failing(endpoint.id, now)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.core import audit, clock, cursor, queues
+from functions.core import audit, clock, cursor, outbox, queues
 from functions.core.audit import Actor
 from functions.core.errors import ConflictError, NotFoundError
 from functions.core.idempotency import IdempotencyContext
+from functions.core.ids import is_outbound_event_id
+from functions.core.logs import get_logger
 from functions.core.resources import WEBHOOK_DELIVERIES
 from functions.core.uow import UnitOfWork
 from functions.events import deliverer
@@ -24,6 +26,7 @@ __all__ = [
     "deliveries",
     "endpoint",
     "fan_out",
+    "fan_out_all",
     "handle_delivery_message",
     "list_page",
     "redeliver",
@@ -47,6 +50,19 @@ def fan_out(event: dict[str, Any]) -> int:
     for start in range(0, len(bodies), BATCH):
         queues.send_batch(QUEUE, bodies[start : start + BATCH])
     return len(bodies)
+
+
+def fan_out_all(events: list[dict[str, Any]]) -> int | None:
+    """`fan_out` each event in order (the publisher, after the events are on the bus); the index of the first
+    one whose deliveries could not be queued (SQS failed: the publisher reports it, so the stream sends it
+    and what follows again), or None when all were."""
+    for n, event in enumerate(events):
+        try:
+            fan_out(event)
+        except Exception:
+            get_logger().warning("webhook deliveries not queued", event_id=event.get("id"))
+            return n
+    return None
 
 
 def handle_delivery_message(body: dict[str, Any]) -> None:
@@ -76,12 +92,13 @@ def deliveries(endpoint_id: str, limit: int, after: str | None) -> schemas.Attem
 
 
 def redeliver(
-    actor: Actor, event_id: str, endpoint_id: str | None, idem: IdempotencyContext | None, find_event: Any = None
+    actor: Actor, event_id: str, endpoint_id: str | None, idem: IdempotencyContext | None
 ) -> schemas.Redelivery:
     """Send an event again now: to `endpoint_id`, or to every enabled endpoint subscribed to its type. The
-    event is read from its earlier deliveries, else from `find_event(event_id)` (the outbox)."""
+    event is read from the outbox (kept 90 days), else from its earlier deliveries (kept 30 days)."""
     known = store.deliveries_of(event_id)
-    event = known[0].event if known else (find_event(event_id) if find_event else None)
+    event = outbox.get_event(event_id) if is_outbound_event_id(event_id) else None
+    event = event or (known[0].event if known else None)
     if event is None:
         raise NotFoundError(f"no event {event_id}", code="event-not-found")
     if endpoint_id is not None:

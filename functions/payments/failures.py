@@ -21,10 +21,10 @@ from functions.core import audit, catalogue, clock, email
 from functions.core.audit import Actor
 from functions.core.email import Email, compose
 from functions.core.errors import ConcurrentUpdateError
+from functions.core.links import support_page
 from functions.core.logs import get_logger
 from functions.core.money import display
 from functions.core.resources import CARD_VALIDATION
-from functions.core.settings import get_settings
 from functions.core.uow import UnitOfWork
 from functions.payments import store
 from functions.payments.payment_view import card_event
@@ -115,7 +115,7 @@ def failure_email(f: Failure) -> Email:
     if f.reason and f.kind != "card":
         paragraphs.append(t["reason"].format(reason=catalogue.decline_reason(f.reason, f.locale)))
     paragraphs += [t["retry"], t["support"].format(ref=ref)]
-    link = f"{get_settings().console_url}/accounts/{f.values['account_id']}/support"
+    link = support_page(f.values["account_id"])
     return compose(
         f.to,
         t[f"{f.kind}_subject"].format(**f.values),

@@ -156,7 +156,7 @@ PAYMENTS = "/v1/accounts/{account_id}/payments"
     idempotent=True,
     guard=account_guard("payments"),
     refuse_card_data=True,
-    problems=((422, "amount-below-minimum"),),
+    problems=((422, "amount-below-minimum"), (422, "no-card-on-file")),
 )
 def create_payment(call: Call, account_id: str) -> Payment:
     return Payment.model_validate(one_time.create_payment(call.account, call.idem, call.body))

@@ -7,8 +7,8 @@ from datetime import date
 from functions.accounts.service import AccountRecord
 from functions.core.clock import display_day
 from functions.core.email import Email, compose
+from functions.core.links import usage_page
 from functions.core.money import display
-from functions.core.settings import get_settings
 
 TEXT = {
     "en": {
@@ -42,7 +42,7 @@ def alert_email(account: AccountRecord, budget: int, percent: int, estimate: int
         "estimate": display(estimate, account.currency, locale),
         "budget": display(budget, account.currency, locale),
         "start": display_day(start, locale),
-        "link": f"{get_settings().console_url}/#/usage",
+        "link": usage_page(account.id),
     }
     paragraphs = [t["hello"], t["body"], t["estimate"]]
     return compose(

@@ -441,3 +441,15 @@ def test_every_page_fits_a_375_px_screen(shared):
         assert page.get_by_role("navigation", name="Billing").is_visible()
         screenshot(page, f"375-{route.replace('invoices/', 'invoice-').split('/')[0]}")
     assert serious_violations(page) == []
+
+
+def test_a_link_naming_another_account_of_the_same_person_opens_it(shared, console_site):
+    """E-mail links name their account (#/invoices/inv_…?account=acct_…): the console follows it when the
+    signed-in person is a member of that account too (the demo customer owns the demo account as well)."""
+    demo = console_site.user("customer")["account"]
+    demo_invoice = Customer.of(console_site).get("/invoices?limit=1")["data"][0]
+    page = shared.open(f"invoices/{demo_invoice['id']}?account={demo}", "#invoice-pdf")
+    assert page.locator("#account-name").inner_text().startswith("Account Demo Robotics")
+    assert page.get_by_role("heading", level=1).inner_text() == f"Invoice {demo_invoice['number']}"
+    shared.open(f"overview?account={shared.customer.account}", "#balance-current")
+    assert page.locator("#account-name").inner_text().startswith("Account Console Tests Ltd")

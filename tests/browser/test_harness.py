@@ -121,3 +121,11 @@ def test_a_write_with_an_idempotency_key_passes_the_preflight_and_its_replay_is_
     )
     assert (first, again, replayed) == (201, 201, "true")
     assert invoice.startswith("inv_") and request_id
+
+
+def test_the_printed_one_click_url_opens_the_console_s_overview(page, console_site):
+    """The smoke test of `make run`'s promise: the URL the panel prints signs the demo customer in on
+    console/ (served on its own origin) and the overview loads."""
+    page.goto(console_site.stack.info["console"]["signin_url"])
+    page.locator("#balance-current").wait_for()
+    assert "#/overview" in page.url and console_site.user("customer")["token"] not in page.url

@@ -65,7 +65,13 @@ def test_the_stack_prints_and_records_its_urls_ids_and_tokens(local_stack: Local
 
     assert sorted(resources["tables"]) == sorted(f"billow-local-{t}" for t in TABLES)
     assert {"accounts", "ledger", "audit", "idempotency", "payments"} <= set(TABLES)
-    assert set(resources["queues"]) == {"card-validation", "billing-run", "billing-account", "collections"}
+    assert set(resources["queues"]) == {
+        "card-validation",
+        "billing-run",
+        "billing-account",
+        "collections",
+        "webhook-deliveries",
+    }
     assert resources["bucket"] == "billow-local-invoices"
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from infra.gateway import GATEWAY_PROBLEMS, MESSAGE, PROBLEM, sam_gateway_responses
-from infra.stages import STAGES_KEY, load_cdk_context
 from local.api_server import RouteNotFound
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,36 +19,45 @@ def render(template: str) -> dict:
     return json.loads(template.replace(MESSAGE, json.dumps('Missing "Authentication" Token')))
 
 
-PROD_CONSOLE = "https://console.billow.example"
+DEV_CONSOLE = ("https://billing-dev.nimbus-ci.fr",)  # tests/infra/settings/dev.json: one console origin
+PROD_CONSOLES = ("https://billing.nimbus-ci.fr", "https://admin.nimbus-ci.fr")  # prod.json: two
 
 
-def test_the_stack_sets_every_gateway_response(prod):
-    assert load_cdk_context()[STAGES_KEY]["prod"]["consoleOrigins"] == [PROD_CONSOLE]
-    (api,) = [r["Properties"] for r in prod["Resources"].values() if r["Type"] == "AWS::Serverless::Api"]
-    assert api["GatewayResponses"] == sam_gateway_responses((PROD_CONSOLE,))
+def _api(template: dict) -> dict:
+    (api,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Api"]
+    return api
 
 
-def test_with_one_console_origin_every_gateway_response_carries_it_in_the_synthesized_template(prod):
+def test_the_stack_sets_every_gateway_response(synthesized):
+    assert _api(synthesized.templates["dev"])["GatewayResponses"] == sam_gateway_responses(DEV_CONSOLE)
+    assert _api(synthesized.templates["prod"])["GatewayResponses"] == sam_gateway_responses(PROD_CONSOLES)
+
+
+def test_with_one_console_origin_every_gateway_response_carries_it_in_the_synthesized_template(synthesized):
     """DESIGN §8: API Gateway's own errors can carry one fixed origin, so they do when the stage has one."""
-    (api,) = [r["Properties"] for r in prod["Resources"].values() if r["Type"] == "AWS::Serverless::Api"]
-    for response_type, response in api["GatewayResponses"].items():
+    for response_type, response in _api(synthesized.templates["dev"])["GatewayResponses"].items():
         headers = response["ResponseParameters"]["Headers"]
-        assert headers["Access-Control-Allow-Origin"] == f"'{PROD_CONSOLE}'", response_type
+        assert headers["Access-Control-Allow-Origin"] == f"'{DEV_CONSOLE[0]}'", response_type
         assert headers["Vary"] == "'Origin'"
         assert headers["Access-Control-Expose-Headers"] == "'X-Request-Id, Idempotent-Replayed, Retry-After, Location'"
 
 
-def test_with_several_or_no_console_origins_gateway_responses_carry_none():
-    for origins in ((), ("https://a.example", "https://b.example")):
-        for response in sam_gateway_responses(origins).values():
-            assert not any(h.startswith("Access-Control-") for h in response["ResponseParameters"]["Headers"])
+def test_with_several_or_no_console_origins_gateway_responses_carry_none(synthesized):
+    for response in _api(synthesized.templates["prod"])["GatewayResponses"].values():
+        assert not any(h.startswith("Access-Control-") for h in response["ResponseParameters"]["Headers"])
+    for response in sam_gateway_responses(()).values():
+        assert not any(h.startswith("Access-Control-") for h in response["ResponseParameters"]["Headers"])
 
 
-def test_the_functions_get_the_stage_s_console_origins_for_cors(prod):
-    functions = [r["Properties"] for r in prod["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
-    assert functions
-    for fn in functions:
-        assert fn["Environment"]["Variables"]["BILLOW_CORS_ORIGINS"] == PROD_CONSOLE
+def test_the_functions_get_the_stage_s_console_origins_for_cors(synthesized):
+    for stage, origins in (("dev", DEV_CONSOLE), ("prod", PROD_CONSOLES)):
+        template = synthesized.templates[stage]
+        functions = [
+            r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"
+        ]
+        assert functions
+        for fn in functions:
+            assert fn["Environment"]["Variables"]["BILLOW_CORS_ORIGINS"] == ",".join(origins), stage
 
 
 @pytest.mark.parametrize("response_type", sorted(GATEWAY_PROBLEMS))

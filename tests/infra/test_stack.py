@@ -449,7 +449,7 @@ def test_alarms_cover_every_dlq_queue_backlog_function_and_api_5xx(synthesized):
     scheduled = [
         f for f in functions if any(e["Type"] == "Schedule" for e in (f["Properties"].get("Events") or {}).values())
     ]
-    # + 1: the outbound events publisher's failures queue (infra/events.py, merged from issue 19)
+    # every DLQ, the scheduled one, and (issue 19) the outbound events publisher's on-failure queue
     assert by_metric["ApproximateNumberOfMessagesVisible"] == len(QUEUES) + (1 if scheduled else 0) + 1
     assert by_metric.get("Invocations", 0) == len(scheduled)
     assert by_metric["ApproximateAgeOfOldestMessage"] == len(QUEUES)

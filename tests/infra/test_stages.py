@@ -87,8 +87,9 @@ def test_an_existing_issuer_must_be_complete_and_https(context, chalice):
 
 
 def test_console_origins_are_origins_https_or_this_machine(context, chalice):
-    assert stage_settings("prod", context, chalice).console_origins == ("https://console.billow.example",)
-    assert stage_settings("dev", context, chalice).console_origins == ("http://localhost:3000",)
+    prod = ("https://billing.nimbus-ci.fr", "https://admin.nimbus-ci.fr")  # tests/infra/settings/prod.json
+    assert stage_settings("prod", context, chalice).console_origins == prod
+    assert stage_settings("dev", context, chalice).console_origins == ("https://billing-dev.nimbus-ci.fr",)
     for bad in ("https://console.example/", "http://console.example", "https://console.example/app", "*"):
         broken = copy.deepcopy(context)
         broken[STAGES_KEY]["prod"]["consoleOrigins"] = [bad]

@@ -58,7 +58,7 @@ def test_a_failed_3d_secure_authentication_is_emailed_once_with_the_reason_and_t
     assert "nothing was charged" in body_text and "Reason:" in body_text
     # issue 22: a customer's e-mail names no internal id (the payment is told by its amount and card)
     assert "Open a support ticket in the console (Support)." in body_text and body["id"] not in body_text
-    assert f"/accounts/{account_id}/support" in body_text
+    assert f"/#/support?account={account_id}" in body_text
     assert pay.balance(account_id).current == 5000
 
 

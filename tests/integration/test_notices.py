@@ -76,7 +76,7 @@ def test_every_invoice_type_is_emailed_once_with_its_number_total_due_and_consol
         (mail,) = about(inv["number"])
         assert mail.destinations["ToAddresses"] == ["ada@example.com"]
         assert display(inv["total"], "usd", "en") in mail.subject
-        assert f"{CONSOLE}/accounts/{account_id}/invoices/{inv['id']}" in text(mail)
+        assert f"{CONSOLE}/#/invoices/{inv['id']}?account={account_id}" in text(mail)
         assert "Date " in text(mail) and "open a support ticket" in text(mail).lower()
     new_mail, charge_mail, credit_mail, refund_mail = (about(i["number"])[0] for i in invoices)
     # an automatic account: charged shortly to the card on file, named by brand and last four digits

@@ -96,7 +96,7 @@ def test_reminders_before_and_after_the_due_date_each_once_then_past_due_until_p
     (before,) = _reminders()
     assert before.subject == f"Invoice {charge['number']} is due on Dec 10, 2026"
     assert "$120.00 is left to pay" in before.body
-    assert f"/accounts/{account_id}/invoices/{charge['id']}" in before.body
+    assert f"/#/invoices/{charge['id']}?account={account_id}" in before.body
     assert books.summary(account_id)["past_due"] is False
 
     _daily(due + timedelta(days=7))

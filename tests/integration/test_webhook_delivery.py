@@ -203,3 +203,30 @@ def test_a_deleted_endpoint_gets_nothing_more(api, webhooks, queues_and_mail):
     api.call("DELETE", f"{ENDPOINTS}/{endpoint['id']}", token=api.admin)
     assert pump(queues_and_mail, seconds=3) == ["endpoint-gone"]
     assert webhooks.requests == 0
+
+
+def test_the_publisher_fans_out_what_it_put_on_the_bus_and_retries_what_sqs_refused(
+    api, webhooks, queues_and_mail, outbound, monkeypatch
+):
+    from functions.events import webhook_service
+
+    endpoint = register(api, webhooks.url, ["account.created"])
+    webhooks.secrets.append(endpoint["secret"])
+    sent = []
+    real = webhook_service.fan_out
+
+    def sqs_down_once(event):
+        if not sent:
+            sent.append("refused")
+            raise ConnectionError("SQS did not answer")
+        return real(event)
+
+    monkeypatch.setattr(webhook_service, "fan_out", sqs_down_once)
+    account = api.create_account()
+    bus = outbound.published() + outbound.published()
+    # the put succeeded, the fan-out did not: the stream sent the record again, so the bus got it twice
+    assert [e["account_id"] for e in bus if e["type"] == "account.created"] == [account["id"]] * 2
+    assert sent == ["refused"]
+    pump(queues_and_mail, until=lambda: len(webhooks.valid()) >= 1)
+    (got,) = webhooks.valid()
+    assert (got["type"], got["account_id"]) == ("account.created", account["id"])

@@ -32,7 +32,9 @@ pytestmark = pytest.mark.xdist_group("proof-auth-matrix")
 PROBLEM = "application/problem+json"
 PROBLEM_KEYS = {"type", "title", "status", "detail", "code", "errors"}
 # Response headers a refusal may carry; anything else (Set-Cookie, Location, Idempotent-Replayed...) is a leak.
-REFUSAL_HEADERS = {"content-type", "content-length", "x-request-id", "www-authenticate"}
+# `Vary: Origin` is on every response (CORS, functions/core/cors.py); these requests send no Origin, so
+# no Access-Control-* header may appear.
+REFUSAL_HEADERS = {"content-type", "content-length", "x-request-id", "www-authenticate", "vary"}
 # A GET that writes: the invoice PDF is rendered on first read and kept in S3.
 WRITES_ON_GET = {"GET /v1/accounts/{account_id}/invoices/{invoice_id}/pdf"}
 PUBLIC = {"GET /v1/health", "GET /v1/openapi.json", "POST /v1/webhooks/stripe"}

@@ -27,6 +27,14 @@ def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
     return [(path, method, op) for path, ops in document["paths"].items() for method, op in ops.items()]
 
 
+def webhook_examples(document: dict[str, Any]) -> list[tuple[str, dict[str, Any], Any]]:
+    return [
+        (event_type, content["schema"], content["example"])
+        for event_type, item in document.get("webhooks", {}).items()
+        for content in item["post"]["requestBody"]["content"].values()
+    ]
+
+
 def examples_of(op: dict[str, Any]) -> list[tuple[str, dict[str, Any], Any]]:
     """(where, schema, example) of the operation's request body, parameters and responses."""
     found = []
@@ -54,6 +62,9 @@ def invalid_examples(document: dict[str, Any]) -> list[str]:
         for where, schema, value in examples_of(op):
             for error in validator(document, schema).iter_errors(value):
                 problems.append(f"{method.upper()} {path} {where}: {error.message}")
+    for event_type, schema, value in webhook_examples(document):  # the outbound events' payloads
+        for error in validator(document, schema).iter_errors(value):
+            problems.append(f"webhook {event_type}: {error.message}")
     return problems
 
 
@@ -70,6 +81,7 @@ def test_every_operation_has_request_and_response_examples_and_each_validates(do
             assert "request" in where, f"{method} {path} has no request example"
         success = next(r for s, r in op["responses"].items() if s.startswith("2"))
         assert all("example" in c for c in success["content"].values()), f"{method} {path}"
+    assert len(webhook_examples(document)) == len(document["webhooks"]) > 0
     assert invalid_examples(document) == []
 
 
