@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench import billing_run, card_change, cold_start, collector, dynamodb_calls, invoices, usage, webhooks
+from bench import billing_run, card_change, cold_start, collector, dynamodb_calls, invoices, tracing, usage, webhooks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     report = cold_start.run(zip_path, sam_path, args.runs)
     print(cold_start.format_report(report, zip_path))
+    print()
+    print(tracing.format_report(tracing.run()))
     print()
     print(dynamodb_calls.format_report(dynamodb_calls.run()))
     print()

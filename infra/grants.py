@@ -26,7 +26,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN, CARD_VALIDATION, COLLECTIONS, WEBHOOK_DELIVERIES
+from functions.core.resources import (
+    BILLING_ACCOUNT,
+    BILLING_RUN,
+    CARD_VALIDATION,
+    COLLECTIONS,
+    SES_FEEDBACK,
+    WEBHOOK_DELIVERIES,
+)
 
 TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:DescribeTable")
 BUCKET_READ = ("s3:GetObject",)
@@ -80,6 +87,8 @@ GRANTS: dict[str, Grants] = {
     # The collector: one off-session PaymentIntent per collection attempt, the receipt or dunning e-mail,
     # the next collection (sends to collections).
     f"sqs:{COLLECTIONS}": Grants(tables="read_write", send_to=(COLLECTIONS,), email=True, secrets=True),
+    # SES bounces and complaints: the suppression row written, the operators e-mailed.
+    f"sqs:{SES_FEEDBACK}": Grants(tables="read_write", email=True),
     # The publisher: the outbox's stream records (the event is in the record's NewImage), each event put on
     # the stack's bus, then one webhook delivery queued per subscribed endpoint (reads the endpoints).
     "stream:events": Grants(put_events=True, tables="read", send_to=(WEBHOOK_DELIVERIES,)),

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -29,6 +29,7 @@ from infra.data import Data
 from infra.events import OutboundEvents
 from infra.grants import BUCKET_READ, BUCKET_WRITE, TABLE_READ, TABLE_WRITE, grants_for
 from infra.identity import IssuerSettings
+from infra.mail import configuration_set_name
 from infra.messaging import Messaging, consumer_settings
 from infra.packaged_app import PackagedChaliceApp
 from infra.sam import FunctionDecl
@@ -123,11 +124,19 @@ class AppFunctions(Construct):
                 "BILLOW_JWT_ISSUER": self.issuer.issuer,
                 "BILLOW_JWKS_URL": self.issuer.jwks_url,
                 "BILLOW_JWT_AUDIENCE": self.issuer.audience,
+                "BILLOW_TRACING": "1",  # X-Ray active tracing below; the SDK loads on first use
+                "BILLOW_SES_CONFIGURATION_SET": configuration_set_name(self.stage),
                 "BILLOW_EVENT_BUS": self.outbound.bus.event_bus_name,
                 "BILLOW_CORS_ORIGINS": ",".join(self.stage.console_origins),
             }
         )
         return env
+
+    def _configuration_set_arn(self) -> str:
+        """SES checks the sender's right to the configuration set a message names, too (infra/mail.py)."""
+        stack = Stack.of(self)
+        name = configuration_set_name(self.stage)
+        return f"arn:{stack.partition}:ses:{stack.region}:{stack.account}:configuration-set/{name}"
 
     def _deploy(self, decl: FunctionDecl) -> DeployedFunction:
         name = function_name(self.stage, decl)
@@ -155,7 +164,8 @@ class AppFunctions(Construct):
         if grants.email:
             role.add_to_policy(
                 iam.PolicyStatement(
-                    actions=["ses:SendEmail", "ses:SendRawEmail"], resources=[self.data.email_identity_arn]
+                    actions=["ses:SendEmail", "ses:SendRawEmail"],
+                    resources=[self.data.email_identity_arn, self._configuration_set_arn()],
                 )
             )
         if grants.secrets:
@@ -175,6 +185,9 @@ class AppFunctions(Construct):
         fn.add_property_override("Timeout", config.lambda_timeout)
         fn.add_property_override("Environment.Variables", self._environment(decl))
         fn.add_property_override("LoggingConfig", {"LogGroup": logs_.log_group_name})
+        fn.add_property_override("Tracing", "Active")
+        # X-Ray's write actions take no resource ("*" only): AWS's managed policy for exactly them
+        role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name("AWSXRayDaemonWriteAccess"))
         tags = dict(self.app.template["Resources"][decl.logical_id]["Properties"].get("Tags") or {})
         if "aws-chalice" in tags:  # the package is built with --stage prod; say which stage this is
             tags["aws-chalice"] = tags["aws-chalice"].replace("stage=prod", f"stage={self.stage.name}")

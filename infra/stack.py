@@ -17,6 +17,7 @@ from infra.events import OutboundEvents
 from infra.gateway import ACCESS_LOG_FORMAT, sam_gateway_responses
 from infra.identity import Identity
 from infra.lambdas import AppFunctions, log_group
+from infra.mail import Mail
 from infra.messaging import Messaging
 from infra.monitoring import Monitoring
 from infra.packaged_app import PackagedChaliceApp
@@ -44,6 +45,7 @@ class BillowStack(Stack):
         self.data = Data(self, "Data", stage=stage)
         self.messaging = Messaging(self, "Messaging", stage=stage)
         self.identity = Identity(self, "Identity", stage=stage)
+        self.mail = Mail(self, "Mail", stage=stage, messaging=self.messaging)
         self.outbound = OutboundEvents(self, "Events", stage=stage)
         self.app = PackagedChaliceApp(self, "App", package_dir=package_dir, template_dir=work_dir / stage.stack_name)
         self.decls = sam.functions(self.app.template, QUEUES)
@@ -70,6 +72,7 @@ class BillowStack(Stack):
         )
         self.console = self._console(console_dir) if stage.console_hosting else None
         CfnOutput(self, "InvoiceBucket", value=self.data.bucket.bucket_name)
+        self._operator_outputs()
         CfnOutput(self, "SecretArn", value=self.data.secret.secret_arn)
         CfnOutput(self, "JwtIssuer", value=self.identity.settings.issuer)
         CfnOutput(self, "EventBus", value=self.outbound.bus.event_bus_name)
@@ -94,6 +97,19 @@ class BillowStack(Stack):
         # Cognito's callback URLs stay the settings' consoleOrigins: naming the distribution there would be a
         # cycle (console client -> distribution -> CSP -> API -> API function's audience -> console client).
         return site
+
+    def _operator_outputs(self) -> None:
+        """What `billow --stage <stage> …` reads (local/deployed.py): the tables' prefix, every queue's and
+        DLQ's URL, and the functions' names (the daily run's under `DailyRunFunction`)."""
+        CfnOutput(self, "TablePrefix", value=self.stage.table_prefix)
+        for name in self.messaging.queues:
+            key = "".join(part.title() for part in name.split("-"))
+            CfnOutput(self, f"QueueUrl{key}", value=self.messaging.queues[name].queue_url)
+            CfnOutput(self, f"DlqUrl{key}", value=self.messaging.dlqs[name].queue_url)
+        for fn in self.functions:
+            CfnOutput(self, f"Function{fn.decl.logical_id}", value=fn.name)
+            if fn.decl.schedules:
+                CfnOutput(self, "DailyRunFunction", value=fn.name)
 
     def _configure_api(self) -> str:
         """Name, stage, throttling, logs and problem+json gateway responses of Chalice's REST API."""

@@ -49,6 +49,8 @@ STACK_PROVIDED_ENV = (
             "BILLOW_WEBHOOK_KMS_KEY",
             "BILLOW_CORS_ORIGINS",
             "BILLOW_EVENT_BUS",
+            "BILLOW_TRACING",
+            "BILLOW_SES_CONFIGURATION_SET",
         }
     )
     | SETTINGS_ENV

@@ -34,9 +34,25 @@ KNOWN_SCOPES = ("billing:read", "billing:write", "billing:admin", "billing:usage
 CLI_OPERATOR_SUB = "billow-cli"
 
 
+STATE: dict[str, Any] = {"stage": "local"}
+STAGES = ("local", "dev", "prod")
+
+
 @app.callback()
-def main() -> None:
-    """Tools for billow's local stack (start it with `make run`)."""
+def main(
+    stage: Annotated[
+        str,
+        typer.Option(
+            "--stage",
+            help="The stack to act on: local (`make run`), or a deployed dev|prod stack with your AWS "
+            "credentials and its CloudFormation outputs (docs/operations.md).",
+        ),
+    ] = "local",
+) -> None:
+    """Tools for billow's local stack (start it with `make run`) and its deployed stages (--stage)."""
+    if stage not in STAGES:
+        fail(f"--stage must be one of {', '.join(STAGES)}, not {stage!r}", code=2)
+    STATE["stage"] = stage
 
 
 # --- shared helpers --------------------------------------------------------------------------------
@@ -116,6 +132,32 @@ def token(
     typer.echo(tokens.mint(key, sub, scopes, ttl=ttl))
 
 
+def use_stack() -> Any:
+    """Point billow's stores at the stack --stage names: the deployed stack's outputs (returned), or the
+    running local stack's moto server (None)."""
+    if STATE["stage"] == "local":
+        use_running_stack_aws()
+        return None
+    from local import deployed
+
+    try:
+        return deployed.connect(STATE["stage"])
+    except deployed.DeployedStackError as exc:
+        fail(str(exc))
+
+
+def queue_urls(sqs: Any, deployed_stack: Any, name: str) -> tuple[str, str]:
+    """(queue URL, DLQ URL) of a queue of the stack: from a deployed stack's outputs, else by name."""
+    if deployed_stack is not None:
+        return deployed_stack.queue_url(name), deployed_stack.queue_url(name, dlq=True)
+    from functions.core.resources import dlq_name, queue_name
+
+    return (
+        sqs.get_queue_url(QueueName=queue_name(name))["QueueUrl"],
+        sqs.get_queue_url(QueueName=dlq_name(name))["QueueUrl"],
+    )
+
+
 def use_running_stack_aws() -> None:
     """Point this process's AWS SDKs (and billow's stores) at the running stack's moto server."""
     info = stack.read_stack_info()
@@ -140,7 +182,7 @@ def audit(
     """Check the ledger invariant on every account (or the given ones) of the running stack:
     Σ entries = balance.current = Σ open balance_due - unapplied_credit, and that no invoice or payment
     is refunded beyond its total. Exit 1 on any difference."""
-    use_running_stack_aws()
+    use_stack()
     from functions.core import ledger
     from functions.core.errors import NotFoundError
     from functions.payments.refunds import audit_refunds
@@ -169,29 +211,18 @@ def audit(
         raise typer.Exit(1)
 
 
-def sent_emails(moto_url: str) -> list[dict[str, Any]]:
-    """The e-mails SES accepted in the running stack's moto, oldest first (moto's /moto-api/data.json).
-    moto keeps the HTML part of a text + HTML message as its body."""
+def sent_emails(moto_url: str, to: str | None = None) -> list[dict[str, Any]]:
+    """The e-mails SES accepted in the running stack's moto, oldest first, only those to `to` when given:
+    read from the local moto server's narrow endpoint (local/moto_server.py `sent_mail`), not from
+    moto's whole state. moto keeps the HTML part of a text + HTML message as its body."""
     import requests
 
-    data = requests.get(f"{moto_url}/moto-api/data.json", timeout=30).json()
-    ses = data.get("ses", {})
-    mails = []
-    for m in ses.get("Message", []):
-        destinations = m.get("destinations") or {}
-        to = [a for kind in ("ToAddresses", "CcAddresses", "BccAddresses") for a in destinations.get(kind, [])]
-        mails.append({"id": m["id"], "from": m["source"], "to": to, "subject": m["subject"], "body": m["body"]})
-    for m in ses.get("RawMessage", []):
-        mails.append(
-            {
-                "id": m["id"],
-                "from": m["source"],
-                "to": m.get("destinations", []),
-                "subject": None,
-                "body": m["raw_data"],
-            }
-        )
-    return mails
+    from local.moto_server import SENT_MAIL_PATH
+
+    params = {"to": to} if to else {}
+    response = requests.get(f"{moto_url}{SENT_MAIL_PATH}", params=params, timeout=30)
+    response.raise_for_status()
+    return list(response.json())
 
 
 @app.command()
@@ -200,11 +231,13 @@ def emails(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (with the bodies) instead of a table.")] = False,
 ) -> None:
     """E-mails the local stack sent (SES in moto), oldest first."""
+    if STATE["stage"] != "local":
+        fail('a deployed stage\'s e-mails are in SES, not kept by billow: see docs/operations.md, "E-mails"', code=2)
     info = stack.read_stack_info()
     if info is None or not info.get("moto_url"):
         fail(f"the local stack is not running (no {stack.stack_file()}): start it with `make run`")
     try:
-        mails = sent_emails(str(info["moto_url"]))
+        mails = sent_emails(str(info["moto_url"]), to)
     except Exception as exc:
         fail(f"cannot read the e-mails from moto at {info['moto_url']} ({type(exc).__name__}): is the stack running?")
     if to:
@@ -286,18 +319,19 @@ def bill(
         run_date = date.fromisoformat(date_)
     except ValueError:
         fail(f"--date must be YYYY-MM-DD, not {date_!r}", code=2)
-    use_running_stack_aws()
+    deployed_stack = use_stack()
     import boto3
 
-    from functions.billing_run import service as billing_run
-    from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN, dlq_name, queue_name
+    from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN
+    from functions.core.settings import get_settings
 
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    urls = {q: sqs.get_queue_url(QueueName=queue_name(q))["QueueUrl"] for q in (BILLING_RUN, BILLING_ACCOUNT)}
-    dlqs = {q: sqs.get_queue_url(QueueName=dlq_name(q))["QueueUrl"] for q in urls}
+    sqs = boto3.client("sqs", region_name=get_settings().region)
+    pairs = {q: queue_urls(sqs, deployed_stack, q) for q in (BILLING_RUN, BILLING_ACCOUNT)}
+    urls = {q: pair[0] for q, pair in pairs.items()}
+    dlqs = {q: pair[1] for q, pair in pairs.items()}
     dlq_before = sum(_queue_depth(sqs, u) for u in dlqs.values())
     counts_before = billing_run_counts(run_date)
-    shards = billing_run.fan_out(run_date)
+    shards = start_run(deployed_stack, run_date)
     started = time.monotonic()
     with Progress(
         TextColumn("[bold]billing {task.fields[day]}[/]"),
@@ -317,7 +351,8 @@ def bill(
             )
             quiet = quiet + 1 if not any(depths.values()) else 0
             if time.monotonic() - started > timeout:
-                fail(f"the queues were not drained after {timeout}s: is `make run` (and its queue pump) running?")
+                where = "is `make run` (and its queue pump) running?" if deployed_stack is None else "see the DLQs"
+                fail(f"the queues were not drained after {timeout}s: {where}")
             time.sleep(0.5)
         progress.update(task, total=1, completed=1, description="queues drained")
     counts = billing_run_counts(run_date)
@@ -342,6 +377,21 @@ def bill(
         raise typer.Exit(1)
 
 
+def start_run(deployed_stack: Any, run_date: Any) -> int:
+    """Start the run of `run_date`: a deployed stage's daily-run function invoked with `{"date": …}`
+    (local/deployed.py), the local stack's fan-out called in-process. Returns the shards sent."""
+    if deployed_stack is None:
+        from functions.billing_run import service as billing_run
+
+        return billing_run.fan_out(run_date)
+    from local import deployed
+
+    try:
+        return int(deployed.invoke_daily_run(deployed_stack, run_date).get("shards", 0))
+    except deployed.DeployedStackError as exc:
+        fail(str(exc))
+
+
 def billing_run_counts(run_date: Any) -> dict[str, int]:
     """What the run of `run_date` billed, one count per period it invoiced and by that period's charge
     outcome, read from the billing-runs table (an offline Scan: this is a local tool, never a request
@@ -349,9 +399,10 @@ def billing_run_counts(run_date: Any) -> dict[str, int]:
     the run whose date its record carries (`run_date`), not for the run of its recurring date."""
     import boto3
 
+    from functions.core.settings import get_settings
     from functions.core.tables import table_name
 
-    table = boto3.resource("dynamodb", region_name="us-east-1").Table(table_name("billing_runs"))
+    table = boto3.resource("dynamodb", region_name=get_settings().region).Table(table_name("billing_runs"))
     counts: dict[str, int] = {}
     kwargs: dict[str, Any] = {}
     while True:
@@ -375,20 +426,20 @@ def dlq(
     """List the dead-letter queues' messages, or move them back to their queues (redrive)."""
     if action not in ("list", "redrive"):
         fail("use `billow dlq list` or `billow dlq redrive`", code=2)
-    use_running_stack_aws()
+    deployed_stack = use_stack()
     import boto3
 
-    from functions.core.resources import QUEUES, dlq_name, queue_name
+    from functions.core.resources import QUEUES
+    from functions.core.settings import get_settings
 
-    sqs = boto3.client("sqs", region_name="us-east-1")
+    sqs = boto3.client("sqs", region_name=get_settings().region)
     names = [queue] if queue else list(QUEUES)
     unknown = [n for n in names if n not in QUEUES]
     if unknown:
         fail(f"unknown queue {unknown[0]}; use one of {', '.join(QUEUES)}", code=2)
     table = Table("queue", "dead letters", "moved back" if action == "redrive" else "first message ids")
     for name in names:
-        dlq_url = sqs.get_queue_url(QueueName=dlq_name(name))["QueueUrl"]
-        source_url = sqs.get_queue_url(QueueName=queue_name(name))["QueueUrl"]
+        source_url, dlq_url = queue_urls(sqs, deployed_stack, name)
         depth = _queue_depth(sqs, dlq_url)
         if action == "list":
             messages = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(

@@ -21,9 +21,11 @@ from functions.accounts.schemas import (
     RevokeMember,
     account_view,
 )
+from functions.core import queues
 from functions.core.audit import Actor
 from functions.core.auth import ADMIN, READ
 from functions.core.http import Call, api
+from functions.core.resources import SES_FEEDBACK, queue_name
 from functions.core.schemas import PageQuery
 
 bp = Blueprint(__name__)
@@ -111,3 +113,9 @@ def list_events(call: Call, account_id: str) -> EventList:
 def _view(model: type[M], record: Any) -> M:
     """A service's record (a dataclass) as its response model."""
     return model.model_validate(asdict(record))
+
+
+@bp.on_sqs_message(queue=queue_name(SES_FEEDBACK), batch_size=10, name="ses_feedback", maximum_concurrency=2)
+def ses_feedback(event: Any) -> dict[str, Any]:
+    """The `ses-feedback` consumer: SES bounces and complaints suppress the address (partial batch failures)."""
+    return queues.process_batch(SES_FEEDBACK, event, service.handle_ses_feedback)

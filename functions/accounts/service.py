@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import date, timedelta
 from typing import Any
 
-from functions.accounts import lifecycle, store
+from functions.accounts import lifecycle, store, suppression
 from functions.accounts.lifecycle import account_object as account_object
 from functions.accounts.rules import DEFAULT_NET_DAYS as DEFAULT_NET_DAYS
 from functions.accounts.rules import AccountAccess as AccountAccess
@@ -304,3 +304,8 @@ set_linked = lifecycle.set_linked
 upgrade_ops = lifecycle.upgrade_ops
 closing_ops = lifecycle.closing_ops
 closed_ops = lifecycle.closed_ops
+
+
+def handle_ses_feedback(body: dict[str, Any]) -> None:
+    """The `ses-feedback` consumer's work: an SES bounce or complaint (functions/accounts/suppression.py)."""
+    suppression.handle_feedback(body)

@@ -15,10 +15,17 @@ bp = Blueprint(__name__)
 
 
 @bp.schedule(Cron(5, 0, "*", "*", "?", "*"), name="daily_run")
-def daily_run(event: Any) -> dict[str, int]:
+def daily_run(event: Any) -> dict[str, Any]:
     """00:05 UTC: one message per shard for today's run; and the card changes still pending 24 h after
-    their PUT fail (`validation-timed-out`, payments' daily sweep)."""
-    return {"shards": service.fan_out(clock.today()), "card_changes_expired": expire_pending_changes()}
+    their PUT fail (`validation-timed-out`, payments' daily sweep). An operator's manual run (`billow
+    --stage S bill --date D`, a Lambda Invoke with `{"date": "YYYY-MM-DD"}`) runs date D instead."""
+    raw = event.to_dict() if hasattr(event, "to_dict") else dict(event or {})
+    run_date = service.manual_run_date(raw) or clock.today()
+    return {
+        "run_date": run_date.isoformat(),
+        "shards": service.fan_out(run_date),
+        "card_changes_expired": expire_pending_changes(),
+    }
 
 
 @bp.on_sqs_message(queue=queue_name(service.RUN_QUEUE), batch_size=1, name="bill_shard", maximum_concurrency=2)

@@ -37,7 +37,7 @@ from functions.accounts.service import (
 )
 from functions.billing_items.service import billable_items, end_due_cancellations, fee_lines
 from functions.billing_run import store
-from functions.core import ledger, outbox, queues
+from functions.core import ledger, metrics, outbox, queues
 from functions.core.audit import Actor
 from functions.core.errors import ConflictError, NotFoundError
 from functions.core.ids import recurring_invoice_id
@@ -61,6 +61,17 @@ class Outcome:
 
 
 # ---- fan-out ------------------------------------------------------------------------------------
+
+
+def manual_run_date(event: dict[str, Any]) -> date | None:
+    """The `date` of a manual invocation of the daily run (`{"date": "YYYY-MM-DD"}`); None for the
+    schedule's own event. A date that is not YYYY-MM-DD fails the invocation (nothing is sent)."""
+    value = event.get("date")
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != 10:
+        raise ValueError("the daily run's manual date must be YYYY-MM-DD")
+    return date.fromisoformat(value)
 
 
 def fan_out(run_date: date) -> int:
@@ -113,7 +124,13 @@ def handle_account_message(body: dict[str, Any]) -> Outcome:
     if body.get("kind") == REMIND:
         sent = remind_invoices(body["account_id"], run_date)
         return Outcome(body["account_id"], f"reminded {sent}")
-    return bill_account(body["account_id"], run_date)
+    try:
+        outcome = bill_account(body["account_id"], run_date)
+    except Exception:
+        metrics.run_account(billed=False)  # the message comes back; a DLQ'd one alarms on its own
+        raise
+    metrics.run_account(billed=True)
+    return outcome
 
 
 # ---- the Recurring invoice ----------------------------------------------------------------------

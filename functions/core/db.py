@@ -38,7 +38,8 @@ class IntegerAttribute(NumberAttribute):
 def meta(name: str) -> type:
     """A PynamoDB Meta for the spec'd table `name` (names and region from settings)."""
     settings = get_settings()
-    return type("Meta", (), {"table_name": table_name(name), "region": settings.region, "max_retry_attempts": 3})
+    attrs = {"table_name": table_name(name), "region": settings.region, "max_retry_attempts": 3, "spec_name": name}
+    return type("Meta", (), attrs)
 
 
 def index_meta(table: str, index: str) -> type:
@@ -69,6 +70,17 @@ def reset_connections() -> None:
     _connection = None
     for cls in _all_subclasses(Model):
         cls._connection = None
+
+
+def retarget_tables() -> None:
+    """Point every model at its table as the current settings name it (the `billow --stage` CLI picks a
+    deployed stack's table prefix after the models were defined), and drop cached clients."""
+    for cls in _all_subclasses(Model):
+        model_meta = getattr(cls, "Meta", None)
+        if getattr(model_meta, "spec_name", None):
+            model_meta.table_name = table_name(model_meta.spec_name)  # type: ignore[union-attr]
+            model_meta.region = get_settings().region  # type: ignore[union-attr]
+    reset_connections()
 
 
 def _all_subclasses(cls: type) -> list[type]:

@@ -12,6 +12,11 @@ pay for it). Never log a recipient or a body: callers log ids.
 Every message goes through `send`, and `send` puts the Subject (and the recipient) on one line
 (functions/core/text.py `single_line`): a subject built from what a customer typed ("Help\r\nBcc: …")
 can never add an e-mail header, whichever domain built it.
+
+Every message carries the correlation id of the work that sent it (functions/core/logs.py) in its
+`X-Billow-Correlation-Id` header, names the stage's SES configuration set when there is one (bounces
+and complaints come back through it, infra/mail.py), and counts in the `EmailsSent` / `EmailsFailed`
+metrics (functions/core/metrics.py).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from functools import lru_cache
 from html import escape
 from typing import Any
 
+from functions.core import metrics, suppressions
+from functions.core.logs import correlation_id
 from functions.core.resources import email_sender
 from functions.core.settings import get_settings
 from functions.core.text import single_line
@@ -81,19 +88,36 @@ def reset_client() -> None:
     _ses.cache_clear()
 
 
+CORRELATION_HEADER = "X-Billow-Correlation-Id"
+
+
 def send(message: Email) -> str:
-    """Send one e-mail; returns SES's message id. Raises botocore's errors: the caller decides to retry."""
-    response = _ses().send_email(
-        FromEmailAddress=email_sender(),
-        Destination={"ToAddresses": [single_line(message.to)]},
-        Content={
-            "Simple": {
-                "Subject": {"Data": single_line(message.subject), "Charset": "UTF-8"},
-                "Body": {
-                    "Text": {"Data": message.text, "Charset": "UTF-8"},
-                    "Html": {"Data": message.html, "Charset": "UTF-8"},
-                },
-            }
+    """Send one e-mail; returns SES's message id ("" when the address is suppressed: SES reported a hard
+    bounce or a complaint for it, functions/core/suppressions.py). Raises botocore's errors: the caller
+    decides to retry."""
+    if suppressions.is_suppressed(message.to):
+        metrics.count("EmailsSuppressed")
+        return ""
+    simple: dict[str, Any] = {
+        "Subject": {"Data": single_line(message.subject), "Charset": "UTF-8"},
+        "Body": {
+            "Text": {"Data": message.text, "Charset": "UTF-8"},
+            "Html": {"Data": message.html, "Charset": "UTF-8"},
         },
-    )
+    }
+    if correlation := correlation_id():
+        simple["Headers"] = [{"Name": CORRELATION_HEADER, "Value": correlation}]
+    configuration_set = get_settings().ses_configuration_set
+    extra = {"ConfigurationSetName": configuration_set} if configuration_set else {}
+    try:
+        response = _ses().send_email(
+            FromEmailAddress=email_sender(),
+            Destination={"ToAddresses": [single_line(message.to)]},
+            Content={"Simple": simple},
+            **extra,
+        )
+    except Exception:
+        metrics.count("EmailsFailed")
+        raise
+    metrics.count("EmailsSent")
     return str(response["MessageId"])

@@ -23,7 +23,7 @@ from functions.core import cors, idempotency
 from functions.core.auth import Identity, authenticate
 from functions.core.errors import BillowError, ForbiddenError, ServiceUnavailableError
 from functions.core.ids import is_id
-from functions.core.logs import get_logger
+from functions.core.logs import get_logger, sane_correlation_id, set_correlation_id
 from functions.core.problems import PROBLEM, aws_outage, problem_response
 from functions.core.request_parsing import parse_body, parse_query, refuse_card_data
 
@@ -126,6 +126,9 @@ def handle(spec: RouteSpec, fn: Callable[..., Any], request: Any, params: dict[s
     """Run one request through auth, parsing, guard and idempotency; map every error to problem+json."""
     started = time.perf_counter()
     request_id = _request_id(request)
+    # the client's X-Request-Id (when sane) follows this work into queues, e-mails and events; else ours
+    headers = getattr(request, "headers", None) or {}
+    set_correlation_id(sane_correlation_id(headers.get("x-request-id")) or request_id)
     status = 500
     # Logged only when it is an account id: a path segment is whatever the client sent, a pasted card
     # number included (no card number in any log line: tests/proof/test_storms_and_card_data.py).

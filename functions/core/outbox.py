@@ -34,6 +34,7 @@ from functions.core import clock
 from functions.core.db import IntegerAttribute, SpecIndex, index_meta, meta
 from functions.core.errors import ConcurrentUpdateError
 from functions.core.ids import outbound_event_id
+from functions.core.logs import correlation_id
 from functions.core.uow import Op, Planned, put_if_absent
 
 API_VERSION = "v1"
@@ -109,6 +110,7 @@ class EventModel(_Outbox):
     sequence = IntegerAttribute()
     data = UnicodeAttribute()  # JSON: {"object": ...}
     api_version = UnicodeAttribute()
+    correlation_id = UnicodeAttribute(null=True)  # the work that made the change (functions/core/logs.py)
     gsi1_pk = UnicodeAttribute()
     gsi1_sk = UnicodeAttribute()
     expires_at = NumberAttribute()  # TTL (epoch seconds)
@@ -193,6 +195,7 @@ def _event_model(draft: Draft, sequence: int, at: str) -> EventModel:
         sequence=sequence,
         data=_dump({"object": draft.obj}),
         api_version=API_VERSION,
+        correlation_id=correlation_id(),
         gsi1_pk=ALL_EVENTS,
         gsi1_sk=f"{at}#{event_id}",
         expires_at=int((clock.now() + timedelta(days=RETENTION_DAYS)).timestamp()),
@@ -233,8 +236,9 @@ def allocate(drafts: list[Draft]) -> list[Op]:
 
 
 def to_event(model: EventModel) -> dict[str, Any]:
-    """The event as it is published and listed: {id, type, created_at, account_id, sequence, data, api_version}."""
-    return {
+    """The event as it is published and listed: {id, type, created_at, account_id, sequence, data, api_version},
+    and `correlation_id` when the change was made by correlated work (an API request, a queue message)."""
+    event = {
         "id": model.event_id,
         "type": model.type,
         "created_at": model.created_at,
@@ -243,6 +247,9 @@ def to_event(model: EventModel) -> dict[str, Any]:
         "data": json.loads(model.data),
         "api_version": model.api_version,
     }
+    if model.correlation_id:
+        event["correlation_id"] = model.correlation_id
+    return event
 
 
 def from_stream_image(image: dict[str, Any]) -> dict[str, Any] | None:

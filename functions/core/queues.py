@@ -10,6 +10,10 @@ so only the messages that failed come back (after the visibility timeout) and, a
 mapping must have `FunctionResponseTypes: ["ReportBatchItemFailures"]` (set in infra/; Chalice has
 no option for it), and the local queue pump (local/queue_pump.py) honours the same answer.
 Logs name the queue, the message id and the error type, never the body.
+
+Every message sent carries the correlation id of the work that sent it (functions/core/logs.py) as
+the `correlation_id` message attribute; `process_batch` makes it the correlation id while the
+record's handler runs (a message without one is correlated by its own message id).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
-from functions.core.logs import get_logger
+from functions.core.logs import correlation_id, get_logger, sane_correlation_id, set_correlation_id
 from functions.core.resources import queue_name
 from functions.core.settings import get_settings
 
@@ -42,10 +46,21 @@ def reset_client() -> None:
     queue_url.cache_clear()
 
 
+CORRELATION_ATTRIBUTE = "correlation_id"
+
+
+def _attributes() -> dict[str, Any]:
+    """The correlation id of the work in progress as a message attribute (none outside one)."""
+    value = correlation_id()
+    return {CORRELATION_ATTRIBUTE: {"DataType": "String", "StringValue": value}} if value else {}
+
+
 def send(name: str, body: dict[str, Any], delay_seconds: int = 0) -> str:
     """Send one JSON message to the queue `name` (a key of resources.QUEUES), delivered no sooner than
-    `delay_seconds` (SQS: at most 900) from now; returns its message id."""
-    extra = {"DelaySeconds": min(max(delay_seconds, 0), 900)} if delay_seconds else {}
+    `delay_seconds` (SQS: at most 900) from now, carrying the correlation id; returns its message id."""
+    extra: dict[str, Any] = {"DelaySeconds": min(max(delay_seconds, 0), 900)} if delay_seconds else {}
+    if attributes := _attributes():
+        extra["MessageAttributes"] = attributes
     response = _sqs().send_message(QueueUrl=queue_url(name), MessageBody=json.dumps(body, sort_keys=True), **extra)
     return str(response["MessageId"])
 
@@ -54,7 +69,8 @@ def send_batch(name: str, bodies: list[dict[str, Any]]) -> int:
     """Send up to 10 JSON messages in one SendMessageBatch; raises if SQS refused any of them."""
     if not bodies:
         return 0
-    entries = [{"Id": str(n), "MessageBody": json.dumps(b, sort_keys=True)} for n, b in enumerate(bodies)]
+    attributes = {"MessageAttributes": a} if (a := _attributes()) else {}
+    entries = [{"Id": str(n), "MessageBody": json.dumps(b, sort_keys=True), **attributes} for n, b in enumerate(bodies)]
     response = _sqs().send_message_batch(QueueUrl=queue_url(name), Entries=entries)
     if response.get("Failed"):
         raise RuntimeError(f"SQS refused {len(response['Failed'])} of {len(bodies)} messages to {name}")
@@ -88,6 +104,7 @@ def process_batch(queue: str, records: Iterable[Any], handle: Callable[[dict[str
             failures.append({"itemIdentifier": message_id})
             continue
         receive_count = raw.get("attributes", {}).get("ApproximateReceiveCount")
+        set_correlation_id(_message_correlation(raw) or message_id or None)
         try:
             body = json.loads(raw["body"])
             if not isinstance(body, dict):
@@ -102,4 +119,12 @@ def process_batch(queue: str, records: Iterable[Any], handle: Callable[[dict[str
                 error=type(exc).__name__,
             )
             failures.append({"itemIdentifier": message_id})
+    set_correlation_id(None)
     return {"batchItemFailures": failures}
+
+
+def _message_correlation(raw: dict[str, Any]) -> str | None:
+    """The correlation id a record carries (Lambda's event spells it `stringValue`; SQS's own
+    ReceiveMessage `StringValue`)."""
+    attribute = (raw.get("messageAttributes") or {}).get(CORRELATION_ATTRIBUTE) or {}
+    return sane_correlation_id(attribute.get("stringValue") or attribute.get("StringValue"))

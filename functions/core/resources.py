@@ -21,6 +21,7 @@ CARD_VALIDATION = "card-validation"
 BILLING_RUN = "billing-run"
 BILLING_ACCOUNT = "billing-account"
 COLLECTIONS = "collections"
+SES_FEEDBACK = "ses-feedback"
 WEBHOOK_DELIVERIES = "webhook-deliveries"
 
 QUEUES: dict[str, QueueSpec] = {
@@ -31,6 +32,7 @@ QUEUES: dict[str, QueueSpec] = {
         QueueSpec(BILLING_RUN, "one message per shard of due accounts for a run date", 300),
         QueueSpec(BILLING_ACCOUNT, "one message per due account: invoice, PDF, e-mail, collection requested", 120),
         QueueSpec(COLLECTIONS, "one message per collection: the account's balance charged off-session once", 120),
+        QueueSpec(SES_FEEDBACK, "SES bounces and complaints (configuration set → SNS): the address suppressed"),
         # 10 messages x a 10 s POST each fit the 120 s; a retry waits as a delayed message (chained past 900 s)
         QueueSpec(WEBHOOK_DELIVERIES, "one message per (event, webhook endpoint) attempt: sign, POST, record", 120),
     )

@@ -6,11 +6,12 @@ import json
 from typing import Any
 
 from chalice import Blueprint, Response
+from chalice.app import CloudWatchEvent
 from pydantic import BaseModel
 
-from functions.core import cors, errors
+from functions.core import cors, errors, tracing
 from functions.core.http import Call, api
-from functions.core.logs import get_logger
+from functions.core.logs import get_logger, set_correlation_id, start_invocation
 from functions.core.openapi import build_document
 from functions.core.problems import PROBLEM, problem_response
 
@@ -29,6 +30,19 @@ def health(call: Call) -> Health:
 @api(bp, "GET", "/v1/openapi.json", scope=None, summary="This API's OpenAPI 3.1 document")
 def openapi_document(call: Call) -> dict[str, Any]:
     return build_document()
+
+
+@bp.middleware("all")
+def lambda_context_in_logs(event: Any, get_response: Any) -> Any:
+    """Every invocation (HTTP, queue, schedule): the Lambda context's keys on its log lines
+    (functions/core/logs.py). A scheduled run is correlated by its Lambda request id; HTTP requests
+    and queue records set their own correlation id (core/http.py, core/queues.py)."""
+    context = getattr(event, "lambda_context", None) or getattr(event, "context", None)
+    start_invocation(context)
+    tracing.start()  # the X-Ray SDK on a deployed function's first invocation (functions/core/tracing.py)
+    if isinstance(event, CloudWatchEvent):
+        set_correlation_id(getattr(context, "aws_request_id", None))
+    return get_response(event)
 
 
 @bp.middleware("http")

@@ -61,6 +61,10 @@ class Settings:
     # CORS (DESIGN §8, functions/core/cors.py): the browser origins of the stage's consoles. Only the local
     # and test stages have a default (the console `make run` serves); a deployed stage names its own.
     cors_origins: tuple[str, ...] = ()
+    # Observability (docs/operations.md): the SES configuration set every e-mail names ("" locally: none).
+    ses_configuration_set: str = ""
+    # X-Ray through Powertools Tracer (functions/core/tracing.py): on in deployed functions only.
+    tracing: bool = False
     # The EventBridge bus outbound events are put on (infra/ names it); "" = derived from the table prefix.
     event_bus: str = ""
     # Outbound webhooks (DESIGN §7, docs/events.md "Webhooks"): the KMS key that encrypts endpoint secrets
@@ -125,6 +129,8 @@ def get_settings() -> Settings:
         invoice_bucket=_env("BILLOW_INVOICE_BUCKET", ""),
         email_from=_env("BILLOW_EMAIL_FROM", "billing@billow.example"),
         cors_origins=_origins(_env("BILLOW_CORS_ORIGINS", "")),
+        ses_configuration_set=_env("BILLOW_SES_CONFIGURATION_SET", ""),
+        tracing=_env("BILLOW_TRACING", "0") == "1",
         event_bus=_env("BILLOW_EVENT_BUS", ""),
         webhook_kms_key=_env("BILLOW_WEBHOOK_KMS_KEY", ""),
         webhook_timeout_seconds=float(_env("BILLOW_WEBHOOK_TIMEOUT_SECONDS", "10")),

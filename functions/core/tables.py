@@ -64,6 +64,12 @@ TABLES: dict[str, TableSpec] = {
             purpose="Idempotency-Key records with their stored responses (TTL 7 days)",
         ),
         TableSpec(
+            name="suppressions",
+            owner="core",
+            range_key=None,
+            purpose="e-mail addresses SES reported a hard bounce or a complaint for: never written to again",
+        ),
+        TableSpec(
             name="events",
             owner="core",
             indexes=(

@@ -25,7 +25,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-from functions.core import clock, email, queues
+from functions.core import clock, email, metrics, queues
 from functions.core.logs import get_logger
 from functions.core.resources import WEBHOOK_DELIVERIES
 from functions.core.settings import get_settings
@@ -123,6 +123,8 @@ def _state(state: store.Delivery | None, event: dict[str, Any], endpoint_id: str
 def _record(endpoint, event, attempt: int, result: webhook_http.Attempt, state, now: int) -> None:
     at = clock.iso(clock.now())
     status = "delivered" if result.ok else "failed"
+    if not result.ok:
+        metrics.event_delivery_failed()  # the EventDeliveriesFailed alarm (docs/operations.md)
     store.save_attempt(
         store.AttemptRecord(
             endpoint.id,

@@ -33,6 +33,11 @@ class OutboundEvent(BaseModel):
     sequence: int = Field(description="gapless per account (billing_run.completed: per run space); order by it")
     data: EventData
     api_version: Literal["v1"]
+    correlation_id: str | None = Field(
+        None,
+        description="the correlation id of the request or message whose change this is: the X-Request-Id the "
+        "client sent (or billow's request id), also in billow's logs and e-mails (docs/operations.md)",
+    )
 
 
 class OutboundEventList(BaseModel):

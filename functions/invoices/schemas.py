@@ -65,6 +65,11 @@ class Summary(BaseModel):
     collection: Literal["automatic", "send_invoice"] | None
     net_days: int | None
     invoice_emails: bool
+    billing_contact_suppressed: bool = Field(
+        False,
+        description="SES reported a hard bounce or a complaint for the billing contact's address: billow "
+        "sends it no e-mail until the contact is changed or an operator lifts the suppression",
+    )
     upgrade: SummaryUpgrade | None = None
 
 

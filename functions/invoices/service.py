@@ -21,7 +21,7 @@ from functions.accounts.service import (
     require_open,
 )
 from functions.billing_items.service import recurring_lines, recurring_total
-from functions.core import audit, clock, ledger
+from functions.core import audit, clock, ledger, suppressions
 from functions.core.errors import FieldError, ValidationFailedError
 from functions.core.idempotency import IdempotencyContext
 from functions.core.ledger import Invoice, Line
@@ -53,6 +53,9 @@ def account_summary(access: AccountAccess) -> schemas.Summary:
             # is open — the ledger counts them on the balance, and closing the last one clears it
             "past_due": bool(balance and balance.past_due > 0),
             "capabilities": capabilities(account),
+            "billing_contact_suppressed": suppressions.is_suppressed(
+                str((account.billing_contact or {}).get("email", ""))
+            ),
         }
     )
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from functions.accounts.service import AccountRecord
-from functions.core import audit, clock, email, ledger, stripe_gateway
+from functions.core import audit, clock, email, ledger, metrics, stripe_gateway
 from functions.core.audit import Actor
 from functions.core.errors import ConcurrentUpdateError, NotFoundError, ValidationFailedError
 from functions.core.idempotency import IdempotencyContext
@@ -294,6 +294,7 @@ def finish(reply: Reply, account: Any = None) -> PaymentRecord:
     capped continuation) and the payment's receipt goes out (payments/receipts.py; `account`: the account
     already read, if any); a held payment alarms the operators. Returns the row (its receipt marked)."""
     row = reply.row
+    _count(reply)
     if reply.effect == "applied":
         if reply.money is not None and reply.money.credit_after > 0:  # none left: nothing to settle
             ledger.settle_unapplied_credit(row.account_id)
@@ -306,6 +307,18 @@ def finish(reply: Reply, account: Any = None) -> PaymentRecord:
     elif reply.effect == "held":
         _alarm_held(row)
     return row
+
+
+def _count(reply: Reply) -> None:
+    """The `Payments` metric (functions/core/metrics.py): once per state Stripe's answer moved a row to."""
+    row = reply.row
+    if reply.effect == "applied":
+        metrics.payment("succeeded")
+    elif reply.effect == "recorded" and row.status == store.REQUIRES_ACTION:
+        metrics.payment("requires_action")
+    elif reply.effect == "recorded" and row.status == store.FAILED:
+        declined = bool(row.decline_code) or row.failure_code == "card_declined"
+        metrics.payment("declined" if declined else "failed", row.decline_code or row.failure_code)
 
 
 def settle(

@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 from functions.accounts.service import clear_retry, get_retry
-from functions.core import audit, clock, ledger, outbox, stripe_gateway
+from functions.core import audit, clock, ledger, metrics, outbox, stripe_gateway
 from functions.core.ids import derived_id
 from functions.core.links import payment_page
 from functions.core.logs import get_logger
@@ -86,7 +86,8 @@ def failed(row: CollectionRecord, pay: PaymentRecord | None, code: str, on: date
     # the e-mail first: a failure is sent again by the redelivery (at least once), never lost
     notify(row.account_id, collection_emails.Message(kind, amount, currency, card, code, retry_on, link))
     events = collection_failed(row.account_id, opened, row.attempt, code, retry_on)
-    transition(row, after, due_entry(row.account_id, retry_on, after.attempt), *events)
+    if transition(row, after, due_entry(row.account_id, retry_on, after.attempt), *events):
+        metrics.collection("retrying")
     return "dunning"
 
 
@@ -133,6 +134,7 @@ def past_due(row: CollectionRecord, pay: PaymentRecord | None, code: str) -> str
     notify(row.account_id, collection_emails.Message("past_due", amount, currency, reason=code))  # at least once
     if not retrying(attempt):
         return "past_due"
+    metrics.collection("failed")
     get_logger().info("account past due", account_id=row.account_id, reason=code)
     later = [inv for inv in ledger.open_invoices(row.account_id, 100) if inv.date > opened]
     if later:  # invoices issued during dunning get a collection of their own

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 from functions.accounts.service import RetryEntry, clear_retry, get_account, schedule_retry
-from functions.core import clock, email, ledger, queues
+from functions.core import clock, email, ledger, metrics, queues
 from functions.core.errors import ConcurrentUpdateError
 from functions.core.ids import derived_id
 from functions.core.money import minimum_charge
@@ -54,6 +54,7 @@ def request(account_id: str) -> int | None:
 
     seq = retrying(attempt)
     if seq is not None:
+        metrics.collection("opened")
         send(account_id, seq, get_settings().collection_delay_seconds)
     return seq
 
@@ -76,6 +77,8 @@ def close(row: CollectionRecord, outcome: str, pay: PaymentRecord | None = None)
         receipts.send_receipt(pay)
     after = replace(row, state=store.IDLE, retry_on=None, reason=outcome, updated_at=clock.iso(clock.now()))
     if transition(row, after, clear_retry(row.account_id)):
+        if outcome == "succeeded":
+            metrics.collection("succeeded")
         open_next(row.account_id)
     return outcome
 

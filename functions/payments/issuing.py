@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from functions.accounts.service import AccountRecord, get_account, set_collection_method
-from functions.core import catalogue, clock, email
+from functions.core import catalogue, clock, email, metrics
 from functions.core.errors import ConcurrentUpdateError, NotFoundError
 from functions.core.ledger import CREDIT_TYPES, Invoice
 from functions.core.links import invoice_page
@@ -82,6 +82,8 @@ def invoice_issued(
     and per notice its marker read (GetItem) and written (conditional PutItem)."""
     if not invoices:
         return
+    for inv in invoices:  # at least once: a redelivered issue counts again (docs/operations.md)
+        metrics.invoice_issued(inv.type)
     try:
         account = account or get_account(account_id)
     except NotFoundError:

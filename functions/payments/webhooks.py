@@ -19,7 +19,7 @@ import json
 import re
 from typing import Any
 
-from functions.core import audit, clock, email, ledger, outbox, stripe_gateway
+from functions.core import audit, clock, email, ledger, metrics, outbox, stripe_gateway
 from functions.core.errors import BadRequestError
 from functions.core.logs import get_logger
 from functions.core.secrets import STRIPE_WEBHOOK_SECRET, get_secret
@@ -66,8 +66,14 @@ def verify(raw: bytes, header: str | None) -> dict[str, Any]:
 
 
 def handle(raw: bytes, header: str | None) -> dict[str, Any]:
-    """Verify and handle one delivery; returns what was done (for the 200 reply and the logs)."""
-    event = verify(raw, header)
+    """Verify and handle one delivery; returns what was done (for the 200 reply and the logs). A refused
+    delivery counts in the `WebhooksRefused` metric, its reason logged."""
+    try:
+        event = verify(raw, header)
+    except BadRequestError as refused:
+        get_logger().warning("stripe webhook refused", reason=refused.detail)
+        metrics.webhook_refused()
+        raise
     event_id, event_type = event["id"], event["type"]
     obj = (event.get("data") or {}).get("object") or {}
     object_id = str(obj.get("id", ""))

@@ -71,6 +71,7 @@ def test_the_stack_prints_and_records_its_urls_ids_and_tokens(local_stack: Local
         "billing-account",
         "collections",
         "webhook-deliveries",
+        "ses-feedback",  # issue 20: SES bounces and complaints (no feedback arrives locally: no SES)
     }
     assert resources["bucket"] == "billow-local-invoices"
 

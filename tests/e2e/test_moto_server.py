@@ -110,3 +110,31 @@ def test_racing_transactions_through_the_server_lose_nothing():
         f"item-{i}" for i in range(RACERS * ROUNDS)
     )
     assert sum(int(i["n"]["N"]) for i in items if i["pk"]["S"].startswith("counter-")) == RACERS * ROUNDS
+
+
+def test_the_sent_mail_endpoint_returns_only_the_mail_asked_for(tmp_path, monkeypatch):
+    # issue 20: `billow emails` reads this instead of moto's whole state (/moto-api/data.json)
+    from local import cli, stack
+
+    server, url = moto_server.start()
+    try:
+        requests.post(f"{url}/moto-api/reset", timeout=5)
+        for name, value in stack.aws_env(url, tmp_path).items():
+            monkeypatch.setenv(name, value)
+        boto3.client("ses").verify_email_identity(EmailAddress="billing@billow.example")
+        ses = boto3.client("sesv2")
+        for n, to in enumerate(["ada@example.com", "grace@example.com", "ADA@example.com"]):
+            ses.send_email(
+                FromEmailAddress="billing@billow.example",
+                Destination={"ToAddresses": [to]},
+                Content={"Simple": {"Subject": {"Data": f"mail {n}"}, "Body": {"Text": {"Data": "hello"}}}},
+            )
+        mails = cli.sent_emails(url, "ada@example.com")
+        assert [m["subject"] for m in mails] == ["mail 0", "mail 2"]
+        assert [m["to"] for m in mails] == [["ada@example.com"], ["ADA@example.com"]]
+        assert len(cli.sent_emails(url)) == 3
+        last = requests.get(f"{url}{moto_server.SENT_MAIL_PATH}", params={"limit": 1}, timeout=5).json()
+        assert [m["subject"] for m in last] == ["mail 2"]
+    finally:
+        requests.post(f"{url}/moto-api/reset", timeout=5)
+        moto_server.stop(server)

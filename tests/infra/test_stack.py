@@ -466,3 +466,30 @@ def test_alarms_cover_every_dlq_queue_backlog_function_and_api_5xx(synthesized):
     assert by_metric["Errors"] == by_metric["Throttles"] == len(functions)
     (api5xx,) = [a for a in alarms if a["MetricName"] == "5XXError"]
     assert {"Name": "ApiName", "Value": "billow-prod"} in api5xx["Dimensions"]
+
+
+def test_every_function_is_traced_and_every_mail_names_the_configuration_set(synthesized):
+    from infra.monitoring import BUSINESS_ALARMS
+
+    template = synthesized.templates["prod"]
+    functions = resources(template, "AWS::Serverless::Function")
+    assert functions and all(f["Properties"]["Tracing"] == "Active" for f in functions.values())
+    assert all(f["Properties"]["Environment"]["Variables"]["BILLOW_TRACING"] == "1" for f in functions.values())
+    (config_set,) = resources(template, "AWS::SES::ConfigurationSet").values()
+    name = config_set["Properties"]["Name"]
+    assert {
+        f["Properties"]["Environment"]["Variables"]["BILLOW_SES_CONFIGURATION_SET"] for f in functions.values()
+    } == {name}
+    (destination,) = resources(template, "AWS::SES::ConfigurationSetEventDestination").values()
+    spec = destination["Properties"]["EventDestination"]
+    assert sorted(spec["MatchingEventTypes"]) == ["bounce", "complaint"] and "SnsDestination" in spec
+    (subscription,) = [
+        s for s in resources(template, "AWS::SNS::Subscription").values() if s["Properties"]["Protocol"] == "sqs"
+    ]
+    assert subscription["Properties"]["RawMessageDelivery"] is True
+    assert resources(template, "AWS::CloudWatch::Dashboard")
+    alarms = resources(template, "AWS::CloudWatch::Alarm").values()
+    described = [a["Properties"].get("AlarmDescription", "") for a in alarms]
+    assert all("Runbook: docs/operations.md#" in json.dumps(d) for d in described), described
+    billow = {a["Properties"]["MetricName"] for a in alarms if a["Properties"].get("Namespace") == "billow"}
+    assert billow == {a.metric for a in BUSINESS_ALARMS}

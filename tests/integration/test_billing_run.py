@@ -620,3 +620,27 @@ def test_a_crash_in_the_middle_of_a_catch_up_is_finished_by_the_redelivery_then_
     assert sorted(i["date"] for i in invoices) == [d.isoformat() for d in CATCH_UP]
     assert len(run.recurring_mails(acct)) == 4  # one notice per period, none twice
     assert run.summary(acct)["balance"]["current"] == 2100 + 4 * 3000
+
+
+def test_a_manual_invocation_runs_the_date_it_names_and_refuses_a_bad_one(run):
+    # issue 20: `billow --stage S bill --date D` invokes the daily-run function with {"date": D} (in a
+    # scheduled event's envelope, local/deployed.py)
+    from chalice.test import Client
+
+    from app import app
+    from functions.core.resources import queue_name
+    from local.deployed import manual_run_event
+
+    url = run.sqs.get_queue_url(QueueName=queue_name("billing-run"))["QueueUrl"]
+    with Client(app) as client, _at(date(2026, 12, 20)):
+        answer = client.lambda_.invoke("daily_run", manual_run_event(date(2026, 12, 1))).payload
+        assert answer["run_date"] == "2026-12-01" and answer["shards"] == 32
+        with pytest.raises(ValueError):
+            client.lambda_.invoke("daily_run", manual_run_event(date(2026, 12, 1)) | {"date": "1 Dec 2026"})
+    bodies = []
+    while messages := run.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        bodies += [json.loads(m["Body"]) for m in messages]
+        run.sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)]
+        )
+    assert len(bodies) == 32 and {b["run_date"] for b in bodies} == {"2026-12-01"}

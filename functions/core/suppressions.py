@@ -1,0 +1,99 @@
+"""E-mail addresses SES told billow not to write to again: a hard bounce or a complaint (DESIGN §9).
+
+SES publishes bounces and complaints of every message sent through the stage's configuration set to
+an SNS topic, which feeds the `ses-feedback` queue (infra/mail.py); its consumer
+(functions/accounts/suppression.py) records each address here, once, with what happened. Then
+functions/core/email.py `send` skips any message to a recorded address (the `EmailsSuppressed`
+metric counts them), and an account whose billing contact is recorded says so in its summary
+(`billing_contact_suppressed`). A soft (transient) bounce suppresses nothing. An operator lifts a
+suppression by deleting the row (docs/operations.md, "E-mail suppressed").
+
+Addresses are compared lower-cased; the row's key is the address itself (it is what SES reports).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.models import Model
+
+from functions.core import clock
+from functions.core.db import meta
+
+BOUNCE, COMPLAINT = "bounce", "complaint"
+
+
+class SuppressionModel(Model):
+    Meta = meta("suppressions")
+    pk = UnicodeAttribute(hash_key=True)  # the address, lower-cased
+    kind = UnicodeAttribute()  # bounce | complaint
+    detail = UnicodeAttribute()  # SES's bounce type/subtype or complaint type
+    feedback_id = UnicodeAttribute()  # SES's id of the bounce or complaint
+    at = UnicodeAttribute()
+
+
+@dataclass(frozen=True)
+class Feedback:
+    address: str
+    kind: str
+    detail: str
+    feedback_id: str
+
+
+def _key(address: str) -> str:
+    return address.strip().lower()
+
+
+def is_suppressed(address: str) -> bool:
+    """True when SES reported a hard bounce or a complaint for `address` (one GetItem)."""
+    if not address.strip():
+        return False
+    try:
+        SuppressionModel.get(_key(address), consistent_read=False, attributes_to_get=["pk"])
+    except DoesNotExist:
+        return False
+    return True
+
+
+def record(feedback: Feedback) -> bool:
+    """Record the suppression; False when the address was suppressed already (the first report stays)."""
+    row = SuppressionModel(
+        _key(feedback.address),
+        kind=feedback.kind,
+        detail=feedback.detail or "-",
+        feedback_id=feedback.feedback_id or "-",
+        at=clock.iso(clock.now()),
+    )
+    try:
+        row.save(condition=SuppressionModel.pk.does_not_exist())
+    except PutError as exc:
+        if getattr(exc, "cause_response_code", "") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def parse(body: dict[str, Any]) -> list[Feedback]:
+    """The addresses an SES event (configuration set → SNS → SQS) suppresses. An SNS envelope (raw
+    delivery off) is opened; a permanent bounce and a complaint suppress their recipients, anything
+    else (a transient bounce, a delivery) nothing."""
+    if body.get("Type") == "Notification" and isinstance(body.get("Message"), str):
+        body = json.loads(body["Message"])
+    kind = str(body.get("eventType") or body.get("notificationType") or "").lower()
+    if kind == BOUNCE:
+        bounce = body.get("bounce") or {}
+        if bounce.get("bounceType") != "Permanent":
+            return []
+        detail = f"{bounce.get('bounceType')}/{bounce.get('bounceSubType')}"
+        people = bounce.get("bouncedRecipients") or []
+        return [Feedback(p["emailAddress"], BOUNCE, detail, str(bounce.get("feedbackId", ""))) for p in people]
+    if kind == COMPLAINT:
+        complaint = body.get("complaint") or {}
+        detail = str(complaint.get("complaintFeedbackType") or "complaint")
+        people = complaint.get("complainedRecipients") or []
+        return [Feedback(p["emailAddress"], COMPLAINT, detail, str(complaint.get("feedbackId", ""))) for p in people]
+    return []
