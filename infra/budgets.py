@@ -31,6 +31,7 @@ from functions.core.resources import (
     CARD_VALIDATION,
     COLLECTIONS,
     QUEUES,
+    SES_FEEDBACK,
     WEBHOOK_DELIVERIES,
 )
 from functions.core.settings import Settings
@@ -105,6 +106,7 @@ WORKERS: dict[str, Worker] = {
     WEBHOOK_DELIVERIES: Worker(
         WEBHOOK_DELIVERIES, 0, "one signed POST to the endpoint (no Stripe call)", other_seconds=WEBHOOK_POST_SECONDS
     ),
+    SES_FEEDBACK: Worker(SES_FEEDBACK, 0, "records the suppressed address, e-mails the operators (no Stripe call)"),
 }
 
 

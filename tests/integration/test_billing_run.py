@@ -145,7 +145,7 @@ def test_a_month_with_items_usage_a_cancellation_and_a_credit_makes_one_recurrin
     (mail,) = run.recurring_mails(acct)
     assert mail.destinations["ToAddresses"] == ["ada@example.com"] and inv["number"] in mail.subject
     # v4: a new subscription account pays by invoice (send_invoice): the notice asks it to pay, with the link
-    assert "Please pay the amount due" in mail.body and f"/accounts/{acct}/invoices/{inv['id']}" in mail.body
+    assert "Please pay the amount due" in mail.body and f"/#/invoices/{inv['id']}?account={acct}" in mail.body
     assert len(run.mails()) == 2 + 1 + 1  # v4: the two New invoices and the Credit have their notices too
     assert run.api.call("GET", f"/v1/accounts/{acct}/invoices/{inv['id']}/pdf", token=run.api.admin)[0] == 200
     assert audit_account(acct).problems == []
