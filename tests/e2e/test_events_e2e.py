@@ -80,12 +80,19 @@ def test_ten_concurrent_charges_get_gapless_sequences_and_all_reach_the_bus(loca
     statuses: list[int] = []
 
     def charge(n: int) -> None:
-        r = requests.post(
-            f"{local_stack.api}/v1/accounts/{account_id}/charges",
-            json={"description": f"race {n}", "amount": 100 + n},
-            headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
-            timeout=60,
-        )
+        # as a console does: a 409 concurrent-update (contention on the account) is repeated after its
+        # Retry-After with the same Idempotency-Key
+        key = str(uuid.uuid4())
+        for _ in range(5):
+            r = requests.post(
+                f"{local_stack.api}/v1/accounts/{account_id}/charges",
+                json={"description": f"race {n}", "amount": 100 + n},
+                headers={**headers, "Idempotency-Key": key},
+                timeout=60,
+            )
+            if r.status_code != 409 or r.json().get("code") != "concurrent-update":
+                break
+            time.sleep(float(r.headers.get("Retry-After", "1")))
         statuses.append(r.status_code)
 
     threads = [threading.Thread(target=charge, args=(n,)) for n in range(10)]
