@@ -28,8 +28,12 @@ def _tap(stack: LocalStack):
     return sqs, stack.info["resources"]["event_bus"]["tap_queue_url"]
 
 
-def _published(stack: LocalStack, want: set[str], timeout: float = 60) -> dict[str, dict]:
-    """The events (by id) that reached the tap queue, until every id of `want` did (or the timeout)."""
+def _published(stack: LocalStack, want: set[str], timeout: float = 180) -> dict[str, dict]:
+    """The events (by id) that reached the tap queue, until every id of `want` did (or the timeout).
+
+    The timeout is generous on purpose: on a loaded 2-core machine, late in a session whose stack holds
+    thousands of events (moto copies the events table on every transaction), publishing a burst took
+    over 60 s once; a lost event still fails the test, only later."""
     sqs, url = _tap(stack)
     seen: dict[str, dict] = {}
     deadline = time.monotonic() + timeout
