@@ -24,7 +24,7 @@ from functions.core.clock import display_day
 from functions.core.ledger import Application, Invoice, Line
 from functions.core.money import display, display_unit_price
 from functions.core.text import single_line
-from functions.invoices import typefaces
+from functions.invoices import render_table, typefaces
 
 FONT = typefaces.MAIN
 # Bump when the layout changes: every stored PDF is then rendered again on its next download.
@@ -198,22 +198,9 @@ def _bill_to(pdf: Any, party: Party, t: Mapping[str, str]) -> None:
     pdf.ln(6)
 
 
-def _column_widths(pdf: Any, rows: list[list[str]]) -> tuple[float, ...]:
-    """(description, period, qty, unit, amount): the last three as wide as their widest text (an amount
-    never wraps: "98 765,43 SEK" fits whole), at least their usual width; description takes the rest."""
-    pdf.set_font(FONT, "B", 8.5)
-    fixed = [16.0, 28.0, 26.0]
-    for row in rows:
-        for i, text in enumerate(row[2:]):
-            fixed[i] = max(fixed[i], pdf.get_string_width(text) + 4)
-    period_w = 42.0
-    return (pdf.epw - period_w - sum(fixed), period_w, *fixed)
-
-
 def _lines_table(pdf: Any, lines: list[Line], cur: str, locale: str) -> None:
-    """The lines in a table, grouped by device or service, each group headed by its subtotal."""
-    from fpdf.fonts import FontFace
-
+    """The lines in a table, grouped by device or service, each group headed by its subtotal
+    (functions/invoices/render_table.py draws it)."""
     t = words(locale)
     rows: list[tuple[str, list[str]]] = [("head", [t["description"], t["period"], t["qty"], t["unit"], t["amount"]])]
     for group, members in _groups(lines):
@@ -222,27 +209,7 @@ def _lines_table(pdf: Any, lines: list[Line], cur: str, locale: str) -> None:
         for line in members:
             rows.append(("line", _line_cells(line, cur, locale)))
             rows += [("line", cells) for cells in _usage_rows(line, cur, t, locale)]
-    pdf.set_draw_color(200)
-    heading = FontFace(emphasis="BOLD", color=255, fill_color=(20, 60, 120))
-    group_style = FontFace(emphasis="BOLD", fill_color=(232, 238, 247))
-    with pdf.table(
-        col_widths=_column_widths(pdf, [cells for _, cells in rows]),
-        width=pdf.epw,
-        text_align=("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT"),
-        line_height=5.2,
-        headings_style=heading,
-        first_row_as_headings=True,
-        borders_layout="HORIZONTAL_LINES",
-        padding=1.2,
-    ) as table:
-        pdf.set_font(FONT, size=8.5)
-        for kind, cells in rows:
-            if kind == "group":
-                row = table.row(style=group_style)
-                row.cell(cells[0], colspan=4)
-                row.cell(cells[4])
-            else:
-                table.row(cells)
+    render_table.draw(pdf, rows)
 
 
 def line_description(line: Line, locale: str) -> str:

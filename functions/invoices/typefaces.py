@@ -5,13 +5,20 @@ Gothic (Korean; OFL-1.1, 4.7 MB). Right-to-left and joined scripts (Arabic, Hebr
 HarfBuzz (`FPDF.set_text_shaping`, uharfbuzz). Both are turned on only for a document that needs them:
 a Latin invoice renders exactly as before, without loading 9 MB of fonts. Every font is embedded as a
 subset (only the glyphs used), so a CJK invoice stays small. The files and their licences live in
-functions/invoices/fonts/ (docs/invoices.md)."""
+functions/invoices/fonts/ (docs/invoices.md).
+
+Each font file is parsed once per process (issue 21): fpdf2's `add_font` reads the whole character map
+and every glyph's width (~20 ms for DejaVu Sans, more for the CJK fonts) each time. `add_fonts` gives
+each document a copy of the parsed font sharing those read-only tables, with its own glyph subset and
+its own fontTools file handle (fpdf2 cuts the file down to the subset in place when it writes the PDF,
+so that handle is never shared)."""
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -52,14 +59,41 @@ def document_class() -> Any:
     return Document
 
 
+@cache
+def _parsed(family: str, style: str, file: str) -> Any:
+    """fpdf2's TTFFont for `file`, parsed once per process."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_font(family, style, str(FONTS / file))
+    return next(iter(pdf.fonts.values()))
+
+
+def _add_font(pdf: Any, family: str, style: str, file: str) -> None:
+    """fpdf2's `pdf.add_font(family, style, file)`, from the font parsed once: the character map, the
+    widths and the glyph ids shared; its number on `pdf`, its subset, its missing glyphs and its
+    fontTools handle (subset in place on output) its own."""
+    from fontTools.ttLib import TTFont
+    from fpdf.fonts import SubsetMap
+
+    parsed = _parsed(family, style, file)
+    font = copy.copy(parsed)
+    font.i = len(pdf.fonts) + 1
+    font.ttfont = TTFont(parsed.ttffile, recalcTimestamp=False, lazy=True)
+    font.subset = SubsetMap(font)
+    font.missing_glyphs = []
+    font.biggest_size_pt = 0
+    pdf.fonts[parsed.fontkey] = font
+
+
 def add_fonts(pdf: Any, texts: Iterable[str]) -> None:
     """DejaVu Sans (regular and bold) on `pdf`, and the fallbacks and shaping `texts` need."""
-    pdf.add_font(MAIN, "", str(FONTS / "DejaVuSans.ttf"))
-    pdf.add_font(MAIN, "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    _add_font(pdf, MAIN, "", "DejaVuSans.ttf")
+    _add_font(pdf, MAIN, "B", "DejaVuSans-Bold.ttf")
     fallback, shaping = needs(texts)
     if fallback:
         for family, file in FALLBACKS:
-            pdf.add_font(family, "", str(FONTS / file))
+            _add_font(pdf, family, "", file)
         pdf.set_fallback_fonts([family for family, _ in FALLBACKS], exact_match=False)
     if shaping:
         pdf.set_text_shaping(True)

@@ -115,6 +115,33 @@ def test_the_pdf_reads_as_before(name):
     assert poppler_text(render.render_pdf(*documents()[name])) == expected
 
 
+def test_the_pen_wraps_as_fpdf2_wraps():
+    """render_text.Pen breaks lines word by word where fpdf2's multi_cell breaks them character by
+    character: 400 seeded random texts (short and over-long words, double spaces, no-break spaces,
+    accents, narrow no-break spaces in amounts) in both styles, at widths from 6 to 120 mm."""
+    import random
+
+    from fpdf import FPDF
+
+    from functions.invoices import render_text, typefaces
+
+    pdf = FPDF(format="A4", unit="mm")
+    typefaces.add_fonts(pdf, [])
+    pdf.add_page()
+    words = ["Machine", "virtuelle", "n°", "—", "hébergement", "dédié,", "a", "", "1\u202f234,56\u00a0€", "W" * 40]
+    words += ["supervision", "24\u00a0h/24", "Ç", "x" * 12, "€"]
+    rng = random.Random(21)
+    for n in range(400):
+        style = "B" if n % 2 else ""
+        pen = render_text.Pen(pdf, style, 8.5)
+        pdf.set_font(typefaces.MAIN, style, 8.5)
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 30))).strip() or "x"
+        width = rng.uniform(6, 120)
+        wrapped = pen.wrap(text, width)
+        expected = pdf.multi_cell(w=width, h=5.2, text=text, padding=1.2, dry_run=True, output="LINES")
+        assert wrapped.lines is not None and list(wrapped.lines) == expected, (text, width)
+
+
 if __name__ == "__main__":  # write the golden files from the renderer as it is
     GOLDEN.mkdir(parents=True, exist_ok=True)
     for name, args in documents().items():
