@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from functions.invoices.render_text import LINE_HEIGHT, PADDING, Pen, Wrapped
+from functions.invoices.render_text import LINE_HEIGHT, PADDING, Pen, Wrapped, flush
 from functions.invoices.typefaces import MAIN
 
 SIZE = 8.5  # pt, every cell's text
@@ -111,11 +111,13 @@ class _Style:
         self.pdf, self.pens, self.base, self.kind = pdf, pens, base, ""
         self.colour = ""
 
-    def use(self, kind: str) -> Pen:
+    def use(self, kind: str, ops: list[str]) -> Pen:
+        """The Pen of `kind`'s rows, its font and colour set on the document (`ops` written first)."""
         pen = self.pens["" if kind == "line" else "B"]
         if kind != self.kind:
             self.kind = kind
             pdf = self.pdf
+            flush(pdf, ops)
             pdf.set_font(MAIN, pen.style, SIZE)
             pdf.set_text_color(HEAD_TEXT if kind == "head" else self.base)
             self.colour = pdf.text_color.serialize().lower()
@@ -139,10 +141,9 @@ def _draw_row(pdf: Any, row: Row, style: _Style, top: bool, bottom: bool) -> Non
         ops.append(f"{left:.2f} {y_bottom:.2f} m {right:.2f} {y_bottom:.2f} l S")
     if top:
         ops.append(f"{left:.2f} {y_top:.2f} m {right:.2f} {y_top:.2f} l S")
-    if ops:
-        pdf._out(" ".join(ops))
-    pen = style.use(row.kind)
+    pen = style.use(row.kind, ops)
     for cell in row.cells:
         dy = (row.height - (cell.text.count * LINE_HEIGHT + 2 * PADDING)) / 2
-        pen.write(cell.text, cell.x, y + dy, cell.width, cell.align, style.colour)
+        pen.write(ops, cell.text, (cell.x, y + dy, cell.width), cell.align, style.colour)
+    flush(pdf, ops)
     pdf.set_xy(pdf.l_margin, y + row.height)

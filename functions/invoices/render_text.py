@@ -39,6 +39,13 @@ class Wrapped:
     lines: tuple[str, ...] | None
 
 
+def flush(pdf: Any, ops: list[str]) -> None:
+    """Writes the operators `ops` holds on the page, in one piece; empties it."""
+    if ops:
+        pdf._out("\n".join(ops))
+        ops.clear()
+
+
 class _Units(dict):  # type: ignore[type-arg]
     """character -> its width in 1/1000 of the font size (fpdf2's `TTFFont.cw`), filled on first use."""
 
@@ -61,6 +68,7 @@ class Pen:
         self._codes: dict[int, str | None] = {}  # translate table: character -> its code in the subset
         self._wrapped: dict[tuple[str, float], Wrapped] = {}
         self._encoded: dict[str, str] = {}
+        self._known: set[str] = set()  # characters found in the font
 
     def _width(self, units: int) -> float:
         """`units` (1/1000 of the font size) in mm, computed as fpdf2 computes a fragment's width."""
@@ -81,8 +89,15 @@ class Pen:
         """Whether the Pen can write `text` as fpdf2 would: every character in the main font, no
         shaping, nothing fpdf2's line breaking treats specially."""
         chars = set(text)
+        if self.pdf.text_shaping or chars & _SPECIAL:
+            return False
+        if chars <= self._known:
+            return True
         cmap = self.font.cmap
-        return not self.pdf.text_shaping and not chars & _SPECIAL and all(ord(c) in cmap for c in chars)
+        if all(ord(c) in cmap for c in chars):
+            self._known |= chars
+            return True
+        return False
 
     def text_width(self, text: str) -> float:
         """The width of a plain `text` in mm."""
@@ -153,28 +168,31 @@ class Pen:
             used += units[char]
         return word[start:]
 
-    def write(self, wrapped: Wrapped, x: float, top: float, width: float, align: str, colour: str) -> None:
-        """The lines of `wrapped` in the cell at (`x`, `top`) `width` mm wide (`top`: where its first
-        line starts, padding included), aligned "L" or "R", in `colour` (a PDF fill colour operator)."""
-        pdf = self.pdf
+    def write(
+        self, ops: list[str], wrapped: Wrapped, cell: tuple[float, float, float], align: str, colour: str
+    ) -> None:
+        """The lines of `wrapped` in `cell` (x, top, width in mm; `top`: where its first line starts,
+        padding included), aligned "L" or "R", in `colour` (a PDF fill colour operator): appended to
+        `ops`, the page's operators still to write (written first when fpdf2 writes this text)."""
+        pdf, (x, top, width) = self.pdf, cell
         if pdf.current_font is not self.font or pdf.font_size_pt != self.size:
+            flush(pdf, ops)
             pdf.set_font(typefaces.MAIN, self.style, self.size)
         if wrapped.lines is None:
+            flush(pdf, ops)
             pdf.set_xy(x, top)
             self._fpdf_cell(wrapped.text, width, align, dry_run=False)
             return
         if not pdf.current_font_is_set_on_page:
-            pdf._out(pdf._set_font_for_page(pdf.current_font, pdf.font_size_pt))
+            ops.append(pdf._set_font_for_page(pdf.current_font, pdf.font_size_pt))
         k, page_h = pdf.k, pdf.h
         baseline = 0.5 * LINE_HEIGHT + 0.3 * (self.size / k)
-        out = []
         for n, line in enumerate(wrapped.lines):
             left = x + PADDING
             if align == "R":
                 left += width - 2 * PADDING - self.text_width(line)
             y = page_h - (top + PADDING + n * LINE_HEIGHT + baseline)
-            out.append(f"q BT {left * k:.2f} {y * k:.2f} Td {colour} ({self._encode(line)}) Tj ET Q")
-        pdf._out("\n".join(out))
+            ops.append(f"q BT {left * k:.2f} {y * k:.2f} Td {colour} ({self._encode(line)}) Tj ET Q")
 
     def _encode(self, text: str) -> str:
         """`text` as the font's subset codes, escaped for a PDF string (fpdf2's `TTFFont.encode_text`)."""

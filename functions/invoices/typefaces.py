@@ -11,7 +11,7 @@ Each font file is parsed once per process (issue 21): fpdf2's `add_font` reads t
 and every glyph's width (~20 ms for DejaVu Sans, more for the CJK fonts) each time. `add_fonts` gives
 each document a copy of the parsed font sharing those read-only tables, with its own glyph subset and
 its own fontTools file handle (fpdf2 cuts the file down to the subset in place when it writes the PDF,
-so that handle is never shared)."""
+so that handle is never shared), without the tables that writing it drops anyway."""
 
 from __future__ import annotations
 
@@ -25,6 +25,13 @@ from typing import Any
 FONTS = Path(__file__).with_name("fonts")
 MAIN = "DejaVu"
 FALLBACKS = (("Droid", "DroidSansFallbackFull.ttf"), ("Nanum", "NanumGothic.ttf"))
+# The tables fpdf2 2.8.9 has fontTools' subsetter drop when it writes a font into the PDF (fpdf/output.py
+# `_add_fonts`), and `kern`, which the subsetter drops when the font has GPOS: left out of each
+# document's font before it is written, so that the subsetter does not read them first (GSUB and GPOS
+# are parsed to check their formats, ~40 % of writing DejaVu Sans). The PDF's bytes are the same
+# (tests/integration/test_invoice_pdf_golden.py).
+_DROPPED = ("FFTM", "GDEF", "GPOS", "GSUB", "MATH", "hdmx", "meta", "sbix", "CBDT", "CBLC", "EBDT", "EBLC", "EBSC")
+_DROPPED += ("SVG ", "CPAL", "COLR")
 # Scripts that need shaping: Hebrew, Arabic, Syriac, Thaana, N'Ko, Arabic presentation forms.
 _SHAPED = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
 
@@ -72,7 +79,7 @@ def _parsed(family: str, style: str, file: str) -> Any:
 def _add_font(pdf: Any, family: str, style: str, file: str) -> None:
     """fpdf2's `pdf.add_font(family, style, file)`, from the font parsed once: the character map, the
     widths and the glyph ids shared; its number on `pdf`, its subset, its missing glyphs and its
-    fontTools handle (subset in place on output) its own."""
+    fontTools handle (subset in place on output, without the tables the subset drops) its own."""
     from fontTools.ttLib import TTFont
     from fpdf.fonts import SubsetMap
 
@@ -80,6 +87,11 @@ def _add_font(pdf: Any, family: str, style: str, file: str) -> None:
     font = copy.copy(parsed)
     font.i = len(pdf.fonts) + 1
     font.ttfont = TTFont(parsed.ttffile, recalcTimestamp=False, lazy=True)
+    if "GPOS" in font.ttfont and "kern" in font.ttfont:
+        del font.ttfont["kern"]
+    for tag in _DROPPED:
+        if tag in font.ttfont:
+            del font.ttfont[tag]
     font.subset = SubsetMap(font)
     font.missing_glyphs = []
     font.biggest_size_pt = 0

@@ -115,6 +115,25 @@ def test_the_pdf_reads_as_before(name):
     assert poppler_text(render.render_pdf(*documents()[name])) == expected
 
 
+@pytest.mark.parametrize("name", ["recurring_fr", "script_ja", "script_ar"])
+def test_fonts_parsed_once_write_the_same_bytes_as_fpdf2_s_add_font(name, monkeypatch):
+    """typefaces.py parses each font once per process and leaves out, before the PDF is written, the
+    tables fpdf2 drops when writing it: the PDF is the one fpdf2's own `add_font` gives, byte for byte,
+    rendered again after other documents (nothing of one document's fonts leaks into the next)."""
+    from functions.invoices import typefaces
+
+    args = documents()[name]
+    ours = render.render_pdf(*args)
+    render.render_pdf(*documents()["multi_page_fr"])
+    assert render.render_pdf(*args) == ours
+    monkeypatch.setattr(
+        typefaces,
+        "_add_font",
+        lambda pdf, family, style, file: pdf.add_font(family, style, str(typefaces.FONTS / file)),
+    )
+    assert render.render_pdf(*args) == ours
+
+
 def test_the_pen_wraps_as_fpdf2_wraps():
     """render_text.Pen breaks lines word by word where fpdf2's multi_cell breaks them character by
     character: 400 seeded random texts (short and over-long words, double spaces, no-break spaces,
