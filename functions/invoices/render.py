@@ -93,17 +93,34 @@ def render_pdf(
     grouped by device or service with their periods, totals, what was applied (`described`: each
     payment's or document's description by its id — "Card payment of Dec 6, 2026, Visa •••• 4242",
     "Credit note 3-000043"; an id is never shown), balance due, page numbers."""
-    t = words(locale)
     described = described or {}
-    pdf = _document(inv, seller, t, _texts(lines, party, seller, described))
+    pdf = _drawn(inv, lines, party, seller, locale, described, full=False)
+    written = bytes(pdf.output())
+    if typefaces.missing(pdf):  # a character outside the Latin fonts (typefaces.py): the full fonts
+        written = bytes(_drawn(inv, lines, party, seller, locale, described, full=True).output())
+    return written
+
+
+def _drawn(
+    inv: Invoice,
+    lines: list[Line],
+    party: Party,
+    seller: Seller,
+    locale: str,
+    described: Mapping[str, str],
+    full: bool,
+) -> Any:
+    """The document drawn, not written yet (`full`: with the full fonts, whatever its characters)."""
+    t = words(locale)
+    pdf = _document(inv, seller, t, _texts(lines, party, seller, described), full)
     _heading(pdf, inv, party, seller, locale)
     _bill_to(pdf, party, t)
     _lines_table(pdf, lines, inv.currency, locale)
     _totals(pdf, _total_rows(inv, locale, described))
-    return bytes(pdf.output())
+    return pdf
 
 
-def _document(inv: Invoice, seller: Seller, t: Mapping[str, str], texts: list[str]) -> Any:
+def _document(inv: Invoice, seller: Seller, t: Mapping[str, str], texts: list[str], full: bool) -> Any:
     """An A4 fpdf2 document with the fonts, the margins and a footer on every page (the amounts'
     currency, whom to ask, the invoice number and "page n of N"); its first page added."""
 
@@ -126,7 +143,7 @@ def _document(inv: Invoice, seller: Seller, t: Mapping[str, str], texts: list[st
     pdf.set_creation_date(datetime.fromisoformat(inv.created_at.replace("Z", "+00:00")))
     pdf.set_title(f"{t['invoice'].title()} {inv.number}")
     pdf.set_author(seller.name)
-    typefaces.add_fonts(pdf, texts)
+    typefaces.add_fonts(pdf, texts, full)
     pdf.set_margins(16, 16, 16)
     pdf.set_auto_page_break(True, margin=20)
     pdf.alias_nb_pages("{nb}")
