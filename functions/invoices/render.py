@@ -4,10 +4,11 @@ account's locale: every word from functions/core/catalogue.py (the e-mails use t
 amounts by functions/core/money.py `display`, days by functions/core/clock.py `display_day`, periods
 with their inclusive last day (`catalogue.period`). Pure functions of the invoice: no I/O.
 
-`render_pdf` draws the document top to bottom, a function per part: `_document` (page, fonts, the
-footer on every page), `_heading` (seller, title, the invoice's facts), `_bill_to`, `_lines_table`
-(lines grouped by device or service) and `_totals` (rows from `_total_rows`). Layout rules (docs/invoices.md):
-names and descriptions wrap, amounts never do — the amount columns are as wide as their widest amount."""
+`render_pdf` draws the document top to bottom (`_drawn`), a function per part: `_document` (page, fonts,
+the footer on every page), `_heading` (seller, title, the invoice's facts), `_bill_to`, `_lines_table`
+(lines grouped by device or service, drawn by functions/invoices/render_table.py) and `_totals` (rows
+from `_total_rows`). Layout rules (docs/invoices.md): names and descriptions wrap, amounts never do —
+the amount columns are as wide as their widest amount (`render_table.column_widths`)."""
 
 from __future__ import annotations
 
