@@ -1,17 +1,17 @@
 """Text in the lines table, measured, wrapped and written without fpdf2's per-character layout (issue 21).
 
 fpdf2's `multi_cell` measures a line again each time it adds a character (the width of a 100-character
-description is summed ~100 times) and `table()` does it twice per cell: a 1,000-line invoice spent
-~85 % of its time there. A `Pen` does the same work once per text with the font's own widths
-(`TTFFont.cw`, the table fpdf2 reads), breaking lines by fpdf2's rule — at the last space that fits,
+description is summed ~100 times) and `table()` does it twice per cell: a 1,000-line invoice spent 97 %
+of its time there (docs/performance.md). A `Pen` does the same work once per text with the font's own
+widths (`TTFFont.cw`, the table fpdf2 reads), breaking lines by fpdf2's rule — at the last space that fits,
 inside a word only when the word alone is too wide (`fpdf/line_break.py` `MultiLineBreak.get_line`,
 WORD mode) — so the words fall where fpdf2 put them, and writes each line as fpdf2's `cell` writes it
 (`q BT x y Td <colour> (<glyph codes>) Tj ET Q`, glyphs picked in the font's subset).
 
 A text the main font cannot write alone (a character DejaVu lacks, for the fallback fonts), a document
 whose text is shaped (Arabic, Hebrew), or a text with a character fpdf2's line breaking treats
-specially (a soft hyphen, a no-break space, other spaces, a line break) goes through fpdf2's own
-`multi_cell`, as before: exact, and slower, for the few documents that need it."""
+specially (a soft hyphen, spaces other than the space and the no-break space, a line break) goes
+through fpdf2's own `multi_cell`, as before: exact, and slower, for the few documents that need it."""
 
 from __future__ import annotations
 
