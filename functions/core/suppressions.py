@@ -22,7 +22,9 @@ from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.models import Model
 
 from functions.core import clock
-from functions.core.db import meta
+from functions.core.db import get_or_none, meta
+from functions.core.errors import ConflictError
+from functions.core.uow import Op, put_if_absent
 
 BOUNCE, COMPLAINT = "bounce", "complaint"
 
@@ -34,6 +36,7 @@ class SuppressionModel(Model):
     detail = UnicodeAttribute()  # SES's bounce type/subtype or complaint type
     feedback_id = UnicodeAttribute()  # SES's id of the bounce or complaint
     at = UnicodeAttribute()
+    operators_told = UnicodeAttribute(null=True)  # when the operators' e-mail listing its accounts went out
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class Feedback:
     feedback_id: str
 
 
-def _key(address: str) -> str:
+def address_key(address: str) -> str:
     return address.strip().lower()
 
 
@@ -53,7 +56,7 @@ def is_suppressed(address: str) -> bool:
     if not address.strip():
         return False
     try:
-        SuppressionModel.get(_key(address), consistent_read=False, attributes_to_get=["pk"])
+        SuppressionModel.get(address_key(address), consistent_read=False, attributes_to_get=["pk"])
     except DoesNotExist:
         return False
     return True
@@ -62,7 +65,7 @@ def is_suppressed(address: str) -> bool:
 def record(feedback: Feedback) -> bool:
     """Record the suppression; False when the address was suppressed already (the first report stays)."""
     row = SuppressionModel(
-        _key(feedback.address),
+        address_key(feedback.address),
         kind=feedback.kind,
         detail=feedback.detail or "-",
         feedback_id=feedback.feedback_id or "-",
@@ -75,6 +78,34 @@ def record(feedback: Feedback) -> bool:
             return False
         raise
     return True
+
+
+def operators_told(address: str) -> bool:
+    """True once the operators' e-mail about this suppression went out (a consistent GetItem)."""
+    row = get_or_none(SuppressionModel, address_key(address), consistent_read=True)
+    return row is not None and row.operators_told is not None
+
+
+def told_operators(address: str) -> None:
+    """Mark the suppression's operator e-mail as sent: a redelivered SES event sends no second one."""
+    SuppressionModel(address_key(address)).update(
+        actions=[SuppressionModel.operators_told.set(clock.iso(clock.now()))],
+        condition=SuppressionModel.pk.exists(),
+    )
+
+
+def account_noticed(address: str, account_id: str, kind: str) -> Op:
+    """The marker, in the account's own transaction (its audit event and `account.updated`), that the
+    account was told its billing contact is suppressed: put only if absent (ConflictError
+    `already-noticed` otherwise), so a redelivered SES event changes the account once. Its key holds a
+    space, which no address has, so no address ever reads as this row."""
+    row = SuppressionModel(f"{account_id} {address_key(address)}", kind=kind, detail="account", feedback_id="-")
+    row.at = clock.iso(clock.now())
+    return put_if_absent(
+        row,
+        label="suppression-notice",
+        on_conflict=lambda: ConflictError(f"{account_id} was told already", code="already-noticed"),
+    )
 
 
 def parse(body: dict[str, Any]) -> list[Feedback]:

@@ -87,6 +87,14 @@ class InvoiceCollectionFailedObject(InvoiceObject):
     next_payment_attempt: date | None = Field(description="null: dunning is over (the invoice is past due)")
 
 
+class AccountUpdatedObject(Account):
+    billing_contact_suppressed: bool | None = Field(
+        None,
+        description="true on the account.updated an SES bounce or complaint of the billing contact's e-mail "
+        "emits (billow writes to it no more); absent on other changes (the summary always says)",
+    )
+
+
 class AccountClosedObject(Account):
     final_invoice_id: str | None
 
@@ -152,7 +160,7 @@ class DisputeObject(BaseModel):
 
 PAYLOADS: dict[str, type[BaseModel]] = {
     "account.created": Account,
-    "account.updated": Account,
+    "account.updated": AccountUpdatedObject,
     "account.upgraded": Account,
     "account.closed": AccountClosedObject,
     "account.past_due": PastDueObject,
