@@ -13,7 +13,7 @@ from functions.core.auth import ADMIN
 from functions.core.http import Call, api
 from functions.core.resources import queue_name
 from functions.core.schemas import PageQuery
-from functions.events import webhook_service as service
+from functions.events import service
 from functions.events.webhook_schemas import (
     AttemptList,
     EndpointIn,
