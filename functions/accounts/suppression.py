@@ -31,22 +31,23 @@ def handle_feedback(body: dict[str, Any]) -> None:
     """One SES event: each address it suppresses recorded, its accounts told, the operators e-mailed."""
     for feedback in suppressions.parse(body):
         metrics.count("EmailFeedback", kind=feedback.kind)
-        if suppressions.record(feedback):
+        recorded = suppressions.record(feedback)
+        if recorded.new:
             get_logger().warning("e-mail address suppressed", kind=feedback.kind, feedback_id=feedback.feedback_id)
-        elif suppressions.operators_told(feedback.address):
+        elif recorded.operators_told:
             continue  # suppressed and handled already (SES reports again, or the message was redelivered)
         accounts = accounts_with_contact(feedback.address)
         for account in accounts:
-            _tell_account(account, feedback)
+            _tell_account(account, feedback, recorded.since)
         email.send(_operator_notice(feedback, accounts))
         suppressions.told_operators(feedback.address)
 
 
-def _tell_account(account: AccountRecord, feedback: suppressions.Feedback) -> None:
+def _tell_account(account: AccountRecord, feedback: suppressions.Feedback, since: str) -> None:
     """The account's audit event and `account.updated` (with `billing_contact_suppressed: true`), once."""
     try:
         UnitOfWork().add(
-            suppressions.account_noticed(feedback.address, account.id, feedback.kind),
+            suppressions.account_noticed(feedback.address, since, account.id, feedback.kind),
             audit.record(
                 account.id,
                 SYSTEM,

@@ -62,8 +62,20 @@ def is_suppressed(address: str) -> bool:
     return True
 
 
-def record(feedback: Feedback) -> bool:
-    """Record the suppression; False when the address was suppressed already (the first report stays)."""
+@dataclass(frozen=True)
+class Recorded:
+    """The suppression as stored after a report: `new` when this report made it; `since` (when it was
+    made) names this suppression apart from an earlier one an operator lifted; `operators_told` once the
+    operators' e-mail about it went out."""
+
+    new: bool
+    since: str
+    operators_told: bool
+
+
+def record(feedback: Feedback) -> Recorded:
+    """Record the suppression (put if absent: the first report stays); an address suppressed already is
+    read back (a consistent GetItem) to say how far its handling went."""
     row = SuppressionModel(
         address_key(feedback.address),
         kind=feedback.kind,
@@ -74,16 +86,13 @@ def record(feedback: Feedback) -> bool:
     try:
         row.save(condition=SuppressionModel.pk.does_not_exist())
     except PutError as exc:
-        if getattr(exc, "cause_response_code", "") == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
-
-
-def operators_told(address: str) -> bool:
-    """True once the operators' e-mail about this suppression went out (a consistent GetItem)."""
-    row = get_or_none(SuppressionModel, address_key(address), consistent_read=True)
-    return row is not None and row.operators_told is not None
+        if getattr(exc, "cause_response_code", "") != "ConditionalCheckFailedException":
+            raise
+        stored = get_or_none(SuppressionModel, row.pk, consistent_read=True)
+        if stored is None:  # lifted meanwhile: this report suppresses it again
+            return record(feedback)
+        return Recorded(False, stored.at, stored.operators_told is not None)
+    return Recorded(True, row.at, False)
 
 
 def told_operators(address: str) -> None:
@@ -94,12 +103,13 @@ def told_operators(address: str) -> None:
     )
 
 
-def account_noticed(address: str, account_id: str, kind: str) -> Op:
+def account_noticed(address: str, since: str, account_id: str, kind: str) -> Op:
     """The marker, in the account's own transaction (its audit event and `account.updated`), that the
-    account was told its billing contact is suppressed: put only if absent (ConflictError
-    `already-noticed` otherwise), so a redelivered SES event changes the account once. Its key holds a
-    space, which no address has, so no address ever reads as this row."""
-    row = SuppressionModel(f"{account_id} {address_key(address)}", kind=kind, detail="account", feedback_id="-")
+    account was told its billing contact is suppressed (the suppression made at `since`): put only if
+    absent (ConflictError `already-noticed` otherwise), so a redelivered SES event changes the account
+    once, and a suppression lifted then made again tells it again. Its key holds spaces, which no address
+    has, so no address ever reads as this row."""
+    row = SuppressionModel(f"{account_id} {address_key(address)} {since}", kind=kind, detail="account", feedback_id="-")
     row.at = clock.iso(clock.now())
     return put_if_absent(
         row,

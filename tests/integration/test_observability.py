@@ -230,8 +230,20 @@ def test_a_bounce_tells_each_account_of_its_billing_contact_once_in_its_events_a
     every = [*told, moved, bystander]
     sequences = {a: outbox.last_sequence(a) for a in every}
     sent_before = len(pay.sent)
+    bounce = _bounce(bounced)
 
-    _feedback(pay, _bounce(bounced))
+    from functions.accounts import suppression
+
+    def e_mail_down(message):
+        raise RuntimeError("SES is down")
+
+    with pytest.MonkeyPatch.context() as patch:  # the accounts are told, then the operators' e-mail fails:
+        patch.setattr(suppression.email, "send", e_mail_down)  # SQS delivers the message again (below)
+        with pytest.raises(RuntimeError):
+            suppression.handle_feedback(bounce)
+    assert [len(outbox.events_of(a, sequences[a])) for a in every] == [1, 1, 1, 0, 0]
+    assert pay.sent[sent_before:] == []
+    _feedback(pay, bounce)
 
     def state():
         events = {a: outbox.events_of(a, sequences[a]) for a in every}
@@ -258,5 +270,14 @@ def test_a_bounce_tells_each_account_of_its_billing_contact_once_in_its_events_a
     assert [a for a in every if a in text] == told
     assert "3 account(s)" in text
 
-    _feedback(pay, _bounce(bounced))  # SES reports it again, or SQS redelivers: nothing more
+    _feedback(pay, bounce)  # SQS redelivers, or SES reports it again: nothing more
+    _feedback(pay, _bounce(bounced.upper()))
     assert state() == (events, audit, sent)
+
+    from functions.core.suppressions import SuppressionModel
+
+    SuppressionModel(bounced).delete()  # an operator lifts it (docs/operations.md), then it bounces again
+    _feedback(pay, _bounce(bounced))
+    again, _, sent = state()
+    assert {a: [e["type"] for e in again[a]] for a in told} == {a: ["account.updated"] * 2 for a in told}
+    assert len(sent) == 2
