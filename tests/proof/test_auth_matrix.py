@@ -35,7 +35,7 @@ PROBLEM_KEYS = {"type", "title", "status", "detail", "code", "errors"}
 # `Vary: Origin` is on every response (CORS, functions/core/cors.py); these requests send no Origin, so
 # no Access-Control-* header may appear.
 REFUSAL_HEADERS = {"content-type", "content-length", "x-request-id", "www-authenticate", "vary"}
-# A GET that writes: the invoice PDF is rendered on first read and kept in S3.
+# A GET that writes: a PDF not stored yet (or stale) has its render queued and its request's marker put in S3.
 WRITES_ON_GET = {"GET /v1/accounts/{account_id}/invoices/{invoice_id}/pdf"}
 PUBLIC = {"GET /v1/health", "GET /v1/openapi.json", "POST /v1/webhooks/stripe"}
 
