@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 
 import boto3
 import pytest
 
-from functions.core import pdf_renders
+from functions.core import clock, pdf_renders
 from tests.integration.render_helpers import deliver, drain_renders, render_messages
 
 
@@ -67,7 +68,10 @@ def test_the_route_answers_409_with_retry_after_before_the_worker_and_a_url_afte
     # asked again while not ready: the route queues no second render (one per invoice and fingerprint)
     assert _pdf(pdfs, account_id, charge["id"])[0] == 409
     assert len(render_messages(visibility=0)) == 2  # the and the route's first
-    assert drain_renders(pdfs.client) == 2 and pdfs.rendered == ["open"]  # the second found it current
+    with clock.frozen(clock.now() + timedelta(seconds=61)):  # asked over a minute ago and still not stored
+        assert _pdf(pdfs, account_id, charge["id"])[0] == 409
+    assert len(render_messages(visibility=0)) == 3  # so asked again
+    assert drain_renders(pdfs.client) == 3 and pdfs.rendered == ["open"]  # the others found it current
     status, link, _ = _pdf(pdfs, account_id, charge["id"])
     assert status == 200 and f"invoices/{account_id}/{charge['id']}.pdf" in link["url"] and link["expires_at"]
     assert render_messages(visibility=0) == [] and pdfs.rendered == ["open"]
