@@ -328,10 +328,11 @@ def test_the_api_role_has_exactly_its_grants(prod):
     sends = [s for s in statements if "sqs:SendMessage" in _actions([s])]
     # the card-validation queue (PUT payment-method) and the collections queue (an invoice issued by a
     # request on an automatic account requests its collection, docs/collections.md) and the webhook
-    # deliveries queue (POST /v1/events/{id}/redeliver)
+    # deliveries queue (POST /v1/events/{id}/redeliver); (issue 21) the pdf-render queue (an invoice issued,
+    # or GET …/pdf finding its PDF missing or stale: the API queues renders, never renders)
     assert sorted(s["Resource"]["Fn::GetAtt"][0] for s in sends) == sorted(
         logical_id(prod, "AWS::SQS::Queue", QueueName=f"{settings('prod').table_prefix}{name}")
-        for name in ("card-validation", "collections", "webhook-deliveries")
+        for name in ("card-validation", "collections", "webhook-deliveries", "pdf-render")
     )
     assert not any(a.startswith("sqs:Receive") for a in actions)
     assert {"ses:SendEmail", "secretsmanager:GetSecretValue", "kms:Encrypt"} <= actions
@@ -385,11 +386,21 @@ def test_each_kind_of_function_gets_its_grants(workers_prod):
     assert not any(a.startswith(("dynamodb:", "s3:", "ses:", "secretsmanager:")) for a in daily)
     assert "sqs:SendMessage" in daily
     account_id, _ = _function(workers_prod, "app.bill_account")
-    assert {"s3:PutObject", "ses:SendEmail", "dynamodb:PutItem"} <= _actions(
-        _policy_statements(workers_prod, account_id)
-    )
+    bill = _actions(_policy_statements(workers_prod, account_id))
+    # (issue 21) the run queues its invoices' PDF renders: it no longer puts PDFs
+    assert {"ses:SendEmail", "dynamodb:PutItem"} <= bill and not any(a.startswith("s3:") for a in bill)
     # (issue 19) + the outbox stream's consumer, the publisher of outbound events
     assert set(GRANTS) == {"api", "schedule", "stream:events"} | {f"sqs:{q}" for q in QUEUES}
+
+
+def test_the_pdf_renderer_reads_the_tables_and_puts_pdfs_and_nothing_else(prod):
+    """Issue 21: RenderPdfs, the pdf-render queue's consumer, is the one function that renders."""
+    render_id, props = _function(prod, "functions.invoices.routes.render_pdfs")
+    actions = _actions(_policy_statements(prod, render_id))
+    assert {"s3:GetObject", "s3:PutObject", "dynamodb:GetItem", "dynamodb:BatchGetItem"} <= actions
+    assert not set(TABLE_WRITE) & actions and not any(a.startswith("s3:Delete") for a in actions)
+    assert not any(a.startswith(("ses:", "secretsmanager:", "kms:", "sqs:SendMessage")) for a in actions)
+    assert props["Timeout"] == QUEUES["pdf-render"].consumer_timeout_seconds
 
 
 def test_the_daily_run_fires_at_0005_utc_with_a_dlq_and_alarms(workers_prod):

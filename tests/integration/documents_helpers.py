@@ -171,7 +171,7 @@ def english_fragments() -> list[str]:
 
 
 def moto_stack(mint, monkeypatch):
-    """The app over moto's *server* (presigned URLs need real HTTP): (Api, the server's URL)."""
+    """The app over moto's *server* (presigned URLs need real HTTP), with every queue: (Api, the server's URL)."""
     from chalice.test import Client
 
     from functions.core import db
@@ -187,9 +187,10 @@ def moto_stack(mint, monkeypatch):
     db.create_tables(boto3.client("dynamodb", region_name="us-east-1"))
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket_name())
     from app import app
+    from tests.integration.conftest import queues_and_mail_created
 
     try:
-        with Client(app) as client:
+        with queues_and_mail_created(), Client(app) as client:  # the pdf-render queue renders the PDFs
             yield Api(client, mint), url
     finally:
         db.reset_connections()
