@@ -1,7 +1,6 @@
 """Build the Lambda zip that CDK deploys: `chalice package` plus precompiled, reproducible bytecode.
 
-Usage: ``python -m local.package OUT_DIR`` (``make package`` uses ``build/package``). OUT_DIR receives
-``deployment.zip`` and the ``sam.json`` chalice wrote next to it.
+Usage: ``python -m local.package [--if-stale] OUT_DIR`` (``make package`` uses ``build/package``).
 
 Steps, and why:
 
@@ -39,9 +38,15 @@ Steps, and why:
    objects are rewritten to ``/var/task/...`` (``-s``/``-p``) and ``PYTHONHASHSEED=0`` keeps
    frozenset constants in a stable order, so the bytecode does not depend on the build directory
    or the run.
-6. **Re-zip deterministically**: entries sorted by name, every timestamp 1980-01-01 00:00:00, mode
-   0644, deflate level 9, no directory entries. The same sources, lock and Python give a
-   byte-identical zip (its sha256 is printed). The lock it was built from is copied next to it.
+6. **One zip per function** of ``sam.json`` (local/package_select.py says what each holds: every
+   distribution its code may import, billow's code, the data files it may read; botocore's data cut
+   to the services billow calls), written deterministically (local/package_zip.py: entries sorted by
+   name, every timestamp 1980-01-01 00:00:00, mode 0644, deflate level 9, no directory entries; each
+   file compressed once). OUT_DIR receives ``<LogicalId>.zip`` per function, ``sam.json`` with each
+   ``CodeUri`` pointing at its zip, ``manifest.json`` (function -> zip, size, sha256, what it leaves
+   out; the fingerprint of the sources) and the lock it was built from. The same sources, lock and
+   Python give byte-identical zips. ``--if-stale`` does nothing when the manifest's fingerprint is the
+   sources' (``make test`` builds this way before pytest).
 """
 
 from __future__ import annotations
