@@ -312,6 +312,56 @@ def test_every_client_billow_creates_comes_from_the_cut_botocore_data(manifest, 
         assert report["ec2"] == "unknown", "botocore's data is cut to the services billow calls"
 
 
+_STRIPE = """
+import json, sys
+sys.path[:] = [sys.argv[1], *sys.path]
+import stripe
+client = stripe.StripeClient("sk_test_packaged", base_addresses={"api": "http://127.0.0.1:9"})
+services = [type(getattr(client.v1, name)).__name__ for name in
+            ("customers", "setup_intents", "payment_intents", "payment_methods", "refunds", "events")]
+try:
+    import stripe.params
+    params = "importable"
+except ModuleNotFoundError:
+    params = "absent"
+print(json.dumps({"services": services, "params": params, "event": type(stripe.Event.construct_from(
+    {"id": "evt_1", "object": "event", "type": "payment_intent.succeeded",
+     "data": {"object": {"id": "pi_1", "object": "payment_intent"}}}, "sk_test_packaged").data.object).__name__}))
+"""
+
+
+def test_the_typing_only_stripe_params_are_left_out_and_stripe_works_without_them(manifest, unpacked, tmp_path):
+    """stripe.params (TypedDicts for type checkers) is left out of every zip when the build proves that
+    nothing loads it at run time (local/package_select.py TYPING_ONLY); stripe's client, its services and
+    its event objects work without it."""
+    from local.package_select import typing_only_offenders
+
+    assert manifest["typing_only_left_out"] == ["stripe.params"]
+    assert (unpacked / "stripe").is_dir() and not (unpacked / "stripe" / "params").exists()
+    assert typing_only_offenders(unpacked, "stripe.events"), "the proof finds a sub-package stripe does load"
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _STRIPE, str(unpacked)],
+        env={"HOME": str(tmp_path)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["params"] == "absent"
+    assert report["services"] == [
+        "CustomerService",
+        "SetupIntentService",
+        "PaymentIntentService",
+        "PaymentMethodService",
+        "RefundService",
+        "EventService",
+    ]
+    assert report["event"] == "PaymentIntent"
+
+
 # ---- the locked dependencies (DESIGN §9) ---------------------------------------------------------------
 
 
@@ -325,6 +375,7 @@ def test_the_zips_hold_the_locked_distributions_at_their_versions_each_whole_or_
     from local.lock import normalize
 
     everywhere: dict[str, str] = {}
+    typing_only = manifest["typing_only_left_out"]
     for logical_id, tree in unpacked_zips.items():
         shipped = {}
         for dist_info in tree.glob("*.dist-info"):
@@ -333,8 +384,9 @@ def test_the_zips_hold_the_locked_distributions_at_their_versions_each_whole_or_
             # whole: every file its RECORD names is there (bytecode and console scripts aside)
             for line in (dist_info / "RECORD").read_text().splitlines():
                 path = line.rsplit(",", 2)[0]
+                cut = ("botocore/data/", "boto3/data/", *(f"{d.replace('.', '/')}/" for d in typing_only))
                 if not path.startswith("..") and "__pycache__" not in path:
-                    assert (tree / path).is_file() or path.startswith(("botocore/data/", "boto3/data/")), path
+                    assert (tree / path).is_file() or path.startswith(cut), path
         assert shipped == {k: v for k, v in _locked().items() if k not in manifest["functions"][logical_id]["left_out"]}
         assert not (tree / "bin").exists(), "console scripts are not shipped"
         # boto3 and botocore come from the lock, not from Lambda's runtime
