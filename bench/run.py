@@ -33,10 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     if not (ROOT / "build" / "package" / "manifest.json").is_file() and not args.zip:
         print("bench: build/package/manifest.json is missing: run `make package` first", file=sys.stderr)
         return 1
-    zip_path, sam_path = (args.zip, None) if args.zip else cold_start.default_paths(ROOT)
     if args.zip:
         zip_path = args.zip.resolve()
         sam_path = zip_path.with_name("sam.json")
+    else:
+        zip_path, sam_path = cold_start.default_paths(ROOT)
     if not zip_path.is_file() or not sam_path.is_file():
         print(f"bench: {zip_path} or its sam.json is missing: run `make package` first", file=sys.stderr)
         return 1
