@@ -432,3 +432,71 @@ def test_an_unhashed_lock_line_fails_too(package_dir: Path, tmp_path: Path) -> N
     lock.write_text(f"{pin}\n")
     with pytest.raises(PackageError, match=r"(?i)hash"):
         install_lock(lock, tmp_path / "target", WHEELHOUSE)
+
+
+# ---- the rule, on a small tree (no build) --------------------------------------------------------------
+
+_APP = """
+from functions import a
+ROUTE_MODULES = ("functions.b",)  # loaded by name
+"""
+_A = """
+from typing import TYPE_CHECKING
+from chalice import Blueprint
+if TYPE_CHECKING:
+    import typing_only_lib
+bp = Blueprint(__name__)
+
+
+def route(fn):
+    return fn
+
+
+def _heavy():
+    import heavy_renderer
+    return heavy_renderer
+
+
+class Store:
+    def save(self):
+        import store_sdk
+
+
+@route
+def view():
+    return _light() or Store()
+
+
+def _light():
+    import light_lib
+    Store().save()
+
+
+@bp.on_sqs_message(queue="q")
+def worker(event):
+    return _heavy()
+"""
+_B = """
+import loaded_by_name
+"""
+
+
+def test_the_rule_follows_lazy_imports_only_into_functions_the_handler_may_run(tmp_path) -> None:
+    from local.package_graph import CodeGraph
+
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "app.py").write_text(_APP)
+    (tmp_path / "functions" / "__init__.py").write_text("")
+    (tmp_path / "functions" / "a.py").write_text(_A)
+    (tmp_path / "functions" / "b.py").write_text(_B)
+    graph = CodeGraph(tmp_path)
+    api = graph.reach("app.app", "app.app")
+    # a route's lazy import, a method it calls (by name), a module named in a string: reached; the
+    # worker's lazy import and a TYPE_CHECKING import: not
+    assert api.external == {"typing", "chalice", "light_lib", "store_sdk", "loaded_by_name"}
+    assert api.path_to("light_lib") == ["functions.a.view", "functions.a._light"]
+    worker = graph.reach("functions.a.worker", "app.app")
+    assert "heavy_renderer" in worker.external and "light_lib" not in worker.external
+    assert worker.path_to("heavy_renderer") == ["functions.a.worker", "functions.a._heavy"]
+    with pytest.raises(KeyError):
+        graph.reach("functions.a.missing", "app.app")
