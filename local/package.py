@@ -410,6 +410,11 @@ def build_package(
     out_dir: Path, project: Path = ROOT, log: Callable[[str], object] = print, wheelhouse: Path = WHEELHOUSE
 ) -> PackageInfo:
     started = time.monotonic()
+    plain_log = log
+
+    def log(message: str) -> object:  # every step with the seconds since the build started
+        return plain_log(f"[{time.monotonic() - started:5.1f} s] {message}")
+
     out_dir.mkdir(parents=True, exist_ok=True)
     lock = project / LOCK
     if not lock.is_file():
@@ -437,7 +442,9 @@ def build_package(
         if removed:
             log(f"removed {removed} bytecode files that came with the sources")
         check_functions(tree, stage_dir, log)
+        log("compileall (unchecked-hash) …")
         compile_tree(tree)
+        log("one zip per function …")
         try:
             info, template = split_tree(tree, json.loads(sam_path.read_text()), out_dir, log)
         except (KeyError, ValueError) as exc:
