@@ -68,7 +68,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local.package_select import Selector, cut_aws_data, cut_typing_only
+from local.package_proofs import cut_never_loaded
+from local.package_select import Selector, cut_aws_data
 from local.package_zip import FIXED_DATE, Compressed, write_zip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -312,7 +313,7 @@ class PackageInfo:
     manifest_path: Path
     functions: tuple[FunctionZip, ...]
     services: tuple[str, ...]
-    typing_only: tuple[str, ...]
+    never_loaded: tuple[str, ...]
     sources: int
     bytecode: int
     seconds: float
@@ -338,9 +339,9 @@ def split_tree(
     services = selector.services(first)
     cut_aws_data(tree, services)
     log(f"botocore data cut to {len(services)} services: {', '.join(sorted(services))}")
-    typing_only = cut_typing_only(tree, log)
-    if typing_only:
-        log(f"typing-only sub-packages left out of every zip: {', '.join(typing_only)}")
+    never_loaded = cut_never_loaded(tree, log)
+    if never_loaded:
+        log(f"never-loaded packages left out of every zip (proved): {', '.join(never_loaded)}")
     selections = [selector.select(logical_id, handler) for logical_id, handler in handlers.items()]
     compressed = Compressed(tree)
     compressed.prepare(sorted({f for s in selections for f in s.files}))
@@ -376,7 +377,7 @@ def split_tree(
         manifest_path=out_dir / MANIFEST,
         functions=tuple(zips),
         services=tuple(sorted(services)),
-        typing_only=tuple(typing_only),
+        never_loaded=tuple(never_loaded),
         sources=sum(1 for f in files if f.endswith(".py")),
         bytecode=sum(1 for f in files if f.endswith(".pyc")),
         seconds=0.0,
@@ -388,7 +389,7 @@ def write_manifest(info: PackageInfo, fingerprint: str) -> None:
         "runtime": RUNTIME,
         "fingerprint": fingerprint,
         "botocore_services": list(info.services),
-        "typing_only_left_out": list(info.typing_only),
+        "never_loaded_left_out": list(info.never_loaded),
         "functions": {
             z.logical_id: {
                 "handler": z.handler,

@@ -27,19 +27,12 @@ from __future__ import annotations
 import ast
 import re
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from local.package_graph import CodeGraph, Reach
 
 OURS = ("app.py", "functions")
-# Sub-packages of shipped distributions that only type checkers read, left out of every zip when the
-# build proves it (`typing_only_offenders`): no shipped module imports them outside `if TYPE_CHECKING:`,
-# none reads them as an attribute of their package, and a string names them only in their package's
-# own __init__ (stripe's lazy-attribute table: `stripe.params` would load on first use of that attribute,
-# which nothing makes). stripe.params is the request parameters' TypedDicts: 2.1 MiB zipped.
-TYPING_ONLY = ("stripe.params",)
 API_HANDLER = "app.app"
 BOTOCORE_DATA = "botocore/data"
 BOTO3_DATA = "boto3/data"
@@ -293,22 +286,6 @@ def _dotted_name(node: ast.expr) -> str:
         parts.append(node.attr)
         node = node.value
     return ".".join([node.id, *reversed(parts)]) if isinstance(node, ast.Name) else ""
-
-
-def cut_typing_only(tree: Path, log: Callable[[str], object]) -> list[str]:
-    """Remove each TYPING_ONLY sub-package the proof allows; returns the ones removed."""
-    removed = []
-    for dotted in TYPING_ONLY:
-        directory = tree / Path(*dotted.split("."))
-        if not directory.is_dir():
-            continue
-        offenders = typing_only_offenders(tree, dotted)
-        if offenders:
-            log(f"{dotted} kept: may be loaded at run time ({', '.join(offenders[:5])})")
-            continue
-        shutil.rmtree(directory)
-        removed.append(dotted)
-    return removed
 
 
 def cut_aws_data(tree: Path, services: set[str]) -> list[str]:

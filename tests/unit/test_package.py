@@ -332,11 +332,11 @@ print(json.dumps({"services": services, "params": params, "event": type(stripe.E
 
 def test_the_typing_only_stripe_params_are_left_out_and_stripe_works_without_them(manifest, unpacked, tmp_path):
     """stripe.params (TypedDicts for type checkers) is left out of every zip when the build proves that
-    nothing loads it at run time (local/package_select.py TYPING_ONLY); stripe's client, its services and
+    nothing loads it at run time (local/package_proofs.py NEVER_LOADED); stripe's client, its services and
     its event objects work without it."""
     from local.package_select import typing_only_offenders
 
-    assert manifest["typing_only_left_out"] == ["stripe.params"]
+    assert "stripe.params" in manifest["never_loaded_left_out"]
     assert (unpacked / "stripe").is_dir() and not (unpacked / "stripe" / "params").exists()
     assert typing_only_offenders(unpacked, "stripe.events"), "the proof finds a sub-package stripe does load"
     result = subprocess.run(
@@ -362,6 +362,112 @@ def test_the_typing_only_stripe_params_are_left_out_and_stripe_works_without_the
     assert report["event"] == "PaymentIntent"
 
 
+_CUT_TREE_WORKS = """
+import json, sys
+sys.path[:] = [sys.argv[1], *sys.path]
+token, jwk = sys.argv[2], sys.argv[3]
+import jwt
+from jwt.algorithms import RSAAlgorithm
+claims = jwt.decode(token, RSAAlgorithm.from_jwk(jwk), algorithms=["RS256"], audience="billow-console")
+from pydantic import ValidationError
+from functions.accounts.schemas import CreateAccount
+body = {"type": "payg", "linked": False, "currency": "EUR", "name": "Zip Cut SARL",
+        "billing_contact": {"email": "ops@example.com"}}
+try:
+    account = CreateAccount.model_validate(body).model_dump(mode="json")
+except ValidationError as exc:
+    account = {"error": str(exc)}
+try:
+    CreateAccount.model_validate({**body, "billing_day": 29})
+    refused = False
+except ValidationError:
+    refused = True
+import stripe
+sent = []
+class Recorder(stripe.HTTPClient):
+    name = "recorder"
+    def request(self, method, url, headers, post_data=None, *, _usage=None):
+        sent.append({"method": method, "url": url, "body": post_data})
+        return '{"id": "cus_1", "object": "customer", "email": "ops@example.com"}', 200, {}
+    def close(self):
+        pass
+client = stripe.StripeClient("sk_test_packaged", http_client=Recorder(), max_network_retries=0)
+customer = client.v1.customers.create(params={"email": "ops@example.com", "metadata": {"account": "a1"}})
+names = ("cffi", "pycparser", "pydantic.v1", "stripe.params")
+print(json.dumps({"sub": claims["sub"], "account": account, "refused": refused, "sent": sent,
+                  "customer": [type(customer).__name__, customer.id],
+                  "loaded": sorted(n for n in names if n in sys.modules)}))
+"""
+
+
+def test_the_api_zip_works_without_the_parts_the_build_proved_never_loaded(package_dir, manifest, unpacked, tmp_path):
+    """The build leaves out what local/package_proofs.py proves nothing loads (pydantic.v1, cffi's Python
+    half, pycparser, stripe.params); from the API's cut tree alone, an RS256 token verifies (PyJWT through
+    cryptography's Rust extension and _cffi_backend), a billow schema validates and refuses, and stripe
+    builds and sends a request (to a recording HTTP client: no network), none of them loading a part cut."""
+    from local.package_proofs import NEVER_LOADED
+    from local.tokens import generate_private_key, jwks, mint
+
+    cut = ["stripe.params", "pydantic.v1", "cffi", "pycparser"]
+    assert manifest["never_loaded_left_out"] == cut == [e.dotted for e in NEVER_LOADED]
+    for dotted in cut:
+        assert not (unpacked / dotted.replace(".", "/")).exists(), dotted
+    assert list(unpacked.glob("_cffi_backend.*.so")), "cffi's C half stays: cryptography's extension loads it"
+    key = generate_private_key()
+    token = mint(key, "user-zip", ["accounts.read"])
+    template = json.loads((package_dir / "sam.json").read_text())
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _CUT_TREE_WORKS, str(unpacked), token, json.dumps(jwks(key)["keys"][0])],
+        env=lambda_env(template, "APIHandler", unpacked, tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["sub"] == "user-zip"
+    assert report["account"]["name"] == "Zip Cut SARL" and report["account"]["currency"] == "EUR", report["account"]
+    assert report["refused"], "billing_day 29 is refused (1..28)"
+    assert [(r["method"], r["url"]) for r in report["sent"]] == [("post", "https://api.stripe.com/v1/customers")]
+    assert "email=ops%40example.com" in report["sent"][0]["body"]
+    assert "metadata[account]=a1" in report["sent"][0]["body"].replace("%5B", "[").replace("%5D", "]")
+    assert report["customer"] == ["Customer", "cus_1"]
+    assert report["loaded"] == []
+
+
+def test_each_never_loaded_proof_refuses_when_something_loads_it(tmp_path) -> None:
+    """The proofs fail (keep the package) on a tree where something may load it."""
+    from local.package_proofs import NEVER_LOADED, cut_never_loaded
+
+    proofs = {e.dotted: e.proof for e in NEVER_LOADED}
+    (tmp_path / "cffi").mkdir()
+    (tmp_path / "cffi" / "__init__.py").write_text("")
+    (tmp_path / "user.py").write_text("def f():\n    import cffi\n")
+    assert proofs["cffi"](tmp_path) == ["user.py:2"]
+    (tmp_path / "user.py").write_text("import importlib\nimportlib.import_module('pycparser.c_parser')\n")
+    (tmp_path / "pycparser").mkdir()
+    assert proofs["pycparser"](tmp_path) == ["user.py:2"]
+    (tmp_path / "user.py").write_text("")
+    (tmp_path / "ext.cpython-311-x86_64-linux-gnu.so").write_bytes(b"\x00PyInit\x00cffi.api\x00")
+    assert proofs["cffi"](tmp_path) == ["ext.cpython-311-x86_64-linux-gnu.so: b'cffi.api'"]
+    kept = []
+    assert cut_never_loaded(tmp_path, kept.append) == ["pycparser"] and (tmp_path / "cffi").is_dir()
+    assert kept and kept[0].startswith("cffi kept")
+    v1 = tmp_path / "v1"
+    (v1 / "pydantic" / "v1").mkdir(parents=True)
+    (v1 / "pydantic" / "_migration.py").write_text(
+        "R = {f'pydantic.utils:{o}': f'pydantic.v1.utils:{o}' for o in 'ab'}\n"
+    )
+    assert proofs["pydantic.v1"](v1) == ["pydantic/_migration.py:1"], "a site the proof has not read"
+    (v1 / "pydantic" / "_migration.py").write_text("R = {'pydantic.utils:a': 'pydantic.v1.utils:a'}\n")
+    (v1 / "mine.py").write_text("class Money:\n    @classmethod\n    def __get_validators__(cls):\n        yield int\n")
+    assert proofs["pydantic.v1"](v1) == ["pydantic/_migration.py:1", "mine.py:3"]
+    (v1 / "mine.py").write_text("from pydantic.utils import deep_update\n")
+    assert proofs["pydantic.v1"](v1) == ["pydantic/_migration.py:1", "mine.py:1"]
+
+
 # ---- the locked dependencies (DESIGN §9) ---------------------------------------------------------------
 
 
@@ -375,7 +481,7 @@ def test_the_zips_hold_the_locked_distributions_at_their_versions_each_whole_or_
     from local.lock import normalize
 
     everywhere: dict[str, str] = {}
-    typing_only = manifest["typing_only_left_out"]
+    never_loaded = manifest["never_loaded_left_out"]
     for logical_id, tree in unpacked_zips.items():
         shipped = {}
         for dist_info in tree.glob("*.dist-info"):
@@ -384,7 +490,7 @@ def test_the_zips_hold_the_locked_distributions_at_their_versions_each_whole_or_
             # whole: every file its RECORD names is there (bytecode and console scripts aside)
             for line in (dist_info / "RECORD").read_text().splitlines():
                 path = line.rsplit(",", 2)[0]
-                cut = ("botocore/data/", "boto3/data/", *(f"{d.replace('.', '/')}/" for d in typing_only))
+                cut = ("botocore/data/", "boto3/data/", *(f"{d.replace('.', '/')}/" for d in never_loaded))
                 if not path.startswith("..") and "__pycache__" not in path:
                     assert (tree / path).is_file() or path.startswith(cut), path
         assert shipped == {k: v for k, v in _locked().items() if k not in manifest["functions"][logical_id]["left_out"]}
