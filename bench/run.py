@@ -17,6 +17,7 @@ from bench import (
     dynamodb_calls,
     invoices,
     packages,
+    summary,
     tracing,
     usage,
     webhooks,
@@ -41,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     if not zip_path.is_file() or not sam_path.is_file():
         print(f"bench: {zip_path} or its sam.json is missing: run `make package` first", file=sys.stderr)
         return 1
-    report = cold_start.run(zip_path, sam_path, args.runs)
+    figures = summary.Figures(package_dir=zip_path.parent)
+    report = figures.cold = cold_start.run(zip_path, sam_path, args.runs)
     print(cold_start.format_report(report, zip_path))
     print()
     if (zip_path.parent / "manifest.json").is_file():
@@ -49,22 +51,29 @@ def main(argv: list[str] | None = None) -> int:
         print()
     print(tracing.format_report(tracing.run()))
     print()
-    print(dynamodb_calls.format_report(dynamodb_calls.run()))
+    figures.dynamodb = dynamodb_calls.run()
+    print(dynamodb_calls.format_report(figures.dynamodb))
     print()
     print(dynamodb_calls.format_money_report(dynamodb_calls.money_flows()))
     print()
-    print(invoices.format_report(invoices.list_page_reads(), invoices.pdf_times()))
+    figures.invoice_pages, figures.pdf = invoices.list_page_reads(), invoices.pdf_times()
+    print(invoices.format_report(figures.invoice_pages, figures.pdf))
     print()
-    account = billing_run.per_account()
+    account = figures.account = billing_run.per_account()
     print(billing_run.format_report(account, billing_run.shard_reads()))
     print()
-    print(collector.format_report(collector.run(), account))
+    figures.collection = collector.run()
+    print(collector.format_report(figures.collection, account))
     print()
     print(card_change.format_report(card_change.run()))
     print()
-    print(usage.format_report(usage.run()))
+    figures.usage = usage.run()
+    print(usage.format_report(figures.usage))
     print()
-    print(webhooks.format_report(webhooks.run()))
+    figures.events = webhooks.run()
+    print(webhooks.format_report(figures.events))
+    print()
+    print(summary.format_summary(figures))
     return 0
 
 

@@ -371,8 +371,9 @@ from jwt.algorithms import RSAAlgorithm
 claims = jwt.decode(token, RSAAlgorithm.from_jwk(jwk), algorithms=["RS256"], audience="billow-console")
 from pydantic import ValidationError
 from functions.accounts.schemas import CreateAccount
-body = {"type": "payg", "linked": False, "currency": "EUR", "name": "Zip Cut SARL",
-        "billing_contact": {"email": "ops@example.com"}}
+body = {"type": "payg", "linked": False, "currency": "eur", "name": "Zip Cut SARL",
+        "billing_contact": {"name": "Ops", "email": "ops@example.com",
+                            "address": {"line1": "1 rue", "city": "Lyon", "postal_code": "69001", "country": "FR"}}}
 try:
     account = CreateAccount.model_validate(body).model_dump(mode="json")
 except ValidationError as exc:
@@ -428,7 +429,7 @@ def test_the_api_zip_works_without_the_parts_the_build_proved_never_loaded(packa
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["sub"] == "user-zip"
-    assert report["account"]["name"] == "Zip Cut SARL" and report["account"]["currency"] == "EUR", report["account"]
+    assert report["account"]["name"] == "Zip Cut SARL" and report["account"]["currency"] == "eur", report["account"]
     assert report["refused"], "billing_day 29 is refused (1..28)"
     assert [(r["method"], r["url"]) for r in report["sent"]] == [("post", "https://api.stripe.com/v1/customers")]
     assert "email=ops%40example.com" in report["sent"][0]["body"]
