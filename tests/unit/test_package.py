@@ -123,6 +123,8 @@ tree = sys.argv[1]
 stdlib = tuple(sys.path)  # -I -S: the standard library only
 sys.path[:] = [tree, *stdlib]
 import app
+from functions.core import route_loader
+route_loader.load_all()  # every route module too: the app imports them on their first request
 outside = sorted(
     name for name, module in sys.modules.items()
     if getattr(module, "__file__", None) and not module.__file__.startswith((tree, *stdlib))
