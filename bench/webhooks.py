@@ -56,9 +56,8 @@ def _measure() -> Figures:
     from functions.core import db, queues
     from functions.core.audit import Actor
     from functions.core.resources import QUEUES, queue_name
-    from functions.events import deliverer, webhook_secrets
+    from functions.events import deliverer, service, webhook_secrets
     from functions.events import webhook_schemas as schemas
-    from functions.events import webhook_service as service
     from local.webhook_receiver import WebhookReceiver
 
     db.reset_connections()

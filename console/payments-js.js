@@ -3,7 +3,10 @@
 // localstripe's Stripe.js at /js.stripe.com/v3/ (with the calls the local Stripe side completes).
 // config.json's `stripeJsUrl` names the script; without it, it derives from `stripeUrl`.
 
-import { getLocale } from "./i18n.js";
+import { acct, request } from "./api.js";
+import { h } from "./dom.js";
+import { getLocale, t } from "./i18n.js";
+import { busy, contactFieldset } from "./ui.js";
 
 let loading = null;
 let instance = null;
@@ -46,4 +49,53 @@ export async function mountCard(config, container) {
   const card = s.elements({ locale: getLocale() }).create("card", { hidePostalCode: false });
   card.mount(container);
   return card;
+}
+
+/** A SetupIntent from billow confirmed with the card Element; returns its id or throws Stripe's error. */
+export async function confirmNewCard(config, cardElement, contact) {
+  const started = await request("POST", acct("/payment-method/setup"));
+  const stripeJs = await stripe({ ...config, publishableKey: config.publishableKey || started.publishable_key });
+  const confirmed = await stripeJs.confirmCardSetup(started.client_secret, {
+    payment_method: { card: cardElement, billing_details: contact.billingDetails() },
+  });
+  if (confirmed.error) throw new Error(confirmed.error.message || "The card was refused.");
+  return started.setup_intent_id;
+}
+
+/**
+ * The card form of #/payment-method and #/upgrade, appended to the page with its result area: `head`
+ * (nodes before the fields), the billing contact, Stripe's card Element, a submit button. On submit: the
+ * form's validity, the button busy, `working` said, a SetupIntent from billow confirmed with the card
+ * (`confirmCardSetup`: the card goes to Stripe only), then `then(setupIntentId, billingContact)` — the
+ * page's own request and polling. Any error is shown in the result area. Returns the page's cleanup.
+ */
+export async function cardSetupForm(ctx, result, { formAttrs, head = [], billingContact = null, submitId, submitLabel, working, then }) {
+  const contact = contactFieldset(billingContact);
+  const cardMount = h("div", { id: "card-element", class: "card-element" });
+  const submit = h("button", { type: "submit", id: submitId }, submitLabel);
+  const form = h(
+    "form",
+    formAttrs,
+    ...head,
+    contact.el,
+    h("div", { role: "group", "aria-label": t("pay.card"), class: "field" }, h("span", { class: "label" }, t("pay.card")), cardMount),
+    submit,
+  );
+  ctx.main.append(form, result.el);
+  const cardElement = await mountCard(ctx.config, cardMount);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!form.reportValidity()) return;
+    busy(submit, true);
+    result.say(working);
+    try {
+      const setupIntentId = await confirmNewCard(ctx.config, cardElement, contact);
+      await then(setupIntentId, contact.value());
+    } catch (error) {
+      result.error(error);
+    } finally {
+      busy(submit, false);
+    }
+  });
+  return () => cardElement.destroy();
 }

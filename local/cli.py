@@ -256,9 +256,27 @@ def emails(
 def events(
     type_: Annotated[str | None, typer.Option("--type", help="Only events of this type, e.g. invoice.issued.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (with each event) instead of a table.")] = False,
+    account: Annotated[str | None, typer.Option("--account", help="Only this account's events.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="--stage dev|prod: the newest N events.")] = 50,
 ) -> None:
-    """Outbound events the local webhook receiver got (make run registers it for every type), oldest first,
-    each with its signature checked against the endpoint's secret."""
+    """Outbound events, oldest first. Locally: what the webhook receiver got (make run registers it for
+    every type), each with its signature checked against the endpoint's secret. --stage dev|prod: the
+    newest events of the stage's events table (the outbox), read with your AWS credentials."""
+    if STATE["stage"] != "local":
+        from local import deployed
+
+        use_stack()
+        got = deployed.recent_events(limit, type_, account)
+        _print_events(got, type_, as_json, signed=False)
+        return
+    got = [e for e in _received_events() if (not type_ or e.get("type") == type_)]
+    got = [e for e in got if not account or e.get("account_id") == account]
+    _print_events(got, type_, as_json, signed=True)
+    if not as_json and any(not e["signature_valid"] for e in got):
+        raise typer.Exit(1)
+
+
+def _received_events() -> list[dict[str, Any]]:
     import requests
 
     info = stack.read_stack_info()
@@ -266,34 +284,28 @@ def events(
     if not hooks.get("events_url"):
         fail(f"the local stack is not running (no {stack.stack_file()}): start it with `make run`")
     try:
-        got = requests.get(hooks["events_url"], timeout=10).json()
+        return requests.get(hooks["events_url"], timeout=10).json()
     except (requests.RequestException, ValueError) as exc:
         fail(f"the webhook receiver at {hooks['events_url']} did not answer ({type(exc).__name__}): is the stack up?")
-    if type_:
-        got = [e for e in got if e.get("type") == type_]
+
+
+def _print_events(got: list[dict[str, Any]], type_: str | None, as_json: bool, *, signed: bool) -> None:
     if as_json:
         typer.echo(json.dumps(got, indent=2, ensure_ascii=False))
         return
-    table = Table("#", "received", "type", "account", "seq", "event id", "signature")
+    table = Table("#", "received" if signed else "created", "type", "account", "seq", "event id", "signature")
     for n, e in enumerate(got, 1):
-        signature = "[green]valid[/]" if e["signature_valid"] else "[red]INVALID[/]"
+        signature = "-" if not signed else "[green]valid[/]" if e["signature_valid"] else "[red]INVALID[/]"
+        when = e["received_at"] if signed else e["created_at"]
         table.add_row(
-            str(n),
-            e["received_at"],
-            e["type"] or "?",
-            e["account_id"] or "-",
-            str(e["sequence"]),
-            e["id"] or "?",
-            signature,
+            str(n), when, e["type"] or "?", e["account_id"] or "-", str(e["sequence"]), e["id"] or "?", signature
         )
     out.print(table)
-    invalid = sum(1 for e in got if not e["signature_valid"])
+    invalid = sum(1 for e in got if signed and not e["signature_valid"])
     out.print(
         f"{len(got)} event{'s' if len(got) != 1 else ''}{f' of type {type_}' if type_ else ''}"
         f"{f', {invalid} with an invalid signature' if invalid else ''}"
     )
-    if invalid:
-        raise typer.Exit(1)
 
 
 def _queue_depth(sqs: Any, url: str) -> int:

@@ -73,22 +73,9 @@ def connect(stage: str) -> DeployedStack:
 
 
 def manual_run_event(run_date: date) -> dict[str, Any]:
-    """The payload of a manual daily run: `{"date": "YYYY-MM-DD"}` in the envelope of a scheduled event
-    (Chalice's schedule handler reads the envelope's keys before billow's code runs)."""
-    from datetime import UTC, datetime
-
-    return {
-        "version": "0",
-        "id": f"billow-manual-run-{run_date.isoformat()}",
-        "detail-type": "billow manual run",
-        "source": "billow.cli",
-        "account": "",
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": "",
-        "resources": [],
-        "detail": {},
-        "date": run_date.isoformat(),
-    }
+    """The payload of a manual daily run: a bare `{"date": "YYYY-MM-DD"}` (the function's handler puts it
+    in a scheduled event's envelope itself, functions/billing_run/manual.py)."""
+    return {"date": run_date.isoformat()}
 
 
 def invoke_daily_run(deployed: DeployedStack, run_date: date) -> dict[str, Any]:
@@ -104,3 +91,21 @@ def invoke_daily_run(deployed: DeployedStack, run_date: date) -> dict[str, Any]:
     if response.get("FunctionError"):
         raise DeployedStackError(f"the daily run failed: {payload.decode(errors='replace')[:500]}")
     return dict(json.loads(payload or b"{}"))
+
+
+def recent_events(limit: int, type_: str | None = None, account_id: str | None = None) -> list[dict[str, Any]]:
+    """The deployed stage's newest `limit` outbound events, oldest first: read from its events table (the
+    outbox every change writes in its own transaction, docs/events.md) through the table prefix of the
+    stack's outputs — every event by the `by_created` index, or one account's by sequence. The table
+    keeps 90 days (its TTL), as the bus's archive does; what each endpoint received is in the API's
+    deliveries route. `type_` filters what is read (pages are read until `limit` events match)."""
+    from functions.core import outbox
+
+    found: list[dict[str, Any]] = []
+    last_key: dict[str, Any] | None = None
+    while len(found) < limit:
+        page, last_key = outbox.query_page(account_id, 100, last_key)
+        found += [e for e in page if type_ is None or e["type"] == type_]
+        if last_key is None:
+            break
+    return list(reversed(found[:limit]))

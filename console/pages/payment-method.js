@@ -5,8 +5,8 @@
 import { acct, get, poll, request } from "../api.js";
 import { clear, h } from "../dom.js";
 import { date, t } from "../i18n.js";
-import { mountCard, stripe } from "../payments-js.js";
-import { busy, cardLabel, contactFieldset, pageTitle, resultArea } from "../ui.js";
+import { cardSetupForm } from "../payments-js.js";
+import { cardLabel, pageTitle, resultArea } from "../ui.js";
 
 function describe(pm) {
   const parts = [];
@@ -43,19 +43,8 @@ export async function waitForCard(setupIntentId, signal) {
   );
 }
 
-/** A SetupIntent from billow confirmed with the card Element; returns its id or throws Stripe's error. */
-export async function confirmNewCard(config, cardElement, contact) {
-  const started = await request("POST", acct("/payment-method/setup"));
-  const stripeJs = await stripe({ ...config, publishableKey: config.publishableKey || started.publishable_key });
-  const confirmed = await stripeJs.confirmCardSetup(started.client_secret, {
-    payment_method: { card: cardElement, billing_details: contact.billingDetails() },
-  });
-  if (confirmed.error) throw new Error(confirmed.error.message || "The card was refused.");
-  return started.setup_intent_id;
-}
-
 export async function render(ctx) {
-  const { main, config } = ctx;
+  const { main } = ctx;
   const s = ctx.summary;
   let pm = await get(acct("/payment-method"));
   const current = h("section", { id: "current-card", "aria-labelledby": "current-card-title" });
@@ -65,30 +54,16 @@ export async function render(ctx) {
   if (s.payment_method && s.payment_method.type === "invoice") main.append(h("p", {}, t("pm.sendInvoice", { days: s.payment_method.net_days })));
   main.append(current);
 
-  const contact = contactFieldset(pm.card && pm.card.billing_contact);
-  const cardMount = h("div", { id: "card-element", class: "card-element" });
-  const submit = h("button", { type: "submit", id: "card-submit" }, t("pm.submit"));
   const result = resultArea();
-  const form = h(
-    "form",
-    { id: "card-form", "aria-labelledby": "card-form-title" },
-    h("h2", { id: "card-form-title" }, pm.card ? t("pm.change") : t("pm.add")),
-    h("p", {}, t("pm.intro")),
-    contact.el,
-    h("div", { role: "group", "aria-label": t("pay.card"), class: "field" }, h("span", { class: "label" }, t("pay.card")), cardMount),
-    submit,
-  );
-  main.append(form, result.el);
-  const cardElement = await mountCard(config, cardMount);
-
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    if (!form.reportValidity()) return;
-    busy(submit, true);
-    result.say(t("pm.working"));
-    try {
-      const setupIntentId = await confirmNewCard(config, cardElement, contact);
-      await request("PUT", acct("/payment-method"), { body: { setup_intent_id: setupIntentId, billing_contact: contact.value() } });
+  return cardSetupForm(ctx, result, {
+    formAttrs: { id: "card-form", "aria-labelledby": "card-form-title" },
+    head: [h("h2", { id: "card-form-title" }, pm.card ? t("pm.change") : t("pm.add")), h("p", {}, t("pm.intro"))],
+    billingContact: pm.card && pm.card.billing_contact,
+    submitId: "card-submit",
+    submitLabel: t("pm.submit"),
+    working: t("pm.working"),
+    then: async (setupIntentId, billingContact) => {
+      await request("PUT", acct("/payment-method"), { body: { setup_intent_id: setupIntentId, billing_contact: billingContact } });
       pm = { ...pm, pending_change: { ...(pm.pending_change || {}), setup_intent_id: setupIntentId } };
       result.say(h("span", { dataset: { status: "pending_validation" } }, t("pm.status", { status: t("pm.status.pending_validation") })));
       pm = await waitForCard(setupIntentId, ctx.signal);
@@ -97,11 +72,6 @@ export async function render(ctx) {
       if (failed) result.error(t("pm.failed", { card: cardLabel(pm.last_failed_change), message: pm.last_failed_change.message }));
       else if (pm.pending_change) result.say(t("pm.stillPending"));
       else result.say(h("span", { id: "card-result", dataset: { status: "active" } }, t("pm.done", { card: cardLabel(pm.card) })));
-    } catch (error) {
-      result.error(error);
-    } finally {
-      busy(submit, false);
-    }
+    },
   });
-  return () => cardElement.destroy();
 }

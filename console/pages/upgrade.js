@@ -6,37 +6,23 @@
 import { acct, poll, request } from "../api.js";
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
-import { mountCard } from "../payments-js.js";
-import { busy, contactFieldset, pageTitle, resultArea } from "../ui.js";
-import { confirmNewCard } from "./payment-method.js";
+import { cardSetupForm } from "../payments-js.js";
+import { pageTitle, resultArea } from "../ui.js";
 
 export async function render(ctx) {
-  const { main, config } = ctx;
+  const { main } = ctx;
   const s = ctx.summary;
   const result = resultArea();
   main.append(pageTitle(t("upgrade.title")), h("p", {}, t("upgrade.intro")), h("p", { class: "hint" }, t("upgrade.noBilling")));
   if (s.upgrade && s.upgrade.status === "pending_validation") main.append(h("p", { class: "banner", id: "upgrade-status" }, t("upgrade.pending")));
   if (s.upgrade && s.upgrade.status === "failed") main.append(h("p", { class: "banner banner-danger", id: "upgrade-status" }, t("upgrade.failed", { code: s.upgrade.failure_code || "?" })));
-  const contact = contactFieldset(null);
-  const cardMount = h("div", { id: "card-element", class: "card-element" });
-  const submit = h("button", { type: "submit", id: "upgrade-submit" }, t("upgrade.submit"));
-  const form = h(
-    "form",
-    { id: "upgrade-form" },
-    contact.el,
-    h("div", { role: "group", "aria-label": t("pay.card"), class: "field" }, h("span", { class: "label" }, t("pay.card")), cardMount),
-    submit,
-  );
-  main.append(form, result.el);
-  const cardElement = await mountCard(config, cardMount);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    if (!form.reportValidity()) return;
-    busy(submit, true);
-    result.say(t("upgrade.working"));
-    try {
-      const setupIntentId = await confirmNewCard(config, cardElement, contact);
-      await request("POST", acct("/upgrade"), { body: { setup_intent_id: setupIntentId, billing_contact: contact.value() } });
+  return cardSetupForm(ctx, result, {
+    formAttrs: { id: "upgrade-form" },
+    submitId: "upgrade-submit",
+    submitLabel: t("upgrade.submit"),
+    working: t("upgrade.working"),
+    then: async (setupIntentId, billingContact) => {
+      await request("POST", acct("/upgrade"), { body: { setup_intent_id: setupIntentId, billing_contact: billingContact } });
       result.say(t("upgrade.pending"));
       const after = await poll(
         () => ctx.loadSummary(),
@@ -50,11 +36,6 @@ export async function render(ctx) {
       } else {
         result.say(t("upgrade.pending"));
       }
-    } catch (error) {
-      result.error(error);
-    } finally {
-      busy(submit, false);
-    }
+    },
   });
-  return () => cardElement.destroy();
 }

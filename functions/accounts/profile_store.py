@@ -8,7 +8,7 @@ import json
 from datetime import date
 from typing import Any
 
-from functions.accounts.store import PROFILE, AccountsModel, shard_of
+from functions.accounts.store import PROFILE, AccountRecord, AccountsModel, account_record, contact_key, shard_of
 from functions.core.errors import ConflictError
 from functions.core.uow import Op
 
@@ -33,6 +33,9 @@ def update_profile(
             continue
         stored = json.dumps(value, sort_keys=True) if name == "billing_contact" else value
         actions.append(attr.set(stored.isoformat() if isinstance(stored, date) else stored))
+        if name == "billing_contact":
+            key = contact_key(value)
+            actions.append(AccountsModel.contact_pk.set(key) if key else AccountsModel.contact_pk.remove())
     if due is None:
         actions += [AccountsModel.due_pk.remove(), AccountsModel.due_sk.remove()]
     elif due is not False:
@@ -58,4 +61,17 @@ def update_profile(
             code=_CONFLICT_CODES.get(field, "concurrent-update"),
         ),
         label="profile",
+    )
+
+
+def accounts_with_contact(address: str) -> list[AccountRecord]:
+    """Every account whose billing contact's e-mail is `address` (case aside): the `by_contact` index's
+    keys, then the profiles in BatchGetItems. An account created before the index existed is found once
+    its billing contact is written again (docs/operations.md, "E-mail suppressed")."""
+    key = contact_key({"email": address})
+    if key is None:
+        return []
+    ids = sorted({m.pk for m in AccountsModel.by_contact.query(key)})
+    return sorted(
+        (account_record(m) for m in AccountsModel.batch_get([(i, PROFILE) for i in ids])), key=lambda a: a.number
     )

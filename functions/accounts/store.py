@@ -11,7 +11,7 @@ from typing import Any
 from pynamodb.attributes import BooleanAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
-from functions.core import cursor
+from functions.core import cursor, suppressions
 from functions.core.db import IntegerAttribute, SpecIndex, get_or_none, index_meta, meta, one_page
 from functions.core.errors import ConcurrentUpdateError, ConflictError
 from functions.core.uow import Op, put_if_absent
@@ -34,6 +34,17 @@ class DueIndex(SpecIndex):
     Meta = index_meta("accounts", "due")
     due_pk = UnicodeAttribute(hash_key=True)  # due#<shard> | retry#<shard>
     due_sk = UnicodeAttribute(range_key=True)  # <date>#<account>
+
+
+class ContactIndex(SpecIndex):
+    Meta = index_meta("accounts", "by_contact")
+    contact_pk = UnicodeAttribute(hash_key=True)  # contact#<e-mail, lower-cased>
+
+
+def contact_key(billing_contact: dict[str, Any]) -> str | None:
+    """The profile's `by_contact` key: its billing contact's e-mail as SES reports it (lower-cased)."""
+    address = suppressions.address_key(str(billing_contact.get("email") or ""))
+    return f"contact#{address}" if address else None
 
 
 class AccountsModel(Model):
@@ -75,6 +86,8 @@ class AccountsModel(Model):
     attempt = IntegerAttribute(null=True)
     invoice_id = UnicodeAttribute(null=True)
     due = DueIndex()
+    contact_pk = UnicodeAttribute(null=True)
+    by_contact = ContactIndex()
 
 
 @dataclass(frozen=True)
@@ -122,7 +135,7 @@ def _date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-def _account(m: AccountsModel) -> AccountRecord:
+def account_record(m: AccountsModel) -> AccountRecord:
     return AccountRecord(
         id=m.pk,
         number=m.number or 0,
@@ -154,7 +167,7 @@ def _device(m: AccountsModel) -> DeviceRecord:
 
 def get_account(account_id: str) -> AccountRecord | None:
     m = get_or_none(AccountsModel, account_id, PROFILE)
-    return None if m is None else _account(m)
+    return None if m is None else account_record(m)
 
 
 def get_account_and_member(account_id: str, sub: str) -> tuple[AccountRecord | None, MemberRecord | None]:
@@ -162,7 +175,7 @@ def get_account_and_member(account_id: str, sub: str) -> tuple[AccountRecord | N
     account = member = None
     for m in AccountsModel.batch_get([(account_id, PROFILE), (account_id, MEMBER + sub)]):
         if m.sk == PROFILE:
-            account = _account(m)
+            account = account_record(m)
         else:
             member = _member(m)
     return account, member
@@ -213,6 +226,7 @@ def put_account(record: AccountRecord) -> Op:
         next_recurring_date=record.next_recurring_date.isoformat() if record.next_recurring_date else None,
         last_recurring_date=None,
         past_due=False,
+        contact_pk=contact_key(record.billing_contact),
     )
     if record.next_recurring_date is not None:
         model.due_pk = f"due#{shard_of(record.id)}"

@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice import Blueprint, Cron
 
-from functions.billing_run import schemas, service
+from functions.billing_run import manual, schemas, service
 from functions.core import clock, queues
 from functions.core.resources import queue_name
 from functions.payments.service import expire_pending_changes
@@ -26,6 +26,9 @@ def daily_run(event: Any) -> dict[str, Any]:
         "shards": service.fan_out(run_date),
         "card_changes_expired": expire_pending_changes(),
     }
+
+
+daily_run = manual.AcceptingABareDate(daily_run)  # Lambda's handler also takes a bare {"date"} (manual.py)
 
 
 @bp.on_sqs_message(queue=queue_name(service.RUN_QUEUE), batch_size=1, name="bill_shard", maximum_concurrency=2)

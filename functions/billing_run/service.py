@@ -69,9 +69,12 @@ def manual_run_date(event: dict[str, Any]) -> date | None:
     value = event.get("date")
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) != 10:
-        raise ValueError("the daily run's manual date must be YYYY-MM-DD")
-    return date.fromisoformat(value)
+    try:
+        if not isinstance(value, str) or len(value) != 10:
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"the daily run's manual date must be a real date as YYYY-MM-DD, not {value!r}") from None
 
 
 def fan_out(run_date: date) -> int:

@@ -22,7 +22,9 @@ from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.models import Model
 
 from functions.core import clock
-from functions.core.db import meta
+from functions.core.db import get_or_none, meta
+from functions.core.errors import ConflictError
+from functions.core.uow import Op, put_if_absent
 
 BOUNCE, COMPLAINT = "bounce", "complaint"
 
@@ -34,6 +36,7 @@ class SuppressionModel(Model):
     detail = UnicodeAttribute()  # SES's bounce type/subtype or complaint type
     feedback_id = UnicodeAttribute()  # SES's id of the bounce or complaint
     at = UnicodeAttribute()
+    operators_told = UnicodeAttribute(null=True)  # when the operators' e-mail listing its accounts went out
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class Feedback:
     feedback_id: str
 
 
-def _key(address: str) -> str:
+def address_key(address: str) -> str:
     return address.strip().lower()
 
 
@@ -53,16 +56,28 @@ def is_suppressed(address: str) -> bool:
     if not address.strip():
         return False
     try:
-        SuppressionModel.get(_key(address), consistent_read=False, attributes_to_get=["pk"])
+        SuppressionModel.get(address_key(address), consistent_read=False, attributes_to_get=["pk"])
     except DoesNotExist:
         return False
     return True
 
 
-def record(feedback: Feedback) -> bool:
-    """Record the suppression; False when the address was suppressed already (the first report stays)."""
+@dataclass(frozen=True)
+class Recorded:
+    """The suppression as stored after a report: `new` when this report made it; `since` (when it was
+    made) names this suppression apart from an earlier one an operator lifted; `operators_told` once the
+    operators' e-mail about it went out."""
+
+    new: bool
+    since: str
+    operators_told: bool
+
+
+def record(feedback: Feedback) -> Recorded:
+    """Record the suppression (put if absent: the first report stays); an address suppressed already is
+    read back (a consistent GetItem) to say how far its handling went."""
     row = SuppressionModel(
-        _key(feedback.address),
+        address_key(feedback.address),
         kind=feedback.kind,
         detail=feedback.detail or "-",
         feedback_id=feedback.feedback_id or "-",
@@ -71,10 +86,36 @@ def record(feedback: Feedback) -> bool:
     try:
         row.save(condition=SuppressionModel.pk.does_not_exist())
     except PutError as exc:
-        if getattr(exc, "cause_response_code", "") == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+        if getattr(exc, "cause_response_code", "") != "ConditionalCheckFailedException":
+            raise
+        stored = get_or_none(SuppressionModel, row.pk, consistent_read=True)
+        if stored is None:  # lifted meanwhile: this report suppresses it again
+            return record(feedback)
+        return Recorded(False, stored.at, stored.operators_told is not None)
+    return Recorded(True, row.at, False)
+
+
+def told_operators(address: str) -> None:
+    """Mark the suppression's operator e-mail as sent: a redelivered SES event sends no second one."""
+    SuppressionModel(address_key(address)).update(
+        actions=[SuppressionModel.operators_told.set(clock.iso(clock.now()))],
+        condition=SuppressionModel.pk.exists(),
+    )
+
+
+def account_noticed(address: str, since: str, account_id: str, kind: str) -> Op:
+    """The marker, in the account's own transaction (its audit event and `account.updated`), that the
+    account was told its billing contact is suppressed (the suppression made at `since`): put only if
+    absent (ConflictError `already-noticed` otherwise), so a redelivered SES event changes the account
+    once, and a suppression lifted then made again tells it again. Its key holds spaces, which no address
+    has, so no address ever reads as this row."""
+    row = SuppressionModel(f"{account_id} {address_key(address)} {since}", kind=kind, detail="account", feedback_id="-")
+    row.at = clock.iso(clock.now())
+    return put_if_absent(
+        row,
+        label="suppression-notice",
+        on_conflict=lambda: ConflictError(f"{account_id} was told already", code="already-noticed"),
+    )
 
 
 def parse(body: dict[str, Any]) -> list[Feedback]:

@@ -42,7 +42,13 @@ TABLES: dict[str, TableSpec] = {
             owner="accounts",
             # sparse: due#<shard 0..31> -> <next recurring date>#<account> on billable profiles, and
             # retry#<shard> -> <retry date>#<account> on dunning entries
-            indexes=(IndexSpec("due", "due_pk", "due_sk", projection="KEYS_ONLY"),),
+            indexes=(
+                IndexSpec("due", "due_pk", "due_sk", projection="KEYS_ONLY"),
+                # contact#<billing contact's e-mail, lower-cased> on profiles: the accounts an SES bounce or
+                # complaint concerns (functions/accounts/suppression.py); keys only, so only a contact change
+                # writes it
+                IndexSpec("by_contact", "contact_pk", projection="KEYS_ONLY"),
+            ),
             purpose="account profiles, members, devices, the account-number counter, dunning retry entries",
         ),
         TableSpec(

@@ -20,7 +20,7 @@ from functions.core import outbox
 from functions.core.logs import get_logger
 from functions.core.resources import EVENT_SOURCE, event_bus_name
 from functions.core.settings import get_settings
-from functions.events import webhook_service
+from functions.events import service
 
 BATCH = 10  # PutEvents' limit per call
 ATTEMPTS = 4
@@ -83,9 +83,9 @@ def publish_records(records: list[dict[str, Any]]) -> dict[str, Any]:
     not published (by its stream sequence number), so that it and every later record are retried."""
     found = events_in(records)
     failed = put_events([event for _, event in found])
-    # then the webhook deliveries of every event on the bus that will not be sent again (webhook_service.py)
+    # then the webhook deliveries of every event on the bus that will not be sent again (service.py)
     published = [event for _, event in found[: min(failed, default=len(found))]]
-    unqueued = webhook_service.fan_out_all(published)
+    unqueued = service.fan_out_all(published)
     failed = failed if unqueued is None else [*failed, unqueued]
     if not failed:
         return {"batchItemFailures": []}

@@ -13,7 +13,7 @@ from functions.core.auth import ADMIN
 from functions.core.http import Call, api
 from functions.core.resources import queue_name
 from functions.core.schemas import PageQuery
-from functions.events import webhook_service as service
+from functions.events import service
 from functions.events.webhook_schemas import (
     AttemptList,
     EndpointIn,
@@ -28,6 +28,18 @@ from functions.events.webhook_schemas import (
 bp = Blueprint(__name__)
 ENDPOINTS = "/v1/webhook-endpoints"
 ENDPOINT = ENDPOINTS + "/{endpoint_id}"
+# What an endpoint's url and event_types can be refused with (webhook_endpoints.py, ssrf.py)
+ENDPOINT_PROBLEMS = tuple(
+    (422, code)
+    for code in (
+        "webhook-url-invalid",
+        "webhook-url-not-https",
+        "webhook-url-private-address",
+        "webhook-url-unresolvable",
+        "unknown-event-type",
+        "too-many-event-types",
+    )
+)
 
 
 def _operator(call: Call) -> Actor:
@@ -36,7 +48,15 @@ def _operator(call: Call) -> Actor:
 
 
 @api(
-    bp, "POST", ENDPOINTS, scope=ADMIN, body=EndpointIn, response=WebhookEndpointWithSecret, status=201, idempotent=True
+    bp,
+    "POST",
+    ENDPOINTS,
+    scope=ADMIN,
+    body=EndpointIn,
+    response=WebhookEndpointWithSecret,
+    status=201,
+    idempotent=True,
+    problems=ENDPOINT_PROBLEMS,
 )
 def create_endpoint(call: Call) -> WebhookEndpointWithSecret:
     """Register a webhook endpoint {url, event_types, description}; its signing secret is shown in this answer only"""
@@ -55,7 +75,7 @@ def get_endpoint(call: Call, endpoint_id: str) -> WebhookEndpoint:
     return service.endpoint(endpoint_id)
 
 
-@api(bp, "PATCH", ENDPOINT, scope=ADMIN, body=EndpointPatch, response=WebhookEndpoint)
+@api(bp, "PATCH", ENDPOINT, scope=ADMIN, body=EndpointPatch, response=WebhookEndpoint, problems=ENDPOINT_PROBLEMS)
 def update_endpoint(call: Call, endpoint_id: str) -> WebhookEndpoint:
     """Change an endpoint's url, event_types, description or enabled (true re-enables a disabled one)"""
     return service.update(_operator(call), endpoint_id, call.body.model_dump(mode="json", exclude_unset=True))
@@ -88,6 +108,7 @@ def list_deliveries(call: Call, endpoint_id: str) -> AttemptList:
     response=Redelivery,
     status=202,
     idempotent=True,
+    problems=((409, "webhook-endpoint-disabled"),),
 )
 def redeliver_event(call: Call, event_id: str) -> Redelivery:
     """Send an event again to one endpoint ({endpoint_id}) or to every enabled endpoint subscribed to it"""

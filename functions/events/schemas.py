@@ -12,6 +12,7 @@ from functions.billing_items.service import Item
 from functions.core.openapi import webhook
 from functions.core.outbox import EVENT_TYPES
 from functions.core.schemas import PageQuery
+from functions.invoices import service as invoices
 from functions.payments.service import Payment
 
 EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
@@ -53,38 +54,33 @@ class EventsQuery(PageQuery):
 # ---- the payloads of the OpenAPI document's `webhooks` (one per event type) ---------------------------
 
 
-class InvoiceObject(BaseModel):
-    """An invoice header as events carry it: no lines (`line_count` says how many to fetch)."""
-
-    id: str
-    account_id: str
-    number: str
-    type: Literal["new", "recurring", "one_time", "credit", "refund"]
-    status: Literal["open", "closed"]
-    date: date
-    period_start: date
-    period_end: date
-    currency: str
-    subtotal: int
-    total: int
-    amount_paid: int
-    balance_due: int
-    description: str
-    line_count: int
-    balance_before: int
-    balance_after: int
-    created_at: str
-    applications: list[dict[str, Any]]
-    applied_to: list[dict[str, Any]]
-    past_due: bool = False
-    carried_forward: bool = False
-    due_date: date | None = None
+def _header(invoice: type[BaseModel]) -> dict[str, Any]:
+    """The fields of the invoice the API shows (invoices' schema), without its lines, plus how many it has."""
+    fields: dict[str, Any] = {name: (f.annotation, f) for name, f in invoice.model_fields.items() if name != "lines"}
+    return fields | {"line_count": (int, Field(description="how many lines GET …/invoices/{id} returns"))}
 
 
-class InvoiceCollectionFailedObject(InvoiceObject):
+# An invoice header as events carry it (core/ledger/outbound.py): GET …/invoices/{id}'s invoice without its
+# lines — derived from the invoices' schema, so the two cannot drift apart.
+InvoiceObject: type[BaseModel] = create_model(
+    "InvoiceObject",
+    __doc__="An invoice header as events carry it: no lines (`line_count` says how many to fetch).",
+    **_header(invoices.schemas.Invoice),
+)
+
+
+class InvoiceCollectionFailedObject(InvoiceObject):  # type: ignore[misc,valid-type]
     attempt_count: int
     failure_code: str
     next_payment_attempt: date | None = Field(description="null: dunning is over (the invoice is past due)")
+
+
+class AccountUpdatedObject(Account):
+    billing_contact_suppressed: bool | None = Field(
+        None,
+        description="true on the account.updated an SES bounce or complaint of the billing contact's e-mail "
+        "emits (billow writes to it no more); absent on other changes (the summary always says)",
+    )
 
 
 class AccountClosedObject(Account):
@@ -152,7 +148,7 @@ class DisputeObject(BaseModel):
 
 PAYLOADS: dict[str, type[BaseModel]] = {
     "account.created": Account,
-    "account.updated": Account,
+    "account.updated": AccountUpdatedObject,
     "account.upgraded": Account,
     "account.closed": AccountClosedObject,
     "account.past_due": PastDueObject,

@@ -104,7 +104,7 @@ def test_bill_invokes_the_daily_run_function_with_the_date_and_counts_from_the_s
     (invoke,) = invokes
     assert invoke["FunctionName"] == DAILY_RUN and invoke["InvocationType"] == "RequestResponse"
     payload = json.loads(invoke["Payload"])
-    assert payload["date"] == "2026-12-01" and payload["detail-type"] == "billow manual run"
+    assert payload == {"date": "2026-12-01"}  # bare: the handler envelopes it (functions/billing_run/manual.py)
     (every_run,) = [line for line in result.output.splitlines() if "by every run of 2026-12-01" in line]
     assert every_run.split("│")[2].strip() == "1"  # invoiced: the deployed table's one period
 
@@ -120,3 +120,27 @@ def test_audit_reads_the_stacks_tables_and_emails_are_not_for_a_deployed_stage(d
 def test_a_stage_without_a_stack_fails_naming_it(deployed):
     result = CliRunner().invoke(cli.app, ["--stage", "prod", "dlq", "list"])
     assert result.exit_code == 1 and "BillowProd" in result.output
+
+
+def test_events_reads_the_stacks_events_table_newest_last(deployed):
+    from functions.core import db, outbox
+    from functions.core.uow import UnitOfWork
+
+    db.retarget_tables()  # write where the stack's outputs say its tables are
+    for n in range(3):
+        UnitOfWork().add(outbox.event("acct_a", "account.updated", {"id": "acct_a", "n": n})).commit()
+    UnitOfWork().add(outbox.event("acct_b", "invoice.issued", {"id": "inv_b"})).commit()
+
+    newest = _run("events", "--json", "--limit", "3")
+    assert newest.exit_code == 0, newest.output
+    got = json.loads(newest.output)
+    assert [(e["account_id"], e["sequence"], e["type"]) for e in got] == [
+        ("acct_a", 2, "account.updated"),
+        ("acct_a", 3, "account.updated"),
+        ("acct_b", 1, "invoice.issued"),
+    ]
+    assert got[-1]["data"] == {"object": {"id": "inv_b"}} and got[-1]["id"].startswith("evt_")
+    typed = json.loads(_run("events", "--json", "--type", "account.updated", "--account", "acct_a").output)
+    assert [e["data"]["object"]["n"] for e in typed] == [0, 1, 2]
+    table = _run("events", "--type", "invoice.issued")
+    assert table.exit_code == 0 and "1 event of type invoice.issued" in table.output and "acct_b" in table.output

@@ -623,24 +623,45 @@ def test_a_crash_in_the_middle_of_a_catch_up_is_finished_by_the_redelivery_then_
 
 
 def test_a_manual_invocation_runs_the_date_it_names_and_refuses_a_bad_one(run):
-    # issue 20: `billow --stage S bill --date D` invokes the daily-run function with {"date": D} (in a
-    # scheduled event's envelope, local/deployed.py)
+    # issue 20: `billow --stage S bill --date D` invokes the daily-run function with a bare {"date": D}
+    # (local/deployed.py); Lambda calls the module attribute Chalice names as the handler, which takes both
+    # that and the schedule's own event
+    from chalice.local import LambdaContext
     from chalice.test import Client
 
     from app import app
+    from functions.billing_run import routes
     from functions.core.resources import queue_name
     from local.deployed import manual_run_event
 
+    (source,) = [e for e in app.event_sources if e.name == "daily_run"]
+    assert source.handler_string == "functions.billing_run.routes.daily_run"
+    context = LambdaContext("daily_run", memory_size=512)
+    scheduled = {
+        "version": "0",
+        "id": "schedule-1",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-12-20T00:05:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/daily"],
+        "detail": {},
+    }
     url = run.sqs.get_queue_url(QueueName=queue_name("billing-run"))["QueueUrl"]
-    with Client(app) as client, _at(date(2026, 12, 20)):
-        answer = client.lambda_.invoke("daily_run", manual_run_event(date(2026, 12, 1))).payload
+    with Client(app), _at(date(2026, 12, 20)):
+        assert manual_run_event(date(2026, 12, 1)) == {"date": "2026-12-01"}
+        answer = routes.daily_run(manual_run_event(date(2026, 12, 1)), context)
         assert answer["run_date"] == "2026-12-01" and answer["shards"] == 32
-        with pytest.raises(ValueError):
-            client.lambda_.invoke("daily_run", manual_run_event(date(2026, 12, 1)) | {"date": "1 Dec 2026"})
+        assert routes.daily_run(scheduled, context)["run_date"] == "2026-12-20"  # the schedule's: today
+        for bad in ({"date": "1 Dec 2026"}, {"date": "2026-13-01"}, {"date": 20261201}, {"date": "2026-12-01", "x": 1}):
+            with pytest.raises(ValueError, match="YYYY-MM-DD"):
+                routes.daily_run(bad, context)
     bodies = []
     while messages := run.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
         bodies += [json.loads(m["Body"]) for m in messages]
         run.sqs.delete_message_batch(
             QueueUrl=url, Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)]
         )
-    assert len(bodies) == 32 and {b["run_date"] for b in bodies} == {"2026-12-01"}
+    runs = sorted(b["run_date"] for b in bodies)  # nothing sent for the bad ones
+    assert runs == ["2026-12-01"] * 32 + ["2026-12-20"] * 32

@@ -206,3 +206,78 @@ def test_a_bounce_suppresses_the_address_shows_in_the_summary_and_stops_the_mail
     from functions.core import suppressions
 
     assert not suppressions.is_suppressed("someone@else.example")  # a transient bounce suppresses nothing
+
+
+def _contact(email):
+    return {
+        "name": "Billing",
+        "email": email,
+        "address": {"line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"},
+    }
+
+
+def test_a_bounce_tells_each_account_of_its_billing_contact_once_in_its_events_and_audit(pay):
+    from functions.core import outbox
+
+    bounced = "billing@acme.example"
+    created = [pay.api.create_account(billing_contact=_contact(c))["id"] for c in (bounced, "Billing@ACME.example")]
+    patched, moved, bystander = (pay.api.create_account()["id"] for _ in range(3))
+    admin = pay.api.admin
+    for account_id, email in ((patched, bounced), (moved, bounced), (moved, "other@acme.example")):
+        body = {"billing_contact": _contact(email)}
+        assert pay.api.call("PATCH", f"/v1/accounts/{account_id}", body, token=admin)[0] == 200
+    told = sorted([*created, patched])
+    every = [*told, moved, bystander]
+    sequences = {a: outbox.last_sequence(a) for a in every}
+    sent_before = len(pay.sent)
+    bounce = _bounce(bounced)
+
+    from functions.accounts import suppression
+
+    def e_mail_down(message):
+        raise RuntimeError("SES is down")
+
+    with pytest.MonkeyPatch.context() as patch:  # the accounts are told, then the operators' e-mail fails:
+        patch.setattr(suppression.email, "send", e_mail_down)  # SQS delivers the message again (below)
+        with pytest.raises(RuntimeError):
+            suppression.handle_feedback(bounce)
+    assert [len(outbox.events_of(a, sequences[a])) for a in every] == [1, 1, 1, 0, 0]
+    assert pay.sent[sent_before:] == []
+    _feedback(pay, bounce)
+
+    def state():
+        events = {a: outbox.events_of(a, sequences[a]) for a in every}
+        audit = {a: pay.api.call("GET", f"/v1/accounts/{a}/events", token=admin)[1]["data"] for a in every}
+        return events, audit, pay.sent[sent_before:]
+
+    events, audit, sent = state()
+    for account_id in told:
+        (event,) = events[account_id]
+        assert event["type"] == "account.updated"
+        assert event["data"]["object"]["id"] == account_id
+        assert event["data"]["object"]["billing_contact_suppressed"] is True
+        latest = audit[account_id][0]
+        assert latest["action"] == "account.billing_contact_suppressed" and latest["actor_kind"] == "system"
+        assert latest["after"]["kind"] == "bounce"
+        summary = pay.api.call("GET", f"/v1/accounts/{account_id}/summary", token=admin)[1]
+        assert summary["billing_contact_suppressed"] is True
+    assert events[moved] == events[bystander] == []
+    assert {row["action"] for a in (moved, bystander) for row in audit[a]}.isdisjoint(
+        {"account.billing_contact_suppressed"}
+    )
+    (notice,) = sent  # one e-mail to the operators, listing the three accounts
+    text = notice["Content"]["Simple"]["Body"]["Text"]["Data"]
+    assert [a for a in every if a in text] == told
+    assert "3 account(s)" in text
+
+    _feedback(pay, bounce)  # SQS redelivers, or SES reports it again: nothing more
+    _feedback(pay, _bounce(bounced.upper()))
+    assert state() == (events, audit, sent)
+
+    from functions.core.suppressions import SuppressionModel
+
+    SuppressionModel(bounced).delete()  # an operator lifts it (docs/operations.md), then it bounces again
+    _feedback(pay, _bounce(bounced))
+    again, _, sent = state()
+    assert {a: [e["type"] for e in again[a]] for a in told} == {a: ["account.updated"] * 2 for a in told}
+    assert len(sent) == 2

@@ -31,7 +31,7 @@ def attempts(api, endpoint_id):
 
 
 def test_an_event_reaches_each_subscribed_endpoint_signed_and_the_attempt_is_listed(api, webhooks, queues_and_mail):
-    from functions.events import webhook_service as service
+    from functions.events import service
 
     everything = register(api, webhooks.url)
     webhooks.secrets.append(everything["secret"])
@@ -51,7 +51,7 @@ def test_an_event_reaches_each_subscribed_endpoint_signed_and_the_attempt_is_lis
 
 
 def test_a_receiver_answering_500_twice_gets_the_event_on_the_third_attempt(api, webhooks, queues_and_mail):
-    from functions.events import webhook_service as service
+    from functions.events import service
 
     endpoint = register(api, webhooks.url)
     webhooks.secrets.append(endpoint["secret"])
@@ -70,7 +70,7 @@ def test_a_receiver_answering_500_twice_gets_the_event_on_the_third_attempt(api,
 
 
 def test_hang_redirect_and_huge_body_are_failed_attempts_then_retried(api, webhooks, queues_and_mail):
-    from functions.events import webhook_service as service
+    from functions.events import service
 
     endpoint = register(api, webhooks.url)
     webhooks.secrets.append(endpoint["secret"])
@@ -89,7 +89,7 @@ def test_hang_redirect_and_huge_body_are_failed_attempts_then_retried(api, webho
 
 
 def test_during_a_rotation_both_secrets_sign(api, webhooks, queues_and_mail):
-    from functions.events import webhook_service as service
+    from functions.events import service
 
     endpoint = register(api, webhooks.url)
     webhooks.secrets.append(endpoint["secret"])
@@ -113,7 +113,7 @@ def _raw(got):
 
 
 def test_ssrf_is_checked_again_at_delivery_on_the_dns_answer(api, webhooks, queues_and_mail, monkeypatch):
-    from functions.events import webhook_service as service
+    from functions.events import service
 
     endpoint = register(api, "https://hooks.example.com/h")
     monkeypatch.setitem(FAKE_DNS, "hooks.example.com", ["169.254.169.254"])  # the name now points inside
@@ -149,8 +149,7 @@ def test_an_endpoint_failing_for_five_days_is_disabled_and_operators_are_emailed
 
     from functions.core import clock
     from functions.core.settings import get_settings
-    from functions.events import deliverer
-    from functions.events import webhook_service as service
+    from functions.events import deliverer, service
     from functions.events import webhook_store as store
 
     endpoint = register(api, webhooks.url)
@@ -173,7 +172,7 @@ def test_an_endpoint_failing_for_five_days_is_disabled_and_operators_are_emailed
 
 
 def test_redeliver_sends_again_and_a_disabled_or_unknown_target_is_refused(api, webhooks, queues_and_mail):
-    from functions.events import webhook_service as service
+    from functions.events import service
 
     endpoint = register(api, webhooks.url)
     webhooks.secrets.append(endpoint["secret"])
@@ -196,7 +195,7 @@ def test_redeliver_sends_again_and_a_disabled_or_unknown_target_is_refused(api, 
 
 
 def test_a_deleted_endpoint_gets_nothing_more(api, webhooks, queues_and_mail):
-    from functions.events import webhook_service as service
+    from functions.events import service
 
     endpoint = register(api, webhooks.url)
     service.fan_out(event(10))
@@ -208,7 +207,7 @@ def test_a_deleted_endpoint_gets_nothing_more(api, webhooks, queues_and_mail):
 def test_the_publisher_fans_out_what_it_put_on_the_bus_and_retries_what_sqs_refused(
     api, webhooks, queues_and_mail, outbound, monkeypatch
 ):
-    from functions.events import webhook_service
+    from functions.events import service as webhook_service
 
     endpoint = register(api, webhooks.url, ["account.created"])
     webhooks.secrets.append(endpoint["secret"])

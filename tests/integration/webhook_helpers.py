@@ -56,7 +56,7 @@ def pump(sqs, seconds: float = 20.0, until: Callable[[], bool] = lambda: False) 
     `until()` holds and the queue is empty, or `seconds` pass; returns each message's outcome."""
     from functions.core import queues
     from functions.events import deliverer
-    from functions.events.webhook_service import QUEUE
+    from functions.events.service import QUEUE
 
     url = queues.queue_url(QUEUE)
     outcomes: list[str] = []

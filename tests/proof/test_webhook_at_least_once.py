@@ -14,7 +14,7 @@ N = 12
 
 
 def test_duplicated_reordered_and_flapping_deliveries_lose_nothing(api, webhooks, queues_and_mail, monkeypatch):
-    from functions.events import webhook_service as service
+    from functions.events import service
     from functions.events import webhook_store as store
 
     status, endpoint, _ = api.call(

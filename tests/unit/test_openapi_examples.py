@@ -205,6 +205,31 @@ def test_declared_and_body_derived_problem_codes(document):
     assert {"payment-not-found", "invoice-not-found"} <= set(ticket["404"]["x-problem-codes"])
 
 
+def test_the_webhook_routes_list_every_code_their_domain_raises(document):
+    events = Path(__file__).resolve().parents[2] / "functions" / "events"
+    raised = set()
+    for name in ("webhook_endpoints.py", "service.py", "ssrf.py"):
+        text = (events / name).read_text()
+        raised |= set(re.findall(r'\bcode="([a-z-]+)"', text)) | set(re.findall(r'UnsafeUrl\(\s*"([a-z-]+)"', text))
+    assert {"too-many-event-types", "webhook-url-private-address", "webhook-endpoint-disabled"} <= raised
+    paths = {p: ops for p, ops in document["paths"].items() if p.startswith(("/v1/webhook-endpoints", "/v1/events"))}
+    listed = {
+        code
+        for ops in paths.values()
+        for op in ops.values()
+        for response in op.get("responses", {}).values()
+        for code in response.get("x-problem-codes", [])
+    }
+    assert raised - listed == set()
+    create = paths["/v1/webhook-endpoints"]["post"]["responses"]["422"]["x-problem-codes"]
+    patch = paths["/v1/webhook-endpoints/{endpoint_id}"]["patch"]["responses"]["422"]["x-problem-codes"]
+    assert {c for c in raised if c.startswith("webhook-url-") or c.endswith("event-types") or "event-type" in c} <= (
+        set(create) & set(patch)
+    )
+    redeliver = paths["/v1/events/{event_id}/redeliver"]["post"]["responses"]["409"]["x-problem-codes"]
+    assert "webhook-endpoint-disabled" in redeliver
+
+
 def test_location_names_the_created_object_where_a_get_route_reads_it():
     from functions.core.http import location
 
