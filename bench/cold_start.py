@@ -327,6 +327,10 @@ def _modules(samples: Samples) -> str:
     return "/".join(str(n) for n in sorted(samples.modules))
 
 
+def _beyond(extra: int) -> str:
+    return f"{extra} beyond the floor" if extra >= 0 else f"{-extra} fewer than the floor"
+
+
 def _first_request_lines(report: ColdStartReport) -> list[str]:
     """init + the first request (its two parts apart), against the baseline package's when measured."""
 
@@ -372,7 +376,7 @@ def format_report(report: ColdStartReport, zip_path: Path, top: int = 10) -> str
         f"  no bytecode / bytecode         {report.no_bytecode_over_bytecode:5.2f}x",
         f"  cold init / (floor + pydantic) {report.init_over_floor_pydantic:5.2f}x   (for information)",
         f"  modules imported by `import app`: {_modules(report.app)}"
-        + (f" ({min(report.app.modules) - min(report.floor.modules)} beyond the floor)" if extra else ""),
+        + (f" ({_beyond(min(report.app.modules) - min(report.floor.modules))})" if extra else ""),
         "",
         "  beyond the floor, by top-level package (python -X importtime, one run, self time; inflated by",
         "  the instrumentation, so read it as shares):",
