@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from chalice import Blueprint, Chalice, Response
-from chalice.app import LambdaFunctionEvent
+from chalice.app import EventSourceHandler, LambdaFunctionEvent
 
 from functions.core import cors, route_table
 from functions.core.resources import queue_name
@@ -104,9 +104,13 @@ def _preflight(app: Chalice, path: str, methods: frozenset[str]) -> Callable[...
     return preflight
 
 
-def _real(worker: Worker) -> Any:
-    """The worker's own handler (Chalice's wrapper of its function), its module imported on first use."""
-    return getattr(importlib.import_module(worker.module), worker.function)
+def chalice_handler(worker: Worker) -> EventSourceHandler:
+    """The worker's Chalice handler (the wrapper of its function), its module imported on first use.
+    A module may wrap it in turn for its Lambda (billing_run/manual.py): followed by `__wrapped__`."""
+    handler = getattr(importlib.import_module(worker.module), worker.function)
+    while not isinstance(handler, EventSourceHandler):
+        handler = handler.__wrapped__
+    return handler
 
 
 def _stand_in(worker: Worker) -> Callable[..., Any]:
@@ -115,11 +119,11 @@ def _stand_in(worker: Worker) -> Callable[..., Any]:
     if worker.decorator == "lambda_function":
 
         def stand_in(event: Any, context: Any) -> Any:
-            return _real(worker).func(LambdaFunctionEvent(event, context))
+            return chalice_handler(worker).func(LambdaFunctionEvent(event, context))
     else:
 
         def stand_in(event: Any) -> Any:  # type: ignore[misc]
-            return _real(worker).func(event)
+            return chalice_handler(worker).func(event)
 
     stand_in.__name__ = stand_in.__qualname__ = worker.function
     return stand_in

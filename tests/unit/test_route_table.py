@@ -184,6 +184,16 @@ def test_the_app_built_from_the_table_is_the_app_the_modules_declare():
         assert lazy[key] == eager[key], key
 
 
+def test_every_worker_stand_in_finds_the_function_chalice_wraps_in_its_module():
+    """The stand-ins run what the modules' Chalice handlers run (through a module's own wrapper too)."""
+    import app
+    from functions.core.route_loader import chalice_handler
+
+    eager = {name: handler for name, handler in eager_app().handler_map.items() if hasattr(handler, "func")}
+    for worker in app.WORKERS:
+        assert chalice_handler(worker).func is eager[worker.options["name"]].func, worker.target
+
+
 def test_a_route_s_function_keeps_its_docstring_off_the_table():
     """The table carries no docstrings: the lazy views have none (API Gateway's definition lists no
     summaries); the routes' summaries are in the OpenAPI document, from their declarations."""
