@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TOOLS := $(VENV)/infra-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: run test test-dates soak lint format package synth bench clean chromium lock
+.PHONY: run test test-dates soak lint format package package-current synth bench clean chromium lock
 
 # The venv installs the dev lock (requirements-dev.lock: requirements-dev.txt + requirements-infra.txt,
 # every package pinned with its hashes); `make lock` refreshes the locks after a requirements*.txt change.
@@ -43,8 +43,10 @@ chromium:
 		else echo "The console's browser tests need Debian's chromium. Run:  sudo $(CHROMIUM_INSTALL)"; exit 1; fi; \
 	fi
 
-## test: lint (ruff, the import contracts of pyproject.toml) and the whole suite (unit, integration, e2e, browser, infra: CDK assertions, cfn-lint, checkov)
-test: $(STAMP) $(TOOLS_STAMP) chromium
+## test: lint (ruff, the import contracts of pyproject.toml), the Lambda zips when stale (package-current: the
+## tests only read build/package), and the whole suite (unit, integration, e2e, browser, infra: CDK assertions,
+## cfn-lint, checkov)
+test: $(STAMP) $(TOOLS_STAMP) chromium package-current
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
@@ -74,10 +76,17 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## package: the Lambda zip in build/package: requirements.lock installed hash-checked for Lambda's platform,
-## chalice package with an empty requirements file, precompiled bytecode (local/package.py)
+## package: one Lambda zip per function in build/package (<Function>.zip, sam.json, manifest.json):
+## requirements.lock installed hash-checked for Lambda's platform, one chalice package run with an empty
+## requirements file, precompiled bytecode, each zip holding what its function may import (local/package.py)
 package: $(STAMP)
 	$(BIN)/python -m local.package build/package
+
+## package-current: `make package` unless build/package is up to date (the fingerprint of the sources, the
+## lock and the builder in build/package/manifest.json); prints its own time, apart from pytest's
+package-current: $(STAMP)
+	@start=$$(date +%s); $(BIN)/python -m local.package --if-stale build/package && \
+		echo "package step: $$(( $$(date +%s) - start )) s (before pytest)"
 
 ## synth: the CloudFormation template of every deployable stage in infra/cdk.out (offline: CDK + node); each
 ## stage's settings from infra/settings/<stage>.json (docs/deploy.md). One stage: make synth STAGE=prod

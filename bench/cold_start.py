@@ -1,4 +1,4 @@
-"""Cold init of the API handler, measured on the built Lambda zip (build/package/deployment.zip).
+"""Cold init of the API handler, measured on the API function's zip (build/package/APIHandler.zip).
 
 The zip is unpacked twice: as built (with its unchecked-hash bytecode) and with every ``__pycache__``
 left out. Each sample is a fresh ``python -I -S -B`` process whose ``sys.path`` is that directory
@@ -319,8 +319,11 @@ def run(zip_path: Path, sam_path: Path, runs: int, baseline: Path | None = None)
 
 
 def default_paths(root: Path) -> tuple[Path, Path]:
+    """The API function's zip (build/package/manifest.json names it) and the sam.json next to it."""
+    from bench.packages import api_zip
+
     out = root / "build" / "package"
-    return out / "deployment.zip", out / "sam.json"
+    return api_zip(out), out / "sam.json"
 
 
 def _modules(samples: Samples) -> str:

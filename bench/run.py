@@ -1,6 +1,6 @@
 """`make bench`: run the benchmarks on the package `make package` built, and print their figures.
 
-python -m bench.run [--runs 15] [--zip build/package/deployment.zip] [--baseline OLD.zip] [--only cold-start]
+python -m bench.run [--runs 15] [--zip build/package/APIHandler.zip] [--baseline OLD.zip] [--only cold-start]
 
 --baseline: the API zip of an earlier commit (e.g. `make package` there, zip copied aside), measured side
 by side with this one by the cold start bench (its init + first request is the figure not to exceed).
@@ -12,7 +12,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench import billing_run, card_change, cold_start, collector, dynamodb_calls, invoices, tracing, usage, webhooks
+from bench import (
+    billing_run,
+    card_change,
+    cold_start,
+    collector,
+    dynamodb_calls,
+    invoices,
+    packages,
+    tracing,
+    usage,
+    webhooks,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,14 +31,18 @@ ROOT = Path(__file__).resolve().parents[1]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description="billow benchmarks")
     parser.add_argument("--runs", type=int, default=15, help="fresh processes per variant (default 15)")
-    parser.add_argument("--zip", type=Path, help="the Lambda zip (default build/package/deployment.zip)")
-    parser.add_argument("--baseline", type=Path, help="an earlier commit's zip, measured side by side")
+    parser.add_argument("--zip", type=Path, help="the API's Lambda zip (default: build/package/manifest.json's)")
+    parser.add_argument("--baseline", type=Path, help="an earlier commit's API zip, measured side by side")
     parser.add_argument("--only", choices=["cold-start"], help="run only that bench")
     args = parser.parse_args(argv)
-    zip_path, sam_path = cold_start.default_paths(ROOT)
+    if not (ROOT / "build" / "package" / "manifest.json").is_file() and not args.zip:
+        print("bench: build/package/manifest.json is missing: run `make package` first", file=sys.stderr)
+        return 1
     if args.zip:
         zip_path = args.zip.resolve()
         sam_path = zip_path.with_name("sam.json")
+    else:
+        zip_path, sam_path = cold_start.default_paths(ROOT)
     if not zip_path.is_file() or not sam_path.is_file():
         print(f"bench: {zip_path} or its sam.json is missing: run `make package` first", file=sys.stderr)
         return 1
@@ -36,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.only == "cold-start":
         return 0
     print()
+    if (zip_path.parent / "manifest.json").is_file():
+        print(packages.format_report(zip_path.parent))
+        print()
     print(tracing.format_report(tracing.run()))
     print()
     print(dynamodb_calls.format_report(dynamodb_calls.run()))

@@ -158,6 +158,7 @@ export async function request(method, path, options = {}) {
       return text ? JSON.parse(text) : null;
     }
     const error = new ApiError(response.status, await readProblem(response));
+    error.retryAfterMs = retryDelay(response, attempt); // billow's Retry-After (409s, 503s), at most 3 s
     if (response.status === 401) {
       unauthorizedListeners.forEach((listener) => listener(error));
       throw error;
@@ -170,6 +171,24 @@ export async function request(method, path, options = {}) {
 }
 
 export const get = (path, query, as) => request("GET", path, { query, as });
+
+/**
+ * GET an invoice's PDF link (`{url, expires_at}`). While billow renders the PDF it answers 409
+ * `pdf-not-ready` with Retry-After (issue 21: a PDF just issued, or one a payment made stale): wait
+ * that long and ask again, up to `attempts` times; `onWait()` is called before each wait (the page
+ * says "Preparing the PDF…").
+ */
+export async function pdfLink(path, { attempts = 8, onWait } = {}) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await get(path);
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.code !== "pdf-not-ready" || attempt + 1 >= attempts) throw error;
+      if (onWait) onWait(attempt);
+      await sleep(error.retryAfterMs || 2000);
+    }
+  }
+}
 
 /** Poll `read()` every `every` ms until `done(value)` or `timeout` ms; returns the last value. */
 export async function poll(read, done, { every = 1000, timeout = 60_000, signal } = {}) {

@@ -84,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.app", description=__doc__.splitlines()[0])
     parser.add_argument("--stage", action="append", help="a stage to synthesize (repeatable; default: all)")
     parser.add_argument("--outdir", type=Path, default=None, help="cloud assembly directory (infra/cdk.out)")
-    parser.add_argument("--package-dir", type=Path, default=None, help="where deployment.zip and sam.json are")
+    parser.add_argument(
+        "--package-dir", type=Path, default=None, help="where the function zips, sam.json and manifest.json are"
+    )
     parser.add_argument("--settings", type=Path, default=None, help="the settings file of the one --stage")
     parser.add_argument("--settings-dir", type=Path, default=None, help="where <stage>.json are (infra/settings)")
     args = parser.parse_args(argv)

@@ -83,6 +83,13 @@ class Data(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 ),
                 s3.LifecycleRule(id="expired-delete-markers", expired_object_delete_marker=True),
+                # the PDF route's markers of renders asked for (functions/invoices/store.py): a day is plenty
+                s3.LifecycleRule(
+                    id="render-requests",
+                    prefix="renders/",
+                    expiration=Duration.days(1),
+                    noncurrent_version_expiration=Duration.days(1),
+                ),
             ],
         )
         skip(bucket, "CKV_AWS_18")

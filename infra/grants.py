@@ -31,6 +31,7 @@ from functions.core.resources import (
     BILLING_RUN,
     CARD_VALIDATION,
     COLLECTIONS,
+    PDF_RENDER,
     SES_FEEDBACK,
     WEBHOOK_DELIVERIES,
 )
@@ -60,14 +61,15 @@ class Grants:
 
 
 GRANTS: dict[str, Grants] = {
-    # Every route: accounts, ledger, invoices (PDF rendered on first request, then presigned GETs),
-    # card changes (sends to card-validation), Stripe webhooks (dispute e-mails), cursors (secret), invoices
-    # issued (sends to collections), webhook endpoints (their secrets encrypted; redelivery sends to
+    # Every route: accounts, ledger, invoices (presigned GETs of the PDFs; a PDF missing or stale queues its
+    # render on pdf-render and writes the request's marker under renders/ — the API never renders), card
+    # changes (sends to card-validation), Stripe webhooks (dispute e-mails), cursors (secret), invoices
+    # issued (sends to collections and pdf-render), webhook endpoints (their secrets encrypted; redelivery sends to
     # webhook-deliveries).
     "api": Grants(
         tables="read_write",
         bucket="read_write",
-        send_to=(CARD_VALIDATION, COLLECTIONS, WEBHOOK_DELIVERIES),
+        send_to=(CARD_VALIDATION, COLLECTIONS, WEBHOOK_DELIVERIES, PDF_RENDER),
         email=True,
         secrets=True,
         webhook_key="encrypt",
@@ -79,14 +81,16 @@ GRANTS: dict[str, Grants] = {
     "schedule": Grants(send_to=(BILLING_RUN,)),
     # A shard worker: queries the due-accounts index, one message per due account.
     f"sqs:{BILLING_RUN}": Grants(tables="read", send_to=(BILLING_ACCOUNT,)),
-    # An account worker: Recurring invoice, PDF, e-mail, its collection requested (sends to collections);
-    # a dunning retry found in the due index is collected here.
-    f"sqs:{BILLING_ACCOUNT}": Grants(
-        tables="read_write", bucket="read_write", send_to=(COLLECTIONS,), email=True, secrets=True
-    ),
+    # An account worker: Recurring invoice, e-mail, its PDF render queued (sends to pdf-render), its
+    # collection requested (sends to collections); a dunning retry found in the due index is collected here.
+    f"sqs:{BILLING_ACCOUNT}": Grants(tables="read_write", send_to=(COLLECTIONS, PDF_RENDER), email=True, secrets=True),
+    # The PDF renderer: reads the invoice, its account and what it names; renders and stores the PDF when the
+    # stored one's fingerprint is not the invoice's. The only function that renders (fpdf2, fonts).
+    f"sqs:{PDF_RENDER}": Grants(tables="read", bucket="read_write"),
     # The collector: one off-session PaymentIntent per collection attempt, the receipt or dunning e-mail,
-    # the next collection (sends to collections).
-    f"sqs:{COLLECTIONS}": Grants(tables="read_write", send_to=(COLLECTIONS,), email=True, secrets=True),
+    # the next collection (sends to collections); a balance below the minimum written off by a Credit
+    # invoice queues its PDF render (sends to pdf-render).
+    f"sqs:{COLLECTIONS}": Grants(tables="read_write", send_to=(COLLECTIONS, PDF_RENDER), email=True, secrets=True),
     # SES bounces and complaints: the suppression row written, the operators e-mailed.
     f"sqs:{SES_FEEDBACK}": Grants(tables="read_write", email=True),
     # The publisher: the outbox's stream records (the event is in the record's NewImage), each event put on

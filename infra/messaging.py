@@ -24,6 +24,7 @@ from functions.core.resources import (
     BILLING_RUN,
     CARD_VALIDATION,
     COLLECTIONS,
+    PDF_RENDER,
     QUEUES,
     WEBHOOK_DELIVERIES,
     QueueSpec,
@@ -55,6 +56,8 @@ CONSUMERS: dict[str, ConsumerSettings] = {
     COLLECTIONS: ConsumerSettings(max_concurrency=10, oldest_message_alarm_seconds=60 * 60),
     # One POST of at most 10 s per message; retries wait as delayed messages (not counted until visible).
     WEBHOOK_DELIVERIES: ConsumerSettings(max_concurrency=10, oldest_message_alarm_seconds=30 * 60),
+    # A customer waits on the console for the PDF (409 pdf-not-ready meanwhile): 5 minutes of backlog is an incident.
+    PDF_RENDER: ConsumerSettings(max_concurrency=5, oldest_message_alarm_seconds=5 * 60),
 }
 DEFAULT_CONSUMER = ConsumerSettings(max_concurrency=5, oldest_message_alarm_seconds=60 * 60)
 

@@ -8,9 +8,11 @@ __pycache__), and named after the CDK scope rather than the Chalice stage. The o
 method (`_package_app`), and it would also copy the 30 MB zip into ./chalice.out/<uuid>/ on every
 synth. So this construct does what the Chalice one does after packaging, with public CDK APIs only:
 
-- the zip becomes one S3 asset (uploaded as is, by its content hash);
-- sam.json is included with `cloudformation_include.CfnInclude` (logical ids preserved), every
-  function's CodeUri pointing at the asset;
+- each function's zip (manifest.json: `make package` builds one per function, holding what that
+  function may import) becomes its own S3 asset (uploaded as is, by its content hash: functions whose
+  zips are byte-identical share one object);
+- sam.json is included with `cloudformation_include.CfnInclude` (logical ids preserved), each
+  function's CodeUri pointing at its asset;
 - `get_resource`, `get_function` and `add_environment_variable` behave as the Chalice construct's.
 
 Chalice's DefaultRole (one role for every function, `sqs:*` actions on `*` once a queue handler
@@ -28,20 +30,23 @@ from aws_cdk import aws_s3_assets as assets
 from aws_cdk import cloudformation_include
 from constructs import Construct
 
-from infra.sam import SAM_FUNCTION, read_template
+from infra.sam import SAM_FUNCTION, function_zips, read_template
 
 CHALICE_DEFAULT_ROLE = "DefaultRole"
 ROLE_PLACEHOLDER = "role-set-by-infra"  # replaced by each function's own role before synthesis ends
 
 
 class PackagedChaliceApp(Construct):
-    """sam.json + deployment.zip from `make package` (package_dir), as CDK resources."""
+    """sam.json + one zip per function from `make package` (package_dir), as CDK resources."""
 
     def __init__(self, scope: Construct, construct_id: str, *, package_dir: Path, template_dir: Path) -> None:
         super().__init__(scope, construct_id)
         self.package_dir = package_dir
         self.template = read_template(package_dir)
-        self.code = assets.Asset(self, "Code", path=str(package_dir / "deployment.zip"))
+        zips = function_zips(package_dir, self.template)
+        self.code = {
+            logical_id: assets.Asset(self, f"Code{logical_id}", path=str(path)) for logical_id, path in zips.items()
+        }
         template_dir.mkdir(parents=True, exist_ok=True)
         template_file = template_dir / "sam-included.json"
         template_file.write_text(json.dumps(self._without_default_role(self.template), indent=1))
@@ -52,8 +57,9 @@ class PackagedChaliceApp(Construct):
             logical_id for logical_id, r in self.template["Resources"].items() if r["Type"] == SAM_FUNCTION
         )
         for logical_id in self.function_ids:
+            code = self.code[logical_id]
             self.get_resource(logical_id).add_property_override(
-                "CodeUri", {"Bucket": self.code.s3_bucket_name, "Key": self.code.s3_object_key}
+                "CodeUri", {"Bucket": code.s3_bucket_name, "Key": code.s3_object_key}
             )
         self._functions: dict[str, lambda_.IFunction] = {}
 

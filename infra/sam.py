@@ -1,4 +1,4 @@
-"""What the Chalice app declares, read from the sam.json that `make package` writes next to the zip.
+"""What the Chalice app declares, read from the sam.json that `make package` writes next to the zips.
 
 The stack is derived from this, not from a list kept by hand: every AWS::Serverless::Function is
 a function to deploy; its SQS events name the queue it consumes (matched to functions/core/resources.py
@@ -72,11 +72,39 @@ class FunctionDecl:
         return "schedule"
 
 
+MANIFEST = "manifest.json"
+
+
 def read_template(package_dir: Path) -> dict[str, Any]:
     path = package_dir / "sam.json"
-    if not path.is_file() or not (package_dir / "deployment.zip").is_file():
-        raise FileNotFoundError(f"{package_dir} has no sam.json and deployment.zip: run `make package` first")
+    if not path.is_file() or not (package_dir / MANIFEST).is_file():
+        raise FileNotFoundError(f"{package_dir} has no sam.json and {MANIFEST}: run `make package` first")
     return dict(json.loads(path.read_text()))
+
+
+def read_template_file(path: Path) -> dict[str, Any]:
+    return dict(json.loads(path.read_text()))
+
+
+def function_ids(template: dict[str, Any]) -> list[str]:
+    return sorted(k for k, r in template.get("Resources", {}).items() if r.get("Type") == SAM_FUNCTION)
+
+
+def function_zips(package_dir: Path, template: dict[str, Any]) -> dict[str, Path]:
+    """logical id -> the zip `make package` built for that function (manifest.json); every function of
+    sam.json must have one, and the zip must be there (a package from another build is refused)."""
+    manifest = json.loads((package_dir / MANIFEST).read_text())
+    listed = manifest.get("functions", {})
+    declared = function_ids(template)
+    if sorted(listed) != declared:
+        raise TemplateError(
+            f"{package_dir}: {MANIFEST} lists {sorted(listed)}, sam.json {declared}: run `make package`"
+        )
+    out = {logical_id: package_dir / listed[logical_id]["zip"] for logical_id in declared}
+    missing = [str(p) for p in out.values() if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"missing function zips {missing}: run `make package`")
+    return out
 
 
 def _queue_name_of(ref: Any) -> str:

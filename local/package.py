@@ -1,7 +1,6 @@
 """Build the Lambda zip that CDK deploys: `chalice package` plus precompiled, reproducible bytecode.
 
-Usage: ``python -m local.package OUT_DIR`` (``make package`` uses ``build/package``). OUT_DIR receives
-``deployment.zip`` and the ``sam.json`` chalice wrote next to it.
+Usage: ``python -m local.package [--if-stale] OUT_DIR`` (``make package`` uses ``build/package``).
 
 Steps, and why:
 
@@ -39,17 +38,25 @@ Steps, and why:
    objects are rewritten to ``/var/task/...`` (``-s``/``-p``) and ``PYTHONHASHSEED=0`` keeps
    frozenset constants in a stable order, so the bytecode does not depend on the build directory
    or the run.
-6. **Re-zip deterministically**: entries sorted by name, every timestamp 1980-01-01 00:00:00, mode
-   0644, deflate level 9, no directory entries. The same sources, lock and Python give a
-   byte-identical zip (its sha256 is printed). The lock it was built from is copied next to it.
+6. **One zip per function** of ``sam.json`` (local/package_select.py says what each holds: every
+   distribution its code may import, billow's code, the data files it may read; botocore's data cut
+   to the services billow calls), written deterministically (local/package_zip.py: entries sorted by
+   name, every timestamp 1980-01-01 00:00:00, mode 0644, deflate level 9, no directory entries; each
+   file compressed once). OUT_DIR receives ``<LogicalId>.zip`` per function, ``sam.json`` with each
+   ``CodeUri`` pointing at its zip, ``manifest.json`` (function -> zip, size, sha256, what it leaves
+   out; the fingerprint of the sources) and the lock it was built from. The same sources, lock and
+   Python give byte-identical zips. ``--if-stale`` does nothing when the manifest's fingerprint is the
+   sources' (``make test`` builds this way before pytest).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -59,6 +66,10 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from local.package_select import Selector, cut_aws_data, cut_typing_only
+from local.package_zip import FIXED_DATE, Compressed, write_zip
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGE = "prod"
@@ -72,24 +83,13 @@ WHEELHOUSE = ROOT / "build" / "wheels"
 PLATFORM = "manylinux2014_x86_64"  # Amazon Linux 2 (glibc 2.26), where Lambda's python3.11 runs
 STAGED_DIRS = ("chalicelib", "vendor", "functions")
 FORBIDDEN_TOP_LEVEL = ("local", "tests", "bench", "infra")
-FIXED_DATE = (1980, 1, 1, 0, 0, 0)
-FILE_MODE = 0o100644  # regular file, rw-r--r--
+MANIFEST = "manifest.json"
+SAM_FUNCTION = "AWS::Serverless::Function"
+__all__ = ["FIXED_DATE", "PackageError", "build_package", "is_current", "read_manifest", "source_fingerprint"]
 
 
 class PackageError(RuntimeError):
     """The package could not be built, or would not be what Lambda should run."""
-
-
-@dataclass(frozen=True)
-class PackageInfo:
-    zip_path: Path
-    sam_path: Path
-    size: int
-    entries: int
-    sources: int
-    bytecode: int
-    sha256: str
-    seconds: float
 
 
 def _ignore_bytecode(directory: str, names: list[str]) -> set[str]:
@@ -132,6 +132,26 @@ def _pip_platform_args(lock: Path) -> list[str]:
         "-r",
         str(lock),
     ]
+
+
+def wheelhouse_has(lock: Path, wheelhouse: Path) -> bool:
+    """Whether the wheelhouse already holds, for every pin of the lock, a wheel whose sha256 the lock
+    lists (then `pip download`, which reads PyPI's index pages, is skipped; the install checks again)."""
+    from local.lock import PIN, normalize
+
+    wheels: dict[str, list[Path]] = {}
+    for wheel in wheelhouse.glob("*.whl"):
+        name, version = wheel.name.split("-")[:2]
+        wheels.setdefault(f"{normalize(name)}=={version}", []).append(wheel)
+    for block in re.split(r"\n(?=[A-Za-z0-9])", lock.read_text()):
+        match = PIN.match(block.strip())
+        if not match:
+            continue
+        hashes = set(re.findall(r"--hash=sha256:([0-9a-f]{64})", block))
+        found = wheels.get(f"{normalize(match.group(1))}=={match.group(3)}", [])
+        if not any(hashlib.sha256(w.read_bytes()).hexdigest() in hashes for w in found):
+            return False
+    return True
 
 
 def download_lock(lock: Path, wheelhouse: Path) -> None:
@@ -249,6 +269,8 @@ def compile_tree(tree: Path) -> None:
         "-m",
         "compileall",
         "-q",
+        "-j",
+        "0",  # every CPU; the bytecode does not depend on it
         "--invalidation-mode",
         "unchecked-hash",
         "-s",
@@ -272,34 +294,141 @@ def compile_tree(tree: Path) -> None:
         raise PackageError(f"sources left without bytecode: {uncompiled[:5]}")
 
 
-def write_zip(tree: Path, zip_path: Path) -> int:
-    """Zip tree into zip_path: sorted names, fixed dates and modes; returns the entry count."""
-    names = _files(tree)
-    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        for name in names:
-            info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
-            info.create_system = 3  # unix, so external_attr carries the mode
-            info.external_attr = FILE_MODE << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, (tree / name).read_bytes(), compresslevel=9)
-    return len(names)
+@dataclass(frozen=True)
+class FunctionZip:
+    logical_id: str
+    handler: str
+    zip_path: Path
+    size: int
+    entries: int
+    sha256: str
+    left_out: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PackageInfo:
+    out_dir: Path
+    sam_path: Path
+    manifest_path: Path
+    functions: tuple[FunctionZip, ...]
+    services: tuple[str, ...]
+    typing_only: tuple[str, ...]
+    sources: int
+    bytecode: int
+    seconds: float
+
+
+def function_handlers(sam: dict[str, Any]) -> dict[str, str]:
+    """logical id -> Handler, for every Lambda function of sam.json."""
+    return {
+        logical_id: str(resource["Properties"]["Handler"])
+        for logical_id, resource in sorted(sam.get("Resources", {}).items())
+        if resource.get("Type") == SAM_FUNCTION
+    }
+
+
+def split_tree(
+    tree: Path, sam: dict[str, Any], out_dir: Path, log: Callable[[str], object]
+) -> tuple[PackageInfo, dict[str, Any]]:
+    """One zip per function of sam.json from the compiled tree (local/package_select.py decides what
+    each holds), the sam.json pointing each function at its zip, and manifest.json."""
+    selector = Selector(tree)
+    handlers = function_handlers(sam)
+    first = [selector.select(logical_id, handler) for logical_id, handler in handlers.items()]
+    services = selector.services(first)
+    cut_aws_data(tree, services)
+    log(f"botocore data cut to {len(services)} services: {', '.join(sorted(services))}")
+    typing_only = cut_typing_only(tree, log)
+    if typing_only:
+        log(f"typing-only sub-packages left out of every zip: {', '.join(typing_only)}")
+    selections = [selector.select(logical_id, handler) for logical_id, handler in handlers.items()]
+    compressed = Compressed(tree)
+    compressed.prepare(sorted({f for s in selections for f in s.files}))
+    zips = []
+    for selection in selections:
+        name = f"{selection.logical_id}.zip"
+        partial = out_dir / f".{name}.partial"
+        entries = write_zip(compressed, selection.files, partial)
+        os.replace(partial, out_dir / name)
+        digest = hashlib.sha256((out_dir / name).read_bytes()).hexdigest()
+        size = (out_dir / name).stat().st_size
+        zips.append(
+            FunctionZip(
+                selection.logical_id,
+                selection.handler,
+                out_dir / name,
+                size,
+                entries,
+                digest,
+                tuple(selection.left_out),
+            )
+        )
+    for stale in out_dir.glob("*.zip"):  # deployment.zip of the one-zip days, zips of functions now gone
+        if stale.name not in {z.zip_path.name for z in zips}:
+            stale.unlink()
+    template = json.loads(json.dumps(sam))
+    for logical_id in handlers:
+        template["Resources"][logical_id]["Properties"]["CodeUri"] = f"./{logical_id}.zip"
+    files = _files(tree)
+    return PackageInfo(
+        out_dir=out_dir,
+        sam_path=out_dir / "sam.json",
+        manifest_path=out_dir / MANIFEST,
+        functions=tuple(zips),
+        services=tuple(sorted(services)),
+        typing_only=tuple(typing_only),
+        sources=sum(1 for f in files if f.endswith(".py")),
+        bytecode=sum(1 for f in files if f.endswith(".pyc")),
+        seconds=0.0,
+    ), template
+
+
+def write_manifest(info: PackageInfo, fingerprint: str) -> None:
+    manifest = {
+        "runtime": RUNTIME,
+        "fingerprint": fingerprint,
+        "botocore_services": list(info.services),
+        "typing_only_left_out": list(info.typing_only),
+        "functions": {
+            z.logical_id: {
+                "handler": z.handler,
+                "zip": z.zip_path.name,
+                "size": z.size,
+                "entries": z.entries,
+                "sha256": z.sha256,
+                "left_out": list(z.left_out),
+            }
+            for z in info.functions
+        },
+    }
+    partial = info.out_dir / f".{MANIFEST}.partial"
+    partial.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    os.replace(partial, info.manifest_path)
 
 
 def build_package(
     out_dir: Path, project: Path = ROOT, log: Callable[[str], object] = print, wheelhouse: Path = WHEELHOUSE
 ) -> PackageInfo:
     started = time.monotonic()
+    plain_log = log
+
+    def log(message: str) -> object:  # every step with the seconds since the build started
+        return plain_log(f"[{time.monotonic() - started:5.1f} s] {message}")
+
     out_dir.mkdir(parents=True, exist_ok=True)
     lock = project / LOCK
     if not lock.is_file():
         raise PackageError(f"{lock} is missing: run `make lock`")
+    fingerprint = source_fingerprint(project)
+    (out_dir / MANIFEST).unlink(missing_ok=True)  # a build that fails leaves no manifest claiming to be current
     with tempfile.TemporaryDirectory(prefix="billow-package-") as scratch_name:
         scratch = Path(scratch_name)
         stage_dir, chalice_out, tree = scratch / "project", scratch / "chalice-out", scratch / "tree"
         stage_dir.mkdir()
         stage_project(project, stage_dir)
         log(f"{LOCK}: pip install --require-hashes --platform {PLATFORM} into vendor/ …")
-        download_lock(lock, wheelhouse)
+        if not wheelhouse_has(lock, wheelhouse):
+            download_lock(lock, wheelhouse)
         install_lock(lock, stage_dir / "vendor", wheelhouse)
         log(f"chalice package --stage {STAGE} ({RUNTIME}) …")
         run_chalice_package(stage_dir, chalice_out, scratch)
@@ -313,28 +442,64 @@ def build_package(
         if removed:
             log(f"removed {removed} bytecode files that came with the sources")
         check_functions(tree, stage_dir, log)
+        log("compileall (unchecked-hash) …")
         compile_tree(tree)
-        # Write next to the final path, then rename: a reader never sees a half-written zip.
-        partial_zip = out_dir / ".deployment.zip.partial"
-        entries = write_zip(tree, partial_zip)
+        log("one zip per function …")
+        try:
+            info, template = split_tree(tree, json.loads(sam_path.read_text()), out_dir, log)
+        except (KeyError, ValueError) as exc:
+            raise PackageError(f"cannot tell what a function needs: {exc}") from exc
         partial_sam = out_dir / ".sam.json.partial"
-        shutil.copyfile(sam_path, partial_sam)
-        zip_path, final_sam = out_dir / "deployment.zip", out_dir / "sam.json"
-        os.replace(partial_zip, zip_path)
-        os.replace(partial_sam, final_sam)
-        shutil.copyfile(lock, out_dir / LOCK)  # what this zip was built from (tests/infra compare it)
-        files = _files(tree)
-    digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()
-    return PackageInfo(
-        zip_path=zip_path,
-        sam_path=final_sam,
-        size=zip_path.stat().st_size,
-        entries=entries,
-        sources=sum(1 for f in files if f.endswith(".py")),
-        bytecode=sum(1 for f in files if f.endswith(".pyc")),
-        sha256=digest,
-        seconds=time.monotonic() - started,
+        partial_sam.write_text(json.dumps(template, indent=2) + "\n")
+        os.replace(partial_sam, out_dir / "sam.json")
+        shutil.copyfile(lock, out_dir / LOCK)  # what the zips were built from
+    info = dataclasses.replace(info, seconds=time.monotonic() - started)
+    write_manifest(info, fingerprint)  # last: its presence says the whole package is there
+    return info
+
+
+def _hash_tree(digest: Any, root: Path, rel: str) -> None:
+    top = root / rel
+    if top.is_file():
+        digest.update(f"F {rel}\0".encode() + top.read_bytes())
+        return
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        for name in sorted([*filenames, *(d for d in dirnames if Path(dirpath, d).is_symlink())]):
+            path = Path(dirpath) / name
+            key = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                digest.update(f"L {key} {os.readlink(path)}\0".encode())
+            elif not name.endswith((".pyc", ".pyo")):
+                digest.update(f"F {key}\0".encode() + path.read_bytes())
+
+
+def source_fingerprint(project: Path = ROOT) -> str:
+    """sha256 of everything the package is made from: the sources Chalice packages, the lock, this
+    builder (local/package*.py) and the interpreter's version. Equal fingerprints, equal zips."""
+    digest = hashlib.sha256(f"{sys.version}\0".encode())
+    for rel in (*STAGED_FILES, LOCK, *STAGED_DIRS):
+        if (project / rel).exists():
+            _hash_tree(digest, project, rel)
+    for builder in sorted((project / "local").glob("package*.py")):
+        _hash_tree(digest, project, builder.relative_to(project).as_posix())
+    return digest.hexdigest()
+
+
+def is_current(out_dir: Path, project: Path = ROOT) -> bool:
+    """Whether out_dir holds a complete package built from the sources as they are now."""
+    try:
+        manifest = json.loads((out_dir / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    zips_there = all((out_dir / f["zip"]).is_file() for f in manifest.get("functions", {}).values())
+    return (
+        zips_there and (out_dir / "sam.json").is_file() and manifest.get("fingerprint") == source_fingerprint(project)
     )
+
+
+def read_manifest(out_dir: Path) -> dict[str, Any]:
+    return dict(json.loads((out_dir / MANIFEST).read_text()))
 
 
 def source_state(project: Path = ROOT) -> str:
@@ -354,20 +519,37 @@ def source_state(project: Path = ROOT) -> str:
     )
 
 
+def describe(info: PackageInfo) -> list[str]:
+    lines = [f"{info.out_dir}: one zip per function (sam.json, {MANIFEST}); built in {info.seconds:.1f} s"]
+    for z in info.functions:
+        size = f"{z.size / 2**20:6.1f} MiB"
+        lines.append(
+            f"  {z.logical_id:<18} {z.zip_path.name:<22} {size}  {z.entries:>5} entries  sha256 {z.sha256[:16]}"
+        )
+        if z.left_out:
+            lines.append(f"  {'':<18} left out: {', '.join(z.left_out)}")
+    tag = sys.implementation.cache_tag
+    lines.append(f"  {info.sources} .py, {info.bytecode} .pyc (unchecked-hash, {tag}); runtime {RUNTIME}")
+    lines.append(f"  botocore data: {', '.join(info.services)}")
+    lines.append(f"  sources: {source_state()}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.package", description=__doc__.splitlines()[0])
-    parser.add_argument("out_dir", type=Path, help="where deployment.zip and sam.json go (e.g. build/package)")
+    parser.add_argument("out_dir", type=Path, help="where the zips, sam.json and manifest.json go (build/package)")
+    parser.add_argument("--if-stale", action="store_true", help="do nothing when out_dir is current (fingerprint)")
     args = parser.parse_args(argv)
+    out_dir = args.out_dir.resolve()
+    if args.if_stale and is_current(out_dir):
+        print(f"{out_dir}: up to date with the sources and the lock (fingerprint in {MANIFEST}); not rebuilt")
+        return 0
     try:
-        info = build_package(args.out_dir.resolve())
+        info = build_package(out_dir)
     except PackageError as exc:
         print(f"package: {exc}", file=sys.stderr)
         return 1
-    print(f"{info.zip_path}: {info.size:,} bytes ({info.size / 2**20:.1f} MiB), {info.entries} entries")
-    print(f"  {info.sources} .py, {info.bytecode} .pyc (unchecked-hash, {sys.implementation.cache_tag})")
-    print(f"  sha256 {info.sha256}")
-    print(f"  {info.sam_path} (runtime {RUNTIME}); built in {info.seconds:.1f} s")
-    print(f"  sources: {source_state()}")
+    print("\n".join(describe(info)))
     return 0
 
 

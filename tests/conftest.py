@@ -77,8 +77,8 @@ def mint(signing_key):
     return _mint
 
 
-# Tests that build or read build/package (the Lambda zip: a minute to build) run on one pytest-xdist
-# worker, so two workers never build it at once into the same folder, and it is built once.
+# Tests that read build/package (the Lambda zips; `make test` builds them before pytest when stale) run on
+# one pytest-xdist worker: run without make, the first of them builds it, once, and never two at a time.
 _PACKAGE_TESTS = ("tests/infra/", "tests/unit/test_package.py")
 
 

@@ -1,7 +1,8 @@
 // #/invoices/{id}: one invoice with its lines and what was applied to it; PDF (a presigned link the
 // browser downloads: Content-Disposition attachment), CSV of its lines, and "pay this invoice".
+// A PDF billow is still rendering (409 pdf-not-ready) is waited for: "Preparing the PDF…", then the download.
 
-import { acct, get } from "../api.js";
+import { acct, get, pdfLink } from "../api.js";
 import { downloadBlob, downloadUrl, h, table } from "../dom.js";
 import { date, money, number, t, unitMoney } from "../i18n.js";
 import { busy, pageTitle, resultArea } from "../ui.js";
@@ -46,7 +47,8 @@ export async function render(ctx) {
   pdf.addEventListener("click", async () => {
     busy(pdf, true);
     try {
-      const link = await get(acct(`/invoices/${encodeURIComponent(id)}/pdf`));
+      const path = acct(`/invoices/${encodeURIComponent(id)}/pdf`);
+      const link = await pdfLink(path, { onWait: () => result.say(t("invoice.preparing")) });
       downloadUrl(link.url);
       result.say(t("invoice.downloading"));
     } catch (error) {

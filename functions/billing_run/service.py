@@ -9,9 +9,10 @@
   Recurring invoice (fees in advance for active items after anniversary cancellations, usage of the
   past period in arrears, unapplied credit consumed), posted with an id derived from (account, period)
   in ONE transaction with the cycle advance (conditional on the billed date) and the usage seal; then
-  the PDF, one notice and the invoice's collection requested (payments' `invoice_issued` hook: the
-  collector charges it ~60 s later, with any other invoice open — no charging of the run's own), each
-  recorded as done so a redelivery finishes without repeating any step.
+  one notice, the invoice's PDF render queued and its collection requested (payments' `invoice_issued`
+  hook: the `pdf-render` worker renders it, the collector charges it ~60 s later, with any other invoice
+  open — no charging or rendering of the run's own), recorded as done so a redelivery finishes without
+  repeating any step (the run record's `pdf_stored` now says "render queued").
 - A `retry#` entry of the due index (a collection's dunning retry, a lost collection message, a carried
   balance's write-off date; v3's dunning retries, adopted) goes to the collector (payments.collect).
 """
@@ -43,7 +44,7 @@ from functions.core.errors import ConflictError, NotFoundError
 from functions.core.ids import recurring_invoice_id
 from functions.core.resources import BILLING_ACCOUNT, BILLING_RUN
 from functions.core.uow import UnitOfWork, retrying
-from functions.invoices.service import finish_closure, store_pdf
+from functions.invoices.service import finish_closure
 from functions.payments.service import REMIND, collect, invoice_issued, remind_invoices
 from functions.usage.service import check_shard, seal_period, usage_lines
 
@@ -238,7 +239,7 @@ def _bill_period(account: AccountRecord, billed_on: date, run_date: date) -> Out
     fresh = [
         store.Run(account_id, billed_on, p.invoice_id, None, None, False, False, n) for n, p in enumerate(parts, 1)
     ]
-    outcome = _finish_parts(account, billed_on, fresh, invoices, [p.lines for p in parts])
+    outcome = _finish_parts(account, billed_on, fresh, invoices)
     if closing:
         finish_closure(AccountAccess(account, RUN, "operator"))
     return outcome
@@ -249,14 +250,10 @@ def _finish_parts(
     billed_on: date,
     runs: list[store.Run],
     invoices: list[ledger.Invoice] | None = None,
-    lines: list[list[ledger.Line]] | None = None,
 ) -> Outcome:
     """_finish for each invoice of the period (one, or the parts of a split), in order; the outcome is
     the first part's."""
-    outcomes = [
-        _finish(account, billed_on, run, invoices[i] if invoices else None, lines[i] if lines else None)
-        for i, run in enumerate(runs)
-    ]
+    outcomes = [_finish(account, billed_on, run, invoices[i] if invoices else None) for i, run in enumerate(runs)]
     return outcomes[0]
 
 
@@ -265,21 +262,17 @@ def _finish(
     billed_on: date,
     run: store.Run,
     inv: ledger.Invoice | None = None,
-    lines: list[ledger.Line] | None = None,
 ) -> Outcome:
-    """The steps after the invoice, each once: PDF, notice, the collection requested (`charge` records
-    it: "requested"). A first pass uses what it just posted; a redelivery reads the run record and the
-    invoice."""
+    """The steps after the invoice, once: its notice, its PDF render queued and its collection requested
+    (payments' `invoice_issued`; `charge` records it: "requested"; `pdf_stored`: the render queued). A first
+    pass uses what it just posted; a redelivery reads the run record and the invoice."""
     inv = inv or ledger.get_invoice(account.id, run.invoice_id)
     if inv is None:
         return Outcome(account.id, "skipped")
-    if not run.pdf_stored:
-        access = AccountAccess(account, Actor("billing-run", "system"), "operator")
-        store_pdf(access, inv, lines)
-        store.mark(account.id, billed_on, run.part, pdf_stored="yes")
-    if not run.notice_sent or run.charge is None:
+    if not run.pdf_stored or not run.notice_sent or run.charge is None:
         # The invoice notice every issuer sends (payments' invoice_issued: once per invoice, whoever calls
-        # it) and the account's collection requested (a collection already open makes it a no-op).
+        # it), its PDF render queued and the account's collection requested (a collection already open
+        # makes it a no-op).
         invoice_issued(account.id, [inv], account=account, raise_errors=True)
-        store.mark(account.id, billed_on, run.part, notice_sent="yes", charge="requested")
+        store.mark(account.id, billed_on, run.part, pdf_stored="yes", notice_sent="yes", charge="requested")
     return Outcome(account.id, "invoiced", inv.id)

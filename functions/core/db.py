@@ -10,6 +10,7 @@ from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
+from functions.core import aws_sessions  # noqa: F401 - botocore sessions share one loader (import for effect)
 from functions.core.settings import get_settings
 from functions.core.tables import TABLES, table_name
 

@@ -13,7 +13,12 @@ from functions.core.errors import BillowError
 
 PROBLEM = "application/problem+json"
 # codes that mean "the same request will work later": their answer says when (seconds), as 503s do
-RETRY_LATER = {"idempotency-in-progress": 5, "concurrent-update": 1, "service-unavailable": 2}
+RETRY_LATER = {
+    "idempotency-in-progress": 5,
+    "concurrent-update": 1,
+    "service-unavailable": 2,
+    "pdf-not-ready": 2,  # the render queue answers within a few seconds (docs/invoices.md)
+}
 
 
 def problem_body(err: BillowError) -> dict[str, Any]:

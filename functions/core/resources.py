@@ -23,6 +23,7 @@ BILLING_ACCOUNT = "billing-account"
 COLLECTIONS = "collections"
 SES_FEEDBACK = "ses-feedback"
 WEBHOOK_DELIVERIES = "webhook-deliveries"
+PDF_RENDER = "pdf-render"
 
 QUEUES: dict[str, QueueSpec] = {
     q.name: q
@@ -35,6 +36,8 @@ QUEUES: dict[str, QueueSpec] = {
         QueueSpec(SES_FEEDBACK, "SES bounces and complaints (configuration set → SNS): the address suppressed"),
         # 10 messages x a 10 s POST each fit the 120 s; a retry waits as a delayed message (chained past 900 s)
         QueueSpec(WEBHOOK_DELIVERIES, "one message per (event, webhook endpoint) attempt: sign, POST, record", 120),
+        # 10 renders of the largest invoices fit the 120 s (infra/budgets.py); a redelivery renders nothing new
+        QueueSpec(PDF_RENDER, "one message per invoice PDF to (re)render: issued, or found stale by GET …/pdf", 120),
     )
 }
 

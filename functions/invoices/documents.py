@@ -4,9 +4,11 @@ presigned URLs, and the CSV exports of one invoice's lines and of the filtered l
 A stored PDF is never stale (docs/invoices.md, "PDF"): it carries, as S3 metadata, the fingerprint of
 everything it shows that can change — status, amounts paid and due, what was applied (payments,
 credits, refunds, money returned) and where a Credit or Refund went, the account's name, contact and
-language, the layout's version. The PDF route computes the invoice's fingerprint now; when the stored
-one differs (or there is none) it renders again, under the same key and the same file name
-(`<number>.pdf`), then presigns. The monthly run stores the Recurring invoices it issues the same way.
+language, the layout's version. The PDF route never renders (issue 21): it computes the invoice's
+fingerprint now and presigns when the stored one is the same; otherwise (no PDF, or a stale one) it queues
+a render on `pdf-render` (once per invoice and fingerprint within `RENDER_REQUEST_SECONDS`) and answers 409
+`pdf-not-ready` with `Retry-After`. The queue's worker (functions/invoices/rendering.py) renders under the
+same key and the same file name (`<number>.pdf`); every issued invoice is queued when it is issued.
 
 CSV amounts come twice: a decimal for people and spreadsheets (functions/core/money.py
 `decimal_amount`) and minor units for machines, every column naming its unit (`unit_amount` /
@@ -20,7 +22,8 @@ from dataclasses import asdict
 from datetime import date, timedelta
 
 from functions.accounts.service import AccountAccess
-from functions.core import catalogue, clock, cursor, ledger
+from functions.core import catalogue, clock, cursor, ledger, pdf_renders
+from functions.core.errors import ConflictError
 from functions.core.ledger import Invoice, Line
 from functions.core.money import decimal_amount, decimal_unit_price
 from functions.core.settings import get_settings
@@ -67,11 +70,18 @@ def fingerprint(inv: Invoice, party: render.Party, locale: str, sources: dict[st
     return hashlib.sha256(json.dumps(shown, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
+def current_fingerprint(access: AccountAccess, inv: Invoice) -> tuple[str, dict[str, str]]:
+    """The invoice's fingerprint as it stands now, and the descriptions of what it names (`described`)."""
+    account = access.account
+    sources = described(account.id, inv, account.locale)
+    return fingerprint(inv, _party(access), account.locale, sources), sources
+
+
 def store_pdf(
     access: AccountAccess, inv: Invoice, lines: list[Line] | None = None, sources: dict[str, str] | None = None
 ) -> str:
-    """Render the invoice's PDF and put it in S3 with its fingerprint (the monthly run calls this when
-    it issues one, with the lines it has just posted); returns the fingerprint."""
+    """Render the invoice's PDF and put it in S3 with its fingerprint (the `pdf-render` worker calls this);
+    returns the fingerprint."""
     account = access.account
     if lines is None:
         lines = ledger.get_lines(account.id, inv.id)
@@ -84,18 +94,38 @@ def store_pdf(
     return print_
 
 
+# A render asked for (invoice, fingerprint) is not asked again for this long: a console polling the route
+# every Retry-After seconds queues one render, not one per poll. After it, a render that failed is asked again.
+RENDER_REQUEST_SECONDS = 60
+
+
 def invoice_pdf(access: AccountAccess, invoice_id: str) -> schemas.PdfLink:
-    """A presigned URL to the invoice's PDF as it stands now: rendered again when the stored one's
-    fingerprint is not the invoice's (a payment, a credit, a refund, its status changed since)."""
+    """A presigned URL to the invoice's PDF as it stands now; when the stored one is missing or its
+    fingerprint is not the invoice's (a payment, a credit, a refund, its status changed since), a render
+    queued and 409 `pdf-not-ready` (Retry-After): the API never renders."""
     account = access.account
     inv = require_invoice(account.id, invoice_id)
-    sources = described(account.id, inv, account.locale)
-    if store.pdf_fingerprint(account.id, inv.id) != fingerprint(inv, _party(access), account.locale, sources):
-        store_pdf(access, inv, sources=sources)
+    current, _ = current_fingerprint(access, inv)
+    if store.pdf_fingerprint(account.id, inv.id) != current:
+        _request_render(account.id, inv.id, current)
+        raise ConflictError(
+            "The invoice's PDF is being prepared: ask again after Retry-After seconds.", code="pdf-not-ready"
+        )
     seconds = get_settings().pdf_url_seconds
     expires = clock.now() + timedelta(seconds=seconds)
     url = store.pdf_url(account.id, inv.id, seconds, f"{inv.number}.pdf")
     return schemas.PdfLink(url=url, expires_at=clock.iso(expires))
+
+
+def _request_render(account_id: str, invoice_id: str, print_: str) -> None:
+    """Queue the invoice's render unless one was asked for this fingerprint less than
+    RENDER_REQUEST_SECONDS ago (a marker object in the bucket; two racing requests may both queue one:
+    the worker renders once)."""
+    asked = store.render_requested_at(account_id, invoice_id, print_)
+    if asked is not None and (clock.now() - asked).total_seconds() < RENDER_REQUEST_SECONDS:
+        return
+    pdf_renders.request_renders(account_id, [invoice_id])
+    store.mark_render_requested(account_id, invoice_id, print_, clock.iso(clock.now()))
 
 
 LINE_COLUMNS = [

@@ -4,10 +4,11 @@ account's locale: every word from functions/core/catalogue.py (the e-mails use t
 amounts by functions/core/money.py `display`, days by functions/core/clock.py `display_day`, periods
 with their inclusive last day (`catalogue.period`). Pure functions of the invoice: no I/O.
 
-`render_pdf` draws the document top to bottom, a function per part: `_document` (page, fonts, the
-footer on every page), `_heading` (seller, title, the invoice's facts), `_bill_to`, `_lines_table`
-(lines grouped by device or service) and `_totals` (rows from `_total_rows`). Layout rules (docs/invoices.md):
-names and descriptions wrap, amounts never do — the amount columns are as wide as their widest amount."""
+`render_pdf` draws the document top to bottom (`_drawn`), a function per part: `_document` (page, fonts,
+the footer on every page), `_heading` (seller, title, the invoice's facts), `_bill_to`, `_lines_table`
+(lines grouped by device or service, drawn by functions/invoices/render_table.py) and `_totals` (rows
+from `_total_rows`). Layout rules (docs/invoices.md): names and descriptions wrap, amounts never do —
+the amount columns are as wide as their widest amount (`render_table.column_widths`)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from functions.core.clock import display_day
 from functions.core.ledger import Application, Invoice, Line
 from functions.core.money import display, display_unit_price
 from functions.core.text import single_line
-from functions.invoices import typefaces
+from functions.invoices import render_table, typefaces
 
 FONT = typefaces.MAIN
 # Bump when the layout changes: every stored PDF is then rendered again on its next download.
@@ -93,17 +94,34 @@ def render_pdf(
     grouped by device or service with their periods, totals, what was applied (`described`: each
     payment's or document's description by its id — "Card payment of Dec 6, 2026, Visa •••• 4242",
     "Credit note 3-000043"; an id is never shown), balance due, page numbers."""
-    t = words(locale)
     described = described or {}
-    pdf = _document(inv, seller, t, _texts(lines, party, seller, described))
+    pdf = _drawn(inv, lines, party, seller, locale, described, full=False)
+    written = bytes(pdf.output())
+    if typefaces.missing(pdf):  # a character outside the Latin fonts (typefaces.py): the full fonts
+        written = bytes(_drawn(inv, lines, party, seller, locale, described, full=True).output())
+    return written
+
+
+def _drawn(
+    inv: Invoice,
+    lines: list[Line],
+    party: Party,
+    seller: Seller,
+    locale: str,
+    described: Mapping[str, str],
+    full: bool,
+) -> Any:
+    """The document drawn, not written yet (`full`: with the full fonts, whatever its characters)."""
+    t = words(locale)
+    pdf = _document(inv, seller, t, _texts(lines, party, seller, described), full)
     _heading(pdf, inv, party, seller, locale)
     _bill_to(pdf, party, t)
     _lines_table(pdf, lines, inv.currency, locale)
     _totals(pdf, _total_rows(inv, locale, described))
-    return bytes(pdf.output())
+    return pdf
 
 
-def _document(inv: Invoice, seller: Seller, t: Mapping[str, str], texts: list[str]) -> Any:
+def _document(inv: Invoice, seller: Seller, t: Mapping[str, str], texts: list[str], full: bool) -> Any:
     """An A4 fpdf2 document with the fonts, the margins and a footer on every page (the amounts'
     currency, whom to ask, the invoice number and "page n of N"); its first page added."""
 
@@ -126,7 +144,7 @@ def _document(inv: Invoice, seller: Seller, t: Mapping[str, str], texts: list[st
     pdf.set_creation_date(datetime.fromisoformat(inv.created_at.replace("Z", "+00:00")))
     pdf.set_title(f"{t['invoice'].title()} {inv.number}")
     pdf.set_author(seller.name)
-    typefaces.add_fonts(pdf, texts)
+    typefaces.add_fonts(pdf, texts, full)
     pdf.set_margins(16, 16, 16)
     pdf.set_auto_page_break(True, margin=20)
     pdf.alias_nb_pages("{nb}")
@@ -198,22 +216,9 @@ def _bill_to(pdf: Any, party: Party, t: Mapping[str, str]) -> None:
     pdf.ln(6)
 
 
-def _column_widths(pdf: Any, rows: list[list[str]]) -> tuple[float, ...]:
-    """(description, period, qty, unit, amount): the last three as wide as their widest text (an amount
-    never wraps: "98 765,43 SEK" fits whole), at least their usual width; description takes the rest."""
-    pdf.set_font(FONT, "B", 8.5)
-    fixed = [16.0, 28.0, 26.0]
-    for row in rows:
-        for i, text in enumerate(row[2:]):
-            fixed[i] = max(fixed[i], pdf.get_string_width(text) + 4)
-    period_w = 42.0
-    return (pdf.epw - period_w - sum(fixed), period_w, *fixed)
-
-
 def _lines_table(pdf: Any, lines: list[Line], cur: str, locale: str) -> None:
-    """The lines in a table, grouped by device or service, each group headed by its subtotal."""
-    from fpdf.fonts import FontFace
-
+    """The lines in a table, grouped by device or service, each group headed by its subtotal
+    (functions/invoices/render_table.py draws it)."""
     t = words(locale)
     rows: list[tuple[str, list[str]]] = [("head", [t["description"], t["period"], t["qty"], t["unit"], t["amount"]])]
     for group, members in _groups(lines):
@@ -222,27 +227,7 @@ def _lines_table(pdf: Any, lines: list[Line], cur: str, locale: str) -> None:
         for line in members:
             rows.append(("line", _line_cells(line, cur, locale)))
             rows += [("line", cells) for cells in _usage_rows(line, cur, t, locale)]
-    pdf.set_draw_color(200)
-    heading = FontFace(emphasis="BOLD", color=255, fill_color=(20, 60, 120))
-    group_style = FontFace(emphasis="BOLD", fill_color=(232, 238, 247))
-    with pdf.table(
-        col_widths=_column_widths(pdf, [cells for _, cells in rows]),
-        width=pdf.epw,
-        text_align=("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT"),
-        line_height=5.2,
-        headings_style=heading,
-        first_row_as_headings=True,
-        borders_layout="HORIZONTAL_LINES",
-        padding=1.2,
-    ) as table:
-        pdf.set_font(FONT, size=8.5)
-        for kind, cells in rows:
-            if kind == "group":
-                row = table.row(style=group_style)
-                row.cell(cells[0], colspan=4)
-                row.cell(cells[4])
-            else:
-                table.row(cells)
+    render_table.draw(pdf, rows)
 
 
 def line_description(line: Line, locale: str) -> str:

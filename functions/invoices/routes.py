@@ -8,8 +8,10 @@ from typing import Any
 from chalice import Blueprint
 
 from functions.accounts.service import account_guard
+from functions.core import queues
 from functions.core.auth import ADMIN, READ, WRITE
 from functions.core.http import Call, Raw, api, routes
+from functions.core.resources import PDF_RENDER, queue_name
 from functions.invoices import closure, documents, service, views
 from functions.invoices.schemas import (
     ChargeRequest,
@@ -88,9 +90,9 @@ def get_invoice(call: Call, account_id: str, invoice_id: str) -> Invoice:
     return views.get_invoice(call.account, invoice_id)
 
 
-@route("GET", INVOICES + "/{invoice_id}/pdf", scope=READ, response=PdfLink)
+@route("GET", INVOICES + "/{invoice_id}/pdf", scope=READ, response=PdfLink, problems=((409, "pdf-not-ready"),))
 def get_invoice_pdf(call: Call, account_id: str, invoice_id: str) -> PdfLink:
-    """A short-lived URL to the invoice's PDF"""
+    """A short-lived URL to the invoice's PDF (409 pdf-not-ready, with Retry-After, while it is being rendered)"""
     return documents.invoice_pdf(call.account, invoice_id)
 
 
@@ -132,3 +134,14 @@ def post_refund(call: Call, account_id: str) -> Invoice | CreditReturn:
 def close_account(call: Call, account_id: str) -> Closure:
     """Close the account now (items cancelled with proration, final invoice) or at the end of its period"""
     return closure.close_account(call.account, call.idem, call.body.when)
+
+
+@bp.on_sqs_message(queue=queue_name(PDF_RENDER), batch_size=10, name="render_pdfs", maximum_concurrency=5)
+def render_pdfs(event: Any) -> dict[str, Any]:
+    """The `pdf-render` queue: each message's invoice PDF rendered when the stored one is missing or stale
+    (a redelivery renders nothing new); failures reported per message, then the DLQ."""
+
+    def handle(body: dict[str, Any]) -> None:
+        service.render_invoice_pdf(str(body["account_id"]), str(body["invoice_id"]))
+
+    return queues.process_batch(PDF_RENDER, event, handle)

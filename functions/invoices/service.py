@@ -1,6 +1,7 @@
 """The invoices domain's front door: the billing summary the product shows on its invoices page, the
 operator's One-time charges, Credits and Refunds (posted through the core ledger; a refund to a card
-through payments' front door), the upcoming Recurring invoice, and `store_pdf` for the monthly run.
+through payments' front door), the upcoming Recurring invoice, and `render_invoice_pdf` for the
+`pdf-render` queue's worker.
 
 Reading invoices is functions/invoices/views.py; their PDF and CSV documents functions/invoices/documents.py."""
 
@@ -28,7 +29,7 @@ from functions.core.ledger import Invoice, Line
 from functions.core.uow import Op, UnitOfWork, retrying
 from functions.invoices import schemas
 from functions.invoices.closure import finish_closure as finish_closure  # the run's last invoice of a closing account
-from functions.invoices.documents import store_pdf as store_pdf  # the monthly run stores the PDFs it issues
+from functions.invoices.rendering import render_invoice_pdf as render_invoice_pdf  # the pdf-render worker
 from functions.invoices.views import invoice_view, require_invoice
 from functions.payments import service as payments
 from functions.usage.service import usage_lines, usage_total

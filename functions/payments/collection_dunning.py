@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 from functions.accounts.service import clear_retry, get_retry
-from functions.core import audit, clock, ledger, metrics, outbox, stripe_gateway
+from functions.core import audit, clock, ledger, metrics, outbox, pdf_renders, stripe_gateway
 from functions.core.ids import derived_id
 from functions.core.links import payment_page
 from functions.core.logs import get_logger
@@ -235,9 +235,12 @@ def write_off_below_minimum(account_id: str, on: date | None = None, *, at_closu
         return inv.id
 
     try:
-        return retrying(attempt)
+        written = retrying(attempt)
     except ledger.AlreadyPostedError:
         return None
+    if written is not None:
+        pdf_renders.issued(account_id, [written])  # no notice for a write-off, but its PDF like any invoice's
+    return written
 
 
 def adopt_v3_retry(account_id: str, row: CollectionRecord, on: date) -> CollectionRecord | None:

@@ -10,6 +10,10 @@ run or a retried request finds it and sends nothing. Like every e-mail of billow
 only a failure between SES accepting it and the marker (a lost SES reply, the marker's write failing)
 sends it once more on the redelivery; never fewer (tests/proof/test_faults.py).
 
+Every invoice issued has its PDF rendered by the `pdf-render` queue (issue 21, docs/invoices.md "PDF"):
+`invoice_issued` queues one render per invoice before anything else (a failure is logged — the PDF route
+queues it again when asked for a PDF not stored — and raised with `raise_errors`).
+
 The collector (issue 16) hooks its enqueue here too: the one place that knows an invoice was issued.
 On an automatic account, an open debit invoice requests the account's collection (`collection_rows.
 request`: never charged inside the issuing request; the collector runs ~60 s later, so invoices issued
@@ -22,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from functions.accounts.service import AccountRecord, get_account, set_collection_method
-from functions.core import catalogue, clock, email, metrics
+from functions.core import catalogue, clock, email, metrics, pdf_renders
 from functions.core.errors import ConcurrentUpdateError, NotFoundError
 from functions.core.ledger import CREDIT_TYPES, Invoice
 from functions.core.links import invoice_page
@@ -84,6 +88,7 @@ def invoice_issued(
         return
     for inv in invoices:  # at least once: a redelivered issue counts again (docs/operations.md)
         metrics.invoice_issued(inv.type)
+    pdf_renders.issued(account_id, [inv.id for inv in invoices], raise_errors=raise_errors)
     try:
         account = account or get_account(account_id)
     except NotFoundError:

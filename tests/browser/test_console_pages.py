@@ -6,6 +6,7 @@ so any order works); each fails on a page error or a console error it did not pr
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -217,6 +218,9 @@ def test_download_an_invoice_pdf_and_csv_from_its_page(shared):
     page.get_by_role("link", name=f"Open invoice {newest['number']}").click()
     page.wait_for_selector("#invoice-pdf")
     assert page.get_by_role("heading", level=1).inner_text() == f"Invoice {newest['number']}"
+    # issue 21: a PDF the pdf-render worker has not stored yet (or one a payment made stale) answers 409
+    # pdf-not-ready; the console waits Retry-After ("Preparing the PDF…") and asks again
+    shared.watch.expect_status(409)
     with page.expect_download() as pdf:
         page.get_by_role("button", name="Download PDF").click()
     assert open(pdf.value.path(), "rb").read(5) == b"%PDF-"
@@ -414,6 +418,39 @@ def test_a_dropped_first_reply_is_retried_with_the_same_idempotency_key(shared):
     dropped = [e for e in shared.watch.console_errors if "ERR_CONNECTION_RESET" in e]
     assert dropped
     shared.watch.console_errors[:] = [e for e in shared.watch.console_errors if e not in dropped]
+
+
+def test_a_pdf_being_rendered_is_waited_for_then_downloaded(shared):
+    """Issue 21: while the pdf-render worker renders a PDF, billow answers 409 pdf-not-ready with Retry-After;
+    the page says "Preparing the PDF…", waits and asks again. The first answer is made that 409 on its way."""
+    invoice = shared.customer.get("/invoices?limit=1")["data"][0]
+    page = shared.open(f"invoices/{invoice['id']}", "#invoice-pdf")
+    asked: list[int] = []
+
+    def not_ready_first(route):
+        if route.request.method != "GET":  # the CORS preflight
+            route.continue_()
+            return
+        asked.append(1)
+        response = route.fetch()
+        if len(asked) > 1:
+            route.fulfill(response=response)
+            return
+        problem = {"type": "pdf-not-ready", "title": "Conflict", "status": 409, "code": "pdf-not-ready"}
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        headers |= {"content-type": "application/problem+json", "retry-after": "1"}
+        route.fulfill(response=response, status=409, headers=headers, body=json.dumps(problem | {"errors": []}))
+
+    pattern = re.compile(rf"/v1/accounts/{shared.customer.account}/invoices/{invoice['id']}/pdf$")
+    page.route(pattern, not_ready_first)
+    shared.watch.expect_status(409)
+    try:
+        with page.expect_download() as pdf:
+            page.get_by_role("button", name="Download PDF").click()
+            page.get_by_text("Preparing the PDF…").wait_for(timeout=5_000)
+    finally:
+        page.unroute(pattern)
+    assert len(asked) >= 2 and open(pdf.value.path(), "rb").read(5) == b"%PDF-"
 
 
 def test_the_invoice_page_passes_axe_and_is_photographed(shared):

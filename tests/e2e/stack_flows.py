@@ -15,6 +15,8 @@ from typing import Any
 
 import requests
 
+from tests.pdf_links import pdf_link
+
 
 def new_account(api: str, admin: dict[str, str], name: str, type_: str = "payg") -> str:
     body = {
@@ -176,7 +178,7 @@ def bill_the_demo_account_once(stack: Any) -> dict[str, Any]:
         inv = requests.get(f"{api}/v1/accounts/{demo}/invoices/{inv['id']}", headers=admin, timeout=30).json()
     assert inv["status"] == "closed" and inv["balance_due"] == 0, inv  # collected
     assert payment_intents() == before + 1
-    pdf = requests.get(f"{api}/v1/accounts/{demo}/invoices/{inv['id']}/pdf", headers=admin, timeout=30).json()
+    pdf = pdf_link(f"{api}/v1/accounts/{demo}/invoices/{inv['id']}/pdf", admin, timeout=30).json()  # 409s followed
     assert requests.get(pdf["url"], timeout=30).content.startswith(b"%PDF")
     mails = run_cli(stack.env, "emails", "--json", timeout=60)
     notices = [m for m in json.loads(mails.stdout) if inv["number"] in m["subject"]]

@@ -1,10 +1,9 @@
 """The CDK app, synthesized once per test session (offline: aws-cdk-lib + node, no AWS call).
 
-- `package_dir`: build/package, the zip `make package` builds and CDK deploys. It is rebuilt (exactly as
-  `make package`, ~20-40 s) when missing or when its sam.json no longer declares what the Chalice app
-  registers (a handler added, a trigger changed), or when requirements.lock changed; code-only edits do
-  not change what the stack is made
-  of, so they do not force a rebuild here (tests/unit/test_package.py checks the zip itself).
+- `package_dir`: build/package, the zips (one per function), sam.json and manifest.json `make package`
+  builds and CDK deploys. `make test` builds it before pytest when its fingerprint (the sources, the
+  lock, the builder) is not current, so the tests only read it; run alone, pytest builds it here
+  (exactly as `make package`) when it is missing or stale.
 - `synthesized`: the real app's dev and prod stacks, from that package, with the complete test settings
   (tests/infra/settings/<stage>.json: every value a deployed stage needs, none a placeholder).
 - `workers`: the prod stack of a stand-in app that already has what other issues will add — the
@@ -28,7 +27,6 @@ import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from functions.core.resources import QUEUES
 from infra import sam
 from infra.settings import read_settings_file
 from infra.stages import SETTINGS_DIR_KEY, STAGES_KEY
@@ -94,29 +92,18 @@ def _neutral_env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def _package_is_current() -> bool:
-    import app
-
-    built_lock = BUILT / "requirements.lock"  # the lock the zip was built from (local/package.py copies it)
-    if not built_lock.is_file() or built_lock.read_bytes() != (ROOT / "requirements.lock").read_bytes():
-        return False
-    try:
-        template = sam.read_template(BUILT)
-        return sam.template_declarations(template, QUEUES) == sam.app_declarations(app.app, QUEUES)
-    except (FileNotFoundError, sam.TemplateError, KeyError):
-        return False
-
-
 @pytest.fixture(scope="session")
 def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not _package_is_current():
+    from local.package import is_current
+
+    if not is_current(BUILT):
         result = subprocess.run(
             [sys.executable, "-m", "local.package", str(BUILT)],
             cwd=ROOT,
             env=_neutral_env(tmp_path_factory.mktemp("package-env")),
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=900,
             check=False,
         )
         assert result.returncode == 0, result.stdout + result.stderr
@@ -167,6 +154,10 @@ def workers_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    # The stand-in has no dependencies to leave out: every function gets Chalice's own zip.
+    functions = sam.function_ids(sam.read_template_file(out / "sam.json"))
+    manifest = {"functions": {logical_id: {"zip": "deployment.zip"} for logical_id in functions}}
+    (out / sam.MANIFEST).write_text(json.dumps(manifest))
     return out
 
 

@@ -242,18 +242,21 @@ def test_an_existing_issuer_from_the_context_replaces_cognito(workers_prod):
 # ---- functions --------------------------------------------------------------------------------------
 
 
-def test_the_deployed_zip_is_the_one_make_package_built(synthesized, package_dir):
-    built = hashlib.sha256((package_dir / "deployment.zip").read_bytes()).hexdigest()
+def test_each_function_deploys_the_zip_make_package_built_for_it(synthesized, package_dir):
+    manifest = json.loads((package_dir / "manifest.json").read_text())["functions"]
     template = synthesized.templates["prod"]
-    keys = {fn["Properties"]["CodeUri"]["Key"] for fn in resources(template, "AWS::Serverless::Function").values()}
-    assert len(keys) == 1, "every function runs the same zip"
+    functions = resources(template, "AWS::Serverless::Function")
+    assert set(functions) == set(manifest)
     files = synthesized.assets["prod"]["files"]
-    (asset,) = [
-        a for a in files.values() if a["destinations"] and keys == {d["objectKey"] for d in a["destinations"].values()}
-    ]
-    staged = synthesized.outdir / asset["source"]["path"]
-    assert asset["source"]["packaging"] == "file", "uploaded as is, not re-zipped"
-    assert hashlib.sha256(staged.read_bytes()).hexdigest() == built
+    by_key = {d["objectKey"]: a for a in files.values() for d in a["destinations"].values()}
+    for logical_id, fn in functions.items():
+        asset = by_key[fn["Properties"]["CodeUri"]["Key"]]
+        assert asset["source"]["packaging"] == "file", "uploaded as is, not re-zipped"
+        staged = synthesized.outdir / asset["source"]["path"]
+        assert hashlib.sha256(staged.read_bytes()).hexdigest() == manifest[logical_id]["sha256"], logical_id
+    # one asset per distinct zip: the API's is not a worker's (it has no PDF renderer when it renders none)
+    keys = {fn["Properties"]["CodeUri"]["Key"] for fn in functions.values()}
+    assert len(keys) == len({entry["sha256"] for entry in manifest.values()}) > 1
 
 
 def test_every_function_of_the_package_is_deployed_with_its_own_role_and_no_chalice_default_role(prod, package_dir):
@@ -328,10 +331,11 @@ def test_the_api_role_has_exactly_its_grants(prod):
     sends = [s for s in statements if "sqs:SendMessage" in _actions([s])]
     # the card-validation queue (PUT payment-method) and the collections queue (an invoice issued by a
     # request on an automatic account requests its collection, docs/collections.md) and the webhook
-    # deliveries queue (POST /v1/events/{id}/redeliver)
+    # deliveries queue (POST /v1/events/{id}/redeliver); (issue 21) the pdf-render queue (an invoice issued,
+    # or GET …/pdf finding its PDF missing or stale: the API queues renders, never renders)
     assert sorted(s["Resource"]["Fn::GetAtt"][0] for s in sends) == sorted(
         logical_id(prod, "AWS::SQS::Queue", QueueName=f"{settings('prod').table_prefix}{name}")
-        for name in ("card-validation", "collections", "webhook-deliveries")
+        for name in ("card-validation", "collections", "webhook-deliveries", "pdf-render")
     )
     assert not any(a.startswith("sqs:Receive") for a in actions)
     assert {"ses:SendEmail", "secretsmanager:GetSecretValue", "kms:Encrypt"} <= actions
@@ -385,11 +389,21 @@ def test_each_kind_of_function_gets_its_grants(workers_prod):
     assert not any(a.startswith(("dynamodb:", "s3:", "ses:", "secretsmanager:")) for a in daily)
     assert "sqs:SendMessage" in daily
     account_id, _ = _function(workers_prod, "app.bill_account")
-    assert {"s3:PutObject", "ses:SendEmail", "dynamodb:PutItem"} <= _actions(
-        _policy_statements(workers_prod, account_id)
-    )
+    bill = _actions(_policy_statements(workers_prod, account_id))
+    # (issue 21) the run queues its invoices' PDF renders: it no longer puts PDFs
+    assert {"ses:SendEmail", "dynamodb:PutItem"} <= bill and not any(a.startswith("s3:") for a in bill)
     # (issue 19) + the outbox stream's consumer, the publisher of outbound events
     assert set(GRANTS) == {"api", "schedule", "stream:events"} | {f"sqs:{q}" for q in QUEUES}
+
+
+def test_the_pdf_renderer_reads_the_tables_and_puts_pdfs_and_nothing_else(prod):
+    """Issue 21: RenderPdfs, the pdf-render queue's consumer, is the one function that renders."""
+    render_id, props = _function(prod, "functions.invoices.routes.render_pdfs")
+    actions = _actions(_policy_statements(prod, render_id))
+    assert {"s3:GetObject", "s3:PutObject", "dynamodb:GetItem", "dynamodb:BatchGetItem"} <= actions
+    assert not set(TABLE_WRITE) & actions and not any(a.startswith("s3:Delete") for a in actions)
+    assert not any(a.startswith(("ses:", "secretsmanager:", "kms:", "sqs:SendMessage")) for a in actions)
+    assert props["Timeout"] == QUEUES["pdf-render"].consumer_timeout_seconds
 
 
 def test_the_daily_run_fires_at_0005_utc_with_a_dlq_and_alarms(workers_prod):

@@ -1,7 +1,7 @@
 """Issue 22's documents: one invoice of each type (New, Recurring, One-time, Credit, Refund) as billow
 stores them (stored words in English, half-open periods, applications naming ids), what the documents
-service would describe them with, and readers of a PDF: its text (pypdf), its words' boxes (poppler's
-pdftotext -bbox) and its pages as PNG (pdftoppm) under build/documents/."""
+service would describe them with, and readers of a PDF: its text (pypdf; poppler's pdftotext -layout),
+its words' boxes (poppler's pdftotext -bbox) and its pages as PNG (pdftoppm) under build/documents/."""
 
 from __future__ import annotations
 
@@ -43,6 +43,16 @@ def word_boxes(pdf: bytes) -> list[tuple[str, float, float]]:
         html = subprocess.run(["pdftotext", "-bbox", f.name, "-"], capture_output=True, check=True, text=True).stdout
     found = re.findall(r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" yMax="[\d.]+">(.*?)</word>', html)
     return [(unescape(word), float(x0), float(x1)) for x0, x1, word in found]
+
+
+def poppler_text(pdf: bytes) -> str:
+    """The PDF's text as poppler's `pdftotext -layout` reads it: every page, each line of words where
+    it stands on the page (columns kept apart by spaces), pages ending with a form feed."""
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+        f.write(pdf)
+        f.flush()
+        args = ["pdftotext", "-layout", "-enc", "UTF-8", f.name, "-"]
+        return subprocess.run(args, capture_output=True, check=True, text=True).stdout
 
 
 def to_png(pdf: bytes, name: str, dpi: int = 70) -> list[Path]:
@@ -161,7 +171,7 @@ def english_fragments() -> list[str]:
 
 
 def moto_stack(mint, monkeypatch):
-    """The app over moto's *server* (presigned URLs need real HTTP): (Api, the server's URL)."""
+    """The app over moto's *server* (presigned URLs need real HTTP), with every queue: (Api, the server's URL)."""
     from chalice.test import Client
 
     from functions.core import db
@@ -177,9 +187,10 @@ def moto_stack(mint, monkeypatch):
     db.create_tables(boto3.client("dynamodb", region_name="us-east-1"))
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=bucket_name())
     from app import app
+    from tests.integration.conftest import queues_and_mail_created
 
     try:
-        with Client(app) as client:
+        with queues_and_mail_created(), Client(app) as client:  # the pdf-render queue renders the PDFs
             yield Api(client, mint), url
     finally:
         db.reset_connections()

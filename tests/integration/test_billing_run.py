@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from functions.core import clock
+from tests.integration.render_helpers import pdf_link, render_messages
 from tests.integration.usage_helpers import set_rates
 
 
@@ -147,7 +148,11 @@ def test_a_month_with_items_usage_a_cancellation_and_a_credit_makes_one_recurrin
     # v4: a new subscription account pays by invoice (send_invoice): the notice asks it to pay, with the link
     assert "Please pay the amount due" in mail.body and f"/#/invoices/{inv['id']}?account={acct}" in mail.body
     assert len(run.mails()) == 2 + 1 + 1  # v4: the two New invoices and the Credit have their notices too
-    assert run.api.call("GET", f"/v1/accounts/{acct}/invoices/{inv['id']}/pdf", token=run.api.admin)[0] == 200
+    # issue 21: the run queued the Recurring invoice's render (with the New invoices' and the Credit's); the
+    # pdf-render worker stores it, then the route presigns
+    queued = {json.loads(m["Body"])["invoice_id"] for m in render_messages(visibility=0)}
+    assert inv["id"] in queued
+    assert pdf_link(run.api, f"/v1/accounts/{acct}/invoices/{inv['id']}/pdf", run.api.admin)[0] == 200
     assert audit_account(acct).problems == []
 
 
@@ -192,7 +197,9 @@ def test_a_crash_after_posting_is_finished_by_the_redelivery(run, monkeypatch):
     run.post(
         acct, "billing-items", {"description": "vm", "category": "server", "recurring_fee": 3000}, date(2026, 11, 10)
     )
-    monkeypatch.setattr(service, "store_pdf", lambda *a: (_ for _ in ()).throw(RuntimeError("S3 down")))
+    # (issue 21: the step after posting is invoice_issued — notice, PDF render queued, collection; the run no
+    # longer renders)
+    monkeypatch.setattr(service, "invoice_issued", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("SQS down")))
     with pytest.raises(RuntimeError):
         run.bill(acct, date(2026, 12, 1))
     assert len(run.invoices(acct)) == 1 and run.recurring_mails(acct) == []
@@ -404,16 +411,17 @@ def test_a_recurring_invoice_above_the_limit_is_split_into_invoices_within_it(ru
     _big_items(run, acct, 40_000_000, 40_000_000, 40_000_000)  # New invoices of 28,000,000 each (21 of 30 days)
     usage = {"service": "cdn", "metric": "transfer", "occurred_at": "2026-11-15T00:00:00Z"}
     run.usage(acct, [{"id": "u1", "account_id": acct, "quantity": 30_000_000, **usage}], date(2026, 11, 25))
-    # the PDF of the second part fails once: the redelivery finishes that part only
-    real_pdf, calls = service.store_pdf, []
+    # the steps of the second part (notice, PDF render queued, collection) fail once: the redelivery finishes
+    # that part only (issue 21: the run no longer renders; it was its PDF that failed before)
+    real_issued, calls = service.invoice_issued, []
 
-    def flaky_pdf(*args):
+    def flaky_issued(*args, **kwargs):
         calls.append(args)
         if len(calls) == 2:
-            raise RuntimeError("S3 down")
-        return real_pdf(*args)
+            raise RuntimeError("SQS down")
+        return real_issued(*args, **kwargs)
 
-    monkeypatch.setattr(service, "store_pdf", flaky_pdf)
+    monkeypatch.setattr(service, "invoice_issued", flaky_issued)
     with pytest.raises(RuntimeError):
         run.bill(acct, date(2026, 12, 1))
     monkeypatch.undo()
@@ -446,7 +454,7 @@ def test_a_recurring_invoice_above_the_limit_is_split_into_invoices_within_it(ru
     assert sorted(numbers) == [first["number"], second["number"]]
     assert len(mails) == 2  # one notice per invoice, none twice
     for inv in (first, second):
-        assert run.api.call("GET", f"/v1/accounts/{acct}/invoices/{inv['id']}/pdf", token=run.api.admin)[0] == 200
+        assert pdf_link(run.api, f"/v1/accounts/{acct}/invoices/{inv['id']}/pdf", run.api.admin)[0] == 200
     assert audit_account(acct).problems == []
 
 
@@ -600,15 +608,15 @@ def test_a_crash_in_the_middle_of_a_catch_up_is_finished_by_the_redelivery_then_
     run.post(
         acct, "billing-items", {"description": "vm", "category": "server", "recurring_fee": 3000}, date(2026, 11, 10)
     )
-    real, calls = service.store_pdf, []
+    real, calls = service.invoice_issued, []
 
-    def second_pdf_fails(*args):
+    def second_fails(*args, **kwargs):  # (issue 21: was the second PDF; the run no longer renders)
         calls.append(1)
         if len(calls) == 2:
-            raise RuntimeError("S3 down")
-        return real(*args)
+            raise RuntimeError("SQS down")
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(service, "store_pdf", second_pdf_fails)
+    monkeypatch.setattr(service, "invoice_issued", second_fails)
     with pytest.raises(RuntimeError):
         run.bill(acct, date(2027, 3, 15))
     assert (

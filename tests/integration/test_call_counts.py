@@ -260,4 +260,5 @@ def test_a_refund_to_a_card_reads_and_commits_a_fixed_number_of_times(pay):
         notice=True,
         outbox=1,
     )
-    assert counts.other == {("sesv2", "SendEmail"): 1}  # (v4) the Refund invoice's notice
+    # (v4) the Refund invoice's notice; (issue 21) its PDF render queued (no DynamoDB call)
+    assert counts.other == {("sesv2", "SendEmail"): 1, ("sqs", "SendMessageBatch"): 1}

@@ -31,6 +31,7 @@ from tests.integration.documents_helpers import (
     to_png,
     word_boxes,
 )
+from tests.integration.render_helpers import pdf_link
 
 SELLER = render.Seller("Billow Cloud SAS", ["12 rue de la Paix", "75002 Paris"], "billing@billow.example", "FR 1")
 FR_ADDRESS = {"line1": "3 place Bellecour", "city": "Lyon", "postal_code": "69002", "country": "FR"}
@@ -236,7 +237,8 @@ def _call(api, method, path, body=None):
 def _download(api, account_id, invoice_id):
     import requests
 
-    link, _ = _call(api, "GET", f"/v1/accounts/{account_id}/invoices/{invoice_id}/pdf")
+    status, link, _ = pdf_link(api, f"/v1/accounts/{account_id}/invoices/{invoice_id}/pdf", api.admin)
+    assert status == 200, link
     response = requests.get(link["url"], timeout=10)
     assert response.status_code == 200
     return flat(text(response.content)), response.headers.get("Content-Disposition")
@@ -251,6 +253,9 @@ def test_a_pdf_downloaded_open_then_paid_reads_paid_under_the_same_file_name(mot
     assert "Status Open" in before and "Balance due $42.00" in before
     payment = {"amount": 4_200, "method": "offline", "reference": "ACME-42", "received_on": "2026-12-06"}
     _call(api, "POST", f"{base}/payments", payment)
+    # issue 21: the stored PDF reads Open now, so the route queues a render and answers 409 until it is stored
+    status, problem, headers = api.call("GET", f"{base}/invoices/{charge['id']}/pdf", token=api.admin)
+    assert (status, problem["code"], headers["Retry-After"]) == (409, "pdf-not-ready", "2")
     after, name_after = _download(api, account["id"], charge["id"])
     assert "Status Paid" in after and "Balance due $0.00" in after, after
     assert "Transfer received Dec 6, 2026, ref. ACME-42 -$42.00" in after, after

@@ -16,6 +16,7 @@ from pypdf import PdfReader
 
 from functions.core import clock
 from tests.integration.documents_helpers import moto_stack
+from tests.integration.render_helpers import drain_renders, pdf_link
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def test_a_french_invoice_pdf_downloads_from_its_presigned_url_and_reads_right(m
     _post(api, account["id"], "credits", {"amount": 23_456, "reason": "Geste commercial"})
     now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     with clock.frozen(now):
-        status, link, _ = api.call("GET", f"/v1/accounts/{account['id']}/invoices/{charge['id']}/pdf", token=token)
+        status, link, _ = pdf_link(api, f"/v1/accounts/{account['id']}/invoices/{charge['id']}/pdf", token)
     assert status == 200, link
     assert link["url"].startswith(moto_url)
     assert link["expires_at"] == "2026-12-01T09:05:00.000Z"
@@ -72,7 +73,9 @@ def test_a_french_invoice_pdf_downloads_from_its_presigned_url_and_reads_right(m
         assert expected.replace("\u202f", " ") in text.replace("\u202f", " ").replace("\u00a0", " "), expected
 
 
-def test_the_pdf_is_rendered_once_and_kept(moto_api, monkeypatch):
+def test_the_pdf_is_rendered_once_by_the_queue_and_kept(moto_api, monkeypatch):
+    """Issue 21 changed this on purpose: the route never renders. Issuing queued the render; before the
+    worker ran the route answers 409 pdf-not-ready; once it ran, presigned links to the one render."""
     api, _ = moto_api
     from functions.invoices import render
 
@@ -82,6 +85,9 @@ def test_the_pdf_is_rendered_once_and_kept(moto_api, monkeypatch):
     real = render.render_pdf
     monkeypatch.setattr(render, "render_pdf", lambda *a, **k: calls.append(1) or real(*a, **k))
     path = f"/v1/accounts/{account['id']}/invoices/{charge['id']}/pdf"
+    status, problem, headers = api.call("GET", path, token=api.admin)
+    assert (status, problem["code"], headers["Retry-After"]) == (409, "pdf-not-ready", "2") and calls == []
+    assert drain_renders(api.client) == 2  # the issue's render, and the one the 409 queued: rendered once
     first = api.call("GET", path, token=api.admin)[1]["url"]
     second = api.call("GET", path, token=api.admin)[1]["url"]
     assert len(calls) == 1
