@@ -127,6 +127,11 @@ WORKERS = (
     ),
     Worker(
         "on_sqs_message",
+        "functions.invoices.routes:render_pdfs",
+        {"queue": "pdf-render", "batch_size": 10, "name": "render_pdfs", "maximum_concurrency": 5},
+    ),
+    Worker(
+        "on_sqs_message",
         "functions.payments.routes:validate_card",
         {"queue": "card-validation", "batch_size": 10, "name": "validate_card", "maximum_concurrency": 5},
     ),
