@@ -94,9 +94,9 @@ package-current: $(STAMP)
 synth: package
 	$(BIN)/python -m infra.app $(if $(STAGE),--stage $(STAGE)) $(if $(SETTINGS),--settings $(SETTINGS))
 
-## bench: benchmarks that print figures (not part of make test)
+## bench: benchmarks that print figures (not part of make test); BENCH_ARGS="--baseline OLD.zip" measures an earlier package side by side
 bench: package
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -14,6 +14,13 @@ Variants (all interleaved, the order rotated each round, medians reported):
 - ``app``: ``import app`` (the handler module: sam.json's ``Handler: app.app``).
 - ``app, no bytecode``: ``import app`` from the copy without ``__pycache__``; ``-B`` keeps the
   interpreter from writing any, as Lambda's read-only ``/var/task`` would.
+- ``app + 1st request``: ``import app``, then the first authenticated request through ``app.app(event,
+  context)`` (bench/first_request.py: the owner's GET /v1/accounts/{id}/summary against moto's server),
+  timed apart: init, request, and their sum. Making the import lighter must not just move the work
+  into the first request: the sum is the figure to compare.
+- with ``--baseline ZIP`` (a package of an earlier commit, e.g. before the lazy route table),
+  ``baseline app`` and ``baseline app + 1st request``: the same probes on that package, in the same
+  rounds, so the two are compared side by side on the same machine load.
 
 The environment is the APIHandler's variables from sam.json, fake AWS credentials and the variables
 Lambda sets (function name, memory, region), so nothing reads the caller's AWS configuration.
@@ -29,8 +36,10 @@ import sys
 import tempfile
 import zipfile
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from bench import first_request
 
 FLOOR_IMPORTS = (
     "import chalice",
@@ -66,13 +75,30 @@ class Variant:
     name: str
     tree: Path
     imports: tuple[str, ...]
+    backend: first_request.Backend | None = None  # set: import app, then the first request against it
+
+    @property
+    def source(self) -> str:
+        if self.backend is not None:
+            return first_request.probe_source(self.backend)
+        return probe_source(self.imports)
 
 
 @dataclass
 class Samples:
     variant: Variant
-    nanoseconds: list[int]
+    nanoseconds: list[int]  # a first-request variant: init + request
     modules: set[int]
+    init_ns: list[int] = field(default_factory=list)  # first-request variants only
+    request_ns: list[int] = field(default_factory=list)
+
+    @property
+    def init_median_ms(self) -> float:
+        return statistics.median(self.init_ns) / 1e6
+
+    @property
+    def request_median_ms(self) -> float:
+        return statistics.median(self.request_ns) / 1e6
 
     @property
     def median_ms(self) -> float:
@@ -120,7 +146,9 @@ def lambda_env(sam_path: Path, tree: Path, scratch: Path) -> dict[str, str]:
 
 
 def run_once(variant: Variant, env: dict[str, str], *extra_flags: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-I", "-S", "-B", *extra_flags, "-c", probe_source(variant.imports), str(variant.tree)]
+    command = [sys.executable, "-I", "-S", "-B", *extra_flags, "-c", variant.source, str(variant.tree)]
+    if variant.backend is not None:
+        env = {**env, **variant.backend.env}
     result = subprocess.run(command, env=env, cwd=variant.tree, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"{variant.name}: the probe failed:\n{result.stderr}")
@@ -132,11 +160,24 @@ def measure(variants: list[Variant], env: dict[str, str], runs: int, warmup: int
     for round_number in range(warmup + runs):
         shift = round_number % len(variants)
         for variant in variants[shift:] + variants[:shift]:
-            elapsed, modules = run_once(variant, env).stdout.split()
-            if round_number >= warmup:
-                samples[variant.name].nanoseconds.append(int(elapsed))
-                samples[variant.name].modules.add(int(modules))
+            if round_number < warmup:
+                run_once(variant, env)
+            else:
+                _record(samples[variant.name], run_once(variant, env).stdout)
     return samples
+
+
+def _record(samples: Samples, stdout: str) -> None:
+    if samples.variant.backend is None:
+        elapsed, modules = stdout.split()
+        samples.nanoseconds.append(int(elapsed))
+        samples.modules.add(int(modules))
+        return
+    init_ns, request_ns, modules = first_request.parse(stdout)
+    samples.init_ns.append(init_ns)
+    samples.request_ns.append(request_ns)
+    samples.nanoseconds.append(init_ns + request_ns)
+    samples.modules.add(modules)
 
 
 @dataclass(frozen=True)
@@ -219,10 +260,13 @@ class ColdStartReport:
     floor_pydantic: Samples
     app: Samples
     app_no_bytecode: Samples
+    first: Samples  # app + its first authenticated request
     offenders: list[Offender]
     app_profile_total_us: int
     our_modules: list[Imported]  # billow's own modules, slowest self time first
     load_average: tuple[float, float, float]
+    baseline: Samples | None = None  # --baseline: that package's app
+    baseline_first: Samples | None = None
 
     @property
     def init_over_floor(self) -> float:
@@ -237,7 +281,7 @@ class ColdStartReport:
         return self.app_no_bytecode.median_ms / self.app.median_ms
 
 
-def run(zip_path: Path, sam_path: Path, runs: int) -> ColdStartReport:
+def run(zip_path: Path, sam_path: Path, runs: int, baseline: Path | None = None) -> ColdStartReport:
     load_average = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="billow-bench-") as scratch_name:
         scratch = Path(scratch_name)
@@ -248,7 +292,12 @@ def run(zip_path: Path, sam_path: Path, runs: int) -> ColdStartReport:
         floor_pydantic = Variant("floor + pydantic", with_pyc, FLOOR_IMPORTS + PYDANTIC_IMPORTS)
         app = Variant("app", with_pyc, APP_IMPORTS)
         app_no_pyc = Variant("app, no bytecode", without_pyc, APP_IMPORTS)
-        samples = measure([floor, app, app_no_pyc, floor_pydantic], env, runs)
+        with first_request.backend(env) as backend:
+            variants = [floor, app, app_no_pyc, floor_pydantic, Variant("app + 1st request", with_pyc, (), backend)]
+            if baseline is not None:
+                old = unpack(baseline, scratch / "baseline", bytecode=True)
+                variants += [Variant("baseline app", old, APP_IMPORTS), Variant("baseline + 1st req", old, (), backend)]
+            samples = measure(variants, env, runs)
         app_profile = import_profile(app, env)
         offenders = beyond_floor(app_profile, import_profile(floor, env))
         if any(without_pyc.rglob("*.pyc")):
@@ -259,10 +308,13 @@ def run(zip_path: Path, sam_path: Path, runs: int) -> ColdStartReport:
         floor_pydantic=samples[floor_pydantic.name],
         app=samples[app.name],
         app_no_bytecode=samples[app_no_pyc.name],
+        first=samples["app + 1st request"],
         offenders=offenders,
         app_profile_total_us=sum(row.self_us for row in app_profile),
         our_modules=sorted((row for row in app_profile if _ours(row.name)), key=lambda row: -row.self_us),
         load_average=load_average,
+        baseline=samples.get("baseline app"),
+        baseline_first=samples.get("baseline + 1st req"),
     )
 
 
@@ -278,6 +330,30 @@ def _modules(samples: Samples) -> str:
     return "/".join(str(n) for n in sorted(samples.modules))
 
 
+def _beyond(extra: int) -> str:
+    return f"{extra} beyond the floor" if extra >= 0 else f"{-extra} fewer than the floor"
+
+
+def _first_request_lines(report: ColdStartReport) -> list[str]:
+    """init + the first request (its two parts apart), against the baseline package's when measured."""
+
+    def parts(s: Samples) -> str:
+        return f"{s.median_ms:.0f} ms (init {s.init_median_ms:.0f} + request {s.request_median_ms:.0f})"
+
+    line = f"  init + 1st request {parts(report.first)}"
+    if report.baseline_first is None:
+        return [line + "   (no --baseline package: compare with docs/performance.md)"]
+    ratio = report.first.median_ms / report.baseline_first.median_ms
+    verdict = "met" if ratio <= 1.0 else "NOT met"
+    assert report.baseline is not None
+    return [
+        line,
+        f"    baseline         {parts(report.baseline_first)}; baseline cold init / floor "
+        f"{report.baseline.median_ms / report.floor.median_ms:.2f}x",
+        f"  init + 1st request / baseline's  {ratio:.2f}x   goal <= 1.00x: {verdict}",
+    ]
+
+
 def format_report(report: ColdStartReport, zip_path: Path, top: int = 10) -> str:
     lines = [
         f"API cold init: {zip_path} ({zip_path.stat().st_size / 2**20:.1f} MiB), "
@@ -287,7 +363,9 @@ def format_report(report: ColdStartReport, zip_path: Path, top: int = 10) -> str
         "",
         f"  {'variant':<20} {'median ms':>10} {'min':>8} {'max':>8} {'modules':>8}",
     ]
-    for samples in (report.floor, report.app, report.app_no_bytecode, report.floor_pydantic):
+    rows = [report.floor, report.app, report.app_no_bytecode, report.floor_pydantic, report.first]
+    rows += [s for s in (report.baseline, report.baseline_first) if s is not None]
+    for samples in rows:
         lines.append(
             f"  {samples.variant.name:<20} {samples.median_ms:>10.1f} {samples.min_ms:>8.1f} "
             f"{samples.max_ms:>8.1f} {_modules(samples):>8}"
@@ -296,11 +374,12 @@ def format_report(report: ColdStartReport, zip_path: Path, top: int = 10) -> str
     extra = len(report.app.modules) == 1 and len(report.floor.modules) == 1
     lines += [
         "",
-        f"  cold init / floor              {report.init_over_floor:5.2f}x   goal <= {GOAL:.2f}x: {verdict}",
+        f"  cold init / floor  {report.init_over_floor:.2f}x   goal <= {GOAL:.2f}x: {verdict}",
+        *_first_request_lines(report),
         f"  no bytecode / bytecode         {report.no_bytecode_over_bytecode:5.2f}x",
         f"  cold init / (floor + pydantic) {report.init_over_floor_pydantic:5.2f}x   (for information)",
         f"  modules imported by `import app`: {_modules(report.app)}"
-        + (f" ({min(report.app.modules) - min(report.floor.modules)} beyond the floor)" if extra else ""),
+        + (f" ({_beyond(min(report.app.modules) - min(report.floor.modules))})" if extra else ""),
         "",
         "  beyond the floor, by top-level package (python -X importtime, one run, self time; inflated by",
         "  the instrumentation, so read it as shares):",

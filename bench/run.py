@@ -1,6 +1,9 @@
 """`make bench`: run the benchmarks on the package `make package` built, and print their figures.
 
-python -m bench.run [--runs 15] [--zip build/package/APIHandler.zip]
+python -m bench.run [--runs 15] [--zip build/package/APIHandler.zip] [--baseline OLD.zip] [--only cold-start]
+
+--baseline: the API zip of an earlier commit (e.g. `make package` there, zip copied aside), measured side
+by side with this one by the cold start bench (its init + first request is the figure not to exceed).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description="billow benchmarks")
     parser.add_argument("--runs", type=int, default=15, help="fresh processes per variant (default 15)")
     parser.add_argument("--zip", type=Path, help="the API's Lambda zip (default: build/package/manifest.json's)")
+    parser.add_argument("--baseline", type=Path, help="an earlier commit's API zip, measured side by side")
+    parser.add_argument("--only", choices=["cold-start"], help="run only that bench")
     args = parser.parse_args(argv)
     if not (ROOT / "build" / "package" / "manifest.json").is_file() and not args.zip:
         print("bench: build/package/manifest.json is missing: run `make package` first", file=sys.stderr)
@@ -43,8 +48,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: {zip_path} or its sam.json is missing: run `make package` first", file=sys.stderr)
         return 1
     figures = summary.Figures(package_dir=zip_path.parent)
-    report = figures.cold = cold_start.run(zip_path, sam_path, args.runs)
+    baseline = args.baseline.resolve() if args.baseline else None
+    report = figures.cold = cold_start.run(zip_path, sam_path, args.runs, baseline)
     print(cold_start.format_report(report, zip_path))
+    if args.only == "cold-start":
+        return 0
     print()
     if (zip_path.parent / "manifest.json").is_file():
         print(packages.format_report(zip_path.parent))

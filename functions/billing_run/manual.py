@@ -43,6 +43,7 @@ class AcceptingABareDate:
 
     def __init__(self, scheduled: Any) -> None:
         self.scheduled = scheduled
+        self.__wrapped__ = scheduled  # what the app's stand-in runs (functions/core/route_loader.py)
         self.__name__ = getattr(scheduled, "__name__", "daily_run")
         self.__doc__ = getattr(scheduled, "__doc__", None)
 

@@ -2,7 +2,9 @@
 rendering, and every error answered as problem+json (RFC 9457, core/problems.py).
 
 Routes declare themselves with `@api(...)`; the same declarations feed the OpenAPI document
-(functions/core/openapi.py) and the route → scope table in docs/.
+(functions/core/openapi.py) and the route → scope table in docs/. The deployed app reaches them through
+app.py's route table (functions/core/route_loader.py): a route's module is imported on its first request,
+and its declarations register its handler in DECLARED.
 """
 
 from __future__ import annotations
@@ -12,14 +14,14 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel
 
-from functions.core import cors, idempotency
+from functions.core import cors, idempotency, route_table
 from functions.core.auth import Identity, authenticate
 from functions.core.errors import BillowError, ForbiddenError, ServiceUnavailableError
 from functions.core.ids import is_id
@@ -53,6 +55,8 @@ class RouteSpec:
 
 
 ROUTES: list[RouteSpec] = []
+# operation ("GET /v1/health") -> (its RouteSpec, the route function): what route_loader's views call
+DECLARED: dict[str, tuple[RouteSpec, Callable[..., Any]]] = {}
 
 
 @dataclass
@@ -66,6 +70,7 @@ class Call:
     query: Any = None
     idem: idempotency.IdempotencyContext | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    raw_body: bytes = b""  # the body as received (Stripe's webhook signature is over these bytes)
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,7 @@ def _render(spec: RouteSpec, result: Any, call: Call, params: dict[str, str]) ->
     return _json_response(spec.status, body, call.request_id, location(spec, body, params))
 
 
-def item_route(spec: RouteSpec, routes: list[RouteSpec]) -> str | None:
+def item_route(spec: RouteSpec, routes: Sequence[RouteSpec | route_table.Route]) -> str | None:
     """The GET route reading back what a POST answering 201/202 created: its path plus one `{id}`."""
     if spec.method != "POST" or spec.status not in (201, 202) or "id" not in getattr(spec.response, "model_fields", {}):
         return None
@@ -110,7 +115,7 @@ def item_route(spec: RouteSpec, routes: list[RouteSpec]) -> str | None:
 
 def location(spec: RouteSpec, body: Any, params: dict[str, str]) -> dict[str, str]:
     """`Location` of a created object that has a GET route (POST …/payments → …/payments/{payment_id})."""
-    target = item_route(spec, ROUTES)
+    target = item_route(spec, [*route_table.ROUTES, *ROUTES])  # the table: routes whose module is not loaded yet
     if target is None or not isinstance(body, dict) or not isinstance(body.get("id"), str):
         return {}
     name = _PATH_PARAM.findall(target)[-1]
@@ -166,10 +171,10 @@ def _handle(spec: RouteSpec, fn: Callable[..., Any], request: Any, params: dict[
         identity = authenticate(headers.get("authorization"))
         if not identity.has(spec.scope):
             raise ForbiddenError(f"this route needs the {spec.scope} scope", code="insufficient-scope")
-    call = Call(request_id=request_id, identity=identity, headers=dict(headers))
+    raw = request.raw_body or b""
+    call = Call(request_id=request_id, identity=identity, headers=dict(headers), raw_body=raw)
     if spec.guard is not None:
         call.account = spec.guard(identity, params, spec)
-    raw = request.raw_body or b""
     if spec.refuse_card_data and raw:
         refuse_card_data(raw)
     if spec.body is not None:
@@ -268,6 +273,7 @@ def api(
             problems=problems,
         )
         ROUTES.append(spec)
+        DECLARED[spec.operation] = (spec, fn)
 
         @functools.wraps(fn)
         def view(**params: str) -> Response:
@@ -296,7 +302,7 @@ def _answer_preflights(bp: Blueprint, path: str) -> None:
         headers = cors.preflight_headers(bp.current_request.headers, methods)
         return Response(body="", status_code=204, headers=headers)
 
-    preflight.__name__ = f"preflight_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}"
+    preflight.__name__ = route_table.preflight_name(path)
     bp.route(path, methods=["OPTIONS"])(preflight)
 
 

@@ -244,7 +244,4 @@ def get_support_ticket(call: Call, account_id: str, ticket_id: str) -> Ticket:
     response=WebhookReceived,
 )
 def stripe_webhook(call: Call) -> WebhookReceived:
-    request = bp.current_request
-    return WebhookReceived.model_validate(
-        webhooks.handle(request.raw_body or b"", call.headers.get("stripe-signature"))
-    )
+    return WebhookReceived.model_validate(webhooks.handle(call.raw_body, call.headers.get("stripe-signature")))

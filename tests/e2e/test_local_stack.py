@@ -72,6 +72,7 @@ def test_the_stack_prints_and_records_its_urls_ids_and_tokens(local_stack: Local
         "collections",
         "webhook-deliveries",
         "ses-feedback",  # issue 20: SES bounces and complaints (no feedback arrives locally: no SES)
+        "pdf-render",  # issue 21: invoice PDFs are rendered by their own worker
     }
     assert resources["bucket"] == "billow-local-invoices"
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-import app  # noqa: F401  (registers every route in ROUTES)
-from functions.core import ledger_store
+import app  # noqa: F401 - registers the route table (its modules: load_all() below)
+from functions.core import ledger_store, route_loader
 from functions.core.auth import READ, WRITE
 from functions.core.http import ROUTES, RouteSpec
 from functions.core.openapi import build_document
@@ -27,6 +27,8 @@ from tests.integration.auth_helpers import MALFORMED_HEADERS, alg_none_token, si
 from tests.integration.payments_helpers import WEBHOOK_SECRET
 from tests.integration.render_helpers import drain_renders
 from tests.proof.world import ALL_SCOPES, OPERATOR, Request, World, build_request, observed
+
+route_loader.load_all()  # imports every route module: ROUTES then holds every route
 
 pytestmark = pytest.mark.xdist_group("proof-auth-matrix")
 

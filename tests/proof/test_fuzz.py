@@ -35,11 +35,14 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
-import app  # noqa: F401  (registers every route in ROUTES)
+import app  # noqa: F401 - registers the route table (its modules: load_all() below)
+from functions.core import route_loader
 from functions.core.auth import SCOPES
 from functions.core.http import ROUTES
 from local import tokens
 from tests.e2e.conftest import REPO, LocalStack
+
+route_loader.load_all()  # imports every route module: ROUTES then holds every route
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("proof-fuzz")]
 

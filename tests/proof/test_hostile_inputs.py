@@ -17,11 +17,13 @@ from typing import Any
 
 import pytest
 
-import app  # noqa: F401  (registers every route in ROUTES)
-from functions.core import clock, cursor, ledger_store
+import app  # noqa: F401 - registers the route table (its modules: load_all() below)
+from functions.core import clock, cursor, ledger_store, route_loader
 from functions.core.http import ROUTES
 from tests.integration.payments_helpers import WEBHOOK_SECRET
 from tests.proof.world import RATE_METRIC, SAMPLE_BODIES, World, observed
+
+route_loader.load_all()  # imports every route module: ROUTES then holds every route
 
 pytestmark = pytest.mark.xdist_group("proof-hostile")
 

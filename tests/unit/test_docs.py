@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import app  # noqa: F401 - registers every route
+import app  # noqa: F401 - registers the route table (its modules: load_all() below)
+from functions.core import route_loader
 from functions.core.openapi import scope_table
+
+route_loader.load_all()  # imports every route module: ROUTES then holds every route
 
 ROOT = Path(__file__).resolve().parents[2]
 

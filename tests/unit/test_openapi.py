@@ -5,8 +5,11 @@ from __future__ import annotations
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from app import app
+from functions.core import route_loader
 from functions.core.http import ROUTES
 from functions.core.openapi import build_document
+
+route_loader.load_all()  # imports every route module: ROUTES then holds every route
 
 
 def _app_operations() -> set[tuple[str, str]]:

@@ -15,9 +15,12 @@ import referencing.jsonschema
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-import app  # noqa: F401 - registers every route
+import app  # noqa: F401 - registers the route table (its modules: load_all() below)
+from functions.core import route_loader
 from functions.core.http import ROUTES
 from functions.core.openapi import build_document
+
+route_loader.load_all()  # imports every route module: ROUTES then holds every route
 
 ERRORS_MD = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
 METHODS = ("get", "post", "put", "patch", "delete")

@@ -165,6 +165,9 @@ stdlib = tuple(sys.path)  # -I -S: the standard library only
 sys.path[:] = [tree, *stdlib]
 module_name, attribute = handler.rsplit(".", 1)
 entry = getattr(importlib.import_module(module_name), attribute)
+if module_name == "app":  # the API imports its route modules on their first request: every one must import
+    from functions.core import route_loader
+    route_loader.load_all()
 outside = sorted(
     name for name, module in sys.modules.items()
     if getattr(module, "__file__", None) and not module.__file__.startswith((tree, *stdlib))
