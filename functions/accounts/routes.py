@@ -25,6 +25,7 @@ from functions.core import queues
 from functions.core.audit import Actor
 from functions.core.auth import ADMIN, READ
 from functions.core.http import Call, api
+from functions.core.middleware import deployed_worker
 from functions.core.resources import SES_FEEDBACK, queue_name
 from functions.core.schemas import PageQuery
 
@@ -115,6 +116,7 @@ def _view(model: type[M], record: Any) -> M:
     return model.model_validate(asdict(record))
 
 
+@deployed_worker
 @bp.on_sqs_message(queue=queue_name(SES_FEEDBACK), batch_size=10, name="ses_feedback", maximum_concurrency=2)
 def ses_feedback(event: Any) -> dict[str, Any]:
     """The `ses-feedback` consumer: SES bounces and complaints suppress the address (partial batch failures)."""

@@ -8,12 +8,14 @@ from chalice import Blueprint, Cron
 
 from functions.billing_run import manual, schemas, service
 from functions.core import clock, queues
+from functions.core.middleware import deployed_worker
 from functions.core.resources import queue_name
 from functions.payments.service import expire_pending_changes
 
 bp = Blueprint(__name__)
 
 
+@deployed_worker
 @bp.schedule(Cron(5, 0, "*", "*", "?", "*"), name="daily_run")
 def daily_run(event: Any) -> dict[str, Any]:
     """00:05 UTC: one message per shard for today's run; and the card changes still pending 24 h after
@@ -31,6 +33,7 @@ def daily_run(event: Any) -> dict[str, Any]:
 daily_run = manual.AcceptingABareDate(daily_run)  # Lambda's handler also takes a bare {"date"} (manual.py)
 
 
+@deployed_worker
 @bp.on_sqs_message(queue=queue_name(service.RUN_QUEUE), batch_size=1, name="bill_shard", maximum_concurrency=2)
 def bill_shard(event: Any) -> dict[str, Any]:
     def handle(body: dict[str, Any]) -> None:
@@ -40,6 +43,7 @@ def bill_shard(event: Any) -> dict[str, Any]:
     return queues.process_batch(service.RUN_QUEUE, event, handle)
 
 
+@deployed_worker
 @bp.on_sqs_message(queue=queue_name(service.ACCOUNT_QUEUE), batch_size=10, name="bill_account", maximum_concurrency=10)
 def bill_account(event: Any) -> dict[str, Any]:
     def handle(body: dict[str, Any]) -> None:

@@ -73,3 +73,15 @@ def _maybe_json(body: Any) -> Any:
         return json.loads(body) if isinstance(body, str | bytes) else body
     except ValueError:
         return None
+
+
+def deployed_worker(handler: Any) -> Any:
+    """A worker's own Lambda (sam.json's Handler `functions.<domain>.routes.<name>`) imports its routes
+    module, never app.py: Chalice gives a Blueprint's handler the app's middleware only when an app
+    registers the Blueprint, so a deployed worker would run without the Lambda context on its log lines
+    and without the X-Ray start. Its handler gets the invocation middleware itself, applied above the
+    Chalice decorator. In the app (local stack, tests) a worker's stand-in calls the function beneath
+    (functions/core/route_loader.py), and registering the real Blueprint (tests' eager app) replaces
+    this list with the app's own: the middleware runs once either way."""
+    handler.middleware_handlers = [lambda_context_in_logs]
+    return handler

@@ -8,6 +8,7 @@ from chalice import Blueprint
 
 from functions.core.auth import ADMIN
 from functions.core.http import Call, api
+from functions.core.middleware import deployed_worker
 from functions.events import publisher, service
 from functions.events.schemas import EventsQuery, OutboundEvent, OutboundEventList
 
@@ -16,6 +17,7 @@ bp = Blueprint(__name__)
 PUBLISHER = "publish_events"
 
 
+@deployed_worker
 @bp.lambda_function(name=PUBLISHER)
 def publish_events(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The outbox table's stream (DynamoDB event source, ReportBatchItemFailures): each new event on the bus."""

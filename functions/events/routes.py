@@ -11,6 +11,7 @@ from functions.core import queues
 from functions.core.audit import Actor
 from functions.core.auth import ADMIN
 from functions.core.http import Call, api
+from functions.core.middleware import deployed_worker
 from functions.core.resources import queue_name
 from functions.core.schemas import PageQuery
 from functions.events import service
@@ -115,6 +116,7 @@ def redeliver_event(call: Call, event_id: str) -> Redelivery:
     return service.redeliver(_operator(call), event_id, call.body.endpoint_id, call.idem)
 
 
+@deployed_worker
 @bp.on_sqs_message(queue=queue_name(service.QUEUE), batch_size=10, name="deliver_webhooks", maximum_concurrency=10)
 def deliver_webhooks(event: Any) -> dict[str, Any]:
     return queues.process_batch(service.QUEUE, event, service.handle_delivery_message)

@@ -11,6 +11,7 @@ from functions.accounts.service import account_guard
 from functions.core import queues
 from functions.core.auth import ADMIN, READ, WRITE
 from functions.core.http import Call, Raw, api, routes
+from functions.core.middleware import deployed_worker
 from functions.core.resources import PDF_RENDER, queue_name
 from functions.invoices import closure, documents, service, views
 from functions.invoices.schemas import (
@@ -136,6 +137,7 @@ def close_account(call: Call, account_id: str) -> Closure:
     return closure.close_account(call.account, call.idem, call.body.when)
 
 
+@deployed_worker
 @bp.on_sqs_message(queue=queue_name(PDF_RENDER), batch_size=10, name="render_pdfs", maximum_concurrency=5)
 def render_pdfs(event: Any) -> dict[str, Any]:
     """The `pdf-render` queue: each message's invoice PDF rendered when the stored one is missing or stale

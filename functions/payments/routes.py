@@ -11,6 +11,7 @@ from functions.accounts.service import Account, UpdateAccount, account_guard, ac
 from functions.core import queues
 from functions.core.auth import READ, WRITE
 from functions.core.http import Call, api
+from functions.core.middleware import deployed_worker
 from functions.core.resources import queue_name
 from functions.core.schemas import PageQuery
 from functions.payments import lifecycle, one_time, service, tickets, webhooks
@@ -127,12 +128,14 @@ def upgrade(call: Call, account_id: str) -> CardChangeAccepted:
     )
 
 
+@deployed_worker
 @bp.on_sqs_message(queue=queue_name(service.QUEUE), batch_size=10, maximum_concurrency=5)
 def validate_card(event: Any) -> dict[str, Any]:
     """The `card-validation` consumer: each message validates one card change (partial batch failures)."""
     return queues.process_batch(service.QUEUE, event, service.handle_validation_message)
 
 
+@deployed_worker
 @bp.on_sqs_message(queue=queue_name(service.COLLECTIONS_QUEUE), batch_size=10, maximum_concurrency=10)
 def collect(event: Any) -> dict[str, Any]:
     """The `collections` consumer: each message collects one account's open collection (partial batch failures)."""
