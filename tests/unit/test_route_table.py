@@ -166,11 +166,19 @@ def _shape(app: Chalice) -> dict[str, Any]:
         "handlers": sorted(app.handler_map),
         "middleware": [(f"{f.__module__}.{f.__name__}", kind) for f, kind in app.middleware_handlers],
         "worker_middleware": {
-            name: [getattr(m, "__name__", repr(m)) for m in getattr(h, "middleware_handlers", [])]
-            for name, h in app.handler_map.items()
-            if hasattr(h, "middleware_handlers")
+            name: _worker_middleware(app, h) for name, h in app.handler_map.items() if hasattr(h, "event_class")
         },
     }
+
+
+def _worker_middleware(app: Chalice, handler: Any) -> list[str]:
+    """The middleware the app gives a worker's handler, by its event class. Not read from the handler:
+    Chalice hands it a generator, consumed by the handler's first invocation (an earlier test's), after
+    which it reads empty."""
+    from chalice.app import _EVENT_CLASSES, _MIDDLEWARE_MAPPING
+
+    kind = next(_MIDDLEWARE_MAPPING[k] for k, cls in _EVENT_CLASSES.items() if cls is handler.event_class)
+    return [getattr(m, "__name__", repr(m)) for m in app._get_middleware_handlers(kind)]
 
 
 def test_the_app_built_from_the_table_is_the_app_the_modules_declare():
