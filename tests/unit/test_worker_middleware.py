@@ -38,8 +38,8 @@ context = types.SimpleNamespace(aws_request_id="req-42", function_name="billow-p
 from functions.payments.routes import validate_card
 answer = validate_card({"Records": []}, context)
 keys = logs.get_logger().get_current_keys()
-print(json.dumps({"wired": wired, "answer": answer, "keys": {k: keys.get(k) for k in ("function_request_id", "function_name")},
-                  "app_loaded": "app" in sys.modules}))
+keys = {k: keys.get(k) for k in ("function_request_id", "function_name")}
+print(json.dumps({"wired": wired, "answer": answer, "keys": keys, "app_loaded": "app" in sys.modules}))
 """
 
 
