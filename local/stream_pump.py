@@ -82,32 +82,26 @@ class StreamPump:
         return {"Records": [{**r, "eventSourceARN": self.stream_arn, "awsRegion": self.region} for r in records]}
 
     def pump_once(self) -> int:
-        """One GetRecords per shard, the handler called on what came; returns the records handled."""
+        """One GetRecords per shard, from a fresh iterator just after the last record handled, the handler
+        called on what came; returns the records handled.
+
+        Never a NextShardIterator: moto restores a copy of the table (its stream shard included) when a
+        transaction is cancelled, and an iterator of the replaced shard object still reads what the
+        cancelled transaction appended before it failed — a record of an event that was never written —
+        then, past its sequence number, skips the real record that the next transaction appends under the
+        same number. A fresh iterator always reads the live shard (moto's server answers one request at a
+        time, so no read happens inside a transaction)."""
         handled = 0
-        for shard_id, iterator in list(self._shard_iterators().items()):
-            if iterator is None:
-                continue
-            answer = self.streams.get_records(ShardIterator=iterator, Limit=100)
+        for shard_id in list(self._shard_iterators()):
+            answer = self.streams.get_records(ShardIterator=self._after(shard_id), Limit=100)
             records = answer.get("Records", [])
             if not records:
-                # A fresh iterator after the last record handled, not NextShardIterator: moto restores a
-                # table's copy when a transaction is cancelled (its stream shard included), and an iterator
-                # of the replaced shard never sees another record.
-                self._iterators[shard_id] = self._after(shard_id) or answer.get("NextShardIterator")
                 continue
             done = self._handle(records)
             handled += done
             if done:
                 self._last[shard_id] = records[done - 1]["dynamodb"]["SequenceNumber"]
-            if done == len(records):
-                self._iterators[shard_id] = answer.get("NextShardIterator")
-            else:  # start again at the first record not handled, as Lambda does
-                self._iterators[shard_id] = self.streams.get_shard_iterator(
-                    StreamArn=self.stream_arn,
-                    ShardId=shard_id,
-                    ShardIteratorType="AT_SEQUENCE_NUMBER",
-                    SequenceNumber=records[done]["dynamodb"]["SequenceNumber"],
-                )["ShardIterator"]
+            if done < len(records):  # start again at the first record not handled, as Lambda does
                 break
         return handled
 
