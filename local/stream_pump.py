@@ -85,12 +85,14 @@ class StreamPump:
         """One GetRecords per shard, from a fresh iterator just after the last record handled, the handler
         called on what came; returns the records handled.
 
-        Never a NextShardIterator: moto restores a copy of the table (its stream shard included) when a
-        transaction is cancelled, and an iterator of the replaced shard object still reads what the
+        Never a NextShardIterator: plain moto restores a copy of the table (its stream shard included) when
+        a transaction is cancelled, and an iterator of the replaced shard object still reads what the
         cancelled transaction appended before it failed — a record of an event that was never written —
         then, past its sequence number, skips the real record that the next transaction appends under the
-        same number. A fresh iterator always reads the live shard (moto's server answers one request at a
-        time, so no read happens inside a transaction)."""
+        same number. local/moto_transactions.py (installed by local/moto_server.py) now cuts the shard in
+        place instead, which closes the last window (a cancel between GetShardIterator and GetRecords
+        still replaced the shard the fresh iterator held: the 10-charge e2e test lost an event that way);
+        the fresh iterator stays, so the pump is right on plain moto too."""
         handled = 0
         for shard_id in list(self._shard_iterators()):
             answer = self.streams.get_records(ShardIterator=self._after(shard_id), Limit=100)
