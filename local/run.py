@@ -291,6 +291,7 @@ def main() -> int:
     for noisy in ("botocore", "boto3", "pynamodb"):  # credential and endpoint discovery, on every client
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)  # "pool is full" under parallel requests
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # each PDF's subsetting: every glyph name, at INFO
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _terminate)
     running = Running()
