@@ -9,7 +9,7 @@ block the accept loop), and every request still goes through the same lock.
 
 Built like `moto.server.ThreadedMotoServer` (DomainDispatcherApplication over create_backend_app,
 served by werkzeug's make_server with MotoRequestHandler), plus the lock, without the per-request
-access log, and with moto's transactions journaled (local/moto_transactions.py). Used by the local
+access log, and with local/moto_speed.py installed. Used by the local
 stack (local/run.py) and by tests that want a real moto endpoint.
 """
 
@@ -24,7 +24,7 @@ from urllib.parse import parse_qs
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from local import moto_transactions
+from local import moto_speed
 
 HOST = "127.0.0.1"
 
@@ -97,7 +97,7 @@ def start(port: int = 0, host: str = HOST) -> tuple[BaseWSGIServer, str]:
     port 0 picks a free port. Each server has its own in-memory backends only as far as moto's
     backends are per process: two servers in one process share state.
     """
-    moto_transactions.install()  # transactions rolled back from a journal, not whole-table copies
+    moto_speed.install()  # moto made cheaper, its answers unchanged
     app = SerializedApp(DomainDispatcherApplication(create_backend_app))
     server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
     thread = threading.Thread(

@@ -1,0 +1,136 @@
+"""moto made cheaper to run, its answers unchanged: what every in-process moto of the test suite and the
+local stack's moto server install (`install()`), measured in docs/performance.md.
+
+Profiles of the suite (py-spy over the proof simulation, the fuzz and a local stack) showed about half
+of an in-process test's time inside moto, and most of that not in DynamoDB's logic but around it:
+
+- **Transactions** copied every table they named, so their cost grew with the table:
+  local/moto_transactions.py rolls them back from a journal instead.
+- **Answers of DynamoDB's data operations** (GetItem, Query, TransactWriteItems…) went through moto
+  5.2's generic serializer, which walks botocore's output shape for every attribute of every item
+  (18 % of the simulation). For the JSON protocol the result moto builds is already the wire format,
+  so its JSON text is the answer: the same status, headers and body. A result that is not plain JSON
+  (bytes, datetimes), an error, or any other operation goes through moto's serializer as before. With
+  BILLOW_MOTO_CHECK=1 every answer is built both ways and a difference raises (the check this module
+  was proven with: tests/integration/test_moto_speed.py runs a flow so).
+- **Per-request lookups that never change**: the names of a response class's methods
+  (`inspect.getmembers` on every request) and, in the server, the list of moto's service folders
+  (`os.listdir` + `isdir` of ~200 entries on every request: 12 % of a local stack's start) are read once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from typing import Any
+
+from local import moto_transactions
+
+# DynamoDB's data operations (JSON 1.0): their results hold only strings, numbers, lists and maps
+FAST_OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+CONTENT_TYPE = "application/x-amz-json-1.0"
+
+_installed = False
+
+
+class MotoAnswerDiffers(AssertionError):
+    """BILLOW_MOTO_CHECK=1: the fast answer is not moto's own."""
+
+
+def _fast_answer(handler: Any, action_result: Any) -> tuple[int, dict[str, str], str] | None:
+    """(status, headers, body) of a data operation's result as JSON text, or None when moto's own
+    serializer must build it."""
+    from moto.core.responses import ActionResult
+    from moto.dynamodb.responses import DynamoResult
+
+    if type(action_result) not in (ActionResult, DynamoResult) or not isinstance(action_result.result, dict):
+        return None
+    action = handler._get_action()
+    if action not in FAST_OPERATIONS:
+        return None
+    members = _output_members(action)
+    result = {k: v for k, v in action_result.result.items() if k in members}
+    try:
+        body = json.dumps(_without_nones(result), separators=(",", ":"))
+    except TypeError:
+        return None  # bytes, datetimes…: moto's serializer knows their wire format
+    headers = {"Content-Type": CONTENT_TYPE}
+    headers.update(handler.response_headers)
+    return 200, headers, body
+
+
+@functools.cache
+def _output_members(action: str) -> frozenset[str]:
+    """The members of the operation's output shape: moto's serializer leaves out any other key (moto
+    adds some, e.g. ConsumedCapacityUnits)."""
+    from moto.core.responses import get_service_model
+
+    return frozenset(get_service_model("dynamodb").operation_model(action).output_shape.members)
+
+
+def _without_nones(value: Any) -> Any:
+    """moto's serializer leaves out members whose value is None."""
+    if isinstance(value, dict):
+        return {k: _without_nones(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nones(v) for v in value]
+    return value
+
+
+def _check(fast: tuple[int, dict[str, str], str], own: Any) -> None:
+    status, headers, body = own
+    same = fast[0] == status and fast[1] == headers and json.loads(fast[2]) == json.loads(body)
+    if not same:
+        raise MotoAnswerDiffers(f"fast {fast!r}\nmoto {(status, headers, body)!r}")
+
+
+def _install_fast_dynamodb_answers() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.serialized
+
+    def serialized(self: Any, action_result: Any) -> Any:
+        fast = _fast_answer(self, action_result)
+        if fast is None:
+            return original(self, action_result)
+        if os.environ.get("BILLOW_MOTO_CHECK") == "1":
+            _check(fast, original(self, action_result))
+        return fast
+
+    serialized.__doc__ = original.__doc__
+    DynamoHandler.serialized = serialized
+
+
+def _install_lookups_read_once() -> None:
+    import moto.backends
+    import moto.core.responses
+
+    method_names = moto.core.responses.method_names_from_class
+    moto.core.responses.method_names_from_class = functools.lru_cache(maxsize=None)(method_names)
+    folders = tuple(moto.backends.list_of_moto_modules())  # moto's own folders: fixed once installed
+    moto.backends.list_of_moto_modules = lambda: iter(folders)
+
+
+def install() -> None:
+    """Everything above, in this process (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    moto_transactions.install()
+    _install_fast_dynamodb_answers()
+    _install_lookups_read_once()
+    _installed = True

@@ -1,0 +1,85 @@
+"""local/moto_speed.py: DynamoDB's data answers as JSON text, checked against moto's own serializer.
+
+With BILLOW_MOTO_CHECK=1 every fast answer is built both ways and must match; the suite's in-process
+tests (integration, proof, unit) were run once so with no difference (docs/performance.md). Here: a
+billow flow under the check, the check failing on a changed answer, moto's serializer skipped for data
+operations and kept for the rest, and the cached lookups equal to moto's own.
+"""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+
+from local import moto_speed
+
+
+def test_a_billow_flow_answers_the_same_as_moto_s_own_serializer(api, queues_and_mail, monkeypatch):
+    monkeypatch.setenv("BILLOW_MOTO_CHECK", "1")
+    account = api.create_account(name="Checked")
+    base = f"/v1/accounts/{account['id']}"
+    key = {"Idempotency-Key": "moto-check-1"}
+    status, charge, _ = api.call(
+        "POST", f"{base}/charges", {"amount": 1234, "description": "Setup"}, token=api.admin, headers=key
+    )
+    assert status == 201, charge
+    status, summary, _ = api.call("GET", f"{base}/summary", token=api.admin)
+    assert (status, summary["balance"]["current"]) == (200, 1234)
+    status, invoices, _ = api.call("GET", f"{base}/invoices", token=api.admin)
+    assert status == 200 and len(invoices["data"]) == 1
+
+
+def test_the_check_fails_when_the_fast_answer_differs(aws, monkeypatch):
+    monkeypatch.setenv("BILLOW_MOTO_CHECK", "1")
+    real = moto_speed._fast_answer
+
+    def one_count_off(handler, action_result):
+        answer = real(handler, action_result)
+        if answer is None or '"Count":' not in answer[2]:
+            return answer
+        return answer[0], answer[1], answer[2].replace('"Count":', '"Count":1', 1)
+
+    monkeypatch.setattr(moto_speed, "_fast_answer", one_count_off)
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    table = dynamodb.list_tables()["TableNames"][0]
+    with pytest.raises(moto_speed.MotoAnswerDiffers):
+        dynamodb.scan(TableName=table)
+
+
+def test_data_operations_skip_moto_s_serializer_and_the_rest_keep_it(aws, monkeypatch):
+    from moto.core.responses import ActionResult
+
+    serialized = []
+    own = ActionResult.execute_result
+
+    def counted(self, context):
+        serialized.append(context.operation_model.name)
+        return own(self, context)
+
+    monkeypatch.setattr(ActionResult, "execute_result", counted)
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    table = dynamodb.list_tables()["TableNames"][0]
+    key_schema = dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]
+    dynamodb.scan(TableName=table)
+    key = {k["AttributeName"]: {"S": "x"} for k in key_schema}
+    assert "Item" not in dynamodb.get_item(TableName=table, Key=key)
+    assert serialized == ["ListTables", "DescribeTable"]
+
+
+def test_the_lookups_read_once_equal_moto_s_own():
+    import inspect
+    import os
+
+    import moto
+    import moto.backends
+    import moto.core.responses
+    from moto.dynamodb.responses import DynamoHandler
+
+    folder = os.path.dirname(moto.__file__)
+    listed = [
+        f for f in sorted(os.listdir(folder)) if os.path.isdir(os.path.join(folder, f)) and not f.startswith("__")
+    ]
+    assert list(moto.backends.list_of_moto_modules()) == listed
+    assert "dynamodb" in moto.backends.list_of_moto_modules()
+    names = [name for name, _ in inspect.getmembers(DynamoHandler, predicate=inspect.isfunction)]
+    assert moto.core.responses.method_names_from_class(DynamoHandler) == names
