@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,14 @@ REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 90  # the demo seeding takes ~10 s idle; a loaded 2-core CI machine (make test: two workers) is slower
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free loopback ports: every socket stays bound until all are picked (a port
+    closed at once can be handed out again: moto and the API once got the same one)."""
+    with ExitStack() as held:
+        sockets = [held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
 
 
 def port_is_free(port: int) -> bool:
@@ -101,7 +105,8 @@ def local_stack(tmp_path_factory) -> Iterator[LocalStack]:
 def start_local_stack(tmp_path_factory, **extra_env: str) -> Iterator[LocalStack]:
     """`python -m local.run` on free ports, until it prints Ready; stopped (SIGINT) on exit."""
     local_dir = tmp_path_factory.mktemp("billow-local")
-    ports = {name: free_port() for name in ("moto", "api", "jwks", "stripe", "console", "receiver")}
+    names = ("moto", "api", "jwks", "stripe", "console", "receiver")
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
     env = clean_env(
         BILLOW_LOCAL_DIR=str(local_dir),
         BILLOW_MOTO_PORT=str(ports["moto"]),
