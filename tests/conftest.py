@@ -89,8 +89,37 @@ _PACKAGE_TESTS = ("tests/infra/", "tests/unit/test_package.py")
 _BROWSER_TESTS = "tests/browser/"
 
 
+# The longest work first (longest-processing-time scheduling). pytest-xdist hands each worker the next
+# work unit (a test, or an xdist_group) in collection order (`--no-loadscope-reorder` in pyproject.toml;
+# its default orders units by their number of tests, which left the one-test proof simulation for the
+# end: ~140 s run alone while the other workers idled). Measured durations, longest first; the order of
+# tests inside a module is kept, and everything not listed follows in its usual order.
+LONGEST_FIRST = (
+    "tests/proof/test_simulation.py",  # one test, ~90 s
+    "tests/infra/",  # with tests/unit/test_package.py: the "package" group, ~130 s
+    "tests/unit/test_package.py",
+    "tests/proof/test_fuzz.py",  # "proof-fuzz", ~60-110 s
+    "tests/e2e/test_stateful_fuzz.py",  # ~50-90 s
+    "tests/e2e/test_events_e2e.py",  # with test_local_stack.py: "local-stack", ~65 s
+    "tests/e2e/test_local_stack.py",
+    "tests/e2e/test_calendar.py",  # three stacks, ~30-45 s each
+    "tests/proof/test_storms_and_card_data.py",  # "proof-stack", ~55 s
+    "tests/browser/",  # "browser", ~55 s
+    "tests/e2e/test_collections_e2e.py",  # ~48 s
+    "tests/e2e/test_webhooks_e2e.py",  # ~35 s
+    "tests/proof/test_faults.py",  # six tests, ~55-80 s in all
+)
+
+
+def _longest_first(item: pytest.Item) -> int:
+    return next(
+        (rank for rank, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)), len(LONGEST_FIRST)
+    )
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_longest_first)  # stable: a module's tests stay together and in order
     for item in items:
         if item.nodeid.startswith(_PACKAGE_TESTS):
             item.add_marker(pytest.mark.xdist_group("package"))
