@@ -126,3 +126,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         elif item.nodeid.startswith(_BROWSER_TESTS):
             item.add_marker(pytest.mark.xdist_group("browser"))
             item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def stripe_server():
+    """localstripe behind the local shim (local/stripe_shim.py), in-process on a free loopback port; the
+    Stripe gateway is pointed at it. One per session: Stripe objects are per test anyway (new customers).
+
+    Defined here, once for every suite: when tests/proof/conftest.py re-exported the integration
+    conftest's fixture, pytest held two session fixtures of one name, so a worker running both suites
+    started two servers, and the gateway pointed at the later one while a proof test read the earlier
+    one's request log (seen once the slowest tests were scheduled first)."""
+    import os
+
+    from functions.core import stripe_gateway
+    from functions.core.settings import get_settings, reset_settings
+    from local.stripe_shim import StripeServer
+
+    server = StripeServer().start()
+    os.environ.update(
+        {
+            "BILLOW_STRIPE_API_BASE": server.url,
+            "STRIPE_SECRET_KEY": "sk_test_billow_tests",
+            "STRIPE_PUBLISHABLE_KEY": "pk_test_billow_tests",
+        }
+    )
+    reset_settings()
+    # Compute the settings now, from this environment: chalice's test Client applies its stage's
+    # variables (another table prefix) while a request runs, and settings first read there would keep them.
+    get_settings()
+    stripe_gateway.use_client(None)
+    yield server
+    server.stop()

@@ -126,33 +126,6 @@ def api(client, mint):
     return Api(client, mint)
 
 
-@pytest.fixture(scope="session")
-def stripe_server():
-    """localstripe behind the local shim (local/stripe_shim.py), in-process on a free loopback port; the
-    Stripe gateway is pointed at it. One per session: Stripe objects are per test anyway (new customers)."""
-    import os
-
-    from functions.core import stripe_gateway
-    from functions.core.settings import get_settings, reset_settings
-    from local.stripe_shim import StripeServer
-
-    server = StripeServer().start()
-    os.environ.update(
-        {
-            "BILLOW_STRIPE_API_BASE": server.url,
-            "STRIPE_SECRET_KEY": "sk_test_billow_tests",
-            "STRIPE_PUBLISHABLE_KEY": "pk_test_billow_tests",
-        }
-    )
-    reset_settings()
-    # Compute the settings now, from this environment: chalice's test Client applies its stage's
-    # variables (another table prefix) while a request runs, and settings first read there would keep them.
-    get_settings()
-    stripe_gateway.use_client(None)
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def queues_and_mail(aws):
     """Every queue (+ DLQ) and the verified SES sender, in this test's moto; fresh SQS/SES clients."""
