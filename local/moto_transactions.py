@@ -20,9 +20,14 @@ are unchanged) and changes only what it saves and how it restores:
 
 What a caller sees is what moto gives: the same items and the same stream records after a commit or a
 cancel (a cancelled transaction leaves no record; the next record reuses its sequence number, as after
-moto's restore). One difference, on purpose: moto replaced the table object on a cancel, so a stream
-reader holding the old shard could still read the cancelled writes' records (local/stream_pump.py
-documents that bug); here the shard is cut in place, like real DynamoDB, which never shows them.
+moto's restore). Two differences, both on purpose and both what real DynamoDB does:
+
+- moto replaced the table object on a cancel, so a stream reader holding the old shard could still read
+  the cancelled writes' records (local/stream_pump.py documents that bug); here the shard is cut in
+  place and never shows them;
+- an entry holding two operations (TransactWriteSingleOpException) is raised outside moto's rollback,
+  so moto kept the earlier entries' writes; the journal undoes them (DynamoDB refuses the whole
+  request).
 Tested in tests/integration/test_moto_transactions.py against moto's own behaviour.
 """
 
@@ -81,9 +86,10 @@ class _Journal:
             try:
                 hash_key = DynamoType(key[table.hash_key_attr])
                 range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
-            except (KeyError, TypeError, AttributeError):
-                continue  # moto itself refuses this operation: nothing of it is written
-            journal.items.append((table, hash_key, range_key, copy.deepcopy(_stored(table, hash_key, range_key))))
+                before = copy.deepcopy(_stored(table, hash_key, range_key))
+            except Exception:  # noqa: S112 - a key moto refuses (missing, a list, "N": "abc"…): moto writes nothing of it
+                continue
+            journal.items.append((table, hash_key, range_key, before))
         return journal
 
     def restore(self) -> None:

@@ -49,6 +49,7 @@ def test_the_check_fails_when_the_fast_answer_differs(aws, monkeypatch):
 def test_data_operations_skip_moto_s_serializer_and_the_rest_keep_it(aws, monkeypatch):
     from moto.core.responses import ActionResult
 
+    monkeypatch.delenv("BILLOW_MOTO_CHECK", raising=False)  # the check runs moto's serializer too
     serialized = []
     own = ActionResult.execute_result
 
@@ -83,3 +84,22 @@ def test_the_lookups_read_once_equal_moto_s_own():
     assert "dynamodb" in moto.backends.list_of_moto_modules()
     names = [name for name, _ in inspect.getmembers(DynamoHandler, predicate=inspect.isfunction)]
     assert moto.core.responses.method_names_from_class(DynamoHandler) == names
+
+
+def test_the_check_tells_an_int_from_a_double():
+    """1 == 1.0 in Python, not to boto3's callers: the check compares each number's kind too."""
+    with pytest.raises(moto_speed.MotoAnswerDiffers):
+        moto_speed._check((200, {}, '{"CapacityUnits":1}'), (200, {}, '{"CapacityUnits": 1.0}'))
+    moto_speed._check((200, {}, '{"CapacityUnits":1.0}'), (200, {}, '{"CapacityUnits": 1.0}'))
+
+
+def test_consumed_capacity_is_a_double_as_moto_s_serializer_writes_it(aws, monkeypatch):
+    """BatchGetItem's units are an int in moto's result (its key count); its serializer writes 1.0."""
+    monkeypatch.setenv("BILLOW_MOTO_CHECK", "1")
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    table = dynamodb.list_tables()["TableNames"][0]
+    key_schema = dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]
+    key = {k["AttributeName"]: {"S": "x"} for k in key_schema}
+    answer = dynamodb.batch_get_item(RequestItems={table: {"Keys": [key]}}, ReturnConsumedCapacity="TOTAL")
+    units = [c["CapacityUnits"] for c in answer["ConsumedCapacity"]]
+    assert units and all(isinstance(u, float) for u in units), answer["ConsumedCapacity"]

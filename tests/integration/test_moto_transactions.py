@@ -163,3 +163,21 @@ def test_other_deep_copies_stay_real(ddb):
     assert backend_module.copy.deepcopy(item) is not item
     with pytest.raises(AssertionError, match="deep-copied"):
         backend_module.copy.deepcopy(_table())
+
+
+def test_a_key_moto_cannot_read_cancels_the_transaction_as_on_plain_moto(ddb):
+    """A key value that is a list (unhashable) or a malformed number: moto reports it as a cancellation
+    reason and writes nothing; the journal skips that entry instead of failing before moto runs."""
+    items_before, records_before = _state(ddb), _records(ddb)
+    for bad in ({"L": [{"S": "x"}]}, {"N": "abc"}):
+        with pytest.raises(ClientError) as cancelled:
+            ddb.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": TABLE, "Item": _item("acct", "new", 7)}},
+                    {"Put": {"TableName": TABLE, "Item": {"pk": {"S": "acct"}, "sk": bad, "n": {"N": "1"}}}},
+                ]
+            )
+        error = cancelled.value.response
+        assert error["Error"]["Code"] in ("TransactionCanceledException", "ValidationException"), error
+        assert _state(ddb) == items_before
+        assert _records(ddb) == records_before
