@@ -99,6 +99,9 @@ LONGEST_FIRST = (
     "tests/infra/",  # with tests/unit/test_package.py: the "package" group, ~130 s
     "tests/unit/test_package.py",
     "tests/proof/test_fuzz.py",  # "proof-fuzz", ~60-110 s
+    # xdist gives a worker its next unit as soon as it has two tests or fewer left, so the simulation's
+    # worker takes the fourth unit at once and runs it after the simulation: a short one, not a fuzz
+    "tests/proof/test_auth_matrix.py",  # "proof-auth-matrix": 598 short tests, ~15-20 s
     "tests/e2e/test_stateful_fuzz.py",  # ~50-90 s
     "tests/e2e/test_events_e2e.py",  # with test_local_stack.py: "local-stack", ~65 s
     "tests/e2e/test_local_stack.py",
