@@ -9,8 +9,8 @@ block the accept loop), and every request still goes through the same lock.
 
 Built like `moto.server.ThreadedMotoServer` (DomainDispatcherApplication over create_backend_app,
 served by werkzeug's make_server with MotoRequestHandler), plus the lock, without the per-request
-access log, and with local/moto_speed.py installed. Used by the local
-stack (local/run.py) and by tests that want a real moto endpoint.
+access log, and with local/moto_speed.py installed. Used by the local stack (local/run.py) and by
+tests that want a real moto endpoint.
 """
 
 from __future__ import annotations

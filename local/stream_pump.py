@@ -49,7 +49,7 @@ class StreamPump:
         dynamodb = boto3.client("dynamodb", region_name=region)
         self.stream_arn = dynamodb.describe_table(TableName=table or table_name("events"))["Table"]["LatestStreamArn"]
         self.streams = streams_client(region)
-        self._iterators: dict[str, str | None] = {}
+        self._shards: list[str] = []
         self._shards_read_at = 0.0
         self._last: dict[str, str] = {}  # per shard: the sequence number of the last record handled
         self._stop = threading.Event()
@@ -57,19 +57,15 @@ class StreamPump:
         self.published = 0
         self.failed_batches = 0
 
-    def _shard_iterators(self) -> dict[str, str | None]:
-        """Each shard's next iterator; the stream's shards are listed again every SHARDS_EVERY seconds (a
-        new shard starts from its oldest record), not on every poll: each call waits on moto's lock."""
-        if self._iterators and time.monotonic() - self._shards_read_at < SHARDS_EVERY:
-            return self._iterators
+    def _shard_ids(self) -> list[str]:
+        """The stream's shards, listed again every SHARDS_EVERY seconds, not on every poll: each call waits
+        on moto's lock (a new shard is read from its oldest record: `_after`)."""
+        if self._shards and time.monotonic() - self._shards_read_at < SHARDS_EVERY:
+            return self._shards
         self._shards_read_at = time.monotonic()
         shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
-        for shard in shards:
-            if shard["ShardId"] not in self._iterators:
-                self._iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
-                    StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
-        return self._iterators
+        self._shards = [shard["ShardId"] for shard in shards]
+        return self._shards
 
     def _after(self, shard_id: str) -> str | None:
         """An iterator just after the last record handled (from the start when none was)."""
@@ -94,7 +90,7 @@ class StreamPump:
         still replaced the shard the fresh iterator held: the 10-charge e2e test lost an event that way);
         the fresh iterator stays, so the pump is right on plain moto too."""
         handled = 0
-        for shard_id in list(self._shard_iterators()):
+        for shard_id in list(self._shard_ids()):
             answer = self.streams.get_records(ShardIterator=self._after(shard_id), Limit=100)
             records = answer.get("Records", [])
             if not records:

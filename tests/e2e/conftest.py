@@ -21,7 +21,7 @@ import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 90  # the demo seeding takes ~10 s idle; a loaded 2-core CI machine (make test: two workers) is slower
+START_TIMEOUT = 90  # the demo seeding takes ~10 s idle; a loaded 2-core CI machine (make test: three workers) is slower
 
 
 def free_ports(count: int) -> list[int]:

@@ -669,7 +669,7 @@ class Simulation(RuleBasedStateMachine):
             # An automatic account's collector usually settles what it owes, so a run could go by without
             # one card payment: until one succeeded, owe something first (the charge's collection message is
             # still queued, as a customer paying in the console before the collector runs). Only until then:
-            # every extra invoice makes moto's later transactions slower (it copies the tables they touch).
+            # every extra invoice lengthens the reads of each later step and invariant.
             if STATS["card payment"]:
                 return
             self.operator_charge(0, 1_000 + int(9_000 * fraction))
