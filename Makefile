@@ -46,11 +46,17 @@ chromium:
 ## test: lint (ruff, the import contracts of pyproject.toml), the Lambda zips when stale (package-current: the
 ## tests only read build/package), and the whole suite (unit, integration, e2e, browser, infra: CDK assertions,
 ## cfn-lint, checkov)
+## Bytecode: the suite starts ~20 Python processes that import the project (three workers, each local
+## stack, the CLI runs), so it writes and reads __pycache__ even where the shell sets PYTHONDONTWRITEBYTECODE
+## (compiling functions/, local/ and the tests' assertion rewrites again in every process cost ~2 s each);
+## the project's own modules are compiled once before pytest (docs/performance.md, "The test suite's time")
 test: $(STAMP) $(TOOLS_STAMP) chromium package-current
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest
+	@start=$$(date +%s); $(BIN)/python -m compileall -q -j 0 app.py functions local infra tests bench && \
+		echo "bytecode step: $$(( $$(date +%s) - start )) s (before pytest)"
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest
 
 ## test-dates: the date-sensitive tests (billing run, proration, usage periods, e2e) with the calendar moved
 ## (BILLOW_TODAY, functions/core/clock.py) to each awkward day; `make test` already runs the monthly run over
