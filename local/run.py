@@ -44,7 +44,7 @@ from rich.table import Table
 from local import console as console_app
 from local import moto_server, stack, tokens
 from local.jwks_server import serve_jwks
-from local.queue_pump import QueuePump
+from local.queue_pump import QueuePump, moto_has_visible
 from local.stream_pump import StreamPump
 from local.stripe_shim import StripeServer
 from local.webhook_receiver import WebhookReceiver
@@ -137,10 +137,11 @@ def start(ports: stack.Ports, running: Running) -> dict[str, Any]:
     import boto3
 
     sqs = boto3.client("sqs", endpoint_url=moto_url, region_name="us-east-1")
-    pump = QueuePump(app_obj, sqs, log=lambda line: console.print(f"[yellow]{line}[/]")).start()
+    pump_log = lambda line: console.print(f"[yellow]{line}[/]")  # noqa: E731
+    pump = QueuePump(app_obj, sqs, log=pump_log, ready=moto_has_visible()).start()  # moto: this process
     running.started("queue pump", pump.stop)
     # the outbox's stream to the publisher (EventBridge), as Lambda's DynamoDB event source does
-    stream_pump = StreamPump(app_obj, log=lambda line: console.print(f"[yellow]{line}[/]")).start()
+    stream_pump = StreamPump(app_obj, log=pump_log, in_process_moto=True).start()
     running.started("stream pump", stream_pump.stop)
 
     ttl = stack.TOKEN_TTL

@@ -6,6 +6,11 @@ SequenceNumber, eventSourceARN…), calls the publisher handler in-process and, 
 `ReportBatchItemFailures`, moves past what succeeded; a reported failure (or a raise) is retried from
 that record on the next poll. `drain()` for tests, `start()`/`stop()` for the launcher.
 
+With moto in the same process (`in_process_moto`, local/run.py) the pump first looks at the stream
+in moto's memory, every 0.05 s: while the shard is the one its last poll read to the end (same object,
+same length, same last record), it sends nothing; an idle stack's GetShardIterator + GetRecords a
+second were pure cost. Any change, or a look that fails, means a real poll.
+
 botocore ≥ 1.40 sends DynamoDB Streams calls to an account-based endpoint moto does not route; the client
 is pointed at moto's server (AWS_ENDPOINT_URL) or, in-process, at the classic streams endpoint.
 """
@@ -22,6 +27,7 @@ from typing import Any
 from local.queue_pump import LambdaContext
 
 SHARDS_EVERY = 30.0  # seconds between two listings of the stream's shards
+LOOK_SECONDS = 0.05  # between two looks at moto's memory (in_process_moto)
 
 
 def streams_client(region: str = "us-east-1") -> Any:
@@ -40,14 +46,19 @@ class StreamPump:
         table: str | None = None,
         region: str = "us-east-1",
         log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+        in_process_moto: bool = False,
     ) -> None:
         import boto3
 
         from functions.core.tables import table_name
 
         self.app, self.handler_name, self.region, self.log = app, handler_name, region, log
+        self.table = table or table_name("events")
         dynamodb = boto3.client("dynamodb", region_name=region)
-        self.stream_arn = dynamodb.describe_table(TableName=table or table_name("events"))["Table"]["LatestStreamArn"]
+        self.stream_arn = dynamodb.describe_table(TableName=self.table)["Table"]["LatestStreamArn"]
+        self.in_process_moto = in_process_moto
+        self._quiet: tuple[Any, ...] | None = None  # the stream as the last poll that found nothing saw it
+        self.caught_up = True  # the last pump_once found no record past the last one handled
         self.streams = streams_client(region)
         self._shards: list[str] = []
         self._shards_read_at = 0.0
@@ -90,11 +101,13 @@ class StreamPump:
         still replaced the shard the fresh iterator held: the 10-charge e2e test lost an event that way);
         the fresh iterator stays, so the pump is right on plain moto too."""
         handled = 0
+        self.caught_up = True
         for shard_id in list(self._shard_ids()):
             answer = self.streams.get_records(ShardIterator=self._after(shard_id), Limit=100)
             records = answer.get("Records", [])
             if not records:
                 continue
+            self.caught_up = False
             done = self._handle(records)
             handled += done
             if done:
@@ -126,17 +139,44 @@ class StreamPump:
             if not self.pump_once():
                 return
 
+    def _look(self) -> tuple[Any, ...] | None:
+        """The stream's shard in moto's memory (this process): the object, its length, its last record."""
+        if not self.in_process_moto:
+            return None
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.dynamodb.models import dynamodb_backends
+
+        try:
+            shard = dynamodb_backends[DEFAULT_ACCOUNT_ID][self.region].tables[self.table].stream_shard
+            items = shard.items
+            return (shard, len(items), items[-1] if items else None)
+        except Exception:
+            return None
+
+    def _unchanged(self, look: tuple[Any, ...] | None) -> bool:
+        quiet = self._quiet
+        if look is None or quiet is None:
+            return False
+        shard, length, last = look
+        return shard is quiet[0] and length == quiet[1] and last is quiet[2]
+
     def start(self, interval: float = 0.3, idle: float = 1.0) -> StreamPump:
         def loop() -> None:
             while not self._stop.is_set():
                 handled = 0
+                look = self._look()
+                if self._unchanged(look):
+                    self._stop.wait(LOOK_SECONDS)
+                    continue
                 try:
                     handled = self.pump_once()
+                    self._quiet = look if self.caught_up else None
                 except Exception as exc:
+                    self._quiet = None
                     if self._stop.is_set():
                         return
                     self.log(f"stream pump: {type(exc).__name__}: {exc}")
-                self._stop.wait(interval if handled else idle)
+                self._stop.wait(interval if handled else LOOK_SECONDS if look is not None else idle)
 
         self._thread = threading.Thread(target=loop, name="pump-events-stream", daemon=True)
         self._thread.start()

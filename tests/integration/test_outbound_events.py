@@ -74,3 +74,44 @@ def test_operators_list_and_read_events_with_filters_and_cursors(api, outbound, 
     assert api.call("GET", "/v1/events", token=customer)[0] == 403
     status, _, _ = api.call("GET", f"/v1/events?cursor={page['next_cursor']}&type=invoice.issued", token=api.admin)
     assert status == 400  # a cursor is bound to its filters
+
+
+def test_with_moto_in_process_an_idle_stream_pump_reads_nothing_and_still_publishes_at_once(api, outbound):
+    """local/stream_pump.py `in_process_moto`: while the stream is as its last poll read it, the pump sends
+    no request (without the look it polls every second); a new record is published within a poll."""
+    import time
+
+    from app import app
+    from local.event_bus import read_tap
+    from local.stream_pump import StreamPump
+
+    def wait_for(condition) -> None:
+        deadline = time.monotonic() + 10
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def settled() -> int:
+        """The reads once they stop (a poll after a batch, or one between two writes, may follow it)."""
+        for _ in range(5):
+            seen = len(reads)
+            time.sleep(1.2)
+            if len(reads) == seen:
+                return seen
+        raise AssertionError(f"still reading after 6 s: {len(reads)} reads")
+
+    pump = StreamPump(app, log=lambda _: None, in_process_moto=True)
+    reads = []
+    pump.streams.meta.events.register("before-call.dynamodbstreams.GetRecords", lambda **_: reads.append(1))
+    pump.start()
+    try:
+        wait_for(lambda: reads)
+        assert settled() == 1, "one poll read the empty stream to its end; then only looks"
+        account = api.create_account()
+        events = outbound.of(account["id"])
+        wait_for(lambda: pump.published >= len(events))
+        assert [envelope["detail"] for envelope in read_tap(outbound.sqs, outbound.tap)] == events
+        before = settled()
+        time.sleep(1.2)
+        assert len(reads) == before, "caught up again: no more reads"
+    finally:
+        pump.stop()

@@ -5,13 +5,14 @@ back and end in the DLQ after max_receive_count receipts."""
 from __future__ import annotations
 
 import json
+import time
 
 import boto3
 import pytest
 from chalice import Chalice
 from moto import mock_aws
 
-from local.queue_pump import QueuePump
+from local.queue_pump import QueuePump, moto_has_visible
 
 
 @pytest.fixture
@@ -83,3 +84,41 @@ def test_a_handler_that_raises_keeps_its_whole_batch(sqs):
     assert pump.pump_once(crash) == 1
     assert count(sqs, "jobs-dlq") == 1
     assert logged and "crash raised RuntimeError" in logged[0]
+
+
+def test_moto_has_visible_sees_what_receive_message_would_return(sqs):
+    pump = QueuePump(make_app([]), sqs, log=lambda _: None)
+    jobs = next(c for c in pump.consumers if c.queue_name == "jobs")
+    ready = moto_has_visible()
+    url = jobs.queue_url
+    assert ready(jobs) is False, "an empty queue"
+    sqs.send_message(QueueUrl=url, MessageBody="{}", DelaySeconds=30)
+    assert ready(jobs) is False, "a delayed message is not received yet"
+    sqs.send_message(QueueUrl=url, MessageBody="{}")
+    assert ready(jobs) is True
+    got = sqs.receive_message(QueueUrl=url, VisibilityTimeout=30)["Messages"]
+    assert len(got) == 1
+    assert ready(jobs) is False, "the one visible message is in flight"
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"], VisibilityTimeout=0)
+    assert ready(jobs) is True, "visible again"
+    unknown = type(jobs)("work", "no-such-queue", url, jobs.queue_arn, 1)
+    assert ready(unknown) is True, "what it cannot read, it leaves to ReceiveMessage"
+
+
+def test_with_ready_an_idle_pump_sends_no_receive_and_still_handles_a_message_at_once(sqs):
+    seen = []
+    receives = []
+    sqs.meta.events.register("before-call.sqs.ReceiveMessage", lambda **_: receives.append(1))
+    pump = QueuePump(make_app(seen), sqs, log=lambda _: None, ready=moto_has_visible()).start()
+    try:
+        time.sleep(1.0)  # without `ready`: two empty polls a second per queue
+        assert receives == [], "nothing visible: no ReceiveMessage"
+        url = sqs.get_queue_url(QueueName="jobs")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": 7}))
+        deadline = time.monotonic() + 5
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert [body for _, body, _ in seen] == [{"n": 7}]
+        assert len(receives) == 1, "one ReceiveMessage, for the one message"
+    finally:
+        pump.stop()
