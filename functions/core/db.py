@@ -10,7 +10,7 @@ from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from functions.core import aws_sessions  # noqa: F401 - botocore sessions share one loader (import for effect)
+from functions.core import aws_sessions  # botocore sessions share one loader, PynamoDB one client per thread
 from functions.core.settings import get_settings
 from functions.core.tables import TABLES, table_name
 
@@ -69,6 +69,7 @@ def reset_connections() -> None:
     """Drop cached clients (tests start a fresh moto per test)."""
     global _connection
     _connection = None
+    aws_sessions.forget_clients()
     for cls in _all_subclasses(Model):
         cls._connection = None
 
