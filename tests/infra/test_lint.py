@@ -23,6 +23,7 @@ from infra.suppressions import REASONS
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".venv" / "infra-tools" / "bin"
+CHECKOV_RUN = Path(__file__).resolve().parent / "checkov_run.py"  # checkov with ply's tables built once
 
 
 def _tool(name: str) -> Path:
@@ -95,8 +96,18 @@ def checkov(template_files) -> tuple[dict[str, Any], set[str], set[str]]:
     for path in template_files:
         copy = _without_suppressions(path, path.with_name(f"stripped-{path.name}"))
         args += ["-f", str(path), "-f", str(copy)]
+    _tool("checkov")  # installed; run through CHECKOV_RUN (ply's tables built once)
     result = subprocess.run(
-        [str(_tool("checkov")), *args, "--framework", "cloudformation", "--skip-download", "-o", "json"],
+        [
+            str(TOOLS / "python"),
+            str(CHECKOV_RUN),
+            *args,
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+            "-o",
+            "json",
+        ],
         capture_output=True,
         text=True,
         env=_offline_env(),
@@ -131,3 +142,57 @@ def test_each_suppression_is_needed_and_hides_only_what_it_names(checkov):
 def test_every_accepted_finding_is_explained_in_docs_deploy():
     text = (ROOT / "docs" / "deploy.md").read_text()
     assert [check for check in REASONS if f"| {check} |" not in text] == []
+
+
+# JSONPath expressions of the kinds checkov's graph builder and its solvers parse (filters, wildcards,
+# indexes, slashes in keys, arithmetic of the ext parser).
+JSONPATHS = [
+    "Properties.Tags",
+    "DistributionConfig.Origins[?(@.CustomOriginConfig.OriginProtocolPolicy != 'https-only')].DomainName",
+    "Properties.PolicyDocument.Statement[*].Action",
+    "Statement[0].Principal.AWS",
+    "$..Resource",
+    "a.b[1:3].c",
+    "foo[?(@.bar > 5 & @.baz == 'x')]",
+    "x.`len`",
+    "items[*].price * 2",
+    "Resources.*.Properties",
+    'a."b/c".d',
+]
+
+
+def test_checkov_run_parses_every_jsonpath_as_plain_bc_jsonpath_ng_does():
+    """checkov_run.py builds ply's table once per parser class: the parsers it hands back give the same
+    trees as a table built for each expression, twice in a row (no state kept between two parses)."""
+    _tool("checkov")
+    script = f"""
+import importlib.util, json
+from bc_jsonpath_ng import parse as plain_parse
+from bc_jsonpath_ng.ext import parse as ext_parse
+
+def trees():
+    out = []
+    for e in {JSONPATHS!r}:
+        for parse in (plain_parse, ext_parse):
+            try:
+                out.append(repr(parse(e)))
+            except Exception as exc:
+                out.append(type(exc).__name__)
+    return out
+
+before = trees()
+spec = importlib.util.spec_from_file_location("checkov_run", {str(CHECKOV_RUN)!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+after, again = trees(), trees()
+print(json.dumps({{"before": before, "after": after, "again": again, "tables": len(module._tables)}}))
+"""
+    result = subprocess.run(
+        [str(TOOLS / "python"), "-c", script], capture_output=True, text=True, env=_offline_env(), timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout)
+    assert out["after"] == out["before"] and out["again"] == out["before"]
+    errors = [tree for tree in out["before"] if "(" not in tree]
+    assert len(errors) == 4, out["before"]  # the plain parser refuses the ext parser's four extensions
+    assert out["tables"] == 2, "one table per parser class (plain and ext), built once"
