@@ -46,8 +46,8 @@ chromium:
 ## test: lint (ruff, the import contracts of pyproject.toml), the Lambda zips when stale (package-current: the
 ## tests only read build/package), and the whole suite (unit, integration, e2e, browser, infra: CDK assertions,
 ## cfn-lint, checkov)
-## Bytecode: the suite starts ~20 Python processes that import the project (three workers, each local
-## stack, the CLI runs), so it writes and reads __pycache__ even where the shell sets PYTHONDONTWRITEBYTECODE
+## Bytecode: the suite starts many Python processes that import the project (three workers, ~14 local
+## stacks, each CLI run), so it writes and reads __pycache__ even where the shell sets PYTHONDONTWRITEBYTECODE
 ## (compiling functions/, local/ and the tests' assertion rewrites again in every process cost ~2 s each);
 ## the project's own modules are compiled once before pytest (docs/performance.md, "The test suite's time")
 test: $(STAMP) $(TOOLS_STAMP) chromium package-current

@@ -176,7 +176,8 @@ class StreamPump:
                     if self._stop.is_set():
                         return
                     self.log(f"stream pump: {type(exc).__name__}: {exc}")
-                self._stop.wait(interval if handled else LOOK_SECONDS if look is not None else idle)
+                # the short wait only when the stream was read to its end: a failing batch is retried after `idle`
+                self._stop.wait(interval if handled else LOOK_SECONDS if self._quiet is not None else idle)
 
         self._thread = threading.Thread(target=loop, name="pump-events-stream", daemon=True)
         self._thread.start()

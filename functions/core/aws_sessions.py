@@ -15,7 +15,9 @@ a request that touches ten tables builds one client, not ten sessions and ten cl
 CPU: building a session registers botocore's ~400 built-in event handlers, a client its own). botocore
 does not make client creation thread-safe, which is why PynamoDB keeps its sessions per thread: so does
 this. `forget_clients()` (db.reset_connections) drops them, in every thread, for the clients built after
-it (tests that hook client creation, a moved endpoint).
+it (tests that hook client creation, a moved endpoint). PynamoDB hooks each connection's
+`_before_send` (its `extra_headers`, which billow does not set) on the client: a shared client carries
+one such no-op hook per model.
 """
 
 from __future__ import annotations
@@ -45,6 +47,12 @@ class _ClientSharingSession(botocore.session.Session):
     def __init__(self, env_vars: Any = None) -> None:
         super().__init__(env_vars)
         self._clients: dict[tuple[Any, ...], Any] = {}
+
+    def set_credentials(self, *args: Any, **kwargs: Any) -> None:
+        """PynamoDB calls this for a model whose Meta names its own keys: on a session every table of the
+        thread shares, and with a client cache keyed without them, those keys would reach other tables.
+        billow's models take the environment's credentials (functions/core/db.py `meta`)."""
+        raise NotImplementedError("a model with its own AWS keys needs its own session, not the shared one")
 
     def create_client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
         config = kwargs.get("config")

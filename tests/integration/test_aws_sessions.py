@@ -73,3 +73,11 @@ def test_a_client_whose_credentials_came_back_empty_is_built_again(aws, built):
     assert fresh is not poisoned and fresh._request_signer._credentials
     assert _client(AccountsModel) is fresh, "PynamoDB's check asks again, and gets the rebuilt one"
     assert built == ["dynamodb"] * 2
+
+
+def test_the_shared_session_refuses_a_models_own_keys():
+    """Keys set on the session every table of the thread shares would reach the other tables' clients."""
+    from functions.core import aws_sessions
+
+    with pytest.raises(NotImplementedError, match="its own session"):
+        aws_sessions.pynamodb_session().set_credentials("AKIAEXAMPLE", "secret")

@@ -110,8 +110,8 @@ def test_with_moto_in_process_an_idle_stream_pump_reads_nothing_and_still_publis
         events = outbound.of(account["id"])
         wait_for(lambda: pump.published >= len(events))
         assert [envelope["detail"] for envelope in read_tap(outbound.sqs, outbound.tap)] == events
-        before = settled()
-        time.sleep(1.2)
-        assert len(reads) == before, "caught up again: no more reads"
+        # caught up again, reads stop (how many polls it took depends on how the writes and the publisher's
+        # own updates fell between them; without the look it never stops: a poll a second)
+        settled()
     finally:
         pump.stop()
