@@ -24,10 +24,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from local.queue_pump import LambdaContext
+from local.queue_pump import READY_POLL_SECONDS, LambdaContext
 
 SHARDS_EVERY = 30.0  # seconds between two listings of the stream's shards
-LOOK_SECONDS = 0.05  # between two looks at moto's memory (in_process_moto)
 
 
 def streams_client(region: str = "us-east-1") -> Any:
@@ -166,7 +165,7 @@ class StreamPump:
                 handled = 0
                 look = self._look()
                 if self._unchanged(look):
-                    self._stop.wait(LOOK_SECONDS)
+                    self._stop.wait(READY_POLL_SECONDS)
                     continue
                 try:
                     handled = self.pump_once()
@@ -177,7 +176,7 @@ class StreamPump:
                         return
                     self.log(f"stream pump: {type(exc).__name__}: {exc}")
                 # the short wait only when the stream was read to its end: a failing batch is retried after `idle`
-                self._stop.wait(interval if handled else LOOK_SECONDS if self._quiet is not None else idle)
+                self._stop.wait(interval if handled else READY_POLL_SECONDS if self._quiet is not None else idle)
 
         self._thread = threading.Thread(target=loop, name="pump-events-stream", daemon=True)
         self._thread.start()

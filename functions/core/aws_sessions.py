@@ -32,13 +32,16 @@ import pynamodb.connection.base
 _LOADER: botocore.loaders.Loader | None = None
 
 
-def get_session(env_vars: Any = None) -> botocore.session.Session:
+def _with_shared_loader(session: botocore.session.Session) -> botocore.session.Session:
     global _LOADER
-    session = botocore.session.Session(env_vars)
     if _LOADER is None:
         _LOADER = botocore.loaders.create_loader(session.get_config_variable("data_path"))
     session.register_component("data_loader", _LOADER)
     return session
+
+
+def get_session(env_vars: Any = None) -> botocore.session.Session:
+    return _with_shared_loader(botocore.session.Session(env_vars))
 
 
 class _ClientSharingSession(botocore.session.Session):
@@ -74,10 +77,7 @@ def pynamodb_session(env_vars: Any = None) -> botocore.session.Session:
     """The calling thread's session for PynamoDB's connections (a new one after forget_clients())."""
     session = getattr(_local, "session", None)
     if session is None or _local.generation != _generation:
-        session = _ClientSharingSession(env_vars)
-        if _LOADER is None:
-            get_session()  # builds the shared loader
-        session.register_component("data_loader", _LOADER)
+        session = _with_shared_loader(_ClientSharingSession(env_vars))
         _local.session, _local.generation = session, _generation
     return session
 
