@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TOOLS := $(VENV)/infra-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: run test test-dates soak lint format package package-current synth bench clean chromium lock
+.PHONY: run test test-dates soak lint format package package-current synth bench clean debian-packages lock
 
 # The venv installs the dev lock (requirements-dev.lock: requirements-dev.txt + requirements-infra.txt,
 # every package pinned with its hashes); `make lock` refreshes the locks after a requirements*.txt change.
@@ -32,15 +32,21 @@ lock: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m local.run
 
-## chromium: Debian's chromium for the console's browser tests (tests/browser): installed when missing and
-## this user may (root); otherwise stop with the one command to run. BILLOW_CHROMIUM names another binary.
-CHROMIUM_INSTALL := apt-get install -y chromium
-chromium:
+## debian-packages: the Debian packages the suite drives from outside Python, installed when missing and this user
+## may (root; one apt-get run for both); otherwise stop with the one command to run:
+## - chromium: the console's browser tests (tests/browser); BILLOW_CHROMIUM names another binary
+## - poppler-utils: pdftotext and pdftoppm, which read and draw the PDF documents (tests/integration/test_documents.py,
+##   test_invoice_pdf_golden.py)
+DEBIAN_PACKAGES = $(if $(BILLOW_CHROMIUM),,$(if $(wildcard /usr/bin/chromium),,chromium)) \
+	$(if $(and $(wildcard /usr/bin/pdftotext),$(wildcard /usr/bin/pdftoppm)),,poppler-utils)
+DEBIAN_INSTALL = apt-get install -y $(strip $(DEBIAN_PACKAGES))
+debian-packages:
 	@if [ -n "$$BILLOW_CHROMIUM" ]; then \
 		command -v "$$BILLOW_CHROMIUM" >/dev/null || { echo "BILLOW_CHROMIUM=$$BILLOW_CHROMIUM is not an executable"; exit 1; }; \
-	elif [ ! -x /usr/bin/chromium ]; then \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(CHROMIUM_INSTALL); \
-		else echo "The console's browser tests need Debian's chromium. Run:  sudo $(CHROMIUM_INSTALL)"; exit 1; fi; \
+	fi
+	@if [ -n "$(strip $(DEBIAN_PACKAGES))" ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(DEBIAN_INSTALL); \
+		else echo "The suite needs Debian's $(strip $(DEBIAN_PACKAGES)). Run:  sudo $(DEBIAN_INSTALL)"; exit 1; fi; \
 	fi
 
 ## test: lint (ruff, the import contracts of pyproject.toml), the Lambda zips when stale (package-current: the
@@ -50,7 +56,7 @@ chromium:
 ## stacks, each CLI run), so it writes and reads __pycache__ even where the shell sets PYTHONDONTWRITEBYTECODE
 ## (compiling functions/, local/ and the tests' assertion rewrites again in every process cost ~2 s each);
 ## the project's own modules are compiled once before pytest (docs/performance.md, "The test suite's time")
-test: $(STAMP) $(TOOLS_STAMP) chromium package-current
+test: $(STAMP) $(TOOLS_STAMP) debian-packages package-current
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
