@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TOOLS := $(VENV)/infra-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: run test test-dates soak lint format package package-current synth bench clean debian-packages lock
+.PHONY: run test test-dates soak lint format package package-current synth bench clean debian-packages keep-arenas lock
 
 # The venv installs the dev lock (requirements-dev.lock: requirements-dev.txt + requirements-infra.txt,
 # every package pinned with its hashes); `make lock` refreshes the locks after a requirements*.txt change.
@@ -49,6 +49,16 @@ debian-packages:
 		else echo "The suite needs Debian's $(strip $(DEBIAN_PACKAGES)). Run:  sudo $(DEBIAN_INSTALL)"; exit 1; fi; \
 	fi
 
+## keep-arenas: CPython 3.11 maps and unmaps a 16 KiB frame-stack chunk whenever a call goes one chunk deeper
+## and returns; the suite's deep stacks did so thousands of times a second (13-15 % of its CPU in the kernel).
+## local/keep_arenas.py compiles local/keep_arenas.c (gcc) into both venvs with a .pth that imports it in every
+## process they start, which then reuses freed chunks and arenas. BILLOW_KEEP_ARENAS=0 skips it (and turns
+## it off where built). docs/performance.md, "The test suite's time"
+keep-arenas: $(STAMP) $(TOOLS_STAMP)
+	@if [ "$$BILLOW_KEEP_ARENAS" = 0 ]; then echo "keep-arenas: off (BILLOW_KEEP_ARENAS=0)"; \
+	else start=$$(date +%s); $(BIN)/python -m local.keep_arenas $(VENV) $(TOOLS) >/dev/null && \
+		echo "keep-arenas: built into $(VENV) and $(TOOLS) in $$(( $$(date +%s) - start )) s"; fi
+
 ## test: lint (ruff, the import contracts of pyproject.toml), the Lambda zips when stale (package-current: the
 ## tests only read build/package), and the whole suite (unit, integration, e2e, browser, infra: CDK assertions,
 ## cfn-lint, checkov)
@@ -56,7 +66,7 @@ debian-packages:
 ## stacks, each CLI run), so it writes and reads __pycache__ even where the shell sets PYTHONDONTWRITEBYTECODE
 ## (compiling functions/, local/ and the tests' assertion rewrites again in every process cost ~2 s each);
 ## the project's own modules are compiled once before pytest (docs/performance.md, "The test suite's time")
-test: $(STAMP) $(TOOLS_STAMP) debian-packages package-current
+test: $(STAMP) $(TOOLS_STAMP) debian-packages package-current keep-arenas
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
@@ -108,7 +118,7 @@ synth: package
 
 ## bench: benchmarks that print figures (not part of make test); BENCH_ARGS="--baseline OLD.zip" measures an earlier package side by side
 bench: package
-	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	BILLOW_KEEP_ARENAS=0 $(BIN)/python -m bench.run $(BENCH_ARGS)  # figures as Lambda's Python gives them
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

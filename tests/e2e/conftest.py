@@ -53,8 +53,10 @@ def port_is_free(port: int) -> bool:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The user's environment without the suite's settings (AWS_*, BILLOW_*), plus `extra`. A moved
-    calendar (BILLOW_TODAY, `make test-dates`) is the user's too: it reaches the stack and the CLI."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BILLOW_")) or k == "BILLOW_TODAY"}
+    calendar (BILLOW_TODAY, `make test-dates`) is the user's too: it reaches the stack and the CLI, as does
+    BILLOW_KEEP_ARENAS (local/keep_arenas.py)."""
+    users = ("BILLOW_TODAY", "BILLOW_KEEP_ARENAS")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BILLOW_")) or k in users}
     env.update(extra)
     return env
 
