@@ -94,23 +94,26 @@ _BROWSER_TESTS = "tests/browser/"
 # its default orders units by their number of tests, which left the one-test proof simulation for the
 # end: ~140 s run alone while the other workers idled). Measured durations, longest first; the order of
 # tests inside a module is kept, and everything not listed follows in its usual order.
-LONGEST_FIRST = (
-    "tests/proof/test_simulation.py",  # one test, ~90 s
-    "tests/infra/",  # with tests/unit/test_package.py: the "package" group, ~130 s
+LONGEST_FIRST = (  # wall times: a full run of 2026-12-07, three workers busy
+    "tests/proof/test_simulation.py",  # one test, ~110 s
+    "tests/infra/",  # with tests/unit/test_package.py: the "package" group, ~110 s
     "tests/unit/test_package.py",
-    "tests/proof/test_fuzz.py",  # "proof-fuzz", ~60-110 s
+    "tests/proof/test_fuzz.py",  # "proof-fuzz", ~100 s
     # xdist gives a worker its next unit as soon as it has two tests or fewer left, so the simulation's
     # worker takes the fourth unit at once and runs it after the simulation: a short one, not a fuzz
     "tests/proof/test_auth_matrix.py",  # "proof-auth-matrix": 598 short tests, ~15-20 s
-    "tests/e2e/test_stateful_fuzz.py",  # ~50-90 s
-    "tests/e2e/test_events_e2e.py",  # with test_local_stack.py: "local-stack", ~65 s
-    "tests/e2e/test_local_stack.py",
-    "tests/e2e/test_calendar.py",  # three stacks, ~30-45 s each
-    "tests/proof/test_storms_and_card_data.py",  # "proof-stack", ~55 s
-    "tests/browser/",  # "browser", ~55 s
-    "tests/e2e/test_collections_e2e.py",  # ~48 s
-    "tests/e2e/test_webhooks_e2e.py",  # ~35 s
-    "tests/proof/test_faults.py",  # six tests, ~55-80 s in all
+    "tests/e2e/test_stateful_fuzz.py",  # ~80 s
+    "tests/e2e/test_calendar.py",  # three stacks, ~30 s each
+    "tests/browser/",  # "browser", ~75 s
+    "tests/proof/test_storms_and_card_data.py",  # "proof-stack", ~50 s
+    "tests/e2e/test_collections_e2e.py",  # ~50 s
+    "tests/e2e/test_local_stack.py",  # "local-stack", ~40 s
+    # "shared-stack": one local stack for the three (SHARED_STACK = True), ~30 s
+    "tests/e2e/test_events_e2e.py",
+    "tests/e2e/test_payments_e2e.py",
+    "tests/proof/test_payment_races.py",
+    "tests/e2e/test_webhooks_e2e.py",  # ~25 s
+    "tests/proof/test_faults.py",  # six tests, ~60 s in all
 )
 
 
@@ -129,6 +132,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         elif item.nodeid.startswith(_BROWSER_TESTS):
             item.add_marker(pytest.mark.xdist_group("browser"))
             item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def shared_local_stack(tmp_path_factory):
+    """The local stack of the e2e and proof modules that set `SHARED_STACK = True` (tests/e2e/conftest.py
+    `local_stack`); here, once, for the same reason as `stripe_server` below: tests/proof re-exports the
+    e2e fixtures, and a session fixture defined in both would start two stacks on a worker running both."""
+    from tests.e2e.conftest import SharedStack
+
+    shared = SharedStack(tmp_path_factory)
+    yield shared
+    shared.close()
 
 
 @pytest.fixture(scope="session")

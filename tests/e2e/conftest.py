@@ -98,9 +98,37 @@ class LocalStack:
 
 
 @pytest.fixture(scope="module")
-def local_stack(tmp_path_factory) -> Iterator[LocalStack]:
+def local_stack(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[LocalStack]:
+    """A module's own stack; or, in a module that sets `SHARED_STACK = True`, the one stack those modules
+    share (`shared_local_stack`, tests/conftest.py): each works on accounts it creates, so none sees
+    another's, and they sit in one xdist group, so one worker starts it once instead of once a module."""
+    if getattr(request.module, "SHARED_STACK", False):
+        yield request.getfixturevalue("shared_local_stack").get()
+        return
     with start_local_stack(tmp_path_factory) as stack:
         yield stack
+
+
+class SharedStack:
+    """The stack of the `SHARED_STACK` modules: started on first use, started again if a test stopped
+    it, stopped at the end of the session."""
+
+    def __init__(self, tmp_path_factory) -> None:
+        self.tmp_path_factory = tmp_path_factory
+        self._running: ExitStack | None = None
+        self._stack: LocalStack | None = None
+
+    def get(self) -> LocalStack:
+        if self._stack is None or self._stack.process.poll() is not None:
+            self.close()
+            self._running = ExitStack()
+            self._stack = self._running.enter_context(start_local_stack(self.tmp_path_factory))
+        return self._stack
+
+    def close(self) -> None:
+        if self._running is not None:
+            self._running.close()
+        self._running, self._stack = None, None
 
 
 @contextmanager

@@ -14,7 +14,8 @@ import pytest
 
 from tests.e2e.conftest import LocalStack
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("shared-stack")]
+SHARED_STACK = True  # with test_payments_e2e.py and test_payment_races.py (tests/e2e/conftest.py `local_stack`)
 
 
 def _tap(stack: LocalStack):

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 import requests
 
 from tests.e2e.conftest import LocalStack
 from tests.e2e.stack_flows import balance, owing_account, paypal_payment_approved
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("shared-stack")]
+SHARED_STACK = True  # with test_events_e2e.py and test_payment_races.py (tests/e2e/conftest.py `local_stack`)
 
 
 def test_a_card_payment_and_a_paypal_approval_against_the_running_stack(local_stack: LocalStack):

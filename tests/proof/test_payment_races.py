@@ -22,7 +22,8 @@ from local import stripe_js
 from tests.e2e.conftest import LocalStack
 from tests.e2e.stack_flows import balance, list_all, owing_account, run_cli
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("payment-races")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("shared-stack")]
+SHARED_STACK = True  # with test_events_e2e.py and test_payments_e2e.py (tests/e2e/conftest.py `local_stack`)
 
 
 def _admin(stack: LocalStack) -> dict[str, str]:
