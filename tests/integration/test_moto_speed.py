@@ -103,3 +103,51 @@ def test_consumed_capacity_is_a_double_as_moto_s_serializer_writes_it(aws, monke
     answer = dynamodb.batch_get_item(RequestItems={table: {"Keys": [key]}}, ReturnConsumedCapacity="TOTAL")
     units = [c["CapacityUnits"] for c in answer["ConsumedCapacity"]]
     assert units and all(isinstance(u, float) for u in units), answer["ConsumedCapacity"]
+
+
+def _sent_headers(client) -> list[dict[str, str]]:
+    """The headers of every request `client` sends from now on, as they leave botocore."""
+    sent: list[dict[str, str]] = []
+
+    def record(request, **_):
+        sent.append({k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()})
+
+    client.meta.events.register("before-send", record)
+    return sent
+
+
+def test_a_request_moto_answers_in_this_process_goes_unsigned_and_a_presigned_url_is_signed(aws):
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    sent = _sent_headers(dynamodb)
+    tables = dynamodb.list_tables()["TableNames"]
+    assert tables  # moto answered, for its default account (the one mock_aws's own key maps to)
+    assert sent and "Authorization" not in sent[-1] and "X-Amz-Date" not in sent[-1], sent[-1]
+    s3 = boto3.client("s3", region_name="us-east-1")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k"}, ExpiresIn=60)
+    assert "Signature=" in url  # moto's mock_aws presigns S3 with its own key, signed all the same
+
+
+def test_a_request_that_goes_over_http_is_signed_even_under_mock_aws(aws):
+    """To a moto server (the local stack) or any host that is not AWS's: moto's stubber does not answer it."""
+    from botocore.awsrequest import AWSResponse
+
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url="http://127.0.0.1:9")
+    sent = _sent_headers(dynamodb)
+    # answered here, before it would reach the (closed) port
+    answer = AWSResponse("http://127.0.0.1:9", 200, {}, None)
+    answer._content = b'{"TableNames": []}'
+    dynamodb.meta.events.register_first("before-send", lambda **_: answer)
+    dynamodb.list_tables()
+    assert sent[-1]["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=FOOBARKEY/")  # mock_aws's key
+
+
+def test_a_request_outside_mock_aws_is_signed():
+    from botocore.awsrequest import AWSResponse
+
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    sent = _sent_headers(dynamodb)
+    answer = AWSResponse("https://dynamodb.us-east-1.amazonaws.com/", 200, {}, None)
+    answer._content = b'{"TableNames": []}'
+    dynamodb.meta.events.register_first("before-send", lambda **_: answer)
+    dynamodb.list_tables()
+    assert "AWS4-HMAC-SHA256 Credential=testing/" in sent[-1]["Authorization"]
