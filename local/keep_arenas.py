@@ -26,6 +26,7 @@ import sysconfig
 from pathlib import Path
 
 SOURCE = Path(__file__).with_name("keep_arenas.c")
+REPO = SOURCE.parents[1]
 MODULE = "_billow_keep_arenas"
 PTH_NAME = "billow-keep-arenas.pth"
 # A .pth line that starts with "import" is executed at startup; a failing import there prints a traceback
@@ -51,7 +52,7 @@ def build(venvs: list[Path]) -> list[Path]:
     """Compile the extension once (with this interpreter's headers) and put it, with its .pth, in each
     venv whose interpreter has the same extension suffix; returns the files written."""
     suffix = sysconfig.get_config_var("EXT_SUFFIX")
-    built = Path("build") / "keep-arenas" / f"{MODULE}{suffix}"
+    built = REPO / "build" / "keep-arenas" / f"{MODULE}{suffix}"
     built.parent.mkdir(parents=True, exist_ok=True)
     command = compile_command(built)
     result = subprocess.run(command, capture_output=True, text=True, check=False)

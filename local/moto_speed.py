@@ -35,6 +35,7 @@ import json
 import os
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 from local import moto_transactions
 
@@ -152,29 +153,24 @@ _signing = threading.local()  # set while RequestSigner.sign signs a request mot
 UNSIGNED_SERVICES = frozenset({"dynamodb", "sqs"})
 
 
-def _answered_in_process(signer: Any, request: Any, signing_type: str) -> bool:
-    from urllib.parse import urlsplit
-
-    from moto.core.models import botocore_stubber
-
-    host = urlsplit(request.url).hostname or ""
-    return (
-        signing_type == "standard"
-        and signer.signing_name in UNSIGNED_SERVICES
-        and botocore_stubber.enabled
-        and host.endswith(".amazonaws.com")
-    )
-
-
 def _install_unsigned_in_process() -> None:
     import botocore
     from botocore.signers import RequestSigner
+    from moto.core.models import botocore_stubber
 
     sign, choose_signer = RequestSigner.sign, RequestSigner._choose_signer
 
+    def answered_in_process(signer: Any, request: Any, signing_type: str) -> bool:
+        return (
+            botocore_stubber.enabled
+            and signing_type == "standard"
+            and signer.signing_name in UNSIGNED_SERVICES
+            and (urlsplit(request.url).hostname or "").endswith(".amazonaws.com")
+        )
+
     def unsigned_in_process(self: Any, operation_name: str, request: Any, *args: Any, **kwargs: Any) -> Any:
         signing_type = args[1] if len(args) > 1 else kwargs.get("signing_type", "standard")  # after region_name
-        _signing.unsigned = _answered_in_process(self, request, signing_type)
+        _signing.unsigned = answered_in_process(self, request, signing_type)
         try:
             return sign(self, operation_name, request, *args, **kwargs)
         finally:

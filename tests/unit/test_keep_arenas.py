@@ -44,15 +44,21 @@ def _probe(calls: int, **env: str) -> dict:
     return json.loads(result.stdout)
 
 
-def test_this_process_and_every_python_the_venv_starts_load_it():
-    assert "_billow_keep_arenas" in sys.modules, f"make keep-arenas has not run for {sys.prefix}"
+def _loaded_in_a_new_python(**env: str) -> bool:
+    """Whether a Python the venv starts (with `env` added) has the module loaded, by its .pth alone."""
     started = subprocess.run(
         [sys.executable, "-c", "import sys; print('_billow_keep_arenas' in sys.modules)"],
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         check=True,
     )
-    assert started.stdout.strip() == "True"
+    return started.stdout.strip() == "True"
+
+
+def test_this_process_and_every_python_the_venv_starts_load_it():
+    assert "_billow_keep_arenas" in sys.modules, f"make keep-arenas has not run for {sys.prefix}"
+    assert _loaded_in_a_new_python()
 
 
 def test_a_call_that_goes_one_chunk_deeper_again_and_again_reuses_the_chunk_and_maps_nothing():
@@ -65,14 +71,7 @@ def test_a_call_that_goes_one_chunk_deeper_again_and_again_reuses_the_chunk_and_
 
 def test_the_switch_leaves_cpython_as_it_is():
     """BILLOW_KEEP_ARENAS=0 (make bench: figures as Lambda's Python gives them)."""
-    result = subprocess.run(
-        [sys.executable, "-c", "import sys; print('_billow_keep_arenas' in sys.modules)"],
-        env={**os.environ, "BILLOW_KEEP_ARENAS": "0"},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert result.stdout.strip() == "False"
+    assert not _loaded_in_a_new_python(BILLOW_KEEP_ARENAS="0")
 
 
 def test_what_is_kept_stays_within_its_budget_and_the_rest_goes_back():
